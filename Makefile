@@ -1,0 +1,43 @@
+# Two commands: `make run` (install, create databases, migrate, start everything) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)
+
+export PSYCOPG_WAIT_FUNC ?= wait_selector
+
+.PHONY: run install migrate topology test bench clean asyncapi
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python -m chassis.migrate
+
+topology: install
+	$(BIN)/python -m chassis.topology
+
+# Starts the five services, the gateway (http://localhost:$${GATEWAY_PORT:-8000}) and the SMTP
+# catcher under honcho; Ctrl-C stops them all.
+run: migrate topology
+	AUTH_DEV_LOGIN=$${AUTH_DEV_LOGIN:-1} $(BIN)/honcho start -f Procfile
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/rpc.py
+
+asyncapi: install
+	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,60 @@
+"""A small, explicit AMQP publisher: persistent messages, publisher confirms, reconnect on error.
+
+Used by the outbox relay and by the consumer's retry/dead-letter path. On any error the
+connection is dropped and the next call reconnects, so a broker restart heals by itself.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from kombu import Connection, Exchange, Producer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXCHANGE = Exchange("", type="direct")
+
+
+def event_exchange(service: str) -> Exchange:
+    """``<service>.events``, declared exactly as nameko declares it (topic, durable)."""
+    return Exchange(f"{service}.events", type="topic", durable=True)
+
+
+class ConfirmingPublisher:
+    def __init__(self, amqp_uri: str, connect_timeout: float = 5.0):
+        self.amqp_uri = amqp_uri
+        self.connect_timeout = connect_timeout
+        self._conn: Connection | None = None
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> Producer:
+        if self._producer is None:
+            conn = Connection(self.amqp_uri, connect_timeout=self.connect_timeout,
+                              transport_options={"confirm_publish": True})
+            conn.connect()
+            self._conn = conn
+            self._producer = Producer(conn.channel())
+        return self._producer
+
+    def publish(self, body: dict, *, exchange: Exchange | str, routing_key: str,
+                headers: dict | None = None, message_id: str | None = None,
+                expiration: float | None = None) -> None:
+        """Publish one persistent JSON message and wait for the broker's confirm."""
+        with self._lock:
+            try:
+                self._ensure().publish(
+                    body, exchange=exchange, routing_key=routing_key, serializer="json",
+                    delivery_mode=2, headers=headers or {}, message_id=message_id,
+                    expiration=expiration, retry=False, declare=[])
+            except Exception:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        conn, self._conn, self._producer = self._conn, None, None
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # already broken: nothing more to release
+                log.debug("closing a broken AMQP connection", exc_info=True)

@@ -1,0 +1,36 @@
+"""nameko dependency that puts the caller's request id on every log line of a worker and logs
+each entrypoint call with its outcome and duration."""
+from __future__ import annotations
+
+import logging
+import time
+
+from nameko.extensions import DependencyProvider
+
+from chassis.log import new_request_id, set_request_id
+
+log = logging.getLogger("chassis.worker")
+
+
+class RequestContext(DependencyProvider):
+    def __init__(self):
+        self._started: dict = {}
+
+    def worker_setup(self, worker_ctx):
+        set_request_id(worker_ctx.data.get("request_id") or new_request_id())
+        self._started[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        took = (time.perf_counter() - self._started.pop(worker_ctx, time.perf_counter())) * 1000
+        name = worker_ctx.entrypoint.method_name
+        if exc_info is None:
+            log.info("%s done in %.1f ms", name, took, extra={"entrypoint": name, "ms": round(took, 1)})
+        else:
+            log.info("%s failed in %.1f ms: %s: %s", name, took, exc_info[0].__name__, exc_info[1],
+                     extra={"entrypoint": name, "ms": round(took, 1)})
+
+    def worker_teardown(self, worker_ctx):
+        set_request_id(None)
+
+    def get_dependency(self, worker_ctx):
+        return worker_ctx.data.get("request_id")

@@ -1,0 +1,90 @@
+"""Each service's own database: engine, the per-worker session dependency, database creation."""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session
+
+from chassis.outbox import OutboxRelay
+from chassis.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(service: str, settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
+    return create_engine(settings.service_db_url(service), pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow, pool_pre_ping=True,
+                         pool_recycle=1800)
+
+
+def ensure_database(service: str, settings: Settings | None = None) -> bool:
+    """Create the service's database if it does not exist; True if it was created."""
+    settings = settings or get_settings()
+    name = settings.db_prefix + service
+    url = make_url(settings.maintenance_db_url())
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            return False
+        try:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        except psycopg.errors.DuplicateDatabase:
+            return False
+    log.info("created database %s", name)
+    return True
+
+
+class Db:
+    """What a worker gets: ``with self.db.transaction() as session: ...`` commits or rolls back."""
+
+    def __init__(self, engine: Engine, relay: OutboxRelay | None = None):
+        self.engine = engine
+        self.relay = relay
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            with session.begin():
+                yield session
+            if session.info.pop("outbox_dirty", False) and self.relay is not None:
+                self.relay.kick()
+
+
+class Database(DependencyProvider):
+    """nameko dependency: the service's engine, plus its outbox relay running beside the workers."""
+
+    def __init__(self, outbox: bool = True):
+        self.outbox = outbox
+        self.engine: Engine | None = None
+        self.relay: OutboxRelay | None = None
+
+    def setup(self):
+        settings = get_settings()
+        service = self.container.service_name
+        self.engine = make_engine(service, settings)
+        if self.outbox:
+            self.relay = OutboxRelay(self.engine, settings.amqp_uri, service,
+                                     settings.outbox_poll_seconds)
+
+    def start(self):
+        if self.relay is not None:
+            self.container.spawn_managed_thread(self.relay.run, identifier="outbox-relay")
+
+    def stop(self):
+        if self.relay is not None:
+            self.relay.stop()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return Db(self.engine, self.relay)

@@ -1,0 +1,90 @@
+"""Typed errors that cross the RPC boundary intact.
+
+A service raises one of these; nameko serialises it, and because each class is registered with
+``deserialize_to_instance`` the gateway's RPC proxy raises the same class with the same payload,
+which the gateway turns into an ``application/problem+json`` answer.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.exceptions import deserialize_to_instance
+from pydantic import ValidationError
+
+
+@deserialize_to_instance
+class ServiceError(Exception):
+    """Base of every expected, typed error. ``args[0]`` is a JSON-able dict."""
+
+    status = 400
+    default_code = "bad_request"
+
+    def __init__(self, detail: Any = "", code: str | None = None,
+                 errors: list[dict] | None = None):
+        if isinstance(detail, dict):  # re-created from its serialised form
+            payload = detail
+        else:
+            payload = {"detail": str(detail), "code": code or self.default_code,
+                       "errors": errors or []}
+        super().__init__(payload)
+
+    @property
+    def payload(self) -> dict:
+        return self.args[0]
+
+    @property
+    def detail(self) -> str:
+        return self.payload.get("detail", "")
+
+    @property
+    def code(self) -> str:
+        return self.payload.get("code", self.default_code)
+
+    @property
+    def errors(self) -> list[dict]:
+        return self.payload.get("errors", [])
+
+
+@deserialize_to_instance
+class InvalidInput(ServiceError):
+    status = 422
+    default_code = "invalid_input"
+
+
+@deserialize_to_instance
+class NotFound(ServiceError):
+    status = 404
+    default_code = "not_found"
+
+
+@deserialize_to_instance
+class Forbidden(ServiceError):
+    status = 403
+    default_code = "forbidden"
+
+
+@deserialize_to_instance
+class Conflict(ServiceError):
+    status = 409
+    default_code = "conflict"
+
+
+def field_errors(exc: ValidationError) -> list[dict]:
+    """pydantic's errors as ``[{field, message, type}]`` with a dotted field path."""
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body",
+         "message": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def invalid_from(exc: ValidationError, detail: str = "Некоректні дані") -> InvalidInput:
+    return InvalidInput(detail, errors=field_errors(exc))
+
+
+def parse(model, data):
+    """Validate ``data`` against a pydantic model, raising a typed ``InvalidInput``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None

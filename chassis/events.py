@@ -1,0 +1,62 @@
+"""The event envelope and the catalogue of every event the services publish.
+
+An event is ``{event_id, type, occurred_at, version, data}`` (DESIGN, "Contracts"), published to
+the exchange ``<service>.events`` with routing key ``type``. Each event's ``data`` is a pydantic
+model registered here with :func:`event`; ``docs/asyncapi.yaml`` is generated from the catalogue.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventData(BaseModel):
+    """Base of every event payload. Consumers ignore fields they do not know (forward-compatible)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: ClassVar[str]
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: uuid.UUID = Field(description="unique per event; consumers dedupe on it")
+    type: str = Field(description="the event type, also the routing key")
+    occurred_at: datetime = Field(description="when the change was committed (UTC)")
+    version: int = Field(1, description="version of the data schema of this type")
+    data: dict = Field(description="the event's payload, see the per-type schema")
+
+
+CATALOGUE: dict[tuple[str, str], type[EventData]] = {}
+
+
+def event(source: str, event_type: str, version: int = 1):
+    """Class decorator: register an :class:`EventData` model as ``source``'s ``event_type``."""
+
+    def register(cls: type[EventData]) -> type[EventData]:
+        key = (source, event_type)
+        if key in CATALOGUE and CATALOGUE[key] is not cls:
+            raise ValueError(f"event {source}.{event_type} registered twice")
+        cls.source, cls.event_type, cls.version = source, event_type, version
+        CATALOGUE[key] = cls
+        return cls
+
+    return register
+
+
+def make_envelope(data: EventData) -> Envelope:
+    return Envelope(event_id=uuid.uuid4(), type=type(data).event_type,
+                    occurred_at=datetime.now(timezone.utc), version=type(data).version,
+                    data=data.model_dump(mode="json"))
+
+
+def open_envelope(payload: dict, model: type[EventData]) -> tuple[Envelope, EventData]:
+    """Validate a received envelope and its data (raises pydantic's ValidationError)."""
+    env = Envelope.model_validate(payload)
+    return env, model.model_validate(env.data)

@@ -1,0 +1,125 @@
+"""Transactional outbox (DESIGN, "Contracts": facts are never lost between commit and bus).
+
+A service calls :func:`add_event` inside the transaction that makes the change; the row commits or
+rolls back with it. The relay (:class:`OutboxRelay`, run by every service instance) claims unsent
+rows with ``FOR UPDATE SKIP LOCKED``, publishes each to ``<service>.events`` with publisher
+confirms, then marks them sent in the same transaction. If the broker is unreachable the rows wait
+and the relay retries with backoff; a crash after publishing but before marking re-publishes, which
+consumers absorb because they dedupe by ``event_id``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sqlalchemy import (BigInteger, Column, DateTime, Index, MetaData, PrimaryKeyConstraint,
+                        String, Table, Uuid, func, select, text, update)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from chassis.bus import ConfirmingPublisher, event_exchange
+from chassis.events import EventData, make_envelope, Envelope
+from chassis.log import current_request_id
+
+log = logging.getLogger(__name__)
+
+chassis_metadata = MetaData()
+
+outbox = Table(
+    "outbox", chassis_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("type", String(100), nullable=False),
+    Column("envelope", JSONB, nullable=False),
+    Column("request_id", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+)
+
+processed_events = Table(
+    "processed_events", chassis_metadata,
+    Column("handler", String(200), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("handled_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("handler", "event_id"),
+)
+
+
+def add_event(session: Session, data: EventData) -> Envelope:
+    """Write ``data`` as an event into the outbox, inside the caller's transaction."""
+    env = make_envelope(data)
+    session.execute(outbox.insert().values(
+        event_id=env.event_id, type=env.type, envelope=env.model_dump(mode="json"),
+        request_id=current_request_id()))
+    session.info["outbox_dirty"] = True
+    return env
+
+
+def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
+               batch: int = 100) -> int:
+    """Publish up to ``batch`` unsent events; returns how many went out."""
+    exchange = event_exchange(service)
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(outbox.c.id, outbox.c.type, outbox.c.envelope, outbox.c.request_id,
+                   outbox.c.event_id)
+            .where(outbox.c.published_at.is_(None)).order_by(outbox.c.id)
+            .limit(batch).with_for_update(skip_locked=True)).all()
+        if not rows:
+            return 0
+        for row in rows:
+            headers = {"nameko.request_id": row.request_id} if row.request_id else {}
+            publisher.publish(row.envelope, exchange=exchange, routing_key=row.type,
+                              headers=headers, message_id=str(row.event_id))
+        conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+                     .values(published_at=func.now()))
+    for row in rows:
+        log.info("event published", extra={"event_type": row.type, "event_id": str(row.event_id)})
+    return len(rows)
+
+
+def unpublished_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(outbox)
+                            .where(outbox.c.published_at.is_(None))).scalar_one()
+
+
+class OutboxRelay:
+    """The relay loop of one service instance: wakes on a local kick or every poll interval."""
+
+    def __init__(self, engine: Engine, amqp_uri: str, service: str, poll_seconds: float = 0.5):
+        self.engine, self.service, self.poll_seconds = engine, service, poll_seconds
+        self.publisher = ConfirmingPublisher(amqp_uri)
+        self.wakeup = threading.Event()
+        self.running = False
+
+    def kick(self) -> None:
+        self.wakeup.set()
+
+    def run(self) -> None:
+        self.running = True
+        failures = 0
+        while self.running:
+            try:
+                sent = relay_once(self.engine, self.publisher, self.service)
+                if failures:
+                    log.info("outbox relay recovered after %d failed attempts", failures)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = min(0.25 * 2 ** failures, 5.0)
+                log.warning("outbox relay cannot publish (%s: %s); events wait in the outbox, "
+                            "retrying in %.1f s", type(exc).__name__, exc, delay)
+                time.sleep(delay)
+                continue
+            if sent == 0:
+                self.wakeup.wait(self.poll_seconds)
+                self.wakeup.clear()
+
+    def stop(self) -> None:
+        self.running = False
+        self.wakeup.set()
+        self.publisher.close()

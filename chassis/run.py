@@ -1,0 +1,40 @@
+"""Run one service: ``python -m chassis.run <service>``.
+
+Sets ``PSYCOPG_WAIT_FUNC=wait_selector`` before psycopg is imported (DESIGN, "Known traps": psycopg's
+C wait function blocks eventlet's hub), monkey-patches eventlet, logs JSON, declares the topology,
+then hands over to nameko's runner (SIGTERM stops gracefully, Ctrl-C too).
+"""
+import os
+import sys
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_selector")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        sys.exit("usage: python -m chassis.run <service>")
+    import logging
+
+    from nameko.cli.run import run
+
+    from chassis.log import configure_logging
+    from chassis.settings import get_settings
+    from chassis.topology import declare
+    from services import all_service_classes, service_class
+
+    service = argv[0]
+    settings = get_settings()
+    configure_logging(service, settings.log_level)
+    cls = service_class(service)
+    declare(settings.amqp_uri, all_service_classes())
+    logging.getLogger("chassis.run").info(
+        "starting service %s (psycopg wait function: %s)", service, os.environ["PSYCOPG_WAIT_FUNC"])
+    run([cls], settings.nameko_config())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,33 @@
+"""What every service class inherits: its database (with the outbox relay), the request context,
+and the ``health`` RPC that ``/readyz`` calls."""
+from __future__ import annotations
+
+from nameko.rpc import rpc
+from sqlalchemy import text
+
+from chassis.context import RequestContext
+from chassis.db import Database
+from chassis.errors import InvalidInput, ServiceError
+from chassis.outbox import outbox
+
+MAX_PROBE_SECONDS = 0.5
+
+
+class BaseService:
+    name = "base"
+    db = Database()
+    request_id = RequestContext()
+
+    @rpc(expected_exceptions=ServiceError)
+    def health(self, db_probe_seconds: float = 0.0) -> dict:
+        """The service is up and its database answers. ``db_probe_seconds`` (≤ 0.5) holds the query
+        that long; the test of DESIGN's psycopg/eventlet trap uses it to prove concurrency."""
+        if not isinstance(db_probe_seconds, (int, float)) or not 0 <= db_probe_seconds <= MAX_PROBE_SECONDS:
+            raise InvalidInput("db_probe_seconds must be between 0 and 0.5",
+                               errors=[{"field": "db_probe_seconds", "message": "0..0.5"}])
+        with self.db.transaction() as session:
+            session.execute(text("SELECT pg_sleep(:s)"), {"s": float(db_probe_seconds)})
+            waiting = session.execute(
+                text(f"SELECT count(*) FROM {outbox.name} WHERE published_at IS NULL")).scalar_one()
+        return {"service": self.name, "status": "ok", "database": "ok",
+                "outbox_waiting": waiting}

@@ -1,0 +1,56 @@
+"""Settings from the environment, with localhost defaults (README, "Settings")."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    app_env: str = Field("development", description="development | production")
+    amqp_uri: str = "amqp://guest:guest@localhost:5672/"
+    database_url: str = "postgresql://postgres@localhost:5432"
+    db_prefix: str = Field("econsult_", description="database name = prefix + service name")
+    db_pool_size: int = 2
+    db_max_overflow: int = 10
+    smtp_host: str = "localhost"
+    smtp_port: int = 1025
+    gateway_port: int = 8000
+    public_url: str = "http://localhost:8000"
+    auth_dev_login: bool = False
+    tz: str = "Europe/Kyiv"
+    log_level: str = "INFO"
+    rpc_timeout: float = Field(10.0, description="seconds the gateway waits for an RPC reply")
+    max_workers: int = Field(16, description="concurrent workers per service instance")
+    outbox_poll_seconds: float = 0.5
+    event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
+
+    def service_db_url(self, service: str) -> str:
+        """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
+        url = make_url(self.database_url).set(drivername="postgresql+psycopg",
+                                              database=self.db_prefix + service)
+        return url.render_as_string(hide_password=False)
+
+    def maintenance_db_url(self) -> str:
+        url = make_url(self.database_url).set(drivername="postgresql+psycopg", database="postgres")
+        return url.render_as_string(hide_password=False)
+
+    def nameko_config(self) -> dict:
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "max_workers": self.max_workers,
+            "parent_calls_tracked": 10,
+            "serializer": "json",
+            "LOG_LEVEL": self.log_level,
+        }
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

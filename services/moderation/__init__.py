@@ -1,0 +1,1 @@
+"""The moderation service (DESIGN, "Shape")."""

@@ -1,0 +1,6 @@
+"""moderation service (entrypoints only); its capability arrives with its own issue."""
+from chassis.service import BaseService
+
+
+class ModerationService(BaseService):
+    name = "moderation"

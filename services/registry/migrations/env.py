@@ -1,0 +1,3 @@
+from chassis.migrate import run_env
+
+run_env()

@@ -1,0 +1,6 @@
+"""reports service (entrypoints only); its capability arrives with its own issue."""
+from chassis.service import BaseService
+
+
+class ReportsService(BaseService):
+    name = "reports"
