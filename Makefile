@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 
 export PSYCOPG_WAIT_FUNC ?= wait_selector
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: run install migrate topology test bench clean asyncapi
 

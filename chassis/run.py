@@ -30,7 +30,7 @@ def main(argv: list[str]) -> None:
     settings = get_settings()
     configure_logging(service, settings.log_level)
     cls = service_class(service)
-    declare(settings.amqp_uri, all_service_classes())
+    declare(settings.amqp_uri, {*all_service_classes(), cls})
     logging.getLogger("chassis.run").info(
         "starting service %s (psycopg wait function: %s)", service, os.environ["PSYCOPG_WAIT_FUNC"])
     run([cls], settings.nameko_config())

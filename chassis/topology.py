@@ -53,16 +53,18 @@ def queues_for(binding: Binding) -> list[Queue]:
 
 
 def declare(amqp_uri: str, service_classes) -> list[Binding]:
+    service_classes = list(service_classes)
     bindings = [b for cls in service_classes for b in subscriptions_of(cls)]
+    sources = sorted({*SERVICES, *(cls.name for cls in service_classes), *(b.source for b in bindings)})
     with Connection(amqp_uri, connect_timeout=10) as conn:
         channel = conn.channel()
         RPC_EXCHANGE(channel).declare()
-        for service in SERVICES:
-            event_exchange(service)(channel).declare()
+        for source in sources:
+            event_exchange(source)(channel).declare()
         for binding in bindings:
             for queue in queues_for(binding):
                 queue(channel).declare()
-    log.info("topology declared: %d exchanges, %d subscriptions", len(SERVICES) + 1, len(bindings))
+    log.info("topology declared: %d exchanges, %d subscriptions", len(sources) + 1, len(bindings))
     return bindings
 
 

@@ -1,0 +1,27 @@
+"""The public HTTP API, prefix ``/api/v1`` (DESIGN, "HTTP API")."""
+from __future__ import annotations
+
+from flask import current_app
+from pydantic import BaseModel
+
+from gateway.openapi import ApiSpec
+from services.consultations.schemas import Category
+
+
+class CategoryList(BaseModel):
+    items: list[Category]
+
+
+def rpc():
+    return current_app.extensions["rpc"]
+
+
+def register(spec: ApiSpec):
+    api = spec.blueprint("api", "/api/v1")
+
+    @api.route("/categories", summary="The 22 subject categories of consultations (R-1.13)",
+               response=CategoryList, tags=["consultations"], errors=(503,))
+    def categories():
+        return CategoryList(items=rpc().call("consultations", "list_categories"))
+
+    return api

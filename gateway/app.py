@@ -1,0 +1,79 @@
+"""The gateway's Flask application factory."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from flask import Flask, g, request
+
+from chassis.log import configure_logging, new_request_id, set_request_id
+from chassis.settings import Settings, get_settings
+from gateway import api_v1, docs, metrics, ops
+from gateway.openapi import ApiSpec
+from gateway.problems import register_error_handlers
+from gateway.rpc import RpcPool
+
+log = logging.getLogger("gateway.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+API_VERSION = "0.1.0"
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def build_spec() -> ApiSpec:
+    return ApiSpec(
+        title="Електронні консультації з громадськістю — API",
+        version=API_VERSION,
+        description="Public HTTP API of the e-consultations service. Errors are "
+                    "application/problem+json (RFC 9457). Every response carries X-Request-ID.")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    if settings.app_env == "production" and settings.auth_dev_login:
+        raise RuntimeError("AUTH_DEV_LOGIN must be off when APP_ENV=production")
+    configure_logging("gateway", settings.log_level)
+
+    app = Flask(__name__)
+    app.config["SETTINGS"] = settings
+    app.json.ensure_ascii = False
+    app.extensions["rpc"] = RpcPool(settings.amqp_uri, settings.rpc_timeout)
+
+    spec = build_spec()
+    app.register_blueprint(ops.register(spec))
+    app.register_blueprint(api_v1.register(spec))
+    app.register_blueprint(docs.register())
+    app.extensions["openapi"] = spec.document()
+    register_error_handlers(app)
+
+    @app.before_request
+    def _start():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
+        set_request_id(g.request_id)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        took = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        metrics.HTTP_REQUESTS.labels(request.method, route, response.status_code).inc()
+        metrics.HTTP_SECONDS.labels(request.method, route).observe(took)
+        log.info("%s %s %s %.1f ms", request.method, route, response.status_code, took * 1000,
+                 extra={"method": request.method, "route": route,
+                        "status": response.status_code, "ms": round(took * 1000, 1)})
+        return response
+
+    @app.teardown_request
+    def _clear(_exc):
+        set_request_id(None)
+
+    return app

@@ -1,0 +1,159 @@
+"""Routes declared with their pydantic models, which both validate requests and generate the
+OpenAPI 3.1 document served at ``/openapi.json`` (one source of truth).
+
+    api = spec.blueprint("api", "/api/v1")
+
+    @api.route("/things/<uuid:thing_id>", "PATCH", summary="…", body=ThingPatch, response=Thing)
+    def patch_thing(thing_id, body: ThingPatch) -> Thing: ...
+
+A view returns a pydantic model (200 or ``status``), a ``(model, status)`` pair, or a Flask
+``Response``. Request models forbid unknown fields, so clients cannot mass-assign.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Blueprint, Response, json, request
+from pydantic import BaseModel, ValidationError
+
+from gateway.problems import TITLES, Problem, RequestInvalid
+
+REF = "#/components/schemas/{model}"
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+_PARAM_SCHEMA = {"int": {"type": "integer"}, "uuid": {"type": "string", "format": "uuid"},
+                 "string": {"type": "string"}, None: {"type": "string"}}
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    response: type[BaseModel] | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    status: int
+    tags: list[str]
+    errors: tuple[int, ...]
+    content_type: str = "application/json"
+    description: str = ""
+    security: bool = False
+
+
+@dataclass
+class ApiSpec:
+    title: str
+    version: str
+    description: str = ""
+    operations: list[Operation] = field(default_factory=list)
+
+    def blueprint(self, name: str, url_prefix: str = "") -> "DocumentedBlueprint":
+        return DocumentedBlueprint(self, name, url_prefix)
+
+    def document(self) -> dict:
+        schemas: dict[str, Any] = {}
+        paths: dict[str, dict] = {}
+
+        def ref(model: type[BaseModel], mode: str) -> dict:
+            schema = model.model_json_schema(ref_template=REF, mode=mode)
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+            return {"$ref": REF.format(model=model.__name__)}
+
+        problem_ref = ref(Problem, "serialization")
+        for op in self.operations:
+            path = _CONVERTER.sub(lambda m: "{%s}" % m.group(2), op.rule)
+            params = [{"name": m.group(2), "in": "path", "required": True,
+                       "schema": _PARAM_SCHEMA.get(m.group(1), {"type": "string"})}
+                      for m in _CONVERTER.finditer(op.rule)]
+            if op.query is not None:
+                qschema = op.query.model_json_schema(ref_template=REF)
+                for pname, pschema in qschema.get("properties", {}).items():
+                    params.append({"name": pname, "in": "query", "schema": pschema,
+                                   "required": pname in qschema.get("required", [])})
+            responses: dict[str, Any] = {}
+            if op.response is not None:
+                responses[str(op.status)] = {"description": "OK", "content": {
+                    op.content_type: {"schema": ref(op.response, "serialization")}}}
+            else:
+                responses[str(op.status)] = {"description": "OK"}
+            for status in sorted(set(op.errors) | ({422} if op.body or op.query else set())):
+                responses[str(status)] = {"description": TITLES.get(status, "Помилка"),
+                                          "content": {"application/problem+json": {"schema": problem_ref}}}
+            entry: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op),
+                                     "tags": op.tags, "responses": responses}
+            if op.description:
+                entry["description"] = op.description
+            if params:
+                entry["parameters"] = params
+            if op.body is not None:
+                entry["requestBody"] = {"required": True, "content": {
+                    "application/json": {"schema": ref(op.body, "validation")}}}
+            paths.setdefault(path, {})[op.method.lower()] = entry
+        return {"openapi": "3.1.0",
+                "info": {"title": self.title, "version": self.version, "description": self.description},
+                "paths": dict(sorted(paths.items())),
+                "components": {"schemas": dict(sorted(schemas.items()))}}
+
+
+def _operation_id(op: Operation) -> str:
+    words = re.sub(r"[^a-zA-Z0-9]+", "_", op.rule.replace("<", "").replace(">", "")).strip("_")
+    return f"{op.method.lower()}_{words or 'root'}"
+
+
+class DocumentedBlueprint(Blueprint):
+    def __init__(self, spec: ApiSpec, name: str, url_prefix: str):
+        super().__init__(name, __name__, url_prefix=url_prefix or None)
+        self.spec, self.prefix = spec, url_prefix
+
+    def route(self, rule: str, method: str = "GET", *, summary: str,  # type: ignore[override]
+              response: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, status: int = 200, tags: list[str] | None = None,
+              errors: tuple[int, ...] = (), content_type: str = "application/json",
+              description: str = "") -> Callable:
+        op = Operation(self.prefix + rule, method.upper(), summary, response, body, query, status,
+                       tags or [self.name], errors, content_type, description)
+        self.spec.operations.append(op)
+
+        def decorator(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def endpoint(**path_args):
+                kwargs = dict(path_args)
+                if body is not None:
+                    kwargs["body"] = _parse_body(body)
+                if query is not None:
+                    kwargs["query"] = _parse(query, request.args.to_dict(), "query")
+                return _render(view(**kwargs), status)
+
+            self.add_url_rule(rule, view.__name__, endpoint, methods=[op.method])
+            return view
+
+        return decorator
+
+
+def _parse(model: type[BaseModel], data: Any, location: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestInvalid(location, exc) from None
+
+
+def _parse_body(model: type[BaseModel]) -> BaseModel:
+    if not request.is_json:
+        raise RequestInvalid("body", message="очікується JSON (Content-Type: application/json)")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise RequestInvalid("body", message="очікується JSON-об'єкт")
+    return _parse(model, data, "body")
+
+
+def _render(result: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, tuple):
+        result, status = result
+    payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json")

@@ -1,0 +1,108 @@
+"""A pooled, thread-safe RPC client for the gateway's request threads.
+
+nameko's standalone ``ClusterRpcProxy`` is single-threaded (DESIGN, "Known traps"), so each request
+thread borrows one long-lived proxy from the pool and returns it afterwards; a proxy that saw a
+transport error or a timeout is thrown away and a fresh one is built on the next borrow.
+The caller's request id travels in the nameko context data, so every service logs it too.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import time
+
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+from nameko.standalone.rpc import ClusterRpcProxy
+from prometheus_client import Histogram
+
+from chassis.errors import ServiceError
+from chassis.log import current_request_id
+
+log = logging.getLogger(__name__)
+
+RPC_SECONDS = Histogram("gateway_rpc_duration_seconds", "RPC round trips from the gateway",
+                        ["service", "method", "outcome"],
+                        buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+
+
+class ServiceUnavailable(Exception):
+    """A service (or the bus) did not answer in time: the gateway answers 503."""
+
+    def __init__(self, service: str, reason: str):
+        super().__init__(f"{service}: {reason}")
+        self.service, self.reason = service, reason
+
+
+class ServiceFailed(Exception):
+    """A service raised an unexpected error: the gateway answers 502."""
+
+    def __init__(self, service: str, error: RemoteError):
+        super().__init__(f"{service}: {error.exc_type}")
+        self.service, self.error = service, error
+
+
+class RpcPool:
+    def __init__(self, amqp_uri: str, timeout: float):
+        self.config = {"AMQP_URI": amqp_uri}
+        self.timeout = timeout
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+
+    def _borrow(self, timeout: float) -> ClusterRpcProxy:
+        try:
+            runner = self._idle.get_nowait()
+        except queue.Empty:
+            runner = ClusterRpcProxy(self.config, context_data={}, timeout=timeout)
+            runner.start()
+        runner._reply_listener.queue_consumer.timeout = timeout  # noqa: SLF001 (per-call timeout)
+        return runner
+
+    def _discard(self, runner: ClusterRpcProxy) -> None:
+        try:
+            runner.stop()
+        except Exception:
+            log.debug("stopping a broken RPC proxy failed", exc_info=True)
+
+    def call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
+        """Call ``service.method(*args, **kwargs)``; typed service errors pass through unchanged."""
+        timeout = timeout or self.timeout
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            runner = self._borrow(timeout)
+        except Exception as exc:
+            RPC_SECONDS.labels(service, method, "bus_down").observe(time.perf_counter() - started)
+            raise ServiceUnavailable(service, f"шина повідомлень недоступна ({type(exc).__name__})") from exc
+        healthy = False
+        try:
+            runner._proxy._worker_ctx.data["request_id"] = current_request_id()  # noqa: SLF001
+            result = getattr(getattr(runner._proxy, service), method)(*args, **kwargs)  # noqa: SLF001
+            healthy = True
+            return result
+        except ServiceError:
+            healthy, outcome = True, "error"
+            raise
+        except RemoteError as exc:
+            healthy, outcome = True, "failed"
+            raise ServiceFailed(service, exc) from exc
+        except RpcTimeout as exc:
+            outcome = "timeout"
+            raise ServiceUnavailable(service, f"не відповів за {timeout:g} с") from exc
+        except UnknownService as exc:
+            healthy, outcome = True, "unknown"
+            raise ServiceUnavailable(service, "не запущений") from exc
+        except Exception as exc:
+            outcome = "bus_error"
+            raise ServiceUnavailable(service, f"помилка шини ({type(exc).__name__})") from exc
+        finally:
+            RPC_SECONDS.labels(service, method, outcome).observe(time.perf_counter() - started)
+            if healthy:
+                self._idle.put(runner)
+            else:
+                self._discard(runner)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._discard(self._idle.get_nowait())
+            except queue.Empty:
+                return

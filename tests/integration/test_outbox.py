@@ -1,0 +1,183 @@
+"""Outbox, relay and consumers over the real bus and database (issue: Foundation, acceptance)."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import uuid
+
+import pytest
+from kombu import Connection, Consumer, Exchange, Queue
+from nameko.standalone.rpc import ClusterRpcProxy
+
+import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+from chassis.bus import ConfirmingPublisher, event_exchange
+from chassis.db import Db, ensure_database, make_engine
+from chassis.events import Envelope, make_envelope
+from chassis.outbox import unpublished_count
+from tests.support import probe
+from tests.support.cluster import ROOT, Cluster
+from tests.support.tcpproxy import TcpProxy
+
+PROBE = "tests.support.probe:ProbeService"
+
+
+class Tap:
+    """A plain kombu consumer (not nameko) on its own queue bound to ``<source>.events``."""
+
+    def __init__(self, amqp_uri: str, source: str, routing_key: str = "#"):
+        self.conn = Connection(amqp_uri)
+        self.queue = Queue(f"tap-{uuid.uuid4().hex[:8]}", exchange=event_exchange(source),
+                           routing_key=routing_key, exclusive=True, auto_delete=True)
+        self.messages: list = []
+        self.consumer = Consumer(self.conn.channel(), [self.queue], accept=["json"],
+                                 callbacks=[self._on_message])
+        self.consumer.consume()
+
+    def _on_message(self, body, message):
+        self.messages.append((body, message))
+        message.ack()
+
+    def drain(self, seconds: float, until: int | None = None) -> list:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and (until is None or len(self.messages) < until):
+            try:
+                self.conn.drain_events(timeout=0.2)
+            except TimeoutError:
+                pass
+        return [body for body, _ in self.messages]
+
+    def close(self):
+        self.conn.release()
+
+
+@pytest.fixture(scope="module")
+def probe_world(env):
+    """The probe service, talking to RabbitMQ through a TCP proxy the test can cut."""
+    settings = env.settings()
+    ensure_database("probe", settings)
+    engine = make_engine("probe", settings)
+    probe.create_schema(engine)
+    url = urllib.parse.urlparse(env.amqp_uri)
+    proxy = TcpProxy(url.hostname, url.port or 5672).start()
+    proxied = env.amqp_uri.replace(f"{url.hostname}:{url.port or 5672}", f"127.0.0.1:{proxy.port}")
+    cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, "")
+    cluster.start("probe", [*cluster.commands["registry"][:-1], PROBE],
+                  env={"AMQP_URI": proxied, "EVENT_MAX_ATTEMPTS": "3"})
+    with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                rpc.probe.health()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(cluster.logs("probe")[-3000:])
+                time.sleep(0.3)
+        yield {"engine": engine, "proxy": proxy, "rpc": rpc, "cluster": cluster}
+    cluster.stop_all()
+    proxy.stop()
+    engine.dispose()
+
+
+def wait_for(predicate, seconds: float = 10, step: float = 0.1):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def test_event_committed_while_broker_unreachable_goes_out_when_it_returns(env, probe_world):
+    tap = Tap(env.amqp_uri, "probe", "item_created")
+    engine, proxy = probe_world["engine"], probe_world["proxy"]
+    proxy.stop()
+    try:
+        with Db(engine).transaction() as session:
+            item_id = probe.create_item(session, "під час розриву")
+        time.sleep(2.0)
+        assert unpublished_count(engine) == 1, "the event must wait in the outbox"
+        assert tap.drain(0.5) == []
+    finally:
+        proxy.start()
+    bodies = tap.drain(30, until=1)
+    assert len(bodies) == 1, probe_world["cluster"].logs("probe")[-2000:]
+    env_ = Envelope.model_validate(bodies[0])
+    assert env_.type == "item_created" and env_.data["item_id"] == str(item_id)
+    assert wait_for(lambda: unpublished_count(engine) == 0)
+    tap.close()
+
+
+def test_redelivered_event_has_effect_once(env, probe_world):
+    rpc = probe_world["rpc"]
+    before = len(rpc.probe.effects())
+    envelope = make_envelope(probe.ItemCreated(item_id=uuid.uuid4(), name="двічі")).model_dump(mode="json")
+    publisher = ConfirmingPublisher(env.amqp_uri)
+    for _ in range(2):
+        publisher.publish(envelope, exchange=event_exchange("probe"), routing_key="item_created")
+    publisher.close()
+    assert wait_for(lambda: len(rpc.probe.effects()) > before)
+    time.sleep(1.0)  # give the second copy every chance to be (wrongly) applied
+    mine = [e for e in rpc.probe.effects() if e["event_id"] == envelope["event_id"]]
+    assert len(mine) == 1
+
+
+def test_plain_kombu_consumer_receives_and_parses_a_service_event(env, probe_world):
+    tap = Tap(env.amqp_uri, "probe", "item_created")
+    item_id = probe_world["rpc"].probe.create_item("через RPC")
+    bodies = tap.drain(10, until=1)
+    assert len(bodies) == 1
+    body, message = tap.messages[0]
+    assert message.content_type == "application/json"
+    assert message.delivery_info["exchange"] == "probe.events"
+    assert message.delivery_info["routing_key"] == "item_created"
+    assert message.properties.get("delivery_mode") == 2
+    envelope = Envelope.model_validate(body)
+    data = probe.ItemCreated.model_validate(envelope.data)
+    assert str(data.item_id) == item_id and data.name == "через RPC"
+    assert set(json.loads(message.body)) == {"event_id", "type", "occurred_at", "version", "data"}
+    tap.close()
+
+
+def test_rolled_back_transaction_publishes_nothing(env, probe_world):
+    tap = Tap(env.amqp_uri, "probe", "item_created")
+    rpc, engine = probe_world["rpc"], probe_world["engine"]
+    with pytest.raises(Exception):
+        rpc.probe.create_item("відкочено", fail_after_write=True)
+    with pytest.raises(RuntimeError):
+        with Db(engine).transaction() as session:
+            probe.create_item(session, "теж відкочено")
+            raise RuntimeError("boom")
+    rpc.probe.create_item("після відкату")  # proves the tap was listening
+    tap.drain(10, until=1)
+    tap.drain(1.0)
+    names = [body["data"]["name"] for body, _ in tap.messages]
+    assert names == ["після відкату"]
+    tap.close()
+
+
+def test_failing_handler_is_dead_lettered_and_others_flow_on(env, probe_world):
+    poison_queue = "evt-probe-poison--probe.on_poison.dead"
+    envelope = make_envelope(probe.Poison(note="отрута")).model_dump(mode="json")
+    publisher = ConfirmingPublisher(env.amqp_uri)
+    publisher.publish(envelope, exchange=event_exchange("probe"), routing_key="poison")
+    publisher.close()
+    item_id = probe_world["rpc"].probe.create_item("тече далі")
+    assert wait_for(lambda: any(e["name"] == "тече далі" for e in probe_world["rpc"].probe.effects()))
+
+    with Connection(env.amqp_uri) as conn:
+        def dead_message():
+            return conn.SimpleQueue(poison_queue, no_ack=True).get(block=False) if _depth(conn, poison_queue) else None
+        msg = wait_for(dead_message, seconds=20, step=0.3)
+        assert msg is not None, "the poison event must be parked in the dead-letter queue"
+        assert msg.payload["event_id"] == envelope["event_id"]
+        assert int(msg.headers["x-econsult-attempts"]) == 3
+        assert "ValueError" in msg.headers["x-econsult-error"]
+    assert item_id
+
+
+def _depth(conn, queue: str) -> int:
+    _, count, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
+    return count
