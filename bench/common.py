@@ -1,0 +1,123 @@
+"""Shared by the benchmarks: a bounded HTTP load loop on loopback and a figures table.
+
+Every benchmark either measures a running system (``--url``) or starts its own isolated one (own
+vhost and databases, like the tests) and removes it afterwards.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class Figures:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: float) -> float:
+        xs = sorted(self.latencies)
+        return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] * 1000 if xs else 0.0
+
+    def row(self, baseline: "Figures | None" = None) -> str:
+        ratio = f"{self.rps / baseline.rps:6.3f}" if baseline and baseline.rps else "     -"
+        return (f"{self.name:<44} {self.requests:>7} {self.rps:>9.1f} {self.pct(50):>8.2f} "
+                f"{self.pct(99):>8.2f} {self.errors:>6}  {ratio}")
+
+
+HEADER = f"{'case':<44} {'requests':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  ratio"
+
+
+def hammer(name: str, url: str, total: int, concurrency: int, method: str = "GET",
+           body_for=None, ok=(200,), headers: dict | None = None) -> Figures:
+    """Send ``total`` requests with ``concurrency`` threads (each its own keep-alive session)."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker():
+        nonlocal errors
+        session = requests.Session()
+        mine, bad = [], 0
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            started = time.perf_counter()
+            try:
+                r = session.request(method, url, json=body_for(i) if body_for else None,
+                                    headers=headers, timeout=30)
+                good = r.status_code in ok
+            except requests.RequestException:
+                good = False
+            mine.append(time.perf_counter() - started)
+            bad += not good
+        with lock:
+            latencies.extend(mine)
+            errors += bad
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Figures(name, total, time.perf_counter() - started, latencies, errors)
+
+
+def parse_args(description: str) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--url", help="a running gateway (default: start an isolated system)")
+    ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    return ap.parse_args()
+
+
+@contextlib.contextmanager
+def system(url: str | None):
+    """Yield a base URL: the given one, or a freshly started isolated system."""
+    if url:
+        yield url.rstrip("/")
+        return
+    from tests.support.infra import discover
+    from tests.support.world import destroy_world, make_world, start_system
+
+    infra = discover()
+    world = make_world(infra, LOG_LEVEL="WARNING")
+    cluster = start_system(world)
+    try:
+        yield world.base_url
+    finally:
+        cluster.stop_all()
+        destroy_world(infra, world)
+        infra.stop()
+
+
+def machine() -> str:
+    import os
+    import platform
+
+    return f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def summary(values: list[float]) -> str:
+    return f"median {statistics.median(values):.1f}" if values else "-"

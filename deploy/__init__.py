@@ -1,0 +1,1 @@
+"""Deployment helpers: the Dockerfile and the local SMTP catcher."""
