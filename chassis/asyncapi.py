@@ -53,7 +53,8 @@ def build_document() -> dict:
     operations: dict = {}
     messages: dict = {}
     _schema(Envelope, schemas)
-    for (source, event_type), model in sorted(CATALOGUE.items()):
+    ours = {key: model for key, model in CATALOGUE.items() if key[0] in SERVICES}  # not test probes
+    for (source, event_type), model in sorted(ours.items()):
         key = f"{source}.{event_type}"
         msg_name = f"{source}_{event_type}"
         payload = {

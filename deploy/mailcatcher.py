@@ -35,6 +35,7 @@ class SaveToDir:
 
 def main() -> None:
     configure_logging("mailcatcher")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every address at INFO
     host = os.environ.get("MAILCATCHER_BIND", "127.0.0.1")
     port = int(os.environ.get("SMTP_PORT", "1025"))
     directory = Path(os.environ.get("MAIL_DIR", "var/mail"))

@@ -89,3 +89,18 @@ def test_metrics_count_requests_across_workers(system):
                 and 'route="/api/v1/categories"' in l and 'status="200"' in l)
     assert float(line.rsplit(" ", 1)[1]) >= 6
     assert "gateway_rpc_duration_seconds_bucket" in text
+
+
+def test_a_dead_service_is_a_clear_503_within_the_timeout_and_recovers(system):
+    system.stop("consultations")
+    try:
+        started = time.monotonic()
+        r = requests.get(system.base_url + "/api/v1/categories", timeout=30)
+        took = time.monotonic() - started
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "service_unavailable" and "consultations" in r.json()["detail"]
+        assert took < 4 + 2, f"answered after {took:.1f} s, RPC_TIMEOUT is 4 s"
+    finally:
+        system.start("consultations")
+    system.wait_ready(60)
+    assert requests.get(system.base_url + "/api/v1/categories", timeout=10).status_code == 200

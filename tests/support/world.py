@@ -48,7 +48,7 @@ def make_world(infra: Infra, **extra) -> Env:
         "PSYCOPG_WAIT_FUNC": "wait_selector", "LOG_LEVEL": "INFO",
         "GATEWAY_PORT": str(gateway_port), "GATEWAY_HOST": "127.0.0.1",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
-        "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", "AUTH_DEV_LOGIN": "1",
+        "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", "AUTH_DEV_LOGIN": "1", "RPC_TIMEOUT": "4",
         "MAIL_DIR": str(ROOT / "var" / "test-mail" / run_id),
         "PROMETHEUS_MULTIPROC_DIR": str(ROOT / "var" / "test-metrics" / run_id),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
