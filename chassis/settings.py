@@ -8,6 +8,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
+DEV_SECRET = "dev-only-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -30,6 +31,21 @@ class Settings(BaseSettings):
     max_workers: int = Field(16, description="concurrent workers per service instance")
     outbox_poll_seconds: float = 0.5
     event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
+
+    # identity and sessions (issue: Registry and identity)
+    secret_key: str = Field(DEV_SECRET, description="signs session tokens and cookies; set in production")
+    session_ttl_minutes: int = 12 * 60
+    community_code: str = Field("UA-DEMO-COMMUNITY", description="the community's КАТОТТГ code (R-1.3); set it")
+    oauth_authorize_url: str = "https://id.gov.ua/"
+    oauth_token_url: str = "https://id.gov.ua/get-access-token"
+    oauth_userinfo_url: str = "https://id.gov.ua/get-user-info"
+    oauth_logout_url: str = "https://id.gov.ua/get-user-logout"
+    oauth_client_id: str = ""
+    oauth_client_secret: str = ""
+    oauth_auth_type: str = "dig_sign,bank_id"
+    oauth_token_method: str = Field("POST", description="GET (as id.gov.ua documents) or POST")
+    oauth_fields: str = "givenname,middlename,lastname,drfocode,unzr,email,phone,address"
+    oauth_redirect_url: str = Field("", description="default: PUBLIC_URL + /api/v1/auth/callback")
 
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""

@@ -8,8 +8,8 @@ import time
 from flask import Flask, g, request
 
 from chassis.log import configure_logging, new_request_id, set_request_id
-from chassis.settings import Settings, get_settings
-from gateway import api_v1, docs, metrics, ops
+from chassis.settings import DEV_SECRET, Settings, get_settings
+from gateway import api_v1, docs, metrics, ops, routes_identity
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     if settings.app_env == "production" and settings.auth_dev_login:
         raise RuntimeError("AUTH_DEV_LOGIN must be off when APP_ENV=production")
+    if settings.app_env == "production" and settings.secret_key == DEV_SECRET:
+        raise RuntimeError("set SECRET_KEY when APP_ENV=production")
     configure_logging("gateway", settings.log_level)
 
     app = Flask(__name__)
@@ -45,8 +47,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["rpc"] = RpcPool(settings.amqp_uri, settings.rpc_timeout)
 
     spec = build_spec()
+    spec.dev_login = settings.auth_dev_login
     app.register_blueprint(ops.register(spec))
     app.register_blueprint(api_v1.register(spec))
+    app.register_blueprint(routes_identity.register(spec))
     app.register_blueprint(docs.register())
     app.extensions["openapi"] = spec.document()
     register_error_handlers(app)

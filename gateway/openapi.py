@@ -40,7 +40,7 @@ class Operation:
     errors: tuple[int, ...]
     content_type: str = "application/json"
     description: str = ""
-    security: bool = False
+    auth: str | tuple = "public"  # "public" | "login" | "consent" | a tuple of roles
 
 
 @dataclass
@@ -49,6 +49,7 @@ class ApiSpec:
     version: str
     description: str = ""
     operations: list[Operation] = field(default_factory=list)
+    dev_login: bool = False
 
     def blueprint(self, name: str, url_prefix: str = "") -> "DocumentedBlueprint":
         return DocumentedBlueprint(self, name, url_prefix)
@@ -84,7 +85,14 @@ class ApiSpec:
                 responses[str(status)] = {"description": TITLES.get(status, "Помилка"),
                                           "content": {"application/problem+json": {"schema": problem_ref}}}
             entry: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op),
-                                     "tags": op.tags, "responses": responses}
+                                     "tags": op.tags, "responses": responses,
+                                     "x-auth": list(op.auth) if isinstance(op.auth, tuple) else op.auth}
+            if op.auth != "public":
+                entry["security"] = [{"bearer": []}, {"cookie": []}]
+                for status in (401, 403):
+                    responses.setdefault(str(status), {
+                        "description": TITLES[status],
+                        "content": {"application/problem+json": {"schema": problem_ref}}})
             if op.description:
                 entry["description"] = op.description
             if params:
@@ -96,7 +104,11 @@ class ApiSpec:
         return {"openapi": "3.1.0",
                 "info": {"title": self.title, "version": self.version, "description": self.description},
                 "paths": dict(sorted(paths.items())),
-                "components": {"schemas": dict(sorted(schemas.items()))}}
+                "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer",
+                               "description": "token from /api/v1/auth/callback or dev-login"},
+                    "cookie": {"type": "apiKey", "in": "cookie", "name": "econsult_session",
+                               "description": "browsers; unsafe methods also need X-CSRF-Token"}}}}
 
 
 def _operation_id(op: Operation) -> str:
@@ -113,14 +125,15 @@ class DocumentedBlueprint(Blueprint):
               response: type[BaseModel] | None = None, body: type[BaseModel] | None = None,
               query: type[BaseModel] | None = None, status: int = 200, tags: list[str] | None = None,
               errors: tuple[int, ...] = (), content_type: str = "application/json",
-              description: str = "") -> Callable:
+              description: str = "", auth: str | tuple = "public") -> Callable:
         op = Operation(self.prefix + rule, method.upper(), summary, response, body, query, status,
-                       tags or [self.name], errors, content_type, description)
+                       tags or [self.name], errors, content_type, description, auth)
         self.spec.operations.append(op)
 
         def decorator(view: Callable) -> Callable:
             @functools.wraps(view)
             def endpoint(**path_args):
+                _authorise(op.auth)
                 kwargs = dict(path_args)
                 if body is not None:
                     kwargs["body"] = _parse_body(body)
@@ -132,6 +145,19 @@ class DocumentedBlueprint(Blueprint):
             return view
 
         return decorator
+
+
+def _authorise(auth: str | tuple) -> None:
+    from gateway import auth as gate
+
+    if auth == "public":
+        return
+    if auth == "login":
+        gate.require_login()
+    elif auth == "consent":
+        gate.require_consent()
+    else:
+        gate.require_role(*auth)
 
 
 def _parse(model: type[BaseModel], data: Any, location: str) -> BaseModel:

@@ -1,23 +1,53 @@
-"""Contracts of the registry service: RPC inputs/outputs and its events."""
+"""Contracts of the registry service: RPC inputs/outputs and its events (R-1.3, R-2.1–R-2.4)."""
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chassis.events import EventData, event
 
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
+PHONE_PATTERN = r"^\+?[0-9 ()-]{7,20}$"
 
-class PersonIn(BaseModel):
-    """A person as the identity provider describes them (R-2.3, R-3.5)."""
 
+class Role(str, Enum):
+    resident = "resident"
+    institution_head = "institution_head"  # R-2.2
+    official = "official"                  # officials of a structural unit (R-2.1, R-3.2)
+    moderator = "moderator"                # R-2.1
+    admin = "admin"
+
+
+class OrganisationKind(str, Enum):
+    """Civil-society institutions of R-2.2."""
+
+    ngo = "ngo"
+    charity = "charity"
+    condominium = "condominium"
+    self_organisation = "self_organisation"
+    trade_union = "trade_union"
+    employers = "employers"
+
+
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IdentityIn(Strict):
+    """A person as the identity provider describes them (R-2.3, R-3.5)."""
 
     subject: str = Field(min_length=1, max_length=200, description="identity-provider subject")
     full_name: str = Field(min_length=1, max_length=300, description="ПІБ")
     birth_date: date | None = None
     community_member: bool = False
+    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
+    phone: str | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
+
+
+PersonIn = IdentityIn  # the foundation's name for it
 
 
 class PersonRef(BaseModel):
@@ -25,9 +55,180 @@ class PersonRef(BaseModel):
     created: bool
 
 
+class RoleGrant(Strict):
+    role: Role
+    unit_id: uuid.UUID | None = Field(None, description="required for `official`")
+    organisation_id: uuid.UUID | None = Field(None, description="required for `institution_head`")
+
+
+class RoleOut(BaseModel):
+    id: uuid.UUID
+    role: Role
+    unit_id: uuid.UUID | None = None
+    unit_name: str | None = None
+    organisation_id: uuid.UUID | None = None
+    granted_at: datetime
+
+
+class Eligibility(BaseModel):
+    """R-1.3: 14 or older and a member of the community; otherwise read-only, with the reasons."""
+
+    eligible: bool
+    reasons: list[str] = Field(description="`under_14`, `not_community_member`, `birth_date_unknown`")
+
+
+class Principal(BaseModel):
+    """Who is acting: what the gateway and the services authorise by."""
+
+    person_id: uuid.UUID
+    session_id: uuid.UUID | None = None
+    full_name: str
+    roles: list[RoleOut]
+    eligibility: Eligibility
+    consent_given: bool
+
+    def has(self, role: Role | str) -> bool:
+        return any(r.role == Role(role) for r in self.roles)
+
+    def units(self) -> set[uuid.UUID]:
+        return {r.unit_id for r in self.roles if r.role == Role.official and r.unit_id}
+
+
+class SessionOut(BaseModel):
+    session_id: uuid.UUID
+    person_id: uuid.UUID
+    expires_at: datetime
+    consent_required: bool
+
+
+class DevLoginIn(Strict):
+    """Dev login (only with AUTH_DEV_LOGIN=1): a made-up person with chosen roles."""
+
+    subject: str = Field(min_length=1, max_length=200)
+    full_name: str = Field(min_length=1, max_length=300)
+    birth_date: date | None = None
+    community_member: bool = True
+    roles: list[Role] = Field(default_factory=lambda: [Role.resident])
+    unit: str | None = Field(None, max_length=300, description="structural unit name for `official`")
+    consent: bool = Field(True, description="record consent at once (a convenience for demos and tests)")
+
+
+class Consent(BaseModel):
+    version: str
+    given_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+
+class ConsentIn(Strict):
+    version: str = Field(min_length=1, max_length=20)
+
+
+class MeOut(BaseModel):
+    id: uuid.UUID
+    full_name: str
+    birth_date: date | None
+    community_member: bool
+    eligibility: Eligibility
+    email: str | None
+    phone: str | None
+    interests: list[int] = Field(description="R-1.13 category codes; empty = all categories")
+    email_enabled: bool
+    consent: Consent | None
+    roles: list[RoleOut]
+    erased: bool
+
+
+class MeUpdate(Strict):
+    """What a person keeps current in the cabinet (R-2.4). Omitted fields stay as they are."""
+
+    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
+    phone: str | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
+    interests: list[int] | None = Field(None, max_length=22)
+    email_enabled: bool | None = None
+
+
+class UnitIn(Strict):
+    name: str = Field(min_length=2, max_length=300)
+    head_name: str | None = Field(None, max_length=300)
+
+
+class UnitOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    head_name: str | None
+
+
+class OrganisationIn(Strict):
+    name: str = Field(min_length=2, max_length=300)
+    kind: OrganisationKind
+
+
+class OrganisationOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: OrganisationKind
+    head_person_id: uuid.UUID
+    head_name: str
+    confirmed: bool
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    actor_id: uuid.UUID | None
+    action: str
+    person_id: uuid.UUID | None
+    details: dict
+
+
+class InterestedPerson(BaseModel):
+    person_id: uuid.UUID
+    full_name: str
+    email: str
+
+
+class InterestedPage(BaseModel):
+    items: list[InterestedPerson]
+    next_after: uuid.UUID | None = Field(description="pass as `after` for the next batch; null at the end")
+
+
+# ---- events -------------------------------------------------------------------------------------
+
 @event("registry", "person_registered")
 class PersonRegistered(EventData):
     """A person logged in for the first time and now has a record in the register."""
 
     person_id: uuid.UUID
     registered_at: datetime
+
+
+@event("registry", "person_updated")
+class PersonUpdated(EventData):
+    """A person changed their register entry (names of changed fields only, no values)."""
+
+    person_id: uuid.UUID
+    fields: list[str]
+
+
+@event("registry", "person_erased")
+class PersonErased(EventData):
+    """A person withdrew consent: contacts and interests are erased (R-2.4)."""
+
+    person_id: uuid.UUID
+    erased_at: datetime
+
+
+@event("registry", "role_granted")
+class RoleGranted(EventData):
+    person_id: uuid.UUID
+    role: Role
+    unit_id: uuid.UUID | None = None
+    organisation_id: uuid.UUID | None = None
+    granted_by: uuid.UUID | None = None
+
+
+@event("registry", "role_revoked")
+class RoleRevoked(EventData):
+    person_id: uuid.UUID
+    role: Role
+    role_id: uuid.UUID
+    revoked_by: uuid.UUID | None = None

@@ -1,0 +1,128 @@
+"""Who is calling: signed, expiring session tokens (Bearer for API clients, an HttpOnly SameSite
+cookie with a double-submit CSRF token for browsers), resolved by the registry, which also knows
+whether the session was revoked (logout, erasure)."""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Response, current_app, g, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from chassis.errors import Forbidden, NotFound, ServiceError
+from services.registry.schemas import Principal, Role
+
+SESSION_COOKIE = "econsult_session"
+CSRF_COOKIE = "econsult_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    default_code = "login_required"
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SETTINGS"].secret_key, salt=salt)
+
+
+def sign_session(session_id: str) -> str:
+    return _serializer("econsult-session").dumps({"sid": str(session_id)})
+
+
+def read_token(token: str) -> str:
+    max_age = current_app.config["SETTINGS"].session_ttl_minutes * 60
+    try:
+        return _serializer("econsult-session").loads(token, max_age=max_age)["sid"]
+    except SignatureExpired:
+        raise Unauthorized("Сесія завершилася, увійдіть знову", code="token_expired") from None
+    except (BadSignature, KeyError, TypeError):
+        raise Unauthorized("Недійсний токен доступу", code="token_invalid") from None
+
+
+def set_session_cookies(response: Response, token: str) -> None:
+    settings = current_app.config["SETTINGS"]
+    secure = settings.public_url.startswith("https://")
+    max_age = settings.session_ttl_minutes * 60
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="Lax",
+                        secure=secure, path="/")
+    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), max_age=max_age, httponly=False,
+                        samesite="Lax", secure=secure, path="/")
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+def _token_from_request() -> tuple[str | None, bool]:
+    """(token, came_from_cookie)."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Очікується заголовок Authorization: Bearer <токен>", code="token_invalid")
+        return token.strip(), False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def _check_csrf() -> None:
+    sent, expected = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        raise Forbidden("Відсутній або неправильний CSRF-токен", code="csrf_failed")
+
+
+def current_principal() -> Principal | None:
+    """The caller, or None for an anonymous request (memoised for the request)."""
+    if "principal" in g:
+        return g.principal
+    token, from_cookie = _token_from_request()
+    principal = None
+    if token:
+        session_id = read_token(token)
+        if from_cookie and request.method not in SAFE_METHODS:
+            _check_csrf()
+        try:
+            principal = Principal.model_validate(
+                current_app.extensions["rpc"].call("registry", "resolve_session", session_id))
+        except NotFound:
+            raise Unauthorized("Сесію завершено, увійдіть знову", code="session_revoked") from None
+    g.principal = principal
+    return principal
+
+
+def require_login() -> Principal:
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized("Потрібно увійти через id.gov.ua", code="login_required")
+    return principal
+
+
+def require_consent() -> Principal:
+    principal = require_login()
+    if not principal.consent_given:
+        raise Forbidden("Спершу надайте згоду на обробку персональних даних", code="consent_required")
+    return principal
+
+
+def require_role(*roles: Role) -> Principal:
+    principal = require_login()
+    if not any(principal.has(r) for r in roles):
+        raise Forbidden("Недостатньо повноважень", code="role_required")
+    return principal
+
+
+def require_eligible() -> Principal:
+    """R-1.3: commenting, voting and initiating need age 14+ and community membership."""
+    principal = require_consent()
+    if not principal.eligibility.eligible:
+        reasons = principal.eligibility.reasons
+        messages = {"under_14": "учасникам консультацій має виповнитися 14 років",
+                    "not_community_member": "потрібна реєстрація місця проживання в громаді",
+                    "birth_date_unknown": "постачальник ідентифікації не передав дату народження"}
+        raise Forbidden("Ви можете читати, але не брати участь: " + "; ".join(messages[r] for r in reasons),
+                        code=reasons[0], errors=[{"field": "person", "message": messages[r], "type": r}
+                                                 for r in reasons])
+    return principal
