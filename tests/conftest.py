@@ -7,8 +7,12 @@ import os
 
 import pytest
 
+from tests.support.fake_idp import FakeIdentityProvider
 from tests.support.infra import Infra, discover
 from tests.support.world import Env, destroy_world, make_world, start_system
+
+
+COMMUNITY_CODE = "UA-TEST-COMMUNITY"
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +38,17 @@ def make_env(infra):
 
 
 @pytest.fixture(scope="session")
-def env(make_env) -> Env:
+def idp():
+    """The fake national identity provider on loopback (the one outside party we cannot reach)."""
+    provider = FakeIdentityProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def env(make_env, idp) -> Env:
     """The session's environment; the test process's own settings point at it too."""
-    e = make_env()
+    e = make_env(**idp.settings(), COMMUNITY_CODE=COMMUNITY_CODE)
     keys = ("AMQP_URI", "DATABASE_URL", "DB_PREFIX", "SMTP_PORT", "GATEWAY_PORT", "PUBLIC_URL")
     saved = {k: os.environ.get(k) for k in keys}
     os.environ.update({k: e.vars[k] for k in keys})
