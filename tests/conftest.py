@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+import chassis  # noqa: F401  (first: silences eventlet's import-time deprecation warning)
+
 from tests.support.fake_idp import FakeIdentityProvider
 from tests.support.infra import Infra, discover
 from tests.support.world import Env, destroy_world, make_world, start_system
