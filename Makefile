@@ -36,6 +36,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/rpc.py
+	$(BIN)/python bench/register.py
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml

@@ -170,3 +170,26 @@ def test_export_holds_every_field_and_erasure_removes_contacts(env, system):
     assert person.get("/api/v1/me").status_code == 401  # every session ended
     # a new login shows what is left: the name (published comments stay public), no contacts
     assert second_session.person_id != person.person_id
+
+
+def test_registry_events_carry_no_contacts(env, system):
+    tap = Tap(env.amqp_uri, "registry", "#")
+    person = dev_login(system.base_url, full_name="Подієва Людмила")
+    person.put("/api/v1/me", json={"email": "ludmyla@example.org", "interests": [2]})
+    tap.drain(10, until=2)
+    mine = [b for b in tap.drain(0.5) if b["data"]["person_id"] == person.person_id]
+    assert [b["type"] for b in mine] == ["person_registered", "person_updated"]
+    assert mine[1]["data"]["fields"] == ["email", "interests"]
+    assert "ludmyla" not in str(mine)
+    tap.close()
+
+
+def test_no_personal_data_in_any_log_line(system):
+    """Contacts and birth dates set during these tests never reach a log line (R-2.4)."""
+    person = dev_login(system.base_url, full_name="Журнальна Зоя", birth_date="1977-05-05")
+    person.put("/api/v1/me", json={"email": "zoya.secret@example.org", "phone": "+380509998877"})
+    person.get("/api/v1/me/export")
+    logs = "".join(system.logs(name) for name in system.commands)
+    for secret in ("zoya.secret@example.org", "+380509998877", "380509998877", "1977-05-05",
+                   "oksana@example.org", "+380671112233"):
+        assert secret not in logs, f"{secret} leaked into a log"

@@ -65,15 +65,7 @@ def probe_world(env):
     cluster.start("probe", [*cluster.commands["registry"][:-1], PROBE],
                   env={"AMQP_URI": proxied, "EVENT_MAX_ATTEMPTS": "3"})
     with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                rpc.probe.health()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(cluster.logs("probe")[-3000:])
-                time.sleep(0.3)
+        cluster.wait_rpc(rpc, "probe")
         yield {"engine": engine, "proxy": proxy, "rpc": rpc, "cluster": cluster}
     cluster.stop_all()
     proxy.stop()

@@ -85,6 +85,18 @@ class Cluster:
             time.sleep(0.3)
         raise TimeoutError(f"{path} not ready after {timeout}s: {last}")
 
+    def wait_rpc(self, rpc, service: str, timeout: float = 30) -> None:
+        """Wait until ``service`` answers ``health`` through the proxy ``rpc``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                getattr(rpc, service).health()
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{service} never answered: {self.logs(service)[-3000:]}")
+                time.sleep(0.3)
+
     def logs(self, name: str) -> str:
         path = self.log_path(name)
         return path.read_text(errors="replace") if path.exists() else ""

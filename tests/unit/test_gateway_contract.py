@@ -118,3 +118,18 @@ def test_every_gateway_route_is_in_the_openapi_document():
         path = rule.rule.replace("<path:", "<").replace("<", "{").replace(">", "}")
         path = path.replace("{int:", "{").replace("{uuid:", "{")
         assert path in documented or path in undocumented_ok, f"{rule.rule} is not in /openapi.json"
+
+
+def test_dev_login_is_absent_when_the_setting_is_off():
+    app = create_app(Settings(auth_dev_login=False))
+    assert "/api/v1/auth/dev-login" not in app.extensions["openapi"]["paths"]
+    r = app.test_client().post("/api/v1/auth/dev-login", json={"subject": "x", "full_name": "x"})
+    assert r.status_code == 404
+    on = create_app(Settings(auth_dev_login=True))
+    assert "/api/v1/auth/dev-login" in on.extensions["openapi"]["paths"]
+
+
+def test_production_needs_a_real_secret():
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(Settings(app_env="production", auth_dev_login=False))
+    create_app(Settings(app_env="production", auth_dev_login=False, secret_key="x" * 40))
