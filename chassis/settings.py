@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 0.5
     event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
 
+    # consultations (issue: Consultations)
+    holidays_are_days_off: bool = Field(True, description="false while martial law suspends them")
+    min_term_days: int = Field(15, description="R-1.12: shortest consultation, calendar days")
+    min_term_days_initiative: int = Field(30, description="R-3.11: shortest for initiatives (one month)")
+    timer_interval_seconds: float = Field(30.0, description="how often services run their timers")
+
     # identity and sessions (issue: Registry and identity)
     secret_key: str = Field(DEV_SECRET, description="signs session tokens and cookies; set in production")
     session_ttl_minutes: int = 12 * 60

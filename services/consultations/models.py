@@ -1,6 +1,7 @@
 """Tables of the consultations service's own database (no other service reads them)."""
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String,
-                        Table, UniqueConstraint, Uuid, false, func)
+from sqlalchemy import (BigInteger, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData,
+                        String, Table, Text, Uuid, func, text)
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -11,6 +12,56 @@ consultations = Table(
     Column("form", String(20), nullable=False),  # proposal | survey | draft_act (R-1.9)
     Column("category", Integer, nullable=False),  # 1..22 (R-1.13)
     Column("status", String(30), nullable=False),
+    Column("question", Text, nullable=False, server_default=""),
+    Column("unit_id", Uuid),
+    Column("unit_name", String(300)),
+    Column("owner_id", Uuid),
+    Column("initiator_id", Uuid),
+    Column("initiator_name", String(300)),
+    Column("notice", JSONB, nullable=False, server_default=text("'{}'")),  # R-3.13
+    Column("starts_on", Date),
+    Column("ends_on", Date),
+    Column("published_at", DateTime(timezone=True)),
+    Column("opened_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_consultations_due_open", "starts_on", postgresql_where=text("status = 'scheduled'")),
+    Index("ix_consultations_due_close", "ends_on", postgresql_where=text("status = 'active'")),
+)
+
+alternatives = Table(
+    "alternatives", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+status_history = Table(
+    "status_history", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("from_status", String(30)),
+    Column("to_status", String(30), nullable=False),
+    Column("actor_id", Uuid),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("note", Text),
+)
+
+comments = Table(
+    "comments", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False),
+    Column("author_id", Uuid, nullable=False),
+    Column("author_name", String(300), nullable=False),
+    Column("alternative_id", Uuid, ForeignKey("alternatives.id")),
+    Column("body", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | published | rejected
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("decided_at", DateTime(timezone=True)),
+    Index("ix_comments_public", "consultation_id", "created_at", postgresql_where=text("status = 'published'")),
+    Index("ix_comments_author", "author_id"),
 )

@@ -1,7 +1,212 @@
-"""Contracts of the consultations service (RPC results and, later, its events)."""
-from pydantic import BaseModel, Field
+"""Contracts of the consultations service: RPC inputs/outputs and its events."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chassis.events import EventData, event
+
+MODERATION_MARK = "Ваше повідомлення знаходиться на модерації"  # R-3.10
 
 
 class Category(BaseModel):
     code: int = Field(ge=1, le=22, description="item number in R-1.13")
     title: str
+
+
+class Form(str, Enum):
+    """R-1.9, R-3.1."""
+
+    proposal = "proposal"
+    survey = "survey"
+    draft_act = "draft_act"
+
+
+class Status(str, Enum):
+    draft = "draft"
+    submitted = "submitted"      # an initiative on moderation (R-3.10)
+    scheduled = "scheduled"      # published, starts later
+    active = "active"
+    closed = "closed"
+    archived = "archived"
+
+
+PUBLIC_STATUSES = (Status.scheduled, Status.active, Status.closed, Status.archived)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Notice(Strict):
+    """The information notice of R-3.13 (the question and alternatives live beside it)."""
+
+    holder: str | None = Field(None, max_length=500, description="орган, що проводить консультацію")
+    materials: str | None = Field(None, max_length=10000, description="аналітичні матеріали, розрахунки")
+    stakeholders: str | None = Field(None, max_length=5000, description="соціальні групи, заінтересовані сторони")
+    consequences: str | None = Field(None, max_length=5000, description="можливі наслідки для них")
+    procedure: str | None = Field(None, max_length=5000, description="строк і порядок подання пропозицій")
+    participation: str | None = Field(None, max_length=5000, description="як забезпечено участь цих груп")
+    responsible_official: str | None = Field(None, max_length=300, description="відповідальна посадова особа")
+    results_publication: str | None = Field(None, max_length=2000, description="коли і як оприлюднять результати")
+
+
+NOTICE_LABELS = {
+    "holder": "орган, що проводить консультацію",
+    "question": "питання консультації",
+    "alternatives": "альтернативні варіанти рішення",
+    "materials": "аналітичні документи та матеріали",
+    "stakeholders": "соціальні групи та заінтересовані сторони",
+    "consequences": "можливі наслідки для них",
+    "procedure": "строк і порядок подання пропозицій",
+    "participation": "як забезпечено участь заінтересованих груп",
+    "responsible_official": "відповідальна посадова особа",
+    "results_publication": "коли і як буде оприлюднено результати",
+    "starts_on": "дата початку",
+    "ends_on": "дата завершення",
+}
+
+
+class AlternativeIn(Strict):
+    text: str = Field(min_length=2, max_length=4000)
+
+
+class ConsultationIn(Strict):
+    form: Form
+    title: str = Field(min_length=5, max_length=300)
+    question: str = Field(min_length=10, max_length=10000)
+    category: int = Field(ge=1, le=22, description="R-1.13 category code")
+    alternatives: list[AlternativeIn] = Field(default_factory=list, max_length=20)
+    notice: Notice = Field(default_factory=Notice)
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+class ConsultationPatch(Strict):
+    """Edits of a draft; omitted fields stay as they are."""
+
+    title: str | None = Field(None, min_length=5, max_length=300)
+    question: str | None = Field(None, min_length=10, max_length=10000)
+    category: int | None = Field(None, ge=1, le=22)
+    alternatives: list[AlternativeIn] | None = Field(None, max_length=20)
+    notice: Notice | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+class AlternativeOut(BaseModel):
+    id: uuid.UUID
+    position: int
+    text: str
+
+
+class ConsultationOut(BaseModel):
+    id: uuid.UUID
+    form: Form
+    title: str
+    question: str
+    category: int
+    status: Status
+    unit_name: str | None
+    initiator_name: str | None = Field(description="the author of an initiative, shown on the page (R-3.10)")
+    alternatives: list[AlternativeOut]
+    notice: Notice
+    starts_on: date | None
+    ends_on: date | None
+    published_at: datetime | None
+    moderation_mark: str | None = Field(None, description=f"«{MODERATION_MARK}» while on moderation")
+    missing_for_publication: list[str] | None = Field(None, description="for its owners: what R-3.13 still lacks")
+    comments_published: int
+
+
+class ConsultationSummary(BaseModel):
+    id: uuid.UUID
+    form: Form
+    title: str
+    category: int
+    status: Status
+    unit_name: str | None
+    starts_on: date | None
+    ends_on: date | None
+
+
+class ConsultationPage(BaseModel):
+    items: list[ConsultationSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+class CommentIn(Strict):
+    body: str = Field(min_length=2, max_length=5000)
+    alternative_id: uuid.UUID | None = Field(None, description="comment on one alternative")
+
+
+class CommentOut(BaseModel):
+    id: uuid.UUID
+    consultation_id: uuid.UUID
+    author_name: str = Field(description="published with the author's full name (R-3.5)")
+    alternative_id: uuid.UUID | None
+    body: str
+    status: str = Field(description="pending until moderation publishes or rejects it")
+    created_at: datetime
+
+
+class CommentPage(BaseModel):
+    items: list[CommentOut]
+    total: int
+    page: int
+    per_page: int
+
+
+# ---- events -------------------------------------------------------------------------------------
+
+@event("consultations", "consultation_submitted")
+class ConsultationSubmitted(EventData):
+    """A resident or an institution head submitted an initiative; it goes to moderation (R-3.10)."""
+
+    consultation_id: uuid.UUID
+    title: str
+    question: str
+    category: int
+    initiator_id: uuid.UUID
+    submitted_at: datetime
+
+
+@event("consultations", "consultation_published")
+class ConsultationPublished(EventData):
+    """A consultation starts today (R-1.10, R-3.4): interested persons are to be e-mailed."""
+
+    consultation_id: uuid.UUID
+    title: str
+    category: int
+    form: Form
+    starts_on: date
+    ends_on: date
+    url: str
+    initiator_id: uuid.UUID | None = None
+
+
+@event("consultations", "consultation_closed")
+class ConsultationClosed(EventData):
+    """The last day of a consultation has ended (Europe/Kyiv)."""
+
+    consultation_id: uuid.UUID
+    closed_at: datetime
+    report_due: datetime = Field(description="R-3.17: 15 calendar days after closing")
+
+
+@event("consultations", "comment_submitted")
+class CommentSubmitted(EventData):
+    """A comment waits for moderation (R-3.7) before it is published."""
+
+    comment_id: uuid.UUID
+    consultation_id: uuid.UUID
+    author_id: uuid.UUID
+    author_name: str
+    alternative_id: uuid.UUID | None = None
+    body: str
+    submitted_at: datetime

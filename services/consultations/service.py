@@ -1,9 +1,52 @@
-"""consultations: the three forms, lifecycle and timers (entrypoints only)."""
-from nameko.rpc import rpc
+"""consultations: the three forms, lifecycle and timers, comments (entrypoints only)."""
+from __future__ import annotations
 
+import logging
+import uuid
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from chassis.errors import InvalidInput, ServiceError, parse
 from chassis.service import BaseService
+from chassis.settings import get_settings
+from services.consultations import domain
 from services.consultations.categories import CATEGORIES
-from services.consultations.schemas import Category
+from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
+                                            Form, Status)
+from services.registry.schemas import Principal
+from services.workdays import today_kyiv
+
+log = logging.getLogger(__name__)
+MAX_PER_PAGE = 100
+
+
+def _actor(actor: dict | None) -> Principal | None:
+    return parse(Principal, actor) if actor is not None else None
+
+
+def _uuid(value, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{field}: некоректний ідентифікатор",
+                           errors=[{"field": field, "message": "очікується UUID"}]) from None
+
+
+def _rules() -> domain.Rules:
+    s = get_settings()
+    return domain.Rules(min_term_days=s.min_term_days, min_term_days_initiative=s.min_term_days_initiative,
+                        public_url=s.public_url)
+
+
+def _paging(page: int, per_page: int) -> tuple[int, int]:
+    if not isinstance(page, int) or page < 1 or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput("Некоректна сторінка", errors=[{"field": "page", "message": f"page ≥ 1, per_page 1–{MAX_PER_PAGE}"}])
+    return page, per_page
+
+
+def dump(model) -> dict:
+    return model.model_dump(mode="json")
 
 
 class ConsultationsService(BaseService):
@@ -13,3 +56,64 @@ class ConsultationsService(BaseService):
     def list_categories(self) -> list[dict]:
         """The 22 categories of R-1.13."""
         return [Category(code=c, title=t).model_dump() for c, t in CATEGORIES.items()]
+
+    @rpc(expected_exceptions=ServiceError)
+    def create(self, actor: dict, body: dict) -> dict:
+        data = parse(ConsultationIn, body)
+        with self.db.transaction() as session:
+            return dump(domain.create(session, _actor(actor), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    def update_draft(self, actor: dict, consultation_id, body: dict) -> dict:
+        patch = parse(ConsultationPatch, body)
+        with self.db.transaction() as session:
+            return dump(domain.update_draft(session, _actor(actor), _uuid(consultation_id, "id"), patch))
+
+    @rpc(expected_exceptions=ServiceError)
+    def publish(self, actor: dict, consultation_id) -> dict:
+        with self.db.transaction() as session:
+            return dump(domain.publish(session, _actor(actor), _uuid(consultation_id, "id"),
+                                       today_kyiv(), _rules()))
+
+    @rpc(expected_exceptions=ServiceError)
+    def get(self, actor: dict | None, consultation_id) -> dict:
+        with self.db.transaction() as session:
+            return dump(domain.view(session, _actor(actor), _uuid(consultation_id, "id")))
+
+    @rpc(expected_exceptions=ServiceError)
+    def list(self, status: str | None = None, category: int | None = None, form: str | None = None,
+             page: int = 1, per_page: int = 20) -> dict:
+        page, per_page = _paging(page, per_page)
+        try:
+            st = Status(status) if status else None
+            fm = Form(form) if form else None
+        except ValueError as exc:
+            raise InvalidInput(str(exc), errors=[{"field": "status" if status and not fm else "form",
+                                                  "message": str(exc)}]) from None
+        with self.db.transaction() as session:
+            return dump(domain.listing(session, st, category, fm, page, per_page))
+
+    @rpc(expected_exceptions=ServiceError)
+    def add_comment(self, actor: dict, consultation_id, body: dict) -> dict:
+        data = parse(CommentIn, body)
+        with self.db.transaction() as session:
+            return dump(domain.add_comment(session, _actor(actor), _uuid(consultation_id, "id"), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    def list_comments(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 20,
+                      newest_first: bool = True, alternative_id=None) -> dict:
+        page, per_page = _paging(page, per_page)
+        with self.db.transaction() as session:
+            return dump(domain.list_comments(
+                session, _actor(actor), _uuid(consultation_id, "id"), page, per_page, bool(newest_first),
+                _uuid(alternative_id, "alternative_id") if alternative_id else None))
+
+    @timer(interval=get_settings().timer_interval_seconds)
+    def move_on_dates(self):
+        """Open consultations on their start date and close them after their last day (Kyiv)."""
+        today = today_kyiv()
+        with self.db.transaction() as session:
+            opened = domain.open_due(session, today, _rules())
+            closed = domain.close_due(session, today)
+        if opened or closed:
+            log.info("timer: opened %d, closed %d consultations", opened, closed)

@@ -30,6 +30,9 @@ class Caller:
     def put(self, path, **kw):
         return self.request("PUT", path, **kw)
 
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 

@@ -1,0 +1,95 @@
+"""Consultations, initiatives and comments (issue: Consultations; R-1.3, R-3.10, R-3.13)."""
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway import auth
+from gateway.openapi import ApiSpec
+from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
+                                            ConsultationOut, ConsultationPage, ConsultationPatch,
+                                            Form, Status)
+from services.registry.schemas import Role
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status | None = None
+    category: int | None = Field(None, ge=1, le=22)
+    form: Form | None = None
+    page: int = Field(1, ge=1, le=10_000)
+    per_page: int = Field(20, ge=1, le=100)
+
+
+class CommentQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(20, ge=1, le=100)
+    order: str = Field("newest", pattern="^(newest|oldest)$")
+    alternative_id: uuid.UUID | None = None
+
+
+def rpc(method: str, *args, **kwargs):
+    return current_app.extensions["rpc"].call("consultations", method, *args, **kwargs)
+
+
+def actor() -> dict | None:
+    principal = auth.current_principal()
+    return principal.model_dump(mode="json") if principal else None
+
+
+def register(spec: ApiSpec):
+    api = spec.blueprint("consultations", "/api/v1")
+
+    @api.route("/consultations", summary="Published consultations; filters by status, category, form",
+               query=ListQuery, response=ConsultationPage, tags=["consultations"])
+    def consultations_list(query: ListQuery):
+        return ConsultationPage(**rpc("list", query.status.value if query.status else None, query.category,
+                                      query.form.value if query.form else None, query.page, query.per_page))
+
+    @api.route("/consultations", "POST", summary="An official drafts a consultation; a resident or an "
+               "institution head submits an initiative, which goes to moderation (R-3.10)",
+               body=ConsultationIn, response=ConsultationOut, status=201, tags=["consultations"],
+               auth="consent", errors=(403,))
+    def consultations_create(body: ConsultationIn):
+        principal = auth.require_consent()
+        if not principal.has(Role.official):
+            auth.require_eligible()  # R-1.3, R-3.10: says why when not
+        return ConsultationOut(**rpc("create", actor(), body.model_dump(mode="json"))), 201
+
+    @api.route("/consultations/<uuid:consultation_id>", summary="One consultation (404 when the caller "
+               "may not see it)", response=ConsultationOut, tags=["consultations"], errors=(404,))
+    def consultations_get(consultation_id: uuid.UUID):
+        return ConsultationOut(**rpc("get", actor(), str(consultation_id)))
+
+    @api.route("/consultations/<uuid:consultation_id>", "PATCH", summary="Edit a draft (owning unit)",
+               body=ConsultationPatch, response=ConsultationOut, tags=["consultations"],
+               auth=(Role.official,), errors=(404, 409))
+    def consultations_patch(consultation_id: uuid.UUID, body: ConsultationPatch):
+        return ConsultationOut(**rpc("update_draft", actor(), str(consultation_id),
+                                     body.model_dump(mode="json", exclude_unset=True)))
+
+    @api.route("/consultations/<uuid:consultation_id>/publish", "POST", summary="Publish a draft: "
+               "refused while an R-3.13 field is missing or the term is too short, naming what",
+               response=ConsultationOut, tags=["consultations"], auth=(Role.official,), errors=(404, 409))
+    def consultations_publish(consultation_id: uuid.UUID):
+        return ConsultationOut(**rpc("publish", actor(), str(consultation_id)))
+
+    @api.route("/consultations/<uuid:consultation_id>/comments", summary="Published comments with "
+               "their authors' full names, and the caller's own pending ones", query=CommentQuery,
+               response=CommentPage, tags=["comments"], errors=(404,))
+    def comments_list(consultation_id: uuid.UUID, query: CommentQuery):
+        return CommentPage(**rpc("list_comments", actor(), str(consultation_id), query.page, query.per_page,
+                                 query.order == "newest",
+                                 str(query.alternative_id) if query.alternative_id else None))
+
+    @api.route("/consultations/<uuid:consultation_id>/comments", "POST", summary="Comment (eligible "
+               "persons, while active); pending until moderation", body=CommentIn, response=CommentOut,
+               status=201, tags=["comments"], auth="consent", errors=(403, 404, 409))
+    def comments_create(consultation_id: uuid.UUID, body: CommentIn):
+        auth.require_eligible()
+        return CommentOut(**rpc("add_comment", actor(), str(consultation_id), body.model_dump(mode="json"))), 201
+
+    return api
