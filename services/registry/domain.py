@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
 from services.registry.consent import CONSENT_VERSION
+from services.workdays import today_kyiv
 from services.registry.models import audit_log, organisations, persons, roles, sessions, units
 from services.registry.schemas import (AuditEntry, Consent, DevLoginIn, Eligibility, IdentityIn,
                                        InterestedPage, InterestedPerson, MeOut, MeUpdate,
@@ -118,7 +119,7 @@ def principal(session: Session, person_id: uuid.UUID, session_id: uuid.UUID | No
     person = _person(session, person_id)
     return Principal(person_id=person.id, session_id=session_id, full_name=person.full_name,
                      roles=active_roles(session, person_id),
-                     eligibility=eligibility(person.birth_date, person.community_member, now().date()),
+                     eligibility=eligibility(person.birth_date, person.community_member, today_kyiv()),
                      consent_given=_consented(person))
 
 
@@ -151,7 +152,7 @@ def me(session: Session, person_id: uuid.UUID) -> MeOut:
                        withdrawn_at=p.consent_withdrawn_at) if p.consent_version else None)
     return MeOut(id=p.id, full_name=p.full_name, birth_date=p.birth_date,
                  community_member=p.community_member,
-                 eligibility=eligibility(p.birth_date, p.community_member, now().date()),
+                 eligibility=eligibility(p.birth_date, p.community_member, today_kyiv()),
                  email=p.email, phone=p.phone, interests=list(p.interests), email_enabled=p.email_enabled,
                  consent=consent, roles=active_roles(session, person_id), erased=p.erased_at is not None)
 

@@ -7,6 +7,8 @@ from datetime import date
 
 import requests
 
+from services.workdays import today_kyiv
+
 
 @dataclass
 class Caller:
@@ -38,7 +40,7 @@ class Caller:
 
 
 def years_ago(years: int, days: int = 0) -> str:
-    today = date.today()
+    today = today_kyiv()  # ages are counted on the Kyiv calendar
     try:
         d = today.replace(year=today.year - years)
     except ValueError:  # 29 February
