@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -60,9 +60,12 @@ def upsert_identity(session: Session, identity: IdentityIn) -> PersonRef:
     new_id = uuid.uuid4()
     values = identity.model_dump()
     refresh = {k: values[k] for k in ("full_name", "birth_date", "community_member")}
+    # after an erasure the provider's contacts are not taken back in: the person adds them
+    # again in the cabinet once they consent anew
+    not_erased = persons.c.erased_at.is_(None)
     refresh.update(last_login_at=func.now(), updated_at=func.now(),
-                   email=func.coalesce(persons.c.email, values["email"]),
-                   phone=func.coalesce(persons.c.phone, values["phone"]))
+                   email=case((not_erased, func.coalesce(persons.c.email, values["email"])), else_=persons.c.email),
+                   phone=case((not_erased, func.coalesce(persons.c.phone, values["phone"])), else_=persons.c.phone))
     row = session.execute(
         insert(persons).values(id=new_id, last_login_at=func.now(), **values)
         .on_conflict_do_update(index_elements=[persons.c.subject], set_=refresh)

@@ -156,3 +156,17 @@ def test_a_non_member_is_registered_but_not_eligible(system, idp):
     profile = Caller(system.base_url, token).get("/api/v1/me").json()
     assert profile["birth_date"] == "1985-07-27"  # from the РНОКПП: 31254 days after 1899-12-31
     assert profile["eligibility"] == {"eligible": False, "reasons": ["not_community_member"]}
+
+
+def test_after_erasure_a_new_login_does_not_take_contacts_back(system, idp):
+    info = identity()
+    browser, callback = start_login(system, idp, info)
+    token = finish_login(system, browser, callback).json()["access_token"]
+    me = Caller(system.base_url, token)
+    assert me.get("/api/v1/me").json()["email"] == "olena.k@example.org"
+    assert me.delete("/api/v1/me").status_code == 204
+    browser, callback = start_login(system, idp, info)
+    again = finish_login(system, browser, callback).json()
+    assert again["consent_required"] is True
+    profile = Caller(system.base_url, again["access_token"]).get("/api/v1/me").json()
+    assert profile["email"] is None and profile["phone"] is None and profile["erased"] is True

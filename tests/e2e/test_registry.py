@@ -162,14 +162,18 @@ def test_export_holds_every_field_and_erasure_removes_contacts(env, system):
 
     assert in_register()
     tap = Tap(env.amqp_uri, "registry", "person_erased")
-    second_session = dev_login(system.base_url, full_name="Стерта Оксана", subject=None)
     assert person.delete("/api/v1/me").status_code == 204
     assert tap.drain(10, until=1)[0]["data"]["person_id"] == person.person_id
     tap.close()
     assert not in_register()
-    assert person.get("/api/v1/me").status_code == 401  # every session ended
-    # a new login shows what is left: the name (published comments stay public), no contacts
-    assert second_session.person_id != person.person_id
+    assert person.get("/api/v1/me").status_code == 401  # every session ended at once
+    # logging in again (without consenting anew) shows what is left: the name, no contacts
+    back = dev_login(system.base_url, full_name="Стерта Оксана", subject=held["person"]["subject"], consent=False)
+    assert back.person_id == person.person_id
+    left = back.get("/api/v1/me/export").json()["person"]
+    assert left["email"] is None and left["phone"] is None and left["interests"] == []
+    assert left["full_name"] == "Стерта Оксана" and left["consent_withdrawn_at"] and left["erased_at"]
+    assert not in_register()
 
 
 def test_registry_events_carry_no_contacts(env, system):
