@@ -10,7 +10,7 @@ from gateway import auth
 from gateway.openapi import ApiSpec
 from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
-                                            Form, Status)
+                                            Form, ResponseIn, Results, Status)
 from services.registry.schemas import Role
 
 
@@ -91,5 +91,19 @@ def register(spec: ApiSpec):
     def comments_create(consultation_id: uuid.UUID, body: CommentIn):
         auth.require_eligible()
         return CommentOut(**rpc("add_comment", actor(), str(consultation_id), body.model_dump(mode="json"))), 201
+
+    @api.route("/consultations/<uuid:consultation_id>/responses", "POST", summary="Answer the survey "
+               "and/or support one alternative; sending again replaces the earlier answers until close",
+               body=ResponseIn, response=Results, tags=["participation"], auth="consent",
+               errors=(403, 404, 409))
+    def responses_create(consultation_id: uuid.UUID, body: ResponseIn):
+        auth.require_eligible()
+        return Results(**rpc("respond", actor(), str(consultation_id), body.model_dump(mode="json")))
+
+    @api.route("/consultations/<uuid:consultation_id>/results", summary="Live tallies: supporters of "
+               "each alternative, answers to each survey question (R-3.12)", response=Results,
+               tags=["participation"], errors=(404,))
+    def results_get(consultation_id: uuid.UUID):
+        return Results(**rpc("results", actor(), str(consultation_id)))
 
     return api

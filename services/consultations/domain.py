@@ -11,17 +11,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
-from services.consultations.models import alternatives, comments, consultations, status_history
+from services.consultations.models import (alternatives, comments, consultations, options, questions,
+                                           responses, status_history, supports)
 from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STATUSES,
                                             AlternativeOut, CommentIn, CommentOut, CommentPage,
                                             CommentSubmitted, ConsultationClosed, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
                                             ConsultationPublished, ConsultationSubmitted,
-                                            ConsultationSummary, Form, Notice, Status)
+                                            ConsultationSummary, Form, Notice, OptionOut,
+                                            OptionTally, QuestionIn, QuestionKind, QuestionOut,
+                                            QuestionTally, ResponseIn, Results, AlternativeTally,
+                                            Status)
 from services.registry.schemas import Principal, Role
 from services.workdays import calendar_deadline
 
@@ -115,6 +120,7 @@ def create(session: Session, actor: Principal | None, data: ConsultationIn) -> C
         status=status.value, notice=data.notice.model_dump(), starts_on=data.starts_on,
         ends_on=data.ends_on, **values))
     _replace_alternatives(session, cid, [a.text for a in data.alternatives])
+    _replace_questions(session, cid, data.questions)
     _history(session, cid, None, status, actor.person_id)
     if status == Status.submitted:
         add_event(session, ConsultationSubmitted(consultation_id=cid, title=data.title, question=data.question,
@@ -129,6 +135,17 @@ def _replace_alternatives(session: Session, cid: uuid.UUID, texts: list[str]) ->
         session.execute(alternatives.insert(), [
             {"id": uuid.uuid4(), "consultation_id": cid, "position": i + 1, "text": t}
             for i, t in enumerate(texts)])
+
+
+def _replace_questions(session: Session, cid: uuid.UUID, items: list[QuestionIn]) -> None:
+    session.execute(questions.delete().where(questions.c.consultation_id == cid))
+    for i, q in enumerate(items):
+        qid = uuid.uuid4()
+        session.execute(questions.insert().values(id=qid, consultation_id=cid, position=i + 1, text=q.text,
+                                                  kind=q.kind.value))
+        if q.options:
+            session.execute(options.insert(), [{"id": uuid.uuid4(), "question_id": qid, "position": j + 1,
+                                                "text": o.strip()} for j, o in enumerate(q.options)])
 
 
 def _check_dates(starts_on: date | None, ends_on: date | None) -> None:
@@ -146,6 +163,7 @@ def update_draft(session: Session, actor: Principal | None, cid: uuid.UUID,
         raise Conflict("Редагувати можна лише чернетку", code="not_a_draft")
     values = patch.model_dump(exclude_unset=True)
     texts = values.pop("alternatives", None)
+    survey = values.pop("questions", None)
     if "notice" in values:
         values["notice"] = {**(row.notice or {}), **patch.notice.model_dump(exclude_unset=True)}
     _check_dates(values.get("starts_on", row.starts_on), values.get("ends_on", row.ends_on))
@@ -154,10 +172,12 @@ def update_draft(session: Session, actor: Principal | None, cid: uuid.UUID,
                         .values(**values, updated_at=func.now()))
     if texts is not None:
         _replace_alternatives(session, cid, [a["text"] for a in texts])
+    if survey is not None:
+        _replace_questions(session, cid, patch.questions)
     return view(session, actor, cid)
 
 
-def missing_for_publication(row, alt_count: int) -> list[str]:
+def missing_for_publication(row, alt_count: int, question_count: int = 0) -> list[str]:
     """What R-3.13 still lacks (field names; NOTICE_LABELS has the Ukrainian wording)."""
     notice = Notice.model_validate(row.notice or {})
     missing = [name for name, value in notice.model_dump().items() if not (value or "").strip()]
@@ -165,6 +185,8 @@ def missing_for_publication(row, alt_count: int) -> list[str]:
         missing.insert(0, "question")
     if row.form == Form.proposal.value and alt_count == 0:
         missing.append("alternatives")
+    if row.form == Form.survey.value and question_count == 0:
+        missing.append("questions")
     for name in ("starts_on", "ends_on"):
         if getattr(row, name) is None:
             missing.append(name)
@@ -180,7 +202,9 @@ def publish(session: Session, actor: Principal | None, cid: uuid.UUID, today: da
         raise Conflict("Оприлюднити можна лише чернетку", code="not_a_draft")
     alt_count = session.execute(select(func.count()).select_from(alternatives)
                                 .where(alternatives.c.consultation_id == cid)).scalar_one()
-    missing = missing_for_publication(row, alt_count)
+    q_count = session.execute(select(func.count()).select_from(questions)
+                              .where(questions.c.consultation_id == cid)).scalar_one()
+    missing = missing_for_publication(row, alt_count, q_count)
     if missing:
         raise InvalidInput("Не заповнено: " + "; ".join(NOTICE_LABELS[m] for m in missing),
                            code="notice_incomplete",
@@ -248,15 +272,26 @@ def view(session: Session, actor: Principal | None, cid: uuid.UUID) -> Consultat
                            .order_by(alternatives.c.position)).all()
     published = session.execute(select(func.count()).select_from(comments).where(
         comments.c.consultation_id == cid, comments.c.status == "published")).scalar_one()
+    survey = _questions(session, cid)
     return ConsultationOut(
         id=row.id, form=row.form, title=row.title, question=row.question, category=row.category,
         status=row.status, unit_name=row.unit_name, initiator_name=row.initiator_name,
-        alternatives=[AlternativeOut.model_validate(a._asdict()) for a in alts],
+        alternatives=[AlternativeOut.model_validate(a._asdict()) for a in alts], questions=survey,
         notice=Notice.model_validate(row.notice or {}), starts_on=row.starts_on, ends_on=row.ends_on,
         published_at=row.published_at,
         moderation_mark=MODERATION_MARK if row.status == Status.submitted.value else None,
-        missing_for_publication=missing_for_publication(row, len(alts)) if owns(actor, row) else None,
+        missing_for_publication=missing_for_publication(row, len(alts), len(survey)) if owns(actor, row) else None,
         comments_published=published)
+
+
+def _questions(session: Session, cid: uuid.UUID) -> list[QuestionOut]:
+    qs = session.execute(select(questions).where(questions.c.consultation_id == cid)
+                         .order_by(questions.c.position)).all()
+    opts = session.execute(select(options).where(options.c.question_id.in_([q.id for q in qs]))
+                           .order_by(options.c.position)).all() if qs else []
+    return [QuestionOut(id=q.id, position=q.position, text=q.text, kind=q.kind,
+                        options=[OptionOut(id=o.id, text=o.text) for o in opts if o.question_id == q.id])
+            for q in qs]
 
 
 def listing(session: Session, status: Status | None, category: int | None, form: Form | None,
@@ -321,3 +356,85 @@ def history(session: Session, cid: uuid.UUID) -> list[dict]:
         select(status_history).where(status_history.c.consultation_id == cid).order_by(status_history.c.id))]
 
 
+
+
+# ---- survey answers and support of alternatives (R-1.9, R-3.12) -----------------------------------
+
+def respond(session: Session, actor: Principal | None, cid: uuid.UUID, data: ResponseIn) -> Results:
+    """One answer per person per question, and one supported alternative per person; sending again
+    replaces them until the consultation closes. Invalid input changes nothing."""
+    require_participant(actor)
+    row = _load(session, actor, cid)
+    if row.status != Status.active.value:
+        raise Conflict("Відповідати можна лише під час консультації", code="consultation_not_active")
+    if not data.answers and data.alternative_id is None:
+        raise InvalidInput("Немає відповідей", code="empty_response",
+                           errors=[{"field": "answers", "message": "додайте відповідь або alternative_id"}])
+    survey = {q.id: q for q in _questions(session, cid)}
+    errors = []
+    for i, answer in enumerate(data.answers):
+        q = survey.get(answer.question_id)
+        field = f"answers.{i}"
+        if q is None:
+            errors.append({"field": f"{field}.question_id", "message": "питання не з цієї консультації"})
+            continue
+        allowed = {o.id for o in q.options}
+        if any(o not in allowed for o in answer.option_ids):
+            errors.append({"field": f"{field}.option_ids", "message": "варіант не з цього питання"})
+        elif q.kind == QuestionKind.single and len(answer.option_ids) != 1:
+            errors.append({"field": f"{field}.option_ids", "message": "оберіть рівно один варіант"})
+        elif q.kind == QuestionKind.multiple and not answer.option_ids:
+            errors.append({"field": f"{field}.option_ids", "message": "оберіть хоча б один варіант"})
+        elif q.kind == QuestionKind.text and not (answer.text or "").strip():
+            errors.append({"field": f"{field}.text", "message": "напишіть відповідь"})
+        elif q.kind != QuestionKind.text and answer.text:
+            errors.append({"field": f"{field}.text", "message": "це питання з варіантами"})
+    if len({a.question_id for a in data.answers}) != len(data.answers):
+        errors.append({"field": "answers", "message": "кожне питання — один раз"})
+    if data.alternative_id is not None and not session.execute(select(alternatives.c.id).where(
+            alternatives.c.id == data.alternative_id, alternatives.c.consultation_id == cid)).first():
+        errors.append({"field": "alternative_id", "message": "не належить консультації"})
+    if errors:
+        raise InvalidInput("Відповідь не прийнято: " + "; ".join(e["message"] for e in errors),
+                           code="invalid_response", errors=errors)
+    for answer in data.answers:
+        session.execute(insert(responses).values(
+            question_id=answer.question_id, person_id=actor.person_id, consultation_id=cid,
+            option_ids=sorted(set(answer.option_ids), key=str), text_answer=(answer.text or "").strip() or None)
+            .on_conflict_do_update(index_elements=[responses.c.question_id, responses.c.person_id],
+                                   set_={"option_ids": sorted(set(answer.option_ids), key=str),
+                                         "text_answer": (answer.text or "").strip() or None,
+                                         "updated_at": func.now()}))
+    if data.alternative_id is not None:
+        session.execute(insert(supports).values(consultation_id=cid, person_id=actor.person_id,
+                                                alternative_id=data.alternative_id)
+                        .on_conflict_do_update(index_elements=[supports.c.consultation_id, supports.c.person_id],
+                                               set_={"alternative_id": data.alternative_id,
+                                                     "updated_at": func.now()}))
+    return results(session, actor, cid)
+
+
+def results(session: Session, actor: Principal | None, cid: uuid.UUID) -> Results:
+    """Live tallies (R-3.12)."""
+    row = _load(session, actor, cid)
+    alts = session.execute(
+        select(alternatives.c.id, alternatives.c.text, func.count(supports.c.person_id))
+        .select_from(alternatives.outerjoin(supports, supports.c.alternative_id == alternatives.c.id))
+        .where(alternatives.c.consultation_id == cid).group_by(alternatives.c.id)
+        .order_by(alternatives.c.position)).all()
+    option_counts = dict(session.execute(
+        select(func.unnest(responses.c.option_ids).label("option_id"), func.count())
+        .where(responses.c.consultation_id == cid).group_by("option_id")).all())
+    respondents = dict(session.execute(
+        select(responses.c.question_id, func.count()).where(responses.c.consultation_id == cid)
+        .group_by(responses.c.question_id)).all())
+    participants = session.execute(select(func.count()).select_from(
+        select(responses.c.person_id).where(responses.c.consultation_id == cid)
+        .union(select(supports.c.person_id).where(supports.c.consultation_id == cid)).subquery())).scalar_one()
+    return Results(
+        consultation_id=cid, status=row.status, participants=participants,
+        alternatives=[AlternativeTally(alternative_id=a.id, text=a.text, supporters=a[2]) for a in alts],
+        questions=[QuestionTally(question_id=q.id, text=q.text, kind=q.kind, respondents=respondents.get(q.id, 0),
+                                 options=[OptionTally(option_id=o.id, text=o.text, count=option_counts.get(o.id, 0))
+                                          for o in q.options])
+                   for q in _questions(session, cid)])

@@ -1,7 +1,7 @@
 """Tables of the consultations service's own database (no other service reads them)."""
 from sqlalchemy import (BigInteger, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData,
                         String, Table, Text, Uuid, func, text)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -64,4 +64,40 @@ comments = Table(
     Column("decided_at", DateTime(timezone=True)),
     Index("ix_comments_public", "consultation_id", "created_at", postgresql_where=text("status = 'published'")),
     Index("ix_comments_author", "author_id"),
+)
+
+questions = Table(
+    "questions", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("kind", String(10), nullable=False),  # single | multiple | text
+)
+
+options = Table(
+    "options", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("question_id", Uuid, ForeignKey("questions.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+responses = Table(
+    "responses", metadata,
+    Column("question_id", Uuid, ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", Uuid, primary_key=True),
+    Column("consultation_id", Uuid, nullable=False, index=True),
+    Column("option_ids", ARRAY(Uuid), nullable=False, server_default=text("'{}'")),
+    Column("text_answer", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+supports = Table(
+    "supports", metadata,
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", Uuid, primary_key=True),
+    Column("alternative_id", Uuid, ForeignKey("alternatives.id", ondelete="CASCADE"), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -5,7 +5,7 @@ import uuid
 from datetime import date, datetime
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chassis.events import EventData, event
 
@@ -58,6 +58,7 @@ NOTICE_LABELS = {
     "holder": "орган, що проводить консультацію",
     "question": "питання консультації",
     "alternatives": "альтернативні варіанти рішення",
+    "questions": "питання опитування",
     "materials": "аналітичні документи та матеріали",
     "stakeholders": "соціальні групи та заінтересовані сторони",
     "consequences": "можливі наслідки для них",
@@ -74,12 +75,92 @@ class AlternativeIn(Strict):
     text: str = Field(min_length=2, max_length=4000)
 
 
+class QuestionKind(str, Enum):
+    single = "single"
+    multiple = "multiple"
+    text = "text"
+
+
+class QuestionIn(Strict):
+    """A survey question (R-1.9): single or multiple choice among options, or free text."""
+
+    text: str = Field(min_length=3, max_length=2000)
+    kind: QuestionKind
+    options: list[str] = Field(default_factory=list, max_length=30)
+
+    @model_validator(mode="after")
+    def _options_fit_kind(self):
+        if self.kind == QuestionKind.text and self.options:
+            raise ValueError("a free-text question has no options")
+        if self.kind != QuestionKind.text and len(self.options) < 2:
+            raise ValueError("a choice question needs at least two options")
+        if any(not o.strip() or len(o) > 1000 for o in self.options):
+            raise ValueError("options must be 1–1000 characters")
+        return self
+
+
+class OptionOut(BaseModel):
+    id: uuid.UUID
+    text: str
+
+
+class QuestionOut(BaseModel):
+    id: uuid.UUID
+    position: int
+    text: str
+    kind: QuestionKind
+    options: list[OptionOut]
+
+
+class AnswerIn(Strict):
+    question_id: uuid.UUID
+    option_ids: list[uuid.UUID] = Field(default_factory=list, max_length=30)
+    text: str | None = Field(None, max_length=5000)
+
+
+class ResponseIn(Strict):
+    """Survey answers and/or support of one alternative; sent again, it replaces the earlier
+    answers to the same questions (changeable until the consultation closes)."""
+
+    answers: list[AnswerIn] = Field(default_factory=list, max_length=100)
+    alternative_id: uuid.UUID | None = Field(None, description="support this alternative (proposal form)")
+
+
+class OptionTally(BaseModel):
+    option_id: uuid.UUID
+    text: str
+    count: int
+
+
+class QuestionTally(BaseModel):
+    question_id: uuid.UUID
+    text: str
+    kind: QuestionKind
+    respondents: int
+    options: list[OptionTally]
+
+
+class AlternativeTally(BaseModel):
+    alternative_id: uuid.UUID
+    text: str
+    supporters: int
+
+
+class Results(BaseModel):
+    consultation_id: uuid.UUID
+    status: "Status"
+    participants: int = Field(description="distinct persons who answered or supported")
+    alternatives: list[AlternativeTally]
+    questions: list[QuestionTally]
+
+
 class ConsultationIn(Strict):
     form: Form
     title: str = Field(min_length=5, max_length=300)
     question: str = Field(min_length=10, max_length=10000)
     category: int = Field(ge=1, le=22, description="R-1.13 category code")
     alternatives: list[AlternativeIn] = Field(default_factory=list, max_length=20)
+    questions: list[QuestionIn] = Field(default_factory=list, max_length=50, description="survey form")
     notice: Notice = Field(default_factory=Notice)
     starts_on: date | None = None
     ends_on: date | None = None
@@ -92,6 +173,7 @@ class ConsultationPatch(Strict):
     question: str | None = Field(None, min_length=10, max_length=10000)
     category: int | None = Field(None, ge=1, le=22)
     alternatives: list[AlternativeIn] | None = Field(None, max_length=20)
+    questions: list[QuestionIn] | None = Field(None, max_length=50)
     notice: Notice | None = None
     starts_on: date | None = None
     ends_on: date | None = None
@@ -113,6 +195,7 @@ class ConsultationOut(BaseModel):
     unit_name: str | None
     initiator_name: str | None = Field(description="the author of an initiative, shown on the page (R-3.10)")
     alternatives: list[AlternativeOut]
+    questions: list[QuestionOut]
     notice: Notice
     starts_on: date | None
     ends_on: date | None

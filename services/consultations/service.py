@@ -13,7 +13,7 @@ from chassis.settings import get_settings
 from services.consultations import domain
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
-                                            Form, Status)
+                                            Form, ResponseIn, Status)
 from services.registry.schemas import Principal
 from services.workdays import today_kyiv
 
@@ -107,6 +107,17 @@ class ConsultationsService(BaseService):
             return dump(domain.list_comments(
                 session, _actor(actor), _uuid(consultation_id, "id"), page, per_page, bool(newest_first),
                 _uuid(alternative_id, "alternative_id") if alternative_id else None))
+
+    @rpc(expected_exceptions=ServiceError)
+    def respond(self, actor: dict, consultation_id, body: dict) -> dict:
+        data = parse(ResponseIn, body)
+        with self.db.transaction() as session:
+            return dump(domain.respond(session, _actor(actor), _uuid(consultation_id, "id"), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    def results(self, actor: dict | None, consultation_id) -> dict:
+        with self.db.transaction() as session:
+            return dump(domain.results(session, _actor(actor), _uuid(consultation_id, "id")))
 
     @timer(interval=get_settings().timer_interval_seconds)
     def move_on_dates(self):
