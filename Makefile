@@ -37,6 +37,7 @@ test: install
 bench: install
 	$(BIN)/python bench/rpc.py
 	$(BIN)/python bench/register.py
+	$(BIN)/python bench/consultations.py
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml

@@ -1,0 +1,47 @@
+"""The baseline of bench/consultations.py: the same database work as the gateway routes, done by a
+plain Flask + SQLAlchemy app with no bus, under the same gunicorn settings.
+
+    BASELINE_DATABASE_URL=postgresql+psycopg://… gunicorn -c gateway/gunicorn.conf.py bench.baseline_app:app
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+from flask import Flask, jsonify, request
+from sqlalchemy import create_engine, func, select
+
+from services.consultations.models import comments, consultations
+
+engine = create_engine(os.environ["BASELINE_DATABASE_URL"], pool_size=8, max_overflow=8)
+app = Flask(__name__)
+
+
+@app.post("/consultations/<uuid:cid>/comments")
+def add_comment(cid):
+    body = request.get_json()
+    with engine.begin() as conn:
+        row = conn.execute(comments.insert().values(
+            id=uuid.uuid4(), consultation_id=cid, author_id=uuid.uuid4(), author_name="Базовий Автор",
+            body=body["body"], status="pending").returning(comments.c.id, comments.c.created_at)).one()
+    return jsonify(id=str(row.id), created_at=row.created_at.isoformat()), 201
+
+
+@app.get("/consultations/<uuid:cid>")
+def page(cid):
+    with engine.connect() as conn:
+        c = conn.execute(select(consultations).where(consultations.c.id == cid)).one()
+        n = conn.execute(select(func.count()).select_from(comments).where(
+            comments.c.consultation_id == cid, comments.c.status == "published")).scalar_one()
+    return jsonify(id=str(c.id), title=c.title, comments_published=n)
+
+
+@app.get("/consultations/<uuid:cid>/comments")
+def first_page(cid):
+    with engine.connect() as conn:
+        cond = (comments.c.consultation_id == cid) & (comments.c.status == "published")
+        total = conn.execute(select(func.count()).select_from(comments).where(cond)).scalar_one()
+        rows = conn.execute(select(comments).where(cond).order_by(comments.c.created_at.desc(), comments.c.id)
+                            .limit(20)).all()
+    return jsonify(total=total, items=[{"id": str(r.id), "author_name": r.author_name, "body": r.body}
+                                       for r in rows])
