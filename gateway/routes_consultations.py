@@ -10,7 +10,7 @@ from gateway import auth
 from gateway.openapi import ApiSpec
 from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
-                                            Form, ResponseIn, Results, Status)
+                                            Form, InitiativeDecision, ResponseIn, Results, Status)
 from services.registry.schemas import Role
 
 
@@ -105,5 +105,21 @@ def register(spec: ApiSpec):
                tags=["participation"], errors=(404,))
     def results_get(consultation_id: uuid.UUID):
         return Results(**rpc("results", actor(), str(consultation_id)))
+
+    @api.route("/consultations/<uuid:consultation_id>/initiative-decision", "POST", summary="The unit an "
+               "initiative was passed to accepts it (it becomes the unit's draft, the author shown) or "
+               "declines it with a conclusion (R-3.10)", body=InitiativeDecision, response=ConsultationOut,
+               tags=["consultations"], auth=(Role.official,), errors=(404, 409))
+    def initiative_decision(consultation_id: uuid.UUID, body: InitiativeDecision):
+        return ConsultationOut(**rpc("decide_initiative", actor(), str(consultation_id), body.model_dump()))
+
+    class MyComments(BaseModel):
+        items: list[CommentOut]
+
+    @api.route("/me/comments", summary="My comments with their status and, when rejected, the grounds "
+               "(R-3.9)", response=MyComments, tags=["cabinet"], auth="login")
+    def my_comments():
+        auth.require_login()
+        return MyComments(items=rpc("my_comments", actor()))
 
     return api

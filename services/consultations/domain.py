@@ -26,7 +26,8 @@ from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBL
                                             ConsultationSummary, Form, Notice, OptionOut,
                                             OptionTally, QuestionIn, QuestionKind, QuestionOut,
                                             QuestionTally, ResponseIn, Results, AlternativeTally,
-                                            Status)
+                                            CommentPublished, CommentWasRejected, InitiativeDecision,
+                                            InitiativeStatusChanged, Status)
 from services.registry.schemas import Principal, Role
 from services.workdays import calendar_deadline
 
@@ -63,8 +64,11 @@ def can_see(actor: Principal | None, row) -> bool:
         return True
     if status == Status.draft:
         return owns(actor, row) or is_moderator(actor)
-    if status == Status.submitted:  # R-3.10: the initiator and moderators only
-        return is_moderator(actor) or (actor is not None and actor.person_id == row.initiator_id)
+    initiator = actor is not None and actor.person_id == row.initiator_id
+    if status in (Status.submitted, Status.rejected):  # R-3.10: the initiator and moderators only
+        return is_moderator(actor) or initiator
+    if status in (Status.forwarded, Status.declined):  # and the unit it was passed to
+        return is_moderator(actor) or initiator or owns(actor, row)
     return False
 
 
@@ -280,6 +284,8 @@ def view(session: Session, actor: Principal | None, cid: uuid.UUID) -> Consultat
         notice=Notice.model_validate(row.notice or {}), starts_on=row.starts_on, ends_on=row.ends_on,
         published_at=row.published_at,
         moderation_mark=MODERATION_MARK if row.status == Status.submitted.value else None,
+        outcome=row.outcome if (actor is not None and (actor.person_id == row.initiator_id or owns(actor, row)
+                                                       or is_moderator(actor))) else None,
         missing_for_publication=missing_for_publication(row, len(alts), len(survey)) if owns(actor, row) else None,
         comments_published=published)
 
@@ -330,7 +336,7 @@ def add_comment(session: Session, actor: Principal | None, cid: uuid.UUID, data:
     add_event(session, CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
                                         author_name=actor.full_name, alternative_id=data.alternative_id,
                                         body=data.body, submitted_at=created.created_at))
-    return CommentOut.model_validate(created._asdict())
+    return _comment_out(created, actor)
 
 
 def list_comments(session: Session, actor: Principal | None, cid: uuid.UUID, page: int, per_page: int,
@@ -347,8 +353,89 @@ def list_comments(session: Session, actor: Principal | None, cid: uuid.UUID, pag
     order = comments.c.created_at.desc() if newest_first else comments.c.created_at.asc()
     rows = session.execute(select(comments).where(and_(*cond)).order_by(order, comments.c.id)
                            .offset((page - 1) * per_page).limit(per_page)).all()
-    return CommentPage(items=[CommentOut.model_validate(r._asdict()) for r in rows], total=total,
-                       page=page, per_page=per_page)
+    return CommentPage(items=[_comment_out(r, actor) for r in rows], total=total, page=page, per_page=per_page)
+
+
+def _comment_out(row, actor: Principal | None) -> CommentOut:
+    out = CommentOut.model_validate(row._asdict())
+    if actor is None or actor.person_id != row.author_id:
+        out.rejection_grounds = None
+    return out
+
+
+def my_comments(session: Session, actor: Principal) -> list[CommentOut]:
+    """The author's comments with their status and, when rejected, the grounds (R-3.9)."""
+    rows = session.execute(select(comments).where(comments.c.author_id == actor.person_id)
+                           .order_by(comments.c.created_at.desc()).limit(500)).all()
+    return [_comment_out(r, actor) for r in rows]
+
+
+# ---- moderation outcomes (events from the moderation service) ------------------------------------
+
+def comment_approved(session: Session, comment_id: uuid.UUID) -> bool:
+    row = session.execute(update(comments).where(comments.c.id == comment_id, comments.c.status == "pending")
+                          .values(status="published", decided_at=func.now())
+                          .returning(comments.c.consultation_id, comments.c.author_id)).first()
+    if row is None:
+        return False  # unknown, or already decided: a late approval never republishes a rejection
+    add_event(session, CommentPublished(comment_id=comment_id, consultation_id=row.consultation_id,
+                                        author_id=row.author_id))
+    return True
+
+
+def comment_rejected(session: Session, comment_id: uuid.UUID, grounds: list[str], note: str | None) -> bool:
+    """Rejected before or after publication: from now on only its author sees it, with the grounds."""
+    row = session.execute(update(comments).where(comments.c.id == comment_id, comments.c.status != "rejected")
+                          .values(status="rejected", decided_at=func.now(), rejection_grounds=grounds,
+                                  rejection_note=note)
+                          .returning(comments.c.consultation_id, comments.c.author_id)).first()
+    if row is None:
+        return False
+    add_event(session, CommentWasRejected(comment_id=comment_id, consultation_id=row.consultation_id,
+                                          author_id=row.author_id, grounds=grounds))
+    return True
+
+
+def _initiative_moved(session: Session, cid: uuid.UUID, expect: Status, new: Status, actor_id: uuid.UUID | None,
+                      **values) -> bool:
+    row = session.execute(update(consultations).where(consultations.c.id == cid,
+                                                      consultations.c.status == expect.value)
+                          .values(status=new.value, updated_at=func.now(), **values)
+                          .returning(consultations.c.initiator_id, consultations.c.title)).first()
+    if row is None:
+        return False
+    _history(session, cid, expect.value, new, actor_id)
+    add_event(session, InitiativeStatusChanged(consultation_id=cid, initiator_id=row.initiator_id,
+                                               status=new.value, title=row.title))
+    return True
+
+
+def initiative_approved(session: Session, cid: uuid.UUID, unit_id: uuid.UUID, unit_name: str,
+                        moderator_id: uuid.UUID) -> bool:
+    """R-3.10: passed to the competent structural unit, which gives its conclusion."""
+    return _initiative_moved(session, cid, Status.submitted, Status.forwarded, moderator_id,
+                             unit_id=unit_id, unit_name=unit_name)
+
+
+def initiative_rejected(session: Session, cid: uuid.UUID, grounds: list[str], note: str | None,
+                        moderator_id: uuid.UUID) -> bool:
+    return _initiative_moved(session, cid, Status.submitted, Status.rejected, moderator_id,
+                             outcome={"grounds": grounds, "note": note})
+
+
+def decide_initiative(session: Session, actor: Principal | None, cid: uuid.UUID,
+                      decision: InitiativeDecision) -> ConsultationOut:
+    """The unit accepts (the initiative becomes its draft, the author still shown) or declines with a
+    conclusion (R-3.10)."""
+    row = _load(session, actor, cid, lock=True)
+    if not owns(actor, row):
+        raise Forbidden("Висновок дає посадова особа підрозділу, якому передано ініціативу", code="not_owner")
+    if row.status != Status.forwarded.value:
+        raise Conflict("Ініціатива не очікує висновку", code="not_forwarded")
+    new = Status.draft if decision.accept else Status.declined
+    _initiative_moved(session, cid, Status.forwarded, new, actor.person_id, owner_id=actor.person_id,
+                      outcome={"accepted": decision.accept, "conclusion": decision.conclusion})
+    return view(session, actor, cid)
 
 
 def history(session: Session, cid: uuid.UUID) -> list[dict]:

@@ -24,6 +24,7 @@ consultations = Table(
     Column("published_at", DateTime(timezone=True)),
     Column("opened_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
+    Column("outcome", JSONB),  # moderation grounds or the unit's conclusion on an initiative
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_consultations_due_open", "starts_on", postgresql_where=text("status = 'scheduled'")),
@@ -62,6 +63,8 @@ comments = Table(
     Column("status", String(20), nullable=False),  # pending | published | rejected
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("decided_at", DateTime(timezone=True)),
+    Column("rejection_grounds", JSONB),
+    Column("rejection_note", Text),
     Index("ix_comments_public", "consultation_id", "created_at", postgresql_where=text("status = 'published'")),
     Index("ix_comments_author", "author_id"),
 )

@@ -28,6 +28,9 @@ class Form(str, Enum):
 class Status(str, Enum):
     draft = "draft"
     submitted = "submitted"      # an initiative on moderation (R-3.10)
+    rejected = "rejected"        # moderation found an R-3.7 ground
+    forwarded = "forwarded"      # passed to the competent unit, awaiting its conclusion
+    declined = "declined"        # the unit's negative conclusion
     scheduled = "scheduled"      # published, starts later
     active = "active"
     closed = "closed"
@@ -201,6 +204,7 @@ class ConsultationOut(BaseModel):
     ends_on: date | None
     published_at: datetime | None
     moderation_mark: str | None = Field(None, description=f"«{MODERATION_MARK}» while on moderation")
+    outcome: dict | None = Field(None, description="to the initiator: grounds of a rejection or the unit's conclusion")
     missing_for_publication: list[str] | None = Field(None, description="for its owners: what R-3.13 still lacks")
     comments_published: int
 
@@ -236,6 +240,14 @@ class CommentOut(BaseModel):
     body: str
     status: str = Field(description="pending until moderation publishes or rejects it")
     created_at: datetime
+    rejection_grounds: list[str] | None = Field(None, description="to the author only (R-3.9)")
+
+
+class InitiativeDecision(Strict):
+    """The competent unit's conclusion on a forwarded initiative (R-3.10)."""
+
+    accept: bool
+    conclusion: str = Field(min_length=5, max_length=10000)
 
 
 class CommentPage(BaseModel):
@@ -293,3 +305,30 @@ class CommentSubmitted(EventData):
     alternative_id: uuid.UUID | None = None
     body: str
     submitted_at: datetime
+
+
+@event("consultations", "comment_published")
+class CommentPublished(EventData):
+    comment_id: uuid.UUID
+    consultation_id: uuid.UUID
+    author_id: uuid.UUID
+
+
+@event("consultations", "comment_rejected")
+class CommentWasRejected(EventData):
+    """A comment is not (or no longer) public; its author sees the grounds in the cabinet (R-3.9)."""
+
+    comment_id: uuid.UUID
+    consultation_id: uuid.UUID
+    author_id: uuid.UUID
+    grounds: list[str]
+
+
+@event("consultations", "initiative_status_changed")
+class InitiativeStatusChanged(EventData):
+    """For the initiator's cabinet (R-3.11): forwarded, accepted, declined, rejected."""
+
+    consultation_id: uuid.UUID
+    initiator_id: uuid.UUID
+    status: str
+    title: str

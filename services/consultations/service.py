@@ -7,13 +7,17 @@ import uuid
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from chassis.consumer import claim_event, subscribe
 from chassis.errors import InvalidInput, ServiceError, parse
+from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from services.consultations import domain
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
-                                            Form, ResponseIn, Status)
+                                            Form, InitiativeDecision, ResponseIn, Status)
+from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
+                                         InitiativeRejected)
 from services.registry.schemas import Principal
 from services.workdays import today_kyiv
 
@@ -118,6 +122,46 @@ class ConsultationsService(BaseService):
     def results(self, actor: dict | None, consultation_id) -> dict:
         with self.db.transaction() as session:
             return dump(domain.results(session, _actor(actor), _uuid(consultation_id, "id")))
+
+    @rpc(expected_exceptions=ServiceError)
+    def decide_initiative(self, actor: dict, consultation_id, body: dict) -> dict:
+        data = parse(InitiativeDecision, body)
+        with self.db.transaction() as session:
+            return dump(domain.decide_initiative(session, _actor(actor), _uuid(consultation_id, "id"), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    def my_comments(self, actor: dict) -> list[dict]:
+        with self.db.transaction() as session:
+            return [dump(c) for c in domain.my_comments(session, _actor(actor))]
+
+    # ---- outcomes of moderation (each event applied once: claim_event) -------------------------
+    def _once(self, handler: str, payload: dict, model, apply) -> None:
+        env, data = open_envelope(payload, model)
+        with self.db.transaction() as session:
+            if claim_event(session, f"consultations.{handler}", env.event_id):
+                apply(session, data)
+
+    @subscribe("moderation", "comment_approved")
+    def on_comment_approved(self, payload):
+        self._once("on_comment_approved", payload, CommentApproved,
+                   lambda s, d: domain.comment_approved(s, d.comment_id))
+
+    @subscribe("moderation", "comment_rejected")
+    def on_comment_rejected(self, payload):
+        self._once("on_comment_rejected", payload, CommentRejected,
+                   lambda s, d: domain.comment_rejected(s, d.comment_id, d.grounds, d.note))
+
+    @subscribe("moderation", "initiative_approved")
+    def on_initiative_approved(self, payload):
+        self._once("on_initiative_approved", payload, InitiativeApproved,
+                   lambda s, d: domain.initiative_approved(s, d.consultation_id, d.unit_id, d.unit_name,
+                                                           d.moderator_id))
+
+    @subscribe("moderation", "initiative_rejected")
+    def on_initiative_rejected(self, payload):
+        self._once("on_initiative_rejected", payload, InitiativeRejected,
+                   lambda s, d: domain.initiative_rejected(s, d.consultation_id, d.grounds, d.note,
+                                                           d.moderator_id))
 
     @timer(interval=get_settings().timer_interval_seconds)
     def move_on_dates(self):
