@@ -10,7 +10,8 @@ from gateway import auth
 from gateway.openapi import ApiSpec
 from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
-                                            Form, InitiativeDecision, ResponseIn, Results, Status)
+                                            Form, InitiativeDecision, NewVersionIn, ResponseIn, Results,
+                                            Status, VersionDiff)
 from services.registry.schemas import Role
 
 
@@ -29,6 +30,7 @@ class CommentQuery(BaseModel):
     per_page: int = Field(20, ge=1, le=100)
     order: str = Field("newest", pattern="^(newest|oldest)$")
     alternative_id: uuid.UUID | None = None
+    paragraph_id: uuid.UUID | None = None
 
 
 def rpc(method: str, *args, **kwargs):
@@ -83,7 +85,8 @@ def register(spec: ApiSpec):
     def comments_list(consultation_id: uuid.UUID, query: CommentQuery):
         return CommentPage(**rpc("list_comments", actor(), str(consultation_id), query.page, query.per_page,
                                  query.order == "newest",
-                                 str(query.alternative_id) if query.alternative_id else None))
+                                 str(query.alternative_id) if query.alternative_id else None,
+                                 str(query.paragraph_id) if query.paragraph_id else None))
 
     @api.route("/consultations/<uuid:consultation_id>/comments", "POST", summary="Comment (eligible "
                "persons, while active); pending until moderation", body=CommentIn, response=CommentOut,
@@ -112,6 +115,19 @@ def register(spec: ApiSpec):
                tags=["consultations"], auth=(Role.official,), errors=(404, 409))
     def initiative_decision(consultation_id: uuid.UUID, body: InitiativeDecision):
         return ConsultationOut(**rpc("decide_initiative", actor(), str(consultation_id), body.model_dump()))
+
+    @api.route("/consultations/<uuid:consultation_id>/versions", "POST", summary="A new version of a "
+               "draft act; paragraph ids carry over where the paragraph survives", body=NewVersionIn,
+               response=ConsultationOut, status=201, tags=["consultations"], auth=(Role.official,),
+               errors=(404, 409))
+    def versions_create(consultation_id: uuid.UUID, body: NewVersionIn):
+        return ConsultationOut(**rpc("new_version", actor(), str(consultation_id), body.model_dump())), 201
+
+    @api.route("/consultations/<uuid:consultation_id>/versions/<int:a>/diff/<int:b>", summary="Paragraph-"
+               "by-paragraph changes between two versions of a draft act, with the comments on each",
+               response=VersionDiff, tags=["consultations"], errors=(404,))
+    def versions_diff(consultation_id: uuid.UUID, a: int, b: int):
+        return VersionDiff(**rpc("version_diff", actor(), str(consultation_id), a, b))
 
     class MyComments(BaseModel):
         items: list[CommentOut]

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
-from services.consultations.models import (alternatives, comments, consultations, options, questions,
-                                           responses, status_history, supports)
+from services.consultations import drafts
+from services.consultations.models import (alternatives, comments, consultations, draft_versions, options,
+                                           paragraphs, questions, responses, status_history, supports)
 from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STATUSES,
                                             AlternativeOut, CommentIn, CommentOut, CommentPage,
                                             CommentSubmitted, ConsultationClosed, ConsultationIn,
@@ -27,7 +28,8 @@ from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBL
                                             OptionTally, QuestionIn, QuestionKind, QuestionOut,
                                             QuestionTally, ResponseIn, Results, AlternativeTally,
                                             CommentPublished, CommentWasRejected, InitiativeDecision,
-                                            InitiativeStatusChanged, Status)
+                                            InitiativeStatusChanged, NewVersionIn, ParagraphChange,
+                                            ParagraphOut, Status, VersionDiff)
 from services.registry.schemas import Principal, Role
 from services.workdays import calendar_deadline
 
@@ -125,6 +127,8 @@ def create(session: Session, actor: Principal | None, data: ConsultationIn) -> C
         ends_on=data.ends_on, **values))
     _replace_alternatives(session, cid, [a.text for a in data.alternatives])
     _replace_questions(session, cid, data.questions)
+    if data.draft_text:
+        _write_version(session, cid, data.draft_text, None, new=True)
     _history(session, cid, None, status, actor.person_id)
     if status == Status.submitted:
         add_event(session, ConsultationSubmitted(consultation_id=cid, title=data.title, question=data.question,
@@ -152,6 +156,65 @@ def _replace_questions(session: Session, cid: uuid.UUID, items: list[QuestionIn]
                                                 "text": o.strip()} for j, o in enumerate(q.options)])
 
 
+def _current_version(session: Session, cid: uuid.UUID):
+    return session.execute(select(draft_versions).where(draft_versions.c.consultation_id == cid)
+                           .order_by(draft_versions.c.number.desc()).limit(1)).first()
+
+
+def _paragraphs(session: Session, version_id: uuid.UUID) -> list[drafts.Paragraph]:
+    return [drafts.Paragraph(r.id, r.text) for r in session.execute(
+        select(paragraphs.c.id, paragraphs.c.text).where(paragraphs.c.version_id == version_id)
+        .order_by(paragraphs.c.position))]
+
+
+def _write_version(session: Session, cid: uuid.UUID, text: str, note: str | None, new: bool) -> int:
+    """Store the text as a new version (or rewrite the current one while drafting), carrying
+    paragraph ids over from the previous text."""
+    current = _current_version(session, cid)
+    previous = _paragraphs(session, current.id) if current else []
+    items = drafts.carry_ids(previous, drafts.split_paragraphs(text))
+    if current is not None and not new:
+        version_id, number = current.id, current.number
+        session.execute(paragraphs.delete().where(paragraphs.c.version_id == version_id))
+    else:
+        version_id, number = uuid.uuid4(), (current.number + 1 if current else 1)
+        session.execute(draft_versions.insert().values(id=version_id, consultation_id=cid, number=number, note=note))
+    if items:
+        session.execute(paragraphs.insert(), [{"version_id": version_id, "id": p.id, "position": i + 1,
+                                               "text": p.text} for i, p in enumerate(items)])
+    return number
+
+
+def new_version(session: Session, actor: Principal | None, cid: uuid.UUID, data: NewVersionIn) -> ConsultationOut:
+    """A revised draft act, e.g. after the comments (kept beside the earlier versions)."""
+    row = _load(session, actor, cid, lock=True)
+    if not owns(actor, row):
+        raise Forbidden("Нову редакцію додає посадова особа підрозділу-власника", code="not_owner")
+    if row.form != Form.draft_act.value:
+        raise InvalidInput("Редакції мають лише проєкти актів", code="not_a_draft_act",
+                           errors=[{"field": "form", "message": "draft_act"}])
+    if row.status == Status.archived.value:
+        raise Conflict("Архівна консультація незмінна", code="archived")
+    _write_version(session, cid, data.draft_text, data.note, new=row.status != Status.draft.value)
+    return view(session, actor, cid)
+
+
+def version_diff(session: Session, actor: Principal | None, cid: uuid.UUID, a: int, b: int) -> VersionDiff:
+    _load(session, actor, cid)
+    found = {r.number: r.id for r in session.execute(
+        select(draft_versions.c.number, draft_versions.c.id).where(draft_versions.c.consultation_id == cid,
+                                                                  draft_versions.c.number.in_([a, b])))}
+    missing = [n for n in (a, b) if n not in found]
+    if missing:
+        raise NotFound(f"Немає редакції {missing[0]}", code="version_not_found")
+    counts = dict(session.execute(select(comments.c.paragraph_id, func.count()).where(
+        comments.c.consultation_id == cid, comments.c.status == "published",
+        comments.c.paragraph_id.is_not(None)).group_by(comments.c.paragraph_id)).all())
+    changes = drafts.diff(_paragraphs(session, found[a]), _paragraphs(session, found[b]))
+    return VersionDiff(from_version=a, to_version=b, paragraphs=[
+        ParagraphChange(**c, comments=counts.get(c["paragraph_id"], 0)) for c in changes])
+
+
 def _check_dates(starts_on: date | None, ends_on: date | None) -> None:
     if starts_on and ends_on and ends_on < starts_on:
         raise InvalidInput("Дата завершення раніша за дату початку", code="end_before_start",
@@ -168,6 +231,7 @@ def update_draft(session: Session, actor: Principal | None, cid: uuid.UUID,
     values = patch.model_dump(exclude_unset=True)
     texts = values.pop("alternatives", None)
     survey = values.pop("questions", None)
+    text = values.pop("draft_text", None)
     if "notice" in values:
         values["notice"] = {**(row.notice or {}), **patch.notice.model_dump(exclude_unset=True)}
     _check_dates(values.get("starts_on", row.starts_on), values.get("ends_on", row.ends_on))
@@ -178,10 +242,12 @@ def update_draft(session: Session, actor: Principal | None, cid: uuid.UUID,
         _replace_alternatives(session, cid, [a["text"] for a in texts])
     if survey is not None:
         _replace_questions(session, cid, patch.questions)
+    if text is not None:
+        _write_version(session, cid, text, None, new=False)
     return view(session, actor, cid)
 
 
-def missing_for_publication(row, alt_count: int, question_count: int = 0) -> list[str]:
+def missing_for_publication(row, alt_count: int, question_count: int = 0, paragraph_count: int = 0) -> list[str]:
     """What R-3.13 still lacks (field names; NOTICE_LABELS has the Ukrainian wording)."""
     notice = Notice.model_validate(row.notice or {})
     missing = [name for name, value in notice.model_dump().items() if not (value or "").strip()]
@@ -191,6 +257,8 @@ def missing_for_publication(row, alt_count: int, question_count: int = 0) -> lis
         missing.append("alternatives")
     if row.form == Form.survey.value and question_count == 0:
         missing.append("questions")
+    if row.form == Form.draft_act.value and paragraph_count == 0:
+        missing.append("draft_text")
     for name in ("starts_on", "ends_on"):
         if getattr(row, name) is None:
             missing.append(name)
@@ -208,7 +276,9 @@ def publish(session: Session, actor: Principal | None, cid: uuid.UUID, today: da
                                 .where(alternatives.c.consultation_id == cid)).scalar_one()
     q_count = session.execute(select(func.count()).select_from(questions)
                               .where(questions.c.consultation_id == cid)).scalar_one()
-    missing = missing_for_publication(row, alt_count, q_count)
+    version = _current_version(session, cid)
+    p_count = len(_paragraphs(session, version.id)) if version else 0
+    missing = missing_for_publication(row, alt_count, q_count, p_count)
     if missing:
         raise InvalidInput("Не заповнено: " + "; ".join(NOTICE_LABELS[m] for m in missing),
                            code="notice_incomplete",
@@ -277,16 +347,21 @@ def view(session: Session, actor: Principal | None, cid: uuid.UUID) -> Consultat
     published = session.execute(select(func.count()).select_from(comments).where(
         comments.c.consultation_id == cid, comments.c.status == "published")).scalar_one()
     survey = _questions(session, cid)
+    version = _current_version(session, cid)
+    text = _paragraphs(session, version.id) if version else []
     return ConsultationOut(
         id=row.id, form=row.form, title=row.title, question=row.question, category=row.category,
         status=row.status, unit_name=row.unit_name, initiator_name=row.initiator_name,
         alternatives=[AlternativeOut.model_validate(a._asdict()) for a in alts], questions=survey,
+        draft_version=version.number if version else None,
+        paragraphs=[ParagraphOut(id=p.id, number=i + 1, text=p.text) for i, p in enumerate(text)],
         notice=Notice.model_validate(row.notice or {}), starts_on=row.starts_on, ends_on=row.ends_on,
         published_at=row.published_at,
         moderation_mark=MODERATION_MARK if row.status == Status.submitted.value else None,
         outcome=row.outcome if (actor is not None and (actor.person_id == row.initiator_id or owns(actor, row)
                                                        or is_moderator(actor))) else None,
-        missing_for_publication=missing_for_publication(row, len(alts), len(survey)) if owns(actor, row) else None,
+        missing_for_publication=(missing_for_publication(row, len(alts), len(survey), len(text))
+                                 if owns(actor, row) else None),
         comments_published=published)
 
 
@@ -328,19 +403,26 @@ def add_comment(session: Session, actor: Principal | None, cid: uuid.UUID, data:
             alternatives.c.id == data.alternative_id, alternatives.c.consultation_id == cid)).first():
         raise InvalidInput("Такої альтернативи в цій консультації немає", code="alternative_not_found",
                            errors=[{"field": "alternative_id", "message": "не належить консультації"}])
+    if data.paragraph_id is not None:
+        version = _current_version(session, cid)
+        if version is None or data.paragraph_id not in {p.id for p in _paragraphs(session, version.id)}:
+            raise InvalidInput("Такого пункту в чинній редакції немає", code="paragraph_not_found",
+                               errors=[{"field": "paragraph_id", "message": "не належить чинній редакції"}])
     comment_id = uuid.uuid4()
     created = session.execute(comments.insert().values(
         id=comment_id, consultation_id=cid, author_id=actor.person_id, author_name=actor.full_name,
-        alternative_id=data.alternative_id, body=data.body, status="pending")
+        alternative_id=data.alternative_id, paragraph_id=data.paragraph_id, body=data.body, status="pending")
         .returning(comments)).one()
     add_event(session, CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
                                         author_name=actor.full_name, alternative_id=data.alternative_id,
-                                        body=data.body, submitted_at=created.created_at))
+                                        paragraph_id=data.paragraph_id, body=data.body,
+                                        submitted_at=created.created_at))
     return _comment_out(created, actor)
 
 
 def list_comments(session: Session, actor: Principal | None, cid: uuid.UUID, page: int, per_page: int,
-                  newest_first: bool, alternative_id: uuid.UUID | None) -> CommentPage:
+                  newest_first: bool, alternative_id: uuid.UUID | None,
+                  paragraph_id: uuid.UUID | None = None) -> CommentPage:
     """Published comments, plus the actor's own pending or rejected ones (only they see those)."""
     _load(session, actor, cid)
     visible = comments.c.status == "published"
@@ -349,6 +431,8 @@ def list_comments(session: Session, actor: Principal | None, cid: uuid.UUID, pag
     cond = [comments.c.consultation_id == cid, visible]
     if alternative_id is not None:
         cond.append(comments.c.alternative_id == alternative_id)
+    if paragraph_id is not None:
+        cond.append(comments.c.paragraph_id == paragraph_id)
     total = session.execute(select(func.count()).select_from(comments).where(and_(*cond))).scalar_one()
     order = comments.c.created_at.desc() if newest_first else comments.c.created_at.asc()
     rows = session.execute(select(comments).where(and_(*cond)).order_by(order, comments.c.id)

@@ -59,6 +59,7 @@ comments = Table(
     Column("author_id", Uuid, nullable=False),
     Column("author_name", String(300), nullable=False),
     Column("alternative_id", Uuid, ForeignKey("alternatives.id")),
+    Column("paragraph_id", Uuid),  # a stable paragraph id of a draft act
     Column("body", Text, nullable=False),
     Column("status", String(20), nullable=False),  # pending | published | rejected
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -103,4 +104,22 @@ supports = Table(
     Column("person_id", Uuid, primary_key=True),
     Column("alternative_id", Uuid, ForeignKey("alternatives.id", ondelete="CASCADE"), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+draft_versions = Table(
+    "draft_versions", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("number", Integer, nullable=False),
+    Column("note", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+paragraphs = Table(
+    "paragraphs", metadata,
+    Column("version_id", Uuid, ForeignKey("draft_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Uuid, primary_key=True),  # stable across versions while the paragraph lives
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
 )

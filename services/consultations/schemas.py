@@ -62,6 +62,7 @@ NOTICE_LABELS = {
     "question": "питання консультації",
     "alternatives": "альтернативні варіанти рішення",
     "questions": "питання опитування",
+    "draft_text": "текст проєкту акта",
     "materials": "аналітичні документи та матеріали",
     "stakeholders": "соціальні групи та заінтересовані сторони",
     "consequences": "можливі наслідки для них",
@@ -164,6 +165,8 @@ class ConsultationIn(Strict):
     category: int = Field(ge=1, le=22, description="R-1.13 category code")
     alternatives: list[AlternativeIn] = Field(default_factory=list, max_length=20)
     questions: list[QuestionIn] = Field(default_factory=list, max_length=50, description="survey form")
+    draft_text: str | None = Field(None, max_length=300_000,
+                                   description="draft act: paragraphs separated by blank lines")
     notice: Notice = Field(default_factory=Notice)
     starts_on: date | None = None
     ends_on: date | None = None
@@ -177,6 +180,7 @@ class ConsultationPatch(Strict):
     category: int | None = Field(None, ge=1, le=22)
     alternatives: list[AlternativeIn] | None = Field(None, max_length=20)
     questions: list[QuestionIn] | None = Field(None, max_length=50)
+    draft_text: str | None = Field(None, max_length=300_000)
     notice: Notice | None = None
     starts_on: date | None = None
     ends_on: date | None = None
@@ -199,6 +203,8 @@ class ConsultationOut(BaseModel):
     initiator_name: str | None = Field(description="the author of an initiative, shown on the page (R-3.10)")
     alternatives: list[AlternativeOut]
     questions: list[QuestionOut]
+    draft_version: int | None = Field(None, description="draft act: number of the current version")
+    paragraphs: list["ParagraphOut"] = Field(default_factory=list, description="draft act, current version")
     notice: Notice
     starts_on: date | None
     ends_on: date | None
@@ -227,9 +233,35 @@ class ConsultationPage(BaseModel):
     per_page: int
 
 
+class ParagraphOut(BaseModel):
+    id: uuid.UUID = Field(description="stable across versions while the paragraph lives")
+    number: int
+    text: str
+
+
+class NewVersionIn(Strict):
+    draft_text: str = Field(min_length=10, max_length=300_000)
+    note: str | None = Field(None, max_length=2000, description="what changed and why")
+
+
+class ParagraphChange(BaseModel):
+    paragraph_id: uuid.UUID
+    change: str = Field(description="same | changed | added | removed")
+    before: str | None
+    after: str | None
+    comments: int = Field(description="published comments on this paragraph")
+
+
+class VersionDiff(BaseModel):
+    from_version: int
+    to_version: int
+    paragraphs: list[ParagraphChange]
+
+
 class CommentIn(Strict):
     body: str = Field(min_length=2, max_length=5000)
     alternative_id: uuid.UUID | None = Field(None, description="comment on one alternative")
+    paragraph_id: uuid.UUID | None = Field(None, description="comment on one paragraph of a draft act")
 
 
 class CommentOut(BaseModel):
@@ -237,6 +269,7 @@ class CommentOut(BaseModel):
     consultation_id: uuid.UUID
     author_name: str = Field(description="published with the author's full name (R-3.5)")
     alternative_id: uuid.UUID | None
+    paragraph_id: uuid.UUID | None = None
     body: str
     status: str = Field(description="pending until moderation publishes or rejects it")
     created_at: datetime
@@ -303,6 +336,7 @@ class CommentSubmitted(EventData):
     author_id: uuid.UUID
     author_name: str
     alternative_id: uuid.UUID | None = None
+    paragraph_id: uuid.UUID | None = None
     body: str
     submitted_at: datetime
 
@@ -332,3 +366,6 @@ class InitiativeStatusChanged(EventData):
     initiator_id: uuid.UUID
     status: str
     title: str
+
+
+ConsultationOut.model_rebuild()

@@ -15,7 +15,7 @@ from chassis.settings import get_settings
 from services.consultations import domain
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
-                                            Form, InitiativeDecision, ResponseIn, Status)
+                                            Form, InitiativeDecision, NewVersionIn, ResponseIn, Status)
 from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
                                          InitiativeRejected)
 from services.registry.schemas import Principal
@@ -105,12 +105,26 @@ class ConsultationsService(BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     def list_comments(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 20,
-                      newest_first: bool = True, alternative_id=None) -> dict:
+                      newest_first: bool = True, alternative_id=None, paragraph_id=None) -> dict:
         page, per_page = _paging(page, per_page)
         with self.db.transaction() as session:
             return dump(domain.list_comments(
                 session, _actor(actor), _uuid(consultation_id, "id"), page, per_page, bool(newest_first),
-                _uuid(alternative_id, "alternative_id") if alternative_id else None))
+                _uuid(alternative_id, "alternative_id") if alternative_id else None,
+                _uuid(paragraph_id, "paragraph_id") if paragraph_id else None))
+
+    @rpc(expected_exceptions=ServiceError)
+    def new_version(self, actor: dict, consultation_id, body: dict) -> dict:
+        data = parse(NewVersionIn, body)
+        with self.db.transaction() as session:
+            return dump(domain.new_version(session, _actor(actor), _uuid(consultation_id, "id"), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    def version_diff(self, actor: dict | None, consultation_id, a: int, b: int) -> dict:
+        if not all(isinstance(n, int) and n >= 1 for n in (a, b)):
+            raise InvalidInput("Номер редакції — ціле число від 1", errors=[{"field": "version", "message": "≥ 1"}])
+        with self.db.transaction() as session:
+            return dump(domain.version_diff(session, _actor(actor), _uuid(consultation_id, "id"), a, b))
 
     @rpc(expected_exceptions=ServiceError)
     def respond(self, actor: dict, consultation_id, body: dict) -> dict:
