@@ -10,8 +10,8 @@ from gateway import auth
 from gateway.openapi import ApiSpec
 from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
-                                            Form, InitiativeDecision, NewVersionIn, ResponseIn, Results,
-                                            Status, VersionDiff)
+                                            DecisionIn, Form, InitiativeDecision, NewVersionIn, ResponseIn,
+                                            Results, Status, VersionDiff)
 from services.registry.schemas import Role
 
 
@@ -20,6 +20,9 @@ class ListQuery(BaseModel):
     status: Status | None = None
     category: int | None = Field(None, ge=1, le=22)
     form: Form | None = None
+    q: str | None = Field(None, min_length=2, max_length=200, description="full-text search")
+    unit: str | None = Field(None, max_length=300, description="owning structural unit")
+    year: int | None = Field(None, ge=2000, le=2100)
     page: int = Field(1, ge=1, le=10_000)
     per_page: int = Field(20, ge=1, le=100)
 
@@ -49,7 +52,8 @@ def register(spec: ApiSpec):
                query=ListQuery, response=ConsultationPage, tags=["consultations"])
     def consultations_list(query: ListQuery):
         return ConsultationPage(**rpc("list", query.status.value if query.status else None, query.category,
-                                      query.form.value if query.form else None, query.page, query.per_page))
+                                      query.form.value if query.form else None, query.page, query.per_page,
+                                      query.q, query.unit, query.year))
 
     @api.route("/consultations", "POST", summary="An official drafts a consultation; a resident or an "
                "institution head submits an initiative, which goes to moderation (R-3.10)",
@@ -128,6 +132,13 @@ def register(spec: ApiSpec):
                response=VersionDiff, tags=["consultations"], errors=(404,))
     def versions_diff(consultation_id: uuid.UUID, a: int, b: int):
         return VersionDiff(**rpc("version_diff", actor(), str(consultation_id), a, b))
+
+    @api.route("/consultations/<uuid:consultation_id>/decision", "POST", summary="Record the decision "
+               "adopted on the basis of the consultation (R-3.18); public at once, its 5-working-day "
+               "publication deadline kept", body=DecisionIn, response=ConsultationOut, status=201,
+               tags=["consultations"], auth=(Role.official,), errors=(404, 409))
+    def decision_create(consultation_id: uuid.UUID, body: DecisionIn):
+        return ConsultationOut(**rpc("record_decision", actor(), str(consultation_id), body.model_dump(mode="json"))), 201
 
     class MyComments(BaseModel):
         items: list[CommentOut]

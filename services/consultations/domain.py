@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
 from services.consultations import drafts
-from services.consultations.models import (alternatives, comments, consultations, draft_versions, options,
-                                           paragraphs, questions, responses, status_history, supports)
+from services.consultations.models import (alternatives, comments, consultations, decisions, draft_versions,
+                                           options, paragraphs, questions, responses, status_history,
+                                           supports)
 from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STATUSES,
                                             AlternativeOut, CommentIn, CommentOut, CommentPage,
                                             CommentSubmitted, ConsultationClosed, ConsultationIn,
@@ -29,9 +30,12 @@ from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBL
                                             QuestionTally, ResponseIn, Results, AlternativeTally,
                                             CommentPublished, CommentWasRejected, InitiativeDecision,
                                             InitiativeStatusChanged, NewVersionIn, ParagraphChange,
-                                            ParagraphOut, Status, VersionDiff)
+                                            ParagraphOut, Status, VersionDiff, DecisionIn, DecisionOut,
+                                            DecisionPublished, TimelineEntry)
 from services.registry.schemas import Principal, Role
-from services.workdays import calendar_deadline
+from services.workdays import calendar_deadline, working_deadline
+
+DECISION_WORKING_DAYS = 5  # R-3.18
 
 REPORT_DAYS = 15  # R-3.17
 
@@ -43,6 +47,7 @@ class Rules:
     min_term_days: int = 15              # R-1.12
     min_term_days_initiative: int = 30   # R-3.11
     public_url: str = "http://localhost:8000"
+    holidays_are_days_off: bool = True
 
 
 def now() -> datetime:
@@ -347,6 +352,15 @@ def view(session: Session, actor: Principal | None, cid: uuid.UUID) -> Consultat
     published = session.execute(select(func.count()).select_from(comments).where(
         comments.c.consultation_id == cid, comments.c.status == "published")).scalar_one()
     survey = _questions(session, cid)
+    decision = session.execute(select(decisions).where(decisions.c.consultation_id == cid)).first()
+    timeline = [] if Status(row.status) not in PUBLIC_STATUSES else [
+        TimelineEntry(status=h.to_status, at=h.at) for h in session.execute(
+            select(status_history.c.to_status, status_history.c.at).where(
+                status_history.c.consultation_id == cid,
+                status_history.c.to_status.in_([s.value for s in PUBLIC_STATUSES]))
+            .order_by(status_history.c.id))]
+    if decision is not None:
+        timeline.append(TimelineEntry(status="decision", at=decision.recorded_at))
     version = _current_version(session, cid)
     text = _paragraphs(session, version.id) if version else []
     return ConsultationOut(
@@ -362,7 +376,8 @@ def view(session: Session, actor: Principal | None, cid: uuid.UUID) -> Consultat
                                                        or is_moderator(actor))) else None,
         missing_for_publication=(missing_for_publication(row, len(alts), len(survey), len(text))
                                  if owns(actor, row) else None),
-        comments_published=published)
+        comments_published=published, timeline=timeline,
+        decision=_decision_out(decision) if decision is not None else None)
 
 
 def _questions(session: Session, cid: uuid.UUID) -> list[QuestionOut]:
@@ -375,9 +390,56 @@ def _questions(session: Session, cid: uuid.UUID) -> list[QuestionOut]:
             for q in qs]
 
 
+def _decision_out(row) -> DecisionOut:
+    return DecisionOut(number=row.number, adopted_on=row.adopted_on, title=row.title, text=row.text,
+                       publication_due=row.publication_due, recorded_at=row.recorded_at,
+                       on_time=row.recorded_at <= row.publication_due)
+
+
+def record_decision(session: Session, actor: Principal | None, cid: uuid.UUID, data: DecisionIn,
+                    today: date, rules: Rules) -> ConsultationOut:
+    """The owner records the adopted decision after the consultation (R-3.18); it is public at
+    once, and whether it came within 5 working days of adoption is kept."""
+    row = _load(session, actor, cid, lock=True)
+    if not owns(actor, row):
+        raise Forbidden("Рішення вносить посадова особа підрозділу-власника", code="not_owner")
+    if row.status != Status.closed.value:
+        raise Conflict("Рішення вносять після завершення консультації", code="consultation_not_closed")
+    if data.adopted_on > today:
+        raise InvalidInput("Дата ухвалення ще не настала", code="adopted_in_future",
+                           errors=[{"field": "adopted_on", "message": "не пізніше сьогодні"}])
+    if row.closed_at and data.adopted_on < row.closed_at.date() - timedelta(days=1):
+        raise InvalidInput("Рішення ухвалено раніше, ніж завершилася консультація", code="adopted_before_close",
+                           errors=[{"field": "adopted_on", "message": "після завершення консультації"}])
+    if session.execute(select(decisions.c.consultation_id).where(decisions.c.consultation_id == cid)).first():
+        raise Conflict("Рішення вже внесено", code="decision_exists")
+    due = working_deadline(datetime.combine(data.adopted_on, datetime.min.time(), tzinfo=timezone.utc),
+                           DECISION_WORKING_DAYS, rules.holidays_are_days_off)
+    recorded = session.execute(decisions.insert().values(
+        consultation_id=cid, number=data.number, adopted_on=data.adopted_on, title=data.title, text=data.text,
+        publication_due=due, recorded_by=actor.person_id).returning(decisions)).one()
+    out = _decision_out(recorded)
+    add_event(session, DecisionPublished(consultation_id=cid, number=data.number, adopted_on=data.adopted_on,
+                                         title=data.title, on_time=out.on_time,
+                                         url=f"{rules.public_url.rstrip('/')}/consultations/{cid}"))
+    return view(session, actor, cid)
+
+
 def listing(session: Session, status: Status | None, category: int | None, form: Form | None,
-            page: int, per_page: int) -> ConsultationPage:
+            page: int, per_page: int, q: str | None = None, unit: str | None = None,
+            year: int | None = None) -> ConsultationPage:
     cond = [consultations.c.status.in_([s.value for s in PUBLIC_STATUSES])]
+    rank = None
+    if q:
+        words = q.lower().strip()
+        tsq = func.plainto_tsquery("simple", words)
+        similarity = func.word_similarity(words, consultations.c.search_text)
+        cond.append(or_(consultations.c.search_vector.op("@@")(tsq), similarity > 0.45))
+        rank = func.ts_rank(consultations.c.search_vector, tsq) + similarity
+    if unit:
+        cond.append(consultations.c.unit_name == unit)
+    if year:
+        cond.append(func.extract("year", consultations.c.starts_on) == year)
     if status is not None:
         cond.append(consultations.c.status == status.value)
     if category is not None:
@@ -385,8 +447,10 @@ def listing(session: Session, status: Status | None, category: int | None, form:
     if form is not None:
         cond.append(consultations.c.form == form.value)
     total = session.execute(select(func.count()).select_from(consultations).where(and_(*cond))).scalar_one()
-    rows = session.execute(select(consultations).where(and_(*cond))
-                           .order_by(consultations.c.starts_on.desc().nulls_last(), consultations.c.id)
+    order = [consultations.c.starts_on.desc().nulls_last(), consultations.c.id]
+    if rank is not None:
+        order.insert(0, rank.desc())
+    rows = session.execute(select(consultations).where(and_(*cond)).order_by(*order)
                            .offset((page - 1) * per_page).limit(per_page)).all()
     return ConsultationPage(items=[ConsultationSummary.model_validate(r._asdict()) for r in rows],
                             total=total, page=page, per_page=per_page)

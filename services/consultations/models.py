@@ -1,7 +1,7 @@
 """Tables of the consultations service's own database (no other service reads them)."""
-from sqlalchemy import (BigInteger, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData,
-                        String, Table, Text, Uuid, func, text)
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy import (BigInteger, Column, Computed, Date, DateTime, ForeignKey, Index, Integer,
+                        MetaData, String, Table, Text, Uuid, func, text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 metadata = MetaData()
 
@@ -25,6 +25,8 @@ consultations = Table(
     Column("opened_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
     Column("outcome", JSONB),  # moderation grounds or the unit's conclusion on an initiative
+    Column("search_text", Text, Computed("lower(title || ' ' || question)", persisted=True)),
+    Column("search_vector", TSVECTOR, Computed("to_tsvector('simple', title || ' ' || question)", persisted=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_consultations_due_open", "starts_on", postgresql_where=text("status = 'scheduled'")),
@@ -122,4 +124,16 @@ paragraphs = Table(
     Column("id", Uuid, primary_key=True),  # stable across versions while the paragraph lives
     Column("position", Integer, nullable=False),
     Column("text", Text, nullable=False),
+)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", String(100), nullable=False),
+    Column("adopted_on", Date, nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("publication_due", DateTime(timezone=True), nullable=False),  # R-3.18: 5 working days
+    Column("recorded_by", Uuid, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -213,6 +213,8 @@ class ConsultationOut(BaseModel):
     outcome: dict | None = Field(None, description="to the initiator: grounds of a rejection or the unit's conclusion")
     missing_for_publication: list[str] | None = Field(None, description="for its owners: what R-3.13 still lacks")
     comments_published: int
+    decision: DecisionOut | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list, description="from publication to decision (R-2.5)")
 
 
 class ConsultationSummary(BaseModel):
@@ -231,6 +233,30 @@ class ConsultationPage(BaseModel):
     total: int
     page: int
     per_page: int
+
+
+class DecisionIn(Strict):
+    """The decision adopted on the basis of the consultation (R-3.18, R-2.5)."""
+
+    number: str = Field(min_length=1, max_length=100, description="e.g. «№ 415»")
+    adopted_on: date
+    title: str = Field(min_length=5, max_length=500)
+    text: str = Field(min_length=10, max_length=300_000)
+
+
+class DecisionOut(BaseModel):
+    number: str
+    adopted_on: date
+    title: str
+    text: str
+    publication_due: datetime = Field(description="R-3.18: 5 working days after adoption")
+    recorded_at: datetime
+    on_time: bool
+
+
+class TimelineEntry(BaseModel):
+    status: str
+    at: datetime
 
 
 class ParagraphOut(BaseModel):
@@ -369,3 +395,15 @@ class InitiativeStatusChanged(EventData):
 
 
 ConsultationOut.model_rebuild()
+
+
+@event("consultations", "decision_published")
+class DecisionPublished(EventData):
+    """The decision adopted on the basis of a consultation is published (R-3.18)."""
+
+    consultation_id: uuid.UUID
+    number: str
+    adopted_on: date
+    title: str
+    url: str
+    on_time: bool

@@ -15,7 +15,8 @@ from chassis.settings import get_settings
 from services.consultations import domain
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
-                                            Form, InitiativeDecision, NewVersionIn, ResponseIn, Status)
+                                            DecisionIn, Form, InitiativeDecision, NewVersionIn, ResponseIn,
+                                            Status)
 from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
                                          InitiativeRejected)
 from services.registry.schemas import Principal
@@ -40,7 +41,7 @@ def _uuid(value, field: str) -> uuid.UUID:
 def _rules() -> domain.Rules:
     s = get_settings()
     return domain.Rules(min_term_days=s.min_term_days, min_term_days_initiative=s.min_term_days_initiative,
-                        public_url=s.public_url)
+                        public_url=s.public_url, holidays_are_days_off=s.holidays_are_days_off)
 
 
 def _paging(page: int, per_page: int) -> tuple[int, int]:
@@ -86,7 +87,8 @@ class ConsultationsService(BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     def list(self, status: str | None = None, category: int | None = None, form: str | None = None,
-             page: int = 1, per_page: int = 20) -> dict:
+             page: int = 1, per_page: int = 20, q: str | None = None, unit: str | None = None,
+             year: int | None = None) -> dict:
         page, per_page = _paging(page, per_page)
         try:
             st = Status(status) if status else None
@@ -95,7 +97,14 @@ class ConsultationsService(BaseService):
             raise InvalidInput(str(exc), errors=[{"field": "status" if status and not fm else "form",
                                                   "message": str(exc)}]) from None
         with self.db.transaction() as session:
-            return dump(domain.listing(session, st, category, fm, page, per_page))
+            return dump(domain.listing(session, st, category, fm, page, per_page, q, unit, year))
+
+    @rpc(expected_exceptions=ServiceError)
+    def record_decision(self, actor: dict, consultation_id, body: dict) -> dict:
+        data = parse(DecisionIn, body)
+        with self.db.transaction() as session:
+            return dump(domain.record_decision(session, _actor(actor), _uuid(consultation_id, "id"), data,
+                                               today_kyiv(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def add_comment(self, actor: dict, consultation_id, body: dict) -> dict:
