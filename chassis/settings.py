@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     min_term_days: int = Field(15, description="R-1.12: shortest consultation, calendar days")
     min_term_days_initiative: int = Field(30, description="R-3.11: shortest for initiatives (one month)")
     timer_interval_seconds: float = Field(30.0, description="how often services run their timers")
+    file_store: str = Field("var/files", description="a directory, or s3://bucket/prefix (needs boto3)")
+    max_attachment_mb: float = 20.0
 
     # identity and sessions (issue: Registry and identity)
     secret_key: str = Field(DEV_SECRET, description="signs session tokens and cookies; set in production")

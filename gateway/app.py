@@ -9,7 +9,7 @@ from flask import Flask, g, request
 
 from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import DEV_SECRET, Settings, get_settings
-from gateway import api_v1, docs, metrics, ops, routes_consultations, routes_identity
+from gateway import api_v1, docs, metrics, ops, routes_consultations, routes_files, routes_identity
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
     app.json.ensure_ascii = False
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.max_attachment_mb * 1024 * 1024) + 64 * 1024
     app.extensions["rpc"] = RpcPool(settings.amqp_uri, settings.rpc_timeout)
 
     spec = build_spec()
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_v1.register(spec))
     app.register_blueprint(routes_identity.register(spec))
     app.register_blueprint(routes_consultations.register(spec))
+    app.register_blueprint(routes_files.register(spec))
     app.register_blueprint(docs.register())
     app.extensions["openapi"] = spec.document()
     register_error_handlers(app)

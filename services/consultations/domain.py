@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
 from services.consultations import drafts
-from services.consultations.models import (alternatives, comments, consultations, decisions, draft_versions,
+from services.consultations.models import (alternatives, attachments, comments, consultations, decisions,
+                                           draft_versions,
                                            options, paragraphs, questions, responses, status_history,
                                            supports)
 from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STATUSES,
@@ -31,7 +32,7 @@ from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBL
                                             CommentPublished, CommentWasRejected, InitiativeDecision,
                                             InitiativeStatusChanged, NewVersionIn, ParagraphChange,
                                             ParagraphOut, Status, VersionDiff, DecisionIn, DecisionOut,
-                                            DecisionPublished, TimelineEntry)
+                                            DecisionPublished, TimelineEntry, AttachmentMeta, AttachmentOut)
 from services.registry.schemas import Principal, Role
 from services.workdays import calendar_deadline, working_deadline
 
@@ -376,7 +377,7 @@ def view(session: Session, actor: Principal | None, cid: uuid.UUID) -> Consultat
                                                        or is_moderator(actor))) else None,
         missing_for_publication=(missing_for_publication(row, len(alts), len(survey), len(text))
                                  if owns(actor, row) else None),
-        comments_published=published, timeline=timeline,
+        comments_published=published, timeline=timeline, attachments=_attachments(session, cid),
         decision=_decision_out(decision) if decision is not None else None)
 
 
@@ -388,6 +389,41 @@ def _questions(session: Session, cid: uuid.UUID) -> list[QuestionOut]:
     return [QuestionOut(id=q.id, position=q.position, text=q.text, kind=q.kind,
                         options=[OptionOut(id=o.id, text=o.text) for o in opts if o.question_id == q.id])
             for q in qs]
+
+
+def _attachment_out(row) -> AttachmentOut:
+    return AttachmentOut(id=row.id, kind=row.kind, title=row.title, filename=row.filename,
+                         content_type=row.content_type, size=row.size, sha256=row.sha256,
+                         url=f"/api/v1/consultations/{row.consultation_id}/attachments/{row.id}")
+
+
+def _attachments(session: Session, cid: uuid.UUID) -> list[AttachmentOut]:
+    return [_attachment_out(r) for r in session.execute(
+        select(attachments).where(attachments.c.consultation_id == cid).order_by(attachments.c.uploaded_at))]
+
+
+def add_attachment(session: Session, actor: Principal | None, cid: uuid.UUID, meta: AttachmentMeta) -> AttachmentOut:
+    row = _load(session, actor, cid, lock=True)
+    if not owns(actor, row):
+        raise Forbidden("Файли додає посадова особа підрозділу-власника", code="not_owner")
+    if row.status == Status.archived.value:
+        raise Conflict("Архівна консультація незмінна", code="archived")
+    if meta.kind == "decision" and not session.execute(
+            select(decisions.c.consultation_id).where(decisions.c.consultation_id == cid)).first():
+        raise Conflict("Спершу внесіть рішення", code="no_decision")
+    created = session.execute(attachments.insert().values(
+        id=uuid.uuid4(), consultation_id=cid, uploaded_by=actor.person_id, **meta.model_dump())
+        .returning(attachments)).one()
+    return _attachment_out(created)
+
+
+def get_attachment(session: Session, actor: Principal | None, cid: uuid.UUID, attachment_id: uuid.UUID) -> AttachmentOut:
+    _load(session, actor, cid)
+    row = session.execute(select(attachments).where(attachments.c.id == attachment_id,
+                                                    attachments.c.consultation_id == cid)).first()
+    if row is None:
+        raise NotFound("Файл не знайдено", code="attachment_not_found")
+    return _attachment_out(row)
 
 
 def _decision_out(row) -> DecisionOut:

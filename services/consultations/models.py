@@ -137,3 +137,18 @@ decisions = Table(
     Column("recorded_by", Uuid, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("kind", String(20), nullable=False),  # material (R-3.13) | decision
+    Column("title", String(300), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by", Uuid, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

@@ -214,6 +214,7 @@ class ConsultationOut(BaseModel):
     missing_for_publication: list[str] | None = Field(None, description="for its owners: what R-3.13 still lacks")
     comments_published: int
     decision: DecisionOut | None = None
+    attachments: list[AttachmentOut] = Field(default_factory=list, description="materials and decision files")
     timeline: list[TimelineEntry] = Field(default_factory=list, description="from publication to decision (R-2.5)")
 
 
@@ -252,6 +253,28 @@ class DecisionOut(BaseModel):
     publication_due: datetime = Field(description="R-3.18: 5 working days after adoption")
     recorded_at: datetime
     on_time: bool
+
+
+class AttachmentMeta(Strict):
+    """What the gateway tells the service about a file it checked and stored."""
+
+    kind: str = Field("material", pattern="^(material|decision)$")
+    title: str = Field(min_length=1, max_length=300)
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(max_length=100)
+    size: int = Field(ge=1)
+    sha256: str = Field(pattern="^[0-9a-f]{64}$")
+
+
+class AttachmentOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    title: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str = Field(description="SHA-256 of the file, to check a download")
+    url: str
 
 
 class TimelineEntry(BaseModel):

@@ -15,8 +15,8 @@ from chassis.settings import get_settings
 from services.consultations import domain
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
-                                            DecisionIn, Form, InitiativeDecision, NewVersionIn, ResponseIn,
-                                            Status)
+                                            AttachmentMeta, DecisionIn, Form, InitiativeDecision,
+                                            NewVersionIn, ResponseIn, Status)
 from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
                                          InitiativeRejected)
 from services.registry.schemas import Principal
@@ -98,6 +98,18 @@ class ConsultationsService(BaseService):
                                                   "message": str(exc)}]) from None
         with self.db.transaction() as session:
             return dump(domain.listing(session, st, category, fm, page, per_page, q, unit, year))
+
+    @rpc(expected_exceptions=ServiceError)
+    def add_attachment(self, actor: dict, consultation_id, meta: dict) -> dict:
+        data = parse(AttachmentMeta, meta)
+        with self.db.transaction() as session:
+            return dump(domain.add_attachment(session, _actor(actor), _uuid(consultation_id, "id"), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    def get_attachment(self, actor: dict | None, consultation_id, attachment_id) -> dict:
+        with self.db.transaction() as session:
+            return dump(domain.get_attachment(session, _actor(actor), _uuid(consultation_id, "id"),
+                                              _uuid(attachment_id, "attachment_id")))
 
     @rpc(expected_exceptions=ServiceError)
     def record_decision(self, actor: dict, consultation_id, body: dict) -> dict:

@@ -50,6 +50,7 @@ def make_world(infra: Infra, **extra) -> Env:
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
         "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", "AUTH_DEV_LOGIN": "1", "RPC_TIMEOUT": "4",
         "MAIL_DIR": str(ROOT / "var" / "test-mail" / run_id),
+        "FILE_STORE": str(ROOT / "var" / "test-files" / run_id),
         "PROMETHEUS_MULTIPROC_DIR": str(ROOT / "var" / "test-metrics" / run_id),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         **{k: str(v) for k, v in extra.items()},

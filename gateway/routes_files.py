@@ -1,0 +1,89 @@
+"""Attachments: the gateway checks each file (size, real content type) and keeps it in the file
+store by its SHA-256; the consultations service keeps the metadata and decides who may see it."""
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from flask import Response, current_app, request
+
+from chassis.errors import InvalidInput
+
+from gateway.openapi import ApiSpec
+from gateway.routes_consultations import actor
+from services.consultations.files import ALLOWED, sniff, store_from
+from services.consultations.schemas import AttachmentOut
+from services.registry.schemas import Role
+
+
+class UnsupportedFile(InvalidInput):
+    status = 415
+    default_code = "unsupported_file"
+
+
+def rpc(method: str, *args):
+    return current_app.extensions["rpc"].call("consultations", method, *args)
+
+
+def store():
+    if "file_store" not in current_app.extensions:
+        current_app.extensions["file_store"] = store_from(current_app.config["SETTINGS"].file_store)
+    return current_app.extensions["file_store"]
+
+
+def register(spec: ApiSpec):
+    api = spec.blueprint("files", "/api/v1")
+
+    @api.route("/consultations/<uuid:consultation_id>/attachments", "POST", summary="Attach a file "
+               "(multipart/form-data: `file`, `title`, `kind` = material | decision): PDF, DOCX, XLSX, ODT, "
+               "ODS, PNG, JPEG up to MAX_ATTACHMENT_MB; the type is checked from the file's bytes",
+               response=AttachmentOut, status=201, tags=["consultations"], auth=(Role.official,),
+               errors=(404, 409, 413, 415), description="Request body: multipart/form-data.")
+    def attachments_create(consultation_id: uuid.UUID):
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise InvalidInput("Додайте файл", errors=[{"field": "file", "message": "обов'язково"}])
+        data = upload.read()
+        limit = int(current_app.config["SETTINGS"].max_attachment_mb * 1024 * 1024)
+        if len(data) > limit or not data:
+            raise InvalidInput("Файл порожній або завеликий", code="file_size",
+                               errors=[{"field": "file", "message": f"1 байт – {limit // (1024 * 1024)} МБ"}])
+        real = sniff(data)
+        if real is None:
+            raise UnsupportedFile("Дозволено PDF, DOCX, XLSX, ODT, ODS, PNG, JPEG",
+                                  errors=[{"field": "file", "message": "непідтримуваний формат"}])
+        declared = (upload.mimetype or "").lower()
+        if declared not in ("", "application/octet-stream", real):
+            raise UnsupportedFile(f"Файл позначено як {declared}, а насправді це {real}", code="mislabelled_file",
+                                  errors=[{"field": "file", "message": "тип не відповідає вмісту"}])
+        name = PurePath(upload.filename.replace("\\", "/")).name[:200] or "file"
+        digest = store().put(data)
+        meta = {"kind": request.form.get("kind", "material"), "title": request.form.get("title") or name,
+                "filename": name, "content_type": real, "size": len(data), "sha256": digest}
+        return AttachmentOut(**rpc("add_attachment", actor(), str(consultation_id), meta)), 201
+
+    @api.route("/consultations/<uuid:consultation_id>/attachments/<uuid:attachment_id>", summary="Download "
+               "an attachment (its SHA-256 in the ETag and X-Content-SHA256)", tags=["consultations"],
+               content_type="application/octet-stream", errors=(404,))
+    def attachments_get(consultation_id: uuid.UUID, attachment_id: uuid.UUID):
+        meta = AttachmentOut(**rpc("get_attachment", actor(), str(consultation_id), str(attachment_id)))
+        if request.if_none_match.contains(meta.sha256):
+            return Response(status=304)
+        data = store().get(meta.sha256)
+        if data is None:
+            raise InvalidInput("Файл тимчасово недоступний", code="blob_missing")
+        ext = ALLOWED.get(meta.content_type, "")
+        filename = meta.filename if meta.filename.endswith(ext) else meta.filename + ext
+        return Response(data, mimetype=meta.content_type, headers={
+            "ETag": f'"{meta.sha256}"', "X-Content-SHA256": meta.sha256,
+            "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}"})
+
+    return api
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
