@@ -709,3 +709,10 @@ def results(session: Session, actor: Principal | None, cid: uuid.UUID) -> Result
                                  options=[OptionTally(option_id=o.id, text=o.text, count=option_counts.get(o.id, 0))
                                           for o in q.options])
                    for q in _questions(session, cid)])
+
+
+def catalogue(session: Session) -> list[ConsultationSummary]:
+    rows = session.execute(select(consultations).where(
+        consultations.c.status.in_([s.value for s in PUBLIC_STATUSES]))
+        .order_by(consultations.c.published_at.desc().nulls_last(), consultations.c.id)).all()
+    return [ConsultationSummary.model_validate(r._asdict()) for r in rows]

@@ -152,3 +152,19 @@ attachments = Table(
     Column("uploaded_by", Uuid, nullable=False),
     Column("uploaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+plan_entries = Table(
+    "plan_entries", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("year", Integer, nullable=False, index=True),
+    Column("title", String(500), nullable=False),
+    Column("category", Integer, nullable=False),
+    Column("unit_name", String(300)),
+    Column("planned_quarter", Integer),
+    Column("status", String(20), nullable=False),  # proposed | planned | held | cancelled | declined
+    Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="SET NULL")),
+    Column("proposed_by", Uuid),
+    Column("proposer_name", String(300)),
+    Column("note", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

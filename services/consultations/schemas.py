@@ -222,11 +222,13 @@ class ConsultationSummary(BaseModel):
     id: uuid.UUID
     form: Form
     title: str
+    question: str
     category: int
     status: Status
     unit_name: str | None
     starts_on: date | None
     ends_on: date | None
+    published_at: datetime | None = None
 
 
 class ConsultationPage(BaseModel):

@@ -12,7 +12,7 @@ from chassis.errors import InvalidInput, ServiceError, parse
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.consultations import domain
+from services.consultations import domain, plan
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
                                             AttachmentMeta, DecisionIn, Form, InitiativeDecision,
@@ -48,6 +48,12 @@ def _paging(page: int, per_page: int) -> tuple[int, int]:
     if not isinstance(page, int) or page < 1 or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput("Некоректна сторінка", errors=[{"field": "page", "message": f"page ≥ 1, per_page 1–{MAX_PER_PAGE}"}])
     return page, per_page
+
+
+def _year(year) -> int:
+    if not isinstance(year, int) or not 2000 <= year <= 2100:
+        raise InvalidInput("Рік 2000–2100", errors=[{"field": "year", "message": "2000–2100"}])
+    return year
 
 
 def dump(model) -> dict:
@@ -98,6 +104,30 @@ class ConsultationsService(BaseService):
                                                   "message": str(exc)}]) from None
         with self.db.transaction() as session:
             return dump(domain.listing(session, st, category, fm, page, per_page, q, unit, year))
+
+    # ---- the annual plan (R-3.3) ----------------------------------------------------------------
+    @rpc(expected_exceptions=ServiceError)
+    def plan(self, actor: dict | None, year: int) -> dict:
+        with self.db.transaction() as session:
+            return dump(plan.for_year(session, _actor(actor), _year(year)))
+
+    @rpc(expected_exceptions=ServiceError)
+    def plan_add(self, actor: dict, year: int, body: dict) -> dict:
+        data = parse(plan.PlanEntryIn, body)
+        with self.db.transaction() as session:
+            return dump(plan.add(session, _actor(actor), _year(year), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    def plan_change(self, actor: dict, entry_id, body: dict) -> dict:
+        data = parse(plan.PlanEntryPatch, body)
+        with self.db.transaction() as session:
+            return dump(plan.change(session, _actor(actor), _uuid(entry_id, "entry_id"), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    def public_catalogue(self) -> list[dict]:
+        """Every public consultation, for feeds and open data (R-1.4, R-1.7)."""
+        with self.db.transaction() as session:
+            return [dump(c) for c in domain.catalogue(session)]
 
     @rpc(expected_exceptions=ServiceError)
     def add_attachment(self, actor: dict, consultation_id, meta: dict) -> dict:

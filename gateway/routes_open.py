@@ -1,0 +1,166 @@
+"""Openness (R-1.4, R-1.7) and the annual plan (R-3.3): Atom feeds of published consultations (all
+and per category), iCalendar feeds of consultation terms and of the plan, open data (JSON, CSV)."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date, datetime, time, timedelta, timezone
+
+from feedgen.feed import FeedGenerator
+from flask import Response, current_app
+from icalendar import Calendar, Event
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway import auth
+from gateway.openapi import ApiSpec
+from gateway.routes_consultations import actor
+from services.consultations.categories import CATEGORIES
+from services.consultations.plan import Plan, PlanEntryIn, PlanEntryOut, PlanEntryPatch
+from services.consultations.schemas import ConsultationSummary
+from services.registry.schemas import Role
+
+STATUS_UK = {"scheduled": "заплановано", "active": "триває", "closed": "завершено", "archived": "в архіві"}
+QUARTER_START = {1: 1, 2: 4, 3: 7, 4: 10}
+
+
+class FeedQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: int | None = Field(None, ge=1, le=22)
+
+
+class Catalogue(BaseModel):
+    items: list[ConsultationSummary]
+
+
+def rpc(method: str, *args):
+    return current_app.extensions["rpc"].call("consultations", method, *args)
+
+
+def public_url() -> str:
+    return current_app.config["SETTINGS"].public_url.rstrip("/")
+
+
+def catalogue(category: int | None = None) -> list[ConsultationSummary]:
+    items = [ConsultationSummary(**c) for c in rpc("public_catalogue")]
+    return [c for c in items if category is None or c.category == category]
+
+
+def calendar(name: str) -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", "-//Електронні консультації з громадськістю//UK")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", name)
+    return cal
+
+
+def ics(cal: Calendar, filename: str) -> Response:
+    return Response(cal.to_ical(), mimetype="text/calendar",
+                    headers={"Content-Disposition": f"inline; filename={filename}"})
+
+
+def register(spec: ApiSpec):
+    api = spec.blueprint("open", "/api/v1")
+
+    @api.route("/feeds/consultations.atom", summary="Atom feed of published consultations (optionally "
+               "of one category)", query=FeedQuery, tags=["open data"], content_type="application/atom+xml")
+    def feed_atom(query: FeedQuery):
+        fg = FeedGenerator()
+        suffix = f"?category={query.category}" if query.category else ""
+        fg.id(f"{public_url()}/api/v1/feeds/consultations.atom{suffix}")
+        fg.title("Електронні консультації з громадськістю"
+                 + (f": {CATEGORIES[query.category]}" if query.category else ""))
+        fg.language("uk")
+        fg.link(href=f"{public_url()}/api/v1/feeds/consultations.atom{suffix}", rel="self")
+        fg.link(href=public_url(), rel="alternate")
+        fg.updated(datetime.now(timezone.utc))
+        for c in reversed(catalogue(query.category)[:100]):
+            entry = fg.add_entry()
+            url = f"{public_url()}/consultations/{c.id}"
+            entry.id(url)
+            entry.title(c.title)
+            entry.link(href=url)
+            entry.category(term=str(c.category), label=CATEGORIES[c.category])
+            entry.summary(f"{c.question}\n\nСтатус: {STATUS_UK.get(c.status.value, c.status.value)}; "
+                          f"строк: {c.starts_on} – {c.ends_on}")
+            entry.updated(c.published_at or datetime.now(timezone.utc))
+        return Response(fg.atom_str(pretty=True), mimetype="application/atom+xml")
+
+    @api.route("/feeds/consultations.ics", summary="iCalendar of consultation terms", tags=["open data"],
+               content_type="text/calendar")
+    def feed_ics():
+        cal = calendar("Електронні консультації: строки")
+        for c in catalogue():
+            if not (c.starts_on and c.ends_on):
+                continue
+            ev = Event()
+            ev.add("uid", f"consultation-{c.id}@econsult")
+            ev.add("summary", f"Консультація: {c.title}")
+            ev.add("description", c.question)
+            ev.add("dtstart", c.starts_on)
+            ev.add("dtend", c.ends_on + timedelta(days=1))  # all-day events end exclusively
+            ev.add("dtstamp", datetime.now(timezone.utc))
+            ev.add("url", f"{public_url()}/consultations/{c.id}")
+            cal.add_component(ev)
+        return ics(cal, "consultations.ics")
+
+    @api.route("/open-data/consultations.json", summary="Open data: every public consultation (JSON)",
+               response=Catalogue, tags=["open data"])
+    def open_json():
+        return Catalogue(items=catalogue())
+
+    @api.route("/open-data/consultations.csv", summary="Open data: every public consultation (CSV, UTF-8)",
+               tags=["open data"], content_type="text/csv")
+    def open_csv():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["id", "url", "form", "title", "category", "category_title", "status", "unit",
+                         "starts_on", "ends_on", "question"])
+        for c in catalogue():
+            writer.writerow([c.id, f"{public_url()}/consultations/{c.id}", c.form.value, c.title, c.category,
+                             CATEGORIES[c.category], c.status.value, c.unit_name or "", c.starts_on or "",
+                             c.ends_on or "", c.question])
+        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": "attachment; filename=consultations.csv"})
+
+    # ---- the annual indicative plan (R-3.3) ------------------------------------------------------
+    @api.route("/plan/<int:year>", summary="The annual indicative plan of consultations (R-3.3)",
+               response=Plan, tags=["plan"], errors=(422,))
+    def plan_get(year: int):
+        return Plan(**rpc("plan", actor(), year))
+
+    @api.route("/plan/<int:year>/entries", "POST", summary="An official adds an entry for their unit; "
+               "residents, institutions and bodies propose one", body=PlanEntryIn, response=PlanEntryOut,
+               status=201, tags=["plan"], auth="consent")
+    def plan_add(year: int, body: PlanEntryIn):
+        principal = auth.require_consent()
+        if not principal.has(Role.official):
+            auth.require_eligible()
+        return PlanEntryOut(**rpc("plan_add", actor(), year, body.model_dump())), 201
+
+    @api.route("/plan/entries/<uuid:entry_id>", "PATCH", summary="Officials take a proposal into the plan, "
+               "decline it, cancel an entry or link the consultation held", body=PlanEntryPatch,
+               response=PlanEntryOut, tags=["plan"], auth=(Role.official,), errors=(404,))
+    def plan_change(entry_id: uuid.UUID, body: PlanEntryPatch):
+        return PlanEntryOut(**rpc("plan_change", actor(), str(entry_id), body.model_dump(mode="json", exclude_unset=True)))
+
+    @api.route("/plan/<int:year>.ics", summary="iCalendar of the annual plan (each entry in its quarter)",
+               tags=["plan"], content_type="text/calendar")
+    def plan_ics(year: int):
+        plan = Plan(**rpc("plan", None, year))
+        cal = calendar(f"План консультацій {year}")
+        for e in plan.items:
+            if e.planned_quarter is None:
+                continue
+            start = date(year, QUARTER_START[e.planned_quarter], 1)
+            end = date(year + 1, 1, 1) if e.planned_quarter == 4 else date(year, QUARTER_START[e.planned_quarter + 1], 1)
+            ev = Event()
+            ev.add("uid", f"plan-{e.id}@econsult")
+            ev.add("summary", f"План: {e.title}")
+            ev.add("dtstart", start)
+            ev.add("dtend", end)
+            ev.add("dtstamp", datetime.combine(start, time(0), timezone.utc))
+            cal.add_component(ev)
+        return ics(cal, f"plan-{year}.ics")
+
+    return api
