@@ -10,8 +10,8 @@ from gateway import auth
 from gateway.openapi import ApiSpec
 from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
-                                            DecisionIn, Form, InitiativeDecision, NewVersionIn, ResponseIn,
-                                            Results, Status, VersionDiff)
+                                            DeadlineList, DecisionIn, Form, InitiativeDecision, NewVersionIn,
+                                            ResponseIn, Results, Status, VersionDiff)
 from services.registry.schemas import Role
 
 
@@ -139,6 +139,22 @@ def register(spec: ApiSpec):
                tags=["consultations"], auth=(Role.official,), errors=(404, 409))
     def decision_create(consultation_id: uuid.UUID, body: DecisionIn):
         return ConsultationOut(**rpc("record_decision", actor(), str(consultation_id), body.model_dump(mode="json"))), 201
+
+    class DeadlineQuery(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        overdue: bool = False
+
+    @api.route("/deadlines", summary="Moderation (R-3.10), report (R-3.17) and decision (R-3.18) deadlines "
+               "due and overdue, for officials of the owning unit and moderators", query=DeadlineQuery,
+               response=DeadlineList, tags=["consultations"], auth=(Role.official, Role.moderator, Role.admin))
+    def deadlines(query: DeadlineQuery):
+        return DeadlineList(**rpc("deadlines", actor(), query.overdue))
+
+    @api.route("/consultations/<uuid:consultation_id>/archive", "POST", summary="Archive a closed "
+               "consultation: read-only from then on (R-1.11)", response=ConsultationOut,
+               tags=["consultations"], auth=(Role.official, Role.admin), errors=(404, 409))
+    def consultations_archive(consultation_id: uuid.UUID):
+        return ConsultationOut(**rpc("archive", actor(), str(consultation_id)))
 
     class MyComments(BaseModel):
         items: list[CommentOut]

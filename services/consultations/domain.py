@@ -32,13 +32,15 @@ from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBL
                                             CommentPublished, CommentWasRejected, InitiativeDecision,
                                             InitiativeStatusChanged, NewVersionIn, ParagraphChange,
                                             ParagraphOut, Status, VersionDiff, DecisionIn, DecisionOut,
-                                            DecisionPublished, TimelineEntry, AttachmentMeta, AttachmentOut)
+                                            DecisionPublished, TimelineEntry, AttachmentMeta, AttachmentOut,
+                                            ConsultationArchived, Deadline, DeadlineList)
 from services.registry.schemas import Principal, Role
 from services.workdays import calendar_deadline, working_deadline
 
 DECISION_WORKING_DAYS = 5  # R-3.18
 
 REPORT_DAYS = 15  # R-3.17
+MODERATION_WORKING_DAYS = 2  # R-3.10
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,8 @@ def create(session: Session, actor: Principal | None, data: ConsultationIn) -> C
             raise InvalidInput("Ініціювати можна пропозицію або опитування", code="form_not_allowed",
                                errors=[{"field": "form", "message": "proposal або survey (п. 2.2)"}])
         status = Status.submitted
-        values = dict(initiator_id=actor.person_id, initiator_name=actor.full_name)
+        values = dict(initiator_id=actor.person_id, initiator_name=actor.full_name,
+                      moderation_due=working_deadline(now(), MODERATION_WORKING_DAYS))
     session.execute(consultations.insert().values(
         id=cid, form=data.form.value, title=data.title, question=data.question, category=data.category,
         status=status.value, notice=data.notice.model_dump(), starts_on=data.starts_on,
@@ -335,11 +338,11 @@ def close_due(session: Session, today: date, batch: int = 100) -> int:
         consultations.c.status == Status.active.value, consultations.c.ends_on < today)
         .limit(batch).with_for_update(skip_locked=True)).all()
     for row in rows:
+        due = calendar_deadline(row.ends_on, REPORT_DAYS)
         session.execute(update(consultations).where(consultations.c.id == row.id).values(
-            status=Status.closed.value, closed_at=func.now(), updated_at=func.now()))
+            status=Status.closed.value, closed_at=func.now(), updated_at=func.now(), report_due=due))
         _history(session, row.id, Status.active.value, Status.closed, None, "end date")
-        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(),
-                                              report_due=calendar_deadline(row.ends_on, REPORT_DAYS)))
+        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due))
     return len(rows)
 
 
@@ -716,3 +719,56 @@ def catalogue(session: Session) -> list[ConsultationSummary]:
         consultations.c.status.in_([s.value for s in PUBLIC_STATUSES]))
         .order_by(consultations.c.published_at.desc().nulls_last(), consultations.c.id)).all()
     return [ConsultationSummary.model_validate(r._asdict()) for r in rows]
+
+
+# ---- deadlines and the archive ---------------------------------------------------------------------
+
+def deadlines(session: Session, actor: Principal | None, at: datetime, only_overdue: bool = False) -> DeadlineList:
+    """Deadlines someone answers for: moderators see the moderation clock of initiatives (R-3.10);
+    officials the report (R-3.17) and decision (R-3.18) deadlines of their units; both missed
+    ones marked overdue (not done in time, or done late)."""
+    if actor is None or not (actor.has(Role.official) or is_moderator(actor) or actor.has(Role.admin)):
+        raise Forbidden("Строки бачать посадові особи та модератори", code="role_required")
+    everything = is_moderator(actor) or actor.has(Role.admin)
+    scope = [] if everything else [consultations.c.unit_id.in_(list(actor.units()))]
+    items: list[Deadline] = []
+
+    def add(row, kind: str, due: datetime, done: datetime | None) -> None:
+        items.append(Deadline(consultation_id=row.id, title=row.title, unit_name=row.unit_name, kind=kind,
+                              due=due, done_at=done, overdue=(done or at) > due))
+
+    if everything:
+        for r in session.execute(select(consultations).where(consultations.c.moderation_due.is_not(None))):
+            add(r, "moderation", r.moderation_due, None if r.status == Status.submitted.value else r.updated_at)
+    for r in session.execute(select(consultations).where(consultations.c.report_due.is_not(None), *scope)):
+        add(r, "report", r.report_due, r.report_published_at)
+    for r in session.execute(select(consultations.c.id, consultations.c.title, consultations.c.unit_name,
+                                    decisions.c.publication_due, decisions.c.recorded_at)
+                             .join(decisions, decisions.c.consultation_id == consultations.c.id).where(*scope)):
+        add(r, "decision", r.publication_due, r.recorded_at)
+    if only_overdue:
+        items = [d for d in items if d.overdue]
+    return DeadlineList(items=sorted(items, key=lambda d: d.due))
+
+
+def report_published(session: Session, cid: uuid.UUID, at: datetime) -> bool:
+    """The first published report meets the R-3.17 deadline; later versions do not move it."""
+    done = session.execute(update(consultations).where(consultations.c.id == cid,
+                                                       consultations.c.report_published_at.is_(None))
+                           .values(report_published_at=at).returning(consultations.c.id)).first()
+    return done is not None
+
+
+def archive(session: Session, actor: Principal | None, cid: uuid.UUID) -> ConsultationOut:
+    """Closed (normally decided) consultations go to the archive: read-only from then on (R-1.11)."""
+    row = _load(session, actor, cid, lock=True)
+    if not (owns(actor, row) or (actor is not None and actor.has(Role.admin))):
+        raise Forbidden("Архівує підрозділ-власник або адміністратор", code="not_owner")
+    if row.status != Status.closed.value:
+        raise Conflict("Архівувати можна завершену консультацію", code="consultation_not_closed")
+    adopted = session.execute(select(decisions.c.adopted_on).where(decisions.c.consultation_id == cid)).scalar()
+    session.execute(update(consultations).where(consultations.c.id == cid).values(
+        status=Status.archived.value, archived_at=func.now(), updated_at=func.now()))
+    _history(session, cid, row.status, Status.archived, actor.person_id)
+    add_event(session, ConsultationArchived(consultation_id=cid, archived_at=now(), decision_adopted_on=adopted))
+    return view(session, actor, cid)

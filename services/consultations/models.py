@@ -25,6 +25,10 @@ consultations = Table(
     Column("opened_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),
     Column("outcome", JSONB),  # moderation grounds or the unit's conclusion on an initiative
+    Column("moderation_due", DateTime(timezone=True)),   # 2 working days after submission
+    Column("report_due", DateTime(timezone=True)),       # 15 calendar days after closing
+    Column("report_published_at", DateTime(timezone=True)),
+    Column("archived_at", DateTime(timezone=True)),
     Column("search_text", Text, Computed("lower(title || ' ' || question)", persisted=True)),
     Column("search_vector", TSVECTOR, Computed("to_tsvector('simple', title || ' ' || question)", persisted=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

@@ -432,3 +432,26 @@ class DecisionPublished(EventData):
     title: str
     url: str
     on_time: bool
+
+
+class Deadline(BaseModel):
+    consultation_id: uuid.UUID
+    title: str
+    unit_name: str | None
+    kind: str = Field(description="moderation (R-3.10) | report (R-3.17) | decision (R-3.18)")
+    due: datetime
+    done_at: datetime | None
+    overdue: bool = Field(description="missed: not done by the due time, or done late")
+
+
+class DeadlineList(BaseModel):
+    items: list[Deadline]
+
+
+@event("consultations", "consultation_archived")
+class ConsultationArchived(EventData):
+    """The consultation is archived: read-only, kept at least five years after the decision (R-1.11)."""
+
+    consultation_id: uuid.UUID
+    archived_at: datetime
+    decision_adopted_on: date | None = None

@@ -19,6 +19,7 @@ from services.consultations.schemas import (Category, CommentIn, ConsultationIn,
                                             NewVersionIn, ResponseIn, Status)
 from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
                                          InitiativeRejected)
+from services.reports.schemas import ReportPublished
 from services.registry.schemas import Principal
 from services.workdays import today_kyiv
 
@@ -104,6 +105,16 @@ class ConsultationsService(BaseService):
                                                   "message": str(exc)}]) from None
         with self.db.transaction() as session:
             return dump(domain.listing(session, st, category, fm, page, per_page, q, unit, year))
+
+    @rpc(expected_exceptions=ServiceError)
+    def deadlines(self, actor: dict, only_overdue: bool = False) -> dict:
+        with self.db.transaction() as session:
+            return dump(domain.deadlines(session, _actor(actor), domain.now(), bool(only_overdue)))
+
+    @rpc(expected_exceptions=ServiceError)
+    def archive(self, actor: dict, consultation_id) -> dict:
+        with self.db.transaction() as session:
+            return dump(domain.archive(session, _actor(actor), _uuid(consultation_id, "id")))
 
     # ---- the annual plan (R-3.3) ----------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
@@ -227,6 +238,11 @@ class ConsultationsService(BaseService):
         self._once("on_initiative_rejected", payload, InitiativeRejected,
                    lambda s, d: domain.initiative_rejected(s, d.consultation_id, d.grounds, d.note,
                                                            d.moderator_id))
+
+    @subscribe("reports", "report_published")
+    def on_report_published(self, payload):
+        self._once("on_report_published", payload, ReportPublished,
+                   lambda s, d: domain.report_published(s, d.consultation_id, d.published_at))
 
     @timer(interval=get_settings().timer_interval_seconds)
     def move_on_dates(self):
