@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1su
 export PSYCOPG_WAIT_FUNC ?= wait_selector
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run install migrate topology test bench clean asyncapi
+.PHONY: run install migrate topology demo test bench clean asyncapi
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -26,9 +26,13 @@ migrate: install
 topology: install
 	$(BIN)/python -m chassis.topology
 
+# A small Ukrainian demo set (skipped with DEMO=0); loading it twice changes nothing.
+demo: migrate
+	@if [ "$${DEMO:-1}" != "0" ]; then $(BIN)/python -m deploy.demo; fi
+
 # Starts the five services, the gateway (http://localhost:$${GATEWAY_PORT:-8000}) and the SMTP
 # catcher under honcho; Ctrl-C stops them all.
-run: migrate topology
+run: migrate topology demo
 	AUTH_DEV_LOGIN=$${AUTH_DEV_LOGIN:-1} $(BIN)/honcho start -f Procfile
 
 test: install

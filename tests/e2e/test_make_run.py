@@ -38,6 +38,12 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(make_env):
             time.sleep(0.5)
         assert ready_after is not None, "/readyz did not turn 200 within 60 s of `make run`"
         print(f"make run: /readyz 200 after {ready_after:.1f} s")
+        titles = [c["title"] for c in requests.get(base + "/api/v1/consultations", timeout=10).json()["items"]]
+        assert any(t.startswith("Тарифи на проїзд") for t in titles), titles  # the demo set is loaded
+        demo = requests.post(base + "/api/v1/auth/dev-login", timeout=10, json={
+            "subject": "demo-official", "full_name": "Бондаренко Ігор Васильович", "roles": ["official"],
+            "unit": "Управління транспорту"})
+        assert demo.status_code == 200
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         out, _ = proc.communicate(timeout=30)
     finally:
