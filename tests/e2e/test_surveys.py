@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
-from chassis.db import make_engine
-from services.consultations.models import consultations
 from services.workdays import today_kyiv
 from tests.e2e.test_consultations import FULL_NOTICE
 from tests.support.api import dev_login
@@ -86,6 +83,18 @@ def test_bad_answers_are_named_and_change_nothing(system, survey):
     assert person.get(f"/api/v1/consultations/{cid}/results").json() == before
 
 
+def test_the_timer_closes_the_survey_and_answers_stop(env, system, survey):
+    from tests.e2e.test_decisions_search import close_now
+
+    person = dev_login(system.base_url, full_name="Запізнілий Респондент")
+    before = person.get(f"/api/v1/consultations/{survey['id']}/results").json()
+    close_now(env, survey["id"])
+    late = person.post(f"/api/v1/consultations/{survey['id']}/responses", json=answers(survey, 0, [0], None))
+    assert late.status_code == 409 and late.json()["code"] == "consultation_not_active"
+    after = person.get(f"/api/v1/consultations/{survey['id']}/results").json()
+    assert after["status"] == "closed" and after["questions"] == before["questions"]
+
+
 def test_support_of_alternatives_and_no_votes_after_close(env, system):
     official = dev_login(system.base_url, ["official"], unit="Управління транспорту", full_name="Транспорт Ольга")
     body = {"form": "proposal", "title": "Новий маршрут до вокзалу", "category": 17,
@@ -101,10 +110,9 @@ def test_support_of_alternatives_and_no_votes_after_close(env, system):
     tallies = voters[0].get(f"/api/v1/consultations/{c['id']}/results").json()
     assert [a["supporters"] for a in tallies["alternatives"]] == [2, 1]
 
-    engine = make_engine("consultations", env.settings())  # the consultation ends, as the timer would
-    with engine.begin() as conn:
-        conn.execute(update(consultations).where(consultations.c.id == c["id"]).values(status="closed"))
-    engine.dispose()
+    from tests.e2e.test_decisions_search import close_now
+
+    close_now(env, c["id"])
     late = voters[1].post(f"/api/v1/consultations/{c['id']}/responses", json={"alternative_id": alt_a})
     assert late.status_code == 409 and late.json()["code"] == "consultation_not_active"
     assert [a["supporters"] for a in voters[0].get(f"/api/v1/consultations/{c['id']}/results").json()["alternatives"]] == [2, 1]

@@ -49,6 +49,7 @@ def make_world(infra: Infra, **extra) -> Env:
         "GATEWAY_PORT": str(gateway_port), "GATEWAY_HOST": "127.0.0.1",
         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
         "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", "AUTH_DEV_LOGIN": "1", "RPC_TIMEOUT": "4",
+        "TIMER_INTERVAL_SECONDS": "1",
         "MAIL_DIR": str(ROOT / "var" / "test-mail" / run_id),
         "FILE_STORE": str(ROOT / "var" / "test-files" / run_id),
         "PROMETHEUS_MULTIPROC_DIR": str(ROOT / "var" / "test-metrics" / run_id),
