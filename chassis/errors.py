@@ -82,6 +82,17 @@ def invalid_from(exc: ValidationError, detail: str = "Некоректні да�
     return InvalidInput(detail, errors=field_errors(exc))
 
 
+def parse_uuid(value, field: str):
+    """``value`` as a UUID, or a typed ``InvalidInput`` naming ``field``."""
+    import uuid
+
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{field}: некоректний ідентифікатор",
+                           errors=[{"field": field, "message": "очікується UUID"}]) from None
+
+
 def parse(model, data):
     """Validate ``data`` against a pydantic model, raising a typed ``InvalidInput``."""
     try:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from chassis.consumer import claim_event, subscribe
 from chassis.errors import InvalidInput, ServiceError, parse
+from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
@@ -29,14 +29,6 @@ MAX_PER_PAGE = 100
 
 def _actor(actor: dict | None) -> Principal | None:
     return parse(Principal, actor) if actor is not None else None
-
-
-def _uuid(value, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise InvalidInput(f"{field}: некоректний ідентифікатор",
-                           errors=[{"field": field, "message": "очікується UUID"}]) from None
 
 
 def _rules() -> domain.Rules:

@@ -1,6 +1,5 @@
 """Tables of the notifications service's own database (no other service reads them)."""
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String,
-                        Table, UniqueConstraint, Uuid, false, func)
+from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, UniqueConstraint, Uuid, func
 
 metadata = MetaData()
 

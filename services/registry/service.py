@@ -2,12 +2,12 @@
 (entrypoints only; rules live in domain.py)."""
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from nameko.rpc import rpc
 
-from chassis.errors import Forbidden, InvalidInput, ServiceError, parse
+from chassis.errors import Forbidden, ServiceError, parse
+from chassis.errors import parse_uuid as _uuid
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from services.registry import domain
@@ -17,14 +17,6 @@ from services.registry.schemas import (ConsentIn, DevLoginIn, IdentityIn, MeUpda
                                        RoleGrant, UnitIn)
 
 MAX_PAGE = 5000
-
-
-def _uuid(value, field: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise InvalidInput(f"{field}: некоректний ідентифікатор",
-                           errors=[{"field": field, "message": "очікується UUID"}]) from None
 
 
 def dump(model) -> dict:

@@ -1,6 +1,5 @@
 """Tables of the reports service's own database (no other service reads them)."""
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String,
-                        Table, UniqueConstraint, Uuid, false, func)
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, UniqueConstraint, Uuid, func
 
 metadata = MetaData()
 

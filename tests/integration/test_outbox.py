@@ -7,7 +7,7 @@ import urllib.parse
 import uuid
 
 import pytest
-from kombu import Connection, Consumer, Exchange, Queue
+from kombu import Connection, Consumer, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
 import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
