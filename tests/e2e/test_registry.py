@@ -45,27 +45,40 @@ ENDPOINTS = [
     ("GET", "/api/v1/consent", PUBLIC), ("GET", "/api/v1/units", PUBLIC),
     ("GET", "/api/v1/organisations", PUBLIC), ("GET", "/api/v1/me", LOGIN),
     ("PUT", "/api/v1/me", LOGIN), ("GET", "/api/v1/me/export", LOGIN),
-    ("POST", "/api/v1/organisations", LOGIN),
+    ("POST", "/api/v1/me/consent", LOGIN), ("DELETE", "/api/v1/me", LOGIN),
+    ("POST", "/api/v1/auth/logout", LOGIN), ("POST", "/api/v1/organisations", LOGIN),
     ("GET", "/api/v1/admin/persons/{other}", ADMIN), ("POST", "/api/v1/admin/persons/{other}/roles", ADMIN),
+    ("DELETE", "/api/v1/admin/persons/{other}/roles/{role}", ADMIN),
     ("POST", "/api/v1/admin/units", ADMIN), ("GET", "/api/v1/admin/organisations", ADMIN),
-    ("GET", "/api/v1/admin/audit", ADMIN),
+    ("POST", "/api/v1/admin/organisations/{org}/confirm", ADMIN), ("GET", "/api/v1/admin/audit", ADMIN),
 ]
 BODIES = {("PUT", "/api/v1/me"): lambda: {"phone": "+380 44 123 45 67"},
+          ("POST", "/api/v1/me/consent"): lambda: {"version": "2026-11"},
           ("POST", "/api/v1/organisations"): lambda: {"name": f"ОСББ «Світанок-{uuid.uuid4().hex[:6]}»",
                                                       "kind": "condominium"},
-          ("POST", "/api/v1/admin/persons/{other}/roles"): lambda: {"role": "moderator"},
+          ("POST", "/api/v1/admin/persons/{other}/roles"): lambda: {"role": "admin"},
           ("POST", "/api/v1/admin/units"): lambda: {"name": f"Відділ {uuid.uuid4().hex[:8]}"}}
+ROLES = {"resident": ["resident"], "institution_head": ["institution_head"], "official": ["official"],
+         "moderator": ["moderator"], "admin": ["admin"]}
 
 
-@pytest.mark.parametrize("role", ["anonymous", "resident", "institution_head", "official", "moderator", "admin"])
+@pytest.mark.parametrize("role", ["anonymous", *ROLES])
 @pytest.mark.parametrize("method,path,need", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
 def test_role_matrix(system, people, role, method, path, need):
-    caller = people[role]
-    target = dev_login(system.base_url, full_name="Інша Особа")
+    """A fresh caller per case, so that logout and erasure cannot disturb the other cases."""
+    base = system.base_url
+    caller = Caller(base) if role == "anonymous" else dev_login(
+        base, ROLES[role], unit="Відділ матриці" if role == "official" else None, full_name=f"Матриця {role}")
+    target = dev_login(base, full_name="Інша Особа")
+    role_id = people["admin"].post(f"/api/v1/admin/persons/{target.person_id}/roles",
+                                   json={"role": "moderator"}).json()["id"]
+    org_id = target.post("/api/v1/organisations", json={"name": f"ГО «Матриця {uuid.uuid4().hex[:6]}»",
+                                                        "kind": "ngo"}).json()["id"]
     body = BODIES.get((method, path))
-    r = caller.request(method, path.format(other=target.person_id), json=body() if body else None)
+    r = caller.request(method, path.format(other=target.person_id, role=role_id, org=org_id),
+                       json=body() if body else None)
     if need == PUBLIC or (need == LOGIN and role != "anonymous") or (need == ADMIN and role == "admin"):
-        assert r.status_code in (200, 201), f"{role} {method} {path}: {r.status_code} {r.text}"
+        assert r.status_code in (200, 201, 204), f"{role} {method} {path}: {r.status_code} {r.text}"
     elif role == "anonymous":
         assert r.status_code == 401 and r.json()["code"] == "login_required", r.text
     else:
