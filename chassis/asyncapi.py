@@ -7,24 +7,29 @@ the event type as routing key.
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 
 import yaml
 
-from chassis.events import CATALOGUE, Envelope
+from chassis.events import CATALOGUE, Envelope, EventData
 from chassis.settings import SERVICES
 
 DOC_VERSION = "1.0.0"
+AMQP_BINDING_VERSION = "0.3.0"
 REF = "#/components/schemas/{model}"
 
 DESCRIPTION = """\
 Events of the e-consultations platform («Електронні консультації з громадськістю»).
-Each service publishes its events to the durable topic exchange `<service>.events`, routing key =
-event type, as persistent JSON messages with publisher confirms. Every message is an envelope
-`{event_id, type, occurred_at, version, data}`; `data` follows the schema of its type.
-Delivery is at least once: deduplicate on `event_id`. To subscribe with any AMQP 0-9-1 client,
-declare your own durable queue and bind it to the exchange with the event type (or `#`).
+Each service publishes its events to the durable topic exchange `<service>.events` with the event
+type as routing key, as persistent JSON messages (content type `application/json`) with publisher
+confirms. Every message is an envelope `{event_id, type, occurred_at, version, data}`; `data`
+follows the schema of its type, and consumers must ignore fields they do not know. Delivery is at
+least once: the same event may arrive twice, so deduplicate on `event_id`. To subscribe with any
+AMQP 0-9-1 client (pika, kombu, Java, Node), declare your own durable queue, bind it to the
+exchange `<service>.events` with the event type as binding key (or `#` for all of that service's
+events), and acknowledge each message after you have processed it.
 """
 
 
@@ -35,15 +40,29 @@ def load_all_events() -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if exc.name != name:  # a broken import inside the module must not pass silently
                 raise
 
 
-def _schema(model, schemas: dict) -> dict:
+def _add_schema(model: type[EventData], schemas: dict) -> dict:
+    """Put ``model``'s schema (and its hoisted ``$defs``) into ``schemas``; return a ``$ref``."""
     schema = model.model_json_schema(ref_template=REF, mode="serialization")
-    schemas.update(schema.pop("$defs", {}))
-    schemas[model.__name__] = schema
+    for name, sub in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        if schemas.setdefault(name, sub) != sub:
+            raise ValueError(f"two different schemas are both named {name!r}: rename one model")
     return {"$ref": REF.format(model=model.__name__)}
+
+
+def _envelope_payload(model: type[EventData], data_ref: dict) -> dict:
+    """The envelope's schema with ``data`` pointing at this event's schema."""
+    payload = Envelope.model_json_schema(mode="serialization")
+    props = payload["properties"]
+    props["type"] = {**props["type"], "const": model.event_type}
+    props["version"] = {**props["version"], "const": model.version}
+    props["data"] = data_ref
+    payload["required"] = list(props)  # the publisher always sends every field (``model_dump``)
+    payload["title"] = f"{model.__name__} envelope"
+    return payload
 
 
 def build_document() -> dict:
@@ -52,61 +71,59 @@ def build_document() -> dict:
     channels: dict = {}
     operations: dict = {}
     messages: dict = {}
-    _schema(Envelope, schemas)
     ours = {key: model for key, model in CATALOGUE.items() if key[0] in SERVICES}  # not test probes
     for (source, event_type), model in sorted(ours.items()):
-        key = f"{source}.{event_type}"
-        msg_name = f"{source}_{event_type}"
-        payload = {
-            "allOf": [{"$ref": REF.format(model="Envelope")},
-                      {"type": "object", "properties": {
-                          "type": {"const": event_type},
-                          "version": {"const": model.version},
-                          "data": _schema(model, schemas)}}]}
-        messages[msg_name] = {
-            "name": event_type, "title": model.__name__, "summary": (model.__doc__ or "").strip(),
-            "contentType": "application/json", "payload": payload,
-            "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": "0.3.0"}}}
-        channels[key] = {
+        channel, message = f"{source}.{event_type}", f"{source}_{event_type}"
+        summary = {"summary": " ".join(model.__doc__.split())} if model.__doc__ else {}
+        messages[message] = {
+            "name": event_type, "title": model.__name__, **summary, "contentType": "application/json",
+            "payload": _envelope_payload(model, _add_schema(model, schemas)),
+            "bindings": {"amqp": {"messageType": event_type, "bindingVersion": AMQP_BINDING_VERSION}}}
+        channels[channel] = {
             "address": event_type,
-            "description": f"Events `{event_type}` from the {source} service.",
-            "messages": {msg_name: {"$ref": f"#/components/messages/{msg_name}"}},
-            "bindings": {"amqp": {"is": "routingKey", "bindingVersion": "0.3.0", "exchange": {
+            "description": f"`{event_type}` events of the {source} service.",
+            "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+            "bindings": {"amqp": {"is": "routingKey", "exchange": {
                 "name": f"{source}.events", "type": "topic", "durable": True, "autoDelete": False,
-                "vhost": "/"}}}}
-        operations[f"receive_{msg_name}"] = {
-            "action": "receive", "channel": {"$ref": f"#/channels/{key}"},
-            "summary": f"Receive {event_type} from {source}.",
-            "messages": [{"$ref": f"#/channels/{key}/messages/{msg_name}"}]}
+                "vhost": "/"}, "bindingVersion": AMQP_BINDING_VERSION}}}
+        operations[f"receive_{message}"] = {
+            "action": "receive", "channel": {"$ref": f"#/channels/{channel}"},
+            "summary": f"Receive `{event_type}` from {source}.",
+            "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],
+            # deliveryMode belongs to the AMQP operation binding (the message binding forbids it)
+            "bindings": {"amqp": {"deliveryMode": 2, "ack": True, "bindingVersion": AMQP_BINDING_VERSION}}}
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "Електронні консультації — події / events", "version": DOC_VERSION,
-                 "description": _one_paragraph(DESCRIPTION)},
+                 "description": " ".join(DESCRIPTION.split())},
         "defaultContentType": "application/json",
-        "servers": {"local": {"host": "localhost:5672", "protocol": "amqp", "protocolVersion": "0.9.1",
-                              "description": "RabbitMQ of a local `make run`"}},
+        "servers": {"amqp": {"host": "localhost:5672", "protocol": "amqp", "protocolVersion": "0.9.1",
+                             "description": "RabbitMQ of a local `make run` (use your deployment's host)"}},
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": dict(sorted(schemas.items()))},
     }
 
 
-def _one_paragraph(text: str) -> str:
-    return " ".join(text.split())
-
-
 def render() -> str:
     return yaml.safe_dump(build_document(), allow_unicode=True, sort_keys=False, width=100)
 
 
-def main(argv: list[str]) -> None:
-    if argv[:1] == ["--check"] and len(argv) == 2:
-        with open(argv[1], encoding="utf-8") as fh:
-            if fh.read() != render():
-                sys.exit(f"{argv[1]} is stale: run `make asyncapi`")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m chassis.asyncapi", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated document")
+    args = parser.parse_args(argv)
+    if args.check is None:
+        sys.stdout.write(render())
         return
-    sys.stdout.write(render())
+    try:
+        with open(args.check, encoding="utf-8") as fh:
+            current = fh.read()
+    except FileNotFoundError:
+        sys.exit(f"{args.check} does not exist: run `make asyncapi`")
+    if current != render():
+        sys.exit(f"{args.check} is stale: run `make asyncapi`")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -34,14 +34,13 @@ def test_each_service_is_its_own_scalable_compose_service(name):
     assert _command(svc) == f"python -m chassis.run {name}"
     assert "container_name" not in svc, f"{name}: container_name prevents --scale"
     assert "ports" not in svc, f"{name}: a host port prevents --scale"
-    deps = svc["depends_on"]
-    assert deps["migrate"]["condition"] == "service_completed_successfully", name
-    assert deps["rabbitmq"]["condition"] == "service_healthy", name
-    assert deps["postgres"]["condition"] == "service_healthy", name
+    deps = svc.get("depends_on", {})
+    for dep, condition in (("migrate", "service_completed_successfully"),
+                           ("rabbitmq", "service_healthy"), ("postgres", "service_healthy")):
+        assert deps.get(dep, {}).get("condition") == condition, f"{name}: must wait for {dep} ({condition})"
+    assert "healthcheck" in svc, f"{name}: no healthcheck (the gateway waits for it)"
     assert svc["healthcheck"]["test"][-3:] == ["-m", "chassis.healthcheck", name], \
         f"{name}: its health check must ask {name}"
-    for var in ("AMQP_URI", "DATABASE_URL", "SMTP_HOST"):
-        assert var in svc["environment"], f"{name}: {var} missing"
 
 
 def test_gateway_publishes_8000_and_waits_for_healthy_services():
@@ -49,7 +48,8 @@ def test_gateway_publishes_8000_and_waits_for_healthy_services():
     assert "8000:8000" in gw["ports"]
     assert "gateway/gunicorn.conf.py" in _command(gw) and (ROOT / "gateway" / "gunicorn.conf.py").exists()
     for name in SERVICES:
-        assert gw["depends_on"][name]["condition"] == "service_healthy", name
+        assert gw.get("depends_on", {}).get(name, {}).get("condition") == "service_healthy", \
+            f"gateway must wait for {name} to be healthy"
     assert "healthz" in " ".join(gw["healthcheck"]["test"])
 
 
@@ -63,13 +63,20 @@ def test_infrastructure_has_health_checks_and_migrations_run_once():
 
 def test_images_and_commands_exist():
     dockerfile = ROOT / "deploy" / "Dockerfile"
+    assert dockerfile.exists(), "deploy/Dockerfile is missing"
     text = dockerfile.read_text()
-    assert "libpq5" in text and "PSYCOPG_WAIT_FUNC=wait_selector" in text
+    assert "libpq5" in text, "Dockerfile: libpq5 (psycopg 3 needs libpq) not installed"
+    assert "PSYCOPG_WAIT_FUNC=wait_selector" in text, "Dockerfile: PSYCOPG_WAIT_FUNC=wait_selector not set"
     for name, svc in APPS.items():
-        if "build" in svc:
-            assert svc["build"]["dockerfile"] == "deploy/Dockerfile", name
-            words = _command(svc).replace("&&", " ").split()
-            for i, word in enumerate(words):
+        if "build" not in svc:
+            continue
+        assert svc["build"].get("dockerfile") == "deploy/Dockerfile", f"{name}: not built from deploy/Dockerfile"
+        for var in ("AMQP_URI", "DATABASE_URL", "SMTP_HOST"):
+            assert var in svc.get("environment", {}), f"{name}: {var} missing from its environment"
+        health = svc.get("healthcheck", {}).get("test", [])
+        for line in (_command(svc), " ".join(health) if isinstance(health, list) else health):
+            words = line.replace("&&", " ").split()
+            for i, word in enumerate(words[:-1]):
                 if word == "-m":
                     assert _module_file(words[i + 1]).exists(), f"{name}: no module {words[i + 1]}"
 

@@ -46,6 +46,7 @@ def test_catcher_saves_a_ukrainian_message_and_logs_no_address(tmp_path):
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0, "catcher did not stop cleanly on SIGTERM"
     log = out.decode()
     assert '"recipients": 1' in log
     assert "Розпочато консультацію" in log
