@@ -1,5 +1,7 @@
 """Tables of the moderation service's own database (no other service reads them)."""
-from sqlalchemy import Column, DateTime, MetaData, String, Table, UniqueConstraint, Uuid, func
+from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, MetaData, PrimaryKeyConstraint, String,
+                        Table, Text, UniqueConstraint, Uuid, func, text)
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -8,7 +10,59 @@ cases = Table(
     Column("id", Uuid, primary_key=True),
     Column("kind", String(20), nullable=False),  # comment | initiative (R-3.7, R-3.10)
     Column("subject_id", Uuid, nullable=False),
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False),  # open | decided
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("consultation_id", Uuid),
+    Column("author_id", Uuid),
+    Column("author_name", String(300)),
+    Column("text", Text),
+    Column("matches", JSONB, nullable=False, server_default=text("'[]'")),
+    Column("source", String(20), nullable=False, server_default="screening"),  # screening | report
+    Column("reports", Integer, nullable=False, server_default="0"),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("decision", String(20)),  # approved | rejected
+    Column("grounds", JSONB),
+    Column("note", Text),
+    Column("decided_by", Uuid),
+    Column("decided_at", DateTime(timezone=True)),
     UniqueConstraint("kind", "subject_id"),
+    Index("ix_cases_queue", "priority", "submitted_at", postgresql_where=text("status = 'open'")),
+)
+
+screenings = Table(
+    "screenings", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("subject_id", Uuid, nullable=False),
+    Column("consultation_id", Uuid, index=True),
+    Column("author_id", Uuid),
+    Column("text", Text, nullable=False),
+    Column("text_hash", String(64), nullable=False),
+    Column("outcome", String(10), nullable=False),  # pass | hold
+    Column("matches", JSONB, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_screenings_author", "author_id", "text_hash"),
+)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("case_id", Uuid, nullable=False, index=True),
+    Column("consultation_id", Uuid, index=True),
+    Column("moderator_id", Uuid, nullable=False, index=True),
+    Column("decision", String(20), nullable=False),
+    Column("grounds", JSONB, nullable=False),
+    Column("note", Text),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+flags = Table(
+    "flags", metadata,
+    Column("comment_id", Uuid, nullable=False),
+    Column("reporter_id", Uuid, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("comment_id", "reporter_id"),
 )

@@ -48,3 +48,75 @@ class InitiativeRejected(EventData):
     grounds: list[str] = Field(min_length=1)
     note: str | None = None
     moderator_id: uuid.UUID
+
+
+# ---- RPC and HTTP contracts -------------------------------------------------------------------------
+
+from datetime import datetime  # noqa: E402
+
+from pydantic import BaseModel, ConfigDict  # noqa: E402
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CaseOut(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(description="comment | initiative")
+    subject_id: uuid.UUID
+    consultation_id: uuid.UUID | None
+    author_name: str | None
+    text: str | None
+    matches: list[dict] = Field(description="what the automatic screening found")
+    source: str = Field(description="screening | report")
+    reports: int
+    priority: int
+    submitted_at: datetime
+    due_at: datetime = Field(description="R-3.10: 2 working days after submission")
+    overdue: bool
+    status: str
+    decision: str | None = None
+    grounds: list[str] | None = None
+
+
+class Queue(BaseModel):
+    items: list[CaseOut]
+    total: int
+
+
+class CaseDecision(Strict):
+    decision: str = Field(pattern="^(approve|reject)$")
+    grounds: list[str] = Field(default_factory=list, max_length=13, description="required to reject")
+    note: str | None = Field(None, max_length=2000)
+    unit_id: uuid.UUID | None = Field(None, description="approving an initiative: the competent unit")
+
+
+class ReportIn(Strict):
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class AuditItem(BaseModel):
+    at: datetime
+    kind: str = Field(description="screening | decision")
+    subject_id: uuid.UUID | None
+    consultation_id: uuid.UUID | None
+    outcome: str
+    matches: list[dict] | None = None
+    grounds: list[str] | None = None
+    moderator_id: uuid.UUID | None = None
+    note: str | None = None
+
+
+class Audit(BaseModel):
+    items: list[AuditItem]
+
+
+class Stats(BaseModel):
+    open: int
+    overdue: int
+    decided: int
+    by_moderator: dict[str, int]
+    by_ground: dict[str, int]
+    screened: int
+    held_by_screening: int

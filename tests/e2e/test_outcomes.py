@@ -54,7 +54,7 @@ def public_ids(system, cid) -> list[str]:
 def test_approved_comment_is_public_once_and_a_later_rejection_removes_it(env, system, consultation):
     cid = consultation["id"]
     author = dev_login(system.base_url, full_name="Автор Коментаря Іван")
-    comment = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Потрібен шкільний автобус."}).json()
+    comment = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Потрібен шкільний автобус, див. www.example.com"}).json()
     assert comment["id"] not in public_ids(system, cid)
     publish(env, CommentApproved(comment_id=comment["id"], consultation_id=cid), times=3)
     assert eventually(lambda: comment["id"] in public_ids(system, cid))
@@ -76,7 +76,7 @@ def test_approved_comment_is_public_once_and_a_later_rejection_removes_it(env, s
 def test_rejected_comment_grounds_are_for_the_author_only(env, system, consultation):
     cid = consultation["id"]
     author = dev_login(system.base_url, full_name="Автор Відхиленого")
-    comment = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Неприйнятний текст"}).json()
+    comment = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Неприйнятний текст, пишіть на spam@example.com"}).json()
     publish(env, CommentRejected(comment_id=comment["id"], consultation_id=cid, grounds=["obscene"],
                                  moderator_id=MODERATOR))
     assert eventually(lambda: author.get("/api/v1/me/comments").json()["items"][0]["status"] == "rejected")

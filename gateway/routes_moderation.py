@@ -1,0 +1,82 @@
+"""The moderators' queue, decisions with R-3.7 grounds, residents' reports, audit and statistics."""
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+from pydantic import BaseModel, ConfigDict
+
+from chassis.errors import InvalidInput
+from gateway import auth
+from gateway.openapi import ApiSpec
+from gateway.routes_consultations import actor
+from services.moderation.grounds import Ground
+from services.moderation.schemas import Audit, CaseDecision, CaseOut, Queue, ReportIn, Stats
+from services.registry.schemas import Role
+
+MODERATOR = (Role.moderator,)
+
+
+class GroundList(BaseModel):
+    items: list[Ground]
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    consultation_id: uuid.UUID | None = None
+    moderator_id: uuid.UUID | None = None
+
+
+def rpc(method: str, *args):
+    return current_app.extensions["rpc"].call("moderation", method, *args)
+
+
+def register(spec: ApiSpec):
+    api = spec.blueprint("moderation", "/api/v1")
+
+    @api.route("/moderation/grounds", summary="The coded grounds of R-3.7 and R-1.5", response=GroundList,
+               tags=["moderation"])
+    def grounds():
+        return GroundList(items=rpc("grounds"))
+
+    @api.route("/moderation/queue", summary="Held comments, initiatives and reported comments: most "
+               "reported first, then oldest first, with R-3.10 due times and overdue marks",
+               response=Queue, tags=["moderation"], auth=MODERATOR)
+    def queue():
+        return Queue(**rpc("queue", actor()))
+
+    @api.route("/moderation/cases/<uuid:case_id>/decision", "POST", summary="Approve, or reject with "
+               "one or more grounds; recorded once (a second decision gets 409)", body=CaseDecision,
+               response=CaseOut, tags=["moderation"], auth=MODERATOR, errors=(404, 409))
+    def decide(case_id: uuid.UUID, body: CaseDecision):
+        unit_name = None
+        if body.unit_id is not None:
+            units = current_app.extensions["rpc"].call("registry", "list_units")
+            unit_name = next((u["name"] for u in units if u["id"] == str(body.unit_id)), None)
+            if unit_name is None:
+                raise InvalidInput("Немає такого підрозділу", code="unit_not_found",
+                                   errors=[{"field": "body.unit_id", "message": "невідомий підрозділ"}])
+        return CaseOut(**rpc("decide", actor(), str(case_id), body.model_dump(mode="json"), unit_name))
+
+    @api.route("/comments/<uuid:comment_id>/reports", "POST", summary="Report a comment to the moderators "
+               "with a reason; several reports raise its priority", body=ReportIn, response=CaseOut,
+               status=201, tags=["moderation"], auth="consent", errors=(404, 409))
+    def report(comment_id: uuid.UUID, body: ReportIn):
+        auth.require_consent()
+        case = CaseOut(**rpc("report_comment", actor(), str(comment_id), body.model_dump()))
+        case.text, case.author_name, case.matches = None, None, []  # the reporter sees only that it was taken
+        return case, 201
+
+    @api.route("/moderation/audit", summary="Every screening result and decision, per consultation or "
+               "per moderator (for the protocol, R-3.14, and for appeals)", query=AuditQuery, response=Audit,
+               tags=["moderation"], auth=MODERATOR)
+    def audit(query: AuditQuery):
+        return Audit(**rpc("audit", actor(), str(query.consultation_id) if query.consultation_id else None,
+                           str(query.moderator_id) if query.moderator_id else None))
+
+    @api.route("/moderation/stats", summary="Moderators' statistics: handled, overdue, by ground",
+               response=Stats, tags=["moderation"], auth=MODERATOR)
+    def stats():
+        return Stats(**rpc("stats", actor()))
+
+    return api

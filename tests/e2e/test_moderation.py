@@ -1,0 +1,155 @@
+"""Moderation end to end (issue: Moderation; R-1.1, R-2.1, R-3.7, R-3.10): clean comments are
+public at once, obscene ones written with look-alike letters are held, rejected with a ground and
+never public; one decision per case; nothing lost while the service is down; only moderators."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from chassis.db import make_engine
+from services.moderation.models import screenings
+from services.workdays import today_kyiv
+from tests.e2e.test_consultations import FULL_NOTICE, draft_body
+from tests.e2e.test_outcomes import eventually, public_ids
+from tests.support.api import Caller, dev_login
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture(scope="module")
+def cast(system):
+    base = system.base_url
+    official = dev_login(base, ["official"], unit="Управління модерації тест", full_name="Власник Консультації")
+    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
+                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), title="Ремонт мосту через Уж")
+    cid = official.post("/api/v1/consultations", json=body).json()["id"]
+    official.post(f"/api/v1/consultations/{cid}/publish")
+    return {"cid": cid, "official": official,
+            "moderator": dev_login(base, ["moderator"], full_name="Модератор Степан"),
+            "moderator2": dev_login(base, ["moderator"], full_name="Модераторка Ірина"),
+            "resident": dev_login(base, full_name="Мешканець Тарас Ілліч"),
+            "admin": dev_login(base, ["admin"], full_name="Адмін Без Модерації")}
+
+
+def case_for(moderator, subject_id):
+    return next((c for c in moderator.get("/api/v1/moderation/queue").json()["items"] if c["subject_id"] == subject_id), None)
+
+
+def test_clean_comment_is_public_at_once(system, cast):
+    c = cast["resident"].post(f"/api/v1/consultations/{cast['cid']}/comments",
+                              json={"body": "Прошу відремонтувати міст до осені, бо він дуже потрібен."}).json()
+    started = time.monotonic()
+    assert eventually(lambda: c["id"] in public_ids(system, cast["cid"]), seconds=5)
+    assert time.monotonic() - started < 2.0
+
+
+def test_obscene_comment_with_lookalikes_is_held_rejected_and_never_public(system, cast):
+    author = dev_login(system.base_url, full_name="Лайливий Автор")
+    c = author.post(f"/api/v1/consultations/{cast['cid']}/comments",
+                    json={"body": "Цей міст — повна xуйня, х.у.й його полагодять"}).json()
+    case = eventually(lambda: case_for(cast["moderator"], c["id"]))
+    assert case and case["kind"] == "comment" and {m["rule"] for m in case["matches"]} == {"obscene"}
+    assert {m["text"] for m in case["matches"]} >= {"xуйня"}
+    assert case["overdue"] is False and case["due_at"]
+    assert c["id"] not in public_ids(system, cast["cid"])
+    no_ground = cast["moderator"].post(f"/api/v1/moderation/cases/{case['id']}/decision", json={"decision": "reject"})
+    assert no_ground.status_code == 422 and no_ground.json()["code"] == "ground_required"
+    r = cast["moderator"].post(f"/api/v1/moderation/cases/{case['id']}/decision",
+                               json={"decision": "reject", "grounds": ["obscene"], "note": "Лайка"})
+    assert r.status_code == 200 and r.json()["decision"] == "rejected"
+    mine = eventually(lambda: [x for x in author.get("/api/v1/me/comments").json()["items"]
+                               if x["id"] == c["id"] and x["status"] == "rejected"])
+    assert mine[0]["rejection_grounds"] == ["obscene"]
+    time.sleep(0.5)
+    assert c["id"] not in public_ids(system, cast["cid"])
+    audit = cast["moderator"].get("/api/v1/moderation/audit", params={"consultation_id": cast["cid"]}).json()["items"]
+    assert {"screening", "decision"} <= {a["kind"] for a in audit}
+
+
+def test_concurrent_decisions_on_one_case_exactly_one_applies(system, cast):
+    author = dev_login(system.base_url, full_name="Автор Суперечки")
+    c = author.post(f"/api/v1/consultations/{cast['cid']}/comments",
+                    json={"body": "Дзвоніть 067 123 45 67, все розкажу"}).json()
+    case = eventually(lambda: case_for(cast["moderator"], c["id"]))
+    bodies = [{"decision": "approve"}, {"decision": "reject", "grounds": ["off_topic"]}] * 4
+    who = [cast["moderator"], cast["moderator2"]] * 4
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda i: who[i].post(f"/api/v1/moderation/cases/{case['id']}/decision",
+                                                    json=bodies[i]).status_code, range(8)))
+    assert sorted(codes) == [200] + [409] * 7, codes
+    decided = [a for a in cast["moderator"].get("/api/v1/moderation/audit").json()["items"]
+               if a["kind"] == "decision" and a["subject_id"] == c["id"]]
+    assert len(decided) == 1
+
+
+def test_reports_raise_priority_and_a_rejection_removes_a_published_comment(system, cast):
+    author = dev_login(system.base_url, full_name="Оскаржений Автор")
+    c = author.post(f"/api/v1/consultations/{cast['cid']}/comments",
+                    json={"body": "Голосуйте за нашу партію на виборах, вона відремонтує міст"}).json()
+    assert eventually(lambda: c["id"] in public_ids(system, cast["cid"]))  # screening cannot see campaigning
+    reporters = [dev_login(system.base_url, full_name=f"Пильний Читач {i}") for i in range(3)]
+    for r in reporters:
+        assert r.post(f"/api/v1/comments/{c['id']}/reports", json={"reason": "Політична агітація"}).status_code == 201
+    again = reporters[0].post(f"/api/v1/comments/{c['id']}/reports", json={"reason": "Ще раз"})
+    assert again.status_code == 409
+    queue = cast["moderator"].get("/api/v1/moderation/queue").json()["items"]
+    assert queue[0]["subject_id"] == c["id"] and queue[0]["reports"] == 3 and queue[0]["source"] == "report"
+    r = cast["moderator"].post(f"/api/v1/moderation/cases/{queue[0]['id']}/decision",
+                               json={"decision": "reject", "grounds": ["political_campaigning"]})
+    assert r.status_code == 200
+    assert eventually(lambda: c["id"] not in public_ids(system, cast["cid"]))
+
+
+def test_initiative_goes_through_the_queue_to_a_unit(system, cast):
+    resident = dev_login(system.base_url, full_name="Ініціаторка Олеся")
+    init = resident.post("/api/v1/consultations", json=draft_body(title="Пішохідний перехід біля школи №3")).json()
+    case = eventually(lambda: case_for(cast["moderator"], init["id"]))
+    assert case["kind"] == "initiative"
+    unit_id = next(r["unit_id"] for r in cast["official"].get("/api/v1/me").json()["roles"] if r["role"] == "official")
+    missing = cast["moderator"].post(f"/api/v1/moderation/cases/{case['id']}/decision", json={"decision": "approve"})
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "unit_id"
+    ok = cast["moderator"].post(f"/api/v1/moderation/cases/{case['id']}/decision",
+                                json={"decision": "approve", "unit_id": unit_id})
+    assert ok.status_code == 200
+    assert eventually(lambda: resident.get(f"/api/v1/consultations/{init['id']}").json()["status"] == "forwarded")
+    assert cast["official"].get(f"/api/v1/consultations/{init['id']}").status_code == 200
+
+
+@pytest.mark.parametrize("role,status", [("anonymous", 401), ("resident", 403), ("official", 403),
+                                         ("admin", 403), ("moderator", 200)])
+def test_only_moderators_see_the_queue_and_decide(system, cast, role, status):
+    caller = Caller(system.base_url) if role == "anonymous" else cast[role]
+    assert caller.get("/api/v1/moderation/queue").status_code == status
+    assert caller.get("/api/v1/moderation/stats").status_code == status
+    assert caller.get("/api/v1/moderation/audit").status_code == status
+    if status != 200:
+        r = caller.post("/api/v1/moderation/cases/00000000-0000-0000-0000-000000000001/decision",
+                        json={"decision": "approve"})
+        assert r.status_code == status
+
+
+def test_nothing_is_lost_while_moderation_is_down(env, system, cast):
+    author = dev_login(system.base_url, full_name="Терплячий Автор")
+    system.stop("moderation")
+    try:
+        ids = [author.post(f"/api/v1/consultations/{cast['cid']}/comments",
+                           json={"body": f"Пропозиція номер {i}: відремонтувати тротуар біля мосту."}).json()["id"]
+               for i in range(5)]
+        time.sleep(1.5)
+        assert not set(ids) & set(public_ids(system, cast["cid"]))  # waiting, pending
+    finally:
+        system.start("moderation")
+    assert eventually(lambda: set(ids) <= set(Caller(system.base_url).get(
+        f"/api/v1/consultations/{cast['cid']}/comments", params={"per_page": 100}).json()["items"] and
+        [x["id"] for x in Caller(system.base_url).get(f"/api/v1/consultations/{cast['cid']}/comments",
+                                                       params={"per_page": 100}).json()["items"]]), seconds=30)
+    engine = make_engine("moderation", env.settings())
+    with engine.connect() as conn:
+        counts = dict(conn.execute(select(screenings.c.subject_id, func.count()).where(
+            screenings.c.subject_id.in_(ids)).group_by(screenings.c.subject_id)).all())
+    engine.dispose()
+    assert sorted(counts.values()) == [1] * 5, "every comment screened exactly once"
