@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/rpc.py
 	$(BIN)/python bench/register.py
 	$(BIN)/python bench/consultations.py
+	$(BIN)/python bench/moderation.py
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml

@@ -20,7 +20,7 @@ DATA = Path(__file__).with_name("data")
 # Latin letters and digits that look like Cyrillic ones (used inside mostly-Cyrillic words)
 LOOKALIKES = str.maketrans({
     "a": "а", "b": "в", "c": "с", "e": "е", "h": "н", "i": "і", "k": "к", "m": "м", "o": "о",
-    "p": "р", "t": "т", "x": "х", "y": "у", "u": "и", "3": "з", "0": "о", "6": "б", "@": "а",
+    "p": "р", "t": "т", "x": "х", "y": "у", "u": "и", "z": "з", "3": "з", "0": "о", "6": "б", "@": "а",
     "ё": "е", "4": "ч",
 })
 CYRILLIC = re.compile(r"[а-яіїєґё]")
@@ -29,7 +29,7 @@ SEPARATED = re.compile(r"(?<!\w)(?:\w[\s.\-_*'`]+){2,}\w(?!\w)")  # х.у.й, х
 WORD = re.compile(r"[\w@*'’ʼ]+")
 LINK = re.compile(r"(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|net|org|ru|ua|info|biz|xyz|top|site|online|shop)\b")
 EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+\.[\w.]+\b")
-PHONE = re.compile(r"(?:\+?38)?[\s(]*0\d{2}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}\b")
+PHONE = re.compile(r"(?:\+?38[\s(-]*)?\(?0\s*\(?\d{2}\)?[\s-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}\b")
 HANDLE = re.compile(r"(?i)(?:t\.me/|telegram|viber|вайбер|телеграм)\S*")
 
 
