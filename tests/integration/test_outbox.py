@@ -38,14 +38,20 @@ class Tap:
         self.messages.append((body, message))
         message.ack()
 
-    def drain(self, seconds: float, until: int | None = None) -> list:
+    def drain(self, seconds: float, until: int | None = None, where=None) -> list:
+        """Bodies received so far, waiting up to ``seconds`` until ``until`` of them (those for which
+        ``where(body)`` holds, when given) have arrived."""
+        def enough() -> bool:
+            got = [b for b, _ in self.messages if where is None or where(b)]
+            return until is not None and len(got) >= until
+
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and (until is None or len(self.messages) < until):
+        while time.monotonic() < deadline and not enough():
             try:
                 self.conn.drain_events(timeout=0.2)
             except TimeoutError:
                 pass
-        return [body for body, _ in self.messages]
+        return [body for body, _ in self.messages if where is None or where(body)]
 
     def close(self):
         self.conn.release()
