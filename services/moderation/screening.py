@@ -56,6 +56,11 @@ class Lexicon:
                     return True
         return False
 
+    def holds(self, word: str) -> bool:
+        """A normalised word is obscene as written or with repeated letters collapsed; an exception
+        as written stays an exception («уеббер» is not «уебер»)."""
+        return not self.is_exception(word) and (self.obscene(word) or self.obscene(collapse_repeats(word)))
+
 
 def _lines(name: str) -> list[str]:
     path = DATA / name
@@ -127,7 +132,7 @@ def screen(text: str, previous_hashes: set[str] | frozenset[str] = frozenset()) 
     elif not re.search(r"\w", stripped):
         matches.append({"rule": "only_punctuation", "text": stripped[:50]})
     for raw, norm in words(text):
-        if lex.obscene(norm) or lex.obscene(collapse_repeats(norm)):
+        if lex.holds(norm):
             matches.append({"rule": "obscene", "text": raw, "ground": "obscene"})
     for rule, pattern in (("link", LINK), ("email", EMAIL), ("phone", PHONE), ("messenger", HANDLE)):
         for m in pattern.finditer(text):
