@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     db_max_overflow: int = 10
     smtp_host: str = "localhost"
     smtp_port: int = 1025
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_tls: str = Field("none", description="none | starttls | ssl")
+    smtp_from: str = "Електронні консультації <noreply@localhost>"
+    smtp_rate_per_second: float = Field(50.0, description="e-mails per second per sender")
+    smtp_concurrency: int = Field(2, description="parallel SMTP connections per notifications instance")
+    smtp_batch: int = 100
+    delivery_stuck_seconds: float = Field(120.0, description="a claimed e-mail not sent by then is retried")
     gateway_port: int = 8000
     public_url: str = "http://localhost:8000"
     auth_dev_login: bool = False

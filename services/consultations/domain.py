@@ -318,6 +318,7 @@ def _open(session: Session, cid: uuid.UUID, rules: Rules) -> None:
     _history(session, cid, Status.scheduled.value, Status.active, None, "start date")
     add_event(session, ConsultationPublished(
         consultation_id=cid, title=row.title, category=row.category, form=Form(row.form),
+        question=row.question if len(row.question) <= 500 else row.question[:497].rstrip() + "…",
         starts_on=row.starts_on, ends_on=row.ends_on, initiator_id=row.initiator_id,
         url=f"{rules.public_url.rstrip('/')}/consultations/{cid}"))
 

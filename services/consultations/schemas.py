@@ -361,6 +361,7 @@ class ConsultationPublished(EventData):
 
     consultation_id: uuid.UUID
     title: str
+    question: str = Field("", description="the question, shortened to 500 characters")
     category: int
     form: Form
     starts_on: date

@@ -1,5 +1,7 @@
-"""Tables of the notifications service's own database (no other service reads them)."""
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, UniqueConstraint, Uuid, func
+"""Tables of the notifications service's own database (no other service reads them). No contacts
+are kept here: e-mail addresses are fetched from the registry when sending (data minimisation)."""
+from sqlalchemy import (BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, Uuid, func, text, Index)
 
 metadata = MetaData()
 
@@ -10,7 +12,48 @@ deliveries = Table(
     Column("consultation_id", Uuid, nullable=False),
     Column("channel", String(20), nullable=False),
     Column("kind", String(40), nullable=False),
-    Column("status", String(20), nullable=False),  # pending | sending | sent | failed
+    Column("status", String(20), nullable=False),  # pending | sending | sent | failed | skipped
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("last_error", Text),
     UniqueConstraint("person_id", "consultation_id", "channel", "kind"),
+    Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+)
+
+fanouts = Table(
+    "fanouts", metadata,
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("title", String(500), nullable=False),
+    Column("question", Text, nullable=False, server_default=""),
+    Column("category", Integer, nullable=False),
+    Column("form", String(20), nullable=False),
+    Column("url", String(1000), nullable=False),
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date, nullable=False),
+    Column("status", String(20), nullable=False),  # selecting | sending | done
+    Column("recipients", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("completed_at", DateTime(timezone=True)),
+)
+
+inbox = Table(
+    "inbox", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("person_id", Uuid, nullable=False, index=True),
+    Column("source_event_id", Uuid, nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("link", String(1000)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("read_at", DateTime(timezone=True)),
+    UniqueConstraint("person_id", "source_event_id"),
+)
+
+used_unsubscribe_tokens = Table(
+    "used_unsubscribe_tokens", metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("used_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

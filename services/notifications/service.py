@@ -1,6 +1,188 @@
-"""notifications service (entrypoints only); its capability arrives with its own issue."""
+"""notifications: start-day e-mails to the register (R-1.10, R-3.4), the cabinet inbox (R-3.11),
+one-click unsubscribe (entrypoints only)."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import eventlet
+from itsdangerous import BadSignature, URLSafeSerializer
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+from sqlalchemy import select
+
+from chassis.consumer import claim_event, subscribe
+from chassis.errors import Conflict, InvalidInput, ServiceError
+from chassis.errors import parse_uuid as _uuid
+from chassis.events import open_envelope
+from chassis.outbox import processed_events
 from chassis.service import BaseService
+from chassis.settings import get_settings
+from services.consultations.categories import CATEGORIES
+from services.consultations.schemas import (CommentWasRejected, ConsultationPublished,
+                                            InitiativeStatusChanged)
+from services.moderation.grounds import GROUNDS
+from services.notifications import domain, mailer
+from services.notifications.models import used_unsubscribe_tokens
+
+log = logging.getLogger(__name__)
+SELECT_BATCH = 1000
+STATUS_UK = {"forwarded": "передано до структурного підрозділу", "draft": "прийнято підрозділом",
+             "declined": "відхилено підрозділом", "rejected": "відхилено модератором"}
+
+
+def unsubscribe_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(get_settings().secret_key, salt="econsult-unsubscribe")
 
 
 class NotificationsService(BaseService):
     name = "notifications"
+    registry = RpcProxy("registry")
+
+    # ---- the start-day fan-out ---------------------------------------------------------------------
+    @subscribe("consultations", "consultation_published")
+    def on_consultation_published(self, payload):
+        """Select every recipient first (idempotent inserts, batch by batch), then let the senders go.
+        The event counts as handled only at the end, so a crash mid-selection selects again."""
+        env, data = open_envelope(payload, ConsultationPublished)
+        handler = "notifications.on_consultation_published"
+        with self.db.transaction() as session:
+            if session.execute(select(processed_events.c.event_id).where(
+                    processed_events.c.handler == handler, processed_events.c.event_id == env.event_id)).first():
+                return
+            domain.start_fanout(session, data)
+        after, total = None, 0
+        while True:
+            page = self.registry.interested_persons(data.category, after, SELECT_BATCH)
+            with self.db.transaction() as session:
+                total += domain.add_recipients(session, data.consultation_id,
+                                               [_uuid(p["person_id"], "person_id") for p in page["items"]])
+            after = page["next_after"]
+            if not after:
+                break
+        with self.db.transaction() as session:
+            domain.selected(session, data.consultation_id)
+            if data.initiator_id:  # R-3.11: the initiator learns in the cabinet that it started
+                domain.notify(session, data.initiator_id, env.event_id, f"Розпочато консультацію «{data.title}»",
+                              f"Ваша ініціатива оприлюднена; консультація триває з {data.starts_on} до {data.ends_on}.",
+                              data.url)
+            claim_event(session, handler, env.event_id)
+        log.info("fan-out of %s: %d recipients queued", data.consultation_id, total)
+
+    @timer(interval=1.0)
+    def send_due(self):
+        settings = get_settings()
+        pool = eventlet.GreenPool(max(1, settings.smtp_concurrency))
+        sent = sum(pool.imap(lambda _: self._drain(), range(max(1, settings.smtp_concurrency))))
+        with self.db.transaction() as session:
+            for p in domain.complete_finished(session):
+                log.info("fan-out of %s done: %d sent, %d failed of %d", p.consultation_id, p.sent, p.failed,
+                         p.recipients)
+        if sent:
+            log.info("sent %d e-mails", sent)
+
+    def _drain(self) -> int:
+        s = get_settings()
+        smtp = mailer.SmtpSender(s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_user, s.smtp_password,
+                                 s.smtp_rate_per_second)
+        sent = 0
+        try:
+            while True:
+                with self.db.transaction() as session:
+                    batch = domain.claim(session, s.smtp_batch, timedelta(seconds=s.delivery_stuck_seconds))
+                if not batch:
+                    return sent
+                contacts = self.registry.mail_contacts([str(d.person_id) for d in batch])
+                for d in batch:
+                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)))
+        finally:
+            smtp.close()
+
+    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None) -> int:
+        s = get_settings()
+        with self.db.transaction() as session:
+            fanout = domain.fanout_for(session, d.consultation_id)
+            if contact is None:  # unsubscribed, erased or withdrew consent since selection
+                domain.mark_skipped(session, d.id, "no longer in the register")
+                return 0
+        token = unsubscribe_serializer().dumps({"p": str(d.person_id), "d": d.id})
+        unsubscribe_url = f"{s.public_url.rstrip('/')}/api/v1/unsubscribe?token={token}"
+        msg = mailer.compose(s.smtp_from, contact["full_name"], contact["email"],
+                             f"Розпочато консультацію: {fanout.title}", "consultation_published",
+                             {"title": fanout.title, "category": CATEGORIES.get(fanout.category, ""),
+                              "starts_on": fanout.starts_on.strftime("%d.%m.%Y"),
+                              "ends_on": fanout.ends_on.strftime("%d.%m.%Y"), "url": fanout.url,
+                              "question": fanout.question},
+                             mailer.message_id(d.id, str(d.consultation_id)), unsubscribe_url)
+        try:
+            smtp.send(msg)
+        except mailer.TemporaryFailure as exc:
+            with self.db.transaction() as session:
+                domain.mark_failed(session, d.id, str(exc), True, d.attempts)
+            return 0
+        except mailer.PermanentFailure as exc:
+            with self.db.transaction() as session:
+                domain.mark_failed(session, d.id, str(exc), False, d.attempts)
+            return 0
+        with self.db.transaction() as session:
+            domain.mark_sent(session, d.id)
+        return 1
+
+    # ---- the cabinet inbox (R-3.11, R-3.9) ----------------------------------------------------------
+    def _inbox_once(self, handler: str, env, person_id, title: str, body: str, link: str | None) -> None:
+        with self.db.transaction() as session:
+            if claim_event(session, f"notifications.{handler}", env.event_id):
+                domain.notify(session, person_id, env.event_id, title, body, link)
+
+    @subscribe("consultations", "initiative_status_changed")
+    def on_initiative_status_changed(self, payload):
+        env, data = open_envelope(payload, InitiativeStatusChanged)
+        url = f"{get_settings().public_url.rstrip('/')}/consultations/{data.consultation_id}"
+        self._inbox_once("on_initiative_status_changed", env, data.initiator_id,
+                         f"Ваша ініціатива «{data.title}»: {STATUS_UK.get(data.status, data.status)}",
+                         "Подробиці — на сторінці ініціативи.", url)
+
+    @subscribe("consultations", "comment_rejected")
+    def on_comment_rejected(self, payload):
+        env, data = open_envelope(payload, CommentWasRejected)
+        grounds = "; ".join(GROUNDS[g].title if g in GROUNDS else g for g in data.grounds)
+        self._inbox_once("on_comment_rejected", env, data.author_id, "Ваш коментар не оприлюднено",
+                         f"Підстава (п. 3.7 Положення): {grounds}.", None)
+
+    @rpc(expected_exceptions=ServiceError)
+    def inbox(self, person_id) -> dict:
+        with self.db.transaction() as session:
+            return domain.read_inbox(session, _uuid(person_id, "person_id")).model_dump(mode="json")
+
+    @rpc(expected_exceptions=ServiceError)
+    def mark_read(self, person_id, item_id=None) -> int:
+        if item_id is not None and not isinstance(item_id, int):
+            raise InvalidInput("id має бути числом", errors=[{"field": "id", "message": "ціле число"}])
+        with self.db.transaction() as session:
+            return domain.mark_read(session, _uuid(person_id, "person_id"), item_id)
+
+    @rpc(expected_exceptions=ServiceError)
+    def progress(self, consultation_id) -> dict | None:
+        with self.db.transaction() as session:
+            p = domain.progress(session, _uuid(consultation_id, "consultation_id"))
+            return p.model_dump(mode="json") if p else None
+
+    # ---- one-click unsubscribe (RFC 8058) -----------------------------------------------------------
+    @rpc(expected_exceptions=ServiceError)
+    def unsubscribe(self, token: str) -> dict:
+        try:
+            data = unsubscribe_serializer().loads(token)
+            person_id = _uuid(data["p"], "token")
+        except (BadSignature, KeyError, TypeError):
+            raise InvalidInput("Недійсне посилання для відписки", code="unsubscribe_token_invalid",
+                               errors=[{"field": "token", "message": "підпис не збігається"}]) from None
+        from sqlalchemy.dialects.postgresql import insert
+
+        token_id = f"{data['p']}:{data.get('d')}"
+        with self.db.transaction() as session:
+            first = session.execute(insert(used_unsubscribe_tokens).values(token_id=token_id)
+                                    .on_conflict_do_nothing().returning(used_unsubscribe_tokens.c.token_id)).first()
+            if first is None:
+                raise Conflict("Це посилання вже використано", code="unsubscribe_token_used")
+            self.registry.unsubscribe(str(person_id))
+        return {"unsubscribed": True}

@@ -408,5 +408,24 @@ def interested_persons(session: Session, category: int, after: uuid.UUID | None,
     return InterestedPage(items=items, next_after=items[-1].person_id if len(items) == limit else None)
 
 
+def mail_contacts(session: Session, person_ids: list[uuid.UUID]) -> dict[str, dict]:
+    """Contacts for sending, fetched at send time (data minimisation): only persons who may still
+    be e-mailed (consented, e-mail present and switched on)."""
+    rows = session.execute(select(persons.c.id, persons.c.full_name, persons.c.email).where(
+        persons.c.id.in_(person_ids), persons.c.email.is_not(None), persons.c.email_enabled,
+        persons.c.consent_version.is_not(None), persons.c.consent_withdrawn_at.is_(None))).all()
+    return {str(r.id): {"full_name": r.full_name, "email": r.email} for r in rows}
+
+
+def unsubscribe(session: Session, person_id: uuid.UUID) -> bool:
+    """One-click unsubscribe from e-mail (RFC 8058): the preference changes, audited and published."""
+    changed = session.execute(update(persons).where(persons.c.id == person_id, persons.c.email_enabled)
+                              .values(email_enabled=False, updated_at=func.now()).returning(persons.c.id)).first()
+    if changed:
+        audit(session, person_id, "unsubscribed", person_id)
+        add_event(session, PersonUpdated(person_id=person_id, fields=["email_enabled"]))
+    return changed is not None
+
+
 def count_persons(session: Session) -> int:
     return session.execute(select(func.count()).select_from(persons)).scalar_one()

@@ -166,6 +166,17 @@ class RegistryService(BaseService):
             who = _uuid(person_id, "person_id") if person_id else None
             return [dump(e) for e in domain.audit_entries(session, person_id=who)]
 
+    @rpc(expected_exceptions=ServiceError)
+    def mail_contacts(self, person_ids: list) -> dict:
+        ids = [_uuid(p, "person_ids") for p in person_ids[:MAX_PAGE]]
+        with self.db.transaction() as session:
+            return domain.mail_contacts(session, ids)
+
+    @rpc(expected_exceptions=ServiceError)
+    def unsubscribe(self, person_id) -> bool:
+        with self.db.transaction() as session:
+            return domain.unsubscribe(session, _uuid(person_id, "person_id"))
+
     # ---- the register of interested persons -------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
     def interested_persons(self, category: int, after=None, limit: int = 1000) -> dict:

@@ -1,0 +1,67 @@
+"""The cabinet inbox (R-3.11), fan-out progress for officials, one-click unsubscribe (RFC 8058)."""
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+from pydantic import BaseModel, ConfigDict, Field
+
+from chassis.errors import NotFound
+from gateway import auth
+from gateway.openapi import ApiSpec
+from services.notifications.schemas import Inbox, Progress
+from services.registry.schemas import Role
+
+
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: int | None = Field(None, description="one message; omitted: all")
+
+
+class Marked(BaseModel):
+    marked: int
+
+
+class TokenQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    token: str = Field(min_length=10, max_length=500)
+
+
+class Unsubscribed(BaseModel):
+    unsubscribed: bool
+    message: str = "Ви більше не отримуватимете листів про консультації. Змінити це можна в особистому кабінеті."
+
+
+def rpc(method: str, *args):
+    return current_app.extensions["rpc"].call("notifications", method, *args)
+
+
+def register(spec: ApiSpec):
+    api = spec.blueprint("notifications", "/api/v1")
+
+    @api.route("/me/notifications", summary="My cabinet messages (R-3.11) with the unread count",
+               response=Inbox, tags=["cabinet"], auth="login")
+    def inbox():
+        return Inbox(**rpc("inbox", str(auth.require_login().person_id)))
+
+    @api.route("/me/notifications/read", "POST", summary="Mark one or all messages read", body=ReadIn,
+               response=Marked, tags=["cabinet"], auth="login")
+    def mark_read(body: ReadIn):
+        return Marked(marked=rpc("mark_read", str(auth.require_login().person_id), body.id))
+
+    @api.route("/consultations/<uuid:consultation_id>/notifications", summary="Progress of the start-day "
+               "e-mails: queued, sent, failed", response=Progress, tags=["consultations"],
+               auth=(Role.official, Role.moderator, Role.admin), errors=(404,))
+    def progress(consultation_id: uuid.UUID):
+        p = rpc("progress", str(consultation_id))
+        if p is None:
+            raise NotFound("Розсилки для цієї консультації немає", code="no_fanout")
+        return Progress(**p)
+
+    @api.route("/unsubscribe", "POST", summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post); "
+               "each link works once", query=TokenQuery, response=Unsubscribed, tags=["cabinet"],
+               errors=(409,))
+    def unsubscribe(query: TokenQuery):
+        return Unsubscribed(**rpc("unsubscribe", query.token))
+
+    return api
