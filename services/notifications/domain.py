@@ -55,8 +55,10 @@ def selected(session: Session, consultation_id: uuid.UUID) -> None:
                     .values(status="sending", recipients=total))
 
 
-def claim(session: Session, limit: int, stuck_after: timedelta = STUCK_AFTER) -> list:
-    """Due pending deliveries, claimed for this sender (and stuck `sending` ones given back)."""
+def claim(session: Session, limit: int, stuck_after: timedelta = STUCK_AFTER,
+          token: uuid.UUID | None = None) -> list:
+    """Due pending deliveries, claimed for this sender under ``token`` (and `sending` ones whose
+    sender has not touched them for ``stuck_after`` given back)."""
     session.execute(update(deliveries).where(deliveries.c.status == "sending",
                                              deliveries.c.claimed_at < now() - stuck_after)
                     .values(status="pending"))
@@ -67,8 +69,17 @@ def claim(session: Session, limit: int, stuck_after: timedelta = STUCK_AFTER) ->
     if not ids:
         return []
     return session.execute(update(deliveries).where(deliveries.c.id.in_(ids))
-                           .values(status="sending", claimed_at=func.now(), attempts=deliveries.c.attempts + 1)
+                           .values(status="sending", claimed_at=func.now(), claim_token=token,
+                                   attempts=deliveries.c.attempts + 1)
                            .returning(deliveries)).all()
+
+
+def still_mine(session: Session, delivery_id: int, token: uuid.UUID) -> bool:
+    """Just before sending: the row is still ours (not given back as stuck and claimed by another
+    sender); touching it keeps it ours for another `stuck_after`."""
+    return session.execute(update(deliveries).where(
+        deliveries.c.id == delivery_id, deliveries.c.status == "sending", deliveries.c.claim_token == token)
+        .values(claimed_at=func.now()).returning(deliveries.c.id)).first() is not None
 
 
 def fanout_for(session: Session, consultation_id: uuid.UUID):

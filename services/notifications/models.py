@@ -17,6 +17,7 @@ deliveries = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("claimed_at", DateTime(timezone=True)),
+    Column("claim_token", Uuid),  # which sender owns a `sending` row
     Column("sent_at", DateTime(timezone=True)),
     Column("last_error", Text),
     UniqueConstraint("person_id", "consultation_id", "channel", "kind"),

@@ -3,6 +3,7 @@ one-click unsubscribe (entrypoints only)."""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 import eventlet
@@ -85,22 +86,24 @@ class NotificationsService(BaseService):
         s = get_settings()
         smtp = mailer.SmtpSender(s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_user, s.smtp_password,
                                  s.smtp_rate_per_second)
-        sent = 0
+        sent, token = 0, uuid.uuid4()
         try:
             while True:
                 with self.db.transaction() as session:
-                    batch = domain.claim(session, s.smtp_batch, timedelta(seconds=s.delivery_stuck_seconds))
+                    batch = domain.claim(session, s.smtp_batch, timedelta(seconds=s.delivery_stuck_seconds), token)
                 if not batch:
                     return sent
                 contacts = self.registry.mail_contacts([str(d.person_id) for d in batch])
                 for d in batch:
-                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)))
+                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token)
         finally:
             smtp.close()
 
-    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None) -> int:
+    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None, token: uuid.UUID) -> int:
         s = get_settings()
         with self.db.transaction() as session:
+            if not domain.still_mine(session, d.id, token):
+                return 0  # given back as stuck and taken by another sender: theirs now
             fanout = domain.fanout_for(session, d.consultation_id)
             if contact is None:  # unsubscribed, erased or withdrew consent since selection
                 domain.mark_skipped(session, d.id, "no longer in the register")
