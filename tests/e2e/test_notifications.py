@@ -81,14 +81,7 @@ def test_exactly_the_right_people_get_exactly_one_email(env, system, register):
     time.sleep(1.5)  # any duplicate would arrive now
     got = mails(mail_dir, register, title)
     to = [re.search(r"<(.+)>", str(m["To"])).group(1) for m in got]
-    assert set(to) == want, "exactly the right people"
-    ids = {a: {m["Message-ID"] for m in got if f"<{a}>" in str(m["To"])} for a in want}
-    assert all(len(v) == 1 for v in ids.values()), "one delivery (one Message-ID) per person"
-    # Seen twice in full-suite runs (never alone): 206 messages read for 205 people while the files
-    # at rest were 205 and unique. Open question for the notifications issue; reported, not hidden:
-    twice = {a: to.count(a) for a in set(to) if to.count(a) > 1}
-    print(f"raw e-mails read: {len(to)} for {len(want)} people; read twice: {twice}")
-    assert len(to) <= len(want) + 1
+    assert set(to) == want and len(to) == len(want), f"{len(to)} e-mails for {len(want)} people"
     sample = got[0]
     assert sample["Subject"] == "Розпочато консультацію: Нове сміттєпереробне підприємство"
     assert sample["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -99,7 +92,8 @@ def test_exactly_the_right_people_get_exactly_one_email(env, system, register):
     assert sample.get_body(("html",)).get_content().startswith("<!doctype html>")
     progress = eventually(lambda: (p := started["official"].get(
         f"/api/v1/consultations/{started['consultation']['id']}/notifications").json())["status"] == "done" and p)
-    assert progress["sent"] == len(want) and progress["queued"] == 0
+    # the register also holds persons other tests created (those with no category get everything)
+    assert progress["sent"] >= len(want) and progress["queued"] == 0 and progress["failed"] == 0
     print(f"fan-out: {len(want)} recipients of 1000 persons, {len(to)} e-mails at the SMTP server")
 
 
@@ -162,10 +156,15 @@ def test_cabinet_inbox_tells_the_author_and_initiator(system):
     official.post(f"/api/v1/consultations/{cid}/publish")
     c = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Повна хуйня, а не проєкт"}).json()
     case = eventually(lambda: next((x for x in moderator.get("/api/v1/moderation/queue").json()["items"]
-                                    if x["subject_id"] == c["id"]), None))
-    moderator.post(f"/api/v1/moderation/cases/{case['id']}/decision", json={"decision": "reject", "grounds": ["obscene"]})
-    box = eventually(lambda: (b := author.get("/api/v1/me/notifications").json())["unread"] >= 1 and b)
-    assert box["items"][0]["title"] == "Ваш коментар не оприлюднено"
-    assert "Ненормативна лексика" in box["items"][0]["body"]
+                                    if x["subject_id"] == c["id"]), None), seconds=20)
+    assert case, "the obscene comment must be held in the queue"
+    decided = moderator.post(f"/api/v1/moderation/cases/{case['id']}/decision",
+                             json={"decision": "reject", "grounds": ["obscene"]})
+    assert decided.status_code == 200, decided.text
+    mine = eventually(lambda: [i for i in author.get("/api/v1/me/notifications").json()["items"]
+                               if i["title"] == "Ваш коментар не оприлюднено"], seconds=20)
+    assert mine, author.get("/api/v1/me/notifications").json()
+    assert "Ненормативна лексика" in mine[0]["body"]
+    assert author.get("/api/v1/me/notifications").json()["unread"] >= 1
     assert author.post("/api/v1/me/notifications/read", json={}).json()["marked"] >= 1
     assert author.get("/api/v1/me/notifications").json()["unread"] == 0
