@@ -626,11 +626,6 @@ def decide_initiative(session: Session, actor: Principal | None, cid: uuid.UUID,
     return view(session, actor, cid)
 
 
-def history(session: Session, cid: uuid.UUID) -> list[dict]:
-    return [dict(r._asdict()) for r in session.execute(
-        select(status_history).where(status_history.c.consultation_id == cid).order_by(status_history.c.id))]
-
-
 
 
 # ---- survey answers and support of alternatives (R-1.9, R-3.12) -----------------------------------

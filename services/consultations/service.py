@@ -20,15 +20,11 @@ from services.consultations.schemas import (Category, CommentIn, ConsultationIn,
 from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
                                          InitiativeRejected)
 from services.reports.schemas import ReportPublished
-from services.registry.schemas import Principal
+from services.registry.schemas import principal_from as _actor
 from services.workdays import today_kyiv
 
 log = logging.getLogger(__name__)
 MAX_PER_PAGE = 100
-
-
-def _actor(actor: dict | None) -> Principal | None:
-    return parse(Principal, actor) if actor is not None else None
 
 
 def _rules() -> domain.Rules:

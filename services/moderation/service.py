@@ -13,11 +13,7 @@ from services.consultations.schemas import CommentSubmitted, ConsultationSubmitt
 from services.moderation import domain
 from services.moderation.grounds import GROUNDS
 from services.moderation.schemas import CaseDecision, ReportIn
-from services.registry.schemas import Principal
-
-
-def _actor(actor: dict | None) -> Principal | None:
-    return parse(Principal, actor) if actor is not None else None
+from services.registry.schemas import principal_from as _actor
 
 
 def dump(model) -> dict:

@@ -94,17 +94,18 @@ class NotificationsService(BaseService):
                 if not batch:
                     return sent
                 contacts = self.registry.mail_contacts([str(d.person_id) for d in batch])
+                with self.db.transaction() as session:  # one read per consultation, not per e-mail
+                    fanouts = {c: domain.fanout_for(session, c) for c in {d.consultation_id for d in batch}}
                 for d in batch:
-                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token)
+                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token, fanouts[d.consultation_id])
         finally:
             smtp.close()
 
-    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None, token: uuid.UUID) -> int:
+    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None, token: uuid.UUID, fanout) -> int:
         s = get_settings()
         with self.db.transaction() as session:
             if not domain.still_mine(session, d.id, token):
                 return 0  # given back as stuck and taken by another sender: theirs now
-            fanout = domain.fanout_for(session, d.consultation_id)
             if contact is None:  # unsubscribed, erased or withdrew consent since selection
                 domain.mark_skipped(session, d.id, "no longer in the register")
                 return 0

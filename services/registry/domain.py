@@ -76,9 +76,6 @@ def upsert_identity(session: Session, identity: IdentityIn) -> PersonRef:
     return PersonRef(id=row.id, created=created)
 
 
-register_person = upsert_identity  # the foundation's name for it
-
-
 def _person(session: Session, person_id: uuid.UUID, lock: bool = False):
     stmt = select(persons).where(persons.c.id == person_id)
     row = session.execute(stmt.with_for_update() if lock else stmt).first()
@@ -425,7 +422,3 @@ def unsubscribe(session: Session, person_id: uuid.UUID) -> bool:
         audit(session, person_id, "unsubscribed", person_id)
         add_event(session, PersonUpdated(person_id=person_id, fields=["email_enabled"]))
     return changed is not None
-
-
-def count_persons(session: Session) -> int:
-    return session.execute(select(func.count()).select_from(persons)).scalar_one()

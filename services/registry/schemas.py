@@ -47,9 +47,6 @@ class IdentityIn(Strict):
     phone: str | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
 
 
-PersonIn = IdentityIn  # the foundation's name for it
-
-
 class PersonRef(BaseModel):
     id: uuid.UUID
     created: bool
@@ -92,6 +89,13 @@ class Principal(BaseModel):
 
     def units(self) -> set[uuid.UUID]:
         return {r.unit_id for r in self.roles if r.role == Role.official and r.unit_id}
+
+
+def principal_from(actor: dict | None) -> Principal | None:
+    """The acting person as the gateway passes it over RPC (None: anonymous), validated."""
+    from chassis.errors import parse
+
+    return parse(Principal, actor) if actor is not None else None
 
 
 class SessionOut(BaseModel):
