@@ -10,7 +10,7 @@ from flask import Flask, g, request
 from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import DEV_SECRET, Settings, get_settings
 from gateway import (api_v1, docs, metrics, ops, routes_consultations, routes_files, routes_identity,
-                     routes_moderation, routes_notifications, routes_open)
+                     routes_moderation, routes_notifications, routes_open, routes_reports)
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(routes_open.register(spec))
     app.register_blueprint(routes_moderation.register(spec))
     app.register_blueprint(routes_notifications.register(spec))
+    app.register_blueprint(routes_reports.register(spec))
     app.register_blueprint(docs.register())
     app.extensions["openapi"] = spec.document()
     register_error_handlers(app)

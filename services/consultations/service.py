@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from nameko.rpc import rpc
 from nameko.timer import timer
@@ -12,7 +13,7 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.consultations import domain, plan
+from services.consultations import domain, plan, report_feed
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
                                             AttachmentMeta, DecisionIn, Form, InitiativeDecision,
@@ -43,6 +44,12 @@ def _year(year) -> int:
     if not isinstance(year, int) or not 2000 <= year <= 2100:
         raise InvalidInput("Рік 2000–2100", errors=[{"field": "year", "message": "2000–2100"}])
     return year
+
+
+def _limit(limit) -> int:
+    if not isinstance(limit, int) or not 1 <= limit <= report_feed.MAX_PAGE:
+        raise InvalidInput("Некоректний розмір сторінки", errors=[{"field": "limit", "message": f"1–{report_feed.MAX_PAGE}"}])
+    return limit
 
 
 def dump(model) -> dict:
@@ -197,6 +204,36 @@ class ConsultationsService(BaseService):
     def my_comments(self, actor: dict) -> list[dict]:
         with self.db.transaction() as session:
             return [dump(c) for c in domain.my_comments(session, _actor(actor))]
+
+    # ---- what the reports service reads (R-3.14, R-3.16; not exposed by the gateway) --------------
+    @rpc(expected_exceptions=ServiceError)
+    def report_source(self, consultation_id) -> dict:
+        with self.db.transaction() as session:
+            return report_feed.source(session, _uuid(consultation_id, "id"))
+
+    @rpc(expected_exceptions=ServiceError)
+    def report_comments(self, consultation_id, after=None, limit: int = 1000, everything: bool = False) -> dict:
+        """One keyset page of comments, oldest first; ``after`` is the previous page's ``next_after``."""
+        cursor = None
+        if after is not None:
+            try:
+                cursor = (datetime.fromisoformat(after[0]), _uuid(after[1], "after"))
+            except (TypeError, ValueError, IndexError):
+                raise InvalidInput("Некоректний курсор", errors=[{"field": "after", "message": "[time, id]"}]) from None
+        with self.db.transaction() as session:
+            return report_feed.comment_page(session, _uuid(consultation_id, "id"), cursor,
+                                            _limit(limit), bool(everything))
+
+    @rpc(expected_exceptions=ServiceError)
+    def report_participants(self, consultation_id, after=None, limit: int = 1000) -> dict:
+        with self.db.transaction() as session:
+            return report_feed.participant_page(session, _uuid(consultation_id, "id"),
+                                                _uuid(after, "after") if after else None, _limit(limit))
+
+    @rpc(expected_exceptions=ServiceError)
+    def year_counts(self, year: int) -> list[dict]:
+        with self.db.transaction() as session:
+            return report_feed.year_counts(session, _year(year))
 
     # ---- outcomes of moderation (each event applied once: claim_event) -------------------------
     def _once(self, handler: str, payload: dict, model, apply) -> None:

@@ -49,6 +49,29 @@ def eligibility(birth_date: date | None, community_member: bool, today: date) ->
     return Eligibility(eligible=not reasons, reasons=reasons)
 
 
+AGE_BANDS = ((14, 17, "14–17"), (18, 35, "18–35"), (36, 60, "36–60"), (61, 200, "60+"))  # R-3.16 report
+
+
+def age_band(birth: date | None, on: date) -> str:
+    """The report's representativeness band (14–17, 18–35, 36–60, 60+) on a day; ``unknown`` without
+    a birth date, ``under_14`` below the participation age. Birth dates never leave the registry."""
+    if birth is None:
+        return "unknown"
+    age = age_on(birth, on)
+    for low, high, name in AGE_BANDS:
+        if low <= age <= high:
+            return name
+    return "under_14"
+
+
+def participant_profiles(session: Session, person_ids: list[uuid.UUID], on: date) -> list[dict]:
+    """Full name and age band (no birth date) of each person, for the R-3.16 report."""
+    rows = session.execute(select(persons.c.id, persons.c.full_name, persons.c.birth_date)
+                           .where(persons.c.id.in_(person_ids))).all() if person_ids else []
+    return [{"person_id": str(r.id), "full_name": r.full_name, "age_band": age_band(r.birth_date, on)}
+            for r in rows]
+
+
 # ---- persons and sessions -------------------------------------------------------------------------
 
 def upsert_identity(session: Session, identity: IdentityIn) -> PersonRef:

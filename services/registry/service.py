@@ -2,11 +2,11 @@
 (entrypoints only; rules live in domain.py)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from nameko.rpc import rpc
 
-from chassis.errors import Forbidden, ServiceError, parse
+from chassis.errors import Forbidden, InvalidInput, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
 from chassis.service import BaseService
 from chassis.settings import get_settings
@@ -176,6 +176,20 @@ class RegistryService(BaseService):
     def unsubscribe(self, person_id) -> bool:
         with self.db.transaction() as session:
             return domain.unsubscribe(session, _uuid(person_id, "person_id"))
+
+    @rpc(expected_exceptions=ServiceError)
+    def participant_profiles(self, person_ids: list, on_date: str) -> list[dict]:
+        """Full name and age band on ``on_date`` of up to MAX_PAGE persons (the reports service's
+        representativeness table, R-3.16); birth dates stay here."""
+        if not isinstance(person_ids, list) or len(person_ids) > MAX_PAGE:
+            raise InvalidInput(f"До {MAX_PAGE} осіб за раз", errors=[{"field": "person_ids", "message": "list"}])
+        try:
+            on = date.fromisoformat(on_date)
+        except (TypeError, ValueError):
+            raise InvalidInput("Некоректна дата", errors=[{"field": "on_date", "message": "YYYY-MM-DD"}]) from None
+        ids = [_uuid(p, "person_ids") for p in person_ids]
+        with self.db.transaction() as session:
+            return domain.participant_profiles(session, ids, on)
 
     # ---- the register of interested persons -------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)

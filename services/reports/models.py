@@ -1,5 +1,13 @@
-"""Tables of the reports service's own database (no other service reads them)."""
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, UniqueConstraint, Uuid, func
+"""Tables of the reports service's own database (no other service reads them).
+
+A snapshot of each closed consultation (R-3.16: what the report shows), the consideration of every
+proposal, and the published versions of the report (immutable: a trigger refuses to change or
+delete a published row, whatever the code does). No birth dates anywhere: participants carry only
+their age band (computed by the registry) and whether it was their first consultation.
+"""
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table,
+                        Text, UniqueConstraint, Uuid, func)
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -8,7 +16,70 @@ reports = Table(
     Column("id", Uuid, primary_key=True),
     Column("consultation_id", Uuid, nullable=False),
     Column("version", Integer, nullable=False),
-    Column("status", String(20), nullable=False),  # draft | published (R-3.16, R-3.17)
+    Column("status", String(20), nullable=False),  # published (R-3.16, R-3.17); immutable once written
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    Column("published_by", Uuid),
+    Column("reason", String(20)),            # publish | decision
+    Column("content_sha256", String(64)),    # SHA-256 of the version's JSON file (everything it says)
+    Column("files", JSONB),                  # format → {sha256, size, content_type}
+    Column("source_sha256", String(64)),     # fingerprint of decision + attachments it was built from
     UniqueConstraint("consultation_id", "version"),
+)
+
+snapshots = Table(
+    "snapshots", metadata,
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("title", String(500), nullable=False),
+    Column("category", Integer, nullable=False),
+    Column("form", String(20), nullable=False),
+    Column("unit_id", Uuid),
+    Column("unit_name", String(300)),
+    Column("source", JSONB, nullable=False),  # the consultation page and its tallies at closing
+    Column("closed_at", DateTime(timezone=True)),
+    Column("report_due", DateTime(timezone=True)),  # R-3.17
+    Column("comments_published", Integer, nullable=False, server_default="0"),
+    Column("comments_submitted", Integer, nullable=False, server_default="0"),
+    Column("participants", Integer, nullable=False, server_default="0"),
+    Column("conclusion", Text),  # the generalised conclusion (R-3.16)
+    Column("taken_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("archived_at", DateTime(timezone=True)),
+    Column("retain_until", Date),  # R-1.11: five years after the decision date
+    Column("bundle_sha256", String(64)),
+    Column("manifest", Text),  # manifest.sha256 of the bundle
+)
+
+snapshot_comments = Table(
+    "snapshot_comments", metadata,
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("comment_id", Uuid, primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # order of submission
+    Column("author_name", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("alternative_id", Uuid),
+    Column("paragraph_id", Uuid),
+    Column("status", String(20), nullable=False),  # published | pending | rejected (R-3.14 protocol)
+    Column("decided_at", DateTime(timezone=True)),
+    Column("grounds", JSONB),
+    Index("ix_snapshot_comments_seq", "consultation_id", "seq"),
+)
+
+snapshot_participants = Table(
+    "snapshot_participants", metadata,
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("person_id", Uuid, primary_key=True),
+    Column("full_name", String(300), nullable=False),
+    Column("age_band", String(20), nullable=False),  # 14–17 | 18–35 | 36–60 | 60+ | unknown
+    Column("first_time", Boolean, nullable=False),
+)
+
+considerations = Table(
+    "considerations", metadata,
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("comment_id", Uuid, primary_key=True),
+    Column("outcome", String(20), nullable=False),  # accepted | partly_accepted | not_accepted
+    Column("justification", Text),
+    Column("decided_by", Uuid, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -6,7 +6,7 @@ mark the R-3.17 deadline met.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import Field
 
@@ -21,3 +21,117 @@ class ReportPublished(EventData):
     report_version: int = Field(ge=1)
     published_at: datetime
     files: dict[str, str] = Field(default_factory=dict, description="format → URL (html, pdf, csv, json, xlsx)")
+
+
+# ---- consideration of proposals (R-3.16) -------------------------------------------------------
+
+from enum import Enum  # noqa: E402
+
+from pydantic import BaseModel, ConfigDict, field_validator  # noqa: E402
+from pydantic_core import PydanticCustomError  # noqa: E402
+
+
+class Outcome(str, Enum):
+    accepted = "accepted"
+    partly_accepted = "partly_accepted"
+    not_accepted = "not_accepted"
+
+
+OUTCOME_LABELS = {Outcome.accepted: "враховано", Outcome.partly_accepted: "враховано частково",
+                  Outcome.not_accepted: "не враховано"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Consideration(Strict):
+    """How one proposal was taken into account; a justification is required unless accepted."""
+
+    outcome: Outcome
+    justification: str | None = Field(None, max_length=5000, validate_default=True)
+
+    @field_validator("justification")
+    @classmethod
+    def _justified(cls, value, info):
+        if info.data.get("outcome") not in (None, Outcome.accepted) and not (value or "").strip():
+            raise PydanticCustomError("justification_required",
+                                      "обґрунтування обов'язкове, якщо пропозицію не враховано повністю")
+        return value
+
+
+class ConsiderationIn(Consideration):
+    comment_id: uuid.UUID
+
+
+class BulkConsiderationIn(Consideration):
+    """One consideration for many proposals that say the same (R-3.16)."""
+
+    comment_ids: list[uuid.UUID] = Field(min_length=1, max_length=5000)
+
+
+class ConclusionIn(Strict):
+    conclusion: str = Field(min_length=1, max_length=20000, description="the generalised conclusion (R-3.16)")
+
+
+class ProposalOut(BaseModel):
+    comment_id: uuid.UUID
+    number: int
+    author_name: str
+    created_at: datetime
+    target: str = Field(description="«загалом», an alternative or a paragraph")
+    body: str
+    outcome: Outcome | None = None
+    justification: str | None = None
+
+
+class ProposalPage(BaseModel):
+    items: list[ProposalOut]
+    total: int
+    considered: int
+    page: int
+    per_page: int
+
+
+class VersionOut(BaseModel):
+    version: int
+    reason: str = Field(description="publish | decision")
+    published_at: datetime
+    content_sha256: str
+    files: dict[str, dict]
+
+
+class ReportOut(BaseModel):
+    consultation_id: uuid.UUID
+    title: str
+    unit_name: str | None
+    status: str = Field(description="draft | published")
+    closed_at: datetime | None
+    report_due: datetime | None
+    overdue: bool = Field(description="R-3.17: not published within 15 calendar days of closing")
+    proposals: int
+    considered: int
+    participants: int
+    representativeness: dict
+    conclusion: str | None
+    versions: list[VersionOut]
+    archived: bool
+    retain_until: date | None
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+
+
+class ReportStats(BaseModel):
+    year: int
+    consultations_by_category: list[dict]
+    consultations_by_status: list[dict]
+    closed: int
+    participants: int
+    comments: int
+    proposals_considered_share: float
+    reports_published: int
+    deadlines_met: int
+    deadlines_missed: int
+    per_consultation: list[dict]

@@ -1,0 +1,164 @@
+"""The R-3.16 report, its versions and considerations, the R-3.14 protocol, the R-1.11 archive
+bundle and statistics (issue: Reports). Files come from the file store by their SHA-256; the reports
+service decides who may see what (a report is public once published; before that only the owning
+unit, moderators and administrators see it)."""
+from __future__ import annotations
+
+import uuid
+from urllib.parse import quote
+
+from flask import Response, current_app, request
+from pydantic import BaseModel, ConfigDict, Field
+
+from chassis.errors import NotFound
+from gateway.openapi import ApiSpec
+from gateway.routes_consultations import actor
+from gateway.routes_files import store
+from services.registry.schemas import Role
+from services.reports.render import CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS
+from services.reports.schemas import (BulkConsiderationIn, ConclusionIn, ConsiderationIn, ProposalPage,
+                                      ReportOut, ReportStats, VersionList, VersionOut)
+
+
+class VersionQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(None, ge=1, le=10_000, description="a published version; the newest by default")
+
+
+class ProposalQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(50, ge=1, le=100)
+    missing: bool = Field(False, description="only proposals without a consideration")
+
+
+class StatsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    year: int = Field(ge=2000, le=2100)
+
+
+class Updated(BaseModel):
+    updated: int
+
+
+def rpc(method: str, *args):
+    return current_app.extensions["rpc"].call("reports", method, *args)
+
+
+def send(meta: dict) -> Response:
+    """A stored file with its SHA-256 (ETag, X-Content-SHA256), so anyone can check a download."""
+    digest = meta["sha256"]
+    if request.if_none_match.contains(digest):
+        return Response(status=304)
+    data = store().get(digest)
+    if data is None:
+        raise NotFound("Файл тимчасово недоступний", code="blob_missing")
+    return Response(data, mimetype=meta["content_type"], headers={
+        "ETag": f'"{digest}"', "X-Content-SHA256": digest,
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(meta['filename'], safe='')}"})
+
+
+def register(spec: ApiSpec):
+    api = spec.blueprint("reports", "/api/v1")
+    base = "/consultations/<uuid:consultation_id>"
+
+    @api.route(base + "/report", summary="The R-3.16 report: status, counts, representativeness, conclusion "
+               "and its published versions with their files (404 before publication unless the caller is "
+               "of the owning unit, a moderator or an administrator)", response=ReportOut, tags=["reports"],
+               errors=(404,))
+    def report_get(consultation_id: uuid.UUID):
+        return ReportOut(**rpc("get_report", actor(), str(consultation_id)))
+
+    def report_file_route(fmt: str):
+        def report_file(consultation_id: uuid.UUID, query: VersionQuery):
+            return send(rpc("report_file", actor(), str(consultation_id), fmt, query.version))
+        report_file.__name__ = f"report_file_{fmt}"
+        api.route(base + f"/report.{fmt}", summary=f"The report as {fmt.upper()} (a published version, the newest "
+                  "by default); its SHA-256 in ETag and X-Content-SHA256", query=VersionQuery, tags=["reports"],
+                  content_type=CONTENT_TYPES[fmt].split(";")[0], errors=(404,))(report_file)
+
+    for fmt in REPORT_FORMATS:
+        report_file_route(fmt)
+
+    @api.route(base + "/report/versions", summary="Published versions of the report (immutable; the "
+               "decision makes a new one)", response=VersionList, tags=["reports"], errors=(404,))
+    def report_versions(consultation_id: uuid.UUID):
+        return VersionList(**rpc("list_versions", actor(), str(consultation_id)))
+
+    @api.route(base + "/report/considerations", summary="Every proposal (published comment) with its "
+               "consideration; `missing=true` lists those still without one", query=ProposalQuery,
+               response=ProposalPage, tags=["reports"], errors=(404,))
+    def considerations_get(consultation_id: uuid.UUID, query: ProposalQuery):
+        return ProposalPage(**rpc("proposals", actor(), str(consultation_id), query.page, query.per_page,
+                                  query.missing))
+
+    @api.route(base + "/report/considerations", "PUT", summary="Consider one proposal: accepted, "
+               "partly_accepted or not_accepted (the last two need a justification, R-3.16)",
+               body=ConsiderationIn, response=Updated, tags=["reports"], auth=(Role.official,),
+               errors=(403, 404, 409))
+    def considerations_put(consultation_id: uuid.UUID, body: ConsiderationIn):
+        return Updated(**rpc("consider", actor(), str(consultation_id), body.model_dump(mode="json")))
+
+    @api.route(base + "/report/considerations/bulk", "PUT", summary="One consideration for many proposals "
+               "that say the same", body=BulkConsiderationIn, response=Updated, tags=["reports"],
+               auth=(Role.official,), errors=(403, 404, 409))
+    def considerations_bulk(consultation_id: uuid.UUID, body: BulkConsiderationIn):
+        return Updated(**rpc("consider_bulk", actor(), str(consultation_id), body.model_dump(mode="json")))
+
+    @api.route(base + "/report/conclusion", "PUT", summary="The generalised conclusion of the report",
+               body=ConclusionIn, response=ReportOut, tags=["reports"], auth=(Role.official,),
+               errors=(403, 404, 409))
+    def conclusion_put(consultation_id: uuid.UUID, body: ConclusionIn):
+        return ReportOut(**rpc("set_conclusion", actor(), str(consultation_id), body.model_dump()))
+
+    @api.route(base + "/report/publish", "POST", summary="Publish the report: refused (422, naming the count "
+               "and ids) while any proposal lacks a consideration; after the decision, a new version",
+               response=VersionOut, status=201, tags=["reports"], auth=(Role.official,), errors=(403, 404, 409))
+    def report_publish(consultation_id: uuid.UUID):
+        return VersionOut(**rpc("publish", actor(), str(consultation_id))), 201
+
+    @api.route(base + "/report/snapshot", "POST", summary="Take the report's snapshot again (consultations "
+               "closed before the reports service existed); refused once published", response=ReportOut,
+               tags=["reports"], auth=(Role.official, Role.admin), errors=(403, 404, 409))
+    def report_snapshot(consultation_id: uuid.UUID):
+        return ReportOut(**rpc("take_snapshot", actor(), str(consultation_id)))
+
+    @api.route(base + "/report", "DELETE", summary="Administrators drop an unpublished draft report; refused "
+               "for published versions and for five years after the decision once archived (R-1.11)",
+               status=204, tags=["reports"], auth=(Role.admin,), errors=(404, 409))
+    def report_delete(consultation_id: uuid.UUID):
+        rpc("delete_report", actor(), str(consultation_id))
+        return Response(status=204)
+
+    def protocol_route(fmt: str):
+        def protocol(consultation_id: uuid.UUID):
+            return send(rpc("protocol_file", actor(), str(consultation_id), fmt))
+        protocol.__name__ = f"protocol_{fmt}"
+        rule = base + ("/protocol" if fmt == "json" else f"/protocol.{fmt}")
+        api.route(rule, summary=f"The R-3.14 protocol ({fmt.upper()}): every submitted comment with time, author "
+                  "and moderation outcome for the owning unit and moderators; the published ones for everyone",
+                  tags=["reports"], content_type=CONTENT_TYPES[fmt].split(";")[0], errors=(404,))(protocol)
+
+    for fmt in PROTOCOL_FORMATS:
+        protocol_route(fmt)
+
+    @api.route(base + "/archive/bundle.zip", summary="The archive bundle (R-1.11): materials, protocol, report "
+               "versions, decision and manifest.sha256", tags=["reports"], content_type="application/zip",
+               errors=(404,))
+    def bundle_zip(consultation_id: uuid.UUID):
+        return send(rpc("bundle", str(consultation_id)))
+
+    @api.route(base + "/archive/manifest.sha256", summary="The bundle's manifest: `sha256sum -c manifest.sha256` "
+               "in the unpacked bundle checks every file", tags=["reports"], content_type="text/plain",
+               errors=(404,))
+    def bundle_manifest(consultation_id: uuid.UUID):
+        meta = rpc("bundle", str(consultation_id))
+        return Response(meta["manifest"], mimetype="text/plain", headers={"X-Bundle-SHA256": meta["sha256"]})
+
+    @api.route("/reports/stats", summary="Statistics of a year: consultations by category and status, "
+               "participants, comments, share considered, report deadlines met (R-3.17)", query=StatsQuery,
+               response=ReportStats, tags=["reports"])
+    def reports_stats(query: StatsQuery):
+        return ReportStats(**rpc("stats", query.year))
+
+    return api
