@@ -340,7 +340,8 @@ def _document(session: Session, snap, version: int, published_at: datetime) -> r
     return render.Document(
         title=f"Звіт про результати консультації «{snap.title}» (версія {version})", sections=sections, meta=meta,
         columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("target", "Щодо"),
-                 ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування")])
+                 ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування"),
+                 ("comment_id", "Ідентифікатор")])
 
 
 def _report_rows(session: Session, snap) -> Iterator[dict]:

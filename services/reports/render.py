@@ -166,7 +166,7 @@ class _Pdf:
         self._text(head, 9, bold=True, before=1.5)
         for key, label in self.columns[4:]:
             value = _cell(r.get(key))
-            if value and key != k0:
+            if value and key not in (k0, "comment_id"):
                 self._text(value if key == "body" else f"{label}: {value}", 9)
 
     def close(self) -> None:
