@@ -17,7 +17,7 @@ from gateway.routes_files import store
 from services.registry.schemas import Role
 from services.reports.render import CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS
 from services.reports.schemas import (BulkConsiderationIn, ConclusionIn, ConsiderationIn, ProposalPage,
-                                      ReportOut, ReportStats, VersionList, VersionOut)
+                                      PublishQueued, ReportOut, ReportStats, VersionList)
 
 
 class VersionQuery(BaseModel):
@@ -112,10 +112,12 @@ def register(spec: ApiSpec):
         return ReportOut(**rpc("set_conclusion", actor(), str(consultation_id), body.model_dump()))
 
     @api.route(base + "/report/publish", "POST", summary="Publish the report: refused (422, naming the count "
-               "and ids) while any proposal lacks a consideration; after the decision, a new version",
-               response=VersionOut, status=201, tags=["reports"], auth=(Role.official,), errors=(403, 404, 409))
+               "and ids) while any proposal lacks a consideration or the conclusion is missing; accepted (202) "
+               "otherwise, the version appears in …/report/versions once its files are rendered; after the "
+               "decision, a new version", response=PublishQueued, status=202, tags=["reports"],
+               auth=(Role.official,), errors=(403, 404, 409))
     def report_publish(consultation_id: uuid.UUID):
-        return VersionOut(**rpc("publish", actor(), str(consultation_id))), 201
+        return PublishQueued(**rpc("publish", actor(), str(consultation_id))), 202
 
     @api.route(base + "/report/snapshot", "POST", summary="Take the report's snapshot again (consultations "
                "closed before the reports service existed); refused once published", response=ReportOut,

@@ -25,8 +25,8 @@ from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
 from services.registry.schemas import Principal, Role
 from services.reports import render, rules
-from services.reports.models import (considerations, reports, snapshot_comments, snapshot_participants,
-                                     snapshots)
+from services.reports.models import (considerations, publish_requests, reports, snapshot_comments,
+                                     snapshot_participants, snapshots)
 from services.reports.schemas import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage,
                                       ReportOut, ReportPublished, ReportStats, VersionList, VersionOut)
 
@@ -88,7 +88,7 @@ def _editable(session: Session, actor: Principal | None, cid: uuid.UUID):
 
 # ---- the snapshot (on consultation_closed, or on demand) ----------------------------------------
 
-def take_snapshot(session: Session, src: Sources, cid: uuid.UUID, replace: bool = False) -> bool:
+def take_snapshot(session: Session, src: Sources, cid: uuid.UUID, replace: bool = False, store=None) -> bool:
     """Copy what the report needs from consultations (pages of PAGE) and registry into our tables.
     Idempotent: an existing snapshot stays unless ``replace``; never once a version is published."""
     existing = _snapshot(session, cid, lock=True)
@@ -139,10 +139,14 @@ def take_snapshot(session: Session, src: Sources, cid: uuid.UUID, replace: bool 
                   comments_published=published, comments_submitted=seq, participants=people, taken_at=now())
     session.execute(insert(snapshots).values(consultation_id=cid, **values)
                     .on_conflict_do_update(index_elements=[snapshots.c.consultation_id], set_=values))
+    if store is not None:  # the protocol never changes after closing: rendered once, here
+        snap = _snapshot(session, cid)
+        session.execute(update(snapshots).where(snapshots.c.consultation_id == cid).values(protocol={
+            "full": protocol_files(session, snap, store, True), "public": protocol_files(session, snap, store, False)}))
     return True
 
 
-def retake(session: Session, actor: Principal | None, src: Sources, cid: uuid.UUID) -> ReportOut:
+def retake(session: Session, actor: Principal | None, src: Sources, store, cid: uuid.UUID) -> ReportOut:
     """On demand (consultations closed before this service existed, or a missed event): the owning
     unit's officials or an administrator."""
     snap = _snapshot(session, cid)
@@ -152,7 +156,7 @@ def retake(session: Session, actor: Principal | None, src: Sources, cid: uuid.UU
         data = src.source(str(cid))
         if actor is None or not data["unit_id"] or uuid.UUID(data["unit_id"]) not in actor.units():
             raise Forbidden("Знімок бере посадова особа підрозділу-власника або адміністратор", code="not_owner")
-    take_snapshot(session, src, cid, replace=True)
+    take_snapshot(session, src, cid, replace=True, store=store)
     return report_view(session, actor, cid)
 
 
@@ -391,26 +395,43 @@ def _build_version(session: Session, src: Sources, store, snap, reason: str, act
     return _version_out(row)
 
 
-def publish(session: Session, actor: Principal | None, src: Sources, store, cid: uuid.UUID,
-            public_url: str) -> VersionOut:
+def publish(session: Session, actor: Principal | None, src: Sources, cid: uuid.UUID) -> dict:
     """Version 1 once every proposal is considered and the conclusion written (R-3.16); later, a new
-    version when the decision or its attachments changed (R-3.18). Published versions never change."""
+    version when the decision or its attachments changed (R-3.18). Checked here; the files are
+    rendered by :func:`publish_due` off the request (50,000 proposals take a while)."""
     snap = _editable(session, actor, cid)
     rules.refuse_unless_complete(_missing(session, cid), snap.conclusion)
-    made = _build_version(session, src, store, snap, "decision" if _versions(session, cid) else "publish",
-                          actor.person_id, public_url)
-    if made is None:
-        raise Conflict("Ця версія звіту вже оприлюднена", code="already_published")
-    return made
+    previous = _versions(session, cid)
+    if previous:
+        page = src.source(str(cid))["consultation"]
+        if previous[-1].source_sha256 == rules.fingerprint(page.get("decision"), page.get("attachments", [])):
+            raise Conflict("Ця версія звіту вже оприлюднена", code="already_published")
+    session.execute(insert(publish_requests).values(
+        consultation_id=cid, reason="decision" if previous else "publish", requested_by=actor.person_id)
+        .on_conflict_do_nothing())
+    return {"consultation_id": str(cid), "status": "queued", "next_version": len(previous) + 1}
 
 
-def on_decision(session: Session, src: Sources, store, cid: uuid.UUID, public_url: str) -> bool:
-    """decision_published: a published report gets a new version with the decision (R-3.16, R-3.18);
-    an unpublished one will carry it in version 1."""
+def publish_due(session: Session, src: Sources, store, public_url: str) -> int:
+    """Build the requested versions (any number of instances: SKIP LOCKED)."""
+    done = 0
+    for req in session.execute(select(publish_requests).order_by(publish_requests.c.requested_at).limit(5)
+                               .with_for_update(skip_locked=True)).all():
+        snap = _snapshot(session, req.consultation_id, lock=True)
+        if snap is not None and snap.archived_at is None:
+            done += _build_version(session, src, store, snap, req.reason, req.requested_by, public_url) is not None
+        session.execute(delete(publish_requests).where(publish_requests.c.consultation_id == req.consultation_id))
+    return done
+
+
+def on_decision(session: Session, cid: uuid.UUID) -> bool:
+    """decision_published: a published report gets a new version with the decision (R-3.16, R-3.18),
+    rendered by :func:`publish_due`; an unpublished one will carry it in version 1."""
     snap = _snapshot(session, cid, lock=True)
     if snap is None or not _versions(session, cid):
         return False
-    return _build_version(session, src, store, snap, "decision", None, public_url) is not None
+    session.execute(insert(publish_requests).values(consultation_id=cid, reason="decision").on_conflict_do_nothing())
+    return True
 
 
 def file_of(session: Session, actor: Principal | None, cid: uuid.UUID, fmt: str, version: int | None) -> dict:
@@ -477,7 +498,7 @@ def protocol_file(session: Session, actor: Principal | None, store, cid: uuid.UU
     if snap is None:
         raise NotFound("Протоколу ще немає", code="protocol_not_found")
     full = insider(actor, snap)
-    files = protocol_files(session, snap, store, full)
+    files = (snap.protocol or {}).get("full" if full else "public") or protocol_files(session, snap, store, full)
     if fmt not in files:
         raise NotFound("Такого формату немає", code="format_not_found")
     return {**files[fmt], "filename": f"protocol-{cid}{'' if full else '-public'}.{fmt}"}
@@ -490,7 +511,7 @@ def archive(session: Session, src: Sources, store, cid: uuid.UUID, archived_at: 
     """consultation_archived: read-only from now on, kept five years after the decision, and a zip
     bundle (materials, protocol, report versions, decision) with ``manifest.sha256``."""
     if _snapshot(session, cid) is None:
-        take_snapshot(session, src, cid)
+        take_snapshot(session, src, cid, store=store)
     snap = _snapshot(session, cid, lock=True)
     if snap.bundle_sha256:
         return snap.bundle_sha256
@@ -511,7 +532,7 @@ def archive(session: Session, src: Sources, store, cid: uuid.UUID, archived_at: 
                     add(f"materials/{a['kind']}-{a['sha256'][:12]}-{os.path.basename(a['filename'])}", blob)
             if page.get("decision"):
                 add("decision.json", json.dumps(page["decision"], ensure_ascii=False, indent=1).encode())
-            for fmt, f in protocol_files(session, snap, store, full=True).items():
+            for fmt, f in ((snap.protocol or {}).get("full") or protocol_files(session, snap, store, True)).items():
                 add(f"protocol/protocol.{fmt}", store.get(f["sha256"]))
             for v in _versions(session, cid):
                 for fmt, f in v.files.items():

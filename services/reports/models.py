@@ -47,6 +47,15 @@ snapshots = Table(
     Column("retain_until", Date),  # five years after the decision date
     Column("bundle_sha256", String(64)),
     Column("manifest", Text),  # manifest.sha256 of the bundle
+    Column("protocol", JSONB),  # {"full"|"public": format → {sha256, size, content_type}}, rendered with the snapshot
+)
+
+publish_requests = Table(
+    "publish_requests", metadata,  # publishing renders every file: a timer does it, off the request
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("reason", String(20), nullable=False),
+    Column("requested_by", Uuid),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 snapshot_comments = Table(

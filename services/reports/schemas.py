@@ -119,6 +119,12 @@ class ReportOut(BaseModel):
     retain_until: date | None
 
 
+class PublishQueued(BaseModel):
+    consultation_id: uuid.UUID
+    status: str = Field(description="queued: the files are being rendered; the version appears in …/report/versions")
+    next_version: int
+
+
 class VersionList(BaseModel):
     items: list[VersionOut]
 

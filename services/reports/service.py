@@ -6,6 +6,7 @@ import logging
 from functools import lru_cache
 
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 
 from chassis.consumer import claim_event, subscribe
 from chassis.errors import InvalidInput, ServiceError, parse
@@ -57,15 +58,14 @@ class ReportsService(BaseService):
         env, data = open_envelope(payload, ConsultationClosed)
         with self.db.transaction() as session:
             if claim_event(session, "reports.on_consultation_closed", env.event_id):
-                domain.take_snapshot(session, self._sources(), data.consultation_id)
+                domain.take_snapshot(session, self._sources(), data.consultation_id, store=_store())
 
     @subscribe("consultations", "decision_published")
     def on_decision_published(self, payload):
         env, data = open_envelope(payload, DecisionPublished)
         with self.db.transaction() as session:
             if claim_event(session, "reports.on_decision_published", env.event_id):
-                domain.on_decision(session, self._sources(), _store(), data.consultation_id,
-                                   get_settings().public_url)
+                domain.on_decision(session, data.consultation_id)
 
     @subscribe("consultations", "consultation_archived")
     def on_consultation_archived(self, payload):
@@ -97,7 +97,8 @@ class ReportsService(BaseService):
     @rpc(expected_exceptions=ServiceError)
     def take_snapshot(self, actor: dict, consultation_id) -> dict:
         with self.db.transaction() as session:
-            return dump(domain.retake(session, _actor(actor), self._sources(), _uuid(consultation_id, "id")))
+            return dump(domain.retake(session, _actor(actor), self._sources(), _store(),
+                                     _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
     def proposals(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 50,
@@ -131,8 +132,15 @@ class ReportsService(BaseService):
     @rpc(expected_exceptions=ServiceError)
     def publish(self, actor: dict, consultation_id) -> dict:
         with self.db.transaction() as session:
-            return dump(domain.publish(session, _actor(actor), self._sources(), _store(),
-                                       _uuid(consultation_id, "id"), get_settings().public_url))
+            return domain.publish(session, _actor(actor), self._sources(), _uuid(consultation_id, "id"))
+
+    @timer(interval=get_settings().timer_interval_seconds)
+    def publish_queued(self):
+        """Render and store the versions asked for (R-3.16); the request returned at once."""
+        with self.db.transaction() as session:
+            made = domain.publish_due(session, self._sources(), _store(), get_settings().public_url)
+        if made:
+            log.info("published %d report versions", made)
 
     @rpc(expected_exceptions=ServiceError)
     def delete_report(self, actor: dict, consultation_id) -> None:

@@ -105,9 +105,11 @@ def test_consider_refuse_publish_and_files(env, system, closed):
 
     assert official.put(base + "/considerations", json={"comment_id": ids[2], "outcome": "not_accepted",
                                                         "justification": "Стоянки — окремий проєкт"}).status_code == 200
-    v1 = official.post(base + "/publish")
-    assert v1.status_code == 201, v1.text
-    assert v1.json()["version"] == 1 and set(v1.json()["files"]) == {"html", "pdf", "csv", "json", "xlsx"}
+    queued = official.post(base + "/publish")
+    assert queued.status_code == 202 and queued.json()["next_version"] == 1, queued.text
+    assert eventually(lambda: official.get(base + "/versions").json()["items"], seconds=15)
+    v1 = official.get(base + "/versions").json()["items"][0]
+    assert v1["version"] == 1 and set(v1["files"]) == {"html", "pdf", "csv", "json", "xlsx"}
     assert official.post(base + "/publish").json()["code"] == "already_published"
     late = official.put(base + "/considerations", json={"comment_id": ids[2], "outcome": "accepted"})
     assert late.status_code == 409 and late.json()["code"] == "report_published"
@@ -116,7 +118,7 @@ def test_consider_refuse_publish_and_files(env, system, closed):
     assert public["status"] == "published" and public["overdue"] is False
     pdf = anonymous.get(base + ".pdf")
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
-    assert pdf.headers["X-Content-SHA256"] == v1.json()["files"]["pdf"]["sha256"]
+    assert pdf.headers["X-Content-SHA256"] == v1["files"]["pdf"]["sha256"]
     extracted = words(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages))
     assert words(QUESTION) in extracted and "Старша Галина Іванівна" in extracted
     rows = list(csv.DictReader(io.StringIO(anonymous.get(base + ".csv").content.decode("utf-8-sig"))))

@@ -61,6 +61,14 @@ def upgrade() -> None:
         sa.Column("retain_until", sa.Date),
         sa.Column("bundle_sha256", sa.String(64)),
         sa.Column("manifest", sa.Text),
+        sa.Column("protocol", JSONB),
+    )
+    op.create_table(
+        "publish_requests",
+        sa.Column("consultation_id", sa.Uuid, primary_key=True),
+        sa.Column("reason", sa.String(20), nullable=False),
+        sa.Column("requested_by", sa.Uuid),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_table(
         "snapshot_comments",
@@ -100,7 +108,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER snapshots_retained ON snapshots; DROP FUNCTION snapshots_retained();"
                "DROP TRIGGER reports_immutable ON reports; DROP FUNCTION report_versions_immutable();")
-    for t in ("considerations", "snapshot_participants", "snapshot_comments", "snapshots"):
+    for t in ("publish_requests", "considerations", "snapshot_participants", "snapshot_comments", "snapshots"):
         op.drop_table(t)
     for c in ("source_sha256", "files", "content_sha256", "reason", "published_by", "published_at"):
         op.drop_column("reports", c)
