@@ -145,6 +145,10 @@ def test_published_version_is_immutable_and_the_decision_makes_version_2(env, sy
     base = f"/api/v1/consultations/{cid}/report"
     v1 = official.get(base + "/versions").json()["items"]
     assert [v["version"] for v in v1] == [1]
+    again = official.post(base + "/snapshot")
+    assert again.status_code == 409 and again.json()["code"] == "report_published"
+    assert closed["stranger"].post(base + "/snapshot").status_code == 403
+    assert closed["stranger"].put(base + "/conclusion", json={"conclusion": "Чуже"}).status_code == 403
     engine = make_engine("reports", env.settings())
     try:
         for sql in ("UPDATE reports SET content_sha256 = 'x' WHERE consultation_id = :c",
