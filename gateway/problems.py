@@ -55,9 +55,9 @@ class RequestInvalid(Exception):
         super().__init__(message or location)
         self.location = location
         errs = field_errors(exc) if exc is not None else [{"field": location, "message": message}]
-        for err in errs:
-            if exc is not None:
-                err["field"] = f"{location}.{err['field']}" if err["field"] != "body" else location
+        if exc is not None:  # a field that is itself called `body` is still `body.body`
+            for err, raw in zip(errs, exc.errors(include_url=False)):
+                err["field"] = ".".join([location, *map(str, raw["loc"])])
         self.errors = errs
 
 
