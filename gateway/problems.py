@@ -69,7 +69,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
-        return problem(exc.status, TITLES.get(exc.status, "Помилка"), exc.detail, exc.code, exc.errors)
+        retry = getattr(exc, "retry_after", None)
+        return problem(exc.status, TITLES.get(exc.status, "Помилка"), exc.detail, exc.code, exc.errors,
+                       headers={"Retry-After": str(retry)} if retry else None)
 
     @app.errorhandler(ServiceUnavailable)
     def _unavailable(exc: ServiceUnavailable):
