@@ -279,3 +279,95 @@ def test_xss_corpus_comes_back_inert(system):
     csv = anon.get("/api/v1/open-data/consultations.csv")
     assert csv.headers["Content-Type"].startswith("text/csv") and csv.headers["X-Content-Type-Options"] == "nosniff"
     assert len(set(ids)) == len(XSS)
+
+
+# ---- no state change on GET ---------------------------------------------------------------------
+
+SERVICES = ("consultations", "moderation", "registry", "notifications", "reports")
+# bookkeeping a read may legitimately touch: the audit of administrators' reads (R-2.4), the bus's
+# own tables (relays and consumers run all the time), the abuse counters
+NOT_STATE = {"alembic_version", "outbox", "processed_events", "audit_log", "rate_counters"}
+
+
+def fingerprint(env) -> dict:
+    from sqlalchemy import text
+
+    from chassis.db import make_engine
+
+    out = {}
+    for service in SERVICES:
+        engine = make_engine(service, env.settings())
+        with engine.connect() as conn:
+            tables = conn.execute(text("SELECT table_name FROM information_schema.tables "
+                                       "WHERE table_schema = 'public' AND table_type = 'BASE TABLE'")).scalars().all()
+            for table in sorted(set(tables) - NOT_STATE):
+                out[f"{service}.{table}"] = conn.execute(text(
+                    f'SELECT count(*), md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text), \'\')) FROM "{table}" t')).one()
+        engine.dispose()
+    return out
+
+
+def settled(env, seconds: float = 20) -> dict:
+    """The fingerprint once background work (timers, screening, fan-outs) has gone quiet."""
+    import time
+
+    deadline, last = time.monotonic() + seconds, fingerprint(env)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = fingerprint(env)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError("the system never went quiet")
+
+
+def test_no_get_route_changes_anything(env, system, everyone):
+    doc = openapi(system.base_url)
+    official = dev_login(system.base_url, ["official"], unit="Відділ читання", full_name="Читальна Ольга")
+    from tests.e2e.test_decisions_search import open_consultation
+
+    c = open_consultation(official, title="Консультація для обходу читань")
+    att = official.post(f"/api/v1/consultations/{c['id']}/attachments",
+                        files={"file": ("a.pdf", b"%PDF-1.4 get walk", "application/pdf")}).json()["id"]
+    fill = {"consultation_id": c["id"], "attachment_id": att, "year": "2026", "a": "1", "b": "1",
+            "service": "registry", "person_id": official.person_id}
+    callers = [Caller(system.base_url), dev_login(system.base_url, full_name="Читач Іван"), everyone]
+    gets = [p for p, ops in doc["paths"].items() if "get" in ops]
+    unfilled = [p for p in gets if set(re.findall(r"{(\w+)}", p)) - set(fill)]
+    assert unfilled == [], "add a value for these path parameters"
+    before = settled(env)
+    answered = 0
+    for caller in callers:
+        for path in gets:
+            r = caller.get(path.format(**fill), allow_redirects=False)
+            assert r.status_code < 500, (path, r.status_code, r.text[:200])
+            answered += r.status_code < 400
+    after = fingerprint(env)
+    changed = sorted(k for k in before if before[k] != after.get(k))
+    assert changed == [], f"GET requests changed {changed}"
+    assert answered > len(gets)  # most of them really answered
+
+
+# ---- no personal data in any log line (extends test_registry's check to these scenarios) ---------
+
+def test_no_personal_data_in_the_logs_of_the_hardening_scenarios(system, strict_gateway, active):
+    email, phone, born = "hard.secret@example.org", "+380631234567", "1966-06-16"
+    person = dev_login(system.base_url, full_name="Потайна Ганна", birth_date=born)
+    assert person.put("/api/v1/me", json={"email": email, "phone": phone}).status_code == 200
+    assert person.put("/api/v1/me", json={"email": "bad-" + email + "@", "phone": phone + "99999999999"}).status_code == 422
+    assert person.put("/api/v1/me", json={"email": email, "status": "active", "birth_date": born}).status_code == 422
+    url = f"/api/v1/consultations/{active['id']}/comments"
+    assert person.post(url, json={"body": f"Пишіть мені: {email}, {phone}"}).status_code == 201  # held by screening
+    assert person.post(url, json={"body": f"Пишіть мені: {email}, {phone}"}).status_code == 409
+    assert person.post(url, json={"body": email * 50_000}).status_code == 413
+    strict = Caller(strict_gateway, person.token)
+    codes = [strict.put("/api/v1/me", json={"email": email}, headers={"X-Forwarded-For": address()}).status_code
+             for _ in range(5)]
+    assert 429 in codes
+    person.get("/api/v1/me/export")
+    import time
+
+    time.sleep(1.5)  # let screening and the consumers log what they log
+    logs = "".join(system.logs(name) for name in [*system.commands, "gateway-strict"])
+    for secret in (email, phone, phone[1:], born):
+        assert secret not in logs, f"{secret} leaked into a log"
