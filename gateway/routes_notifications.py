@@ -16,7 +16,7 @@ from services.registry.schemas import Role
 
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: int | None = Field(None, description="one message; omitted: all")
+    id: int | None = Field(None, ge=1, le=2**63 - 1, description="one message; omitted: all")
 
 
 class Marked(BaseModel):

@@ -14,7 +14,7 @@ from tests.support.api import dev_login
 
 pytestmark = pytest.mark.system
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection]
 # ending the fuzzing resident's own session would turn the rest of the run anonymous (the matrix covers them)

@@ -371,3 +371,26 @@ def test_no_personal_data_in_the_logs_of_the_hardening_scenarios(system, strict_
     logs = "".join(system.logs(name) for name in [*system.commands, "gateway-strict"])
     for secret in (email, phone, phone[1:], born):
         assert secret not in logs, f"{secret} leaked into a log"
+
+
+def test_rate_limit_cost_per_write(env, system):
+    """What the limits add to a write: one registry RPC with two upserts (printed; README "Measured")."""
+    import statistics
+    import time
+
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    buckets = [{"key": f"bench:addr:{uuid.uuid4()}", "limit": 10**9, "window": 86400},
+               {"key": f"bench:person:{uuid.uuid4()}", "limit": 10**9, "window": 86400}]
+    took = []
+    with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
+        for _ in range(20):
+            rpc.registry.rate_hit(buckets)
+        for _ in range(200):
+            t = time.perf_counter()
+            assert rpc.registry.rate_hit(buckets) == 0
+            took.append((time.perf_counter() - t) * 1000)
+    took.sort()
+    p50, p99 = statistics.median(took), took[int(len(took) * 0.99) - 1]
+    print(f"\nrate_hit (2 buckets) over RPC: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    assert p50 < 100  # loose: the machine is shared; the figure is what matters
