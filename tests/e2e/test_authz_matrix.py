@@ -168,7 +168,12 @@ def world(env, system):
     w.make(count_fresh("consultation"))
     w.make_comments(w.pool["active"][0]["id"], cases=1 + allowed(lookup(
         "POST", "/api/v1/moderation/cases/{case_id}/decision")))
-    return w
+    yield w
+    # the matrix reported the published comment once per role: settle that case, so it does not
+    # sit at the top of the shared queue other tests read
+    reported = w.case_of(w.comments["published"])
+    if reported:
+        w.moderator.post(f"/api/v1/moderation/cases/{reported}/decision", json={"decision": "approve"})
 
 
 class Filler:
