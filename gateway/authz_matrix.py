@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ROLES = ("anonymous", "resident", "ineligible", "head", "owner", "other_official", "moderator", "admin")
-CONSULTATION_STATES = ("draft", "moderation", "active", "closed", "archived")
+CONSULTATION_STATES = ("draft", "moderation", "forwarded", "active", "closed", "archived")
 COMMENT_STATES = ("pending", "published", "rejected")
 PUBLIC = ("active", "closed", "archived")
 
@@ -45,6 +45,7 @@ def per_state(states=CONSULTATION_STATES, **cells: dict[str, str]) -> dict[str, 
 def readable() -> dict[str, dict[str, str]]:
     """What GET of a consultation (or anything on it) answers, by state."""
     return per_state(draft=roles("404", owner="2xx", moderator="2xx"), moderation=roles("404", moderator="2xx"),
+                     forwarded=roles("404", owner="2xx", moderator="2xx"),
                      active=EVERYONE, closed=EVERYONE, archived=EVERYONE)
 
 
@@ -53,17 +54,19 @@ def participation() -> dict[str, dict[str, str]]:
     closed = roles("409", anonymous="401", ineligible="403")
     return per_state(draft=roles("404", anonymous="401", ineligible="403", owner="409", moderator="409"),
                      moderation=roles("404", anonymous="401", ineligible="403", moderator="409"),
+                     forwarded=roles("404", anonymous="401", ineligible="403", owner="409", moderator="409"),
                      active=roles("2xx", anonymous="401", ineligible="403"), closed=closed, archived=closed)
 
 
 def owner_action(draft: str, active: str, closed: str, archived: str,
-                 extra: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+                 extra: dict[str, dict[str, str]] | None = None, forwarded: str = "409") -> dict[str, dict[str, str]]:
     """A route for officials of the owning unit (R-3.2): others get 403 from the role gate, an
     official of another unit 404 where the object is hidden from them and 403 where it is public."""
     gate = dict(anonymous="401", resident="403", ineligible="403", head="403", moderator="403", admin="403")
     cells = {
         "draft": roles("404", **gate, owner=draft),
         "moderation": roles("404", **gate),
+        "forwarded": roles("404", **gate, owner=forwarded),
         "active": roles("403", **gate, owner=active),
         "closed": roles("403", **gate, owner=closed),
         "archived": roles("403", **gate, owner=archived),
@@ -125,15 +128,16 @@ MATRIX: list[Row] = [
     Row("PATCH", C, owner_action("2xx", "409", "409", "409"), CONSULTATION_STATES),
     Row("POST", C + "/publish", owner_action("2xx", "409", "409", "409"), CONSULTATION_STATES),
     Row("POST", C + "/archive", owner_action("409", "409", "2xx", "409", {
-        "draft": {"admin": "404"}, "moderation": {"admin": "404"}, "active": {"admin": "409"}, "closed": {"admin": "2xx"}, "archived": {"admin": "409"}}), CONSULTATION_STATES,
+        "draft": {"admin": "404"}, "moderation": {"admin": "404"}, "forwarded": {"admin": "404"}, "active": {"admin": "409"}, "closed": {"admin": "2xx"}, "archived": {"admin": "409"}}), CONSULTATION_STATES,
         note="the owning unit or an administrator, once closed (R-1.11)"),
-    Row("POST", C + "/attachments", owner_action("2xx", "2xx", "2xx", "409"), CONSULTATION_STATES),
-    Row("GET", C + "/attachments/{attachment_id}", readable() | {"moderation": roles("404")},
+    Row("POST", C + "/attachments", owner_action("2xx", "2xx", "2xx", "409", forwarded="2xx"), CONSULTATION_STATES,
+        note="the unit an initiative was passed to may add materials before its conclusion"),
+    Row("GET", C + "/attachments/{attachment_id}", readable() | {"moderation": roles("404"), "forwarded": roles("404")},
         CONSULTATION_STATES, note="an initiative has no attachment: 404 for all"),
     Row("POST", C + "/decision", owner_action("409", "409", "2xx", "409"), CONSULTATION_STATES),
-    Row("POST", C + "/initiative-decision", owner_action("409", "409", "409", "409"), CONSULTATION_STATES,
-        note="only a forwarded initiative awaits a conclusion (test_consultations covers that state)"),
-    Row("POST", C + "/versions", owner_action("422", "422", "422", "422"), CONSULTATION_STATES,
+    Row("POST", C + "/initiative-decision", owner_action("409", "409", "409", "409", forwarded="2xx"),
+        CONSULTATION_STATES, note="only an initiative forwarded to the unit awaits its conclusion (R-3.10)"),
+    Row("POST", C + "/versions", owner_action("422", "422", "422", "422", forwarded="422"), CONSULTATION_STATES,
         note="the state objects are proposals: only draft acts have versions (test_draft_acts)"),
     Row("GET", C + "/versions/{a}/diff/{b}", readable() | {s: roles("404") for s in CONSULTATION_STATES},
         CONSULTATION_STATES, note="a proposal has no versions: 404 for all, hidden or not"),
@@ -144,6 +148,7 @@ MATRIX: list[Row] = [
     Row("GET", C + "/notifications", per_state(
         draft=roles("403", anonymous="401", owner="404", other_official="404", moderator="404", admin="404"),
         moderation=roles("403", anonymous="401", owner="404", other_official="404", moderator="404", admin="404"),
+        forwarded=roles("403", anonymous="401", owner="404", other_official="404", moderator="404", admin="404"),
         **{s: roles("403", anonymous="401", owner="2xx", other_official="2xx", moderator="2xx", admin="2xx")
            for s in PUBLIC}), CONSULTATION_STATES,
         note="hidden objects 404 (checked with consultations first); drafts and initiatives have no fan-out"),

@@ -28,6 +28,7 @@ STATE_CHANGING = {("PATCH", "/api/v1/consultations/{consultation_id}"),
                   ("POST", "/api/v1/consultations/{consultation_id}/publish"),
                   ("POST", "/api/v1/consultations/{consultation_id}/archive"),
                   ("POST", "/api/v1/consultations/{consultation_id}/decision"),
+                  ("POST", "/api/v1/consultations/{consultation_id}/initiative-decision"),
                   ("POST", "/api/v1/moderation/cases/{case_id}/decision"),
                   ("POST", "/api/v1/admin/organisations/{organisation_id}/confirm"),
                   ("POST", "/api/v1/admin/persons/{person_id}/roles"),
@@ -85,9 +86,11 @@ class World:
         for state, n in counts.items():
             self.pool[state] = []
             for _ in range(n):
-                if state == "moderation":
+                if state in ("moderation", "forwarded"):
                     c = self.initiator.post("/api/v1/consultations", json=draft_body(title=unique("Ініціатива")))
                     assert c.status_code == 201 and c.json()["status"] == "submitted", c.text
+                    if state == "forwarded":
+                        self.forward(c.json()["id"])
                     self.pool[state].append({"id": c.json()["id"], "attachment_id": str(uuid.uuid4()),
                                              "alternative_id": c.json()["alternatives"][0]["id"]})
                     continue
@@ -110,6 +113,15 @@ class World:
         for obj in self.pool.get("archived", []):
             r = self.owner.post(f"/api/v1/consultations/{obj['id']}/archive")
             assert r.status_code == 200, r.text
+
+    def forward(self, cid: str) -> None:
+        """R-3.10: a moderator passes the initiative to the owning unit."""
+        unit_id = next(r["unit_id"] for r in self.owner.get("/api/v1/me").json()["roles"] if r["role"] == "official")
+        case = eventually(lambda: self.case_of(cid))
+        assert case, "the initiative never reached the queue"
+        r = self.moderator.post(f"/api/v1/moderation/cases/{case}/decision", json={"decision": "approve", "unit_id": unit_id})
+        assert r.status_code == 200, r.text
+        assert eventually(lambda: self.owner.get(f"/api/v1/consultations/{cid}").json().get("status") == "forwarded")
 
     def take(self, state: str, fresh: bool) -> dict:
         return self.pool[state].pop() if fresh else self.pool[state][0]
