@@ -37,12 +37,17 @@ class TooManyRequests(ServiceError):
     default_code = "rate_limited"
 
 
+def counted(rule: str, method: str) -> bool:
+    """Logins, and writes under /api/, count; reads and operations routes do not."""
+    return rule in LOGIN_RULES or (method not in SAFE_METHODS and rule.startswith("/api/"))
+
+
 def buckets(settings: Settings, rule: str, method: str, address: str, person_id: str | None) -> list[dict]:
     """Which counters this request adds to (a plain function: unit-tested)."""
     window = settings.rate_window_seconds
     if rule in LOGIN_RULES:
         return [{"key": f"login:addr:{address}", "limit": settings.rate_logins_per_address, "window": window}]
-    if method in SAFE_METHODS or not rule.startswith("/api/"):
+    if not counted(rule, method):
         return []
     out = [{"key": f"write:addr:{address}", "limit": settings.rate_writes_per_address, "window": window}]
     if person_id:
@@ -77,7 +82,7 @@ def install(app: Flask, settings: Settings) -> None:
         if not settings.rate_limit_enabled:
             return None
         rule, method = request.url_rule.rule, request.method
-        if rule not in LOGIN_RULES and (method in SAFE_METHODS or not rule.startswith("/api/")):
+        if not counted(rule, method):
             return None
         wanted = buckets(settings, rule, method, request.remote_addr or "unknown",
                          _person_id() if rule not in LOGIN_RULES else None)
