@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     oauth_fields: str = "givenname,middlename,lastname,drfocode,unzr,email,phone,address"
     oauth_redirect_url: str = Field("", description="default: PUBLIC_URL + /api/v1/auth/callback")
 
+    # ---- abuse limits (issue 8; OWASP API4): counted by the registry, shared by every gateway ----
+    rate_limit_enabled: bool = Field(True, description="per-person and per-address limits on writes and logins")
+    rate_window_seconds: int = Field(60, ge=1, description="fixed counting window")
+    rate_writes_per_person: int = Field(30, ge=1, description="unsafe requests per person per window")
+    rate_writes_per_address: int = Field(120, ge=1, description="unsafe requests per client address per window")
+    rate_logins_per_address: int = Field(20, ge=1, description="login starts, callbacks, dev-logins per address per window")
+    forwarded_proxies: int = Field(0, ge=0, description="trusted reverse proxies in front of the gateway "
+                                   "(X-Forwarded-For/-Proto hops to trust; 0: use the socket's address)")
+    max_json_kb: int = Field(1024, ge=1, description="largest JSON request body, KiB (attachments: MAX_ATTACHMENT_MB)")
+
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
         url = make_url(self.database_url).set(drivername="postgresql+psycopg",

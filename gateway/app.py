@@ -9,8 +9,9 @@ from flask import Flask, g, request
 
 from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import DEV_SECRET, Settings, get_settings
-from gateway import (api_v1, docs, metrics, ops, routes_consultations, routes_files, routes_identity,
-                     routes_moderation, routes_notifications, routes_open, routes_reports)
+from gateway import (abuse, api_v1, docs, metrics, ops, routes_consultations, routes_files,
+                     routes_identity, routes_moderation, routes_notifications, routes_open,
+                     routes_reports)
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
@@ -18,13 +19,6 @@ from gateway.rpc import RpcPool
 log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 API_VERSION = "0.1.0"
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
-
 
 def build_spec() -> ApiSpec:
     return ApiSpec(
@@ -75,14 +69,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         took = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
         metrics.HTTP_REQUESTS.labels(request.method, route, response.status_code).inc()
         metrics.HTTP_SECONDS.labels(request.method, route).observe(took)
         log.info("%s %s %s %.1f ms", request.method, route, response.status_code, took * 1000,
                  extra={"method": request.method, "route": route,
                         "status": response.status_code, "ms": round(took * 1000, 1)})
         return response
+
+    abuse.install(app, settings)  # after _start: limits and headers see the request id
 
     @app.teardown_request
     def _clear(_exc):

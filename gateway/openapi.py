@@ -81,7 +81,9 @@ class ApiSpec:
                     op.content_type: {"schema": ref(op.response, "serialization")}}}
             else:
                 responses[str(op.status)] = {"description": "OK"}
-            for status in sorted(set(op.errors) | ({422} if op.body or op.query else set())):
+            # a path parameter that names nothing, or is not of its type, is 404 wherever it is
+            implied = ({422} if op.body or op.query else set()) | ({404} if params and _CONVERTER.search(op.rule) else set())
+            for status in sorted(set(op.errors) | implied):
                 responses[str(status)] = {"description": TITLES.get(status, "Помилка"),
                                           "content": {"application/problem+json": {"schema": problem_ref}}}
             entry: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op),
@@ -160,7 +162,25 @@ def _authorise(auth: str | tuple) -> None:
         gate.require_role(*auth)
 
 
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # NUL (PostgreSQL text refuses it), lone surrogates
+
+
+def _storable(data: Any, path: str) -> None:
+    """Text no database or UTF-8 encoder can take is refused here, naming the field (found by fuzzing)."""
+    if isinstance(data, str):
+        if _UNSTORABLE.search(data):
+            raise RequestInvalid(path, message="недопустимий символ (NUL або непарний сурогат)")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            _storable(key, path)
+            _storable(value, f"{path}.{key}")
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _storable(value, f"{path}.{i}")
+
+
 def _parse(model: type[BaseModel], data: Any, location: str) -> BaseModel:
+    _storable(data, location)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -55,9 +55,9 @@ class RequestInvalid(Exception):
         super().__init__(message or location)
         self.location = location
         errs = field_errors(exc) if exc is not None else [{"field": location, "message": message}]
-        for err in errs:
-            if exc is not None:
-                err["field"] = f"{location}.{err['field']}" if err["field"] != "body" else location
+        if exc is not None:  # a field that is itself called `body` is still `body.body`
+            for err, raw in zip(errs, exc.errors(include_url=False)):
+                err["field"] = ".".join([location, *map(str, raw["loc"])])
         self.errors = errs
 
 
@@ -69,7 +69,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
-        return problem(exc.status, TITLES.get(exc.status, "Помилка"), exc.detail, exc.code, exc.errors)
+        retry = getattr(exc, "retry_after", None)
+        return problem(exc.status, TITLES.get(exc.status, "Помилка"), exc.detail, exc.code, exc.errors,
+                       headers={"Retry-After": str(retry)} if retry else None)
 
     @app.errorhandler(ServiceUnavailable)
     def _unavailable(exc: ServiceUnavailable):

@@ -9,13 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from chassis.errors import NotFound
 from gateway import auth
 from gateway.openapi import ApiSpec
+from gateway.routes_consultations import actor
 from services.notifications.schemas import Inbox, Progress
 from services.registry.schemas import Role
 
 
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: int | None = Field(None, description="one message; omitted: all")
+    id: int | None = Field(None, ge=1, le=2**63 - 1, description="one message; omitted: all")
 
 
 class Marked(BaseModel):
@@ -53,6 +54,8 @@ def register(spec: ApiSpec):
                "e-mails: queued, sent, failed", response=Progress, tags=["consultations"],
                auth=(Role.official, Role.moderator, Role.admin), errors=(404,))
     def progress(consultation_id: uuid.UUID):
+        # who sees what is the consultations service's to say: a hidden one is 404 here too
+        current_app.extensions["rpc"].call("consultations", "get", actor(), str(consultation_id))
         p = rpc("progress", str(consultation_id))
         if p is None:
             raise NotFound("Розсилки для цієї консультації немає", code="no_fanout")

@@ -145,7 +145,7 @@ def register(spec: ApiSpec):
         return PlanEntryOut(**rpc("plan_change", actor(), str(entry_id), body.model_dump(mode="json", exclude_unset=True)))
 
     @api.route("/plan/<int:year>.ics", summary="iCalendar of the annual plan (each entry in its quarter)",
-               tags=["plan"], content_type="text/calendar")
+               tags=["plan"], content_type="text/calendar", errors=(422,))
     def plan_ics(year: int):
         plan = Plan(**rpc("plan", None, year))
         cal = calendar(f"План консультацій {year}")

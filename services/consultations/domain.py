@@ -498,6 +498,11 @@ def listing(session: Session, status: Status | None, category: int | None, form:
 
 # ---- comments ------------------------------------------------------------------------------------
 
+def same_text(a: str, b: str) -> bool:
+    """Two comments say the same when they differ only in case and spacing."""
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
 def add_comment(session: Session, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -> CommentOut:
     require_participant(actor)
     row = _load(session, actor, cid)
@@ -512,6 +517,14 @@ def add_comment(session: Session, actor: Principal | None, cid: uuid.UUID, data:
         if version is None or data.paragraph_id not in {p.id for p in _paragraphs(session, version.id)}:
             raise InvalidInput("Такого пункту в чинній редакції немає", code="paragraph_not_found",
                                errors=[{"field": "paragraph_id", "message": "не належить чинній редакції"}])
+    # one author, one text, one consultation (issue 8): serialised per author and consultation, so
+    # two identical posts sent at once cannot both pass
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"comment:{cid}:{actor.person_id}", 0))))
+    earlier = session.execute(select(comments.c.body).where(comments.c.consultation_id == cid,
+                                                            comments.c.author_id == actor.person_id)).scalars()
+    if any(same_text(body, data.body) for body in earlier):
+        raise Conflict("Ви вже надіслали такий самий коментар до цієї консультації", code="duplicate_comment",
+                       errors=[{"field": "body", "message": "такий самий текст уже надіслано"}])
     comment_id = uuid.uuid4()
     created = session.execute(comments.insert().values(
         id=comment_id, consultation_id=cid, author_id=actor.person_id, author_name=actor.full_name,

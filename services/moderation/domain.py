@@ -78,6 +78,17 @@ def screen_initiative(session: Session, data, holidays_off: bool = True) -> str:
     return result.outcome
 
 
+def comment_is_public(case) -> bool:
+    """A comment is public when screening passed it (no case), a moderator approved it, or it was
+    public and is open again only because residents reported it; held (pending) and rejected
+    comments are not, so reporting them answers 404 whatever the caller knows of the id."""
+    if case is None:
+        return True
+    if case.decision == "rejected":
+        return False
+    return case.decision == "approved" or case.source == "report"
+
+
 def report_comment(session: Session, actor: Principal, comment_id: uuid.UUID, reason: str,
                    holidays_off: bool = True) -> CaseOut:
     """A resident reports a published comment; several reports raise the case's priority."""
@@ -85,6 +96,10 @@ def report_comment(session: Session, actor: Principal, comment_id: uuid.UUID, re
                                                     screenings.c.subject_id == comment_id)
                            .order_by(screenings.c.id.desc()).limit(1)).first()
     if seen is None:
+        raise NotFound("Коментар не знайдено", code="comment_not_found")
+    case = session.execute(select(cases.c.status, cases.c.decision, cases.c.source).where(
+        cases.c.kind == "comment", cases.c.subject_id == comment_id)).first()
+    if not comment_is_public(case):  # DESIGN "Who sees what": pending and rejected ones are not public
         raise NotFound("Коментар не знайдено", code="comment_not_found")
     added = session.execute(insert(flags).values(comment_id=comment_id, reporter_id=actor.person_id, reason=reason)
                             .on_conflict_do_nothing().returning(flags.c.comment_id)).first()

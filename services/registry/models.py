@@ -1,5 +1,5 @@
 """Tables of the registry service's own database (no other service reads them)."""
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, MetaData,
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData,
                         SmallInteger, String, Table, Uuid, false, func, text,
                         true)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -78,3 +78,10 @@ audit_log = Table(
     Column("details", JSONB, nullable=False, server_default=text("'{}'")),
 )
 
+
+rate_counters = Table(  # issue 8: request counts per key and fixed window, shared by every gateway
+    "rate_counters", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("hits", Integer, nullable=False),
+)

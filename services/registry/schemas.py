@@ -5,7 +5,7 @@ import uuid
 from datetime import date, datetime
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chassis.events import EventData, event
 
@@ -115,6 +115,11 @@ class DevLoginIn(Strict):
     roles: list[Role] = Field(default_factory=lambda: [Role.resident])
     unit: str | None = Field(None, max_length=300, description="structural unit name for `official`")
     consent: bool = Field(True, description="record consent at once (a convenience for demos and tests)")
+
+    @field_validator("roles")
+    @classmethod
+    def _once_each(cls, roles: list[Role]) -> list[Role]:
+        return list(dict.fromkeys(roles))  # a role named twice is granted once (found by fuzzing)
 
 
 class Consent(BaseModel):

@@ -2,7 +2,7 @@
 (entrypoints only; rules live in domain.py)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from nameko.rpc import rpc
 
@@ -10,7 +10,7 @@ from chassis.errors import Forbidden, InvalidInput, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.registry import domain
+from services.registry import domain, throttle
 from services.registry.consent import CONSENT_TEXT, CONSENT_VERSION
 from services.registry.identity import identity_from_userinfo
 from services.registry.schemas import (ConsentIn, DevLoginIn, IdentityIn, MeUpdate, OrganisationIn,
@@ -66,6 +66,13 @@ class RegistryService(BaseService):
     def resolve_session(self, session_id) -> dict:
         with self.db.transaction() as session:
             return dump(domain.resolve_session(session, _uuid(session_id, "session_id")))
+
+    @rpc(expected_exceptions=ServiceError)
+    def rate_hit(self, buckets: list) -> int:
+        """The gateway's abuse limits: count one request per bucket; seconds to wait, or 0."""
+        parsed = [parse(throttle.Bucket, b) for b in buckets]
+        with self.db.transaction() as session:
+            return throttle.hit(session, parsed, datetime.now(timezone.utc))
 
     @rpc(expected_exceptions=ServiceError)
     def logout(self, session_id) -> None:
