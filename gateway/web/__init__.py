@@ -66,10 +66,11 @@ def _issue_csrf_cookie(response: Response) -> Response:
 
 
 def principal():
-    """The caller or None; a stale cookie on a public page counts as anonymous."""
+    """The caller or None; a stale cookie on a public page (or, while rendering the refusal, a
+    failed CSRF check) counts as anonymous."""
     try:
         return auth.current_principal()
-    except auth.Unauthorized:
+    except (auth.Unauthorized, Forbidden):
         g.principal = None
         return None
 
