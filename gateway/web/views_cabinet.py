@@ -6,8 +6,8 @@ from flask import Response, json, redirect, request
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
 from gateway import routes_notifications as notifications
 from gateway.web import forms, notify, page, web
-from gateway.web.views_official import consultation_body, form_page
-from services.consultations.schemas import CommentOut, ConsultationIn
+from gateway.web.views_official import new_consultation
+from services.consultations.schemas import CommentOut
 from services.moderation.grounds import GROUNDS
 from services.notifications.schemas import Inbox
 from services.registry.schemas import MeOut, MeUpdate
@@ -77,13 +77,4 @@ def cabinet_erase():
 def initiative():
     """A resident or an institution head proposes a consultation; it goes to moderation (R-3.10)."""
     auth.require_consent()
-    if request.method == "POST":
-        try:
-            body = forms.parse(ConsultationIn, consultation_body())
-            created = forms.attempt(lambda: consultations.create(body))
-        except forms.Invalid as exc:
-            forms.keep(exc)
-            return form_page(None, 422, initiative=True)
-        notify("Ініціативу надіслано. Ваше повідомлення знаходиться на модерації.")
-        return redirect(f"/consultations/{created.id}", 303)
-    return form_page(None, initiative=True)
+    return new_consultation(initiative=True)

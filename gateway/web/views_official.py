@@ -89,19 +89,28 @@ def official():
     return page("official.html", deadlines=deadlines.items, overdue_only=overdue_only)
 
 
-@web.route("/official/new", methods=["GET", "POST"])
-def official_new():
-    auth.require_role(*OFFICIAL)
+def new_consultation(initiative: bool):
+    """The drafting form: GET shows it, POST creates an official's draft or an initiative through
+    the API's own rule (``routes_consultations.create``)."""
     if request.method == "POST":
         try:
             body = forms.parse(ConsultationIn, consultation_body())
             created = forms.attempt(lambda: consultations.create(body))
         except forms.Invalid as exc:
             forms.keep(exc)
-            return form_page(None, 422)
+            return form_page(None, 422, initiative=initiative)
+        if initiative:
+            notify("Ініціативу надіслано. Ваше повідомлення знаходиться на модерації.")
+            return redirect(f"/consultations/{created.id}", 303)
         notify("Чернетку збережено. Перевірте перелік того, чого бракує до оприлюднення.")
         return redirect(f"/official/consultations/{created.id}", 303)
-    return form_page(None)
+    return form_page(None, initiative=initiative)
+
+
+@web.route("/official/new", methods=["GET", "POST"])
+def official_new():
+    auth.require_role(*OFFICIAL)
+    return new_consultation(initiative=False)
 
 
 @web.route("/official/consultations/<uuid:cid>", methods=["GET", "POST"])
