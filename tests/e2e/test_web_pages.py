@@ -268,3 +268,20 @@ def test_form_without_csrf_token_is_refused_and_changes_nothing(system, world, n
     assert not any("CSRF" in t or "чужим токеном" in t for t in texts)
     page.goto(f"{base}/me")
     assert "Коментар без CSRF-токена" not in page.locator("main").inner_text()
+
+
+def test_resident_initiates_a_consultation_which_waits_for_moderation(system, world, new_page):
+    base = system.base_url
+    page = new_page(375, 812)
+    login(page, base, "Ініціаторка Веб Марія", next_path="/initiative")
+    page.get_by_label("Назва").fill("Дах")  # too short: refused by the server, the text kept
+    page.get_by_label("Питання консультації").fill("Чи потрібен велопарковці біля ліцею № 2 дах?")
+    page.get_by_role("button", name="Надіслати ініціативу").click()
+    assert page.locator("#title-error").count() == 1
+    assert page.get_by_label("Питання консультації").input_value() == "Чи потрібен велопарковці біля ліцею № 2 дах?"
+    page.get_by_label("Назва").fill("Дах для велопарковки біля ліцею")
+    page.get_by_label("Альтернативні варіанти рішення (кожен з нового рядка)").fill("Так\nНі")
+    page.get_by_role("button", name="Надіслати ініціативу").click()
+    assert re.search(r"/consultations/[0-9a-f-]{36}$", page.url)
+    assert "Ваше повідомлення знаходиться на модерації" in page.locator(".notice-mark").inner_text()
+    assert requests.get(page.url, timeout=10).status_code == 404  # nobody else sees it
