@@ -9,12 +9,14 @@ works without JavaScript: plain forms, POST-redirect-GET, flash messages, errors
 """
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import date, datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from chassis.errors import Forbidden, NotFound, ServiceError
 from gateway import auth
@@ -22,6 +24,7 @@ from gateway.rpc import ServiceFailed, ServiceUnavailable
 from services.consultations.categories import CATEGORIES
 
 KYIV = ZoneInfo("Europe/Kyiv")
+log = logging.getLogger(__name__)
 
 STATUS_UK = {"draft": "чернетка", "submitted": "на модерації", "rejected": "відхилено",
              "forwarded": "передано підрозділу", "declined": "відмовлено", "scheduled": "заплановано",
@@ -106,6 +109,19 @@ def _service_error(exc: ServiceError):
 def _unavailable(exc: ServiceUnavailable):
     return page("error.html", 503, title="Сервіс тимчасово недоступний",
                 detail="Спробуйте ще раз за хвилину.")
+
+
+@web.errorhandler(HTTPException)
+def _http(exc: HTTPException):
+    status = exc.code or 500
+    title = "Сторінку не знайдено" if status == 404 else "Запит не виконано"
+    return page("error.html", status, title=title, detail="")
+
+
+@web.errorhandler(Exception)
+def _unexpected(exc: Exception):
+    log.exception("web page failed")
+    return page("error.html", 500, title="Внутрішня помилка", detail="Спробуйте пізніше.")
 
 
 @web.errorhandler(ServiceFailed)
