@@ -44,6 +44,14 @@ def decide(case_id: uuid.UUID, body: CaseDecision) -> CaseOut:
     return CaseOut(**rpc("decide", actor(), str(case_id), body.model_dump(mode="json"), unit_name))
 
 
+def report_comment(comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
+    """A resident reports a comment (API and web pages); the reporter sees only that it was taken."""
+    auth.require_consent()
+    case = CaseOut(**rpc("report_comment", actor(), str(comment_id), body.model_dump()))
+    case.text, case.author_name, case.matches = None, None, []
+    return case
+
+
 def register(spec: ApiSpec):
     api = spec.blueprint("moderation", "/api/v1")
 
@@ -68,10 +76,7 @@ def register(spec: ApiSpec):
                "with a reason; several reports raise its priority", body=ReportIn, response=CaseOut,
                status=201, tags=["moderation"], auth="consent", errors=(404, 409))
     def report(comment_id: uuid.UUID, body: ReportIn):
-        auth.require_consent()
-        case = CaseOut(**rpc("report_comment", actor(), str(comment_id), body.model_dump()))
-        case.text, case.author_name, case.matches = None, None, []  # the reporter sees only that it was taken
-        return case, 201
+        return report_comment(comment_id, body), 201
 
     @api.route("/moderation/audit", summary="Every screening result and decision, per consultation or "
                "per moderator (for the protocol, R-3.14, and for appeals)", query=AuditQuery, response=Audit,

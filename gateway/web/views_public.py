@@ -9,11 +9,12 @@ from flask import abort, current_app, redirect, request
 from werkzeug.exceptions import NotFound as HttpNotFound
 
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
-from gateway import routes_open as open_routes
+from gateway import routes_moderation as moderation, routes_open as open_routes
 from gateway.web import forms, notify, page, principal, web
 from services.consultations.plan import Plan, PlanEntryIn
 from services.consultations.schemas import (NOTICE_LABELS, CommentIn, CommentPage, ConsultationOut,
                                             ConsultationPage, Notice, ResponseIn, Results)
+from services.moderation.schemas import ReportIn
 from services.registry.schemas import DevLoginIn
 from services.workdays import today_kyiv
 
@@ -138,6 +139,20 @@ def respond(cid: uuid.UUID):
         return _consultation_page(cid, 422)
     notify("Дякуємо! Вашу відповідь враховано; до завершення консультації її можна змінити.")
     return redirect(f"/consultations/{cid}#results", 303)
+
+
+@web.route("/consultations/<uuid:cid>/comments/<uuid:comment_id>/report", methods=["POST"])
+def report(cid: uuid.UUID, comment_id: uuid.UUID):
+    """A resident tells the moderators a published comment breaks the rules (R-3.7)."""
+    try:
+        body = forms.parse(ReportIn, {"reason": request.form.get(f"reason-{comment_id}", "")})
+        forms.attempt(lambda: moderation.report_comment(comment_id, body))
+    except forms.Invalid as exc:
+        exc.errors = {f"reason-{comment_id}": m for m in exc.errors.values()}
+        forms.keep(exc)
+        return _consultation_page(cid, 422)
+    notify("Скаргу передано модераторам. Дякуємо!")
+    return redirect(f"/consultations/{cid}#c-{comment_id}", 303)
 
 
 # ---- login, consent, logout ---------------------------------------------------------------------

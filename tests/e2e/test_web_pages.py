@@ -154,6 +154,15 @@ def test_resident_logs_in_comments_answers_and_sees_pending_then_published(syste
 
     assert eventually(published, seconds=10)
     assert "Потрібне освітлення доріжок" in requests.get(f"{base}/consultations/{cid}", timeout=10).text
+    other = new_page()  # another resident reports it; the moderators see the report in the queue
+    login(other, base, "Пильний Мешканець Петро", next_path=f"/consultations/{cid}")
+    item = other.locator("#comments li", has_text="Потрібне освітлення доріжок")
+    item.locator("summary").click()
+    item.get_by_label("Що порушує правила (п. 3.7)?").fill("Реклама стороннього сайту")
+    item.get_by_role("button", name="Надіслати скаргу").click()
+    assert "Скаргу передано" in other.locator(".flash").inner_text()
+    assert eventually(lambda: any(c["source"] == "report" and "освітлення доріжок" in (c["text"] or "")
+                                  for c in moderator.get("/api/v1/moderation/queue").json()["items"]))
     check_axe(page, "consultation")
     shoot(page, "consultation")
     page.goto(f"{base}/me")
@@ -245,6 +254,9 @@ def test_public_pages_are_accessible_and_photographed(system, world, new_page):
         assert page.locator("main#main").count() == 1 and page.locator("header nav").count() == 1
         check_axe(page, name)
         shoot(page, name)
+    page.emulate_media(media="print")  # the print stylesheet: the notice without navigation or forms
+    assert not page.locator("header.site").is_visible() and not page.locator("form.search").is_visible()
+    page.emulate_media(media="screen")
     page.goto(base + "/?q=парк")
     assert "Парк на Хмельницького" in page.locator("main").inner_text()
     assert page.goto(base + f"/consultations/{uuid.uuid4()}").status == 404
