@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/consultations.py
 	$(BIN)/python bench/moderation.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/web.py
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml

@@ -15,6 +15,7 @@ from gateway import (abuse, api_v1, docs, metrics, ops, routes_consultations, ro
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
+from gateway.web import register as web_pages
 
 log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(routes_notifications.register(spec))
     app.register_blueprint(routes_reports.register(spec))
     app.register_blueprint(docs.register())
+    app.register_blueprint(web_pages())  # the web pages at /, outside /openapi.json (issue 9)
     app.extensions["openapi"] = spec.document()
     register_error_handlers(app)
 

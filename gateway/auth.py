@@ -15,6 +15,7 @@ from services.registry.schemas import Principal, Role
 SESSION_COOKIE = "econsult_session"
 CSRF_COOKIE = "econsult_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"  # the same token as a hidden form field, for plain HTML forms (web pages)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -68,8 +69,13 @@ def _token_from_request() -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-def _check_csrf() -> None:
-    sent, expected = request.headers.get(CSRF_HEADER, ""), request.cookies.get(CSRF_COOKIE, "")
+def check_csrf() -> None:
+    """Double submit: the header (API clients in a browser) or the form field (HTML forms) must
+    equal the ``econsult_csrf`` cookie."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sent = request.form.get(CSRF_FIELD, "")
+    expected = request.cookies.get(CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(sent, expected):
         raise Forbidden("Відсутній або неправильний CSRF-токен", code="csrf_failed")
 
@@ -83,7 +89,7 @@ def current_principal() -> Principal | None:
     if token:
         session_id = read_token(token)
         if from_cookie and request.method not in SAFE_METHODS:
-            _check_csrf()
+            check_csrf()
         try:
             principal = Principal.model_validate(
                 current_app.extensions["rpc"].call("registry", "resolve_session", session_id))

@@ -45,6 +45,26 @@ def actor() -> dict | None:
     return principal.model_dump(mode="json") if principal else None
 
 
+# ---- rules shared by the API views and the web pages (gateway/web) -------------------------------
+
+def create(body: ConsultationIn) -> ConsultationOut:
+    """An official's draft, or an initiative from an eligible resident or institution head."""
+    principal = auth.require_consent()
+    if not principal.has(Role.official):
+        auth.require_eligible()  # R-1.3, R-3.10: says why when not
+    return ConsultationOut(**rpc("create", actor(), body.model_dump(mode="json")))
+
+
+def add_comment(consultation_id: uuid.UUID, body: CommentIn) -> CommentOut:
+    auth.require_eligible()
+    return CommentOut(**rpc("add_comment", actor(), str(consultation_id), body.model_dump(mode="json")))
+
+
+def respond(consultation_id: uuid.UUID, body: ResponseIn) -> Results:
+    auth.require_eligible()
+    return Results(**rpc("respond", actor(), str(consultation_id), body.model_dump(mode="json")))
+
+
 def register(spec: ApiSpec):
     api = spec.blueprint("consultations", "/api/v1")
 
@@ -60,10 +80,7 @@ def register(spec: ApiSpec):
                body=ConsultationIn, response=ConsultationOut, status=201, tags=["consultations"],
                auth="consent", errors=(403,))
     def consultations_create(body: ConsultationIn):
-        principal = auth.require_consent()
-        if not principal.has(Role.official):
-            auth.require_eligible()  # R-1.3, R-3.10: says why when not
-        return ConsultationOut(**rpc("create", actor(), body.model_dump(mode="json"))), 201
+        return create(body), 201
 
     @api.route("/consultations/<uuid:consultation_id>", summary="One consultation (404 when the caller "
                "may not see it)", response=ConsultationOut, tags=["consultations"], errors=(404,))
@@ -96,16 +113,14 @@ def register(spec: ApiSpec):
                "persons, while active); pending until moderation", body=CommentIn, response=CommentOut,
                status=201, tags=["comments"], auth="consent", errors=(403, 404, 409))
     def comments_create(consultation_id: uuid.UUID, body: CommentIn):
-        auth.require_eligible()
-        return CommentOut(**rpc("add_comment", actor(), str(consultation_id), body.model_dump(mode="json"))), 201
+        return add_comment(consultation_id, body), 201
 
     @api.route("/consultations/<uuid:consultation_id>/responses", "POST", summary="Answer the survey "
                "and/or support one alternative; sending again replaces the earlier answers until close",
                body=ResponseIn, response=Results, tags=["participation"], auth="consent",
                errors=(403, 404, 409))
     def responses_create(consultation_id: uuid.UUID, body: ResponseIn):
-        auth.require_eligible()
-        return Results(**rpc("respond", actor(), str(consultation_id), body.model_dump(mode="json")))
+        return respond(consultation_id, body)
 
     @api.route("/consultations/<uuid:consultation_id>/results", summary="Live tallies: supporters of "
                "each alternative, answers to each survey question (R-3.12)", response=Results,

@@ -3,6 +3,7 @@ identity; R-1.3, R-2.1–R-2.4, R-3.5, R-3.10)."""
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from flask import Response, current_app, json, redirect, request
 from pydantic import BaseModel
@@ -57,6 +58,14 @@ def _session_response(session: dict, status: int = 200) -> Response:
     return resp
 
 
+def browser_login(session: dict, next_path: str) -> Response:
+    """A browser's session starts: cookies set, on to the consent step first when it is due."""
+    consent = "/me/consent" + (f"?next={quote(next_path)}" if next_path != "/" else "")
+    resp = redirect(consent if session["consent_required"] else next_path, 302)
+    auth.set_session_cookies(resp, auth.sign_session(session["session_id"]))
+    return resp
+
+
 def _no_content() -> Response:
     return Response(status=204)
 
@@ -90,8 +99,7 @@ def register(spec: ApiSpec):
         if request.accept_mimetypes.best == "application/json" or "json" in request.headers.get("Accept", ""):
             resp = _session_response(session)
         else:
-            resp = redirect("/me/consent" if session["consent_required"] else next_path, 302)
-            auth.set_session_cookies(resp, auth.sign_session(session["session_id"]))
+            resp = browser_login(session, next_path)
         resp.delete_cookie(oauth.OAUTH_COOKIE, path="/api/v1/auth")
         return resp
 

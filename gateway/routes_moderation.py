@@ -31,6 +31,27 @@ def rpc(method: str, *args):
     return current_app.extensions["rpc"].call("moderation", method, *args)
 
 
+def decide(case_id: uuid.UUID, body: CaseDecision) -> CaseOut:
+    """A moderator's decision (shared by the API and the web pages); an initiative's unit must exist."""
+    auth.require_role(*MODERATOR)
+    unit_name = None
+    if body.unit_id is not None:
+        units = current_app.extensions["rpc"].call("registry", "list_units")
+        unit_name = next((u["name"] for u in units if u["id"] == str(body.unit_id)), None)
+        if unit_name is None:
+            raise InvalidInput("Немає такого підрозділу", code="unit_not_found",
+                               errors=[{"field": "body.unit_id", "message": "невідомий підрозділ"}])
+    return CaseOut(**rpc("decide", actor(), str(case_id), body.model_dump(mode="json"), unit_name))
+
+
+def report_comment(comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
+    """A resident reports a comment (API and web pages); the reporter sees only that it was taken."""
+    auth.require_consent()
+    case = CaseOut(**rpc("report_comment", actor(), str(comment_id), body.model_dump()))
+    case.text, case.author_name, case.matches = None, None, []
+    return case
+
+
 def register(spec: ApiSpec):
     api = spec.blueprint("moderation", "/api/v1")
 
@@ -48,24 +69,14 @@ def register(spec: ApiSpec):
     @api.route("/moderation/cases/<uuid:case_id>/decision", "POST", summary="Approve, or reject with "
                "one or more grounds; recorded once (a second decision gets 409)", body=CaseDecision,
                response=CaseOut, tags=["moderation"], auth=MODERATOR, errors=(404, 409))
-    def decide(case_id: uuid.UUID, body: CaseDecision):
-        unit_name = None
-        if body.unit_id is not None:
-            units = current_app.extensions["rpc"].call("registry", "list_units")
-            unit_name = next((u["name"] for u in units if u["id"] == str(body.unit_id)), None)
-            if unit_name is None:
-                raise InvalidInput("Немає такого підрозділу", code="unit_not_found",
-                                   errors=[{"field": "body.unit_id", "message": "невідомий підрозділ"}])
-        return CaseOut(**rpc("decide", actor(), str(case_id), body.model_dump(mode="json"), unit_name))
+    def decide_case(case_id: uuid.UUID, body: CaseDecision):
+        return decide(case_id, body)
 
     @api.route("/comments/<uuid:comment_id>/reports", "POST", summary="Report a comment to the moderators "
                "with a reason; several reports raise its priority", body=ReportIn, response=CaseOut,
                status=201, tags=["moderation"], auth="consent", errors=(404, 409))
     def report(comment_id: uuid.UUID, body: ReportIn):
-        auth.require_consent()
-        case = CaseOut(**rpc("report_comment", actor(), str(comment_id), body.model_dump()))
-        case.text, case.author_name, case.matches = None, None, []  # the reporter sees only that it was taken
-        return case, 201
+        return report_comment(comment_id, body), 201
 
     @api.route("/moderation/audit", summary="Every screening result and decision, per consultation or "
                "per moderator (for the protocol, R-3.14, and for appeals)", query=AuditQuery, response=Audit,

@@ -59,6 +59,14 @@ def ics(cal: Calendar, filename: str) -> Response:
                     headers={"Content-Disposition": f"inline; filename={filename}"})
 
 
+def plan_add(year: int, body: PlanEntryIn) -> PlanEntryOut:
+    """An official's entry for their unit, or an eligible person's proposal (API and web pages)."""
+    principal = auth.require_consent()
+    if not principal.has(Role.official):
+        auth.require_eligible()
+    return PlanEntryOut(**rpc("plan_add", actor(), year, body.model_dump()))
+
+
 def register(spec: ApiSpec):
     api = spec.blueprint("open", "/api/v1")
 
@@ -132,11 +140,8 @@ def register(spec: ApiSpec):
     @api.route("/plan/<int:year>/entries", "POST", summary="An official adds an entry for their unit; "
                "residents, institutions and bodies propose one", body=PlanEntryIn, response=PlanEntryOut,
                status=201, tags=["plan"], auth="consent")
-    def plan_add(year: int, body: PlanEntryIn):
-        principal = auth.require_consent()
-        if not principal.has(Role.official):
-            auth.require_eligible()
-        return PlanEntryOut(**rpc("plan_add", actor(), year, body.model_dump())), 201
+    def plan_entry_add(year: int, body: PlanEntryIn):
+        return plan_add(year, body), 201
 
     @api.route("/plan/entries/<uuid:entry_id>", "PATCH", summary="Officials take a proposal into the plan, "
                "decline it, cancel an entry or link the consultation held", body=PlanEntryPatch,

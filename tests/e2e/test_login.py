@@ -81,7 +81,7 @@ def test_browser_login_sets_httponly_samesite_cookie_and_redirects(system, idp):
     browser, callback = start_login(system, idp, identity(), next_path="/consultations/42")
     q = {k: v[0] for k, v in parse_qs(callback.query).items()}
     r = browser.get(system.base_url + callback.path, params=q, allow_redirects=False, timeout=15)
-    assert r.status_code == 302 and r.headers["Location"] == "/me/consent"  # consent comes first
+    assert r.status_code == 302 and r.headers["Location"] == "/me/consent?next=/consultations/42"  # consent first
     cookies = r.headers.get_all("Set-Cookie") if hasattr(r.headers, "get_all") else r.raw.headers.getlist("Set-Cookie")
     session_cookie = next(c for c in cookies if c.startswith("econsult_session="))
     assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie

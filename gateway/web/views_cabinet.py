@@ -1,0 +1,80 @@
+"""The personal cabinet (R-2.4, R-3.5, R-3.9, R-3.11) and the initiative form (R-2.2, R-3.10)."""
+from __future__ import annotations
+
+from flask import Response, json, redirect, request
+
+from gateway import auth, routes_consultations as consultations, routes_identity as identity
+from gateway import routes_notifications as notifications
+from gateway.web import forms, notify, page, web
+from gateway.web.views_official import new_consultation
+from services.consultations.schemas import CommentOut
+from services.moderation.grounds import GROUNDS
+from services.notifications.schemas import Inbox
+from services.registry.schemas import MeOut, MeUpdate
+
+
+def _cabinet(status: int = 200):
+    me = auth.require_login()
+    person = MeOut(**identity.rpc("get_me", str(me.person_id)))
+    inbox = Inbox(**notifications.rpc("inbox", str(me.person_id)))
+    mine = [CommentOut(**c) for c in consultations.rpc("my_comments", consultations.actor())]
+    return page("cabinet.html", status, person=person, inbox=inbox, mine=mine, GROUNDS=GROUNDS)
+
+
+@web.route("/me")
+def cabinet():
+    return _cabinet()
+
+
+@web.route("/me", methods=["POST"])
+def cabinet_update():
+    me = auth.require_consent()
+    data = {"email": forms.text("email"), "phone": forms.text("phone"),
+            "interests": [v for v in request.form.getlist("interests") if v],
+            "email_enabled": request.form.get("email_enabled") == "on"}
+    try:
+        body = forms.parse(MeUpdate, data)
+        forms.attempt(lambda: identity.rpc("update_me", str(me.person_id), body.model_dump(mode="json")))
+    except forms.Invalid as exc:
+        forms.keep(exc)
+        return _cabinet(422)
+    notify("Зміни збережено.")
+    return redirect("/me", 303)
+
+
+@web.route("/me/notifications/read", methods=["POST"])
+def cabinet_read():
+    me = auth.require_login()
+    notifications.rpc("mark_read", str(me.person_id), None)
+    return redirect("/me#inbox", 303)
+
+
+@web.route("/me/export")
+def cabinet_export():
+    me = auth.require_login()
+    data = identity.rpc("export_me", str(me.person_id))
+    return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
+                    headers={"Content-Disposition": "attachment; filename=my-data.json"})
+
+
+@web.route("/me/erase", methods=["GET", "POST"])
+def cabinet_erase():
+    me = auth.require_login()
+    if request.method == "POST":
+        if request.form.get("confirm") != "ВИДАЛИТИ":
+            forms.keep(forms.Invalid({"confirm": "введіть слово ВИДАЛИТИ великими літерами"},
+                                     "Видалення не підтверджено"))
+            return page("erase.html", 422)
+        identity.rpc("erase_me", str(me.person_id))
+        resp = redirect("/", 303)
+        auth.clear_session_cookies(resp)
+        notify("Згоду відкликано, контакти та інтереси видалено, сесію завершено.")
+        return resp
+    return page("erase.html")
+
+
+@web.route("/initiative", methods=["GET", "POST"])
+def initiative():
+    """A resident or an institution head proposes a consultation; it goes to moderation (R-3.10)."""
+    auth.require_consent()
+    return new_consultation(initiative=True)

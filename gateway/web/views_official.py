@@ -1,0 +1,157 @@
+"""Officials' pages: drafting with the R-3.13 checklist, publishing, the decision (R-3.18) and the
+deadlines due and overdue (R-3.10, R-3.17, R-3.18)."""
+from __future__ import annotations
+
+import uuid
+
+from flask import redirect, request
+
+from gateway import auth, routes_consultations as consultations
+from gateway.web import forms, notify, page, web
+from services.consultations.schemas import (NOTICE_LABELS, ConsultationIn, ConsultationOut,
+                                            ConsultationPatch, DeadlineList, DecisionIn, Notice)
+from services.registry.schemas import Role
+
+OFFICIAL = (Role.official,)
+MULTIPLE_MARK = "[кілька]"
+
+
+def parse_questions(text: str) -> list[dict]:
+    """Survey questions typed as blocks separated by a blank line: the first line is the question
+    (``[кілька]`` in front for several answers), the lines after it the options; no options means
+    a free-text answer."""
+    questions = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        rows = [r.strip() for r in block.split("\n") if r.strip()]
+        if not rows:
+            continue
+        head, options = rows[0], [r.lstrip("-–• ").strip() for r in rows[1:]]
+        multiple = head.startswith(MULTIPLE_MARK)
+        head = head[len(MULTIPLE_MARK):].strip() if multiple else head
+        kind = "text" if not options else ("multiple" if multiple else "single")
+        questions.append({"text": head, "kind": kind, "options": options})
+    return questions
+
+
+def questions_text(c: ConsultationOut) -> str:
+    blocks = []
+    for q in c.questions:
+        head = (MULTIPLE_MARK + " " if q.kind.value == "multiple" else "") + q.text
+        blocks.append("\n".join([head] + [o.text for o in q.options]))
+    return "\n\n".join(blocks)
+
+
+def consultation_body(patch: bool = False) -> dict:
+    """The drafting form as the API's request body (ConsultationIn / ConsultationPatch)."""
+    data = {"title": request.form.get("title", ""), "question": request.form.get("question", ""),
+            "category": forms.text("category"),
+            "alternatives": [{"text": t} for t in forms.lines("alternatives")],
+            "questions": parse_questions(request.form.get("questions", "")),
+            "draft_text": forms.text("draft_text"),
+            "notice": {name: forms.text(name) for name in Notice.model_fields},
+            "starts_on": forms.text("starts_on"), "ends_on": forms.text("ends_on")}
+    if not patch:
+        data["form"] = request.form.get("form", "")
+    else:
+        data = {k: v for k, v in data.items() if k != "draft_text" or v}
+    return data
+
+
+def form_values(c: ConsultationOut) -> dict:
+    values = {"form": c.form.value, "title": c.title, "question": c.question, "category": str(c.category),
+              "alternatives": "\n".join(a.text for a in c.alternatives), "questions": questions_text(c),
+              "draft_text": "\n\n".join(p.text for p in c.paragraphs),
+              "starts_on": c.starts_on.isoformat() if c.starts_on else "",
+              "ends_on": c.ends_on.isoformat() if c.ends_on else ""}
+    values.update({name: getattr(c.notice, name) or "" for name in Notice.model_fields})
+    return values
+
+
+def form_page(c: ConsultationOut | None, status: int = 200, initiative: bool = False):
+    from flask import g
+
+    if c is not None and not g.get("form_values"):
+        g.form_values = form_values(c)
+    missing = [(m, NOTICE_LABELS.get(m, m)) for m in (c.missing_for_publication or [])] if c else []
+    return page("consultation_form.html", status, c=c, initiative=initiative, missing=missing,
+                notice_fields=[(n, NOTICE_LABELS[n]) for n in Notice.model_fields])
+
+
+def _get(cid: uuid.UUID) -> ConsultationOut:
+    return ConsultationOut(**consultations.rpc("get", consultations.actor(), str(cid)))
+
+
+@web.route("/official")
+def official():
+    auth.require_role(*OFFICIAL, Role.moderator, Role.admin)
+    overdue_only = request.args.get("overdue") == "1"
+    deadlines = DeadlineList(**consultations.rpc("deadlines", consultations.actor(), overdue_only))
+    return page("official.html", deadlines=deadlines.items, overdue_only=overdue_only)
+
+
+def new_consultation(initiative: bool):
+    """The drafting form: GET shows it, POST creates an official's draft or an initiative through
+    the API's own rule (``routes_consultations.create``)."""
+    if request.method == "POST":
+        try:
+            body = forms.parse(ConsultationIn, consultation_body())
+            created = forms.attempt(lambda: consultations.create(body))
+        except forms.Invalid as exc:
+            forms.keep(exc)
+            return form_page(None, 422, initiative=initiative)
+        if initiative:
+            notify("Ініціативу надіслано. Ваше повідомлення знаходиться на модерації.")
+            return redirect(f"/consultations/{created.id}", 303)
+        notify("Чернетку збережено. Перевірте перелік того, чого бракує до оприлюднення.")
+        return redirect(f"/official/consultations/{created.id}", 303)
+    return form_page(None, initiative=initiative)
+
+
+@web.route("/official/new", methods=["GET", "POST"])
+def official_new():
+    auth.require_role(*OFFICIAL)
+    return new_consultation(initiative=False)
+
+
+@web.route("/official/consultations/<uuid:cid>", methods=["GET", "POST"])
+def official_edit(cid: uuid.UUID):
+    auth.require_role(*OFFICIAL)
+    if request.method == "POST":
+        try:
+            body = forms.parse(ConsultationPatch, consultation_body(patch=True))
+            forms.attempt(lambda: consultations.rpc("update_draft", consultations.actor(), str(cid),
+                                                    body.model_dump(mode="json", exclude_unset=True)))
+        except forms.Invalid as exc:
+            forms.keep(exc)
+            return form_page(_get(cid), 422)
+        notify("Чернетку збережено.")
+        return redirect(f"/official/consultations/{cid}", 303)
+    return form_page(_get(cid))
+
+
+@web.route("/official/consultations/<uuid:cid>/publish", methods=["POST"])
+def official_publish(cid: uuid.UUID):
+    auth.require_role(*OFFICIAL)
+    try:
+        published = ConsultationOut(**forms.attempt(
+            lambda: consultations.rpc("publish", consultations.actor(), str(cid))))
+    except forms.Invalid as exc:
+        forms.keep(exc, {})
+        return form_page(_get(cid), 422)
+    notify("Консультацію оприлюднено." if published.status.value == "active"
+           else "Консультацію оприлюднено; вона розпочнеться " + str(published.starts_on) + ".")
+    return redirect(f"/consultations/{cid}", 303)
+
+
+@web.route("/official/consultations/<uuid:cid>/decision", methods=["POST"])
+def official_decision(cid: uuid.UUID):
+    auth.require_role(*OFFICIAL)
+    try:
+        body = forms.parse(DecisionIn, {k: request.form.get(k, "") for k in ("number", "adopted_on", "title", "text")})
+        forms.attempt(lambda: consultations.rpc("record_decision", consultations.actor(), str(cid),
+                                                body.model_dump(mode="json")))
+    except forms.Invalid as exc:
+        forms.keep(exc)
+        return form_page(_get(cid), 422)
+    notify("Рішення оприлюднено.")
+    return redirect(f"/consultations/{cid}#decision", 303)

@@ -1,0 +1,299 @@
+"""The web pages in a real browser (issue 9): Playwright drives Debian's Chromium against the running
+gateway; axe-core (npm registry) checks WCAG on the main pages; screenshots at phone and desktop
+widths land in var/screenshots/. If Chromium cannot start the tests fail, they never skip."""
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.workdays import today_kyiv
+from tests.e2e.test_consultations import FULL_NOTICE, draft_body
+from tests.e2e.test_outcomes import eventually
+from tests.support.api import Caller, dev_login
+from tests.support.cluster import ROOT
+
+pytestmark = pytest.mark.system
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+AXE_DIR = ROOT / "var" / "axe"
+SHOTS = ROOT / "var" / "screenshots"
+SIZES = {"phone": (375, 812), "desktop": (1280, 800)}
+UNIT = "Управління веб-тестів"
+
+
+def axe_script() -> Path:
+    """axe-core 4 from the npm registry, unpacked under var/ (not committed)."""
+    script = AXE_DIR / "package" / "axe.min.js"
+    if not script.exists():
+        AXE_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "pack", "axe-core@4", "--silent"], cwd=AXE_DIR, check=True, timeout=120,
+                       capture_output=True)
+        tarball = sorted(AXE_DIR.glob("axe-core-*.tgz"))[-1]
+        subprocess.run(["tar", "xzf", tarball.name], cwd=AXE_DIR, check=True)
+    return script
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+
+    def make(width: int = 1280, height: int = 800):
+        ctx = browser.new_context(viewport={"width": width, "height": height}, locale="uk-UA")
+        ctx.set_default_timeout(15_000)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
+def world(system):
+    base = system.base_url
+    official = dev_login(base, ["official"], unit=UNIT, full_name="Посадовець Веб Тестович")
+    body = draft_body(form="survey", title="Парк на Хмельницького: опитування", category=9,
+                      alternatives=[], notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
+                      ends_on=(today_kyiv() + timedelta(days=20)).isoformat(),
+                      questions=[{"text": "Що потрібно в парку насамперед?", "kind": "single",
+                                  "options": ["Освітлення", "Лавки", "Дитячий майданчик"]}])
+    cid = official.post("/api/v1/consultations", json=body).json()["id"]
+    assert official.post(f"/api/v1/consultations/{cid}/publish").status_code == 200
+    proposal = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
+                          ends_on=(today_kyiv() + timedelta(days=20)).isoformat(),
+                          title="Вуличне освітлення на Шевченка")
+    pid = official.post("/api/v1/consultations", json=proposal).json()["id"]
+    assert official.post(f"/api/v1/consultations/{pid}/publish").status_code == 200
+    return {"cid": cid, "pid": pid, "official": official,
+            "moderator": dev_login(base, ["moderator"], full_name="Модераторка Веб Оксана")}
+
+
+def login(page, base: str, full_name: str, roles=("resident",), unit: str | None = None, next_path: str = "/"):
+    """The dev-login form, then the consent step, as a person would do it."""
+    page.goto(f"{base}/login?next={next_path}")
+    page.get_by_label("Ідентифікатор (subject)").fill(f"web-{uuid.uuid4().hex[:10]}")
+    page.get_by_label("Прізвище, ім'я, по батькові").fill(full_name)
+    page.get_by_label("Дата народження").fill("1990-05-17")
+    for role in ("resident", "official", "moderator"):
+        box = page.locator(f"#role-{role}")
+        box.set_checked(role in roles)
+    if unit:
+        page.get_by_label("Структурний підрозділ (для посадової особи)").fill(unit)
+    page.get_by_role("button", name="Увійти", exact=True).click()
+    assert "/me/consent" in page.url
+    page.get_by_label("Я погоджуюся на обробку моїх персональних даних на цих умовах").check()
+    page.get_by_role("button", name="Надати згоду").click()
+    page.wait_for_load_state()
+    assert page.url.endswith(next_path), page.url
+
+
+def check_axe(page, name: str) -> None:
+    page.add_script_tag(path=str(axe_script()))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{name}: {bad}"
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for label, (w, h) in SIZES.items():
+        page.set_viewport_size({"width": w, "height": h})
+        page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_resident_logs_in_comments_answers_and_sees_pending_then_published(system, world, new_page):
+    base, cid = system.base_url, world["cid"]
+    page = new_page()
+    login(page, base, "Мешканка Олена Петрівна", next_path=f"/consultations/{cid}")
+    assert page.locator("html").get_attribute("lang") == "uk"
+    # a link holds the comment for a moderator, so "pending" is there to see
+    page.get_by_label("Ваш коментар чи пропозиція").fill("Потрібне освітлення доріжок, приклад: www.example.com")
+    page.get_by_role("button", name="Надіслати коментар").click()
+    assert "Коментар надіслано" in page.locator(".flash").inner_text()
+    mine = page.locator("#comments li", has_text="Потрібне освітлення доріжок")
+    assert "Мешканка Олена Петрівна" in mine.inner_text() and "на модерації" in mine.inner_text()
+
+    page.get_by_label("Освітлення", exact=True).check()
+    page.get_by_role("button", name="Надіслати відповідь").click()
+    assert "Дякуємо" in page.locator(".flash").inner_text()
+    assert re.search(r"Освітлення\s+1", page.locator("#results").inner_text())
+
+    anonymous = requests.get(f"{base}/consultations/{cid}", timeout=10).text
+    assert "Потрібне освітлення доріжок" not in anonymous  # pending: nobody else sees it
+
+    moderator = world["moderator"]
+    case = eventually(lambda: next((c for c in moderator.get("/api/v1/moderation/queue").json()["items"]
+                                    if "освітлення доріжок" in (c["text"] or "")), None))
+    assert moderator.post(f"/api/v1/moderation/cases/{case['id']}/decision",
+                          json={"decision": "approve"}).status_code == 200
+
+    def published():
+        page.reload()
+        item = page.locator("#comments li", has_text="Потрібне освітлення доріжок")
+        return item.count() == 1 and "на модерації" not in item.inner_text()
+
+    assert eventually(published, seconds=10)
+    assert "Потрібне освітлення доріжок" in requests.get(f"{base}/consultations/{cid}", timeout=10).text
+    other = new_page()  # another resident reports it; the moderators see the report in the queue
+    login(other, base, "Пильний Мешканець Петро", next_path=f"/consultations/{cid}")
+    item = other.locator("#comments li", has_text="Потрібне освітлення доріжок")
+    item.locator("summary").click()
+    item.get_by_label("Що порушує правила (п. 3.7)?").fill("Реклама стороннього сайту")
+    item.get_by_role("button", name="Надіслати скаргу").click()
+    assert "Скаргу передано" in other.locator(".flash").inner_text()
+    assert eventually(lambda: any(c["source"] == "report" and "освітлення доріжок" in (c["text"] or "")
+                                  for c in moderator.get("/api/v1/moderation/queue").json()["items"]))
+    check_axe(page, "consultation")
+    shoot(page, "consultation")
+    page.goto(f"{base}/me")
+    check_axe(page, "cabinet")
+    shoot(page, "cabinet")
+
+
+def test_moderator_rejects_an_obscene_comment_and_the_author_sees_the_ground(system, world, new_page):
+    base, pid = system.base_url, world["pid"]
+    author = new_page()
+    login(author, base, "Лайливий Веб Автор", next_path=f"/consultations/{pid}")
+    author.get_by_label("Ваш коментар чи пропозиція").fill("Це освітлення — повна xуйня")
+    author.get_by_role("button", name="Надіслати коментар").click()
+    assert "Коментар надіслано" in author.locator(".flash").inner_text()
+
+    mod = new_page()
+    login(mod, base, "Модератор Веб Степан", roles=("resident", "moderator"), next_path="/moderation")
+
+    def held():
+        mod.reload()
+        return mod.locator("article.case", has_text="повна xуйня").count() == 1
+
+    assert eventually(held, seconds=10)
+    case = mod.locator("article.case", has_text="повна xуйня")
+    assert "ненормативна лексика" in case.inner_text() and "розглянути до" in case.inner_text()
+    check_axe(mod, "moderation")
+    shoot(mod, "moderation")
+    case.get_by_label("Відхилити", exact=True).check()
+    case.get_by_role("button", name="Записати рішення").click()  # no ground: refused, nothing changes
+    assert mod.locator(".error-summary").count() == 1
+    case = mod.locator("article.case", has_text="повна xуйня")
+    case.get_by_label("Ненормативна лексика (п. 3.7)").check()
+    case.get_by_label("Відхилити", exact=True).check()
+    case.get_by_role("button", name="Записати рішення").click()
+    assert "відхилено" in mod.locator(".flash").inner_text()
+    assert mod.locator("article.case", has_text="повна xуйня").count() == 0
+
+    def ground_shown():
+        author.goto(f"{base}/me")
+        row = author.locator("#my-comments tr", has_text="повна xуйня")
+        return row.count() == 1 and "Ненормативна лексика" in row.inner_text()
+
+    assert eventually(ground_shown, seconds=10)
+    assert "повна xуйня" not in requests.get(f"{base}/consultations/{pid}", timeout=10).text
+
+
+def test_official_drafts_sees_the_checklist_and_publishes(system, world, new_page):
+    base = system.base_url
+    page = new_page()
+    login(page, base, "Посадовиця Веб Ірина", roles=("resident", "official"), unit=UNIT, next_path="/official/new")
+    check_axe(page, "official-new")
+    shoot(page, "official-new")
+    page.get_by_label("Назва").fill("Ма")  # too short: refused, what was typed stays
+    page.get_by_label("Питання консультації").fill("Де облаштувати новий сквер у центрі міста?")
+    page.get_by_label("Альтернативні варіанти рішення (кожен з нового рядка)").fill("Біля ринку\nБіля школи № 3")
+    page.get_by_role("button", name="Зберегти чернетку").click()
+    assert "щонайменше 5 симв." in page.locator("#title-error").inner_text()
+    assert page.get_by_label("Питання консультації").input_value() == "Де облаштувати новий сквер у центрі міста?"
+    assert page.get_by_label("Альтернативні варіанти рішення (кожен з нового рядка)").input_value() == "Біля ринку\nБіля школи № 3"
+    page.get_by_label("Назва").fill("Новий сквер у центрі")
+    page.get_by_role("button", name="Зберегти чернетку").click()
+    assert "/official/consultations/" in page.url
+    checklist = page.locator(".checklist").inner_text()
+    assert "відповідальна посадова особа" in checklist and "дата початку" in checklist
+    page.get_by_role("button", name="Оприлюднити").click()  # refused: the fields are named
+    assert page.locator(".error-summary").count() == 1
+    assert page.locator("#holder-error").count() == 1
+    for name, value in FULL_NOTICE.items():
+        page.locator(f"#f-{name}").fill(value)
+    page.get_by_label("Дата початку").fill(today_kyiv().isoformat())
+    page.get_by_label("Дата завершення").fill((today_kyiv() + timedelta(days=20)).isoformat())
+    page.get_by_role("button", name="Зберегти чернетку").click()
+    assert "Усе заповнено" in page.locator(".checklist").inner_text()
+    page.get_by_role("button", name="Оприлюднити").click()
+    assert re.search(r"/consultations/[0-9a-f-]{36}$", page.url)
+    assert "триває" in page.locator("article header").inner_text()
+    assert "Петренко Іван Іванович" in page.locator(".notice").inner_text()
+    page.goto(f"{base}/official")
+    check_axe(page, "official")
+
+
+def test_public_pages_are_accessible_and_photographed(system, world, new_page):
+    base = system.base_url
+    page = new_page()
+    for name, path in (("home", "/"), ("login", "/login"), ("plan", f"/plan/{today_kyiv().year}"),
+                       ("search", "/?q=парк")):
+        r = page.goto(base + path)
+        assert r.status == 200, (path, r.status)
+        assert page.locator("main#main").count() == 1 and page.locator("header nav").count() == 1
+        check_axe(page, name)
+        shoot(page, name)
+    page.emulate_media(media="print")  # the print stylesheet: the notice without navigation or forms
+    assert not page.locator("header.site").is_visible() and not page.locator("form.search").is_visible()
+    page.emulate_media(media="screen")
+    page.goto(base + "/?q=парк")
+    assert "Парк на Хмельницького" in page.locator("main").inner_text()
+    assert page.goto(base + f"/consultations/{uuid.uuid4()}").status == 404
+    paths = requests.get(base + "/openapi.json", timeout=10).json()["paths"]
+    assert not [p for p in paths if not p.startswith(("/api/v1", "/healthz", "/readyz", "/metrics"))]
+
+
+def test_form_without_csrf_token_is_refused_and_changes_nothing(system, world, new_page):
+    base, cid = system.base_url, world["cid"]
+    page = new_page()
+    login(page, base, "Мешканець Без Токена", next_path=f"/consultations/{cid}")
+    r = page.request.post(f"{base}/consultations/{cid}/comments", form={"body": "Коментар без CSRF-токена"},
+                          max_redirects=0)
+    assert r.status == 403
+    wrong = page.request.post(f"{base}/consultations/{cid}/comments",
+                              form={"body": "Коментар з чужим токеном", "csrf_token": "x" * 32}, max_redirects=0)
+    assert wrong.status == 403
+    person = Caller(base)  # anonymous reader: the text never arrived anywhere
+    texts = [c["body"] for c in person.get(f"/api/v1/consultations/{cid}/comments",
+                                           params={"per_page": 100}).json()["items"]]
+    assert not any("CSRF" in t or "чужим токеном" in t for t in texts)
+    page.goto(f"{base}/me")
+    assert "Коментар без CSRF-токена" not in page.locator("main").inner_text()
+
+
+def test_resident_initiates_a_consultation_which_waits_for_moderation(system, world, new_page):
+    base = system.base_url
+    page = new_page(375, 812)
+    login(page, base, "Ініціаторка Веб Марія", next_path="/initiative")
+    page.get_by_label("Назва").fill("Дах")  # too short: refused by the server, the text kept
+    page.get_by_label("Питання консультації").fill("Чи потрібен велопарковці біля ліцею № 2 дах?")
+    page.get_by_role("button", name="Надіслати ініціативу").click()
+    assert page.locator("#title-error").count() == 1
+    assert page.get_by_label("Питання консультації").input_value() == "Чи потрібен велопарковці біля ліцею № 2 дах?"
+    page.get_by_label("Назва").fill("Дах для велопарковки біля ліцею")
+    page.get_by_label("Альтернативні варіанти рішення (кожен з нового рядка)").fill("Так\nНі")
+    page.get_by_role("button", name="Надіслати ініціативу").click()
+    assert re.search(r"/consultations/[0-9a-f-]{36}$", page.url)
+    assert "Ваше повідомлення знаходиться на модерації" in page.locator(".notice-mark").inner_text()
+    assert requests.get(page.url, timeout=10).status_code == 404  # nobody else sees it
