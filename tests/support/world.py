@@ -51,6 +51,7 @@ def make_world(infra: Infra, **extra) -> Env:
         "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", "AUTH_DEV_LOGIN": "1", "RPC_TIMEOUT": "4",
         "TIMER_INTERVAL_SECONDS": "1", "SMTP_RATE_PER_SECOND": "1000",
         "DELIVERY_STUCK_SECONDS": "5",
+        "DIGEST_SEND_HOUR": "23",  # daily digests wait until 23:00 Kyiv unless a test makes them due
         "MAIL_DIR": str(ROOT / "var" / "test-mail" / run_id),
         "FILE_STORE": str(ROOT / "var" / "test-files" / run_id),
         "PROMETHEUS_MULTIPROC_DIR": str(ROOT / "var" / "test-metrics" / run_id),
