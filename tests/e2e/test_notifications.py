@@ -249,3 +249,86 @@ def test_daily_digest_one_email_a_day_grouped_by_category(env, system):
         assert got[0].get_body(("html",)).get_content().startswith("<!doctype html>")
     done = eventually(lambda: (p := progress(first))["status"] == "done" and p, seconds=60)
     assert done["queued"] == 0 and done["sent"] >= len(immediate) + n // 2
+
+
+class FlakySmtp:
+    """An SMTP server (aiosmtpd on loopback) that is unwell for its first ``window`` seconds of
+    traffic: 451 at RCPT in the first half, 421 at DATA in the second; then 250. One address is
+    refused for good with 550. Keeps every accepted message."""
+
+    def __init__(self, window: float, refuse: str):
+        self.window, self.refuse = window, refuse
+        self.first_at: float | None = None
+        self.accepted: list[tuple[str, str]] = []  # (recipient, Message-ID)
+        self.answers: dict[str, int] = {}
+
+    def _phase(self) -> float:
+        self.first_at = self.first_at or time.monotonic()
+        return (time.monotonic() - self.first_at) / self.window
+
+    def _count(self, answer: str) -> str:
+        self.answers[answer[:3]] = self.answers.get(answer[:3], 0) + 1
+        return answer
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refuse:
+            return self._count("550 5.1.1 No such mailbox")
+        if self._phase() < 0.5:
+            return self._count("451 4.3.0 Mail server temporarily unavailable, try later")
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self._phase() < 1.0:
+            return self._count("421 4.3.2 Service not available, closing channel")
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.accepted.extend((r, str(msg["Message-ID"])) for r in envelope.rcpt_tos)
+        return self._count("250 Message accepted for delivery")
+
+
+def test_smtp_answering_4xx_for_a_while_then_every_email_once_and_550_not_retried(env, system):
+    """Acceptance (issue 6): temporary SMTP refusals are retried with backoff until the server
+    recovers, every recipient then has exactly one e-mail; a permanent 550 is recorded failed after
+    one attempt and shows in the progress counts."""
+    import psycopg
+    from aiosmtpd.controller import Controller
+
+    from tests.support.world import free_port
+
+    tag, n, category = "s" + uuid.uuid4().hex[:8], 40, 9
+    with psycopg.connect(f"{env.database_url}/{env.db_prefix}registry", autocommit=True) as conn:
+        conn.execute(SEED.format(tag=tag, n=n).replace("g % 5 = 0", "g % 2 = 0")
+                     .replace("ARRAY[(g % 22) + 1]", f"ARRAY[{category}]").replace("g % 17 <> 0", "true")
+                     .replace("WHEN g % 23 = 0 THEN NULL ", "WHEN false THEN NULL ").replace("g % 29 = 0", "false"))
+        conn.execute("UPDATE persons SET email = %s WHERE email = %s", (f"refused@{tag}.example", f"p1@{tag}.example"))
+        refused_id = conn.execute("SELECT id FROM persons WHERE email = %s", (f"refused@{tag}.example",)).fetchone()[0]
+    server = FlakySmtp(window=6.0, refuse=f"refused@{tag}.example")
+    port = free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port)
+    controller.start()
+    system.stop("notifications")
+    system.start("notifications", env={"SMTP_PORT": str(port)})
+    try:
+        title = "Передача в оренду приміщення бібліотеки"
+        started = publish(system, category, title)
+        cid = started["consultation"]["id"]
+        done = eventually(lambda: (p := started["official"].get(f"/api/v1/consultations/{cid}/notifications")
+                                   .json())["status"] == "done" and p, seconds=120)
+        assert done, started["official"].get(f"/api/v1/consultations/{cid}/notifications").json()
+        time.sleep(1.5)  # any duplicate would arrive now
+    finally:
+        system.stop("notifications")
+        system.start("notifications")
+        controller.stop()
+    ours = [(r, mid) for r, mid in server.accepted if r.endswith(f"@{tag}.example")]
+    want = {f"p{g}@{tag}.example" for g in range(2, n + 1)}
+    assert sorted(r for r, _ in ours) == sorted(want), f"{len(ours)} e-mails for {len(want)} recipients"
+    assert len({mid for _, mid in ours}) == len(want)
+    assert server.answers.get("451", 0) > 0 and server.answers.get("421", 0) > 0, server.answers
+    assert done["failed"] >= 1 and done["queued"] == 0 and done["sent"] + done["failed"] == done["recipients"]
+    with psycopg.connect(f"{env.database_url}/{env.db_prefix}notifications") as conn:
+        status, attempts, error = conn.execute(
+            "SELECT status, attempts, last_error FROM deliveries WHERE person_id = %s AND consultation_id = %s",
+            (refused_id, cid)).fetchone()
+    assert (status, attempts) == ("failed", 1) and error.startswith("550"), (status, attempts, error)
+    print(f"SMTP 4xx drill: answers {server.answers}, {len(ours)} e-mails to {len(want)} recipients")
