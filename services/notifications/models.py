@@ -23,6 +23,7 @@ deliveries = Table(
     Column("last_error", Text),
     UniqueConstraint("person_id", "consultation_id", "channel", "kind"),
     Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
     # one digest per person × day: a redelivered event or a restart never sends a second one
     Index("uq_deliveries_digest", "person_id", "day", unique=True, postgresql_where=text("kind = 'daily_digest'")),
 )

@@ -1,4 +1,5 @@
-"""daily digests: one delivery per person × day and the consultations it lists (issue 6, item 5)
+"""daily digests: one delivery per person × day and the consultations it lists (issue 6, item 5);
+an index for giving back rows a dead sender left in `sending`
 
 Revision ID: 0004
 Revises: 0003
@@ -24,9 +25,11 @@ def upgrade() -> None:
         sa.Column("consultation_id", sa.Uuid, primary_key=True),
     )
     op.create_index("ix_digest_items_consultation", "digest_items", ["consultation_id"])
+    op.create_index("ix_deliveries_sending", "deliveries", ["claimed_at"], postgresql_where=sa.text("status = 'sending'"))
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_sending", "deliveries")
     op.drop_table("digest_items")
     op.drop_index("uq_deliveries_digest", "deliveries")
     op.drop_column("deliveries", "day")
