@@ -1,10 +1,10 @@
 """The start-day e-mail fan-out (R-1.10, R-3.4; issue 6): one consultation to 100,000 interested
 persons, from the `consultation_published` event to `notification_batch_completed`, into a local SMTP
 server (aiosmtpd in its own process, accepting and discarding); beside the SMTP server alone in the
-same run (a plain smtplib client, same number of connections, each reused, sending the same number
-of ready-made messages of the same size) as the ceiling.
+same run (a plain smtplib client, as many connections as all senders together, each reused, sending
+the same number of ready-made messages of the same size) as the ceiling.
 
-    python bench/notifications.py [--persons 100000] [--concurrency 2] [--batch 100]
+    python bench/notifications.py [--persons 100000] [--instances 1] [--concurrency 2] [--batch 100]
 
 Starts an isolated registry and notifications service (own vhost and databases), seeds the register
 with straight SQL, and removes everything afterwards. SMTP_RATE_PER_SECOND is set out of the way.
