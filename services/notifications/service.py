@@ -29,6 +29,7 @@ from services.notifications.models import used_unsubscribe_tokens
 
 log = logging.getLogger(__name__)
 SELECT_BATCH = 1000
+DRAIN_SECONDS = 10.0  # a sender claims no new batch after this; the timer starts it again a second later
 STATUS_UK = {"forwarded": "передано до структурного підрозділу", "draft": "прийнято підрозділом",
              "declined": "відхилено підрозділом", "rejected": "відхилено модератором"}
 
@@ -90,9 +91,9 @@ class NotificationsService(BaseService):
         s = get_settings()
         smtp = mailer.SmtpSender(s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_user, s.smtp_password,
                                  s.smtp_rate_per_second)
-        sent, token = 0, uuid.uuid4()
-        try:
-            while True:
+        sent, token, until = 0, uuid.uuid4(), time.monotonic() + DRAIN_SECONDS
+        try:  # bounded, so stopping the service (SIGTERM waits for running workers) never waits long
+            while time.monotonic() < until:
                 with self.db.transaction() as session:
                     batch = domain.claim(session, s.smtp_batch, timedelta(seconds=s.delivery_stuck_seconds), token)
                 if not batch:
@@ -106,6 +107,7 @@ class NotificationsService(BaseService):
                 for d in batch:
                     sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token,
                                            fanouts.get(d.consultation_id), time.monotonic() < fresh_until)
+            return sent
         finally:
             smtp.close()
 
