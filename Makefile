@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/moderation.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/notifications.py
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     smtp_concurrency: int = Field(2, description="parallel SMTP connections per notifications instance")
     smtp_batch: int = 100
     delivery_stuck_seconds: float = Field(120.0, description="a claimed e-mail not sent by then is retried")
+    digest_send_hour: int = Field(18, ge=0, le=23, description="Kyiv hour the day's digest e-mails go out")
     gateway_port: int = 8000
     public_url: str = "http://localhost:8000"
     auth_dev_login: bool = False

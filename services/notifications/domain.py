@@ -9,17 +9,20 @@ send twice (the deterministic Message-ID lets the receiving server drop it); row
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections import Counter
+from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chassis.outbox import add_event
-from services.notifications.models import deliveries, fanouts, inbox
+from services.notifications.models import deliveries, digest_items, fanouts, inbox
+from services.workdays import KYIV
 from services.notifications.schemas import Inbox, InboxItem, NotificationBatchCompleted, Progress
 
 KIND = "consultation_started"
+DIGEST = "daily_digest"
 CHANNEL = "email"
 STUCK_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
@@ -46,10 +49,77 @@ def add_recipients(session: Session, consultation_id: uuid.UUID, person_ids: lis
     return len(rows)
 
 
+def digest_send_at(day: date, hour: int) -> datetime:
+    """When the digest of ``day`` goes out: ``hour`` o'clock Kyiv time that same day (R-3.4)."""
+    return datetime.combine(day, time(hour), KYIV)
+
+
+def add_digest_recipients(session: Session, consultation_id: uuid.UUID, day: date, person_ids: list[uuid.UUID],
+                          send_at: datetime) -> list[uuid.UUID]:
+    """Put the consultation into the ``day`` digest of each person in digest mode: one digest
+    delivery row per person × day (unique), and an item per consultation while that digest is still
+    pending. Returns the persons whose digest of that day is already going or gone: they get the
+    start-day e-mail at once instead, since it must go out on the start day (R-1.10, R-3.4)."""
+    if not person_ids:
+        return []
+    ids = sorted(set(person_ids))
+    session.execute(insert(deliveries).values([
+        {"person_id": p, "consultation_id": None, "day": day, "channel": CHANNEL, "kind": DIGEST,
+         "status": "pending", "next_attempt_at": send_at} for p in ids])
+        .on_conflict_do_nothing(index_elements=["person_id", "day"], index_where=text(f"kind = '{DIGEST}'")))
+    # locked in id order: a sender claiming the row (SKIP LOCKED) sees every item added before
+    rows = session.execute(select(deliveries.c.person_id, deliveries.c.status).where(
+        deliveries.c.kind == DIGEST, deliveries.c.day == day, deliveries.c.person_id.in_(ids))
+        .order_by(deliveries.c.person_id).with_for_update()).all()
+    still_open = [r.person_id for r in rows if r.status == "pending"]
+    if still_open:
+        session.execute(insert(digest_items).values([
+            {"person_id": p, "day": day, "consultation_id": consultation_id} for p in still_open])
+            .on_conflict_do_nothing())
+    return [r.person_id for r in rows if r.status != "pending"]
+
+
+def digest_consultations(session: Session, person_id: uuid.UUID, day: date) -> list:
+    """The fan-outs a person's digest of ``day`` lists, by category, then title."""
+    return session.execute(select(fanouts).join(digest_items, digest_items.c.consultation_id == fanouts.c.consultation_id)
+                           .where(digest_items.c.person_id == person_id, digest_items.c.day == day)
+                           .order_by(fanouts.c.category, fanouts.c.title)).all()
+
+
+def consultation_context(fanout, categories: dict[int, str]) -> dict:
+    """What the templates show of one consultation."""
+    return {"title": fanout.title, "category": categories.get(fanout.category, ""),
+            "starts_on": fanout.starts_on.strftime("%d.%m.%Y"), "ends_on": fanout.ends_on.strftime("%d.%m.%Y"),
+            "url": fanout.url, "question": fanout.question}
+
+
+def digest_context(day: date, rows: list, categories: dict[int, str]) -> dict:
+    """The digest's consultations grouped by category (item 5), in category order."""
+    groups: dict[str, list[dict]] = {}
+    for f in rows:
+        groups.setdefault(categories.get(f.category, ""), []).append(consultation_context(f, categories))
+    return {"day": day.strftime("%d.%m.%Y"), "count": len(rows),
+            "groups": [{"category": c, "items": items} for c, items in groups.items()]}
+
+
+def _status_counts(session: Session, consultation_id: uuid.UUID) -> tuple[Counter, int]:
+    """Delivery states of a consultation's recipients: its own e-mails and the digests listing it
+    (each digest counts once per consultation it lists). Also how many are served by a digest."""
+    counts: Counter = Counter(dict(session.execute(select(deliveries.c.status, func.count()).where(
+        deliveries.c.consultation_id == consultation_id, deliveries.c.kind == KIND)
+        .group_by(deliveries.c.status)).all()))
+    digest = Counter(dict(session.execute(
+        select(deliveries.c.status, func.count())
+        .select_from(digest_items.join(deliveries, and_(deliveries.c.person_id == digest_items.c.person_id,
+                                                        deliveries.c.day == digest_items.c.day,
+                                                        deliveries.c.kind == DIGEST)))
+        .where(digest_items.c.consultation_id == consultation_id).group_by(deliveries.c.status)).all()))
+    return counts + digest, sum(digest.values())
+
+
 def selected(session: Session, consultation_id: uuid.UUID) -> None:
     """All recipients are queued: sending may finish the fan-out."""
-    total = session.execute(select(func.count()).select_from(deliveries).where(
-        deliveries.c.consultation_id == consultation_id, deliveries.c.kind == KIND)).scalar_one()
+    total = sum(_status_counts(session, consultation_id)[0].values())
     session.execute(update(fanouts).where(fanouts.c.consultation_id == consultation_id,
                                           fanouts.c.status == "selecting")
                     .values(status="sending", recipients=total))
@@ -109,12 +179,10 @@ def progress(session: Session, consultation_id: uuid.UUID) -> Progress | None:
     f = fanout_for(session, consultation_id)
     if f is None:
         return None
-    counts = dict(session.execute(select(deliveries.c.status, func.count()).where(
-        deliveries.c.consultation_id == consultation_id, deliveries.c.kind == KIND)
-        .group_by(deliveries.c.status)).all())
+    counts, in_digest = _status_counts(session, consultation_id)
     return Progress(consultation_id=consultation_id, status=f.status, recipients=sum(counts.values()),
-                    queued=counts.get("pending", 0) + counts.get("sending", 0), sent=counts.get("sent", 0),
-                    failed=counts.get("failed", 0) + counts.get("skipped", 0))
+                    queued=counts["pending"] + counts["sending"], sent=counts["sent"],
+                    failed=counts["failed"] + counts["skipped"], in_digest=in_digest)
 
 
 def complete_finished(session: Session) -> list[Progress]:

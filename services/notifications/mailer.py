@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from pathlib import Path
@@ -14,6 +15,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                         autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
+
+
+# Lines up to RFC 5322's hard limit of 998: a long List-Unsubscribe URL must stay a plain <URL>, not
+# be folded into RFC 2047 encoded words that mail clients do not read as a link (RFC 8058).
+POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 class TemporaryFailure(Exception):
@@ -30,7 +36,7 @@ def message_id(delivery_id: int, consultation_id: str) -> str:
 
 def compose(sender: str, to_name: str, to_email: str, subject: str, template: str, context: dict,
             msg_id: str, unsubscribe_url: str) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = sender
     msg["To"] = formataddr((to_name, to_email))
     msg["Subject"] = subject

@@ -9,9 +9,10 @@ deliveries = Table(
     "deliveries", metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("person_id", Uuid, nullable=False),
-    Column("consultation_id", Uuid, nullable=False),
+    Column("consultation_id", Uuid),  # null for a daily digest, which covers a day (``day``)
     Column("channel", String(20), nullable=False),
-    Column("kind", String(40), nullable=False),
+    Column("kind", String(40), nullable=False),  # consultation_started | daily_digest
+    Column("day", Date),  # the Kyiv day a daily digest covers
     Column("status", String(20), nullable=False),  # pending | sending | sent | failed | skipped
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -22,6 +23,18 @@ deliveries = Table(
     Column("last_error", Text),
     UniqueConstraint("person_id", "consultation_id", "channel", "kind"),
     Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
+    # one digest per person × day: a redelivered event or a restart never sends a second one
+    Index("uq_deliveries_digest", "person_id", "day", unique=True, postgresql_where=text("kind = 'daily_digest'")),
+)
+
+# What a person's daily digest lists (person × day × consultation); ids only, no contacts.
+digest_items = Table(
+    "digest_items", metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("consultation_id", Uuid, primary_key=True),
+    Index("ix_digest_items_consultation", "consultation_id"),
 )
 
 fanouts = Table(

@@ -27,6 +27,7 @@ class Progress(BaseModel):
     queued: int
     sent: int
     failed: int
+    in_digest: int = Field(0, description="recipients in daily-digest mode (counted in the figures above)")
 
 
 class InboxItem(BaseModel):

@@ -3,6 +3,7 @@ one-click unsubscribe (entrypoints only)."""
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -28,6 +29,7 @@ from services.notifications.models import used_unsubscribe_tokens
 
 log = logging.getLogger(__name__)
 SELECT_BATCH = 1000
+DRAIN_SECONDS = 10.0  # a sender claims no new batch after this; the timer starts it again a second later
 STATUS_UK = {"forwarded": "передано до структурного підрозділу", "draft": "прийнято підрозділом",
              "declined": "відхилено підрозділом", "rejected": "відхилено модератором"}
 
@@ -53,11 +55,14 @@ class NotificationsService(BaseService):
                 return
             domain.start_fanout(session, data)
         after, total = None, 0
+        send_at = domain.digest_send_at(data.starts_on, get_settings().digest_send_hour)
         while True:
             page = self.registry.interested_persons(data.category, after, SELECT_BATCH)
+            digest = [_uuid(p["person_id"], "person_id") for p in page["items"] if p.get("email_mode") == "daily_digest"]
+            at_once = [_uuid(p["person_id"], "person_id") for p in page["items"] if p.get("email_mode") != "daily_digest"]
             with self.db.transaction() as session:
-                total += domain.add_recipients(session, data.consultation_id,
-                                               [_uuid(p["person_id"], "person_id") for p in page["items"]])
+                late = domain.add_digest_recipients(session, data.consultation_id, data.starts_on, digest, send_at)
+                total += len(digest) - len(late) + domain.add_recipients(session, data.consultation_id, at_once + late)
             after = page["next_after"]
             if not after:
                 break
@@ -86,38 +91,51 @@ class NotificationsService(BaseService):
         s = get_settings()
         smtp = mailer.SmtpSender(s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_user, s.smtp_password,
                                  s.smtp_rate_per_second)
-        sent, token = 0, uuid.uuid4()
-        try:
-            while True:
+        sent, token, until = 0, uuid.uuid4(), time.monotonic() + DRAIN_SECONDS
+        try:  # bounded, so stopping the service (SIGTERM waits for running workers) never waits long
+            while time.monotonic() < until:
                 with self.db.transaction() as session:
                     batch = domain.claim(session, s.smtp_batch, timedelta(seconds=s.delivery_stuck_seconds), token)
                 if not batch:
                     return sent
                 contacts = self.registry.mail_contacts([str(d.person_id) for d in batch])
                 with self.db.transaction() as session:  # one read per consultation, not per e-mail
-                    fanouts = {c: domain.fanout_for(session, c) for c in {d.consultation_id for d in batch}}
+                    fanouts = {c: domain.fanout_for(session, c) for c in {d.consultation_id for d in batch} if c}
+                # nobody takes a claimed row back before `delivery_stuck_seconds` have passed since the
+                # claim: until half of that, the rows are surely ours and need no check before sending
+                fresh_until = time.monotonic() + s.delivery_stuck_seconds / 2
                 for d in batch:
-                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token, fanouts[d.consultation_id])
+                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token,
+                                           fanouts.get(d.consultation_id), time.monotonic() < fresh_until)
+            return sent
         finally:
             smtp.close()
 
-    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None, token: uuid.UUID, fanout) -> int:
+    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None, token: uuid.UUID, fanout,
+                  fresh: bool) -> int:
         s = get_settings()
-        with self.db.transaction() as session:
-            if not domain.still_mine(session, d.id, token):
-                return 0  # given back as stuck and taken by another sender: theirs now
-            if contact is None:  # unsubscribed, erased or withdrew consent since selection
-                domain.mark_skipped(session, d.id, "no longer in the register")
-                return 0
+        if not fresh or contact is None or d.kind == domain.DIGEST:
+            with self.db.transaction() as session:
+                if not fresh and not domain.still_mine(session, d.id, token):
+                    return 0  # given back as stuck and taken by another sender: theirs now
+                if contact is None:  # unsubscribed, erased or withdrew consent since selection
+                    domain.mark_skipped(session, d.id, "no longer in the register")
+                    return 0
+                if d.kind == domain.DIGEST:  # the day's digest (item 5): what it lists, read at sending
+                    listed = domain.digest_consultations(session, d.person_id, d.day)
+                    if not listed:
+                        domain.mark_skipped(session, d.id, "nothing to list")
+                        return 0
         token = unsubscribe_serializer().dumps({"p": str(d.person_id), "d": d.id})
         unsubscribe_url = f"{s.public_url.rstrip('/')}/api/v1/unsubscribe?token={token}"
-        msg = mailer.compose(s.smtp_from, contact["full_name"], contact["email"],
-                             f"Розпочато консультацію: {fanout.title}", "consultation_published",
-                             {"title": fanout.title, "category": CATEGORIES.get(fanout.category, ""),
-                              "starts_on": fanout.starts_on.strftime("%d.%m.%Y"),
-                              "ends_on": fanout.ends_on.strftime("%d.%m.%Y"), "url": fanout.url,
-                              "question": fanout.question},
-                             mailer.message_id(d.id, str(d.consultation_id)), unsubscribe_url)
+        if d.kind == domain.DIGEST:
+            subject, template = f"Щоденний дайджест консультацій за {d.day:%d.%m.%Y}", "daily_digest"
+            context, about = domain.digest_context(d.day, listed, CATEGORIES), f"digest-{d.day.isoformat()}"
+        else:
+            subject, template = f"Розпочато консультацію: {fanout.title}", "consultation_published"
+            context, about = domain.consultation_context(fanout, CATEGORIES), str(d.consultation_id)
+        msg = mailer.compose(s.smtp_from, contact["full_name"], contact["email"], subject, template, context,
+                             mailer.message_id(d.id, about), unsubscribe_url)
         try:
             smtp.send(msg)
         except mailer.TemporaryFailure as exc:

@@ -17,7 +17,7 @@ from chassis.outbox import add_event
 from services.registry.consent import CONSENT_VERSION
 from services.workdays import today_kyiv
 from services.registry.models import audit_log, organisations, persons, roles, sessions, units
-from services.registry.schemas import (AuditEntry, Consent, DevLoginIn, Eligibility, IdentityIn,
+from services.registry.schemas import (AuditEntry, Consent, DevLoginIn, EmailMode, Eligibility, IdentityIn,
                                        InterestedPage, InterestedPerson, MeOut, MeUpdate,
                                        OrganisationIn, OrganisationOut, PersonErased, PersonRef,
                                        PersonRegistered, PersonUpdated, Principal, Role, RoleGrant,
@@ -177,6 +177,7 @@ def me(session: Session, person_id: uuid.UUID) -> MeOut:
                  community_member=p.community_member,
                  eligibility=eligibility(p.birth_date, p.community_member, today_kyiv()),
                  email=p.email, phone=p.phone, interests=list(p.interests), email_enabled=p.email_enabled,
+                 email_mode=p.email_mode,
                  consent=consent, roles=active_roles(session, person_id), erased=p.erased_at is not None)
 
 
@@ -203,8 +204,11 @@ def update_me(session: Session, person_id: uuid.UUID, change: MeUpdate) -> MeOut
             raise InvalidInput("Невідома тематика", code="unknown_category",
                                errors=[{"field": "interests", "message": f"немає тематик {bad}; є 1–22"}])
         values["interests"] = sorted(set(values["interests"]))
-    if values.get("email_enabled") is None:
-        values.pop("email_enabled", None)
+    for key in ("email_enabled", "email_mode"):
+        if values.get(key) is None:
+            values.pop(key, None)
+    if "email_mode" in values:
+        values["email_mode"] = EmailMode(values["email_mode"]).value
     if values.get("interests") is None:
         values.pop("interests", None)
     if values:
@@ -422,9 +426,10 @@ def interested_persons(session: Session, category: int, after: uuid.UUID | None,
             or_(func.cardinality(persons.c.interests) == 0, persons.c.interests.contains([category]))]
     if after is not None:
         cond.append(persons.c.id > after)
-    rows = session.execute(select(persons.c.id, persons.c.full_name, persons.c.email)
+    rows = session.execute(select(persons.c.id, persons.c.full_name, persons.c.email, persons.c.email_mode)
                            .where(and_(*cond)).order_by(persons.c.id).limit(limit)).all()
-    items = [InterestedPerson(person_id=r.id, full_name=r.full_name, email=r.email) for r in rows]
+    items = [InterestedPerson(person_id=r.id, full_name=r.full_name, email=r.email, email_mode=r.email_mode)
+             for r in rows]
     return InterestedPage(items=items, next_after=items[-1].person_id if len(items) == limit else None)
 
 

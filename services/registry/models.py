@@ -17,6 +17,7 @@ persons = Table(
     Column("phone", String(32)),
     Column("interests", ARRAY(SmallInteger), nullable=False, server_default=text("'{}'")),
     Column("email_enabled", Boolean, nullable=False, server_default=true()),
+    Column("email_mode", String(20), nullable=False, server_default="immediate"),  # immediate | daily_digest
     Column("consent_version", String(20)),
     Column("consented_at", DateTime(timezone=True)),
     Column("consent_withdrawn_at", DateTime(timezone=True)),

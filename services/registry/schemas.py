@@ -32,6 +32,13 @@ class OrganisationKind(str, Enum):
     employers = "employers"
 
 
+class EmailMode(str, Enum):
+    """How a person wants the start-day e-mails (R-1.10, R-3.4): each at once, or one digest a day."""
+
+    immediate = "immediate"
+    daily_digest = "daily_digest"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -142,6 +149,7 @@ class MeOut(BaseModel):
     phone: str | None
     interests: list[int] = Field(description="R-1.13 category codes; empty = all categories")
     email_enabled: bool
+    email_mode: EmailMode
     consent: Consent | None
     roles: list[RoleOut]
     erased: bool
@@ -154,6 +162,8 @@ class MeUpdate(Strict):
     phone: str | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
     interests: list[int] | None = Field(None, max_length=22)
     email_enabled: bool | None = None
+    email_mode: EmailMode | None = Field(None, description="immediate: one e-mail per consultation; "
+                                         "daily_digest: one e-mail a day grouped by category (issue 6, item 5)")
 
 
 class UnitIn(Strict):
@@ -193,6 +203,7 @@ class InterestedPerson(BaseModel):
     person_id: uuid.UUID
     full_name: str
     email: str
+    email_mode: EmailMode = Field("immediate", description="one e-mail per consultation, or the day's digest")
 
 
 class InterestedPage(BaseModel):
