@@ -21,6 +21,7 @@ def main(argv: list[str]) -> None:
 
     from nameko.cli.run import run
 
+    from chassis.faults import refuse_in_production
     from chassis.log import configure_logging
     from chassis.settings import get_settings
     from chassis.topology import declare
@@ -28,6 +29,7 @@ def main(argv: list[str]) -> None:
 
     service = argv[0]
     settings = get_settings()
+    refuse_in_production(settings.app_env, settings.fault_point)
     configure_logging(service, settings.log_level)
     cls = service_class(service)
     declare(settings.amqp_uri, {*all_service_classes(), cls})
