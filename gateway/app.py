@@ -11,6 +11,7 @@ from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import DEV_SECRET, Settings, get_settings
 from gateway import (api_v1, docs, metrics, ops, routes_consultations, routes_files, routes_identity,
                      routes_moderation, routes_notifications, routes_open)
+from gateway.conditional import make_conditional
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        response = make_conditional(request, response)
         metrics.HTTP_REQUESTS.labels(request.method, route, response.status_code).inc()
         metrics.HTTP_SECONDS.labels(request.method, route).observe(took)
         log.info("%s %s %s %.1f ms", request.method, route, response.status_code, took * 1000,
