@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/register.py
 	$(BIN)/python bench/consultations.py
 	$(BIN)/python bench/moderation.py
+	$(BIN)/python bench/e2e.py
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml
