@@ -22,14 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common import HEADER, drive, hammer, machine  # noqa: E402
+from consultations import SEED as SEED_COMMENTS  # noqa: E402
 
-SEED_COMMENTS = """
-INSERT INTO comments (id, consultation_id, author_id, author_name, body, status, created_at)
-SELECT gen_random_uuid(), %(cid)s, gen_random_uuid(), 'Учасник ' || g,
-       'Пропозиція номер ' || g || ': облаштувати зупинку та додати рейс у вечірній час.',
-       'published', now() - (g || ' seconds')::interval
-FROM generate_series(1, %(n)s) AS g
-"""
 SURVEY = {"form": "survey", "title": "Опитування щодо парку", "category": 15,
           "question": "Що змінити в парку наступного року?",
           "questions": [{"text": "Що облаштувати насамперед?", "kind": "single",

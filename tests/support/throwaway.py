@@ -38,7 +38,21 @@ def wait_port(port: int, timeout: float, host: str = "127.0.0.1") -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
-class ThrowawayRabbit:
+class _Throwaway:
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class ThrowawayRabbit(_Throwaway):
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="drill-rabbit-"))
         self.node = f"drill-{os.getpid()}-{next(_counter)}@localhost"
@@ -86,17 +100,6 @@ class ThrowawayRabbit:
         self.stop()
         self.start()
 
-    def close(self) -> None:
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _pg_bin(name: str) -> str:
@@ -106,7 +109,7 @@ def _pg_bin(name: str) -> str:
     return shutil.which(name) or name
 
 
-class ThrowawayPostgres:
+class ThrowawayPostgres(_Throwaway):
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="drill-pg-"))
         self.data = self.dir / "data"
@@ -150,9 +153,3 @@ class ThrowawayPostgres:
             self.stop("immediate")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
