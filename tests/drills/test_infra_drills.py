@@ -227,3 +227,36 @@ def test_network_faults_on_amqp_and_postgres(make_env, target, fault):
     finally:
         cluster.stop_all()
         proxy.stop()
+
+
+def test_a_redelivered_rpc_request_is_refused_not_run_twice(shared_probe):
+    """chassis/rpcreply.py: a request whose first consumer died before acking comes back
+    `redelivered`; it is answered with a typed 503 and never run (RPC is at most once)."""
+    import uuid
+
+    from kombu import Connection, Exchange, Queue
+
+    env = shared_probe
+    cluster = start_probe(env, env.amqp_uri, env.database_url)
+    cluster.stop("probe")  # its queue stays; nobody consumes it now
+    name, correlation = f"redelivered-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    with Connection(env.amqp_uri) as conn:
+        rpc_exchange = Exchange("nameko-rpc", type="topic", durable=True)
+        replies = Queue(f"drill-replies-{correlation[:8]}", exchange=rpc_exchange,
+                        routing_key=f"drill-replies-{correlation[:8]}", auto_delete=True)
+        replies(conn.default_channel).declare()
+        conn.Producer().publish({"args": [name], "kwargs": {}}, exchange=rpc_exchange,
+                                routing_key="probe.create_item", reply_to=replies.name,
+                                correlation_id=correlation, serializer="json", declare=[])
+        with Connection(env.amqp_uri) as first:  # a consumer that takes it and dies before the ack
+            taken = first.SimpleQueue("rpc-probe", no_ack=False).get(timeout=10)
+            assert taken.payload["args"] == [name] and not taken.delivery_info.get("redelivered")
+        try:
+            start_probe_process(cluster, env.amqp_uri, env.database_url)
+            reply = conn.SimpleQueue(replies, no_ack=True).get(timeout=20)
+        finally:
+            cluster.stop_all()
+    assert reply.properties["correlation_id"] == correlation
+    assert reply.payload["error"]["exc_type"] == "Unavailable", reply.payload
+    assert "request_interrupted" in str(reply.payload["error"]["value"]) or reply.payload["error"]["exc_args"]
+    assert name not in (effects(env.amqp_uri, "redelivered") or []), "a refused request must not have run"
