@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/notifications.py
+	$(BIN)/python bench/e2e.py
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml

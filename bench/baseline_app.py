@@ -45,3 +45,49 @@ def first_page(cid):
                             .limit(20)).all()
     return jsonify(total=total, items=[{"id": str(r.id), "author_name": r.author_name, "body": r.body}
                                        for r in rows])
+
+
+# ---- bench/e2e.py: the very same domain functions the consultations service runs, in-process ----
+# (the same SQL, the outbox row included; no bus, no registry: the caller is a fixed principal)
+
+def _domain_session():
+    from sqlalchemy.orm import Session
+
+    return Session(engine)
+
+
+def _principal():
+    from services.registry.schemas import Principal
+
+    return Principal.model_validate_json(os.environ["BASELINE_PRINCIPAL"]) if "BASELINE_PRINCIPAL" in os.environ \
+        else None
+
+
+@app.post("/domain/consultations/<uuid:cid>/comments")
+def domain_add_comment(cid):
+    from services.consultations import domain
+    from services.consultations.schemas import CommentIn
+
+    with _domain_session() as session, session.begin():
+        out = domain.add_comment(session, _principal(), cid, CommentIn.model_validate(request.get_json()))
+    return jsonify(out.model_dump(mode="json")), 201
+
+
+@app.get("/domain/consultations/<uuid:cid>/page")
+def domain_page(cid):
+    from services.consultations import domain
+
+    with _domain_session() as session, session.begin():
+        page = domain.view(session, None, cid).model_dump(mode="json")
+        first = domain.list_comments(session, None, cid, 1, 20, True, None, None).model_dump(mode="json")
+    return jsonify(consultation=page, comments=first)
+
+
+@app.post("/domain/consultations/<uuid:cid>/responses")
+def domain_respond(cid):
+    from services.consultations import domain
+    from services.consultations.schemas import ResponseIn
+
+    with _domain_session() as session, session.begin():
+        out = domain.respond(session, _principal(), cid, ResponseIn.model_validate(request.get_json()))
+    return jsonify(out.model_dump(mode="json"))

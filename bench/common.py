@@ -48,6 +48,16 @@ HEADER = f"{'case':<44} {'requests':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}
 def hammer(name: str, url: str, total: int, concurrency: int, method: str = "GET",
            body_for=None, ok=(200,), headers: dict | None = None) -> Figures:
     """Send ``total`` requests with ``concurrency`` threads (each its own keep-alive session)."""
+    def op(session: requests.Session, i: int) -> bool:
+        r = session.request(method, url, json=body_for(i) if body_for else None, headers=headers, timeout=30)
+        return r.status_code in ok
+
+    return drive(name, op, total, concurrency)
+
+
+def drive(name: str, op, total: int, concurrency: int) -> Figures:
+    """Run ``op(session, i) -> ok`` ``total`` times on ``concurrency`` threads, each with its own
+    keep-alive session; one latency per call of ``op`` (which may make several requests)."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -64,9 +74,7 @@ def hammer(name: str, url: str, total: int, concurrency: int, method: str = "GET
                 break
             started = time.perf_counter()
             try:
-                r = session.request(method, url, json=body_for(i) if body_for else None,
-                                    headers=headers, timeout=30)
-                good = r.status_code in ok
+                good = op(session, i)
             except requests.RequestException:
                 good = False
             mine.append(time.perf_counter() - started)

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import psycopg
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,18 @@ class Db:
                 self.relay.kick()
 
 
+STATEMENTS = {"count": 0}
+
+
+def count_statements(engine: Engine) -> None:
+    """Benchmarks and tests only (``SQL_COUNT=1``): count every SQL statement this process sends,
+    the relay's included; ``health`` reports the total so a benchmark can divide by requests."""
+    def counted(*_):
+        STATEMENTS["count"] += 1
+
+    event.listen(engine, "before_cursor_execute", counted)
+
+
 class Database(DependencyProvider):
     """nameko dependency: the service's engine, plus its outbox relay running beside the workers."""
 
@@ -69,6 +81,8 @@ class Database(DependencyProvider):
         settings = get_settings()
         service = self.container.service_name
         self.engine = make_engine(service, settings)
+        if settings.sql_count:
+            count_statements(self.engine)
         if self.outbox:
             self.relay = OutboxRelay(self.engine, settings.amqp_uri, service,
                                      settings.outbox_poll_seconds)

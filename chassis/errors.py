@@ -69,6 +69,14 @@ class Conflict(ServiceError):
     default_code = "conflict"
 
 
+@deserialize_to_instance
+class Unavailable(ServiceError):
+    """The request cannot be served now; the caller may try again (README, "Fault drills")."""
+
+    status = 503
+    default_code = "service_unavailable"
+
+
 def field_errors(exc: ValidationError) -> list[dict]:
     """pydantic's errors as ``[{field, message, type}]`` with a dotted field path."""
     return [

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.events import EventData, make_envelope, Envelope
+from chassis.faults import fault_point
 from chassis.log import current_request_id
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,12 @@ def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
             .limit(batch).with_for_update(skip_locked=True)).all()
         if not rows:
             return 0
+        fault_point("outbox.before_publish")  # drills: the change is committed, nothing published
         for row in rows:
             headers = {"nameko.request_id": row.request_id} if row.request_id else {}
             publisher.publish(row.envelope, exchange=exchange, routing_key=row.type,
                               headers=headers, message_id=str(row.event_id))
+        fault_point("outbox.after_publish")  # drills: published, not yet marked: sent again later
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
                      .values(published_at=func.now()))
     for row in rows:

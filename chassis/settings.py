@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     max_workers: int = Field(16, description="concurrent workers per service instance")
     outbox_poll_seconds: float = 0.5
     event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
+    fault_point: str = Field("", description="test-only: SIGKILL at this point once (chassis.faults); "
+                                             "refused when APP_ENV=production")
+    sql_count: bool = Field(False, description="benchmarks/tests only: count SQL statements, shown by health")
+    fault_skip: int = Field(0, description="test-only: passes of FAULT_POINT to let through first")
 
     # consultations (issue: Consultations)
     holidays_are_days_off: bool = Field(True, description="false while martial law suspends them")

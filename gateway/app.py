@@ -12,6 +12,7 @@ from chassis.settings import DEV_SECRET, Settings, get_settings
 from gateway import (abuse, api_v1, docs, metrics, ops, routes_consultations, routes_files,
                      routes_identity, routes_moderation, routes_notifications, routes_open,
                      routes_reports)
+from gateway.conditional import make_conditional
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         took = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        response = make_conditional(request, response)
         metrics.HTTP_REQUESTS.labels(request.method, route, response.status_code).inc()
         metrics.HTTP_SECONDS.labels(request.method, route).observe(took)
         log.info("%s %s %s %.1f ms", request.method, route, response.status_code, took * 1000,

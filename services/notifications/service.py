@@ -17,6 +17,7 @@ from chassis.consumer import claim_event, subscribe
 from chassis.errors import Conflict, InvalidInput, ServiceError
 from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
+from chassis.faults import fault_point
 from chassis.outbox import processed_events
 from chassis.service import BaseService
 from chassis.settings import get_settings
@@ -74,6 +75,7 @@ class NotificationsService(BaseService):
                               data.url)
             claim_event(session, handler, env.event_id)
         log.info("fan-out of %s: %d recipients queued", data.consultation_id, total)
+        fault_point("notifications.after_commit_before_ack")
 
     @timer(interval=1.0)
     def send_due(self):
@@ -98,6 +100,7 @@ class NotificationsService(BaseService):
                     batch = domain.claim(session, s.smtp_batch, timedelta(seconds=s.delivery_stuck_seconds), token)
                 if not batch:
                     return sent
+                fault_point("notifications.after_claim")
                 contacts = self.registry.mail_contacts([str(d.person_id) for d in batch])
                 with self.db.transaction() as session:  # one read per consultation, not per e-mail
                     fanouts = {c: domain.fanout_for(session, c) for c in {d.consultation_id for d in batch} if c}
@@ -146,8 +149,10 @@ class NotificationsService(BaseService):
             with self.db.transaction() as session:
                 domain.mark_failed(session, d.id, str(exc), False, d.attempts)
             return 0
+        fault_point("notifications.after_smtp_250")  # the one window that can send twice
         with self.db.transaction() as session:
             domain.mark_sent(session, d.id)
+        fault_point("notifications.after_sent_commit")
         return 1
 
     # ---- the cabinet inbox (R-3.11, R-3.9) ----------------------------------------------------------

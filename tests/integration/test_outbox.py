@@ -17,6 +17,7 @@ from chassis.events import Envelope, make_envelope
 from chassis.outbox import unpublished_count
 from tests.support import probe
 from tests.support.cluster import ROOT, Cluster
+from tests.support.drills import wait_for
 from tests.support.tcpproxy import TcpProxy
 
 PROBE = "tests.support.probe:ProbeService"
@@ -76,16 +77,6 @@ def probe_world(env):
     cluster.stop_all()
     proxy.stop()
     engine.dispose()
-
-
-def wait_for(predicate, seconds: float = 10, step: float = 0.1):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def test_event_committed_while_broker_unreachable_goes_out_when_it_returns(env, probe_world):

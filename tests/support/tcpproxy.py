@@ -1,15 +1,26 @@
-"""A small loopback TCP proxy the tests put in front of RabbitMQ (or PostgreSQL, SMTP) to cut a
-service off and let it back, without touching the real server."""
+"""A small loopback TCP proxy the tests put in front of RabbitMQ, PostgreSQL or SMTP to inject
+network faults without touching the real server (README, "Fault drills"):
+
+* :meth:`TcpProxy.stop` — drop: refuse new connections and cut every open one (RST/FIN);
+* :attr:`TcpProxy.delay` — every chunk is held this many seconds in each direction (latency);
+* :meth:`TcpProxy.half_open` — the peer vanishes without a FIN: connections stay open, bytes go
+  nowhere, new connections are accepted and then hear nothing (a pulled cable); :meth:`heal` cuts
+  the connections that lived through it (their streams lost bytes) and forwards again.
+"""
 from __future__ import annotations
 
 import socket
 import threading
+import time
 
 
 class TcpProxy:
     def __init__(self, upstream_host: str, upstream_port: int, listen_port: int = 0):
         self.upstream = (upstream_host, upstream_port)
         self.port = listen_port
+        self.delay = 0.0
+        self.blackhole = False
+        self.accepted = 0
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -30,6 +41,12 @@ class TcpProxy:
                 client, _ = lsock.accept()
             except OSError:
                 return
+            self.accepted += 1
+            if self.blackhole:  # accepted, then silence
+                with self._lock:
+                    self._conns.add(client)
+                threading.Thread(target=self._pump, args=(client, None), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(self.upstream, timeout=5)
                 upstream.settimeout(None)
@@ -41,15 +58,20 @@ class TcpProxy:
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket | None) -> None:
         try:
             while data := src.recv(65536):
+                if self.delay:
+                    time.sleep(self.delay)
+                if self.blackhole or dst is None:
+                    continue  # swallowed: the other side never hears of it
                 dst.sendall(data)
         except OSError:
             pass
         finally:
             for s in (src, dst):
-                self._close(s)
+                if s is not None:
+                    self._close(s)
 
     def _close(self, sock: socket.socket) -> None:
         with self._lock:
@@ -59,6 +81,17 @@ class TcpProxy:
         except OSError:
             pass
         sock.close()
+
+    def half_open(self) -> None:
+        self.blackhole = True
+
+    def heal(self) -> None:
+        """End a half-open spell: cut the connections that lived through it, forward again."""
+        with self._lock:
+            conns = list(self._conns)
+        self.blackhole = False
+        for sock in conns:
+            self._close(sock)
 
     def stop(self) -> None:
         """Refuse new connections and cut every open one (the server 'goes away')."""

@@ -1,0 +1,262 @@
+"""Fault drills on the chassis under load (issue 8, item 4): the outbox relay killed between the
+commit and the publish (and between the publish and its mark), RabbitMQ stopped and started,
+PostgreSQL restarted (both THROWAWAY servers started here, never the shared ones), and network
+faults on AMQP and PostgreSQL through the loopback proxy. The load is the probe service
+(tests/support/probe.py): each acknowledged ``create_item`` must have exactly one effect, made by
+its event going through outbox → relay → bus → idempotent consumer. Failed calls are not counted as
+lost (the caller was told), but their effects, if any, must be single too; effects nobody asked for
+are unexpected. Each drill prints ``lost= duplicated= unexpected=``."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+import urllib.parse
+
+import pytest
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
+
+import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+from chassis.db import ensure_database, make_engine
+from chassis.settings import Settings
+from tests.support import probe
+from tests.support.cluster import ROOT, Cluster
+from tests.support.drills import score, wait_for
+from tests.support.tcpproxy import TcpProxy
+from tests.support.throwaway import ThrowawayPostgres, ThrowawayRabbit
+from tests.support.world import free_port, migrate
+
+SEED = 20261125
+PROBE = "tests.support.probe:ProbeService"
+
+
+class Load:
+    """One client creating probe items one after another, reconnecting after any failure."""
+
+    def __init__(self, amqp_uri: str, prefix: str, timeout: float = 5):
+        self.amqp_uri, self.prefix, self.timeout = amqp_uri, prefix, timeout
+        self.acked: list[str] = []
+        self.failed: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            try:
+                with ClusterRpcProxy({"AMQP_URI": self.amqp_uri}, timeout=self.timeout) as rpc:
+                    while not self._stop.is_set():
+                        n += 1
+                        name = f"{self.prefix}-{n}"
+                        try:
+                            rpc.probe.create_item(name)
+                        except Exception:
+                            self.failed.append(name)
+                            raise
+                        self.acked.append(name)
+                        time.sleep(0.02)
+            except Exception:
+                time.sleep(0.3)
+
+    def start(self) -> "Load":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def start_probe(env, amqp_uri: str, database_url: str, name: str = "probe", **extra) -> Cluster:
+    settings = Settings(amqp_uri=amqp_uri, database_url=database_url, db_prefix=env.db_prefix)
+    ensure_database("probe", settings)
+    engine = make_engine("probe", settings)
+    probe.create_schema(engine)
+    engine.dispose()
+    cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, "")
+    start_probe_process(cluster, amqp_uri, database_url, name, **extra)
+    return cluster
+
+
+def start_probe_process(cluster: Cluster, amqp_uri: str, database_url: str, name: str = "probe", **extra) -> None:
+    cluster.start(name, [*cluster.commands["registry"][:-1], PROBE],
+                  env={"AMQP_URI": amqp_uri, "DATABASE_URL": database_url, "EVENT_MAX_ATTEMPTS": "3",
+                       **{k: str(v) for k, v in extra.items()}})
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10) as rpc:
+        cluster.wait_rpc(rpc, "probe", 60)
+
+
+def effects(amqp_uri: str, prefix: str) -> list[str]:
+    def read():
+        try:
+            with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10) as rpc:
+                return [e["name"] for e in rpc.probe.effects() if e["name"].startswith(prefix + "-")]
+        except Exception:
+            return None
+    return wait_for(read, 30)
+
+
+def settle_and_score(name: str, amqp_uri: str, load: Load, prefix: str):
+    """Wait until every acknowledged item has its effect (or 60 s), then score."""
+    want = set(load.acked)
+    wait_for(lambda: want <= set(effects(amqp_uri, prefix) or []), 60, 0.5)
+    time.sleep(1.0)  # a duplicate would land now
+    got = effects(amqp_uri, prefix)
+    refused = set(load.failed)
+    # a refused call may or may not have taken effect (the caller was told it failed), but never twice
+    s = score(name, want | (refused & set(got)), got)
+    print(f"  ({len(load.acked)} calls acknowledged, {len(refused)} refused to the caller, "
+          f"{len(refused & set(got))} of those took effect)")
+    return s
+
+
+@pytest.fixture(scope="module")
+def shared_probe(make_env):
+    """The probe service on the shared servers, in its own vhost and databases."""
+    env = make_env()
+    return env
+
+
+@pytest.mark.parametrize("point", ["outbox.before_publish", "outbox.after_publish"])
+def test_outbox_relay_killed_between_commit_and_publish(shared_probe, point):
+    env = shared_probe
+    skip = random.Random(f"{SEED}:{point}").randrange(5, 30)
+    prefix = f"relay-{point.split('.')[1]}"
+    cluster = start_probe(env, env.amqp_uri, env.database_url, FAULT_POINT=point, FAULT_SKIP=skip)
+    load = Load(env.amqp_uri, prefix).start()
+    try:
+        assert wait_for(lambda: cluster.procs["probe"].poll() is not None, 60), f"{point} never reached"
+        assert cluster.procs["probe"].returncode == -9
+        time.sleep(0.5)
+        start_probe_process(cluster, env.amqp_uri, env.database_url)
+        time.sleep(2)
+    finally:
+        load.stop()
+    try:
+        s = settle_and_score(f"relay killed at {point} (skip {skip})", env.amqp_uri, load, prefix)
+        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+    finally:
+        cluster.stop_all()
+
+
+def test_rabbitmq_stopped_and_started_under_load_and_callers_get_503_not_a_hang(make_env):
+    """A throwaway RabbitMQ node: the probe under load and the gateway with the registry on it.
+    While the broker is down the gateway answers 503 within its RPC timeout; after it is back the
+    services and the gateway reconnect by themselves and nothing is lost."""
+    with ThrowawayRabbit() as mq:
+        env = make_env(AMQP_URI=mq.amqp_uri)
+        env.vars["AMQP_URI"] = env.amqp_uri = mq.amqp_uri
+        migrate(env)
+        cluster = start_probe(env, mq.amqp_uri, env.database_url)
+        cluster.base_url = env.base_url
+        cluster.start("registry")
+        cluster.start("gateway")
+        try:
+            cluster.wait_ready(60, "/readyz/registry")
+            load = Load(mq.amqp_uri, "mq-restart").start()
+            time.sleep(2)
+            mq.stop()
+            started = time.monotonic()
+            r = requests.get(env.base_url + "/readyz/registry", timeout=30)
+            took = time.monotonic() - started
+            print(f"  broker down: /readyz/registry answered {r.status_code} in {took:.2f} s")
+            assert r.status_code == 503 and took < float(env.vars["RPC_TIMEOUT"]) + 2
+            time.sleep(2)
+            mq.start()
+            back = time.monotonic()
+            cluster.wait_ready(90, "/readyz/registry")
+            print(f"  gateway and registry answered again {time.monotonic() - back:.1f} s after the broker")
+            time.sleep(3)
+            load.stop()
+            assert load.acked, "the load must have run"
+            s = settle_and_score("rabbitmq stop/start under load", mq.amqp_uri, load, "mq-restart")
+            assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+        finally:
+            cluster.stop_all()
+
+
+def test_postgresql_restarted_under_load(make_env):
+    with ThrowawayPostgres() as pg:
+        env = make_env()
+        cluster = start_probe(env, env.amqp_uri, pg.url)
+        try:
+            load = Load(env.amqp_uri, "pg-restart").start()
+            time.sleep(2)
+            pg.restart("fast")
+            time.sleep(1)
+            pg.restart("immediate")  # a crash-like stop: the server does not say goodbye
+            time.sleep(3)
+            load.stop()
+            s = settle_and_score("postgresql restarted (fast, then immediate) under load", env.amqp_uri,
+                                 load, "pg-restart")
+            assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+            assert len(load.acked) > len(load.failed), "the service must come back by itself"
+        finally:
+            cluster.stop_all()
+
+
+@pytest.mark.parametrize("target,fault", [("amqp", "drop"), ("amqp", "delay"), ("postgres", "drop"),
+                                          ("postgres", "delay")])
+def test_network_faults_on_amqp_and_postgres(make_env, target, fault):
+    env = make_env()
+    upstream = urllib.parse.urlparse(env.amqp_uri if target == "amqp" else env.database_url)
+    proxy = TcpProxy(upstream.hostname, upstream.port).start()
+    local = f"127.0.0.1:{proxy.port}"
+    amqp = env.amqp_uri.replace(upstream.netloc.split("@")[-1], local) if target == "amqp" else env.amqp_uri
+    dburl = env.database_url.replace(upstream.netloc.split("@")[-1], local) if target == "postgres" \
+        else env.database_url
+    cluster = start_probe(env, amqp, dburl)
+    prefix = f"net-{target}-{fault}"
+    try:
+        load = Load(env.amqp_uri, prefix, timeout=8).start()
+        time.sleep(1.5)
+        if fault == "drop":
+            proxy.stop()
+            time.sleep(3)
+            proxy.start()
+        else:
+            proxy.delay = 2.0
+            time.sleep(4)
+            proxy.delay = 0.0
+        time.sleep(4)
+        load.stop()
+        s = settle_and_score(f"{target} {fault}", env.amqp_uri, load, prefix)
+        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+        assert len(load.acked) > 5
+    finally:
+        cluster.stop_all()
+        proxy.stop()
+
+
+def test_a_redelivered_rpc_request_is_refused_not_run_twice(shared_probe):
+    """chassis/rpcreply.py: a request whose first consumer died before acking comes back
+    `redelivered`; it is answered with a typed 503 and never run (RPC is at most once)."""
+    import uuid
+
+    from kombu import Connection, Exchange, Queue
+
+    env = shared_probe
+    cluster = start_probe(env, env.amqp_uri, env.database_url)
+    cluster.stop("probe")  # its queue stays; nobody consumes it now
+    name, correlation = f"redelivered-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    with Connection(env.amqp_uri) as conn:
+        rpc_exchange = Exchange("nameko-rpc", type="topic", durable=True)
+        replies = Queue(f"drill-replies-{correlation[:8]}", exchange=rpc_exchange,
+                        routing_key=f"drill-replies-{correlation[:8]}", auto_delete=True)
+        replies(conn.default_channel).declare()
+        conn.Producer().publish({"args": [name], "kwargs": {}}, exchange=rpc_exchange,
+                                routing_key="probe.create_item", reply_to=replies.name,
+                                correlation_id=correlation, serializer="json", declare=[])
+        with Connection(env.amqp_uri) as first:  # a consumer that takes it and dies before the ack
+            taken = first.SimpleQueue("rpc-probe", no_ack=False).get(timeout=10)
+            assert taken.payload["args"] == [name] and not taken.delivery_info.get("redelivered")
+        try:
+            start_probe_process(cluster, env.amqp_uri, env.database_url)
+            reply = conn.SimpleQueue(replies, no_ack=True).get(timeout=20)
+        finally:
+            cluster.stop_all()
+    assert reply.properties["correlation_id"] == correlation
+    assert reply.payload["error"]["exc_type"] == "Unavailable", reply.payload
+    assert "request_interrupted" in str(reply.payload["error"]["value"]) or reply.payload["error"]["exc_args"]
+    assert name not in (effects(env.amqp_uri, "redelivered") or []), "a refused request must not have run"

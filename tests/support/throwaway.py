@@ -1,0 +1,155 @@
+"""Throwaway RabbitMQ and PostgreSQL servers a test may stop, kill and restart (README, "Fault
+drills"). Never the shared 5672/5432: other engineers' runs depend on those.
+
+* :class:`ThrowawayRabbit` — a second RabbitMQ node (``drill-<pid>-<n>@localhost``) with its own
+  ports, Mnesia and log directories in a temp dir and no plugins; its data survives
+  :meth:`restart`, as a real broker's durable queues and persistent messages do.
+* :class:`ThrowawayPostgres` — ``initdb`` + ``pg_ctl`` in a temp dir on a free port, run as the
+  ``postgres`` user (PostgreSQL refuses root), trust authentication on loopback only.
+
+Both are context managers; both are removed, directory and all, at exit.
+"""
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.world import free_port
+
+_counter = itertools.count(1)
+
+
+def wait_port(port: int, timeout: float, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+class _Throwaway:
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class ThrowawayRabbit(_Throwaway):
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="drill-rabbit-"))
+        self.node = f"drill-{os.getpid()}-{next(_counter)}@localhost"
+        self.port, self.dist_port = free_port(), free_port()
+        (self.dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users = none\n"
+            "log.console = false\nlog.file.level = warning\n")
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        if os.geteuid() == 0:  # Debian's rabbitmq-server runs the node as the rabbitmq user
+            for path in (self.dir, self.dir / "rabbitmq.conf", self.dir / "enabled_plugins"):
+                shutil.chown(path, "rabbitmq", "rabbitmq")
+        self.env = {**os.environ, "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_PORT": str(self.port),
+                    "RABBITMQ_DIST_PORT": str(self.dist_port), "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+                    "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+                    "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+                    "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+                    "RABBITMQ_PID_FILE": str(self.dir / "node.pid")}
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def amqp_uri(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def start(self, timeout: float = 60) -> "ThrowawayRabbit":
+        log = open(self.dir / "server.out", "ab")
+        self.proc = subprocess.Popen(["rabbitmq-server"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=self.dir)
+        subprocess.run(["rabbitmqctl", "-n", self.node, "-q", "wait", "--timeout", str(int(timeout)),
+                        str(self.dir / "node.pid")], env=self.env, capture_output=True, timeout=timeout + 5)
+        wait_port(self.port, timeout)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        subprocess.run(["rabbitmqctl", "-n", self.node, "-q", "stop"], env=self.env, capture_output=True,
+                       timeout=60)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    return shutil.which(name) or name
+
+
+class ThrowawayPostgres(_Throwaway):
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="drill-pg-"))
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def _run(self, *argv: str, timeout: float = 60) -> None:
+        cmd = list(argv)
+        if self.as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.dir)
+        if out.returncode:
+            raise RuntimeError(f"{' '.join(argv)} failed: {out.stdout[-1500:]} {out.stderr[-1500:]}")
+
+    def start(self) -> "ThrowawayPostgres":
+        if not self.data.exists():
+            self._run(_pg_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                      "--no-sync")
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w", "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                  "-c max_connections=200", "start")
+        wait_port(self.port, 30)
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart(self, mode: str = "fast") -> None:
+        self.stop(mode)
+        self.start()
+
+    def close(self) -> None:
+        try:
+            self.stop("immediate")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
