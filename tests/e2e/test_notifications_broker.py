@@ -18,8 +18,8 @@ from kombu import Connection, Queue
 from chassis.bus import event_exchange
 from tests.e2e.test_notifications import publish
 from tests.e2e.test_outcomes import eventually
-from tests.support.rabbit_node import NodeInfra, RabbitNode
-from tests.support.world import destroy_world, free_port, make_world, start_system
+from tests.support.throwaway import ThrowawayInfra, ThrowawayRabbit
+from tests.support.world import destroy_world, make_world, start_system
 
 pytestmark = pytest.mark.system
 
@@ -34,9 +34,9 @@ FROM generate_series(1, {n}) AS g
 
 
 @pytest.fixture(scope="module")
-def drill(infra, tmp_path_factory):
-    node = RabbitNode(tmp_path_factory.mktemp("rabbit"), free_port(), free_port()).start()
-    node_infra = NodeInfra(node, infra.database_url)
+def drill(infra):
+    node = ThrowawayRabbit().start()
+    node_infra = ThrowawayInfra(node, infra.database_url)
     # slow enough that the restart lands half-way: 2 senders × 25 e-mails/s, 20 claimed at a time
     env = make_world(node_infra, SMTP_RATE_PER_SECOND="25", SMTP_BATCH="20")
     try:
@@ -47,7 +47,7 @@ def drill(infra, tmp_path_factory):
             cluster.stop_all()
     finally:
         destroy_world(node_infra, env)
-        node.stop()
+        node.close()
 
 
 def our_mails(mail_dir: Path, tag: str) -> list:

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.infra import Infra
 from tests.support.world import free_port
 
 _counter = itertools.count(1)
@@ -99,6 +100,27 @@ class ThrowawayRabbit(_Throwaway):
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["rabbitmqctl", "-n", self.node, "-q", *args], env=self.env, capture_output=True,
+                              text=True, check=check, timeout=90)
+
+
+class ThrowawayInfra(Infra):
+    """`Infra` whose vhosts live on a :class:`ThrowawayRabbit` (databases stay on the shared
+    PostgreSQL), so `make_world`/`start_system` can run a whole system against that node."""
+
+    def __init__(self, rabbit: ThrowawayRabbit, database_url: str):
+        super().__init__(rabbit.amqp_uri.rstrip("/"), database_url, None)
+        self.rabbit = rabbit
+
+    def add_vhost(self, name: str) -> str:
+        self.rabbit.ctl("add_vhost", name)
+        self.rabbit.ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        return f"{self.rabbit.amqp_uri}{name}"
+
+    def delete_vhost(self, name: str) -> None:
+        self.rabbit.ctl("delete_vhost", name, check=False)
 
 
 
