@@ -81,3 +81,27 @@ def test_archived_consultation_is_read_only(env, system):
         "number": "1", "adopted_on": today_kyiv().isoformat(), "title": "Рішення після архіву",
         "text": "Текст рішення після архівування"})
     assert r.status_code == 409
+
+
+def test_archived_consultation_refuses_deletion_for_five_years(env, system):
+    """R-1.11 at the database itself: whatever code or person tries, an archived consultation and its
+    materials cannot be deleted until five years after the decision (here: after archiving, as no
+    decision was recorded); after that the whole consultation can go."""
+    import psycopg
+
+    official = dev_login(system.base_url, ["official"], unit="Архівний відділ", full_name="Архів Василина")
+    c = open_consultation(official, title="Консультація, яку не можна видалити")
+    close_now(env, c["id"])
+    assert official.post(f"/api/v1/consultations/{c['id']}/archive").status_code == 200
+    with psycopg.connect(f"{env.database_url}/{env.db_prefix}consultations", autocommit=True) as conn:
+        for sql in ("DELETE FROM consultations WHERE id = %s", "DELETE FROM status_history WHERE consultation_id = %s",
+                    "DELETE FROM alternatives WHERE consultation_id = %s"):
+            with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="retained until"):
+                conn.execute(sql, (c["id"],))
+        assert conn.execute("SELECT count(*) FROM status_history WHERE consultation_id = %s",
+                            (c["id"],)).fetchone()[0] >= 3
+        conn.execute("UPDATE consultations SET archived_at = now() - INTERVAL '5 years 1 day' WHERE id = %s",
+                     (c["id"],))
+        conn.execute("DELETE FROM consultations WHERE id = %s", (c["id"],))
+        assert conn.execute("SELECT count(*) FROM status_history WHERE consultation_id = %s",
+                            (c["id"],)).fetchone()[0] == 0
