@@ -31,7 +31,8 @@ def cabinet_update():
     me = auth.require_consent()
     data = {"email": forms.text("email"), "phone": forms.text("phone"),
             "interests": [v for v in request.form.getlist("interests") if v],
-            "email_enabled": request.form.get("email_enabled") == "on"}
+            "email_enabled": request.form.get("email_enabled") == "on",
+            "email_mode": request.form.get("email_mode") or None}
     try:
         body = forms.parse(MeUpdate, data)
         forms.attempt(lambda: identity.rpc("update_me", str(me.person_id), body.model_dump(mode="json")))
