@@ -59,6 +59,18 @@ def report_context(c: ConsultationOut) -> dict:
 
 # ---- the owning unit's desk ---------------------------------------------------------------------
 
+def pager_window(current: int, pages: int, span: int = 3) -> list[int | None]:
+    """Page links for thousands of proposals: the first, the last and ``span`` either side of the
+    current one; ``None`` marks a gap (shown as «…»)."""
+    shown = sorted({1, pages, *range(max(1, current - span), min(pages, current + span) + 1)})
+    out: list[int | None] = []
+    for n in shown:
+        if out and n - out[-1] > 1:
+            out.append(None)
+        out.append(n)
+    return out
+
+
 def _state() -> tuple[int, bool]:
     """The table's page and filter, from the query or a form's hidden fields."""
     try:
@@ -90,7 +102,8 @@ def _desk(cid: uuid.UUID, status: int = 200):
         queued = 0
     forming = bool(report and queued and not any(v.version >= queued for v in report.versions))
     return page("report_desk.html", status, c=c, report=report, proposals=proposals, missing=missing,
-                pages=max(1, -(-proposals.total // PER_PAGE)) if proposals else 1, page_no=page_no,
+                pager=pager_window(page_no, max(1, -(-proposals.total // PER_PAGE))) if proposals else [1],
+                page_no=page_no,
                 forming=forming, queued=queued, versions=versions_with_files(cid, report),
                 outcomes=[(o.value, OUTCOMES_UK[o.value]) for o in Outcome], OUTCOMES_UK=OUTCOMES_UK,
                 can_snapshot=c.status.value == "closed" and (report is None or not report.versions),

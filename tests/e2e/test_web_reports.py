@@ -120,6 +120,7 @@ def test_official_considers_is_refused_then_publishes_and_a_resident_reads_the_r
     pdf = requests.get(base + links.nth(1).get_attribute("href"), timeout=10)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert page.get_by_role("button", name="Зберегти").count() == 0  # published: the table is read-only
+    assert page.locator("input[name=comment_ids]").count() == 0
     shoot(page, "report-desk-published")
 
     reader = new_page()  # anyone, not logged in
