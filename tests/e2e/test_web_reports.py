@@ -138,4 +138,5 @@ def test_official_considers_is_refused_then_publishes_and_a_resident_reads_the_r
     reader.emulate_media(media="print")  # the report prints: no navigation, the report and its tables stay
     assert not reader.locator("header.site").is_visible() and section.is_visible()
     assert section.locator("table.representativeness").is_visible()
+    reader.screenshot(path=str(SHOTS / "report-public-print.png"), full_page=True)
     reader.pdf(path=str(SHOTS / "report-public-print.pdf"))
