@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import machine  # noqa: E402
+from common import hammer, machine  # noqa: E402
 
 PERSONS = """
 INSERT INTO persons (id, subject, full_name, birth_date, community_member)
@@ -129,6 +129,11 @@ def main() -> None:
         assert ready, "no snapshot"
         assert official.get(report).json()["proposals"] == args.comments
 
+        desk = f"{base}/official/consultations/{cid}/report"  # the web page (issue 9): 50 proposals a page
+        last = -(-args.comments // 50)
+        desk_figs = [hammer(f"GET desk page {label}", desk + query, 30, 1, headers=official.headers())
+                     for label, query in (("1", ""), (f"{last} (last)", f"?page={last}"), ("missing=1", "?missing=1"))]
+
         started = time.perf_counter()
         page, ids = 1, []
         while True:
@@ -167,6 +172,9 @@ def main() -> None:
         print("   sizes: " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(sizes.items())))
         print(f"full protocol PDF served (rendered with the snapshot){protocol_s:8.2f} s")
         print(f"reports service peak RSS: {rss_before / 1024:.0f} MiB before, {rss_after / 1024:.0f} MiB after")
+        print("web desk page (50 proposals, counter, pager), sequential, the owning official:")
+        for fig in desk_figs:
+            print("   " + fig.row(None))
         print(f"baseline: the same 5 files from a list in one process {base_s:8.2f} s, "
               f"peak RSS {base_peak:.0f} MiB")
     finally:

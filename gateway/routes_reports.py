@@ -45,6 +45,44 @@ def rpc(method: str, *args):
     return current_app.extensions["rpc"].call("reports", method, *args)
 
 
+# ---- the calls the API views and the web pages (gateway/web/views_reports.py) share ------------
+
+def report_of(cid: uuid.UUID) -> ReportOut:
+    return ReportOut(**rpc("get_report", actor(), str(cid)))
+
+
+def proposals_of(cid: uuid.UUID, query: ProposalQuery) -> ProposalPage:
+    return ProposalPage(**rpc("proposals", actor(), str(cid), query.page, query.per_page, query.missing))
+
+
+def consider(cid: uuid.UUID, body: ConsiderationIn) -> Updated:
+    return Updated(**rpc("consider", actor(), str(cid), body.model_dump(mode="json")))
+
+
+def consider_bulk(cid: uuid.UUID, body: BulkConsiderationIn) -> Updated:
+    return Updated(**rpc("consider_bulk", actor(), str(cid), body.model_dump(mode="json")))
+
+
+def set_conclusion(cid: uuid.UUID, body: ConclusionIn) -> ReportOut:
+    return ReportOut(**rpc("set_conclusion", actor(), str(cid), body.model_dump()))
+
+
+def publish(cid: uuid.UUID) -> PublishQueued:
+    return PublishQueued(**rpc("publish", actor(), str(cid)))
+
+
+def take_snapshot(cid: uuid.UUID) -> ReportOut:
+    return ReportOut(**rpc("take_snapshot", actor(), str(cid)))
+
+
+def file_url(cid: uuid.UUID, fmt: str, version: int | None = None) -> str:
+    """Where a report (``REPORT_FORMATS``) or, with ``fmt`` ``protocol.<f>``, the protocol is served."""
+    if fmt.startswith("protocol."):
+        f = fmt.split(".", 1)[1]
+        return f"/api/v1/consultations/{cid}/protocol" + ("" if f == "json" else f".{f}")
+    return f"/api/v1/consultations/{cid}/report.{fmt}" + (f"?version={version}" if version else "")
+
+
 def send(meta: dict) -> Response:
     """A stored file with its SHA-256 (ETag, X-Content-SHA256), so anyone can check a download."""
     digest = meta["sha256"]
@@ -67,7 +105,7 @@ def register(spec: ApiSpec):
                "of the owning unit, a moderator or an administrator)", response=ReportOut, tags=["reports"],
                errors=(404,))
     def report_get(consultation_id: uuid.UUID):
-        return ReportOut(**rpc("get_report", actor(), str(consultation_id)))
+        return report_of(consultation_id)
 
     def report_file_route(fmt: str):
         def report_file(consultation_id: uuid.UUID, query: VersionQuery):
@@ -89,27 +127,26 @@ def register(spec: ApiSpec):
                "consideration; `missing=true` lists those still without one", query=ProposalQuery,
                response=ProposalPage, tags=["reports"], errors=(404,))
     def considerations_get(consultation_id: uuid.UUID, query: ProposalQuery):
-        return ProposalPage(**rpc("proposals", actor(), str(consultation_id), query.page, query.per_page,
-                                  query.missing))
+        return proposals_of(consultation_id, query)
 
     @api.route(base + "/report/considerations", "PUT", summary="Consider one proposal: accepted, "
                "partly_accepted or not_accepted (the last two need a justification, R-3.16)",
                body=ConsiderationIn, response=Updated, tags=["reports"], auth=(Role.official,),
                errors=(403, 404, 409))
     def considerations_put(consultation_id: uuid.UUID, body: ConsiderationIn):
-        return Updated(**rpc("consider", actor(), str(consultation_id), body.model_dump(mode="json")))
+        return consider(consultation_id, body)
 
     @api.route(base + "/report/considerations/bulk", "PUT", summary="One consideration for many proposals "
                "that say the same", body=BulkConsiderationIn, response=Updated, tags=["reports"],
                auth=(Role.official,), errors=(403, 404, 409))
     def considerations_bulk(consultation_id: uuid.UUID, body: BulkConsiderationIn):
-        return Updated(**rpc("consider_bulk", actor(), str(consultation_id), body.model_dump(mode="json")))
+        return consider_bulk(consultation_id, body)
 
     @api.route(base + "/report/conclusion", "PUT", summary="The generalised conclusion of the report",
                body=ConclusionIn, response=ReportOut, tags=["reports"], auth=(Role.official,),
                errors=(403, 404, 409))
     def conclusion_put(consultation_id: uuid.UUID, body: ConclusionIn):
-        return ReportOut(**rpc("set_conclusion", actor(), str(consultation_id), body.model_dump()))
+        return set_conclusion(consultation_id, body)
 
     @api.route(base + "/report/publish", "POST", summary="Publish the report: refused (422, naming the count "
                "and ids) while any proposal lacks a consideration or the conclusion is missing; accepted (202) "
@@ -117,13 +154,13 @@ def register(spec: ApiSpec):
                "decision, a new version", response=PublishQueued, status=202, tags=["reports"],
                auth=(Role.official,), errors=(403, 404, 409))
     def report_publish(consultation_id: uuid.UUID):
-        return PublishQueued(**rpc("publish", actor(), str(consultation_id))), 202
+        return publish(consultation_id), 202
 
     @api.route(base + "/report/snapshot", "POST", summary="Take the report's snapshot again (consultations "
                "closed before the reports service existed); refused once published", response=ReportOut,
                tags=["reports"], auth=(Role.official, Role.admin), errors=(403, 404, 409))
     def report_snapshot(consultation_id: uuid.UUID):
-        return ReportOut(**rpc("take_snapshot", actor(), str(consultation_id)))
+        return take_snapshot(consultation_id)
 
     @api.route(base + "/report", "DELETE", summary="Administrators drop an unpublished draft report; refused "
                "for published versions and for five years after the decision once archived (R-1.11)",

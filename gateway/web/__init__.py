@@ -172,6 +172,7 @@ def _flash_cookie(state):
 
 
 def register() -> Blueprint:
-    from gateway.web import views_cabinet, views_moderation, views_official, views_public  # noqa: F401
+    from gateway.web import (views_cabinet, views_moderation, views_official, views_public,  # noqa: F401
+                             views_reports)
 
     return web

@@ -2,15 +2,17 @@
 ``errors[].field``) become Ukrainian messages keyed by the form field, and what was typed is kept."""
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar, get_args
 
 from flask import g, request
 from pydantic import BaseModel, ValidationError
+from pydantic_core.core_schema import ErrorType
 
 from chassis.errors import Forbidden, NotFound, ServiceError
 from gateway.auth import Unauthorized
 
 T = TypeVar("T")
+BUILTIN_ERRORS = frozenset(get_args(ErrorType))
 
 MESSAGES = {
     "missing": "обов'язкове поле",
@@ -49,7 +51,8 @@ def field_key(path: str) -> str:
 def _message(err: dict) -> str:
     template = MESSAGES.get(err["type"])
     if template is None:
-        return "некоректне значення"
+        # a rule's own PydanticCustomError (e.g. justification_required) already speaks Ukrainian
+        return err["msg"] if err["type"] not in BUILTIN_ERRORS else "некоректне значення"
     try:
         return template.format(**err.get("ctx", {}))
     except (KeyError, IndexError):

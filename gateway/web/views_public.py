@@ -6,11 +6,11 @@ import uuid
 from datetime import timedelta
 
 from flask import abort, current_app, redirect, request
-from werkzeug.exceptions import NotFound as HttpNotFound
 
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
 from gateway import routes_moderation as moderation, routes_open as open_routes
 from gateway.web import forms, notify, page, principal, web
+from gateway.web.views_reports import report_context
 from services.consultations.plan import Plan, PlanEntryIn
 from services.consultations.schemas import (NOTICE_LABELS, CommentIn, CommentPage, ConsultationOut,
                                             ConsultationPage, Notice, ResponseIn, Results)
@@ -49,18 +49,6 @@ def home():
 
 # ---- one consultation ---------------------------------------------------------------------------
 
-def _report_url(cid: uuid.UUID) -> str | None:
-    """The reports service's page, when that route exists in this gateway (issue: reports)."""
-    path = f"/api/v1/consultations/{cid}/report.html"
-    try:
-        current_app.url_map.bind("localhost").match(path, method="GET")
-        return path
-    except HttpNotFound:
-        return None
-    except Exception:  # a redirect or method mismatch: the route is there
-        return path
-
-
 def _consultation_page(cid: uuid.UUID, status: int = 200):
     me = principal()
     c = ConsultationOut(**rpc("get", consultations.actor(), str(cid)))
@@ -84,7 +72,7 @@ def _consultation_page(cid: uuid.UUID, status: int = 200):
     notice_fields = [(name, NOTICE_LABELS[name], getattr(c.notice, name)) for name in Notice.model_fields]
     return page("consultation.html", status, c=c, comments=comments, pages=pages, order=order,
                 by_paragraph=by_paragraph, results=results, can_take_part=can_take_part,
-                notice_fields=notice_fields, report_url=_report_url(cid) if c.status.value in ("closed", "archived") else None,
+                notice_fields=notice_fields, **report_context(c),
                 alt_text={str(a.id): a.text for a in c.alternatives},
                 para_no={str(p.id): p.number for p in c.paragraphs})
 
