@@ -33,7 +33,9 @@ STATE_CHANGING = {("PATCH", "/api/v1/consultations/{consultation_id}"),
                   ("POST", "/api/v1/admin/organisations/{organisation_id}/confirm"),
                   ("POST", "/api/v1/admin/persons/{person_id}/roles"),
                   ("DELETE", "/api/v1/admin/persons/{person_id}/roles/{role_id}"),
-                  ("PATCH", "/api/v1/plan/entries/{entry_id}")}
+                  ("PATCH", "/api/v1/plan/entries/{entry_id}"),
+                  ("POST", "/api/v1/consultations/{consultation_id}/report/publish"),
+                  ("DELETE", "/api/v1/consultations/{consultation_id}/report")}
 # routes that end the caller's own session: every call gets a freshly logged-in caller
 SELF_ENDING = {("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me")}
 _seq = itertools.count()
@@ -100,6 +102,8 @@ class World:
                     assert r.status_code == 200 and r.json()["status"] == "active", r.text
                 self.pool[state].append(obj)
         closing = [o["id"] for s in ("closed", "archived") for o in self.pool.get(s, [])]
+        if self.pool.get("closed"):  # the shared closed object has a proposal to consider (R-3.16)
+            self.pool["closed"][0]["proposal_id"] = self.published_comment(self.pool["closed"][0]["id"])
         if closing:
             engine = make_engine("consultations", self.env.settings())
             with Db(engine).transaction() as session:
@@ -110,9 +114,32 @@ class World:
             anon = Caller(self.base)
             assert eventually(lambda: all(anon.get(f"/api/v1/consultations/{i}").json()["status"] == "closed"
                                           for i in closing), seconds=20), "the timer did not close them"
-        for obj in self.pool.get("archived", []):
+            # the reports service snapshots each on consultation_closed (an event handler)
+            assert eventually(lambda: all(self.owner.get(f"/api/v1/consultations/{i}/report").status_code == 200
+                                          for i in closing), seconds=30), "no report snapshot after closing"
+        for obj in self.pool.get("archived", []):  # archived after its report was published (R-3.17)
+            self.publish_report(obj["id"])
             r = self.owner.post(f"/api/v1/consultations/{obj['id']}/archive")
             assert r.status_code == 200, r.text
+        for obj in self.pool.get("archived", []):
+            assert eventually(lambda: Caller(self.base).get(
+                f"/api/v1/consultations/{obj['id']}/archive/manifest.sha256").status_code == 200, seconds=30), "no bundle"
+
+    def publish_report(self, cid: str) -> None:
+        """Conclusion, publish (202), then wait for the timer to render version 1 (no proposals)."""
+        report = f"/api/v1/consultations/{cid}/report"
+        r = self.owner.put(report + "/conclusion", json={"conclusion": "Висновок звіту матриці доступу."})
+        assert r.status_code == 200, r.text
+        r = self.owner.post(report + "/publish")
+        assert r.status_code == 202, r.text
+        assert eventually(lambda: self.owner.get(report + "/versions").json()["items"], seconds=30), "not rendered"
+
+    def published_comment(self, cid: str) -> str:
+        c = self.author.post(f"/api/v1/consultations/{cid}/comments", json={"body": unique("Пропозиція до звіту")})
+        assert c.status_code == 201, c.text
+        assert eventually(lambda: c.json()["id"] in [x["id"] for x in Caller(self.base).get(
+            f"/api/v1/consultations/{cid}/comments").json()["items"]]), "the proposal was not published"
+        return c.json()["id"]
 
     def forward(self, cid: str) -> None:
         """R-3.10: a moderator passes the initiative to the owning unit."""
@@ -205,6 +232,11 @@ class Filler:
             o = self.obj()
             values.update(consultation_id=o["id"], attachment_id=o["attachment_id"])
             self._alternative = o["alternative_id"]
+            self._proposal = o.get("proposal_id") or str(uuid.uuid4())
+            if self.fresh and self.row.path.endswith("/report/publish"):  # publishable: the conclusion written
+                r = self.w.owner.put(f"/api/v1/consultations/{o['id']}/report/conclusion",
+                                     json={"conclusion": unique("Висновок")})
+                assert r.status_code == 200, r.text
         for name in re.findall(r"{(\w+)}", self.row.path):
             if name in values:
                 continue
@@ -267,18 +299,28 @@ class Filler:
             ("POST", "/api/v1/moderation/cases/{case_id}/decision"): {"decision": "approve"},
             ("POST", "/api/v1/plan/{year}/entries"): {"title": unique("Запис плану"), "category": 3},
             ("PATCH", "/api/v1/plan/entries/{entry_id}"): {"planned_quarter": 3},
+            ("PUT", "/api/v1/consultations/{consultation_id}/report/considerations"): {
+                "comment_id": getattr(self, "_proposal", None), "outcome": "accepted"},
+            ("PUT", "/api/v1/consultations/{consultation_id}/report/considerations/bulk"): {
+                "comment_ids": [getattr(self, "_proposal", None)], "outcome": "partly_accepted",
+                "justification": "Частково враховано (матриця доступу)"},
+            ("PUT", "/api/v1/consultations/{consultation_id}/report/conclusion"): {"conclusion": unique("Висновок")},
         }
         if key == ("POST", "/api/v1/consultations/{consultation_id}/attachments"):
             return {"files": {"file": PDF}}
         if key == ("POST", "/api/v1/unsubscribe"):
             return {"params": {"token": "forged-token-0123456789"}}
+        if key == ("GET", "/api/v1/reports/stats"):
+            return {"params": {"year": today_kyiv().year}}
         if key == ("GET", "/api/v1/auth/callback"):
             return {"params": {"code": "x" * 12, "state": "y" * 12}}
         if key in bodies:
             return {"json": bodies[key]}
         if self.row.method not in ("GET", "DELETE") and key[1] not in (
                 "/api/v1/consultations/{consultation_id}/publish", "/api/v1/consultations/{consultation_id}/archive",
-                "/api/v1/auth/logout", "/api/v1/admin/organisations/{organisation_id}/confirm"):
+                "/api/v1/auth/logout", "/api/v1/admin/organisations/{organisation_id}/confirm",
+                "/api/v1/consultations/{consultation_id}/report/publish",
+                "/api/v1/consultations/{consultation_id}/report/snapshot"):
             raise AssertionError(f"no body for {key}: add one to this test")
         return {}
 
@@ -292,8 +334,8 @@ def test_every_openapi_route_has_a_row(system):
 
 
 def test_missing_row_is_detected():
-    doc = {"paths": {"/api/v1/consultations/{consultation_id}/report": {"get": {}}, "/healthz": {"get": {}}}}
-    assert missing_rows(doc) == ["GET /api/v1/consultations/{consultation_id}/report"]
+    doc = {"paths": {"/api/v1/consultations/{consultation_id}/report": {"get": {}, "patch": {}}, "/healthz": {"get": {}}}}
+    assert missing_rows(doc) == ["PATCH /api/v1/consultations/{consultation_id}/report"]
 
 
 def test_matrix_rows_are_complete():
