@@ -384,10 +384,22 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
 
     from chassis.errors import Forbidden, NotFound
 
-    who = {role: principal(env, world.callers[role]) for role in ("resident", "ineligible", "other_official")}
+    who = {role: principal(env, world.callers[role])
+           for role in ("resident", "ineligible", "owner", "other_official", "moderator", "admin")}
     draft, active = world.pool["draft"][0]["id"], world.pool["active"][0]["id"]
     initiative = world.pool["moderation"][0]["id"]
     comment = {"body": "Коментар напряму через шину"}
+    # reports: the closed object's report is unpublished (hidden from all but the insiders), the
+    # archived one's is published (public, read-only)
+    closed, archived = world.pool["closed"][0]["id"], world.pool["archived"][0]["id"]
+    proposal = world.pool["closed"][0]["proposal_id"]
+    refuse = {"comment_id": proposal, "outcome": "not_accepted", "justification": "Підміна розгляду"}
+    refuse_all = {"comment_ids": [proposal], "outcome": "not_accepted", "justification": "Підміна розгляду"}
+    report = f"/api/v1/consultations/{closed}/report"
+
+    def report_state():
+        return world.owner.get(report).json(), world.owner.get(report + "/considerations").json()
+    before = report_state()
     refused = [
         (NotFound, "consultations", "get", who["resident"], draft),
         (NotFound, "consultations", "get", who["other_official"], initiative),
@@ -412,6 +424,26 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
          {"role": "admin"}),
         (Forbidden, "registry", "admin_get_person", who["resident"]["person_id"], who["ineligible"]["person_id"]),
         (Forbidden, "registry", "audit_log", who["other_official"]["person_id"]),
+        (NotFound, "reports", "get_report", who["resident"], closed),
+        (NotFound, "reports", "proposals", who["other_official"], closed, 1, 50, False),
+        (NotFound, "reports", "consider", who["other_official"], closed, refuse),
+        (NotFound, "reports", "consider", None, closed, refuse),
+        (Forbidden, "reports", "consider", who["moderator"], closed, refuse),
+        (Forbidden, "reports", "consider", who["other_official"], archived, refuse),
+        (NotFound, "reports", "consider_bulk", who["resident"], closed, refuse_all),
+        (Forbidden, "reports", "consider_bulk", who["admin"], closed, refuse_all),
+        (NotFound, "reports", "set_conclusion", who["other_official"], closed, {"conclusion": "Підміна висновку"}),
+        (Forbidden, "reports", "set_conclusion", who["moderator"], closed, {"conclusion": "Підміна висновку"}),
+        (NotFound, "reports", "publish", who["other_official"], closed),
+        (Forbidden, "reports", "publish", who["admin"], closed),
+        (Forbidden, "reports", "publish", who["resident"], archived),
+        (NotFound, "reports", "take_snapshot", who["resident"], closed),
+        (NotFound, "reports", "take_snapshot", None, closed),
+        (Forbidden, "reports", "take_snapshot", who["moderator"], closed),
+        (Forbidden, "reports", "take_snapshot", who["other_official"], active),
+        (Forbidden, "reports", "delete_report", who["owner"], closed),
+        (Forbidden, "reports", "delete_report", who["moderator"], closed),
+        (Forbidden, "reports", "delete_report", None, closed),
     ]
     wrong = []
     with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
@@ -427,3 +459,5 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
     # nothing changed: the draft keeps its title, no role was granted
     assert world.owner.get(f"/api/v1/consultations/{draft}").json()["title"] != "Підміна назви"
     assert "admin" not in [r["role"] for r in world.callers["resident"].get("/api/v1/me").json()["roles"]]
+    # the report is as it was: not deleted, not published, conclusion and considerations unchanged
+    assert report_state() == before and before[0]["status"] == "draft" and before[1]["total"] == 1
