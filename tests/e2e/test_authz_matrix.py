@@ -455,7 +455,11 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
                 pass
             except Exception as exc:  # noqa: BLE001 - reported below
                 wrong.append(f"{service}.{method}: {type(exc).__name__} {exc}")
+        # the archive bundle: the public one (public protocol) unless the caller is an insider
+        bundles = {r: rpc.reports.bundle(who[r], archived)["sha256"] for r in ("resident", "other_official", "moderator")}
+        bundles["anonymous"] = rpc.reports.bundle(None, archived)["sha256"]
     assert wrong == []
+    assert bundles["resident"] == bundles["other_official"] == bundles["anonymous"] != bundles["moderator"]
     # nothing changed: the draft keeps its title, no role was granted
     assert world.owner.get(f"/api/v1/consultations/{draft}").json()["title"] != "Підміна назви"
     assert "admin" not in [r["role"] for r in world.callers["resident"].get("/api/v1/me").json()["roles"]]
