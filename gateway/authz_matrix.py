@@ -76,6 +76,26 @@ def owner_action(draft: str, active: str, closed: str, archived: str,
     return cells
 
 
+def before_report(**cells: dict[str, str]) -> dict[str, dict[str, str]]:
+    """A reports route (R-3.16): no report exists before closing (the snapshot is taken on
+    ``consultation_closed``), so every state before ``closed`` answers 404 to everyone who passes
+    the role gate; ``cells`` gives ``closed`` (a snapshot, the report not yet published) and
+    ``archived`` (the report published, then archived)."""
+    return per_state(**{s: roles("404") for s in ("draft", "moderation", "forwarded", "active")}, **cells)
+
+
+# who sees a report before it is published (services/reports/domain.py ``insider``)
+REPORT_INSIDERS = roles("404", owner="2xx", moderator="2xx", admin="2xx")
+
+
+def report_change(closed: str, archived: str) -> dict[str, dict[str, str]]:
+    """Preparing the report: officials of the owning unit only (R-3.2, R-3.16; the gateway's role
+    gate, then the service). Before closing there is no report (404); an unpublished report is
+    hidden from officials of other units (404), a published one is public (403); archived: 409."""
+    hidden = {"other_official": "404"}
+    return owner_action("404", "404", closed, archived, {"active": hidden, "closed": hidden}, forwarded="404")
+
+
 @dataclass(frozen=True)
 class Row:
     method: str
@@ -87,6 +107,7 @@ class Row:
 
 API = "/api/v1"
 C = API + "/consultations/{consultation_id}"
+R = C + "/report"
 
 MATRIX: list[Row] = [
     # ---- operations, documents ---------------------------------------------------------------
@@ -172,6 +193,36 @@ MATRIX: list[Row] = [
     Row("GET", API + "/plan/{year}.ics", EVERYONE),
     Row("POST", API + "/plan/{year}/entries", roles("2xx", anonymous="401", ineligible="403")),
     Row("PATCH", API + "/plan/entries/{entry_id}", only("2xx", "owner", "other_official")),
+    # ---- reports (R-1.4, R-1.11, R-3.14, R-3.16, R-3.17): the closed object has a snapshot and an
+    # unpublished report, the archived one a published report and its archive bundle ------------
+    Row("GET", R, before_report(closed=REPORT_INSIDERS, archived=EVERYONE), CONSULTATION_STATES,
+        note="unpublished: the owning unit, moderators, administrators; published: public"),
+    *[Row("GET", R + "." + fmt, before_report(closed=roles("404"), archived=EVERYONE), CONSULTATION_STATES,
+          note="files of published versions only") for fmt in ("html", "pdf", "csv", "json", "xlsx")],
+    Row("GET", R + "/versions", before_report(closed=REPORT_INSIDERS, archived=EVERYONE), CONSULTATION_STATES),
+    Row("GET", R + "/considerations", before_report(closed=REPORT_INSIDERS, archived=EVERYONE), CONSULTATION_STATES,
+        note="part of the published report (R-3.16); before that, the insiders"),
+    Row("PUT", R + "/considerations", report_change("2xx", "409"), CONSULTATION_STATES),
+    Row("PUT", R + "/considerations/bulk", report_change("2xx", "409"), CONSULTATION_STATES),
+    Row("PUT", R + "/conclusion", report_change("2xx", "409"), CONSULTATION_STATES),
+    Row("POST", R + "/publish", report_change("2xx", "409"), CONSULTATION_STATES),
+    Row("POST", R + "/snapshot", per_state(
+        **{s: roles("404", anonymous="401", resident="403", ineligible="403", head="403", moderator="403")
+           for s in ("draft", "moderation", "forwarded")},
+        active=roles("403", anonymous="401", owner="409", admin="409"),
+        closed=roles("403", anonymous="401", owner="2xx", other_official="404", admin="2xx"),
+        archived=roles("403", anonymous="401", owner="409", admin="409")), CONSULTATION_STATES,
+        note="the owning unit or an administrator; not before closing (409), not once archived (409)"),
+    Row("DELETE", R, per_state(
+        **{s: roles("403", anonymous="401", admin="404") for s in ("draft", "moderation", "forwarded", "active")},
+        closed=roles("403", anonymous="401", admin="2xx"), archived=roles("403", anonymous="401", admin="409")),
+        CONSULTATION_STATES, note="administrators drop an unpublished report; archived: kept five years (R-1.11)"),
+    *[Row("GET", C + path, before_report(closed=EVERYONE, archived=EVERYONE), CONSULTATION_STATES,
+          note="full for the insiders, published comments only for everyone else (R-3.14)")
+      for path in ("/protocol", "/protocol.csv", "/protocol.pdf")],
+    *[Row("GET", C + path, before_report(closed=roles("404"), archived=EVERYONE), CONSULTATION_STATES,
+          note="built on consultation_archived (R-1.11)") for path in ("/archive/bundle.zip", "/archive/manifest.sha256")],
+    Row("GET", API + "/reports/stats", EVERYONE),
     # ---- notifications (RFC 8058) ------------------------------------------------------------
     Row("POST", API + "/unsubscribe", roles("422"), note="a forged token changes nothing, for anyone"),
 ]

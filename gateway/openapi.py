@@ -79,6 +79,9 @@ class ApiSpec:
             if op.response is not None:
                 responses[str(op.status)] = {"description": "OK", "content": {
                     op.content_type: {"schema": ref(op.response, "serialization")}}}
+            elif op.content_type not in ("application/json", "application/octet-stream"):  # a file of a known type
+                responses[str(op.status)] = {"description": "OK", "content": {
+                    op.content_type: {"schema": {"type": "string", "format": "binary"}}}}
             else:
                 responses[str(op.status)] = {"description": "OK"}
             # a path parameter that names nothing, or is not of its type, is 404 wherever it is

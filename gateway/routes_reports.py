@@ -182,16 +182,17 @@ def register(spec: ApiSpec):
         protocol_route(fmt)
 
     @api.route(base + "/archive/bundle.zip", summary="The archive bundle (R-1.11): materials, protocol, report "
-               "versions, decision and manifest.sha256", tags=["reports"], content_type="application/zip",
+               "versions, decision and manifest.sha256; the full protocol for the owning unit, moderators and "
+               "administrators, the public one (published comments) for everyone else", tags=["reports"], content_type="application/zip",
                errors=(404,))
     def bundle_zip(consultation_id: uuid.UUID):
-        return send(rpc("bundle", str(consultation_id)))
+        return send(rpc("bundle", actor(), str(consultation_id)))
 
     @api.route(base + "/archive/manifest.sha256", summary="The bundle's manifest: `sha256sum -c manifest.sha256` "
                "in the unpacked bundle checks every file", tags=["reports"], content_type="text/plain",
                errors=(404,))
     def bundle_manifest(consultation_id: uuid.UUID):
-        meta = rpc("bundle", str(consultation_id))
+        meta = rpc("bundle", actor(), str(consultation_id))
         return Response(meta["manifest"], mimetype="text/plain", headers={"X-Bundle-SHA256": meta["sha256"]})
 
     @api.route("/reports/stats", summary="Statistics of a year: consultations by category and status, "

@@ -77,9 +77,11 @@ def _visible(session: Session, actor: Principal | None, cid: uuid.UUID, lock: bo
     return snap
 
 
-def _editable(session: Session, actor: Principal | None, cid: uuid.UUID):
+def _editable(session: Session, actor: Principal | None, cid: uuid.UUID, admin: bool = False):
+    """The report as its preparer may change it: officials of the owning unit (``admin``: or an
+    administrator); 404 for whoever may not see it, 409 once archived."""
     snap = _visible(session, actor, cid, lock=True)
-    if not owns(actor, snap):
+    if not (owns(actor, snap) or (admin and actor is not None and actor.has(Role.admin))):
         raise Forbidden("Звіт готує посадова особа підрозділу-власника", code="not_owner")
     if snap.archived_at is not None:
         raise Conflict("Архівний звіт незмінний", code="archived")
@@ -148,10 +150,11 @@ def take_snapshot(session: Session, src: Sources, cid: uuid.UUID, replace: bool 
 
 def retake(session: Session, actor: Principal | None, src: Sources, store, cid: uuid.UUID) -> ReportOut:
     """On demand (consultations closed before this service existed, or a missed event): the owning
-    unit's officials or an administrator."""
+    unit's officials or an administrator (with a snapshot already taken too: the README and the
+    gateway's role gate say so; an administrator used to get 403 here)."""
     snap = _snapshot(session, cid)
     if snap is not None:
-        _editable(session, actor, cid)
+        _editable(session, actor, cid, admin=True)
     elif actor is None or not actor.has(Role.admin):
         data = src.source(str(cid))
         if actor is None or not data["unit_id"] or uuid.UUID(data["unit_id"]) not in actor.units():
@@ -508,14 +511,28 @@ def protocol_file(session: Session, actor: Principal | None, store, cid: uuid.UU
 
 def archive(session: Session, src: Sources, store, cid: uuid.UUID, archived_at: datetime,
             decision_date: date | None) -> str:
-    """consultation_archived: read-only from now on, kept five years after the decision, and a zip
-    bundle (materials, protocol, report versions, decision) with ``manifest.sha256``."""
+    """consultation_archived: read-only from now on, kept five years after the decision, and two zip
+    bundles (materials, protocol, report versions, decision) with ``manifest.sha256``: the public
+    one carries the public protocol (a rejected or pending comment is never public, R-3.9), the
+    one for the owning unit, moderators and administrators the full protocol (R-3.14)."""
     if _snapshot(session, cid) is None:
         take_snapshot(session, src, cid, store=store)
     snap = _snapshot(session, cid, lock=True)
     if snap.bundle_sha256:
         return snap.bundle_sha256
     page = src.source(str(cid))["consultation"]
+    protocol = snap.protocol or {}
+    digest, text = _bundle(session, store, snap, page, protocol.get("public") or protocol_files(session, snap, store, False))
+    full_digest, full_text = _bundle(session, store, snap, page,
+                                     protocol.get("full") or protocol_files(session, snap, store, True))
+    session.execute(update(snapshots).where(snapshots.c.consultation_id == cid).values(
+        archived_at=archived_at, retain_until=rules.retain_until(decision_date, archived_at.date()),
+        bundle_sha256=digest, manifest=text, full_bundle_sha256=full_digest, full_manifest=full_text))
+    return digest
+
+
+def _bundle(session: Session, store, snap, page: dict, protocol: dict[str, dict]) -> tuple[str, str]:
+    """One zip in the file store; returns its SHA-256 and its manifest."""
     entries: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="econsult-bundle-") as tmp:
         path = os.path.join(tmp, "bundle.zip")
@@ -532,9 +549,9 @@ def archive(session: Session, src: Sources, store, cid: uuid.UUID, archived_at: 
                     add(f"materials/{a['kind']}-{a['sha256'][:12]}-{os.path.basename(a['filename'])}", blob)
             if page.get("decision"):
                 add("decision.json", json.dumps(page["decision"], ensure_ascii=False, indent=1).encode())
-            for fmt, f in ((snap.protocol or {}).get("full") or protocol_files(session, snap, store, True)).items():
+            for fmt, f in protocol.items():
                 add(f"protocol/protocol.{fmt}", store.get(f["sha256"]))
-            for v in _versions(session, cid):
+            for v in _versions(session, snap.consultation_id):
                 for fmt, f in v.files.items():
                     blob = store.get(f["sha256"])
                     if blob is not None:
@@ -542,19 +559,18 @@ def archive(session: Session, src: Sources, store, cid: uuid.UUID, archived_at: 
             text = rules.manifest(entries)
             z.writestr("manifest.sha256", text)
         with open(path, "rb") as f:
-            digest = store.put(f.read())
-    session.execute(update(snapshots).where(snapshots.c.consultation_id == cid).values(
-        archived_at=archived_at, retain_until=rules.retain_until(decision_date, archived_at.date()),
-        bundle_sha256=digest, manifest=text))
-    return digest
+            return store.put(f.read()), text
 
 
-def bundle(session: Session, cid: uuid.UUID) -> dict:
+def bundle(session: Session, actor: Principal | None, cid: uuid.UUID) -> dict:
+    """The full bundle for the insiders, the public one for everyone else."""
     snap = _snapshot(session, cid)
     if snap is None or not snap.bundle_sha256:
         raise NotFound("Архівного пакета немає", code="bundle_not_found")
-    return {"sha256": snap.bundle_sha256, "manifest": snap.manifest, "retain_until": snap.retain_until.isoformat(),
-            "filename": f"consultation-{cid}.zip", "content_type": "application/zip"}
+    full = insider(actor, snap) and snap.full_bundle_sha256
+    return {"sha256": snap.full_bundle_sha256 if full else snap.bundle_sha256,
+            "manifest": snap.full_manifest if full else snap.manifest, "retain_until": snap.retain_until.isoformat(),
+            "filename": f"consultation-{cid}{'' if full else '-public'}.zip", "content_type": "application/zip"}
 
 
 # ---- statistics --------------------------------------------------------------------------------

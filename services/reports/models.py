@@ -45,8 +45,10 @@ snapshots = Table(
     Column("taken_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("archived_at", DateTime(timezone=True)),
     Column("retain_until", Date),  # R-1.11: five years after the decision date
-    Column("bundle_sha256", String(64)),
+    Column("bundle_sha256", String(64)),  # the public bundle: the public protocol (R-3.9)
     Column("manifest", Text),  # manifest.sha256 of the bundle
+    Column("full_bundle_sha256", String(64)),  # the insiders' bundle: the full protocol (R-3.14)
+    Column("full_manifest", Text),
     Column("protocol", JSONB),  # {"full"|"public": format → {sha256, size, content_type}}, rendered with the snapshot
 )
 

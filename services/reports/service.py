@@ -155,9 +155,9 @@ class ReportsService(BaseService):
                                         _fmt(fmt, render.PROTOCOL_FORMATS))
 
     @rpc(expected_exceptions=ServiceError)
-    def bundle(self, consultation_id) -> dict:
+    def bundle(self, actor: dict | None, consultation_id) -> dict:
         with self.db.transaction() as session:
-            return domain.bundle(session, _uuid(consultation_id, "id"))
+            return domain.bundle(session, _actor(actor), _uuid(consultation_id, "id"))
 
     @rpc(expected_exceptions=ServiceError)
     def stats(self, year: int) -> dict:

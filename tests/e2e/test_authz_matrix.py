@@ -33,7 +33,9 @@ STATE_CHANGING = {("PATCH", "/api/v1/consultations/{consultation_id}"),
                   ("POST", "/api/v1/admin/organisations/{organisation_id}/confirm"),
                   ("POST", "/api/v1/admin/persons/{person_id}/roles"),
                   ("DELETE", "/api/v1/admin/persons/{person_id}/roles/{role_id}"),
-                  ("PATCH", "/api/v1/plan/entries/{entry_id}")}
+                  ("PATCH", "/api/v1/plan/entries/{entry_id}"),
+                  ("POST", "/api/v1/consultations/{consultation_id}/report/publish"),
+                  ("DELETE", "/api/v1/consultations/{consultation_id}/report")}
 # routes that end the caller's own session: every call gets a freshly logged-in caller
 SELF_ENDING = {("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me")}
 _seq = itertools.count()
@@ -100,6 +102,8 @@ class World:
                     assert r.status_code == 200 and r.json()["status"] == "active", r.text
                 self.pool[state].append(obj)
         closing = [o["id"] for s in ("closed", "archived") for o in self.pool.get(s, [])]
+        if self.pool.get("closed"):  # the shared closed object has a proposal to consider (R-3.16)
+            self.pool["closed"][0]["proposal_id"] = self.published_comment(self.pool["closed"][0]["id"])
         if closing:
             engine = make_engine("consultations", self.env.settings())
             with Db(engine).transaction() as session:
@@ -110,9 +114,32 @@ class World:
             anon = Caller(self.base)
             assert eventually(lambda: all(anon.get(f"/api/v1/consultations/{i}").json()["status"] == "closed"
                                           for i in closing), seconds=20), "the timer did not close them"
-        for obj in self.pool.get("archived", []):
+            # the reports service snapshots each on consultation_closed (an event handler)
+            assert eventually(lambda: all(self.owner.get(f"/api/v1/consultations/{i}/report").status_code == 200
+                                          for i in closing), seconds=30), "no report snapshot after closing"
+        for obj in self.pool.get("archived", []):  # archived after its report was published (R-3.17)
+            self.publish_report(obj["id"])
             r = self.owner.post(f"/api/v1/consultations/{obj['id']}/archive")
             assert r.status_code == 200, r.text
+        for obj in self.pool.get("archived", []):
+            assert eventually(lambda: Caller(self.base).get(
+                f"/api/v1/consultations/{obj['id']}/archive/manifest.sha256").status_code == 200, seconds=30), "no bundle"
+
+    def publish_report(self, cid: str) -> None:
+        """Conclusion, publish (202), then wait for the timer to render version 1 (no proposals)."""
+        report = f"/api/v1/consultations/{cid}/report"
+        r = self.owner.put(report + "/conclusion", json={"conclusion": "Висновок звіту матриці доступу."})
+        assert r.status_code == 200, r.text
+        r = self.owner.post(report + "/publish")
+        assert r.status_code == 202, r.text
+        assert eventually(lambda: self.owner.get(report + "/versions").json()["items"], seconds=30), "not rendered"
+
+    def published_comment(self, cid: str) -> str:
+        c = self.author.post(f"/api/v1/consultations/{cid}/comments", json={"body": unique("Пропозиція до звіту")})
+        assert c.status_code == 201, c.text
+        assert eventually(lambda: c.json()["id"] in [x["id"] for x in Caller(self.base).get(
+            f"/api/v1/consultations/{cid}/comments").json()["items"]]), "the proposal was not published"
+        return c.json()["id"]
 
     def forward(self, cid: str) -> None:
         """R-3.10: a moderator passes the initiative to the owning unit."""
@@ -205,6 +232,11 @@ class Filler:
             o = self.obj()
             values.update(consultation_id=o["id"], attachment_id=o["attachment_id"])
             self._alternative = o["alternative_id"]
+            self._proposal = o.get("proposal_id") or str(uuid.uuid4())
+            if self.fresh and self.row.path.endswith("/report/publish"):  # publishable: the conclusion written
+                r = self.w.owner.put(f"/api/v1/consultations/{o['id']}/report/conclusion",
+                                     json={"conclusion": unique("Висновок")})
+                assert r.status_code == 200, r.text
         for name in re.findall(r"{(\w+)}", self.row.path):
             if name in values:
                 continue
@@ -267,18 +299,28 @@ class Filler:
             ("POST", "/api/v1/moderation/cases/{case_id}/decision"): {"decision": "approve"},
             ("POST", "/api/v1/plan/{year}/entries"): {"title": unique("Запис плану"), "category": 3},
             ("PATCH", "/api/v1/plan/entries/{entry_id}"): {"planned_quarter": 3},
+            ("PUT", "/api/v1/consultations/{consultation_id}/report/considerations"): {
+                "comment_id": getattr(self, "_proposal", None), "outcome": "accepted"},
+            ("PUT", "/api/v1/consultations/{consultation_id}/report/considerations/bulk"): {
+                "comment_ids": [getattr(self, "_proposal", None)], "outcome": "partly_accepted",
+                "justification": "Частково враховано (матриця доступу)"},
+            ("PUT", "/api/v1/consultations/{consultation_id}/report/conclusion"): {"conclusion": unique("Висновок")},
         }
         if key == ("POST", "/api/v1/consultations/{consultation_id}/attachments"):
             return {"files": {"file": PDF}}
         if key == ("POST", "/api/v1/unsubscribe"):
             return {"params": {"token": "forged-token-0123456789"}}
+        if key == ("GET", "/api/v1/reports/stats"):
+            return {"params": {"year": today_kyiv().year}}
         if key == ("GET", "/api/v1/auth/callback"):
             return {"params": {"code": "x" * 12, "state": "y" * 12}}
         if key in bodies:
             return {"json": bodies[key]}
         if self.row.method not in ("GET", "DELETE") and key[1] not in (
                 "/api/v1/consultations/{consultation_id}/publish", "/api/v1/consultations/{consultation_id}/archive",
-                "/api/v1/auth/logout", "/api/v1/admin/organisations/{organisation_id}/confirm"):
+                "/api/v1/auth/logout", "/api/v1/admin/organisations/{organisation_id}/confirm",
+                "/api/v1/consultations/{consultation_id}/report/publish",
+                "/api/v1/consultations/{consultation_id}/report/snapshot"):
             raise AssertionError(f"no body for {key}: add one to this test")
         return {}
 
@@ -292,8 +334,8 @@ def test_every_openapi_route_has_a_row(system):
 
 
 def test_missing_row_is_detected():
-    doc = {"paths": {"/api/v1/consultations/{consultation_id}/report": {"get": {}}, "/healthz": {"get": {}}}}
-    assert missing_rows(doc) == ["GET /api/v1/consultations/{consultation_id}/report"]
+    doc = {"paths": {"/api/v1/consultations/{consultation_id}/report": {"get": {}, "patch": {}}, "/healthz": {"get": {}}}}
+    assert missing_rows(doc) == ["PATCH /api/v1/consultations/{consultation_id}/report"]
 
 
 def test_matrix_rows_are_complete():
@@ -342,10 +384,22 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
 
     from chassis.errors import Forbidden, NotFound
 
-    who = {role: principal(env, world.callers[role]) for role in ("resident", "ineligible", "other_official")}
+    who = {role: principal(env, world.callers[role])
+           for role in ("resident", "ineligible", "owner", "other_official", "moderator", "admin")}
     draft, active = world.pool["draft"][0]["id"], world.pool["active"][0]["id"]
     initiative = world.pool["moderation"][0]["id"]
     comment = {"body": "Коментар напряму через шину"}
+    # reports: the closed object's report is unpublished (hidden from all but the insiders), the
+    # archived one's is published (public, read-only)
+    closed, archived = world.pool["closed"][0]["id"], world.pool["archived"][0]["id"]
+    proposal = world.pool["closed"][0]["proposal_id"]
+    refuse = {"comment_id": proposal, "outcome": "not_accepted", "justification": "Підміна розгляду"}
+    refuse_all = {"comment_ids": [proposal], "outcome": "not_accepted", "justification": "Підміна розгляду"}
+    report = f"/api/v1/consultations/{closed}/report"
+
+    def report_state():
+        return world.owner.get(report).json(), world.owner.get(report + "/considerations").json()
+    before = report_state()
     refused = [
         (NotFound, "consultations", "get", who["resident"], draft),
         (NotFound, "consultations", "get", who["other_official"], initiative),
@@ -370,6 +424,26 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
          {"role": "admin"}),
         (Forbidden, "registry", "admin_get_person", who["resident"]["person_id"], who["ineligible"]["person_id"]),
         (Forbidden, "registry", "audit_log", who["other_official"]["person_id"]),
+        (NotFound, "reports", "get_report", who["resident"], closed),
+        (NotFound, "reports", "proposals", who["other_official"], closed, 1, 50, False),
+        (NotFound, "reports", "consider", who["other_official"], closed, refuse),
+        (NotFound, "reports", "consider", None, closed, refuse),
+        (Forbidden, "reports", "consider", who["moderator"], closed, refuse),
+        (Forbidden, "reports", "consider", who["other_official"], archived, refuse),
+        (NotFound, "reports", "consider_bulk", who["resident"], closed, refuse_all),
+        (Forbidden, "reports", "consider_bulk", who["admin"], closed, refuse_all),
+        (NotFound, "reports", "set_conclusion", who["other_official"], closed, {"conclusion": "Підміна висновку"}),
+        (Forbidden, "reports", "set_conclusion", who["moderator"], closed, {"conclusion": "Підміна висновку"}),
+        (NotFound, "reports", "publish", who["other_official"], closed),
+        (Forbidden, "reports", "publish", who["admin"], closed),
+        (Forbidden, "reports", "publish", who["resident"], archived),
+        (NotFound, "reports", "take_snapshot", who["resident"], closed),
+        (NotFound, "reports", "take_snapshot", None, closed),
+        (Forbidden, "reports", "take_snapshot", who["moderator"], closed),
+        (Forbidden, "reports", "take_snapshot", who["other_official"], active),
+        (Forbidden, "reports", "delete_report", who["owner"], closed),
+        (Forbidden, "reports", "delete_report", who["moderator"], closed),
+        (Forbidden, "reports", "delete_report", None, closed),
     ]
     wrong = []
     with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
@@ -381,7 +455,13 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
                 pass
             except Exception as exc:  # noqa: BLE001 - reported below
                 wrong.append(f"{service}.{method}: {type(exc).__name__} {exc}")
+        # the archive bundle: the public one (public protocol) unless the caller is an insider
+        bundles = {r: rpc.reports.bundle(who[r], archived)["sha256"] for r in ("resident", "other_official", "moderator")}
+        bundles["anonymous"] = rpc.reports.bundle(None, archived)["sha256"]
     assert wrong == []
+    assert bundles["resident"] == bundles["other_official"] == bundles["anonymous"] != bundles["moderator"]
     # nothing changed: the draft keeps its title, no role was granted
     assert world.owner.get(f"/api/v1/consultations/{draft}").json()["title"] != "Підміна назви"
     assert "admin" not in [r["role"] for r in world.callers["resident"].get("/api/v1/me").json()["roles"]]
+    # the report is as it was: not deleted, not published, conclusion and considerations unchanged
+    assert report_state() == before and before[0]["status"] == "draft" and before[1]["total"] == 1

@@ -205,6 +205,17 @@ def test_archive_bundle_checks_with_sha256sum_and_refuses_deletion(system, close
     assert ok.returncode == 0, ok.stdout + ok.stderr
     (tmp_path / "decision.json").write_text("{}")  # tampered: the check must fail
     assert subprocess.run(["sha256sum", "-c", "manifest.sha256"], cwd=tmp_path, capture_output=True).returncode != 0
+    # a rejected or pending comment is never public (DESIGN, R-3.9): the public bundle carries the
+    # public protocol; the owning unit, moderators and administrators get the full one
+    public_protocol = (tmp_path / "protocol" / "protocol.csv").read_text(encoding="utf-8-sig")
+    assert closed["texts"][0] in public_protocol and "xуйня" not in public_protocol and "veloplan" not in public_protocol
+    full = closed["moderator"].get(f"/api/v1/consultations/{cid}/archive/bundle.zip")
+    assert full.status_code == 200 and full.headers["X-Content-SHA256"] != zipped.headers["X-Content-SHA256"]
+    with zipfile.ZipFile(io.BytesIO(full.content)) as z:
+        full_protocol = z.read("protocol/protocol.csv").decode("utf-8-sig")
+        assert z.read("manifest.sha256").decode() == official.get(
+            f"/api/v1/consultations/{cid}/archive/manifest.sha256").text
+    assert "xуйня" in full_protocol and "obscene" in full_protocol and "veloplan" in full_protocol
     report = anonymous.get(f"/api/v1/consultations/{cid}/report").json()
     assert report["archived"] and report["retain_until"] == today_kyiv().replace(year=today_kyiv().year + 5).isoformat()
     refused = closed["admin"].delete(f"/api/v1/consultations/{cid}/report")
