@@ -10,6 +10,8 @@ import threading
 
 from kombu import Connection, Exchange, Producer
 
+from chassis.settings import get_settings
+
 log = logging.getLogger(__name__)
 
 DEFAULT_EXCHANGE = Exchange("", type="direct")
@@ -21,9 +23,11 @@ def event_exchange(service: str) -> Exchange:
 
 
 class ConfirmingPublisher:
-    def __init__(self, amqp_uri: str, connect_timeout: float = 5.0):
+    def __init__(self, amqp_uri: str, connect_timeout: float = 5.0, publish_timeout: float | None = None):
         self.amqp_uri = amqp_uri
         self.connect_timeout = connect_timeout
+        # a half-open connection would otherwise wait for its confirm for ever (README, "Fault drills")
+        self.publish_timeout = publish_timeout if publish_timeout is not None else get_settings().amqp_publish_timeout
         self._conn: Connection | None = None
         self._producer: Producer | None = None
         self._lock = threading.Lock()
@@ -46,15 +50,18 @@ class ConfirmingPublisher:
                 self._ensure().publish(
                     body, exchange=exchange, routing_key=routing_key, serializer="json",
                     delivery_mode=2, headers=headers or {}, message_id=message_id,
-                    expiration=expiration, retry=False, declare=[])
+                    expiration=expiration, retry=False, declare=[], timeout=self.publish_timeout,
+                    confirm_timeout=self.publish_timeout)
             except Exception:
-                self.close()
+                self.close(graceful=False)
                 raise
 
-    def close(self) -> None:
+    def close(self, graceful: bool = True) -> None:
+        """Release the connection; after a failure only drop it: the AMQP close handshake waits for
+        the broker's answer without a limit, which a half-open connection never gives."""
         conn, self._conn, self._producer = self._conn, None, None
         if conn is not None:
             try:
-                conn.release()
+                conn.release() if graceful else conn.collect()
             except Exception:  # already broken: nothing more to release
                 log.debug("closing a broken AMQP connection", exc_info=True)

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chassis.bus import ConfirmingPublisher
+from chassis.errors import Unavailable
 from chassis.outbox import processed_events
 from chassis.settings import get_settings
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 ATTEMPTS_HEADER = "x-econsult-attempts"
 OUTAGES_HEADER = "x-econsult-outages"
 INFRASTRUCTURE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
-                         ConnectionError, TimeoutError)
+                         ConnectionError, TimeoutError, Unavailable)
 
 
 def queue_name(source: str, event_type: str, service: str, method: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from chassis.errors import DatabaseSilent, Unavailable
 from chassis.outbox import OutboxRelay
 from chassis.settings import Settings, get_settings
 
@@ -41,6 +42,44 @@ def ensure_database(service: str, settings: Settings | None = None) -> bool:
     return True
 
 
+def bound_silence(engine: Engine, seconds: float) -> None:
+    """Services only (eventlet): a half-open connection (the peer gone without a FIN, or a frozen
+    server) would otherwise hold a worker, or the relay, for ever (README, "Fault drills"). Every
+    statement and every pool pre-ping runs under an eventlet timer; on expiry the statement's
+    connection is dropped, and a silent ping invalidates the pool so the next checkout connects
+    afresh. PostgreSQL's own ``statement_timeout`` cannot help: the server never got the bytes."""
+    import eventlet
+
+    if not seconds:
+        return
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm(conn, cursor, statement, parameters, context, executemany):
+        conn.info["silence_timer"] = eventlet.Timeout(seconds, DatabaseSilent(
+            f"PostgreSQL silent for {seconds:g} s"))
+
+    def _disarm(conn) -> None:
+        timer = conn.info.pop("silence_timer", None)
+        if timer is not None:
+            timer.cancel()
+
+    event.listen(engine, "after_cursor_execute", lambda conn, *_: _disarm(conn))
+    event.listen(engine, "handle_error", lambda ctx: ctx.connection is not None and _disarm(ctx.connection))
+
+    ping = engine.dialect.do_ping
+
+    def bounded_ping(dbapi_connection) -> bool:
+        try:
+            with eventlet.Timeout(seconds, DatabaseSilent()):
+                return ping(dbapi_connection)
+        except DatabaseSilent:
+            log.warning("a pooled PostgreSQL connection did not answer its ping in %g s; "
+                        "the pool reconnects", seconds)
+            return False  # the pool invalidates itself and checks out a fresh connection
+
+    engine.dialect.do_ping = bounded_ping  # type: ignore[method-assign]
+
+
 class Db:
     """What a worker gets: ``with self.db.transaction() as session: ...`` commits or rolls back."""
 
@@ -50,11 +89,15 @@ class Db:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
-            if session.info.pop("outbox_dirty", False) and self.relay is not None:
-                self.relay.kick()
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
+                if session.info.pop("outbox_dirty", False) and self.relay is not None:
+                    self.relay.kick()
+        except DatabaseSilent as exc:
+            log.warning("database connection dropped: %s", exc)
+            raise Unavailable("База даних не відповідає; спробуйте пізніше", code="database_silent") from None
 
 
 STATEMENTS = {"count": 0}
@@ -81,6 +124,7 @@ class Database(DependencyProvider):
         settings = get_settings()
         service = self.container.service_name
         self.engine = make_engine(service, settings)
+        bound_silence(self.engine, settings.db_silence_seconds)
         if settings.sql_count:
             count_statements(self.engine)
         if self.outbox:

@@ -107,3 +107,10 @@ def parse(model, data):
         return model.model_validate(data)
     except ValidationError as exc:
         raise invalid_from(exc) from None
+
+
+class DatabaseSilent(BaseException):
+    """Raised inside a green thread whose statement heard nothing from PostgreSQL for
+    ``DB_SILENCE_SECONDS`` (chassis.db.bound_silence). A BaseException on purpose: SQLAlchemy then
+    invalidates the connection (its protocol state is unknown) instead of returning it to the pool;
+    ``chassis.db.Db`` turns it into the typed :class:`Unavailable`."""

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from chassis.bus import ConfirmingPublisher, event_exchange
+from chassis.errors import DatabaseSilent
 from chassis.events import EventData, make_envelope, Envelope
 from chassis.faults import fault_point
 from chassis.log import current_request_id
@@ -111,7 +112,7 @@ class OutboxRelay:
                 if failures:
                     log.info("outbox relay recovered after %d failed attempts", failures)
                 failures = 0
-            except Exception as exc:
+            except (Exception, DatabaseSilent) as exc:
                 failures += 1
                 delay = min(0.25 * 2 ** failures, 5.0)
                 log.warning("outbox relay cannot publish (%s: %s); events wait in the outbox, "

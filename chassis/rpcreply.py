@@ -11,6 +11,7 @@ README "Fault drills").
   comment-like item created twice). Such a request is answered with a typed ``Unavailable`` (503)
   and not run: RPC is at most once, the caller learns it failed and may try again, and events
   (the at-least-once path) are untouched.
+* Every publish (replies and events) waits at most ``AMQP_PUBLISH_TIMEOUT`` for its confirm.
 
 Installed by ``chassis.run`` before the service starts.
 """
@@ -20,9 +21,11 @@ import logging
 import sys
 
 from kombu.exceptions import OperationalError
+from nameko.amqp.publish import Publisher
 from nameko.rpc import RpcConsumer
 
 from chassis.errors import Unavailable
+from chassis.settings import get_settings
 
 log = logging.getLogger(__name__)
 REPLY_ERRORS = (OperationalError, ConnectionError, OSError)
@@ -53,3 +56,15 @@ def install() -> None:
 
     reply_or_warn._econsult = True
     RpcConsumer.handle_message, RpcConsumer.handle_result = at_most_once, reply_or_warn
+
+    # nameko waits for a publish confirm without a limit: on a half-open connection a reply would
+    # hold its worker for ever. Bounded, the wait fails and kombu's retry reconnects.
+    publish = Publisher.publish
+    limit = get_settings().amqp_publish_timeout
+
+    def bounded_publish(self, payload, **kwargs):
+        kwargs.setdefault("timeout", limit)
+        kwargs.setdefault("confirm_timeout", limit)
+        return publish(self, payload, **kwargs)
+
+    Publisher.publish = bounded_publish

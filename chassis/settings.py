@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     db_prefix: str = Field("econsult_", description="database name = prefix + service name")
     db_pool_size: int = 2
     db_max_overflow: int = 10
+    db_silence_seconds: float = Field(60.0, ge=0, description="a statement or pool ping that hears nothing "
+                                      "from PostgreSQL this long drops its connection (half-open links); 0: off")
     smtp_host: str = "localhost"
     smtp_port: int = 1025
     smtp_user: str = ""
@@ -37,6 +39,9 @@ class Settings(BaseSettings):
     tz: str = "Europe/Kyiv"
     log_level: str = "INFO"
     rpc_timeout: float = Field(10.0, description="seconds the gateway waits for an RPC reply")
+    amqp_heartbeat: int = Field(20, ge=0, description="AMQP heartbeat of the services' consumers (s): a "
+                                "half-open broker connection is noticed after about twice this")
+    amqp_publish_timeout: float = Field(10.0, gt=0, description="longest wait for a publish and its confirm (s)")
     max_workers: int = Field(16, description="concurrent workers per service instance")
     outbox_poll_seconds: float = 0.5
     event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
@@ -95,6 +100,7 @@ class Settings(BaseSettings):
             "parent_calls_tracked": 10,
             "serializer": "json",
             "LOG_LEVEL": self.log_level,
+            "HEARTBEAT": self.amqp_heartbeat,
         }
 
 

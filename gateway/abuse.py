@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from chassis.errors import ServiceError
 from chassis.settings import Settings
+from gateway import auth
 from gateway.auth import SAFE_METHODS
 
 LOGIN_RULES = {"/api/v1/auth/login", "/api/v1/auth/callback", "/api/v1/auth/dev-login"}
@@ -51,13 +52,17 @@ def buckets(settings: Settings, rule: str, method: str, address: str, person_id:
         return []
     out = [{"key": f"write:addr:{address}", "limit": settings.rate_writes_per_address, "window": window}]
     if person_id:
-        out.append({"key": f"write:person:{person_id}", "limit": settings.rate_writes_per_person, "window": window})
+        out.append(person_bucket(settings, person_id))
     return out
 
 
-def _person_id() -> str | None:
-    from gateway import auth
+def person_bucket(settings: Settings, person_id: str = "") -> dict:
+    """The per-person write bucket; with no id, the template the registry completes (resolve_and_hit)."""
+    return {"key": f"write:person:{person_id}", "limit": settings.rate_writes_per_person,
+            "window": settings.rate_window_seconds}
 
+
+def _person_id() -> str | None:
     try:
         principal = auth.current_principal()
     except ServiceError:  # a bad token or CSRF: the route itself answers that
@@ -84,9 +89,21 @@ def install(app: Flask, settings: Settings) -> None:
         rule, method = request.url_rule.rule, request.method
         if not counted(rule, method):
             return None
-        wanted = buckets(settings, rule, method, request.remote_addr or "unknown",
-                         _person_id() if rule not in LOGIN_RULES else None)
-        wait = current_app.extensions["rpc"].call("registry", "rate_hit", wanted)
+        address = request.remote_addr or "unknown"
+        rpc = current_app.extensions["rpc"]
+        session_id = auth.session_to_resolve() if rule not in LOGIN_RULES else None
+        if session_id:
+            # One round trip for an authenticated write: the registry resolves the session and counts
+            # the request (before: resolve_session and rate_hit, two RPCs; README "Measured").
+            found = rpc.call("registry", "resolve_and_hit", session_id,
+                             buckets(settings, rule, method, address, None), person_bucket(settings))
+            if found["principal"] is not None:
+                auth.remember(found["principal"])
+            wait = found["wait"]
+        else:
+            wanted = buckets(settings, rule, method, address,
+                             _person_id() if rule not in LOGIN_RULES else None)
+            wait = rpc.call("registry", "rate_hit", wanted)
         if wait:
             exc = TooManyRequests(f"Забагато запитів; спробуйте через {wait} с", code="rate_limited")
             exc.retry_after = wait

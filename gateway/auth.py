@@ -80,6 +80,29 @@ def check_csrf() -> None:
         raise Forbidden("Відсутній або неправильний CSRF-токен", code="csrf_failed")
 
 
+def session_to_resolve() -> str | None:
+    """The session id of a request whose caller is not known yet, once its token (and, for a cookie
+    on a write, its CSRF token) checked out; None otherwise: a refused token is the route's to answer
+    (``current_principal`` raises it there)."""
+    if "principal" in g:
+        return None
+    try:
+        token, from_cookie = _token_from_request()
+        if not token:
+            return None
+        session_id = read_token(token)
+        if from_cookie and request.method not in SAFE_METHODS:
+            check_csrf()
+    except ServiceError:
+        return None
+    return session_id
+
+
+def remember(principal: dict) -> None:
+    """The caller as the registry resolved it for this request (see gateway.abuse)."""
+    g.principal = Principal.model_validate(principal)
+
+
 def current_principal() -> Principal | None:
     """The caller, or None for an anonymous request (memoised for the request)."""
     if "principal" in g:

@@ -127,6 +127,7 @@ MATRIX: list[Row] = [
     Row("POST", API + "/me/consent", LOGGED_IN),
     Row("GET", API + "/me/export", LOGGED_IN),
     Row("GET", API + "/me/comments", LOGGED_IN),
+    Row("GET", API + "/me/initiatives", LOGGED_IN),
     Row("GET", API + "/me/notifications", LOGGED_IN),
     Row("POST", API + "/me/notifications/read", LOGGED_IN),
     Row("GET", API + "/units", EVERYONE),

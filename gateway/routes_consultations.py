@@ -10,8 +10,8 @@ from gateway import auth
 from gateway.openapi import ApiSpec
 from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
-                                            DeadlineList, DecisionIn, Form, InitiativeDecision, NewVersionIn,
-                                            ResponseIn, Results, Status, VersionDiff)
+                                            DeadlineList, DecisionIn, Form, InitiativeDecision, MyInitiative,
+                                            NewVersionIn, ResponseIn, Results, Status, VersionDiff)
 from services.registry.schemas import Role
 
 
@@ -179,5 +179,15 @@ def register(spec: ApiSpec):
     def my_comments():
         auth.require_login()
         return MyComments(items=rpc("my_comments", actor()))
+
+    class MyInitiatives(BaseModel):
+        items: list[MyInitiative]
+
+    @api.route("/me/initiatives", summary="My initiatives with their status and the moderators' grounds "
+               "or the unit's conclusion (R-3.10, R-3.11)", response=MyInitiatives, tags=["cabinet"],
+               auth="login")
+    def my_initiatives():
+        auth.require_login()
+        return MyInitiatives(items=rpc("my_initiatives", actor()))
 
     return api

@@ -31,6 +31,31 @@ def store():
     return current_app.extensions["file_store"]
 
 
+def save_upload(consultation_id: uuid.UUID, upload, kind: str, title: str | None) -> AttachmentOut:
+    """Check an uploaded file from its bytes, store it by SHA-256 and attach it (the API's route and
+    the officials' drafting page both come here)."""
+    if upload is None or not upload.filename:
+        raise InvalidInput("Додайте файл", errors=[{"field": "file", "message": "обов'язково"}])
+    data = upload.read()
+    limit = int(current_app.config["SETTINGS"].max_attachment_mb * 1024 * 1024)
+    if len(data) > limit or not data:
+        raise InvalidInput("Файл порожній або завеликий", code="file_size",
+                           errors=[{"field": "file", "message": f"1 байт – {limit // (1024 * 1024)} МБ"}])
+    real = sniff(data)
+    if real is None:
+        raise UnsupportedFile("Дозволено PDF, DOCX, XLSX, ODT, ODS, PNG, JPEG",
+                              errors=[{"field": "file", "message": "непідтримуваний формат"}])
+    declared = (upload.mimetype or "").lower()
+    if declared not in ("", "application/octet-stream", real):
+        raise UnsupportedFile(f"Файл позначено як {declared}, а насправді це {real}", code="mislabelled_file",
+                              errors=[{"field": "file", "message": "тип не відповідає вмісту"}])
+    name = PurePath(upload.filename.replace("\\", "/")).name[:200] or "file"
+    digest = store().put(data)
+    meta = {"kind": kind, "title": title or name, "filename": name, "content_type": real, "size": len(data),
+            "sha256": digest}
+    return AttachmentOut(**rpc("add_attachment", actor(), str(consultation_id), meta))
+
+
 def register(spec: ApiSpec):
     api = spec.blueprint("files", "/api/v1")
 
@@ -40,27 +65,8 @@ def register(spec: ApiSpec):
                response=AttachmentOut, status=201, tags=["consultations"], auth=(Role.official,),
                errors=(404, 409, 413, 415), description="Request body: multipart/form-data.")
     def attachments_create(consultation_id: uuid.UUID):
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise InvalidInput("Додайте файл", errors=[{"field": "file", "message": "обов'язково"}])
-        data = upload.read()
-        limit = int(current_app.config["SETTINGS"].max_attachment_mb * 1024 * 1024)
-        if len(data) > limit or not data:
-            raise InvalidInput("Файл порожній або завеликий", code="file_size",
-                               errors=[{"field": "file", "message": f"1 байт – {limit // (1024 * 1024)} МБ"}])
-        real = sniff(data)
-        if real is None:
-            raise UnsupportedFile("Дозволено PDF, DOCX, XLSX, ODT, ODS, PNG, JPEG",
-                                  errors=[{"field": "file", "message": "непідтримуваний формат"}])
-        declared = (upload.mimetype or "").lower()
-        if declared not in ("", "application/octet-stream", real):
-            raise UnsupportedFile(f"Файл позначено як {declared}, а насправді це {real}", code="mislabelled_file",
-                                  errors=[{"field": "file", "message": "тип не відповідає вмісту"}])
-        name = PurePath(upload.filename.replace("\\", "/")).name[:200] or "file"
-        digest = store().put(data)
-        meta = {"kind": request.form.get("kind", "material"), "title": request.form.get("title") or name,
-                "filename": name, "content_type": real, "size": len(data), "sha256": digest}
-        return AttachmentOut(**rpc("add_attachment", actor(), str(consultation_id), meta)), 201
+        return save_upload(consultation_id, request.files.get("file"), request.form.get("kind", "material"),
+                           request.form.get("title")), 201
 
     @api.route("/consultations/<uuid:consultation_id>/attachments/<uuid:attachment_id>", summary="Download "
                "an attachment (its SHA-256 in the ETag and X-Content-SHA256)", tags=["consultations"],

@@ -7,7 +7,7 @@ from gateway import auth, routes_consultations as consultations, routes_identity
 from gateway import routes_notifications as notifications
 from gateway.web import forms, notify, page, web
 from gateway.web.views_official import new_consultation
-from services.consultations.schemas import CommentOut
+from services.consultations.schemas import CommentOut, MyInitiative
 from services.moderation.grounds import GROUNDS
 from services.notifications.schemas import Inbox
 from services.registry.schemas import MeOut, MeUpdate
@@ -18,7 +18,9 @@ def _cabinet(status: int = 200):
     person = MeOut(**identity.rpc("get_me", str(me.person_id)))
     inbox = Inbox(**notifications.rpc("inbox", str(me.person_id)))
     mine = [CommentOut(**c) for c in consultations.rpc("my_comments", consultations.actor())]
-    return page("cabinet.html", status, person=person, inbox=inbox, mine=mine, GROUNDS=GROUNDS)
+    initiatives = [MyInitiative(**i) for i in consultations.rpc("my_initiatives", consultations.actor())]
+    return page("cabinet.html", status, person=person, inbox=inbox, mine=mine, initiatives=initiatives,
+                GROUNDS=GROUNDS)
 
 
 @web.route("/me")

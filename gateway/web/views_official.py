@@ -6,7 +6,8 @@ import uuid
 
 from flask import redirect, request
 
-from gateway import auth, routes_consultations as consultations
+from chassis.errors import ServiceError
+from gateway import auth, routes_consultations as consultations, routes_files as files
 from gateway.web import forms, notify, page, web
 from services.consultations.schemas import (NOTICE_LABELS, ConsultationIn, ConsultationOut,
                                             ConsultationPatch, DeadlineList, DecisionIn, Notice)
@@ -141,6 +142,31 @@ def official_publish(cid: uuid.UUID):
     notify("Консультацію оприлюднено." if published.status.value == "active"
            else "Консультацію оприлюднено; вона розпочнеться " + str(published.starts_on) + ".")
     return redirect(f"/consultations/{cid}", 303)
+
+
+@web.route("/official/consultations/<uuid:cid>/attachments", methods=["POST"])
+def official_attach(cid: uuid.UUID):
+    """Materials (R-3.13) and, once the decision is recorded, its files (R-3.18): the API's own check
+    of the bytes, size and type (``routes_files.save_upload``)."""
+    auth.require_role(*OFFICIAL)
+    kind = request.form.get("kind") or "material"
+    try:
+        try:
+            added = forms.attempt(lambda: files.save_upload(cid, request.files.get("file"), kind,
+                                                            forms.text("attachment_title")))
+        except ServiceError as exc:  # 413/415 are not among what forms.attempt turns into field errors
+            if exc.status not in (413, 415):
+                raise
+            raise forms.Invalid({"file": exc.detail}, exc.detail) from None
+    except forms.Invalid as exc:
+        if "title" in exc.errors:  # the service names the file's title `title`: this form's field
+            exc.errors["attachment_title"] = exc.errors.pop("title")
+        c = _get(cid)
+        forms.keep(exc, {**form_values(c), "attachment_title": request.form.get("attachment_title", ""),
+                         "kind": kind})
+        return form_page(c, 422)
+    notify(f"Файл «{added.title}» додано.")
+    return redirect(f"/official/consultations/{cid}#materials", 303)
 
 
 @web.route("/official/consultations/<uuid:cid>/decision", methods=["POST"])

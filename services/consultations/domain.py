@@ -22,7 +22,7 @@ from services.consultations.models import (alternatives, attachments, comments, 
                                            options, paragraphs, questions, responses, status_history,
                                            supports)
 from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STATUSES,
-                                            AlternativeOut, CommentIn, CommentOut, CommentPage,
+                                            AlternativeOut, CommentIn, CommentOut, CommentPage, MyInitiative,
                                             CommentSubmitted, ConsultationClosed, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
                                             ConsultationPublished, ConsultationSubmitted,
@@ -569,6 +569,14 @@ def my_comments(session: Session, actor: Principal) -> list[CommentOut]:
     rows = session.execute(select(comments).where(comments.c.author_id == actor.person_id)
                            .order_by(comments.c.created_at.desc()).limit(500)).all()
     return [_comment_out(r, actor) for r in rows]
+
+
+def my_initiatives(session: Session, actor: Principal) -> list[MyInitiative]:
+    """The initiator's initiatives, newest first, with status and the grounds or conclusion (R-3.10,
+    R-3.11): whatever became of them, the initiator keeps seeing them here."""
+    rows = session.execute(select(consultations).where(consultations.c.initiator_id == actor.person_id)
+                           .order_by(consultations.c.created_at.desc()).limit(500)).all()
+    return [MyInitiative.model_validate(r._asdict()) for r in rows]
 
 
 # ---- moderation outcomes (events from the moderation service) ------------------------------------

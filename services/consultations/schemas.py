@@ -231,6 +231,21 @@ class ConsultationSummary(BaseModel):
     published_at: datetime | None = None
 
 
+class MyInitiative(BaseModel):
+    """An initiative as its initiator sees it in the cabinet (R-3.10, R-3.11)."""
+
+    id: uuid.UUID
+    form: Form
+    title: str
+    category: int
+    status: Status
+    unit_name: str | None = Field(description="the structural unit it was passed to, once forwarded")
+    created_at: datetime
+    updated_at: datetime
+    outcome: dict | None = Field(None, description="grounds of a rejection (`grounds`, `note`) or the "
+                                 "unit's conclusion (`accepted`, `conclusion`)")
+
+
 class ConsultationPage(BaseModel):
     items: list[ConsultationSummary]
     total: int

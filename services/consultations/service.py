@@ -205,6 +205,11 @@ class ConsultationsService(BaseService):
         with self.db.transaction() as session:
             return [dump(c) for c in domain.my_comments(session, _actor(actor))]
 
+    @rpc(expected_exceptions=ServiceError)
+    def my_initiatives(self, actor: dict) -> list[dict]:
+        with self.db.transaction() as session:
+            return [dump(i) for i in domain.my_initiatives(session, _actor(actor))]
+
     # ---- what the reports service reads (R-3.14, R-3.16; not exposed by the gateway) --------------
     @rpc(expected_exceptions=ServiceError)
     def report_source(self, consultation_id) -> dict:

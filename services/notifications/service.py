@@ -96,6 +96,11 @@ class NotificationsService(BaseService):
         sent, token, until = 0, uuid.uuid4(), time.monotonic() + DRAIN_SECONDS
         try:  # bounded, so stopping the service (SIGTERM waits for running workers) never waits long
             while time.monotonic() < until:
+                # nobody takes a claimed row back before `delivery_stuck_seconds` have passed since the
+                # claim: until half of that, counted from before the claim (so the contacts RPC
+                # below, slow while the broker is away, eats into it), the rows are surely ours and
+                # need no check before sending
+                fresh_until = time.monotonic() + s.delivery_stuck_seconds / 2
                 with self.db.transaction() as session:
                     batch = domain.claim(session, s.smtp_batch, timedelta(seconds=s.delivery_stuck_seconds), token)
                 if not batch:
@@ -104,9 +109,6 @@ class NotificationsService(BaseService):
                 contacts = self.registry.mail_contacts([str(d.person_id) for d in batch])
                 with self.db.transaction() as session:  # one read per consultation, not per e-mail
                     fanouts = {c: domain.fanout_for(session, c) for c in {d.consultation_id for d in batch} if c}
-                # nobody takes a claimed row back before `delivery_stuck_seconds` have passed since the
-                # claim: until half of that, the rows are surely ours and need no check before sending
-                fresh_until = time.monotonic() + s.delivery_stuck_seconds / 2
                 for d in batch:
                     sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token,
                                            fanouts.get(d.consultation_id), time.monotonic() < fresh_until)

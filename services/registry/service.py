@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from nameko.rpc import rpc
 
-from chassis.errors import Forbidden, InvalidInput, ServiceError, parse
+from chassis.errors import Forbidden, InvalidInput, NotFound, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
 from chassis.service import BaseService
 from chassis.settings import get_settings
@@ -73,6 +73,25 @@ class RegistryService(BaseService):
         parsed = [parse(throttle.Bucket, b) for b in buckets]
         with self.db.transaction() as session:
             return throttle.hit(session, parsed, datetime.now(timezone.utc))
+
+    @rpc(expected_exceptions=ServiceError)
+    def resolve_and_hit(self, session_id, buckets: list, person_bucket: dict) -> dict:
+        """An authenticated write in one round trip: resolve the session and count the request in
+        ``buckets`` and, when the session is valid, in the person's bucket (its key completed with the
+        person's id here). ``principal`` is None for an invalid or revoked session (only ``buckets``
+        are counted; the gateway's route refuses the request itself)."""
+        parsed = [parse(throttle.Bucket, b) for b in buckets]
+        template = parse(throttle.Bucket, person_bucket)
+        sid = _uuid(session_id, "session_id")
+        with self.db.transaction() as session:
+            try:
+                principal = domain.resolve_session(session, sid)
+            except NotFound:
+                principal = None
+            else:
+                parsed.append(template.model_copy(update={"key": template.key + str(principal.person_id)}))
+            wait = throttle.hit(session, parsed, datetime.now(timezone.utc))
+        return {"principal": dump(principal) if principal else None, "wait": wait}
 
     @rpc(expected_exceptions=ServiceError)
     def logout(self, session_id) -> None:

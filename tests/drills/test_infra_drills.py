@@ -196,17 +196,22 @@ def test_postgresql_restarted_under_load(make_env):
             cluster.stop_all()
 
 
-@pytest.mark.parametrize("target,fault", [("amqp", "drop"), ("amqp", "delay"), ("postgres", "drop"),
-                                          ("postgres", "delay")])
-def test_network_faults_on_amqp_and_postgres(make_env, target, fault):
-    env = make_env()
+def proxied_probe(env, target: str, **extra) -> tuple[TcpProxy, Cluster]:
+    """The probe with its AMQP or PostgreSQL connections through a loopback TcpProxy."""
     upstream = urllib.parse.urlparse(env.amqp_uri if target == "amqp" else env.database_url)
     proxy = TcpProxy(upstream.hostname, upstream.port).start()
     local = f"127.0.0.1:{proxy.port}"
     amqp = env.amqp_uri.replace(upstream.netloc.split("@")[-1], local) if target == "amqp" else env.amqp_uri
     dburl = env.database_url.replace(upstream.netloc.split("@")[-1], local) if target == "postgres" \
         else env.database_url
-    cluster = start_probe(env, amqp, dburl)
+    return proxy, start_probe(env, amqp, dburl, **extra)
+
+
+@pytest.mark.parametrize("target,fault", [("amqp", "drop"), ("amqp", "delay"), ("postgres", "drop"),
+                                          ("postgres", "delay")])
+def test_network_faults_on_amqp_and_postgres(make_env, target, fault):
+    env = make_env()
+    proxy, cluster = proxied_probe(env, target)
     prefix = f"net-{target}-{fault}"
     try:
         load = Load(env.amqp_uri, prefix, timeout=8).start()
@@ -224,6 +229,34 @@ def test_network_faults_on_amqp_and_postgres(make_env, target, fault):
         s = settle_and_score(f"{target} {fault}", env.amqp_uri, load, prefix)
         assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
         assert len(load.acked) > 5
+    finally:
+        cluster.stop_all()
+        proxy.stop()
+
+
+@pytest.mark.parametrize("target", ["amqp", "postgres"])
+def test_half_open_connections_on_amqp_and_postgres(make_env, target):
+    """Every connection the probe has open through the proxy goes silent for good, without a FIN
+    (``TcpProxy.sever``); new connections work. Nothing tells the service: it must notice by itself
+    (AMQP heartbeats and bounded publish confirms; a silent statement or pool ping drops its
+    connection, ``chassis.db.bound_silence``) and the load must flow again, 0/0/0."""
+    env = make_env()
+    proxy, cluster = proxied_probe(env, target, AMQP_HEARTBEAT=2, AMQP_PUBLISH_TIMEOUT=3, DB_SILENCE_SECONDS=3)
+    prefix = f"half-open-{target}"
+    try:
+        load = Load(env.amqp_uri, prefix, timeout=8).start()
+        assert wait_for(lambda: len(load.acked) >= 10, 30), "the load must run before the fault"
+        severed, before, at = proxy.sever(), len(load.acked), time.monotonic()
+        assert severed > 0
+        flowing = wait_for(lambda: len(load.acked) >= before + 20, 90, 0.1)
+        took = time.monotonic() - at
+        print(f"  {target}: {severed} sockets went half-open; 20 more calls acknowledged {took:.1f} s later "
+              f"({len(load.failed)} refused meanwhile)")
+        assert flowing, "the probe never noticed its half-open connections"
+        time.sleep(2)
+        load.stop()
+        s = settle_and_score(f"{target} half-open", env.amqp_uri, load, prefix)
+        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
     finally:
         cluster.stop_all()
         proxy.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 import psycopg
@@ -80,6 +81,15 @@ class World:
         s = self.statuses(cid)
         return sum(s.values()) == n and not s.get("pending") and not s.get("sending")
 
+    def accepted_not_committed(self, cid: uuid.UUID, mark: int) -> set[str]:
+        """Recipients whose e-mail the server accepted while their row is still ``sending``."""
+        with self.db("notifications") as conn:
+            people = [r[0] for r in conn.execute("SELECT person_id FROM deliveries WHERE consultation_id = %s "
+                                                 "AND status = 'sending'", (cid,))]
+        with self.db("registry") as conn:
+            emails = {r[0] for r in conn.execute("SELECT email FROM persons WHERE id = ANY(%s)", (people,))}
+        return emails & set(self.received_since(mark))
+
     def received_since(self, mark: int) -> list[str]:
         return [rcpt for rcpt, _ in self.smtp.received[mark:]]
 
@@ -98,15 +108,19 @@ def world(make_env):
     smtp.stop()
 
 
-# the kill points of a fan-out, the passes let through before the kill, and the duplicates allowed
-KILLS = [("notifications.after_claim", (0, 4), 0),
-         ("notifications.after_smtp_250", (3, 30), 1),
-         ("notifications.after_sent_commit", (3, 30), 0),
-         ("notifications.after_commit_before_ack", (0, 1), 0)]
+# the kill points of a fan-out and the passes let through before the kill
+KILLS = [("notifications.after_claim", (0, 4)),
+         ("notifications.after_smtp_250", (3, 30)),
+         ("notifications.after_sent_commit", (3, 30)),
+         ("notifications.after_commit_before_ack", (0, 1))]
 
 
-@pytest.mark.parametrize("point,skips,allowed_duplicates", KILLS, ids=[k[0].split(".")[1] for k in KILLS])
-def test_notifications_killed_at_each_point_of_a_fanout(world, point, skips, allowed_duplicates):
+@pytest.mark.parametrize("point,skips", KILLS, ids=[k[0].split(".")[1] for k in KILLS])
+def test_notifications_killed_at_each_point_of_a_fanout(world, point, skips):
+    """Duplicates are allowed only where the kill fell between the SMTP 250 and the commit: read at
+    the moment of death, the e-mails the server accepted whose rows are still ``sending``. That is the
+    killed sender at after_smtp_250, and any of the process's other SMTP_CONCURRENCY senders that
+    happened to be in that window at any point (seen in loaded runs); each at most one extra copy."""
     skip = random.Random(f"{SEED}:{point}").randrange(*skips)
     tag, category, want = world.audience()
     world.restart_notifications(FAULT_POINT=point, FAULT_SKIP=skip)
@@ -115,12 +129,18 @@ def test_notifications_killed_at_each_point_of_a_fanout(world, point, skips, all
     cid = world.publish(category)
     assert wait_for(lambda: proc.poll() is not None, 60), f"{point} never reached"
     assert proc.returncode == -9, world.cluster.logs("notifications")[-2000:]
+    window = world.accepted_not_committed(cid, mark)
     world.restart_notifications()
     assert wait_for(lambda: world.settled(cid, len(want)), 60), world.statuses(cid)
     time.sleep(1.0)  # a duplicate would arrive now
-    s = score(f"kill@{point.split('.')[1]} (skip {skip})", want, world.received_since(mark))
+    got = world.received_since(mark)
+    s = score(f"kill@{point.split('.')[1]} (skip {skip})", want, got)
+    print(f"  {len(window)} e-mail(s) between the 250 and the commit at the kill")
     assert s.lost == 0 and s.unexpected == 0
-    assert s.duplicated <= allowed_duplicates
+    repeated = {r: n for r, n in Counter(got).items() if n > 1}
+    assert set(repeated) <= window and all(n == 2 for n in repeated.values()), (repeated, window)
+    if point == "notifications.after_smtp_250":
+        assert window, "the killed sender's e-mail was accepted and not committed"
     assert world.statuses(cid) == {"sent": len(want)}
 
 

@@ -135,3 +135,12 @@ def test_declined_and_rejected_initiatives_tell_the_initiator_why(env, system):
     again = unit_official.post(f"/api/v1/consultations/{a['id']}/initiative-decision",
                                json={"accept": True, "conclusion": "Передумали раптом"})
     assert again.status_code == 409
+
+    # The cabinet lists the initiator's initiatives, newest first, with what became of each.
+    mine = initiator.get("/api/v1/me/initiatives")
+    assert mine.status_code == 200
+    assert [(i["title"], i["status"], i["outcome"]) for i in mine.json()["items"]] == [
+        ("Агітація за кандидата", "rejected", {"grounds": ["political_campaigning"], "note": None}),
+        ("Новий стадіон у парку", "declined", {"accepted": False, "conclusion": "Не належить до повноважень"})]
+    assert unit_official.get("/api/v1/me/initiatives").json()["items"] == []  # only one's own
+    assert Caller(system.base_url).get("/api/v1/me/initiatives").status_code == 401

@@ -156,10 +156,25 @@ def test_official_drafts_sees_the_checklist_and_publishes(system, world, new_pag
     page.get_by_label("Дата завершення").fill((today_kyiv() + timedelta(days=20)).isoformat())
     page.get_by_role("button", name="Зберегти чернетку").click()
     assert "Усе заповнено" in page.locator(".checklist").inner_text()
+    # Materials from the same page: a file that is not what it says is refused beside the field
+    # (the title typed stays), a real PDF is attached and listed.
+    materials = page.locator("#materials")
+    materials.get_by_label("Заголовок документа").fill("Схема скверу")
+    page.locator("#f-file").set_input_files(files=[{"name": "schema.pdf", "mimeType": "application/pdf",
+                                                          "buffer": b"just text, not a PDF"}])
+    materials.get_by_role("button", name="Додати файл").click()
+    assert "PDF" in page.locator("#file-error").inner_text()
+    assert page.locator("#materials").get_by_label("Заголовок документа").input_value() == "Схема скверу"
+    page.locator("#f-file").set_input_files(files=[
+        {"name": "schema.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n" + b"0" * 200}])
+    page.locator("#materials").get_by_role("button", name="Додати файл").click()
+    assert "Файл «Схема скверу» додано" in page.locator(".flash").inner_text()
+    assert page.locator("#materials li", has_text="Схема скверу").count() == 1
     page.get_by_role("button", name="Оприлюднити").click()
     assert re.search(r"/consultations/[0-9a-f-]{36}$", page.url)
     assert "триває" in page.locator("article header").inner_text()
     assert "Петренко Іван Іванович" in page.locator(".notice").inner_text()
+    assert "Схема скверу" in page.locator("main").inner_text()  # the material on the public page
     page.goto(f"{base}/official")
     check_axe(page, "official")
 
@@ -217,3 +232,6 @@ def test_resident_initiates_a_consultation_which_waits_for_moderation(system, wo
     assert re.search(r"/consultations/[0-9a-f-]{36}$", page.url)
     assert "Ваше повідомлення знаходиться на модерації" in page.locator(".notice-mark").inner_text()
     assert requests.get(page.url, timeout=10).status_code == 404  # nobody else sees it
+    page.goto(f"{base}/me")  # the cabinet lists it with its status
+    row = page.locator("#my-initiatives tr", has_text="Дах для велопарковки біля ліцею")
+    assert row.count() == 1 and "на модерації" in row.inner_text()

@@ -5,7 +5,10 @@ network faults without touching the real server (README, "Fault drills"):
 * :attr:`TcpProxy.delay` — every chunk is held this many seconds in each direction (latency);
 * :meth:`TcpProxy.half_open` — the peer vanishes without a FIN: connections stay open, bytes go
   nowhere, new connections are accepted and then hear nothing (a pulled cable); :meth:`heal` cuts
-  the connections that lived through it (their streams lost bytes) and forwards again.
+  the connections that lived through it (their streams lost bytes) and forwards again;
+* :meth:`TcpProxy.sever` — the connections open now go half-open for good (bytes swallowed both
+  ways, no FIN, no RST), while new connections are forwarded: a NAT or firewall that forgot them,
+  or a peer frozen mid-stream. Only the clients' own heartbeats and timeouts can notice.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ class TcpProxy:
         self.port = listen_port
         self.delay = 0.0
         self.blackhole = False
+        self.severed: set[socket.socket] = set()
         self.accepted = 0
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
@@ -63,7 +67,7 @@ class TcpProxy:
             while data := src.recv(65536):
                 if self.delay:
                     time.sleep(self.delay)
-                if self.blackhole or dst is None:
+                if self.blackhole or dst is None or src in self.severed:
                     continue  # swallowed: the other side never hears of it
                 dst.sendall(data)
         except OSError:
@@ -84,6 +88,13 @@ class TcpProxy:
 
     def half_open(self) -> None:
         self.blackhole = True
+
+    def sever(self) -> int:
+        """Every connection open now goes silent for good, both ways; new ones are forwarded.
+        Returns how many sockets were severed."""
+        with self._lock:
+            self.severed.update(self._conns)
+            return len(self.severed)
 
     def heal(self) -> None:
         """End a half-open spell: cut the connections that lived through it, forward again."""
