@@ -12,6 +12,7 @@ statements per request, counted by every service (``SQL_COUNT=1``, reported by `
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -104,11 +105,13 @@ def main() -> None:
             30, path=f"/domain/consultations/{cid}/page")
         assert principal["id"] == resolved["person_id"]
 
-        text = {"body": "Прошу додати рейс о 22:00 до мікрорайону Хмільники."}
+        numbers = itertools.count(1)  # warm-up included: every comment gets its own number
 
         def comment(root, headers):
-            return lambda s, i: s.post(f"{root}/consultations/{cid}/comments", json=text, headers=headers,
-                                       timeout=30).status_code == 201
+            # a new text each time: the same author repeating a comment is refused (409 duplicate_comment)
+            return lambda s, i: s.post(f"{root}/consultations/{cid}/comments", json={
+                "body": f"Прошу додати рейс о 22:00 до мікрорайону Хмільники (№ {next(numbers)})."},
+                headers=headers, timeout=30).status_code == 201
 
         def gateway_page(s, i):
             return (s.get(f"{api}/consultations/{cid}", timeout=30).ok

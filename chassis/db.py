@@ -63,8 +63,14 @@ def bound_silence(engine: Engine, seconds: float) -> None:
         if timer is not None:
             timer.cancel()
 
-    event.listen(engine, "after_cursor_execute", lambda conn, *_: _disarm(conn))
-    event.listen(engine, "handle_error", lambda ctx: ctx.connection is not None and _disarm(ctx.connection))
+    @event.listens_for(engine, "after_cursor_execute")
+    def _done(conn, *_):
+        _disarm(conn)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(ctx) -> None:  # must return None: a returned value replaces the exception
+        if ctx.connection is not None:
+            _disarm(ctx.connection)
 
     ping = engine.dialect.do_ping
 

@@ -33,3 +33,23 @@ def test_register_person_refuses_bad_input_before_touching_the_database():
         service.register_person({"subject": "", "full_name": "Іван", "roles": ["admin"]})
     assert {e["field"] for e in caught.value.errors} == {"subject", "roles"}
     service.db.transaction.assert_not_called()
+
+
+def test_a_bounded_engine_still_raises_the_drivers_own_error_when_it_cannot_connect():
+    """chassis.db.bound_silence's hooks leave other failures alone: a refused connection (no cursor,
+    no timer armed) stays sqlalchemy's OperationalError, and the pool's ping is the bounded one."""
+    import socket
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from chassis.db import bound_silence
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    engine = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/x", pool_pre_ping=True)
+    bound_silence(engine, 5)
+    with pytest.raises(OperationalError):
+        engine.connect()
+    assert engine.dialect.do_ping.__name__ == "bounded_ping"
