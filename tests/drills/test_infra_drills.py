@@ -87,14 +87,17 @@ def start_probe_process(cluster: Cluster, amqp_uri: str, database_url: str, name
         cluster.wait_rpc(rpc, "probe", 60)
 
 
-def effects(amqp_uri: str, prefix: str) -> list[str]:
+def effects(amqp_uri: str, prefix: str) -> list[str] | None:
+    """The probe's effects under ``prefix`` (an empty list is an answer too), or None if the probe
+    did not answer for 30 s."""
     def read():
         try:
             with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10) as rpc:
-                return [e["name"] for e in rpc.probe.effects() if e["name"].startswith(prefix + "-")]
+                return ([e["name"] for e in rpc.probe.effects() if e["name"].startswith(prefix + "-")],)
         except Exception:
             return None
-    return wait_for(read, 30)
+    answer = wait_for(read, 30)
+    return answer[0] if answer else None
 
 
 def settle_and_score(name: str, amqp_uri: str, load: Load, prefix: str):
@@ -287,9 +290,15 @@ def test_a_redelivered_rpc_request_is_refused_not_run_twice(shared_probe):
         try:
             start_probe_process(cluster, env.amqp_uri, env.database_url)
             reply = conn.SimpleQueue(replies, no_ack=True).get(timeout=20)
+            # a control call after it: once its effect is in, the refused one's would be too
+            control = f"redelivered-control-{uuid.uuid4().hex[:6]}"
+            with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
+                rpc.probe.create_item(control)
+            seen = wait_for(lambda: (got := effects(env.amqp_uri, "redelivered")) and control in got and got, 30)
         finally:
             cluster.stop_all()
     assert reply.properties["correlation_id"] == correlation
     assert reply.payload["error"]["exc_type"] == "Unavailable", reply.payload
     assert "request_interrupted" in str(reply.payload["error"]["value"]) or reply.payload["error"]["exc_args"]
-    assert name not in (effects(env.amqp_uri, "redelivered") or []), "a refused request must not have run"
+    assert seen, "the control call's effect never arrived"
+    assert name not in seen, "a refused request must not have run"

@@ -170,6 +170,8 @@ def test_official_drafts_sees_the_checklist_and_publishes(system, world, new_pag
     page.locator("#materials").get_by_role("button", name="Додати файл").click()
     assert "Файл «Схема скверу» додано" in page.locator(".flash").inner_text()
     assert page.locator("#materials li", has_text="Схема скверу").count() == 1
+    check_axe(page, "official-draft")  # the drafting page with its checklist and the upload form
+    shoot(page, "official-draft")
     page.get_by_role("button", name="Оприлюднити").click()
     assert re.search(r"/consultations/[0-9a-f-]{36}$", page.url)
     assert "триває" in page.locator("article header").inner_text()
