@@ -20,9 +20,13 @@ log = logging.getLogger(__name__)
 
 def make_engine(service: str, settings: Settings | None = None) -> Engine:
     settings = settings or get_settings()
+    idle_ms = int(settings.db_idle_in_transaction_seconds * 1000)
+    # A half-open client leaves its server session idle inside a transaction, holding row locks (the
+    # relay's FOR UPDATE rows would be skipped for ever): the server ends such sessions itself.
+    options = {"options": f"-c idle_in_transaction_session_timeout={idle_ms}"} if idle_ms else {}
     return create_engine(settings.service_db_url(service), pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow, pool_pre_ping=True,
-                         pool_recycle=1800)
+                         pool_recycle=1800, connect_args=options)
 
 
 def ensure_database(service: str, settings: Settings | None = None) -> bool:

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     db_prefix: str = Field("econsult_", description="database name = prefix + service name")
     db_pool_size: int = 2
     db_max_overflow: int = 10
+    db_idle_in_transaction_seconds: float = Field(60.0, ge=0, description="PostgreSQL ends a session left idle "
+                                                  "inside a transaction this long (a client gone half-open "
+                                                  "would otherwise hold its locks for ever); 0: off")
     db_silence_seconds: float = Field(60.0, ge=0, description="a statement or pool ping that hears nothing "
                                       "from PostgreSQL this long drops its connection (half-open links); 0: off")
     smtp_host: str = "localhost"

@@ -199,6 +199,21 @@ def test_postgresql_restarted_under_load(make_env):
             cluster.stop_all()
 
 
+def probe_database_state(env, prefix: str) -> str:
+    """Read straight from PostgreSQL (not through the proxy or the probe): what a failed drill left."""
+    import psycopg
+
+    like = prefix + "-%"
+    with psycopg.connect(f"{env.database_url}/{env.db_prefix}probe", autocommit=True) as conn:
+        counts = {name: conn.execute(sql, params).fetchone()[0] for name, sql, params in [
+            ("items", "SELECT count(*) FROM items WHERE name LIKE %s", (like,)),
+            ("effects", "SELECT count(*) FROM effects WHERE name LIKE %s", (like,)),
+            ("outbox unpublished", "SELECT count(*) FROM outbox WHERE published_at IS NULL", None)]}
+        sessions = conn.execute("SELECT state, now() - xact_start, left(query, 60) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+    return f"database: {counts}; sessions: {sessions}"
+
+
 def proxied_probe(env, target: str, **extra) -> tuple[TcpProxy, Cluster]:
     """The probe with its AMQP or PostgreSQL connections through a loopback TcpProxy."""
     upstream = urllib.parse.urlparse(env.amqp_uri if target == "amqp" else env.database_url)
@@ -244,7 +259,8 @@ def test_half_open_connections_on_amqp_and_postgres(make_env, target):
     (AMQP heartbeats and bounded publish confirms; a silent statement or pool ping drops its
     connection, ``chassis.db.bound_silence``) and the load must flow again, 0/0/0."""
     env = make_env()
-    proxy, cluster = proxied_probe(env, target, AMQP_HEARTBEAT=2, AMQP_PUBLISH_TIMEOUT=3, DB_SILENCE_SECONDS=3)
+    proxy, cluster = proxied_probe(env, target, AMQP_HEARTBEAT=2, AMQP_PUBLISH_TIMEOUT=3, DB_SILENCE_SECONDS=3,
+                                   DB_IDLE_IN_TRANSACTION_SECONDS=5)
     prefix = f"half-open-{target}"
     try:
         load = Load(env.amqp_uri, prefix, timeout=8).start()
@@ -259,7 +275,7 @@ def test_half_open_connections_on_amqp_and_postgres(make_env, target):
         time.sleep(2)
         load.stop()
         s = settle_and_score(f"{target} half-open", env.amqp_uri, load, prefix)
-        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0), probe_database_state(env, prefix)
     finally:
         cluster.stop_all()
         proxy.stop()
