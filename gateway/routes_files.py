@@ -44,11 +44,13 @@ def save_upload(consultation_id: uuid.UUID, upload, kind: str, title: str | None
     real = sniff(data)
     if real is None:
         raise UnsupportedFile("Дозволено PDF, DOCX, XLSX, ODT, ODS, PNG, JPEG",
-                              errors=[{"field": "file", "message": "непідтримуваний формат"}])
+                              errors=[{"field": "file", "message": "непідтримуваний формат; дозволено PDF, "
+                                                                  "DOCX, XLSX, ODT, ODS, PNG, JPEG"}])
     declared = (upload.mimetype or "").lower()
     if declared not in ("", "application/octet-stream", real):
         raise UnsupportedFile(f"Файл позначено як {declared}, а насправді це {real}", code="mislabelled_file",
-                              errors=[{"field": "file", "message": "тип не відповідає вмісту"}])
+                              errors=[{"field": "file", "message": f"тип не відповідає вмісту: позначено "
+                                                                  f"{declared}, а насправді {real}"}])
     name = PurePath(upload.filename.replace("\\", "/")).name[:200] or "file"
     digest = store().put(data)
     meta = {"kind": kind, "title": title or name, "filename": name, "content_type": real, "size": len(data),

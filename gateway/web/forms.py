@@ -71,8 +71,9 @@ def parse(model: type[T], data: dict[str, Any]) -> T:
 
 
 def attempt(action: Callable[[], T]) -> T:
-    """Run ``action``; a refusal a person can fix (422, 409, 403 other than consent) becomes
-    :class:`Invalid` with the service's field errors; 401, consent and 404 go to the page handlers."""
+    """Run ``action``; a refusal a person can fix (422, 409, 403 other than consent, and a file too
+    large or of the wrong type, 413/415) becomes :class:`Invalid` with the service's field errors;
+    401, consent and 404 go to the page handlers."""
     try:
         return action()
     except (Unauthorized, NotFound):
@@ -80,7 +81,7 @@ def attempt(action: Callable[[], T]) -> T:
     except ServiceError as exc:
         if isinstance(exc, Forbidden) and exc.code in ("consent_required", "csrf_failed"):
             raise
-        if exc.status not in (403, 409, 422):
+        if exc.status not in (403, 409, 413, 415, 422):
             raise
         errors = {field_key(e.get("field") or "_form"): e.get("message", "") for e in exc.errors}
         raise Invalid(errors, exc.detail) from None

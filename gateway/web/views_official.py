@@ -6,7 +6,6 @@ import uuid
 
 from flask import redirect, request
 
-from chassis.errors import ServiceError
 from gateway import auth, routes_consultations as consultations, routes_files as files
 from gateway.web import forms, notify, page, web
 from services.consultations.schemas import (NOTICE_LABELS, ConsultationIn, ConsultationOut,
@@ -151,13 +150,8 @@ def official_attach(cid: uuid.UUID):
     auth.require_role(*OFFICIAL)
     kind = request.form.get("kind") or "material"
     try:
-        try:
-            added = forms.attempt(lambda: files.save_upload(cid, request.files.get("file"), kind,
-                                                            forms.text("attachment_title")))
-        except ServiceError as exc:  # 413/415 are not among what forms.attempt turns into field errors
-            if exc.status not in (413, 415):
-                raise
-            raise forms.Invalid({"file": exc.detail}, exc.detail) from None
+        added = forms.attempt(lambda: files.save_upload(cid, request.files.get("file"), kind,
+                                                        forms.text("attachment_title")))
     except forms.Invalid as exc:
         if "title" in exc.errors:  # the service names the file's title `title`: this form's field
             exc.errors["attachment_title"] = exc.errors.pop("title")

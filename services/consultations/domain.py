@@ -574,8 +574,9 @@ def my_comments(session: Session, actor: Principal) -> list[CommentOut]:
 def my_initiatives(session: Session, actor: Principal) -> list[MyInitiative]:
     """The initiator's initiatives, newest first, with status and the grounds or conclusion (R-3.10,
     R-3.11): whatever became of them, the initiator keeps seeing them here."""
-    rows = session.execute(select(consultations).where(consultations.c.initiator_id == actor.person_id)
-                           .order_by(consultations.c.created_at.desc()).limit(500)).all()
+    c = consultations.c
+    rows = session.execute(select(*(c[name] for name in MyInitiative.model_fields))
+                           .where(c.initiator_id == actor.person_id).order_by(c.created_at.desc()).limit(500)).all()
     return [MyInitiative.model_validate(r._asdict()) for r in rows]
 
 

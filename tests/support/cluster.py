@@ -48,14 +48,8 @@ class Cluster:
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        if proc is not None:
+            self._end([proc], sig, timeout)
 
     def kill(self, name: str) -> None:
         self.stop(name, signal.SIGKILL)
@@ -65,13 +59,17 @@ class Cluster:
             self.start(name)
 
     def stop_all(self, timeout: float = 15) -> None:
-        """SIGTERM to every process at once, then wait for them together (one still running after
-        ``timeout`` is killed): stopping one after another cost up to 15 s each."""
-        procs = [self.procs.pop(name) for name in list(self.procs)]
+        """SIGTERM to every process at once, then wait for them together: stopping one after
+        another cost up to ``timeout`` each."""
+        self._end([self.procs.pop(name) for name in list(self.procs)], signal.SIGTERM, timeout)
+
+    @staticmethod
+    def _end(procs: list[subprocess.Popen], sig: int, timeout: float) -> None:
+        """Signal every running process group, then wait for all within ``timeout`` (SIGKILL after)."""
         running = [p for p in procs if p.poll() is None]
         for proc in running:
             try:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + timeout
