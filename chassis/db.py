@@ -142,8 +142,20 @@ class Database(DependencyProvider):
                                      settings.outbox_poll_seconds)
 
     def start(self):
+        from chassis.ops_http import add_check
+
+        add_check("database", self.ping)
         if self.relay is not None:
             self.container.spawn_managed_thread(self.relay.run, identifier="outbox-relay")
+
+    def ping(self) -> str | None:
+        """Readiness of this instance's database: None when a trivial query answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:
+            return f"database unreachable: {type(exc).__name__}"
+        return None
 
     def stop(self):
         if self.relay is not None:

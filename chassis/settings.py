@@ -86,6 +86,11 @@ class Settings(BaseSettings):
                                    "(X-Forwarded-For/-Proto hops to trust; 0: use the socket's address)")
     max_json_kb: int = Field(1024, ge=1, description="largest JSON request body, KiB (attachments: MAX_ATTACHMENT_MB)")
 
+    # operations endpoints of each service instance (chassis.ops_http): /livez, /readyz, /metrics
+    ops_host: str = Field("127.0.0.1", description="address the instance's operations endpoints listen on")
+    ops_port: int = Field(0, ge=0, le=65535, description="port of /livez, /readyz, /metrics of a service "
+                          "instance (never the public port); 0: off")
+
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
         url = make_url(self.database_url).set(drivername="postgresql+psycopg",
