@@ -56,11 +56,21 @@ def _domain_session():
     return Session(engine)
 
 
+_PRINCIPALS: list = []
+
+
 def _principal():
+    """The caller: one of BASELINE_PRINCIPALS (a JSON list), chosen by the X-Bench-Author header, so
+    the plain side writes as many authors as the gateway side does."""
+    import json
+
     from services.registry.schemas import Principal
 
-    return Principal.model_validate_json(os.environ["BASELINE_PRINCIPAL"]) if "BASELINE_PRINCIPAL" in os.environ \
-        else None
+    if "BASELINE_PRINCIPALS" not in os.environ:
+        return None
+    if not _PRINCIPALS:
+        _PRINCIPALS.extend(Principal.model_validate(p) for p in json.loads(os.environ["BASELINE_PRINCIPALS"]))
+    return _PRINCIPALS[int(request.headers.get("X-Bench-Author", "0")) % len(_PRINCIPALS)]
 
 
 @app.post("/domain/consultations/<uuid:cid>/comments")

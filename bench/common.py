@@ -46,10 +46,12 @@ HEADER = f"{'case':<44} {'requests':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}
 
 
 def hammer(name: str, url: str, total: int, concurrency: int, method: str = "GET",
-           body_for=None, ok=(200,), headers: dict | None = None) -> Figures:
-    """Send ``total`` requests with ``concurrency`` threads (each its own keep-alive session)."""
+           body_for=None, ok=(200,), headers: dict | None = None, headers_for=None) -> Figures:
+    """Send ``total`` requests with ``concurrency`` threads (each its own keep-alive session);
+    ``headers_for(i)`` gives request i its own headers (e.g. a different caller)."""
     def op(session: requests.Session, i: int) -> bool:
-        r = session.request(method, url, json=body_for(i) if body_for else None, headers=headers, timeout=30)
+        r = session.request(method, url, json=body_for(i) if body_for else None,
+                            headers=headers_for(i) if headers_for else headers, timeout=30)
         return r.status_code in ok
 
     return drive(name, op, total, concurrency)

@@ -72,9 +72,12 @@ def main() -> None:
         plain = f"http://127.0.0.1:{port}"
         Cluster(env, ROOT / "var" / "bench-logs", plain).wait_ready(30, path="/consultations/" + cid)
 
-        resident = dev_login(base, full_name="Активний Мешканець")
-        auth = resident.headers()
-        text = {"body": "Прошу додати рейс о 22:00 до мікрорайону Хмільники."}
+        # 50 residents in turn, a new text each request: one author repeating one text is refused
+        # (409 duplicate_comment), which would measure the refusal, not the write
+        auths = [dev_login(base, full_name=f"Активний Мешканець {k:03d}").headers() for k in range(50)]
+
+        def text(i):
+            return {"body": f"Прошу додати рейс о 22:00 до мікрорайону Хмільники (пропозиція {i})."}
         rows = []
         for label, url in (("page", f"/consultations/{cid}"), ("first page of comments", f"/consultations/{cid}/comments")):
             hammer("warm", plain + url, 50, 1)
@@ -83,9 +86,9 @@ def main() -> None:
             g = hammer(f"gateway: {label} ({args.comments} comments)", base + "/api/v1" + url, args.requests, 1)
             rows += [(b, None), (g, b)]
         b = hammer("plain Flask+SQLAlchemy: POST comment x8", plain + f"/consultations/{cid}/comments",
-                   args.requests, 8, "POST", lambda i: text, ok=(201,))
+                   args.requests, 8, "POST", text, ok=(201,))
         g = hammer("gateway: POST comment x8", base + f"/api/v1/consultations/{cid}/comments",
-                   args.requests, 8, "POST", lambda i: text, ok=(201,), headers=auth)
+                   args.requests, 8, "POST", text, ok=(201,), headers_for=lambda i: auths[i % len(auths)])
         rows += [(b, None), (g, b)]
         ceiling = hammer("gateway: GET /healthz (no RPC), sequential", base + "/healthz", args.requests, 1)
         rows.append((ceiling, None))

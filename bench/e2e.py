@@ -1,4 +1,4 @@
-"""End-to-end benchmark (issue 8, item 5): one command, one table.
+"""End-to-end benchmark: one command, one table.
 
 Three user actions through the whole system — comment submission, a consultation page read with
 its first page of comments (two requests, one figure), a survey response — at a fixed concurrency,
@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--comments", type=int, default=1000)
+    ap.add_argument("--authors", type=int, default=50, help="distinct residents writing (each side the same "
+                    "number), so no author piles up hundreds of comments for the duplicate check to read")
     args = ap.parse_args()
 
     import psycopg
@@ -86,32 +88,39 @@ def main() -> None:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(SEED_COMMENTS.replace("%(cid)s", f"'{cid}'").replace("%(n)s", str(args.comments)))
             conn.execute("ANALYZE comments")
-        resident = dev_login(base, full_name="Активний Мешканець")
-        auth = resident.headers()
-        principal = requests.get(api + "/me", headers=auth, timeout=10).json()
+        authors = [dev_login(base, full_name=f"Активний Мешканець {k:03d}") for k in range(args.authors)]
+        auths = [a.headers() for a in authors]
+        principal = requests.get(api + "/me", headers=auths[0], timeout=10).json()
 
         with ClusterRpcProxy({"AMQP_URI": world.amqp_uri}, timeout=10) as rpc:
-            resolved = rpc.registry.resolve_session(_session_id(resident.token))
+            principals = [rpc.registry.resolve_session(_session_id(a.token)) for a in authors]
         port = free_port()
         env = {**world.vars, "GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1",
                "PROMETHEUS_MULTIPROC_DIR": str(ROOT / "var" / "bench-metrics" / world.run_id),
                "BASELINE_DATABASE_URL": f"postgresql+psycopg://{dsn.split('://', 1)[1]}",
-               "BASELINE_PRINCIPAL": json.dumps(resolved)}
+               "BASELINE_PRINCIPALS": json.dumps(principals)}
         baseline = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gateway/gunicorn.conf.py",
                                      "bench.baseline_app:app"], cwd=ROOT, env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         plain = f"http://127.0.0.1:{port}/domain"
         Cluster(env, ROOT / "var" / "bench-logs", f"http://127.0.0.1:{port}").wait_ready(
             30, path=f"/domain/consultations/{cid}/page")
-        assert principal["id"] == resolved["person_id"]
+        assert principal["id"] == principals[0]["person_id"]
 
         numbers = itertools.count(1)  # warm-up included: every comment gets its own number
 
-        def comment(root, headers):
-            # a new text each time: the same author repeating a comment is refused (409 duplicate_comment)
+        def comment(root, headers_for):
+            # a new text each time (the same author repeating a comment is refused, 409 duplicate_comment),
+            # and the authors in turn, on both sides
             return lambda s, i: s.post(f"{root}/consultations/{cid}/comments", json={
                 "body": f"Прошу додати рейс о 22:00 до мікрорайону Хмільники (№ {next(numbers)})."},
-                headers=headers, timeout=30).status_code == 201
+                headers=headers_for(i), timeout=30).status_code == 201
+
+        def plain_author(i):
+            return {"X-Bench-Author": str(i % len(principals))}
+
+        def gateway_author(i):
+            return auths[i % len(auths)]
 
         def gateway_page(s, i):
             return (s.get(f"{api}/consultations/{cid}", timeout=30).ok
@@ -130,14 +139,14 @@ def main() -> None:
         def plain_page(s, i):
             return s.get(f"{plain}/consultations/{cid}/page", timeout=30).ok
 
-        def respond(root, headers):
-            return lambda s, i: s.post(f"{root}/consultations/{sid}/responses", json=answer, headers=headers,
-                                       timeout=30).status_code == 200
+        def respond(root, headers_for):
+            return lambda s, i: s.post(f"{root}/consultations/{sid}/responses", json=answer,
+                                       headers=headers_for(i), timeout=30).status_code == 200
 
-        cases = [("POST comment", comment(plain, {}), comment(api, auth)),
+        cases = [("POST comment", comment(plain, plain_author), comment(api, gateway_author)),
                  ("page + first page of comments", plain_page, gateway_page),
                  ("same, revalidated (ETag, 304)", plain_page, gateway_page_revalidated),
-                 ("POST survey response", respond(plain, {}), respond(api, auth))]
+                 ("POST survey response", respond(plain, plain_author), respond(api, gateway_author))]
         n, c = args.requests, args.concurrency
         rows = []
         with ClusterRpcProxy({"AMQP_URI": world.amqp_uri}, timeout=10) as rpc:
@@ -152,7 +161,7 @@ def main() -> None:
         ceiling = hammer("gateway: GET /healthz (no RPC)", base + "/healthz", n, c)
         rows.append((ceiling, None, ""))
         print(f"# bench/e2e.py on {machine()}; concurrency {c}, {n} requests per case, "
-              f"{args.comments} published comments; both apps gunicorn gthread 2 workers x 8 threads")
+              f"{args.comments} published comments, {args.authors} authors on each side; both apps gunicorn gthread 2 workers x 8 threads")
         print(HEADER + "  SQL statements per request (services)")
         for fig, ref, sql in rows:
             print(fig.row(ref) + (f"  {sql}" if sql else ""))
