@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1su
 export PSYCOPG_WAIT_FUNC ?= wait_selector
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run install migrate topology demo test bench clean asyncapi
+.PHONY: run install migrate topology demo test bench clean asyncapi settings-doc
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -50,6 +50,9 @@ bench: install
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml
+
+settings-doc: install
+	$(BIN)/python -m chassis.settings_doc > docs/settings.md
 
 clean:
 	rm -rf $(VENV) var

@@ -15,38 +15,38 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     app_env: str = Field("development", description="development | production")
-    amqp_uri: str = "amqp://guest:guest@localhost:5672/"
-    database_url: str = "postgresql://postgres@localhost:5432"
+    amqp_uri: str = Field("amqp://guest:guest@localhost:5672/", description="RabbitMQ connection URI")
+    database_url: str = Field("postgresql://postgres@localhost:5432", description="PostgreSQL server; a database per service")
     db_prefix: str = Field("econsult_", description="database name = prefix + service name")
-    db_pool_size: int = 2
-    db_max_overflow: int = 10
+    db_pool_size: int = Field(2, description="pooled connections per service instance")
+    db_max_overflow: int = Field(10, description="extra connections per instance; keep replicas × services × (pool + overflow) < max_connections")
     db_idle_in_transaction_seconds: float = Field(60.0, ge=0, description="PostgreSQL ends a session left idle "
                                                   "inside a transaction this long (a client gone half-open "
                                                   "would otherwise hold its locks for ever); 0: off")
     db_silence_seconds: float = Field(60.0, ge=0, description="a statement or pool ping that hears nothing "
                                       "from PostgreSQL this long drops its connection (half-open links); 0: off")
-    smtp_host: str = "localhost"
-    smtp_port: int = 1025
-    smtp_user: str = ""
-    smtp_password: str = ""
+    smtp_host: str = Field("localhost", description="outgoing mail server (the local catcher in `make run`)")
+    smtp_port: int = Field(1025, description="outgoing mail server port")
+    smtp_user: str = Field("", description="SMTP login, when the server wants one")
+    smtp_password: str = Field("", description="SMTP password, when the server wants one")
     smtp_tls: str = Field("none", description="none | starttls | ssl")
-    smtp_from: str = "Електронні консультації <noreply@localhost>"
+    smtp_from: str = Field("Електронні консультації <noreply@localhost>", description="sender of the e-mails")
     smtp_rate_per_second: float = Field(50.0, description="e-mails per second per sender")
     smtp_concurrency: int = Field(2, description="parallel SMTP connections per notifications instance")
-    smtp_batch: int = 100
+    smtp_batch: int = Field(100, description="e-mails a sender claims at once")
     delivery_stuck_seconds: float = Field(120.0, description="a claimed e-mail not sent by then is retried")
     digest_send_hour: int = Field(18, ge=0, le=23, description="Kyiv hour the day's digest e-mails go out")
-    gateway_port: int = 8000
-    public_url: str = "http://localhost:8000"
-    auth_dev_login: bool = False
-    tz: str = "Europe/Kyiv"
-    log_level: str = "INFO"
+    gateway_port: int = Field(8000, description="port the gateway listens on (gunicorn reads it too)")
+    public_url: str = Field("http://localhost:8000", description="public address: links in e-mails, feeds")
+    auth_dev_login: bool = Field(False, description="POST /api/v1/auth/dev-login; refused in production")
+    tz: str = Field("Europe/Kyiv", description="the city's time zone for deadlines")
+    log_level: str = Field("INFO", description="logging level of every process")
     rpc_timeout: float = Field(10.0, description="seconds the gateway waits for an RPC reply")
     amqp_heartbeat: int = Field(20, ge=0, description="AMQP heartbeat of the services' consumers (s): a "
                                 "half-open broker connection is noticed after about twice this")
     amqp_publish_timeout: float = Field(10.0, gt=0, description="longest wait for a publish and its confirm (s)")
     max_workers: int = Field(16, description="concurrent workers per service instance")
-    outbox_poll_seconds: float = 0.5
+    outbox_poll_seconds: float = Field(0.5, description="outbox relay poll interval (s)")
     event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
     fault_point: str = Field("", description="test-only: SIGKILL at this point once (chassis.faults); "
                                              "refused when APP_ENV=production")
@@ -59,21 +59,21 @@ class Settings(BaseSettings):
     min_term_days_initiative: int = Field(30, description="R-3.11: shortest for initiatives (one month)")
     timer_interval_seconds: float = Field(30.0, description="how often services run their timers")
     file_store: str = Field("var/files", description="a directory, or s3://bucket/prefix (needs boto3)")
-    max_attachment_mb: float = 20.0
+    max_attachment_mb: float = Field(20.0, description="largest attachment, MiB")
 
     # identity and sessions (issue: Registry and identity)
     secret_key: str = Field(DEV_SECRET, description="signs session tokens and cookies; set in production")
-    session_ttl_minutes: int = 12 * 60
+    session_ttl_minutes: int = Field(12 * 60, description="session lifetime")
     community_code: str = Field("UA-DEMO-COMMUNITY", description="the community's КАТОТТГ code (R-1.3); set it")
-    oauth_authorize_url: str = "https://id.gov.ua/"
-    oauth_token_url: str = "https://id.gov.ua/get-access-token"
-    oauth_userinfo_url: str = "https://id.gov.ua/get-user-info"
-    oauth_logout_url: str = "https://id.gov.ua/get-user-logout"
-    oauth_client_id: str = ""
-    oauth_client_secret: str = ""
-    oauth_auth_type: str = "dig_sign,bank_id"
+    oauth_authorize_url: str = Field("https://id.gov.ua/", description="identity provider: authorization endpoint")
+    oauth_token_url: str = Field("https://id.gov.ua/get-access-token", description="identity provider: token endpoint")
+    oauth_userinfo_url: str = Field("https://id.gov.ua/get-user-info", description="identity provider: user data")
+    oauth_logout_url: str = Field("https://id.gov.ua/get-user-logout", description="identity provider: logout endpoint")
+    oauth_client_id: str = Field("", description="the service's client id at the identity provider")
+    oauth_client_secret: str = Field("", description="the service's client secret at the identity provider")
+    oauth_auth_type: str = Field("dig_sign,bank_id", description="sign-in ways: КЕП, BankID")
     oauth_token_method: str = Field("POST", description="GET (as id.gov.ua documents) or POST")
-    oauth_fields: str = "givenname,middlename,lastname,drfocode,unzr,email,phone,address"
+    oauth_fields: str = Field("givenname,middlename,lastname,drfocode,unzr,email,phone,address", description="person data asked of the provider")
     oauth_redirect_url: str = Field("", description="default: PUBLIC_URL + /api/v1/auth/callback")
 
     # ---- abuse limits (issue 8; OWASP API4): counted by the registry, shared by every gateway ----
