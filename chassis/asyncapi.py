@@ -7,9 +7,7 @@ the event type as routing key.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
-import sys
 
 import yaml
 
@@ -110,19 +108,9 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m chassis.asyncapi", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated document")
-    args = parser.parse_args(argv)
-    if args.check is None:
-        sys.stdout.write(render())
-        return
-    try:
-        with open(args.check, encoding="utf-8") as fh:
-            current = fh.read()
-    except FileNotFoundError:
-        sys.exit(f"{args.check} does not exist: run `make asyncapi`")
-    if current != render():
-        sys.exit(f"{args.check} is stale: run `make asyncapi`")
+    from chassis.generated_doc import cli
+
+    cli("python -m chassis.asyncapi", __doc__.splitlines()[0], render, "asyncapi", argv)
 
 
 if __name__ == "__main__":
