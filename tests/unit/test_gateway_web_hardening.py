@@ -151,3 +151,63 @@ def test_zip_bomb_is_refused_without_inflating_it():
         z.writestr("mimetype", ODT)
         z.writestr("content.xml", "<x/>")
     assert sniff(honest.getvalue()) == ODT
+
+
+# ---- files carry one charset; the identity provider's failures; the OAuth state cookie ------------
+
+@pytest.mark.parametrize("content_type", ["text/csv; charset=utf-8", "text/html; charset=utf-8"])
+def test_report_files_send_a_single_charset(content_type, tmp_path):
+    from gateway.routes_reports import send
+    from services.consultations.files import FileStore
+
+    app = create_app(Settings(rate_limit_enabled=False, file_store=str(tmp_path)))
+    digest = FileStore(tmp_path).put("звіт".encode())
+    with app.test_request_context("/"):
+        r = send({"sha256": digest, "content_type": content_type, "filename": "report.csv"})
+    assert r.headers["Content-Type"] == content_type
+    assert r.headers["Content-Type"].count("charset") == 1
+
+
+def _login_state(client) -> str:
+    r = client.get("/api/v1/auth/login")
+    assert r.status_code == 302
+    return r.headers["Location"].split("state=", 1)[1].split("&", 1)[0]
+
+
+def _oauth_cookie_cleared(r) -> bool:
+    return any(c.startswith("econsult_oauth=;") and "Path=/api/v1/auth" in c
+               for c in r.headers.getlist("Set-Cookie"))
+
+
+def test_unreachable_identity_provider_is_503_and_the_state_cookie_is_cleared():
+    with socket_on_a_closed_port() as url:
+        app = create_app(Settings(rate_limit_enabled=False, oauth_token_url=url, oauth_userinfo_url=url))
+        client = app.test_client()
+        state = _login_state(client)
+        r = client.get(f"/api/v1/auth/callback?code=c&state={state}")
+    assert r.status_code == 503 and r.mimetype == "application/problem+json"
+    assert r.get_json()["code"] == "provider_unavailable"
+    assert _oauth_cookie_cleared(r)
+
+
+def test_a_failed_callback_clears_the_state_cookie():
+    client = create_app(Settings(rate_limit_enabled=False)).test_client()
+    _login_state(client)
+    r = client.get("/api/v1/auth/callback?code=c&state=not-the-state")
+    assert r.status_code == 422 and r.get_json()["code"] == "invalid_state"
+    assert _oauth_cookie_cleared(r)
+
+
+class socket_on_a_closed_port:
+    """A loopback URL nothing listens on (bound, then closed)."""
+
+    def __enter__(self) -> str:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return f"http://127.0.0.1:{port}/token"
+
+    def __exit__(self, *exc):
+        return False
