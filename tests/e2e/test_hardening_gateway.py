@@ -265,3 +265,112 @@ def test_a_zip_bomb_upload_is_refused_and_the_workers_stay_small(system):
         assert r.status_code in (415, 422), r.text
     grew = {pid: _peak_rss_kb(pid) - before[pid] for pid in workers}
     assert max(grew.values()) < 60_000, f"peak RSS grew by {grew} KiB"
+
+
+# ---- the unit filter takes the id /api/v1/units returns -----------------------------------------
+
+def test_unit_filter_takes_the_unit_id_and_consultations_carry_it(system):
+    unit = f"Відділ фільтрів {uuid.uuid4().hex[:6]}"
+    official = dev_login(system.base_url, ["official"], unit=unit, full_name="Фільтр Одиничний")
+    cid = open_consultation(official, title="Консультація одного підрозділу")["id"]
+    anon = Caller(system.base_url)
+    unit_id = next(u["id"] for u in anon.get("/api/v1/units").json()["items"] if u["name"] == unit)
+    by_id = anon.get("/api/v1/consultations", params={"unit": unit_id})
+    assert by_id.status_code == 200
+    assert [(c["id"], c["unit_id"], c["unit_name"]) for c in by_id.json()["items"]] == [(cid, unit_id, unit)]
+    assert anon.get(f"/api/v1/consultations/{cid}").json()["unit_id"] == unit_id
+    assert [c["id"] for c in anon.get("/api/v1/consultations", params={"unit": unit}).json()["items"]] == [cid]
+    unknown = anon.get("/api/v1/consultations", params={"unit": str(uuid.uuid4())})
+    assert unknown.status_code == 200 and unknown.json()["items"] == [] and unknown.json()["total"] == 0
+
+
+# ---- R-2.4: the export holds what every service keeps about the person -----------------------------
+
+def test_export_holds_everything_every_service_keeps_and_nothing_of_others(env, system):
+    """R-2.4: one JSON document with the registry's data and consents, comments with status and
+    grounds, survey answers, support votes, initiatives, plan proposals, cabinet messages, e-mail
+    deliveries, reports of comments filed, report participation; another person's data never."""
+    from datetime import timedelta
+
+    from services.workdays import today_kyiv
+    from tests.e2e.test_consultations import FULL_NOTICE, draft_body
+    from tests.e2e.test_decisions_search import close_now
+    from tests.e2e.test_outcomes import eventually
+
+    base, tag = system.base_url, uuid.uuid4().hex[:8]
+    person = dev_login(base, full_name="Експортна Оксана Іванівна")
+    other = dev_login(base, full_name="Сусідній Петро Чужинський")
+    for who, mail in ((person, f"me-{tag}@export.example"), (other, f"other-{tag}@export.example")):
+        assert who.put("/api/v1/me", json={"email": mail, "interests": [11]}).status_code == 200
+    official = dev_login(base, ["official"], unit="Відділ експорту", full_name="Експорт Посадова")
+    moderator = dev_login(base, ["moderator"], full_name="Модератор Експорту")
+    c = open_consultation(official, title=f"Експорт {tag}: сквер", category=11)
+    cid, alt = c["id"], c["alternatives"][0]["id"]
+    survey = draft_body(form="survey", title=f"Опитування експорту {tag}", category=11, alternatives=[],
+                        notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
+                        ends_on=(today_kyiv() + timedelta(days=20)).isoformat(),
+                        questions=[{"text": "Що потрібно у сквері?", "kind": "single", "options": ["Лавки", "Фонтан"]}])
+    sid = official.post("/api/v1/consultations", json=survey).json()["id"]
+    s = official.post(f"/api/v1/consultations/{sid}/publish").json()
+    question = s["questions"][0]
+
+    mine = person.post(f"/api/v1/consultations/{cid}/comments",
+                       json={"body": f"Пропоную лавки в сквері {tag}", "alternative_id": alt})
+    assert mine.status_code == 201, mine.text
+    rude = person.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Цей сквер — повна хуйня"}).json()["id"]
+    theirs = other.post(f"/api/v1/consultations/{cid}/comments", json={"body": f"Сусідська думка {tag}"}).json()["id"]
+    assert person.post(f"/api/v1/consultations/{cid}/responses", json={"alternative_id": alt}).status_code == 200
+    assert other.post(f"/api/v1/consultations/{cid}/responses", json={"alternative_id": alt}).status_code == 200
+    assert person.post(f"/api/v1/consultations/{sid}/responses", json={"answers": [
+        {"question_id": question["id"], "option_ids": [question["options"][0]["id"]]}]}).status_code == 200
+    initiative = person.post("/api/v1/consultations", json=draft_body(title=f"Ініціатива експорту {tag}"))
+    assert initiative.status_code == 201, initiative.text
+    proposal = person.post(f"/api/v1/plan/{today_kyiv().year}/entries",
+                           json={"title": f"Пропозиція до плану {tag}", "category": 11})
+    assert proposal.status_code == 201, proposal.text
+
+    def queued(subject):
+        return next((x for x in moderator.get("/api/v1/moderation/queue").json()["items"]
+                     if x["subject_id"] == subject), None)
+    case = eventually(lambda: queued(rude), seconds=20)
+    assert moderator.post(f"/api/v1/moderation/cases/{case['id']}/decision",
+                          json={"decision": "reject", "grounds": ["obscene"]}).status_code == 200
+    eventually(lambda: any(i["id"] == theirs for i in Caller(base).get(
+        f"/api/v1/consultations/{cid}/comments?per_page=100").json()["items"]), seconds=20)
+    assert person.post(f"/api/v1/comments/{theirs}/reports", json={"reason": f"Скарга експорту {tag}"}).status_code == 201
+    eventually(lambda: person.get("/api/v1/me/notifications").json()["items"], seconds=20)
+    close_now(env, cid)
+
+    def exported():
+        data = person.get("/api/v1/me/export").json()
+        ready = (data["notifications"]["email_deliveries"] and data["notifications"]["cabinet_messages"]
+                 and data["reports"]["report_participation"])
+        return data if ready else None
+    data = eventually(exported, seconds=30)
+    assert data, person.get("/api/v1/me/export").json()
+
+    assert data["person"]["email"] == f"me-{tag}@export.example" and data["person"]["consented_at"]
+    cons = data["consultations"]
+    comments = {c["id"]: c for c in cons["comments"]}
+    assert comments[mine.json()["id"]]["status"] == "published"
+    assert comments[rude]["status"] == "rejected" and comments[rude]["rejection_grounds"]
+    assert [v["alternative_id"] for v in cons["support_votes"]] == [alt]
+    assert [a["option_ids"] for a in cons["survey_answers"]] == [[question["options"][0]["id"]]]
+    assert [i["title"] for i in cons["initiatives"]] == [f"Ініціатива експорту {tag}"]
+    assert [p["title"] for p in cons["plan_proposals"]] == [f"Пропозиція до плану {tag}"]
+    mod = data["moderation"]
+    assert [r["reason"] for r in mod["comment_reports_filed"]] == [f"Скарга експорту {tag}"]
+    assert any(c["subject_id"] == rude and c["decision"] == "rejected" and c["grounds"]
+               for c in mod["cases_about_my_texts"])
+    assert {d["consultation_id"] for d in data["notifications"]["email_deliveries"]} >= {cid}
+    assert [p["consultation_id"] for p in data["reports"]["report_participation"]] == [cid]
+
+    text = json_text(data)
+    for foreign in (other.person_id, "Сусідній Петро", f"other-{tag}", f"Сусідська думка {tag}"):
+        assert foreign not in text, f"another person's data in the export: {foreign}"
+
+
+def json_text(data) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False)
