@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-from flask import Response, after_this_request, current_app, json, redirect, request
+from flask import Response, current_app, json, redirect, request
 from pydantic import BaseModel
 
 from gateway import auth, oauth
@@ -106,17 +106,20 @@ def register(spec: ApiSpec):
                "a session starts (JSON for API clients, a redirect for browsers)",
                query=CallbackQuery, response=TokenOut, tags=["auth"], errors=(400, 502, 503))
     def auth_callback(query: CallbackQuery):
-        @after_this_request
-        def _forget_state(resp: Response) -> Response:  # one attempt per state, failed or not
-            resp.delete_cookie(oauth.OAUTH_COOKIE, path="/api/v1/auth")
-            return resp
-
         info, next_path = oauth.finish(query.code, query.state, request.cookies.get(oauth.OAUTH_COOKIE))
         session = rpc("login_userinfo", info)
         if request.accept_mimetypes.best == "application/json" or "json" in request.headers.get("Accept", ""):
             resp = _session_response(session)
         else:
             resp = browser_login(session, next_path)
+        return resp
+
+    @api.after_request
+    def _forget_state(resp: Response) -> Response:
+        """One attempt per login state: the callback clears it, failed or not (a provider's
+        `error=` without a code included)."""
+        if request.endpoint == f"{api.name}.auth_callback":
+            resp.delete_cookie(oauth.OAUTH_COOKIE, path="/api/v1/auth")
         return resp
 
     if spec.dev_login:

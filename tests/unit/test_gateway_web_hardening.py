@@ -196,6 +196,9 @@ def test_a_failed_callback_clears_the_state_cookie():
     r = client.get("/api/v1/auth/callback?code=c&state=not-the-state")
     assert r.status_code == 422 and r.get_json()["code"] == "invalid_state"
     assert _oauth_cookie_cleared(r)
+    _login_state(client)
+    r = client.get("/api/v1/auth/callback?error=access_denied&state=x")  # the person said no
+    assert r.status_code == 422 and _oauth_cookie_cleared(r)
 
 
 class socket_on_a_closed_port:
