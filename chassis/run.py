@@ -24,13 +24,14 @@ def main(argv: list[str]) -> None:
     from chassis.faults import refuse_in_production
     from chassis.log import configure_logging
     from chassis.rpcreply import install as keep_serving_when_a_reply_fails
-    from chassis.settings import get_settings
+    from chassis.settings import get_settings, refuse_unsafe_outside_dev
     from chassis.topology import declare
     from services import all_service_classes, service_class
 
     service = argv[0]
     settings = get_settings()
     refuse_in_production(settings.app_env, settings.fault_point)
+    refuse_unsafe_outside_dev(settings)
     configure_logging(service, settings.log_level)
     keep_serving_when_a_reply_fails()
     cls = service_class(service)

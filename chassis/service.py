@@ -7,7 +7,8 @@ from sqlalchemy import text
 
 from chassis.context import RequestContext
 from chassis.db import STATEMENTS, Database
-from chassis.errors import InvalidInput, ServiceError
+from chassis.errors import InvalidInput, ServiceError, parse_uuid
+from chassis.export import Personal, export_person
 from chassis.ops_http import OpsEndpoints
 from chassis.outbox import outbox
 from chassis.settings import get_settings
@@ -20,6 +21,7 @@ class BaseService:
     db = Database()
     request_id = RequestContext()
     ops = OpsEndpoints()
+    personal_data: dict[str, Personal] = {}  # what this service keeps about a person (R-2.4 export)
 
     @rpc(expected_exceptions=ServiceError)
     def health(self, db_probe_seconds: float = 0.0) -> dict:
@@ -36,3 +38,11 @@ class BaseService:
         if get_settings().sql_count:  # benchmarks only: statements sent so far, this call's 2 included
             out["sql_statements"] = STATEMENTS["count"]
         return out
+
+    @rpc(expected_exceptions=ServiceError)
+    def export_person(self, person_id) -> dict:
+        """Everything this service keeps about one person (``personal_data``), as JSON values; who
+        may export is the registry's rule (the gateway asks it first)."""
+        pid = parse_uuid(person_id, "person_id")
+        with self.db.transaction() as session:
+            return export_person(session, self.personal_data, pid)

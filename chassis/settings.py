@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -9,12 +10,14 @@ from sqlalchemy.engine import make_url
 
 SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
 DEV_SECRET = "dev-only-secret-change-me"
+DEV_ENVS = ("development", "test")  # the only values that allow dev login and the default SECRET_KEY
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    app_env: str = Field("development", description="development | production")
+    app_env: Literal["development", "test", "production"] = Field(
+        "development", description="development | test | production, exactly; any other value refuses to start")
     amqp_uri: str = Field("amqp://guest:guest@localhost:5672/", description="RabbitMQ connection URI")
     database_url: str = Field("postgresql://postgres@localhost:5432", description="PostgreSQL server; a database per service")
     db_prefix: str = Field("econsult_", description="database name = prefix + service name")
@@ -91,6 +94,11 @@ class Settings(BaseSettings):
     ops_port: int = Field(0, ge=0, le=65535, description="port of /livez, /readyz, /metrics of a service "
                           "instance (never the public port); 0: off")
 
+    # gateway and web hardening: the gateway's own worker (gateway/worker.py, docs/hardening.md)
+    gateway_header_timeout: float = Field(10.0, gt=0, description="seconds a client has to send a request's "
+                                          "whole head; its bytes are collected without holding a thread")
+    gateway_header_max_kb: int = Field(64, ge=8, description="largest request head (request line and headers), KiB")
+
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
         url = make_url(self.database_url).set(drivername="postgresql+psycopg",
@@ -110,6 +118,16 @@ class Settings(BaseSettings):
             "LOG_LEVEL": self.log_level,
             "HEARTBEAT": self.amqp_heartbeat,
         }
+
+
+def refuse_unsafe_outside_dev(settings: Settings) -> None:
+    """Dev login and the published default SECRET_KEY exist only in development and test."""
+    if settings.app_env in DEV_ENVS:
+        return
+    if settings.auth_dev_login:
+        raise RuntimeError(f"AUTH_DEV_LOGIN must be off when APP_ENV={settings.app_env}")
+    if settings.secret_key == DEV_SECRET:
+        raise RuntimeError(f"set SECRET_KEY when APP_ENV={settings.app_env}")
 
 
 @lru_cache

@@ -1,7 +1,7 @@
 """Abuse limits and response hardening (issue 8; OWASP API4, ASVS 5.0 V3, V4, V13).
 
 * Rate limits on writes (per person and per client address) and logins (per address): 429
-  problem+json with ``Retry-After``. The counts live in the registry's database (``rate_hit`` RPC,
+  problem+json with ``Retry-After`` (a Ukrainian page on the web routes). The counts live in the registry's database (``rate_hit`` RPC,
   one fixed-window upsert per bucket), so every gunicorn worker and gateway replica shares them and
   the gateway keeps nothing.
 * Request size: JSON bodies up to ``MAX_JSON_KB``, attachments up to ``MAX_ATTACHMENT_MB`` (413).
@@ -18,7 +18,7 @@ from chassis.settings import Settings
 from gateway import auth
 from gateway.auth import SAFE_METHODS
 
-LOGIN_RULES = {"/api/v1/auth/login", "/api/v1/auth/callback", "/api/v1/auth/dev-login"}
+LOGIN_RULES = {"/api/v1/auth/login", "/api/v1/auth/callback", "/api/v1/auth/dev-login", "/login/dev"}
 # Swagger UI (/docs) needs its own scripts and styles, inline styles and data: images; nothing else
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -36,11 +36,13 @@ HSTS = "max-age=31536000; includeSubDomains"
 class TooManyRequests(ServiceError):
     status = 429
     default_code = "rate_limited"
+    retry_after = 1
 
 
 def counted(rule: str, method: str) -> bool:
-    """Logins, and writes under /api/, count; reads and operations routes do not."""
-    return rule in LOGIN_RULES or (method not in SAFE_METHODS and rule.startswith("/api/"))
+    """Logins and every unsafe request count, whatever its path (the web forms at ``/`` too);
+    reads do not."""
+    return rule in LOGIN_RULES or method not in SAFE_METHODS
 
 
 def buckets(settings: Settings, rule: str, method: str, address: str, person_id: str | None) -> list[dict]:

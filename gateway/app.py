@@ -8,7 +8,7 @@ import time
 from flask import Flask, g, request
 
 from chassis.log import configure_logging, new_request_id, set_request_id
-from chassis.settings import DEV_SECRET, Settings, get_settings
+from chassis.settings import Settings, get_settings, refuse_unsafe_outside_dev
 from gateway import (abuse, api_v1, docs, metrics, ops, routes_consultations, routes_files,
                      routes_identity, routes_moderation, routes_notifications, routes_open,
                      routes_reports)
@@ -32,10 +32,7 @@ def build_spec() -> ApiSpec:
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
-    if settings.app_env == "production" and settings.auth_dev_login:
-        raise RuntimeError("AUTH_DEV_LOGIN must be off when APP_ENV=production")
-    if settings.app_env == "production" and settings.secret_key == DEV_SECRET:
-        raise RuntimeError("set SECRET_KEY when APP_ENV=production")
+    refuse_unsafe_outside_dev(settings)
     configure_logging("gateway", settings.log_level)
 
     app = Flask(__name__)

@@ -3,8 +3,8 @@ cookie with a double-submit CSRF token for browsers), resolved by the registry, 
 whether the session was revoked (logout, erasure)."""
 from __future__ import annotations
 
+import hashlib
 import hmac
-import secrets
 
 from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -42,13 +42,20 @@ def read_token(token: str) -> str:
         raise Unauthorized("Недійсний токен доступу", code="token_invalid") from None
 
 
+def session_csrf(session_id: str) -> str:
+    """The CSRF token of a session: an HMAC of its id under SECRET_KEY, so a cookie an attacker
+    planted (with a matching header) is worth nothing, and a new login brings a new token."""
+    key = current_app.config["SETTINGS"].secret_key.encode()
+    return hmac.new(key, b"econsult-csrf:" + str(session_id).encode(), hashlib.sha256).hexdigest()
+
+
 def set_session_cookies(response: Response, token: str) -> None:
     settings = current_app.config["SETTINGS"]
     secure = settings.public_url.startswith("https://")
     max_age = settings.session_ttl_minutes * 60
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="Lax",
                         secure=secure, path="/")
-    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), max_age=max_age, httponly=False,
+    response.set_cookie(CSRF_COOKIE, session_csrf(read_token(token)), max_age=max_age, httponly=False,
                         samesite="Lax", secure=secure, path="/")
 
 
@@ -69,14 +76,28 @@ def _token_from_request() -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
+def expected_csrf() -> str:
+    """The token this request must carry: with a valid session cookie, the session's own token
+    (:func:`session_csrf`, whatever the ``econsult_csrf`` cookie says); without one (the login
+    form), the double-submit cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        try:
+            return session_csrf(read_token(cookie))
+        except Unauthorized:
+            pass
+    return request.cookies.get(CSRF_COOKIE, "")
+
+
 def check_csrf() -> None:
-    """Double submit: the header (API clients in a browser) or the form field (HTML forms) must
-    equal the ``econsult_csrf`` cookie."""
+    """The header (API clients in a browser) or the form field (HTML forms) must equal
+    :func:`expected_csrf`; any text compares (a non-ASCII token is simply wrong)."""
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         sent = request.form.get(CSRF_FIELD, "")
-    expected = request.cookies.get(CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(sent, expected):
+    expected = expected_csrf()
+    if not expected or not hmac.compare_digest(sent.encode("utf-8", "surrogatepass"),
+                                               expected.encode("utf-8", "surrogatepass")):
         raise Forbidden("Відсутній або неправильний CSRF-токен", code="csrf_failed")
 
 

@@ -1,10 +1,11 @@
-"""gunicorn settings for the gateway (gthread workers; see README, "Settings")."""
+"""gunicorn settings for the gateway (gthread workers whose event loop reads request heads: gateway/worker.py;
+see README, "Settings", and docs/hardening.md)."""
 import os
 import shutil
 import tempfile
 
 bind = f"{os.environ.get('GATEWAY_HOST', '0.0.0.0')}:{os.environ.get('GATEWAY_PORT', '8000')}"
-worker_class = "gthread"
+worker_class = "gateway.worker.HeadBufferingWorker"
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 threads = int(os.environ.get("GATEWAY_THREADS", "8"))
 timeout = 60

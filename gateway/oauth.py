@@ -10,7 +10,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-from urllib.parse import urlencode
+import unicodedata
+from urllib.parse import unquote, urlencode, urlsplit
 
 import requests
 from flask import current_app, request
@@ -27,6 +28,18 @@ class LoginFailed(ServiceError):
     default_code = "login_failed"
 
 
+class ProviderFailed(ServiceError):
+    """The identity provider answered with an error or something unreadable: 502."""
+    status = 502
+    default_code = "provider_failed"
+
+
+class ProviderUnavailable(ServiceError):
+    """The identity provider could not be reached in time: 503."""
+    status = 503
+    default_code = "provider_unavailable"
+
+
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SETTINGS"].secret_key, salt="econsult-oauth")
 
@@ -36,9 +49,22 @@ def redirect_uri() -> str:
     return s.oauth_redirect_url or s.public_url.rstrip("/") + "/api/v1/auth/callback"
 
 
+def _local_path(value: str) -> bool:
+    if not value.startswith("/") or value.startswith("//"):
+        return False
+    if any(ch.isspace() or ch == "\\" or unicodedata.category(ch)[0] == "C" for ch in value):
+        return False  # browsers drop TAB/CR/LF and read `\` as `/`: `/\t/x` would become `//x`
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
+
+
 def safe_next(value: str | None) -> str:
-    """Only a local path may follow login (no open redirect)."""
-    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+    """Only a local path may follow login, the consent step or any other ``next=`` (no open
+    redirect): no control character, whitespace or backslash, no scheme and no host, neither as
+    given nor in its path once percent-decoded (``/%09/x``); anything else becomes ``/``."""
+    if not value or len(value) > 2000:
+        return "/"
+    return value if _local_path(value) and _local_path(unquote(urlsplit(value).path)) else "/"
 
 
 def start() -> tuple[str, str]:
@@ -74,6 +100,8 @@ def finish(code: str, state: str, cookie: str | None) -> tuple[dict, str]:
             r = requests.get(s.oauth_token_url, params=params, timeout=10)
         else:
             r = requests.post(s.oauth_token_url, data=params, timeout=10)
+        if r.status_code >= 500:
+            raise ProviderFailed(f"Постачальник ідентифікації відповів помилкою {r.status_code}")
         token = r.json() if r.status_code == 200 else {}
         if not token.get("access_token"):
             raise LoginFailed("Постачальник ідентифікації відхилив код входу", code="code_rejected")
@@ -81,8 +109,9 @@ def finish(code: str, state: str, cookie: str | None) -> tuple[dict, str]:
             "fields": s.oauth_fields, "user_id": token.get("user_id", ""),
             "access_token": token["access_token"]})
         if info.status_code != 200:
-            raise LoginFailed("Не вдалося отримати дані користувача", code="userinfo_failed")
+            raise ProviderFailed("Не вдалося отримати дані користувача", code="userinfo_failed")
         return info.json(), saved["next"]
-    except (requests.RequestException, ValueError) as exc:
-        raise LoginFailed(f"Постачальник ідентифікації недоступний ({type(exc).__name__})",
-                          code="provider_unavailable") from None
+    except requests.RequestException as exc:
+        raise ProviderUnavailable(f"Постачальник ідентифікації недоступний ({type(exc).__name__})") from None
+    except ValueError as exc:
+        raise ProviderFailed(f"Постачальник ідентифікації відповів нечитабельно ({type(exc).__name__})") from None

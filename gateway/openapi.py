@@ -190,10 +190,30 @@ def _parse(model: type[BaseModel], data: Any, location: str) -> BaseModel:
         raise RequestInvalid(location, exc) from None
 
 
+MAX_JSON_DEPTH = 32  # the deepest request model nests 4 levels; Python's parser recurses per level
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(raw: bytes) -> int:
+    """Deepest nesting of arrays and objects in ``raw`` (strings skipped), in linear time and
+    without recursion, so ``[`` × 100,000 is measured, not parsed."""
+    depth = deepest = 0
+    for byte in _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET):
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _parse_body(model: type[BaseModel]) -> BaseModel:
     if not request.is_json:
         raise RequestInvalid("body", message="очікується JSON (Content-Type: application/json)")
-    data = request.get_json(silent=True)
+    if json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
+        raise RequestInvalid("body", message=f"JSON вкладений глибше за {MAX_JSON_DEPTH} рівні")
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
     if not isinstance(data, dict):
         raise RequestInvalid("body", message="очікується JSON-об'єкт")
     return _parse(model, data, "body")

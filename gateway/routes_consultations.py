@@ -21,7 +21,8 @@ class ListQuery(BaseModel):
     category: int | None = Field(None, ge=1, le=22)
     form: Form | None = None
     q: str | None = Field(None, min_length=2, max_length=200, description="full-text search")
-    unit: str | None = Field(None, max_length=300, description="owning structural unit")
+    unit: str | None = Field(None, max_length=300, description="owning structural unit: its `id` from "
+                             "`/api/v1/units` (a unit's name still works); an id of no unit: an empty list")
     year: int | None = Field(None, ge=2000, le=2100)
     page: int = Field(1, ge=1, le=10_000)
     per_page: int = Field(20, ge=1, le=100)

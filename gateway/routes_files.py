@@ -82,7 +82,7 @@ def register(spec: ApiSpec):
             raise InvalidInput("Файл тимчасово недоступний", code="blob_missing")
         ext = ALLOWED.get(meta.content_type, "")
         filename = meta.filename if meta.filename.endswith(ext) else meta.filename + ext
-        return Response(data, mimetype=meta.content_type, headers={
+        return Response(data, content_type=meta.content_type, headers={
             "ETag": f'"{meta.sha256}"', "X-Content-SHA256": meta.sha256,
             "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(filename)}"})
 

@@ -66,6 +66,18 @@ def browser_login(session: dict, next_path: str) -> Response:
     return resp
 
 
+EXPORTING = ("consultations", "moderation", "notifications", "reports")  # besides the registry
+
+
+def export_everything(person_id: str) -> dict:
+    """R-2.4: the registry's export (its rules on who may export apply first), then what every
+    other service keeps about the person, each under its own name, in one document."""
+    data = rpc("export_me", person_id)
+    for service in EXPORTING:
+        data[service] = current_app.extensions["rpc"].call(service, "export_person", person_id)
+    return data
+
+
 def _no_content() -> Response:
     return Response(status=204)
 
@@ -92,7 +104,7 @@ def register(spec: ApiSpec):
 
     @api.route("/auth/callback", summary="The provider returns here: state and code are checked, "
                "a session starts (JSON for API clients, a redirect for browsers)",
-               query=CallbackQuery, response=TokenOut, tags=["auth"], errors=(400,))
+               query=CallbackQuery, response=TokenOut, tags=["auth"], errors=(400, 502, 503))
     def auth_callback(query: CallbackQuery):
         info, next_path = oauth.finish(query.code, query.state, request.cookies.get(oauth.OAUTH_COOKIE))
         session = rpc("login_userinfo", info)
@@ -100,7 +112,14 @@ def register(spec: ApiSpec):
             resp = _session_response(session)
         else:
             resp = browser_login(session, next_path)
-        resp.delete_cookie(oauth.OAUTH_COOKIE, path="/api/v1/auth")
+        return resp
+
+    @api.after_request
+    def _forget_state(resp: Response) -> Response:
+        """One attempt per login state: the callback clears it, failed or not (a provider's
+        `error=` without a code included)."""
+        if request.endpoint == f"{api.name}.auth_callback":
+            resp.delete_cookie(oauth.OAUTH_COOKIE, path="/api/v1/auth")
         return resp
 
     if spec.dev_login:
@@ -150,10 +169,11 @@ def register(spec: ApiSpec):
         auth.clear_session_cookies(resp)
         return resp
 
-    @api.route("/me/export", summary="Everything held about me, as JSON (R-2.4)", tags=["cabinet"],
+    @api.route("/me/export", summary="Everything the system keeps about me, from every service, as one "
+               "JSON document (R-2.4)", tags=["cabinet"],
                auth="login")
     def me_export():
-        data = rpc("export_me", str(auth.require_login().person_id))
+        data = export_everything(str(auth.require_login().person_id))
         return Response(json.dumps(data, ensure_ascii=False), mimetype="application/json",
                         headers={"Content-Disposition": "attachment; filename=my-data.json"})
 

@@ -91,7 +91,7 @@ def send(meta: dict) -> Response:
     data = store().get(digest)
     if data is None:
         raise NotFound("Файл тимчасово недоступний", code="blob_missing")
-    return Response(data, mimetype=meta["content_type"], headers={
+    return Response(data, content_type=meta["content_type"], headers={
         "ETag": f'"{digest}"', "X-Content-SHA256": digest,
         "Content-Disposition": f"inline; filename*=UTF-8''{quote(meta['filename'], safe='')}"})
 

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from chassis.errors import Forbidden, NotFound, ServiceError
 from gateway import auth
+from gateway.abuse import TooManyRequests
 from gateway.rpc import ServiceFailed, ServiceUnavailable
 from services.consultations.categories import CATEGORIES
 
@@ -41,8 +42,9 @@ web = Blueprint("web", __name__, template_folder="templates", static_folder="sta
 # ---- CSRF and the session ------------------------------------------------------------------------
 
 def csrf_token() -> str:
-    """The double-submit token for the hidden field; a visitor without one gets it as a cookie."""
-    token = request.cookies.get(auth.CSRF_COOKIE)
+    """The token for the hidden field: the session's own (``auth.session_csrf``) when logged in;
+    otherwise the double-submit cookie, which a visitor without one gets."""
+    token = auth.expected_csrf()
     if not token:
         token = g.get("new_csrf") or secrets.token_urlsafe(24)
         g.new_csrf = token
@@ -103,6 +105,13 @@ def _service_error(exc: ServiceError):
         return page("error.html", 404, title="Сторінку не знайдено",
                     detail="Такої сторінки немає або у вас немає до неї доступу.")
     return page("error.html", exc.status, title="Дію не виконано", detail=exc.detail)
+
+
+@web.errorhandler(TooManyRequests)
+def _too_many(exc: TooManyRequests):
+    body, status = page("error.html", 429, title="Забагато запитів",
+                        detail=f"Ви надіслали забагато запитів. Спробуйте ще раз через {exc.retry_after} с.")
+    return body, status, {"Retry-After": str(exc.retry_after)}
 
 
 @web.errorhandler(ServiceUnavailable)

@@ -55,7 +55,7 @@ def cabinet_read():
 @web.route("/me/export")
 def cabinet_export():
     me = auth.require_login()
-    data = identity.rpc("export_me", str(me.person_id))
+    data = identity.export_everything(str(me.person_id))
     return Response(json.dumps(data, ensure_ascii=False, indent=2), mimetype="application/json",
                     headers={"Content-Disposition": "attachment; filename=my-data.json"})
 

@@ -370,7 +370,7 @@ def view(session: Session, actor: Principal | None, cid: uuid.UUID) -> Consultat
     text = _paragraphs(session, version.id) if version else []
     return ConsultationOut(
         id=row.id, form=row.form, title=row.title, question=row.question, category=row.category,
-        status=row.status, unit_name=row.unit_name, initiator_name=row.initiator_name,
+        status=row.status, unit_id=row.unit_id, unit_name=row.unit_name, initiator_name=row.initiator_name,
         alternatives=[AlternativeOut.model_validate(a._asdict()) for a in alts], questions=survey,
         draft_version=version.number if version else None,
         paragraphs=[ParagraphOut(id=p.id, number=i + 1, text=p.text) for i, p in enumerate(text)],
@@ -477,7 +477,7 @@ def listing(session: Session, status: Status | None, category: int | None, form:
         cond.append(or_(consultations.c.search_vector.op("@@")(tsq), similarity > 0.45))
         rank = func.ts_rank(consultations.c.search_vector, tsq) + similarity
     if unit:
-        cond.append(consultations.c.unit_name == unit)
+        cond.append(unit_filter(unit))
     if year:
         cond.append(func.extract("year", consultations.c.starts_on) == year)
     if status is not None:
@@ -494,6 +494,15 @@ def listing(session: Session, status: Status | None, category: int | None, form:
                            .offset((page - 1) * per_page).limit(per_page)).all()
     return ConsultationPage(items=[ConsultationSummary.model_validate(r._asdict()) for r in rows],
                             total=total, page=page, per_page=per_page)
+
+
+def unit_filter(unit: str):
+    """A unit's id (as the registry's `/api/v1/units` lists it), or, kept for old links, its name.
+    An id no consultation carries simply matches nothing (this service does not own the units)."""
+    try:
+        return consultations.c.unit_id == uuid.UUID(unit)
+    except ValueError:
+        return consultations.c.unit_name == unit
 
 
 # ---- comments ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 PDF, DOCX, XLSX, ODT, ODS, PNG, JPEG = (
@@ -21,6 +22,10 @@ PDF, DOCX, XLSX, ODT, ODS, PNG, JPEG = (
     "image/png",
     "image/jpeg",
 )
+# An ODF `mimetype` entry is a few dozen bytes, stored uncompressed: anything declared larger, or
+# inflating much more than its compressed size, is not a document but a zip bomb.
+MIMETYPE_MAX_BYTES = 256
+MAX_INFLATE_RATIO = 100
 ALLOWED = {PDF: ".pdf", DOCX: ".docx", XLSX: ".xlsx", ODT: ".odt", ODS: ".ods", PNG: ".png", JPEG: ".jpg"}
 
 
@@ -37,16 +42,25 @@ def sniff(data: bytes) -> str | None:
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 names = set(z.namelist())
                 if "mimetype" in names:
-                    mime = z.read("mimetype").decode("ascii", "replace").strip()
+                    mime = _small_entry(z, "mimetype")
                     return mime if mime in (ODT, ODS) else None
                 if "[Content_Types].xml" in names:
                     if any(n.startswith("word/") for n in names):
                         return DOCX
                     if any(n.startswith("xl/") for n in names):
                         return XLSX
-        except zipfile.BadZipFile:
-            return None
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError):
+            return None  # broken, encrypted or oddly compressed: not a document we accept
     return None
+
+
+def _small_entry(z: zipfile.ZipFile, name: str) -> str | None:
+    """A short text entry, read as a bounded prefix once its declared size and ratio are sane."""
+    info = z.getinfo(name)
+    if info.file_size > MIMETYPE_MAX_BYTES or info.file_size > MAX_INFLATE_RATIO * max(info.compress_size, 1):
+        return None
+    with z.open(info) as f:
+        return f.read(MIMETYPE_MAX_BYTES + 1)[:MIMETYPE_MAX_BYTES].decode("ascii", "replace").strip()
 
 
 def sha256(data: bytes) -> str:

@@ -172,3 +172,19 @@ plan_entries = Table(
     Column("note", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# What this database keeps about a person, for their export (R-2.4; chassis.export)
+from chassis.export import Personal  # noqa: E402
+
+PERSONAL = {
+    "initiatives": Personal(consultations, "initiator_id", (
+        "id", "form", "title", "question", "category", "status", "unit_name", "initiator_name", "notice",
+        "starts_on", "ends_on", "outcome", "created_at", "updated_at")),
+    "comments": Personal(comments, "author_id"),
+    "survey_answers": Personal(responses, "person_id"),
+    "support_votes": Personal(supports, "person_id"),
+    "plan_proposals": Personal(plan_entries, "proposed_by"),
+    "status_changes_made": Personal(status_history, "actor_id"),
+    "attachments_uploaded": Personal(attachments, "uploaded_by"),
+    "decisions_recorded": Personal(decisions, "recorded_by", ("consultation_id", "number", "title", "recorded_at")),
+}

@@ -199,6 +199,7 @@ class ConsultationOut(BaseModel):
     question: str
     category: int
     status: Status
+    unit_id: uuid.UUID | None = Field(None, description="the owning structural unit, as `/api/v1/units` lists it")
     unit_name: str | None
     initiator_name: str | None = Field(description="the author of an initiative, shown on the page (R-3.10)")
     alternatives: list[AlternativeOut]
@@ -225,6 +226,7 @@ class ConsultationSummary(BaseModel):
     question: str
     category: int
     status: Status
+    unit_id: uuid.UUID | None = Field(None, description="the owning structural unit, as `/api/v1/units` lists it")
     unit_name: str | None
     starts_on: date | None
     ends_on: date | None

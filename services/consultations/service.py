@@ -13,6 +13,7 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
+from services.consultations.models import PERSONAL
 from services.consultations import domain, plan, report_feed
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
@@ -58,6 +59,7 @@ def dump(model) -> dict:
 
 class ConsultationsService(BaseService):
     name = "consultations"
+    personal_data = PERSONAL  # its export
 
     @rpc
     def list_categories(self) -> list[dict]:

@@ -66,3 +66,13 @@ flags = Table(
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("comment_id", "reporter_id"),
 )
+
+# What this database keeps about a person, for their export (R-2.4; chassis.export)
+from chassis.export import Personal  # noqa: E402
+
+PERSONAL = {
+    "cases_about_my_texts": Personal(cases, "author_id"),
+    "screenings_of_my_texts": Personal(screenings, "author_id"),
+    "comment_reports_filed": Personal(flags, "reporter_id"),
+    "moderation_decisions_made": Personal(decisions, "moderator_id"),
+}

@@ -9,6 +9,7 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
+from services.moderation.models import PERSONAL
 from services.consultations.schemas import CommentSubmitted, ConsultationSubmitted
 from services.moderation import domain
 from services.moderation.grounds import GROUNDS
@@ -22,6 +23,7 @@ def dump(model) -> dict:
 
 class ModerationService(BaseService):
     name = "moderation"
+    personal_data = PERSONAL  # its export
 
     @subscribe("consultations", "comment_submitted")
     def on_comment_submitted(self, payload):

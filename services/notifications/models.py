@@ -71,3 +71,14 @@ used_unsubscribe_tokens = Table(
     Column("token_id", String(64), primary_key=True),
     Column("used_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# What this database keeps about a person, for their export (R-2.4; chassis.export)
+from chassis.export import Personal  # noqa: E402
+
+PERSONAL = {
+    "email_deliveries": Personal(deliveries, "person_id", (
+        "id", "consultation_id", "channel", "kind", "day", "status", "created_at", "attempts", "sent_at",
+        "last_error")),
+    "digest_items": Personal(digest_items, "person_id"),
+    "cabinet_messages": Personal(inbox, "person_id"),
+}

@@ -26,7 +26,7 @@ from services.consultations.schemas import (CommentWasRejected, ConsultationPubl
                                             InitiativeStatusChanged)
 from services.moderation.grounds import GROUNDS
 from services.notifications import domain, mailer
-from services.notifications.models import used_unsubscribe_tokens
+from services.notifications.models import PERSONAL, used_unsubscribe_tokens
 
 log = logging.getLogger(__name__)
 SELECT_BATCH = 1000
@@ -41,6 +41,7 @@ def unsubscribe_serializer() -> URLSafeSerializer:
 
 class NotificationsService(BaseService):
     name = "notifications"
+    personal_data = PERSONAL  # its export
     registry = RpcProxy("registry")
 
     # ---- the start-day fan-out ---------------------------------------------------------------------

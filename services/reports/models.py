@@ -94,3 +94,11 @@ considerations = Table(
     Column("decided_by", Uuid, nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+# What this database keeps about a person, for their export (R-2.4; chassis.export)
+from chassis.export import Personal  # noqa: E402
+
+PERSONAL = {
+    "report_participation": Personal(snapshot_participants, "person_id"),
+    "considerations_made": Personal(considerations, "decided_by"),
+}

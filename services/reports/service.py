@@ -14,6 +14,7 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
+from services.reports.models import PERSONAL
 from services.consultations.files import store_from
 from services.consultations.schemas import ConsultationArchived, ConsultationClosed, DecisionPublished
 from services.registry.schemas import principal_from as _actor
@@ -42,6 +43,7 @@ def _fmt(fmt, allowed) -> str:
 
 class ReportsService(BaseService):
     name = "reports"
+    personal_data = PERSONAL  # its export
     consultations = RpcProxy("consultations")
     registry = RpcProxy("registry")
 

@@ -143,7 +143,11 @@ def test_rate_buckets_rule():
     assert [b["key"] for b in buckets(s, "/api/v1/me", "PUT", "1.2.3.4", "p")] == ["write:addr:1.2.3.4",
                                                                                  "write:person:p"]
     assert [b["limit"] for b in buckets(s, "/api/v1/auth/login", "GET", "1.2.3.4", None)] == [2]
-    assert buckets(s, "/readyz", "POST", "1.2.3.4", None) == []
+    assert buckets(s, "/readyz", "GET", "1.2.3.4", None) == []
+    # every unsafe request counts, whatever its path: the web forms too; the dev-login form is a login
+    assert [b["key"] for b in buckets(s, "/consultations/<uuid:cid>/comments", "POST", "1.2.3.4", "p")] == [
+        "write:addr:1.2.3.4", "write:person:p"]
+    assert [b["key"] for b in buckets(s, "/login/dev", "POST", "1.2.3.4", None)] == ["login:addr:1.2.3.4"]
     from gateway.abuse import person_bucket
     assert person_bucket(s) == {"key": "write:person:", "limit": 3, "window": s.rate_window_seconds}
 
