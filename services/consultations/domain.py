@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
+from chassis.text import canonical
 from services.consultations import drafts
 from services.consultations.models import (alternatives, attachments, comments, consultations, decisions,
                                            draft_versions,
@@ -499,8 +500,9 @@ def listing(session: Session, status: Status | None, category: int | None, form:
 # ---- comments ------------------------------------------------------------------------------------
 
 def same_text(a: str, b: str) -> bool:
-    """Two comments say the same when they differ only in case and spacing."""
-    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+    """Two comments say the same when they differ only in case, spacing, punctuation, invisible
+    characters or Latin look-alikes (the screening's normalisation, chassis.text.canonical)."""
+    return canonical(a) == canonical(b)
 
 
 def add_comment(session: Session, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -> CommentOut:

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from chassis.errors import Forbidden, InvalidInput, NotFound
+from chassis.text import SingleLine
 from services.consultations.models import consultations, plan_entries
 from services.registry.schemas import Principal, Role
 
@@ -27,7 +28,7 @@ PUBLIC = (PlanStatus.planned, PlanStatus.held, PlanStatus.cancelled)
 
 class PlanEntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: str = Field(min_length=5, max_length=500)
+    title: SingleLine = Field(min_length=5, max_length=500)
     category: int = Field(ge=1, le=22)
     planned_quarter: int | None = Field(None, ge=1, le=4)
     note: str | None = Field(None, max_length=5000)

@@ -1,0 +1,137 @@
+"""Hardening of the services (README, "Hardening"; docs/hardening.md, "Services"): single-line
+text, screening that invisible characters do not fool (R-3.7), duplicates, the archive's manifest."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+
+import pytest
+
+from chassis.errors import InvalidInput, parse
+from chassis.text import canonical, line_breakers, visible
+from services.consultations.domain import same_text
+from services.consultations.plan import PlanEntryIn
+from services.consultations.schemas import AttachmentMeta, ConsultationIn, ConsultationPatch, DecisionIn
+from services.moderation.screening import fingerprint, screen
+from services.registry.schemas import DevLoginIn, IdentityIn, OrganisationIn, UnitIn
+from services.reports import rules
+
+BREAKERS = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\u202a", "\u202b", "\u202c",
+            "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f"]
+SHA = "a" * 64
+
+
+def single_line_fields():
+    """(model, valid data, field) for every single-line input field."""
+    consultation = {"form": "proposal", "title": "Лавки в парку", "question": "Де поставити лавки?", "category": 3}
+    return [
+        (ConsultationIn, consultation, "title"),
+        (ConsultationIn, {**consultation, "notice": {"holder": "Виконавчий комітет"}}, "notice.holder"),
+        (ConsultationIn, {**consultation, "notice": {"responsible_official": "Іваненко І. І."}},
+         "notice.responsible_official"),
+        (ConsultationPatch, {"title": "Лавки в парку"}, "title"),
+        (DecisionIn, {"number": "№ 415", "adopted_on": "2026-12-01", "title": "Про лавки в парку",
+                      "text": "Встановити лавки в парку."}, "number"),
+        (DecisionIn, {"number": "№ 415", "adopted_on": "2026-12-01", "title": "Про лавки в парку",
+                      "text": "Встановити лавки в парку."}, "title"),
+        (AttachmentMeta, {"title": "Схема", "filename": "scheme.pdf", "content_type": "application/pdf",
+                          "size": 1, "sha256": SHA}, "title"),
+        (AttachmentMeta, {"title": "Схема", "filename": "scheme.pdf", "content_type": "application/pdf",
+                          "size": 1, "sha256": SHA}, "filename"),
+        (PlanEntryIn, {"title": "Лавки в парку", "category": 3}, "title"),
+        (IdentityIn, {"subject": "s-1", "full_name": "Петренко Олена"}, "full_name"),
+        (IdentityIn, {"subject": "s-1", "full_name": "Петренко Олена"}, "subject"),
+        (DevLoginIn, {"subject": "s-1", "full_name": "Петренко Олена", "unit": "Відділ"}, "full_name"),
+        (DevLoginIn, {"subject": "s-1", "full_name": "Петренко Олена", "unit": "Відділ"}, "unit"),
+        (UnitIn, {"name": "Відділ освіти", "head_name": "Коваль Іван"}, "name"),
+        (UnitIn, {"name": "Відділ освіти", "head_name": "Коваль Іван"}, "head_name"),
+        (OrganisationIn, {"name": "ГО «Зелене місто»", "kind": "ngo"}, "name"),
+    ]
+
+
+def _set(data: dict, dotted: str, suffix: str) -> dict:
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    *path, last = dotted.split(".")
+    target = data
+    for p in path:
+        target = target[p]
+    target[last] = target[last][:2] + suffix + target[last][2:]
+    return data
+
+
+@pytest.mark.parametrize("model,data,field", single_line_fields(), ids=lambda v: getattr(v, "__name__", str(v)))
+def test_single_line_fields_refuse_line_breaks_and_bidi_controls_naming_the_field(model, data, field):
+    parse(model, data)  # the valid text passes
+    for ch in BREAKERS:
+        with pytest.raises(InvalidInput) as caught:
+            parse(model, _set(data, field, ch))
+        assert [e["field"] for e in caught.value.errors] == [field], (repr(ch), caught.value.errors)
+        assert f"U+{ord(ch):04X}" in caught.value.errors[0]["message"]
+
+
+def test_single_line_keeps_ordinary_text():
+    assert line_breakers("Петренко-Коваль О. «Зелене місто» № 5 ’ ʼ é ї й") == []
+    assert line_breakers("invoice\u202efdp.exe") == ["U+202E"]
+
+
+# ---- screening (R-3.7) ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,rule", [
+    ("х\u200bуйня", "obscene"), ("х\u00adуйня", "obscene"), ("х\u0301уйня", "obscene"), ("ｈｕｙ", "obscene"),
+    ("f\u200buck", "obscene"), ("a\u200b@evil.example", "email"), ("йобаний", "obscene"),
+    ("йoбаний", "obscene"),  # a Latin «o»
+    ("пройобати", "obscene"), ("з'йобатися", "obscene"), ("наййобаніший", "obscene"), ("розйобаний", "obscene"),
+    ("067\u200b123\u200b45\u200b67", "phone"), ("ｔ.ｍｅ/spam", "messenger"),
+])
+def test_invisible_characters_and_lookalikes_do_not_bypass_screening_r_3_7(text, rule):
+    result = screen(f"Коментар: {text} і все")
+    assert result.held and rule in {m["rule"] for m in result.matches}, result.matches
+
+
+@pytest.mark.parametrize("word", ["найобізнаніший", "займанщина", "йод", "йорж", "пройти", "прохання",
+                                  "з'явитися", "зйомка", "знайомий", "проєкт", "зхожий", "йогурт"])
+def test_the_new_roots_leave_ordinary_words_alone(word):
+    assert not screen(f"Ми обговорюємо слово {word} у реченні.").held
+
+
+def test_visible_keeps_ukrainian_letters():
+    assert visible("й ї Й Ї ґ є") == "й ї Й Ї ґ є"
+    assert visible("х\u0301\u200b\u00ad\u2060у") == "ху"
+
+
+@pytest.mark.parametrize("copy", [
+    "Прошу встановити лавки в парку.", "Прошу встановити лавки в парку!!", "Прошу встановити лав\u200bки в парку",
+    "Прошу встановити лaвки в парку",  # a Latin «a»
+    "ПРОШУ встановити  лавки в парку", "Прошу встановити лавки в парку\u00ad",
+])
+def test_duplicate_checks_see_through_punctuation_invisible_characters_and_lookalikes(copy):
+    original = "Прошу встановити лавки в парку"
+    assert same_text(original, copy) and fingerprint(original) == fingerprint(copy)
+    assert screen(copy, {fingerprint(original)}).held
+    assert not same_text(original, "Прошу встановити ліхтарі в парку")
+    assert canonical("Так, Ё") == "так е"
+
+
+# ---- the archive's manifest ------------------------------------------------------------------------
+
+def test_manifest_names_cannot_add_lines_and_sha256sum_checks_them(tmp_path):
+    names = ["plain.pdf", "evil\n" + "0" * 64 + "  consultation.json", "back\\slash.pdf", "cr\rname.pdf"]
+    entries = []
+    for name in names:
+        (tmp_path / name).write_bytes(name.encode())
+        entries.append((name, hashlib.sha256(name.encode()).hexdigest()))
+    text = rules.manifest(entries)
+    assert text.count("\n") == len(names)
+    (tmp_path / "manifest.sha256").write_text(text)
+    checked = subprocess.run(["sha256sum", "-c", "manifest.sha256"], cwd=tmp_path, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert rules.entry_name("dir/a\nb\u202etxt.pdf") == "a_b_txt.pdf"
+
+
+def test_failed_rows_are_counted_by_cause():
+    from services.notifications import domain
+
+    assert domain.failure_cause("failed", domain.unbuildable_reason(ValueError("x"))) == "unbuildable"
+    assert domain.failure_cause("failed", "retries_spent: 451") == "retries_spent"
+    assert domain.failure_cause("failed", "550 refused") == "smtp"
+    assert domain.failure_cause("skipped", "no longer in the register") == "skipped"
