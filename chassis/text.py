@@ -58,3 +58,14 @@ def canonical(text: str) -> str:
     for word in _WORD.findall(visible(text).casefold().replace("ё", "е")):
         out.append(word.translate(LATIN_LOOKALIKES) if _CYRILLIC.search(word) or len(word) == 1 else word)
     return " ".join(out)
+
+
+# ---- spreadsheets ----------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: str) -> str:
+    """A CSV cell a spreadsheet program never reads as a formula (OWASP, CSV injection): a cell
+    starting with ``= + - @``, TAB or CR gets a leading apostrophe."""
+    return "'" + value if value.startswith(FORMULA_START) else value

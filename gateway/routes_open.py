@@ -12,6 +12,7 @@ from flask import Response, current_app
 from icalendar import Calendar, Event
 from pydantic import BaseModel, ConfigDict, Field
 
+from chassis.text import csv_safe
 from gateway import auth
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
@@ -125,9 +126,9 @@ def register(spec: ApiSpec):
         writer.writerow(["id", "url", "form", "title", "category", "category_title", "status", "unit",
                          "starts_on", "ends_on", "question"])
         for c in catalogue():
-            writer.writerow([c.id, f"{public_url()}/consultations/{c.id}", c.form.value, c.title, c.category,
-                             CATEGORIES[c.category], c.status.value, c.unit_name or "", c.starts_on or "",
-                             c.ends_on or "", c.question])
+            writer.writerow([c.id, f"{public_url()}/consultations/{c.id}", c.form.value, csv_safe(c.title), c.category,
+                             CATEGORIES[c.category], c.status.value, csv_safe(c.unit_name or ""), c.starts_on or "",
+                             c.ends_on or "", csv_safe(c.question)])
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=consultations.csv"})
 

@@ -135,3 +135,46 @@ def test_failed_rows_are_counted_by_cause():
     assert domain.failure_cause("failed", "retries_spent: 451") == "retries_spent"
     assert domain.failure_cause("failed", "550 refused") == "smtp"
     assert domain.failure_cause("skipped", "no longer in the register") == "skipped"
+
+
+# ---- formulas in the report's and the protocol's files (R-3.16, R-3.14) ------------------------------
+
+FORMULAS = ["=2+3 і ще текст", "@SUM(1+1)*cmd|' /C calc'!A0", "=2+5 Формула", "+380 67 123 45 67", "-2+3",
+            "\t=1+1", "\r=1+1", "=HYPERLINK(\"http://evil.example\",\"тисни\")"]
+
+
+@pytest.mark.parametrize("formats", [("csv", "xlsx", "json", "html"), ("csv", "json")], ids=["report", "protocol"])
+def test_no_cell_of_the_report_or_protocol_is_a_formula(tmp_path, formats):
+    import csv
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    from services.reports import render
+
+    doc = render.Document(title="=1+1 Звіт", sections=[("=2+2", ["@SUM(1+1)*cmd|' /C calc'!A0", "-1"])],
+                          meta={}, columns=[("author_name", "Автор"), ("body", "Пропозиція")], formats=formats)
+    rows = [{"author_name": "=2+5 Формула", "body": text} for text in FORMULAS]
+    paths = render.write_all(doc, rows, str(tmp_path), "report")
+    cells = list(csv.reader(io.StringIO(open(paths["csv"], encoding="utf-8-sig", newline="").read())))[1:]
+    assert len(cells) == len(FORMULAS)
+    for (author, body), text in zip(cells, FORMULAS):
+        assert author == "'=2+5 Формула" and body == "'" + text  # shown as written, after the apostrophe
+    assert json.load(open(paths["json"]))["items"][0]["body"] == FORMULAS[0]  # data formats stay exact
+    if "xlsx" in paths:
+        book = load_workbook(paths["xlsx"])
+        assert book.sheetnames == ["Звіт", "Пропозиції"]
+        values = []
+        for sheet in book:
+            for row in sheet.iter_rows():
+                for cell in row:
+                    assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
+                    values.append(cell.value)
+        assert "=2+5 Формула" in values and "=1+1 Звіт" in values and "@SUM(1+1)*cmd|' /C calc'!A0" in values
+
+
+def test_csv_safe_leaves_ordinary_text():
+    from chassis.text import csv_safe
+
+    assert [csv_safe(t) for t in ("Лавки", "2026-12-01", "", "'=x", " =x")] == ["Лавки", "2026-12-01", "", "'=x", " =x"]
