@@ -178,3 +178,42 @@ def test_csv_safe_leaves_ordinary_text():
     from chassis.text import csv_safe
 
     assert [csv_safe(t) for t in ("Лавки", "2026-12-01", "", "'=x", " =x")] == ["Лавки", "2026-12-01", "", "'=x", " =x"]
+
+
+# ---- dates and terms (R-1.12, R-3.11) ----------------------------------------------------------------
+
+def test_r_3_11_one_month_is_a_calendar_month():
+    from datetime import date
+
+    from services.consultations.domain import Rules, add_months, term_shortfall
+
+    rules = Rules()
+    assert term_shortfall(date(2026, 12, 1), date(2026, 12, 30), True, rules)
+    assert term_shortfall(date(2026, 12, 1), date(2026, 12, 31), True, rules)
+    assert term_shortfall(date(2026, 12, 1), date(2027, 1, 1), True, rules) is None
+    assert add_months(date(2027, 1, 31), 1) == date(2027, 2, 28) and add_months(date(2028, 1, 31), 1) == date(2028, 2, 29)
+    assert term_shortfall(date(2027, 1, 31), date(2027, 2, 27), True, rules)
+    assert term_shortfall(date(2027, 1, 31), date(2027, 2, 28), True, rules) is None
+    assert add_months(date(2026, 12, 15), 14) == date(2028, 2, 15)
+    # the configurable reading: 30 calendar days counted inclusively, as before
+    days = Rules(initiative_term="days", min_term_days_initiative=30)
+    assert term_shortfall(date(2026, 12, 1), date(2026, 12, 30), True, days) is None
+    assert term_shortfall(date(2026, 12, 1), date(2026, 12, 29), True, days)
+    # an official's consultation: R-1.12's 15 calendar days
+    assert term_shortfall(date(2026, 12, 1), date(2026, 12, 15), False, rules) is None
+    assert term_shortfall(date(2026, 12, 1), date(2026, 12, 14), False, rules)
+
+
+def test_dates_are_bounded_naming_the_field():
+    from datetime import date
+
+    from services.consultations.domain import Rules, date_errors
+
+    today, rules = date(2026, 11, 30), Rules(max_years_ahead=2, max_term_days=366)
+    assert date_errors(date(2026, 12, 1), date(2027, 1, 1), today, rules) == []
+    far = date_errors(date(2026, 12, 1), date(9999, 12, 31), today, rules)
+    assert [(e["field"], e["type"]) for e in far] == [("ends_on", "date_too_far"), ("ends_on", "term_too_long")]
+    assert [e["type"] for e in date_errors(date(9999, 12, 1), date(9999, 12, 31), today, rules)] == [
+        "date_too_far", "date_too_far"]
+    assert [e["type"] for e in date_errors(date(2026, 12, 1), date(2028, 1, 1), today, rules)] == ["term_too_long"]
+    assert [e["type"] for e in date_errors(date(2026, 12, 2), date(2026, 12, 1), today, rules)] == ["end_before_start"]
