@@ -26,7 +26,7 @@ def _queue(status: int = 200, failed_case: str | None = None):
         forms.keep(exc)
         query, status = QueueQuery(), 422
     queue = moderation.queue_page(query)
-    filters = query.model_dump(mode="json", exclude_none=True, exclude={"after", "limit"})
+    filters = query.model_dump(mode="json", exclude_defaults=True, exclude={"after"})
     links = {"next": f"/moderation?{urlencode({**filters, 'after': queue.next_after})}" if queue.next_after else None,
              "first": f"/moderation?{urlencode(filters)}" if query.after else None}
     units = identity.rpc("list_units")
