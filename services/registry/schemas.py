@@ -51,8 +51,8 @@ class IdentityIn(Strict):
     full_name: SingleLine = Field(min_length=1, max_length=300, description="ПІБ")
     birth_date: date | None = None
     community_member: bool = False
-    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
-    phone: str | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
+    email: SingleLine | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
+    phone: SingleLine | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
 
 
 class PersonRef(BaseModel):
@@ -159,8 +159,8 @@ class MeOut(BaseModel):
 class MeUpdate(Strict):
     """What a person keeps current in the cabinet (R-2.4). Omitted fields stay as they are."""
 
-    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
-    phone: str | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
+    email: SingleLine | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
+    phone: SingleLine | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
     interests: list[int] | None = Field(None, max_length=22)
     email_enabled: bool | None = None
     email_mode: EmailMode | None = Field(None, description="immediate: one e-mail per consultation; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import uuid
 
 import pytest
 
@@ -217,3 +218,42 @@ def test_dates_are_bounded_naming_the_field():
         "date_too_far", "date_too_far"]
     assert [e["type"] for e in date_errors(date(2026, 12, 1), date(2028, 1, 1), today, rules)] == ["term_too_long"]
     assert [e["type"] for e in date_errors(date(2026, 12, 2), date(2026, 12, 1), today, rules)] == ["end_before_start"]
+
+
+# ---- no input values in logs --------------------------------------------------------------------------
+
+def test_validation_errors_are_logged_and_summarised_without_input_values():
+    import logging
+
+    from pydantic import BaseModel
+
+    from chassis.errors import error_summary
+    from chassis.log import Formatter
+
+    class Event(BaseModel):
+        item_id: uuid.UUID
+        count: int
+
+    phone = "+380671234567"
+    try:
+        Event.model_validate({"item_id": f"дзвоніть {phone}", "count": f"мій номер {phone}"})
+    except Exception as exc:  # noqa: BLE001
+        error = exc
+    summary = error_summary(error)
+    assert summary == "ValidationError of Event: item_id: uuid_parsing; count: int_parsing" and phone not in summary
+    record = logging.LogRecord("nameko.containers", logging.ERROR, __file__, 1, "error handling worker: %s",
+                               (error,), (type(error), error, error.__traceback__))
+    line = Formatter("%(message)s").format(record)
+    assert phone not in line and "uuid_parsing" in line and "item_id" in line, line
+
+
+@pytest.mark.parametrize("model,data,field", [
+    (IdentityIn, {"subject": "s-1", "full_name": "Петренко Олена", "email": "a@b.example"}, "email"),
+    (IdentityIn, {"subject": "s-1", "full_name": "Петренко Олена", "phone": "+380671234567"}, "phone"),
+])
+def test_contacts_are_single_line_too(model, data, field):
+    parse(model, data)
+    for ch in ("\x1b", "\u202e", "\x0b"):
+        with pytest.raises(InvalidInput) as caught:
+            parse(model, {**data, field: data[field][:3] + ch + data[field][3:]})
+        assert [e["field"] for e in caught.value.errors] == [field]
