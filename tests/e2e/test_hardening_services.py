@@ -257,3 +257,54 @@ def test_the_queue_page_links_reach_every_case_once(system, held_cases, new_page
     page.get_by_label("Що знайдено").select_option("email")
     page.get_by_role("button", name="Показати").click()
     assert re.search(r"rule=email", page.url) and page.locator("article.case").count() == 5
+
+
+# ---- screening that invisible characters do not fool (R-3.7) -------------------------------------------------
+
+BYPASSES = ["х\u200bуйня", "х\u00adуйня", "х\u0301уйня", "ｈｕｙ", "f\u200buck", "a\u200b@evil.example", "йобаний",
+            "йoбаний", "пройобати"]
+
+
+def test_invisible_characters_and_lookalikes_go_to_the_moderators_not_published_r_3_7(system, official):
+    c = published(official, "Консультація про обхід перевірки", category=12)
+    author = dev_login(system.base_url, full_name="Автор Обходів")
+    ids = []
+    for i, text in enumerate(BYPASSES):
+        r = author.post(f"/api/v1/consultations/{c['id']}/comments", json={"body": f"Думка {i}: {text} і все"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    # a copy with a trailing dot, a zero-width space or one Latin look-alike is the same comment (409)
+    first = author.post(f"/api/v1/consultations/{c['id']}/comments", json={"body": "Прошу встановити лавки"})
+    assert first.status_code == 201
+    for copy in ("Прошу встановити лавки.", "Прошу встановити лав\u200bки", "Прошу встановити лaвки"):
+        again = author.post(f"/api/v1/consultations/{c['id']}/comments", json={"body": copy})
+        assert again.status_code == 409 and again.json()["code"] == "duplicate_comment", (copy, again.text)
+    moderator = dev_login(system.base_url, ["moderator"], full_name="Модератор Обходів")
+
+    def held():
+        q = moderator.get("/api/v1/moderation/queue", params={"consultation_id": c["id"]}).json()
+        return {case["subject_id"] for case in q["items"]} >= set(ids) and q
+
+    assert eventually(held, seconds=30), moderator.get("/api/v1/moderation/queue",
+                                                       params={"consultation_id": c["id"]}).json()
+    public = Caller(system.base_url).get(f"/api/v1/consultations/{c['id']}/comments").json()["items"]
+    assert not {p["id"] for p in public} & set(ids)
+
+
+def test_a_stuck_row_past_its_retry_budget_is_failed_not_pended_again(env, system):
+    """A row left `sending` by a dead sender goes back to `pending` only while it has attempts left."""
+    from services.notifications.domain import MAX_ATTEMPTS
+
+    spent, fresh = uuid.uuid4(), uuid.uuid4()
+    for person, attempts in ((spent, MAX_ATTEMPTS), (fresh, 1)):
+        sql(env, "notifications", "INSERT INTO deliveries (person_id, consultation_id, channel, kind, status, attempts, "
+            "claimed_at) VALUES (%s, %s, 'email', 'consultation_started', 'sending', %s, now() - interval '1 hour')",
+            person, uuid.uuid4(), attempts)
+
+    def state(person):
+        return sql(env, "notifications", "SELECT status, last_error FROM deliveries WHERE person_id = %s", person)[0]
+
+    assert eventually(lambda: state(spent)[0] == "failed" and state(fresh)[0] != "sending", seconds=30), \
+        (state(spent), state(fresh))
+    assert state(spent)[1].startswith("retries_spent")
+    assert state(fresh) == ("skipped", "no longer in the register")  # pended again, claimed, nobody to send to
