@@ -22,10 +22,11 @@ def _queue(status: int = 200, failed_case: str | None = None):
     auth.require_role(*moderation.MODERATOR)
     try:
         query = forms.parse(QueueQuery, {k: v for k, v in request.args.items() if v and k in QueueQuery.model_fields})
+        queue = forms.attempt(lambda: moderation.queue_page(query))  # a stale or made-up cursor: 422
     except forms.Invalid as exc:
         forms.keep(exc)
         query, status = QueueQuery(), 422
-    queue = moderation.queue_page(query)
+        queue = moderation.queue_page(query)
     filters = query.model_dump(mode="json", exclude_defaults=True, exclude={"after"})
     links = {"next": f"/moderation?{urlencode({**filters, 'after': queue.next_after})}" if queue.next_after else None,
              "first": f"/moderation?{urlencode(filters)}" if query.after else None}

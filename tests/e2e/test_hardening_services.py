@@ -254,6 +254,9 @@ def test_the_queue_page_links_reach_every_case_once(system, held_cases, new_page
         nxt.click()
         assert page.get_by_role("link", name="Перша сторінка").count() == 1
     assert pages == 3 and len(seen) == len(set(seen)) == len(held_cases["texts"])
+    page.goto(f"{base}/moderation?after=not-a-cursor")
+    assert "значення next_after попередньої сторінки" in page.content()  # refused, the first page shown
+    page.goto(f"{base}/moderation?consultation_id={cid}")
     page.get_by_label("Що знайдено").select_option("email")
     page.get_by_role("button", name="Показати").click()
     assert re.search(r"rule=email", page.url) and page.locator("article.case").count() == 5
