@@ -43,12 +43,16 @@ class ConfirmingPublisher:
 
     def publish(self, body: dict, *, exchange: Exchange | str, routing_key: str,
                 headers: dict | None = None, message_id: str | None = None,
-                expiration: float | None = None) -> None:
-        """Publish one persistent JSON message and wait for the broker's confirm."""
+                expiration: float | None = None, content_type: str | None = None,
+                content_encoding: str | None = None) -> None:
+        """Publish one persistent message and wait for the broker's confirm: ``body`` as JSON, or
+        raw bytes as they are when ``content_type`` is given (a body that could not be decoded)."""
         with self._lock:
             try:
                 self._ensure().publish(
-                    body, exchange=exchange, routing_key=routing_key, serializer="json",
+                    body, exchange=exchange, routing_key=routing_key,
+                    serializer=None if content_type else "json", content_type=content_type,
+                    content_encoding=content_encoding,
                     delivery_mode=2, headers=headers or {}, message_id=message_id,
                     expiration=expiration, retry=False, declare=[], timeout=self.publish_timeout,
                     confirm_timeout=self.publish_timeout)

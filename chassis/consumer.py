@@ -11,14 +11,16 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from nameko.events import SERVICE_POOL, EventHandler
+from nameko.messaging import QueueConsumer
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chassis.bus import ConfirmingPublisher
-from chassis.errors import Unavailable
+from chassis.errors import Unavailable, error_summary
 from chassis.outbox import processed_events
 from chassis.settings import get_settings
 
@@ -43,8 +45,38 @@ def claim_event(session: Session, handler: str, event_id) -> bool:
     return inserted is not None
 
 
+class ParkingQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a message whose body cannot be decoded (bad JSON, a
+    content type or encoding not accepted) is parked in its queue's ``.dead`` queue, raw, with the
+    reason in a header; kombu's own handler would log the body and drop the message."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._park_undecodable, provider.queue.name)
+        return consumers
+
+    def _park_undecodable(self, queue: str, message, exc: BaseException) -> None:
+        reason = f"undecodable body: {type(exc).__name__} (content type {message.content_type!r}, " \
+                 f"encoding {message.content_encoding!r})"
+        headers = {**(message.headers or {}), "x-econsult-error": reason[:500]}
+        try:
+            Subscription.publisher().publish(
+                message.body, exchange="", routing_key=f"{queue}.dead", headers=headers,
+                message_id=message.properties.get("message_id"),
+                content_type=message.content_type or "application/octet-stream",
+                content_encoding=message.content_encoding or "binary")
+        except Exception:
+            log.exception("could not park an undecodable message of %s; returning it to the queue", queue)
+            message.requeue()
+            return
+        log.error("message dead-lettered to %s.dead: %s", queue, reason)  # never the body
+        message.ack()
+
+
 class Subscription(EventHandler):
     _publisher: ConfirmingPublisher | None = None
+    queue_consumer = ParkingQueueConsumer()
 
     def __init__(self, source_service: str, event_type: str, **kwargs):
         super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
@@ -55,7 +87,8 @@ class Subscription(EventHandler):
         return queue_name(self.source_service, self.event_type, self.container.service_name,
                           self.method_name)
 
-    def _get_publisher(self) -> ConfirmingPublisher:
+    @staticmethod
+    def publisher() -> ConfirmingPublisher:
         if Subscription._publisher is None:
             Subscription._publisher = ConfirmingPublisher(get_settings().amqp_uri)
         return Subscription._publisher
@@ -85,18 +118,18 @@ class Subscription(EventHandler):
             headers[ATTEMPTS_HEADER] = attempts
             if attempts >= get_settings().event_max_attempts:
                 delay, target = None, f"{queue}.dead"
-                headers["x-econsult-error"] = f"{type(error).__name__}: {error}"[:500]
+                headers["x-econsult-error"] = error_summary(error)[:500]
             else:
                 delay, target = 0.5 * 2 ** attempts, f"{queue}.retry"
-        self._get_publisher().publish(message.payload, exchange="", routing_key=target,
+        self.publisher().publish(message.payload, exchange="", routing_key=target,
                                       headers=headers, message_id=message.properties.get("message_id"),
                                       expiration=delay)
         if target.endswith(".dead"):
             log.error("event dead-lettered to %s after %s attempts: %s", target,
                       headers.get(ATTEMPTS_HEADER), headers.get("x-econsult-error"))
         else:
-            log.warning("event handler failed (%s: %s); retry in %.1f s via %s",
-                        type(error).__name__, error, delay, target)
+            log.warning("event handler failed (%s); retry in %.1f s via %s", error_summary(error)[:500], delay,
+                        target)
 
 
 subscribe = Subscription.decorator

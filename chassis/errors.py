@@ -86,6 +86,20 @@ def field_errors(exc: ValidationError) -> list[dict]:
     ]
 
 
+def error_summary(exc: BaseException) -> str:
+    """An error for a log line or a dead-letter header. A pydantic ValidationError is told by its
+    field paths and error types only: its own text quotes the input (a comment, a phone number)."""
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['type']}"
+                           for e in exc.errors(include_url=False, include_input=False, include_context=False))
+        return f"ValidationError of {exc.title}: {fields}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class InvalidEvent(ValueError):
+    """A received event that does not fit its contract; the message names fields and error types only."""
+
+
 def invalid_from(exc: ValidationError, detail: str = "Некоректні дані") -> InvalidInput:
     return InvalidInput(detail, errors=field_errors(exc))
 

@@ -10,7 +10,9 @@ import uuid
 from datetime import datetime, timezone
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chassis.errors import InvalidEvent, error_summary
 
 
 class EventData(BaseModel):
@@ -57,6 +59,10 @@ def make_envelope(data: EventData) -> Envelope:
 
 
 def open_envelope(payload: dict, model: type[EventData]) -> tuple[Envelope, EventData]:
-    """Validate a received envelope and its data (raises pydantic's ValidationError)."""
-    env = Envelope.model_validate(payload)
-    return env, model.model_validate(env.data)
+    """Validate a received envelope and its data; raises :class:`chassis.errors.InvalidEvent`
+    naming the fields and error types, never the values (they end up in logs and dead letters)."""
+    try:
+        env = Envelope.model_validate(payload)
+        return env, model.model_validate(env.data)
+    except ValidationError as exc:
+        raise InvalidEvent(error_summary(exc)) from None

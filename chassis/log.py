@@ -6,6 +6,7 @@ thread, so each nameko worker logs its own; in the gateway it is one per request
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import uuid
@@ -27,6 +28,18 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+# pydantic's error text quotes the input (``[type=…, input_value='a comment…', input_type=str]``)
+INPUT_VALUE = re.compile(r"input_value=.*?, input_type=", re.S)
+
+
+class Formatter(JsonFormatter):
+    """JSON lines; a pydantic ValidationError's input values, in a message or a traceback of any
+    logger (nameko's own too), are withheld: field names and error types stay."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return INPUT_VALUE.sub("input_value=…, input_type=", super().format(record))
+
+
 class _ContextFilter(logging.Filter):
     def __init__(self, component: str):
         super().__init__()
@@ -41,7 +54,7 @@ class _ContextFilter(logging.Filter):
 def configure_logging(component: str, level: str = "INFO") -> None:
     """Send every log record to stderr as one JSON object per line."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(
+    handler.setFormatter(Formatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         json_ensure_ascii=False,

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
                                           "whole head; its bytes are collected without holding a thread")
     gateway_header_max_kb: int = Field(64, ge=8, description="largest request head (request line and headers), KiB")
 
+    # consultation dates and terms (services hardening)
+    initiative_term: str = Field("calendar_month", pattern="^(calendar_month|days)$", description="R-3.11 "
+                                 "«not less than one month»: calendar_month (until the same date next month, "
+                                 "clamped to its last day) | days (MIN_TERM_DAYS_INITIATIVE calendar days)")
+    max_date_years_ahead: int = Field(2, ge=1, le=50, description="latest start or end date of a consultation, "
+                                      "years from today")
+    max_term_days: int = Field(366, ge=15, description="longest consultation term, calendar days")
+
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
         url = make_url(self.database_url).set(drivername="postgresql+psycopg",

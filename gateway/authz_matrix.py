@@ -181,7 +181,8 @@ MATRIX: list[Row] = [
         rejected=roles("404", anonymous="401")), COMMENT_STATES),
     # ---- moderation (R-2.1, R-3.10) ----------------------------------------------------------
     Row("GET", API + "/moderation/grounds", EVERYONE),
-    Row("GET", API + "/moderation/queue", only("2xx", "moderator")),
+    Row("GET", API + "/moderation/queue", only("2xx", "moderator"),
+        note="query: after (keyset cursor), limit, consultation_id, kind, rule"),
     Row("GET", API + "/moderation/audit", only("2xx", "moderator")),
     Row("GET", API + "/moderation/stats", only("2xx", "moderator")),
     Row("POST", API + "/moderation/cases/{case_id}/decision", only("2xx", "moderator")),

@@ -7,12 +7,12 @@ from pathlib import PurePath
 
 from flask import Response, current_app, request
 
-from chassis.errors import InvalidInput
+from chassis.errors import InvalidInput, parse
 
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
-from services.consultations.files import ALLOWED, sniff, store_from
-from services.consultations.schemas import AttachmentOut
+from services.consultations.files import ALLOWED, sha256, sniff, store_from
+from services.consultations.schemas import AttachmentMeta, AttachmentOut
 from services.registry.schemas import Role
 
 
@@ -52,9 +52,10 @@ def save_upload(consultation_id: uuid.UUID, upload, kind: str, title: str | None
                               errors=[{"field": "file", "message": f"тип не відповідає вмісту: позначено "
                                                                   f"{declared}, а насправді {real}"}])
     name = PurePath(upload.filename.replace("\\", "/")).name[:200] or "file"
-    digest = store().put(data)
     meta = {"kind": kind, "title": title or name, "filename": name, "content_type": real, "size": len(data),
-            "sha256": digest}
+            "sha256": sha256(data)}
+    parse(AttachmentMeta, meta)  # a name or title the service would refuse stores no blob
+    store().put(data)
     return AttachmentOut(**rpc("add_attachment", actor(), str(consultation_id), meta))
 
 

@@ -11,7 +11,7 @@ from gateway import auth
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 from services.moderation.grounds import Ground
-from services.moderation.schemas import Audit, CaseDecision, CaseOut, Queue, ReportIn, Stats
+from services.moderation.schemas import Audit, CaseDecision, CaseOut, Queue, QueueQuery, ReportIn, Stats
 from services.registry.schemas import Role
 
 MODERATOR = (Role.moderator,)
@@ -52,6 +52,11 @@ def report_comment(comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
     return case
 
 
+def queue_page(query: QueueQuery) -> Queue:
+    """One page of the moderators' queue (the API and the web page)."""
+    return Queue(**rpc("queue", actor(), query.model_dump(mode="json", exclude_none=True)))
+
+
 def register(spec: ApiSpec):
     api = spec.blueprint("moderation", "/api/v1")
 
@@ -61,10 +66,11 @@ def register(spec: ApiSpec):
         return GroundList(items=rpc("grounds"))
 
     @api.route("/moderation/queue", summary="Held comments, initiatives and reported comments: most "
-               "reported first, then oldest first, with R-3.10 due times and overdue marks",
-               response=Queue, tags=["moderation"], auth=MODERATOR)
-    def queue():
-        return Queue(**rpc("queue", actor()))
+               "reported first, then oldest first, with R-3.10 due times and overdue marks; a page at a time "
+               "(`after` = the page's `next_after`), filtered by consultation, kind and matched rule",
+               query=QueueQuery, response=Queue, tags=["moderation"], auth=MODERATOR)
+    def queue(query: QueueQuery):
+        return queue_page(query)
 
     @api.route("/moderation/cases/<uuid:case_id>/decision", "POST", summary="Approve, or reject with "
                "one or more grounds; recorded once (a second decision gets 409)", body=CaseDecision,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from flask import Response, current_app
 from icalendar import Calendar, Event
 from pydantic import BaseModel, ConfigDict, Field
 
+from chassis.text import csv_safe
 from gateway import auth
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
@@ -22,6 +25,7 @@ from services.registry.schemas import Role
 
 STATUS_UK = {"scheduled": "заплановано", "active": "триває", "closed": "завершено", "archived": "в архіві"}
 QUARTER_START = {1: 1, 2: 4, 3: 7, 4: 10}
+log = logging.getLogger(__name__)
 
 
 class FeedQuery(BaseModel):
@@ -59,6 +63,16 @@ def ics(cal: Calendar, filename: str) -> Response:
                     headers={"Content-Disposition": f"inline; filename={filename}"})
 
 
+def rendered(build, feed: str, item_id):
+    """One item of a feed, built; one that cannot be (a date out of range in an old row) is left
+    out and logged (None), and the feed still answers for everyone."""
+    try:
+        return build()
+    except (ValueError, OverflowError, TypeError) as exc:
+        log.warning("%s feed: item %s left out (%s)", feed, item_id, type(exc).__name__)
+        return None
+
+
 def plan_add(year: int, body: PlanEntryIn) -> PlanEntryOut:
     """An official's entry for their unit, or an eligible person's proposal (API and web pages)."""
     principal = auth.require_consent()
@@ -82,8 +96,8 @@ def register(spec: ApiSpec):
         fg.link(href=f"{public_url()}/api/v1/feeds/consultations.atom{suffix}", rel="self")
         fg.link(href=public_url(), rel="alternate")
         fg.updated(datetime.now(timezone.utc))
-        for c in reversed(catalogue(query.category)[:100]):
-            entry = fg.add_entry()
+        def atom_entry(c: ConsultationSummary) -> FeedEntry:
+            entry = FeedEntry()
             url = f"{public_url()}/consultations/{c.id}"
             entry.id(url)
             entry.title(c.title)
@@ -92,15 +106,20 @@ def register(spec: ApiSpec):
             entry.summary(f"{c.question}\n\nСтатус: {STATUS_UK.get(c.status.value, c.status.value)}; "
                           f"строк: {c.starts_on} – {c.ends_on}")
             entry.updated(c.published_at or datetime.now(timezone.utc))
+            entry.atom_entry()
+            return entry
+
+        for c in reversed(catalogue(query.category)[:100]):
+            entry = rendered(lambda: atom_entry(c), "atom", c.id)
+            if entry is not None:
+                fg.add_entry(entry)
         return Response(fg.atom_str(pretty=True), mimetype="application/atom+xml")
 
     @api.route("/feeds/consultations.ics", summary="iCalendar of consultation terms", tags=["open data"],
                content_type="text/calendar")
     def feed_ics():
         cal = calendar("Електронні консультації: строки")
-        for c in catalogue():
-            if not (c.starts_on and c.ends_on):
-                continue
+        def term_event(c: ConsultationSummary) -> Event:
             ev = Event()
             ev.add("uid", f"consultation-{c.id}@econsult")
             ev.add("summary", f"Консультація: {c.title}")
@@ -109,7 +128,15 @@ def register(spec: ApiSpec):
             ev.add("dtend", c.ends_on + timedelta(days=1))  # all-day events end exclusively
             ev.add("dtstamp", datetime.now(timezone.utc))
             ev.add("url", f"{public_url()}/consultations/{c.id}")
-            cal.add_component(ev)
+            ev.to_ical()
+            return ev
+
+        for c in catalogue():
+            if not (c.starts_on and c.ends_on):
+                continue
+            ev = rendered(lambda: term_event(c), "ics", c.id)
+            if ev is not None:
+                cal.add_component(ev)
         return ics(cal, "consultations.ics")
 
     @api.route("/open-data/consultations.json", summary="Open data: every public consultation (JSON)",
@@ -125,9 +152,9 @@ def register(spec: ApiSpec):
         writer.writerow(["id", "url", "form", "title", "category", "category_title", "status", "unit",
                          "starts_on", "ends_on", "question"])
         for c in catalogue():
-            writer.writerow([c.id, f"{public_url()}/consultations/{c.id}", c.form.value, c.title, c.category,
-                             CATEGORIES[c.category], c.status.value, c.unit_name or "", c.starts_on or "",
-                             c.ends_on or "", c.question])
+            writer.writerow([c.id, f"{public_url()}/consultations/{c.id}", c.form.value, csv_safe(c.title), c.category,
+                             CATEGORIES[c.category], c.status.value, csv_safe(c.unit_name or ""), c.starts_on or "",
+                             c.ends_on or "", csv_safe(c.question)])
         return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": "attachment; filename=consultations.csv"})
 

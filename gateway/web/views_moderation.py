@@ -3,13 +3,14 @@ matched, decisions with grounds, reported comments, statistics (R-1.1, R-1.5, R-
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 from flask import redirect, request
 
 from gateway import auth, routes_identity as identity, routes_moderation as moderation
 from gateway.web import forms, notify, page, web
 from services.moderation.grounds import GROUNDS
-from services.moderation.schemas import CaseDecision, Queue, Stats
+from services.moderation.schemas import QUEUE_RULES, CaseDecision, QueueQuery, Stats
 
 RULES_UK = {"obscene": "ненормативна лексика", "link": "посилання", "email": "адреса e-mail",
             "phone": "номер телефону", "messenger": "контакт у месенджері", "empty": "порожній текст",
@@ -19,10 +20,19 @@ RULES_UK = {"obscene": "ненормативна лексика", "link": "по�
 
 def _queue(status: int = 200, failed_case: str | None = None):
     auth.require_role(*moderation.MODERATOR)
-    queue = Queue(**moderation.rpc("queue", moderation.actor()))
+    try:
+        query = forms.parse(QueueQuery, {k: v for k, v in request.args.items() if v and k in QueueQuery.model_fields})
+        queue = forms.attempt(lambda: moderation.queue_page(query))  # a stale or made-up cursor: 422
+    except forms.Invalid as exc:
+        forms.keep(exc)
+        query, status = QueueQuery(), 422
+        queue = moderation.queue_page(query)
+    filters = query.model_dump(mode="json", exclude_defaults=True, exclude={"after"})
+    links = {"next": f"/moderation?{urlencode({**filters, 'after': queue.next_after})}" if queue.next_after else None,
+             "first": f"/moderation?{urlencode(filters)}" if query.after else None}
     units = identity.rpc("list_units")
     return page("moderation.html", status, queue=queue, GROUNDS=GROUNDS, units=units, RULES_UK=RULES_UK,
-                failed_case=failed_case)
+                failed_case=failed_case, filters=filters, links=links, QUEUE_RULES=QUEUE_RULES)
 
 
 @web.route("/moderation")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
+from chassis.text import canonical
 from services.consultations import drafts
 from services.consultations.models import (alternatives, attachments, comments, consultations, decisions,
                                            draft_versions,
@@ -35,7 +36,7 @@ from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBL
                                             DecisionPublished, TimelineEntry, AttachmentMeta, AttachmentOut,
                                             ConsultationArchived, Deadline, DeadlineList)
 from services.registry.schemas import Principal, Role
-from services.workdays import calendar_deadline, working_deadline
+from services.workdays import calendar_deadline, today_kyiv, working_deadline
 
 DECISION_WORKING_DAYS = 5  # R-3.18
 
@@ -48,9 +49,46 @@ class Rules:
     """What settings decide (README, "Settings")."""
 
     min_term_days: int = 15              # R-1.12
-    min_term_days_initiative: int = 30   # R-3.11
+    min_term_days_initiative: int = 30   # R-3.11 read as days
     public_url: str = "http://localhost:8000"
     holidays_are_days_off: bool = True
+    initiative_term: str = "calendar_month"  # R-3.11 «not less than one month»: calendar_month | days
+    max_years_ahead: int = 2             # no date later than this many years from today
+    max_term_days: int = 366             # the longest consultation, calendar days
+
+
+def add_months(day: date, months: int) -> date:
+    """The same date ``months`` later, clamped to that month's last day (31 January + 1 = 28/29 February)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
+def date_errors(starts_on: date | None, ends_on: date | None, today: date, rules: Rules) -> list[dict]:
+    """What is wrong with a consultation's dates: order, how far ahead, how long (field errors)."""
+    latest = add_months(today, 12 * rules.max_years_ahead)
+    errors = []
+    for name, value in (("starts_on", starts_on), ("ends_on", ends_on)):
+        if value is not None and value > latest:
+            errors.append({"field": name, "message": f"не пізніше {latest:%d.%m.%Y}", "type": "date_too_far"})
+    if starts_on and ends_on and ends_on < starts_on:
+        errors.append({"field": "ends_on", "message": "раніше за starts_on", "type": "end_before_start"})
+    elif starts_on and ends_on and (ends_on - starts_on).days + 1 > rules.max_term_days:
+        errors.append({"field": "ends_on", "message": f"строк не довше {rules.max_term_days} календарних днів",
+                       "type": "term_too_long"})
+    return errors
+
+
+def term_shortfall(starts_on: date, ends_on: date, initiative: bool, rules: Rules) -> str | None:
+    """Why the term is too short (R-1.12: calendar days; R-3.11: «not less than one month», by
+    default in calendar months: it lasts until the same date next month), or None."""
+    if initiative and rules.initiative_term == "calendar_month":
+        earliest_end = add_months(starts_on, 1)
+        return None if ends_on >= earliest_end else f"не менше місяця: до {earliest_end:%d.%m.%Y} включно"
+    minimum = rules.min_term_days_initiative if initiative else rules.min_term_days
+    term = (ends_on - starts_on).days + 1
+    return None if term >= minimum else f"щонайменше {minimum} календарних днів"
 
 
 def now() -> datetime:
@@ -111,11 +149,12 @@ def _history(session: Session, consultation_id: uuid.UUID, old: str | None, new:
 
 # ---- drafting and initiatives ------------------------------------------------------------------
 
-def create(session: Session, actor: Principal | None, data: ConsultationIn) -> ConsultationOut:
+def create(session: Session, actor: Principal | None, data: ConsultationIn, today: date | None = None,
+           rules: Rules = Rules()) -> ConsultationOut:
     """An official's draft, or a resident's / institution head's initiative (R-2.2, R-3.10)."""
     if actor is None:
         raise Forbidden("Потрібно увійти", code="login_required")
-    _check_dates(data.starts_on, data.ends_on)
+    _check_dates(data.starts_on, data.ends_on, today, rules)
     cid = uuid.uuid4()
     official_units = [r for r in actor.roles if r.role == Role.official and r.unit_id]
     if official_units:
@@ -224,14 +263,18 @@ def version_diff(session: Session, actor: Principal | None, cid: uuid.UUID, a: i
         ParagraphChange(**c, comments=counts.get(c["paragraph_id"], 0)) for c in changes])
 
 
-def _check_dates(starts_on: date | None, ends_on: date | None) -> None:
-    if starts_on and ends_on and ends_on < starts_on:
-        raise InvalidInput("Дата завершення раніша за дату початку", code="end_before_start",
-                           errors=[{"field": "ends_on", "message": "раніше за starts_on"}])
+def _check_dates(starts_on: date | None, ends_on: date | None, today: date | None = None,
+                 rules: Rules = Rules()) -> None:
+    errors = date_errors(starts_on, ends_on, today or today_kyiv(), rules)
+    if errors:
+        code = errors[0]["type"]
+        detail = ("Дата завершення раніша за дату початку" if code == "end_before_start"
+                  else "Дати консультації поза допустимими межами")
+        raise InvalidInput(detail, code=code, errors=errors)
 
 
 def update_draft(session: Session, actor: Principal | None, cid: uuid.UUID,
-                 patch: ConsultationPatch) -> ConsultationOut:
+                 patch: ConsultationPatch, today: date | None = None, rules: Rules = Rules()) -> ConsultationOut:
     row = _load(session, actor, cid, lock=True)
     if not owns(actor, row):
         raise Forbidden("Редагувати може посадова особа підрозділу-власника", code="not_owner")
@@ -243,7 +286,7 @@ def update_draft(session: Session, actor: Principal | None, cid: uuid.UUID,
     text = values.pop("draft_text", None)
     if "notice" in values:
         values["notice"] = {**(row.notice or {}), **patch.notice.model_dump(exclude_unset=True)}
-    _check_dates(values.get("starts_on", row.starts_on), values.get("ends_on", row.ends_on))
+    _check_dates(values.get("starts_on", row.starts_on), values.get("ends_on", row.ends_on), today, rules)
     if values:
         session.execute(update(consultations).where(consultations.c.id == cid)
                         .values(**values, updated_at=func.now()))
@@ -296,11 +339,12 @@ def publish(session: Session, actor: Principal | None, cid: uuid.UUID, today: da
     if row.starts_on < today:
         raise InvalidInput("Дата початку вже минула", code="start_in_past",
                            errors=[{"field": "starts_on", "message": "не раніше сьогодні"}])
-    minimum = rules.min_term_days_initiative if row.initiator_id else rules.min_term_days
-    term = (row.ends_on - row.starts_on).days + 1
-    if term < minimum:
-        raise InvalidInput(f"Строк консультації {term} дн., мінімум {minimum} дн.", code="term_too_short",
-                           errors=[{"field": "ends_on", "message": f"щонайменше {minimum} календарних днів"}])
+    _check_dates(row.starts_on, row.ends_on, today, rules)
+    short = term_shortfall(row.starts_on, row.ends_on, row.initiator_id is not None, rules)
+    if short:
+        term = (row.ends_on - row.starts_on).days + 1
+        raise InvalidInput(f"Строк консультації {term} дн. закороткий: {short}", code="term_too_short",
+                           errors=[{"field": "ends_on", "message": short}])
     session.execute(update(consultations).where(consultations.c.id == cid).values(
         status=Status.scheduled.value, published_at=func.now(), updated_at=func.now()))
     _history(session, cid, row.status, Status.scheduled, actor.person_id)
@@ -508,8 +552,9 @@ def unit_filter(unit: str):
 # ---- comments ------------------------------------------------------------------------------------
 
 def same_text(a: str, b: str) -> bool:
-    """Two comments say the same when they differ only in case and spacing."""
-    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+    """Two comments say the same when they differ only in case, spacing, punctuation, invisible
+    characters or Latin look-alikes (the screening's normalisation, chassis.text.canonical)."""
+    return canonical(a) == canonical(b)
 
 
 def add_comment(session: Session, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -> CommentOut:

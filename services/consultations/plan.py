@@ -10,6 +10,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from chassis.errors import Forbidden, InvalidInput, NotFound
+from chassis.text import SingleLine
+from services.consultations.domain import can_see
 from services.consultations.models import consultations, plan_entries
 from services.registry.schemas import Principal, Role
 
@@ -27,7 +29,7 @@ PUBLIC = (PlanStatus.planned, PlanStatus.held, PlanStatus.cancelled)
 
 class PlanEntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: str = Field(min_length=5, max_length=500)
+    title: SingleLine = Field(min_length=5, max_length=500)
     category: int = Field(ge=1, le=22)
     planned_quarter: int | None = Field(None, ge=1, le=4)
     note: str | None = Field(None, max_length=5000)
@@ -89,7 +91,8 @@ def change(session: Session, actor: Principal | None, entry_id: uuid.UUID, patch
         if row.status == PlanStatus.proposed.value and patch.status == PlanStatus.planned:
             values["unit_name"] = unit  # the official takes the proposal into their unit's plan
     if patch.consultation_id is not None:
-        if not session.execute(select(consultations.c.id).where(consultations.c.id == patch.consultation_id)).first():
+        linked = session.execute(select(consultations).where(consultations.c.id == patch.consultation_id)).first()
+        if linked is None or not can_see(actor, linked):  # one the official may not see is unknown to them
             raise InvalidInput("Немає такої консультації", code="consultation_not_found",
                                errors=[{"field": "consultation_id", "message": "невідома консультація"}])
         values.setdefault("status", PlanStatus.held.value)
@@ -108,4 +111,8 @@ def for_year(session: Session, actor: Principal | None, year: int) -> Plan:
         visible = or_(visible, plan_entries.c.proposed_by == actor.person_id)
     rows = session.execute(select(plan_entries).where(plan_entries.c.year == year, visible)
                            .order_by(plan_entries.c.planned_quarter.nulls_last(), plan_entries.c.title)).all()
-    return Plan(year=year, items=[PlanEntryOut.model_validate(r._asdict()) for r in rows])
+    linked = {r.consultation_id for r in rows if r.consultation_id}
+    seen = {c.id for c in session.execute(select(consultations).where(consultations.c.id.in_(linked)))
+            if can_see(actor, c)} if linked else set()
+    return Plan(year=year, items=[PlanEntryOut.model_validate(
+        {**r._asdict(), "consultation_id": r.consultation_id if r.consultation_id in seen else None}) for r in rows])

@@ -8,6 +8,7 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chassis.events import EventData, event
+from chassis.text import SingleLine
 
 MODERATION_MARK = "Ваше повідомлення знаходиться на модерації"  # R-3.10
 
@@ -47,13 +48,13 @@ class Strict(BaseModel):
 class Notice(Strict):
     """The information notice of R-3.13 (the question and alternatives live beside it)."""
 
-    holder: str | None = Field(None, max_length=500, description="орган, що проводить консультацію")
+    holder: SingleLine | None = Field(None, max_length=500, description="орган, що проводить консультацію")
     materials: str | None = Field(None, max_length=10000, description="аналітичні матеріали, розрахунки")
     stakeholders: str | None = Field(None, max_length=5000, description="соціальні групи, заінтересовані сторони")
     consequences: str | None = Field(None, max_length=5000, description="можливі наслідки для них")
     procedure: str | None = Field(None, max_length=5000, description="строк і порядок подання пропозицій")
     participation: str | None = Field(None, max_length=5000, description="як забезпечено участь цих груп")
-    responsible_official: str | None = Field(None, max_length=300, description="відповідальна посадова особа")
+    responsible_official: SingleLine | None = Field(None, max_length=300, description="відповідальна посадова особа")
     results_publication: str | None = Field(None, max_length=2000, description="коли і як оприлюднять результати")
 
 
@@ -160,7 +161,7 @@ class Results(BaseModel):
 
 class ConsultationIn(Strict):
     form: Form
-    title: str = Field(min_length=5, max_length=300)
+    title: SingleLine = Field(min_length=5, max_length=300)
     question: str = Field(min_length=10, max_length=10000)
     category: int = Field(ge=1, le=22, description="R-1.13 category code")
     alternatives: list[AlternativeIn] = Field(default_factory=list, max_length=20)
@@ -175,7 +176,7 @@ class ConsultationIn(Strict):
 class ConsultationPatch(Strict):
     """Edits of a draft; omitted fields stay as they are."""
 
-    title: str | None = Field(None, min_length=5, max_length=300)
+    title: SingleLine | None = Field(None, min_length=5, max_length=300)
     question: str | None = Field(None, min_length=10, max_length=10000)
     category: int | None = Field(None, ge=1, le=22)
     alternatives: list[AlternativeIn] | None = Field(None, max_length=20)
@@ -258,9 +259,9 @@ class ConsultationPage(BaseModel):
 class DecisionIn(Strict):
     """The decision adopted on the basis of the consultation (R-3.18, R-2.5)."""
 
-    number: str = Field(min_length=1, max_length=100, description="e.g. «№ 415»")
+    number: SingleLine = Field(min_length=1, max_length=100, description="e.g. «№ 415»")
     adopted_on: date
-    title: str = Field(min_length=5, max_length=500)
+    title: SingleLine = Field(min_length=5, max_length=500)
     text: str = Field(min_length=10, max_length=300_000)
 
 
@@ -278,9 +279,9 @@ class AttachmentMeta(Strict):
     """What the gateway tells the service about a file it checked and stored."""
 
     kind: str = Field("material", pattern="^(material|decision)$")
-    title: str = Field(min_length=1, max_length=300)
-    filename: str = Field(min_length=1, max_length=255)
-    content_type: str = Field(max_length=100)
+    title: SingleLine = Field(min_length=1, max_length=300)
+    filename: SingleLine = Field(min_length=1, max_length=255)
+    content_type: SingleLine = Field(max_length=100)
     size: int = Field(ge=1)
     sha256: str = Field(pattern="^[0-9a-f]{64}$")
 

@@ -32,7 +32,9 @@ MAX_PER_PAGE = 100
 def _rules() -> domain.Rules:
     s = get_settings()
     return domain.Rules(min_term_days=s.min_term_days, min_term_days_initiative=s.min_term_days_initiative,
-                        public_url=s.public_url, holidays_are_days_off=s.holidays_are_days_off)
+                        public_url=s.public_url, holidays_are_days_off=s.holidays_are_days_off,
+                        initiative_term=s.initiative_term, max_years_ahead=s.max_date_years_ahead,
+                        max_term_days=s.max_term_days)
 
 
 def _paging(page: int, per_page: int) -> tuple[int, int]:
@@ -70,13 +72,14 @@ class ConsultationsService(BaseService):
     def create(self, actor: dict, body: dict) -> dict:
         data = parse(ConsultationIn, body)
         with self.db.transaction() as session:
-            return dump(domain.create(session, _actor(actor), data))
+            return dump(domain.create(session, _actor(actor), data, today_kyiv(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def update_draft(self, actor: dict, consultation_id, body: dict) -> dict:
         patch = parse(ConsultationPatch, body)
         with self.db.transaction() as session:
-            return dump(domain.update_draft(session, _actor(actor), _uuid(consultation_id, "id"), patch))
+            return dump(domain.update_draft(session, _actor(actor), _uuid(consultation_id, "id"), patch, today_kyiv(),
+                                            _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def publish(self, actor: dict, consultation_id) -> dict:

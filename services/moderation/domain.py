@@ -6,10 +6,13 @@ screening and decision is kept for the protocol and for appeals.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -19,7 +22,7 @@ from services.moderation.grounds import GROUNDS
 from services.moderation.models import cases, decisions, flags, screenings
 from services.moderation.schemas import (Audit, AuditItem, CaseDecision, CaseOut, CommentApproved,
                                          CommentRejected, InitiativeApproved, InitiativeRejected, Queue,
-                                         Stats)
+                                         QueueQuery, Stats)
 from services.moderation.screening import screen
 from services.registry.schemas import Principal, Role
 from services.workdays import working_deadline
@@ -129,13 +132,43 @@ def _case_out(row) -> CaseOut:
                    overdue=row.status == "open" and now() > row.due_at)
 
 
-def queue(session: Session, actor: Principal | None, limit: int = 100) -> Queue:
-    """Open cases: most reported first, then oldest first, with due times and overdue marks."""
+def queue_cursor(row) -> str:
+    """Where a page of the queue ends: (priority, submitted_at, id) of its last case."""
+    raw = json.dumps([row.priority, row.submitted_at.isoformat(), str(row.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_queue_cursor(cursor: str) -> tuple[int, datetime, uuid.UUID]:
+    try:
+        priority, at, case_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(priority), datetime.fromisoformat(at), uuid.UUID(case_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidInput("Некоректний курсор сторінки", code="bad_cursor",
+                           errors=[{"field": "after", "message": "значення next_after попередньої сторінки"}]) from None
+
+
+def queue(session: Session, actor: Principal | None, query: QueueQuery = QueueQuery()) -> Queue:
+    """Open cases, a page at a time (keyset: most reported first, then oldest first), filtered by
+    consultation, kind and matched rule, with due times and overdue marks."""
     require_moderator(actor)
-    rows = session.execute(select(cases).where(cases.c.status == "open")
-                           .order_by(cases.c.priority.desc(), cases.c.submitted_at).limit(limit)).all()
-    total = session.execute(select(func.count()).select_from(cases).where(cases.c.status == "open")).scalar_one()
-    return Queue(items=[_case_out(r) for r in rows], total=total)
+    where = [cases.c.status == "open"]
+    if query.consultation_id:
+        where.append(cases.c.consultation_id == query.consultation_id)
+    if query.kind:
+        where.append(cases.c.kind == query.kind)
+    if query.rule:
+        where.append(cases.c.matches.contains([{"rule": query.rule}]))
+    total = session.execute(select(func.count()).select_from(cases).where(*where)).scalar_one()
+    if query.after:
+        priority, at, case_id = parse_queue_cursor(query.after)
+        where.append(or_(cases.c.priority < priority, and_(
+            cases.c.priority == priority, tuple_(cases.c.submitted_at, cases.c.id) > tuple_(at, case_id))))
+    rows = session.execute(select(cases).where(*where).order_by(cases.c.priority.desc(), cases.c.submitted_at,
+                                                                cases.c.id).limit(query.limit + 1)).all()
+    more = len(rows) > query.limit
+    rows = rows[:query.limit]
+    return Queue(items=[_case_out(r) for r in rows], total=total,
+                 next_after=queue_cursor(rows[-1]) if more else None)
 
 
 def decide(session: Session, actor: Principal | None, case_id: uuid.UUID, body: CaseDecision,

@@ -54,6 +54,8 @@ class InitiativeRejected(EventData):
 
 from datetime import datetime  # noqa: E402
 
+from typing import Literal  # noqa: E402
+
 from pydantic import BaseModel, ConfigDict  # noqa: E402
 
 
@@ -82,7 +84,21 @@ class CaseOut(BaseModel):
 
 class Queue(BaseModel):
     items: list[CaseOut]
-    total: int
+    total: int = Field(description="open cases matching the filters, on every page")
+    next_after: str | None = Field(None, description="cursor of the next page (pass as `after`); null on the last")
+
+
+QUEUE_RULES = ("obscene", "link", "email", "phone", "messenger", "empty", "only_punctuation", "duplicate", "report")
+
+
+class QueueQuery(Strict):
+    """One page of the open cases (most reported first, then oldest first), optionally filtered."""
+
+    after: str | None = Field(None, max_length=200, description="`next_after` of the page before")
+    limit: int = Field(100, ge=1, le=200)
+    consultation_id: uuid.UUID | None = None
+    kind: Literal["comment", "initiative"] | None = None
+    rule: Literal[QUEUE_RULES] | None = Field(None, description="what the screening matched, or `report`")
 
 
 class CaseDecision(Strict):

@@ -1,7 +1,8 @@
 """Automatic screening of comments and initiatives (R-3.7, R-1.5): never a silent rejection, only
 `pass` (published at once) or `hold` (a moderator decides), with what matched.
 
-Obscene language is found after normalising each word: lower case, Latin and digit look-alikes
+Every check reads the text as it is seen (chassis.text.visible: NFKC, no format characters or
+stray combining marks). Obscene language is found after normalising each word: lower case, Latin and digit look-alikes
 mapped to Cyrillic (when the word is mostly Cyrillic), separators inside a word removed
 («х.у.й», «х у й»), repeated letters collapsed («хууууй»). Roots, prefixes and ordinary-word
 exceptions live in data files a moderator can extend without code.
@@ -14,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from chassis.text import canonical, visible
 
 DATA = Path(__file__).with_name("data")
 
@@ -117,8 +120,9 @@ class Screening:
 
 
 def fingerprint(text: str) -> str:
-    canon = " ".join(n for _, n in words(text))
-    return hashlib.sha256(canon.encode()).hexdigest()
+    """The same for texts that differ only in case, spacing, punctuation, invisible characters or
+    Latin look-alikes (the comparison the consultations service makes too)."""
+    return hashlib.sha256(canonical(text).encode()).hexdigest()
 
 
 def screen(text: str, previous_hashes: set[str] | frozenset[str] = frozenset()) -> Screening:
@@ -126,6 +130,7 @@ def screen(text: str, previous_hashes: set[str] | frozenset[str] = frozenset()) 
     same author's earlier comments (a copy is held)."""
     lex = lexicon()
     matches: list[dict] = []
+    text = visible(text)  # zero-width and soft hyphens, stress marks, fullwidth letters hide nothing
     stripped = text.strip()
     if not stripped:
         matches.append({"rule": "empty", "text": ""})

@@ -13,7 +13,7 @@ from services.moderation.models import PERSONAL
 from services.consultations.schemas import CommentSubmitted, ConsultationSubmitted
 from services.moderation import domain
 from services.moderation.grounds import GROUNDS
-from services.moderation.schemas import CaseDecision, ReportIn
+from services.moderation.schemas import CaseDecision, QueueQuery, ReportIn
 from services.registry.schemas import principal_from as _actor
 
 
@@ -44,9 +44,10 @@ class ModerationService(BaseService):
         return [g.model_dump() for g in GROUNDS.values()]
 
     @rpc(expected_exceptions=ServiceError)
-    def queue(self, actor: dict) -> dict:
+    def queue(self, actor: dict, query: dict | None = None) -> dict:
+        page = parse(QueueQuery, query or {})
         with self.db.transaction() as session:
-            return dump(domain.queue(session, _actor(actor)))
+            return dump(domain.queue(session, _actor(actor), page))
 
     @rpc(expected_exceptions=ServiceError)
     def decide(self, actor: dict, case_id, body: dict, unit_name: str | None = None) -> dict:

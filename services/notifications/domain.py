@@ -26,6 +26,8 @@ DIGEST = "daily_digest"
 CHANNEL = "email"
 STUCK_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
+# causes of a failed row (the start of its ``last_error``), counted in the progress figures
+UNBUILDABLE, RETRIES_SPENT = "unbuildable", "retries_spent"
 
 
 def now() -> datetime:
@@ -129,9 +131,10 @@ def claim(session: Session, limit: int, stuck_after: timedelta = STUCK_AFTER,
           token: uuid.UUID | None = None) -> list:
     """Due pending deliveries, claimed for this sender under ``token`` (and `sending` ones whose
     sender has not touched them for ``stuck_after`` given back)."""
-    session.execute(update(deliveries).where(deliveries.c.status == "sending",
-                                             deliveries.c.claimed_at < now() - stuck_after)
-                    .values(status="pending"))
+    stuck = and_(deliveries.c.status == "sending", deliveries.c.claimed_at < now() - stuck_after)
+    session.execute(update(deliveries).where(stuck, deliveries.c.attempts >= MAX_ATTEMPTS)
+                    .values(status="failed", last_error=f"{RETRIES_SPENT}: stuck in sending"))
+    session.execute(update(deliveries).where(stuck).values(status="pending"))
     ids = session.execute(select(deliveries.c.id).where(
         deliveries.c.status == "pending", deliveries.c.next_attempt_at <= func.now())
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit)
@@ -171,8 +174,23 @@ def mark_failed(session: Session, delivery_id: int, error: str, temporary: bool,
         session.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
             status="pending", last_error=error[:500], next_attempt_at=now() + delay))
     else:
+        if temporary:
+            error = f"{RETRIES_SPENT}: {error}"
         session.execute(update(deliveries).where(deliveries.c.id == delivery_id)
                         .values(status="failed", last_error=error[:500]))
+
+
+def unbuildable_reason(exc: BaseException) -> str:
+    """Why a message could not be built, without its contents (no names, no addresses)."""
+    return f"{UNBUILDABLE}: {type(exc).__name__}"
+
+
+def failure_cause(status: str, last_error: str | None) -> str:
+    """The cause a failed or skipped row is counted under in the progress figures."""
+    if status == "skipped":
+        return "skipped"
+    cause = (last_error or "").split(":", 1)[0]
+    return cause if cause in (UNBUILDABLE, RETRIES_SPENT) else "smtp"
 
 
 def progress(session: Session, consultation_id: uuid.UUID) -> Progress | None:
@@ -180,9 +198,14 @@ def progress(session: Session, consultation_id: uuid.UUID) -> Progress | None:
     if f is None:
         return None
     counts, in_digest = _status_counts(session, consultation_id)
+    reasons: Counter = Counter()
+    for status, error, n in session.execute(select(deliveries.c.status, deliveries.c.last_error, func.count()).where(
+            deliveries.c.consultation_id == consultation_id, deliveries.c.kind == KIND,
+            deliveries.c.status.in_(("failed", "skipped"))).group_by(deliveries.c.status, deliveries.c.last_error)):
+        reasons[failure_cause(status, error)] += n
     return Progress(consultation_id=consultation_id, status=f.status, recipients=sum(counts.values()),
                     queued=counts["pending"] + counts["sending"], sent=counts["sent"],
-                    failed=counts["failed"] + counts["skipped"], in_digest=in_digest)
+                    failed=counts["failed"] + counts["skipped"], in_digest=in_digest, failed_reasons=dict(reasons))
 
 
 def complete_finished(session: Session) -> list[Progress]:

@@ -28,6 +28,9 @@ class Progress(BaseModel):
     sent: int
     failed: int
     in_digest: int = Field(0, description="recipients in daily-digest mode (counted in the figures above)")
+    failed_reasons: dict[str, int] = Field(default_factory=dict, description="failed rows by cause: "
+                                           "`unbuildable` (the message could not be built, e.g. a line break "
+                                           "in a header), `retries_spent`, `smtp`, `skipped`")
 
 
 class InboxItem(BaseModel):

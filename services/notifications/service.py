@@ -140,8 +140,15 @@ class NotificationsService(BaseService):
         else:
             subject, template = f"Розпочато консультацію: {fanout.title}", "consultation_published"
             context, about = domain.consultation_context(fanout, CATEGORIES), str(d.consultation_id)
-        msg = mailer.compose(s.smtp_from, contact["full_name"], contact["email"], subject, template, context,
-                             mailer.message_id(d.id, about), unsubscribe_url)
+        try:
+            msg = mailer.compose(s.smtp_from, contact["full_name"], contact["email"], subject, template, context,
+                                 mailer.message_id(d.id, about), unsubscribe_url)
+        except Exception as exc:  # e.g. a line break in an old title: this row fails, the batch goes on
+            reason = domain.unbuildable_reason(exc)
+            log.error("delivery %s of %s: message cannot be built (%s); failed for good", d.id, about, reason)
+            with self.db.transaction() as session:
+                domain.mark_failed(session, d.id, reason, False, d.attempts)
+            return 0
         try:
             smtp.send(msg)
         except mailer.TemporaryFailure as exc:

@@ -8,6 +8,7 @@ from enum import Enum
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chassis.events import EventData, event
+from chassis.text import SingleLine
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
 PHONE_PATTERN = r"^\+?[0-9 ()-]{7,20}$"
@@ -46,12 +47,12 @@ class Strict(BaseModel):
 class IdentityIn(Strict):
     """A person as the identity provider describes them (R-2.3, R-3.5)."""
 
-    subject: str = Field(min_length=1, max_length=200, description="identity-provider subject")
-    full_name: str = Field(min_length=1, max_length=300, description="ПІБ")
+    subject: SingleLine = Field(min_length=1, max_length=200, description="identity-provider subject")
+    full_name: SingleLine = Field(min_length=1, max_length=300, description="ПІБ")
     birth_date: date | None = None
     community_member: bool = False
-    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
-    phone: str | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
+    email: SingleLine | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
+    phone: SingleLine | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
 
 
 class PersonRef(BaseModel):
@@ -115,12 +116,12 @@ class SessionOut(BaseModel):
 class DevLoginIn(Strict):
     """Dev login (only with AUTH_DEV_LOGIN=1): a made-up person with chosen roles."""
 
-    subject: str = Field(min_length=1, max_length=200)
-    full_name: str = Field(min_length=1, max_length=300)
+    subject: SingleLine = Field(min_length=1, max_length=200)
+    full_name: SingleLine = Field(min_length=1, max_length=300)
     birth_date: date | None = None
     community_member: bool = True
     roles: list[Role] = Field(default_factory=lambda: [Role.resident])
-    unit: str | None = Field(None, max_length=300, description="structural unit name for `official`")
+    unit: SingleLine | None = Field(None, max_length=300, description="structural unit name for `official`")
     consent: bool = Field(True, description="record consent at once (a convenience for demos and tests)")
 
     @field_validator("roles")
@@ -136,7 +137,7 @@ class Consent(BaseModel):
 
 
 class ConsentIn(Strict):
-    version: str = Field(min_length=1, max_length=20)
+    version: SingleLine = Field(min_length=1, max_length=20)
 
 
 class MeOut(BaseModel):
@@ -158,8 +159,8 @@ class MeOut(BaseModel):
 class MeUpdate(Strict):
     """What a person keeps current in the cabinet (R-2.4). Omitted fields stay as they are."""
 
-    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
-    phone: str | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
+    email: SingleLine | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
+    phone: SingleLine | None = Field(None, max_length=32, pattern=PHONE_PATTERN)
     interests: list[int] | None = Field(None, max_length=22)
     email_enabled: bool | None = None
     email_mode: EmailMode | None = Field(None, description="immediate: one e-mail per consultation; "
@@ -167,8 +168,8 @@ class MeUpdate(Strict):
 
 
 class UnitIn(Strict):
-    name: str = Field(min_length=2, max_length=300)
-    head_name: str | None = Field(None, max_length=300)
+    name: SingleLine = Field(min_length=2, max_length=300)
+    head_name: SingleLine | None = Field(None, max_length=300)
 
 
 class UnitOut(BaseModel):
@@ -178,7 +179,7 @@ class UnitOut(BaseModel):
 
 
 class OrganisationIn(Strict):
-    name: str = Field(min_length=2, max_length=300)
+    name: SingleLine = Field(min_length=2, max_length=300)
     kind: OrganisationKind
 
 

@@ -546,7 +546,7 @@ def _bundle(session: Session, store, snap, page: dict, protocol: dict[str, dict]
             for a in page.get("attachments", []):
                 blob = store.get(a["sha256"])
                 if blob is not None:
-                    add(f"materials/{a['kind']}-{a['sha256'][:12]}-{os.path.basename(a['filename'])}", blob)
+                    add(f"materials/{a['kind']}-{a['sha256'][:12]}-{rules.entry_name(a['filename'])}", blob)
             if page.get("decision"):
                 add("decision.json", json.dumps(page["decision"], ensure_ascii=False, indent=1).encode())
             for fmt, f in protocol.items():

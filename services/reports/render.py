@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from chassis.text import csv_safe
+
 CONTENT_TYPES = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
@@ -56,7 +58,7 @@ class _Csv:
         self.keys = [k for k, _ in doc.columns]
 
     def row(self, r: dict) -> None:
-        self.w.writerow([_cell(r.get(k)) for k in self.keys])
+        self.w.writerow([csv_safe(_cell(r.get(k))) for k in self.keys])
 
     def close(self) -> None:
         self.f.close()
@@ -109,18 +111,30 @@ class _Xlsx:
         self.path = path
         self.wb = Workbook(write_only=True)
         about = self.wb.create_sheet("Звіт")
-        about.append([doc.title])
+        self._append(about, [doc.title])
         for heading, paragraphs in doc.sections:
             about.append([])
-            about.append([heading])
+            self._append(about, [heading])
             for p in paragraphs:
-                about.append([p[:32000]])
+                self._append(about, [p])
         self.ws = self.wb.create_sheet("Пропозиції")
-        self.ws.append([label for _, label in doc.columns])
+        self._append(self.ws, [label for _, label in doc.columns])
         self.keys = [k for k, _ in doc.columns]
 
+    @staticmethod
+    def _append(ws, texts: list[str]) -> None:
+        """Text cells as strings, never formulas (openpyxl reads a value starting with «=» as one)."""
+        from openpyxl.cell import WriteOnlyCell
+
+        cells = []
+        for text in texts:
+            cell = WriteOnlyCell(ws, value=text[:32000])
+            cell.data_type = "s"
+            cells.append(cell)
+        ws.append(cells)
+
     def row(self, r: dict) -> None:
-        self.ws.append([_cell(r.get(k))[:32000] for k in self.keys])
+        self._append(self.ws, [_cell(r.get(k)) for k in self.keys])
 
     def close(self) -> None:
         self.wb.save(self.path)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Iterable
 
 from chassis.errors import InvalidInput
+from chassis.text import NOT_IN_A_LINE
 
 AGE_BANDS = ("14–17", "18–35", "36–60", "60+", "unknown")
 RETENTION_YEARS = 5  # R-1.11
@@ -60,8 +61,23 @@ def retain_until(decision_date: date | None, archived_on: date) -> date:
 
 
 def manifest(entries: Iterable[tuple[str, str]]) -> str:
-    """``sha256sum`` format (``<hex>  <name>``), so ``sha256sum -c manifest.sha256`` checks a bundle."""
-    return "".join(f"{digest}  {name}\n" for name, digest in sorted(entries))
+    """``sha256sum`` format (``<hex>  <name>``), so ``sha256sum -c manifest.sha256`` checks a bundle.
+    A name holding a backslash, CR or LF is escaped as GNU coreutils does (the line starts with
+    ``\\``): a name can never add a line of its own."""
+    return "".join(_manifest_line(name, digest) for name, digest in sorted(entries))
+
+
+def _manifest_line(name: str, digest: str) -> str:
+    if not any(c in name for c in "\\\n\r"):
+        return f"{digest}  {name}\n"
+    escaped = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return f"\\{digest}  {escaped}\n"
+
+
+def entry_name(filename: str) -> str:
+    """An attachment's file name as a bundle entry: its base name with characters a single line may
+    not hold (an old row's newline, a bidi override) replaced by ``_``."""
+    return NOT_IN_A_LINE.sub("_", filename.replace("\\", "/").rsplit("/", 1)[-1]) or "file"
 
 
 def fingerprint(*parts) -> str:
