@@ -8,6 +8,7 @@ from sqlalchemy import text
 from chassis.context import RequestContext
 from chassis.db import STATEMENTS, Database
 from chassis.errors import InvalidInput, ServiceError
+from chassis.lifecycle import ReadinessGate
 from chassis.ops_http import OpsEndpoints
 from chassis.outbox import outbox
 from chassis.settings import get_settings
@@ -20,6 +21,7 @@ class BaseService:
     db = Database()
     request_id = RequestContext()
     ops = OpsEndpoints()
+    readiness = ReadinessGate()
 
     @rpc(expected_exceptions=ServiceError)
     def health(self, db_probe_seconds: float = 0.0) -> dict:
