@@ -9,7 +9,7 @@ workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 threads = int(os.environ.get("GATEWAY_THREADS", "8"))
 timeout = 60
 # SIGTERM: stop accepting, let requests in hand finish for this long, then stop (the gateway drains).
-graceful_timeout = float(os.environ.get("SHUTDOWN_GRACE_SECONDS", "20"))
+graceful_timeout = int(float(os.environ.get("SHUTDOWN_GRACE_SECONDS", "20")))
 accesslog = None  # the app logs every request as JSON, with its request id
 # gunicorn's own lines (boot, worker exits, tracebacks of a failed worker) as the same JSON lines.
 logconfig_dict = {
@@ -21,7 +21,8 @@ logconfig_dict = {
                           "formatter": "json", "filters": ["context"]}},
     "root": {"level": "INFO", "handlers": ["json"]},
     "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
-                "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False}},
+                # the app logs every request itself (with its request id): no second access line
+                "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False}},
 }
 
 # prometheus-client multiprocess mode: every worker writes its samples here, /metrics sums them.
