@@ -201,3 +201,41 @@ def test_the_gateway_asks_once_more_when_a_safe_request_was_interrupted(world, t
             first.end()
             if second is not None:
                 second.end()
+
+
+def test_the_gateway_logs_json_and_drains_on_sigterm(world, tmp_path):
+    """gunicorn's own lines are JSON like the app's; on SIGTERM a request in hand still gets its
+    answer (here /readyz/registry waiting for a registry that is not running) and gunicorn exits 0."""
+    port = free_port()
+    log_path = tmp_path / "gateway.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(["gunicorn", "-c", "gateway/gunicorn.conf.py", "gateway.wsgi:app"], cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT,
+                                env={**world.vars, "GATEWAY_PORT": str(port), "SHUTDOWN_GRACE_SECONDS": "10"})
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline and proc.poll() is None, log_path.read_text()[-2000:]
+                time.sleep(0.3)
+            answer = {}
+            slow = threading.Thread(target=lambda: answer.update(
+                r=requests.get(base + "/readyz/registry", timeout=20)))
+            slow.start()
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            slow.join(20)
+            assert answer["r"].status_code == 503 and answer["r"].json()["code"] == "not_ready"
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]  # all JSON
+    assert any(line["logger"] == "gunicorn.error" and "Handling signal: term" in line["message"] for line in lines)
+    assert not any(line["logger"] == "gunicorn.access" for line in lines)
