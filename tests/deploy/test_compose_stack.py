@@ -18,6 +18,7 @@ import requests
 from tests.deploy.stack import APP_IMAGE, PHASES, Stack, build_base, build_images, image_size, phase, podman, \
     require_podman
 
+pytestmark = pytest.mark.timeout(2400)  # the module fixture builds images and starts the stack
 COMMUNITY = "UA-DEPLOY-TEST"
 TARIFFS = "Тарифи на проїзд у міських автобусах"  # the demo set's consultation that starts today
 
