@@ -198,6 +198,7 @@ def test_stopping_an_instance_under_load_loses_no_acknowledged_request(stack, wo
     assert int(count) == len(acked)
     print(f"deploy: under load with {victim} stopped: {len(reads)} reads all 200, {len(acked)} comments all stored")
     podman("start", victim)
+    stack.wait_healthy([victim])
 
 
 def test_two_hundred_slow_sockets_do_not_stop_healthz(stack, world):
@@ -218,25 +219,29 @@ def test_two_hundred_slow_sockets_do_not_stop_healthz(stack, world):
                     socks.remove(s)
             time.sleep(0.5)
 
+    paths = ("/healthz", f"/consultations/{cid}")
+    for path in paths:  # warm: the page's first rendering is not what this measures
+        requests.get(stack.base_url + path, timeout=10)
     t = threading.Thread(target=trickle)
     t.start()
-    worst = 0.0
+    worst = dict.fromkeys(paths, 0.0)
     try:
         with phase("200 slow sockets for 20 s"):
             end = time.monotonic() + 20
             while time.monotonic() < end:
-                for path in ("/healthz", f"/consultations/{cid}"):
+                for path in paths:
                     started = time.monotonic()
                     assert requests.get(stack.base_url + path, timeout=5).status_code == 200
-                    worst = max(worst, time.monotonic() - started)
+                    worst[path] = max(worst[path], time.monotonic() - started)
                 time.sleep(0.5)
+            still_open = len(socks)
     finally:
         stop.set()
         t.join(10)
         for s in socks:
             s.close()
-    print(f"deploy: 200 slow sockets: slowest answer {worst:.2f} s")
-    assert worst < 1.0
+    print(f"deploy: 200 slow sockets ({still_open} still open after 20 s): slowest answers {worst}")
+    assert all(took < 1.0 for took in worst.values()), worst
 
 
 def test_zz_compose_down_leaves_nothing(stack):
