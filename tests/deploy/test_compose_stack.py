@@ -202,21 +202,28 @@ def test_stopping_an_instance_under_load_loses_no_acknowledged_request(stack, wo
 
 
 def test_two_hundred_slow_sockets_do_not_stop_healthz(stack, world):
+    """200 sockets from one client trickle a header byte every 0.5 s for 20 s (one that nginx ends
+    for its header timeout is opened again at once) while /healthz and a page answer in < 1 s."""
     cid = world["consultation"]["id"]
-    socks = []
-    for _ in range(200):
+    reopened = [0]
+
+    def slow_socket() -> socket.socket:
         s = socket.create_connection(("127.0.0.1", stack.front_port), timeout=5)
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-slow: ")
-        socks.append(s)
+        return s
+
+    socks = [slow_socket() for _ in range(200)]
     stop = threading.Event()
 
     def trickle():
         while not stop.is_set():
-            for s in list(socks):
+            for i, s in enumerate(socks):
                 try:
                     s.send(b"a")
                 except OSError:
-                    socks.remove(s)
+                    s.close()
+                    socks[i] = slow_socket()
+                    reopened[0] += 1
             time.sleep(0.5)
 
     paths = ("/healthz", f"/consultations/{cid}")
@@ -234,13 +241,13 @@ def test_two_hundred_slow_sockets_do_not_stop_healthz(stack, world):
                     assert requests.get(stack.base_url + path, timeout=5).status_code == 200
                     worst[path] = max(worst[path], time.monotonic() - started)
                 time.sleep(0.5)
-            still_open = len(socks)
     finally:
         stop.set()
         t.join(10)
         for s in socks:
             s.close()
-    print(f"deploy: 200 slow sockets ({still_open} still open after 20 s): slowest answers {worst}")
+    print(f"deploy: 200 slow sockets held ({reopened[0]} reopened after nginx's header timeout): "
+          f"slowest answers {worst}")
     assert all(took < 1.0 for took in worst.values()), worst
 
 

@@ -91,7 +91,11 @@ class FakeIdentityProvider:
 
 def main() -> None:
     """The ``test`` profile of docker-compose.yml runs this as a container (``IDP_PORT``, default 9400)."""
+    import signal
+    import sys
+
     idp = FakeIdentityProvider(os.environ.get("IDP_BIND", "0.0.0.0"), int(os.environ.get("IDP_PORT", "9400")))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # PID 1 ignores SIGTERM without a handler
     idp.server.serve_forever()
 
 
