@@ -6,6 +6,7 @@ import logging
 import time
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
 from chassis.log import new_request_id, set_request_id
 
@@ -24,7 +25,10 @@ class RequestContext(DependencyProvider):
         took = (time.perf_counter() - self._started.pop(worker_ctx, time.perf_counter())) * 1000
         name = worker_ctx.entrypoint.method_name
         if exc_info is None:
-            log.info("%s done in %.1f ms", name, took, extra={"entrypoint": name, "ms": round(took, 1)})
+            # A timer tick is routine (a tick that did something logs that itself): DEBUG, so an idle
+            # instance writes nothing at INFO.
+            level = logging.DEBUG if isinstance(worker_ctx.entrypoint, Timer) else logging.INFO
+            log.log(level, "%s done in %.1f ms", name, took, extra={"entrypoint": name, "ms": round(took, 1)})
         else:
             log.info("%s failed in %.1f ms: %s: %s", name, took, exc_info[0].__name__, exc_info[1],
                      extra={"entrypoint": name, "ms": round(took, 1)})

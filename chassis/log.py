@@ -40,7 +40,7 @@ class Formatter(JsonFormatter):
         return INPUT_VALUE.sub("input_value=…, input_type=", super().format(record))
 
 
-class _ContextFilter(logging.Filter):
+class ContextFilter(logging.Filter):
     def __init__(self, component: str):
         super().__init__()
         self.component = component
@@ -51,18 +51,47 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(component: str, level: str = "INFO") -> None:
-    """Send every log record to stderr as one JSON object per line."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(Formatter(
+def json_formatter() -> JsonFormatter:
+    """One JSON object per record; a traceback goes into its ``exc_info`` field, never loose lines;
+    pydantic's input values withheld."""
+    return Formatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         json_ensure_ascii=False,
-    ))
-    handler.addFilter(_ContextFilter(component))
+    )
+
+
+def json_handler(component: str) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(json_formatter())
+    handler.addFilter(ContextFilter(component))
+    return handler
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logging.getLogger("uncaught").critical("uncaught %s", exc_type.__name__, exc_info=(exc_type, exc, tb))
+
+
+def _log_uncaught_in_thread(args) -> None:
+    if args.exc_type is SystemExit:
+        return
+    logging.getLogger("uncaught").error("uncaught %s in thread %s", args.exc_type.__name__,
+                                        getattr(args.thread, "name", "?"),
+                                        exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+def configure_logging(component: str, level: str = "INFO") -> None:
+    """Send every log record to stderr as one JSON object per line: uncaught exceptions (main and
+    other threads) and Python warnings go through the same formatter."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [json_handler(component)]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
     # nameko logs expected (typed) errors with a traceback at WARNING; RequestContext logs outcomes.
     logging.getLogger("nameko.containers").setLevel(logging.ERROR)
     for noisy in ("amqp", "kombu", "nameko", "urllib3"):

@@ -23,7 +23,7 @@ from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.errors import DatabaseSilent
 from chassis.events import EventData, make_envelope, Envelope
 from chassis.faults import fault_point
-from chassis.log import current_request_id
+from chassis.log import current_request_id, set_request_id
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,10 @@ def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
         fault_point("outbox.after_publish")  # drills: published, not yet marked: sent again later
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
                      .values(published_at=func.now()))
-    for row in rows:
+    for row in rows:  # each line carries the request id of the change that made the event
+        set_request_id(row.request_id)
         log.info("event published", extra={"event_type": row.type, "event_id": str(row.event_id)})
+    set_request_id(None)
     return len(rows)
 
 

@@ -2,7 +2,8 @@
 
 Sets ``PSYCOPG_WAIT_FUNC=wait_selector`` before psycopg is imported (DESIGN, "Known traps": psycopg's
 C wait function blocks eventlet's hub), monkey-patches eventlet, logs JSON, declares the topology,
-then hands over to nameko's runner (SIGTERM stops gracefully, Ctrl-C too).
+then runs it under nameko's runner (chassis.lifecycle: readiness gate; SIGTERM or Ctrl-C stops
+gracefully within SHUTDOWN_GRACE_SECONDS).
 """
 import os
 import sys
@@ -19,8 +20,7 @@ def main(argv: list[str]) -> None:
         sys.exit("usage: python -m chassis.run <service>")
     import logging
 
-    from nameko.cli.run import run
-
+    from chassis import lifecycle
     from chassis.faults import refuse_in_production
     from chassis.log import configure_logging
     from chassis.rpcreply import install as keep_serving_when_a_reply_fails
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> None:
     declare(settings.amqp_uri, {*all_service_classes(), cls})
     logging.getLogger("chassis.run").info(
         "starting service %s (psycopg wait function: %s)", service, os.environ["PSYCOPG_WAIT_FUNC"])
-    run([cls], settings.nameko_config())
+    sys.exit(lifecycle.serve(cls, settings.nameko_config(), settings.shutdown_grace_seconds))
 
 
 if __name__ == "__main__":

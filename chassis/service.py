@@ -9,6 +9,7 @@ from chassis.context import RequestContext
 from chassis.db import STATEMENTS, Database
 from chassis.errors import InvalidInput, ServiceError, parse_uuid
 from chassis.export import Personal, export_person
+from chassis.lifecycle import ReadinessGate
 from chassis.ops_http import OpsEndpoints
 from chassis.outbox import outbox
 from chassis.settings import get_settings
@@ -21,6 +22,7 @@ class BaseService:
     db = Database()
     request_id = RequestContext()
     ops = OpsEndpoints()
+    readiness = ReadinessGate()
     personal_data: dict[str, Personal] = {}  # what this service keeps about a person (R-2.4 export)
 
     @rpc(expected_exceptions=ServiceError)

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
                                       "years from today")
     max_term_days: int = Field(366, ge=15, description="longest consultation term, calendar days")
 
+    # running in containers: graceful stop and per-instance readiness (docs/operations.md)
+    shutdown_grace_seconds: float = Field(20.0, ge=0, description="on SIGTERM a service instance stops "
+                                          "consuming and lets its in-flight workers finish this long (the "
+                                          "gateway: gunicorn's graceful timeout); keep it under the "
+                                          "orchestrator's stop grace period")
+    readiness_interval_seconds: float = Field(2.0, gt=0, description="how often a service instance checks "
+                                              "its database and consumers; while a check fails it takes "
+                                              "no RPC requests (other instances serve them)")
+
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
         url = make_url(self.database_url).set(drivername="postgresql+psycopg",

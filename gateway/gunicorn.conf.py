@@ -9,8 +9,22 @@ worker_class = "gateway.worker.HeadBufferingWorker"
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 threads = int(os.environ.get("GATEWAY_THREADS", "8"))
 timeout = 60
-graceful_timeout = 10
+# SIGTERM: stop accepting, let requests in hand finish for this long, then stop (the gateway drains).
+graceful_timeout = int(float(os.environ.get("SHUTDOWN_GRACE_SECONDS", "20")))
 accesslog = None  # the app logs every request as JSON, with its request id
+# gunicorn's own lines (boot, worker exits, tracebacks of a failed worker) as the same JSON lines.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "chassis.log.json_formatter"}},
+    "filters": {"context": {"()": "chassis.log.ContextFilter", "component": "gateway"}},
+    "handlers": {"json": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                          "formatter": "json", "filters": ["context"]}},
+    "root": {"level": "INFO", "handlers": ["json"]},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+                # the app logs every request itself (with its request id): no second access line
+                "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False}},
+}
 
 # prometheus-client multiprocess mode: every worker writes its samples here, /metrics sums them.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="econsult-metrics-"))

@@ -1,9 +1,14 @@
-"""Operations endpoints: liveness, readiness (bus and all five services), metrics."""
+"""Operations endpoints: liveness (the process), readiness (the bus; with ``?services=all`` also
+every service), metrics.
+
+A gateway replica's readiness is the bus only: a service that is down answers 503 on its own routes
+(naming it), and must not take every gateway replica out of the load balancer with it.
+``/readyz?services=all`` is the whole system's check (``make run``, tests, an operator's glance)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Response, current_app
+from flask import Response, current_app, request
 from kombu import Connection
 from pydantic import BaseModel, Field
 
@@ -57,13 +62,15 @@ def register(spec: ApiSpec):
     def healthz():
         return Liveness()
 
-    @bp.route("/readyz", summary="Readiness: the bus and all five services answer `health`",
+    @bp.route("/readyz", summary="Readiness of this gateway: the bus answers "
+              "(`?services=all`: also all five services answer `health`)",
               response=Readiness, tags=["operations"], errors=(503,))
     def readyz():
         pool = current_app.extensions["rpc"]
-        with ThreadPoolExecutor(len(SERVICES) + 1) as ex:
+        services = SERVICES if request.args.get("services") == "all" else ()
+        with ThreadPoolExecutor(len(services) + 1) as ex:
             bus = ex.submit(check_bus, current_app.config["SETTINGS"].amqp_uri)
-            checks = dict(zip(SERVICES, ex.map(lambda s: check_service(pool, s), SERVICES)))
+            checks = dict(zip(services, ex.map(lambda s: check_service(pool, s), services)))
         checks = {"bus": ServiceCheck(status=bus.result()), **checks}
         down = [name for name, c in checks.items() if c.status != "ok"]
         if down:

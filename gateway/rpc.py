@@ -4,6 +4,10 @@ nameko's standalone ``ClusterRpcProxy`` is single-threaded (DESIGN, "Known traps
 thread borrows one long-lived proxy from the pool and returns it afterwards; a proxy that saw a
 transport error or a timeout is thrown away and a fresh one is built on the next borrow.
 The caller's request id travels in the nameko context data, so every service logs it too.
+
+A request whose instance was killed before it acknowledged it comes back to the next instance
+marked redelivered and is refused ``request_interrupted`` (chassis.rpcreply: RPC is at most once).
+For a safe HTTP request (GET, HEAD) nothing was changed, so :meth:`RpcPool.call` asks once more.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import Histogram
 
-from chassis.errors import ServiceError
+from chassis.errors import ServiceError, Unavailable
 from chassis.log import current_request_id
 
 log = logging.getLogger(__name__)
@@ -63,7 +67,17 @@ class RpcPool:
             log.debug("stopping a broken RPC proxy failed", exc_info=True)
 
     def call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
-        """Call ``service.method(*args, **kwargs)``; typed service errors pass through unchanged."""
+        """Call ``service.method(*args, **kwargs)``; typed service errors pass through unchanged.
+        Inside a safe HTTP request, a call interrupted by a dying instance is made once more."""
+        try:
+            return self._call(service, method, *args, timeout=timeout, **kwargs)
+        except Unavailable as exc:
+            if exc.code != "request_interrupted" or not _safe_request():
+                raise
+            log.info("%s.%s interrupted by a stopping instance; asking once more", service, method)
+            return self._call(service, method, *args, timeout=timeout, **kwargs)
+
+    def _call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
         timeout = timeout or self.timeout
         started = time.perf_counter()
         outcome = "ok"
@@ -106,3 +120,9 @@ class RpcPool:
                 self._discard(self._idle.get_nowait())
             except queue.Empty:
                 return
+
+
+def _safe_request() -> bool:
+    from flask import has_request_context, request
+
+    return has_request_context() and request.method in ("GET", "HEAD")

@@ -13,6 +13,10 @@ from tests.support.fake_idp import FakeIdentityProvider
 from tests.support.infra import Infra, discover
 from tests.support.world import Env, destroy_world, make_world, start_system
 
+# The deployment test (containers; minutes) is not part of `make test`: .ci/run runs it afterwards with
+# DEPLOY_TEST=1 (`pytest tests/deploy -s`).
+collect_ignore = [] if os.environ.get("DEPLOY_TEST") == "1" else ["deploy"]
+
 
 COMMUNITY_CODE = "UA-TEST-COMMUNITY"
 

@@ -12,8 +12,8 @@ from chassis.settings import SERVICES
 pytestmark = pytest.mark.system
 
 
-def test_readyz_reports_the_bus_and_every_service(system):
-    r = requests.get(system.base_url + "/readyz", timeout=10)
+def test_readyz_all_reports_the_bus_and_every_service(system):
+    r = requests.get(system.base_url + "/readyz?services=all", timeout=10)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "ready"
@@ -21,10 +21,14 @@ def test_readyz_reports_the_bus_and_every_service(system):
     assert all(c["status"] == "ok" for c in body["checks"].values())
 
 
-def test_stopping_one_service_makes_readyz_503_naming_it(system):
+def test_stopping_one_service_makes_readyz_all_503_naming_it_but_keeps_the_gateway_ready(system):
+    """A down service takes no gateway replica out of service: its readiness is the bus only."""
     system.stop("registry")
     try:
-        r = requests.get(system.base_url + "/readyz", timeout=15)
+        gateway = requests.get(system.base_url + "/readyz", timeout=15)
+        assert gateway.status_code == 200, gateway.text
+        assert set(gateway.json()["checks"]) == {"bus"}
+        r = requests.get(system.base_url + "/readyz?services=all", timeout=15)
         assert r.status_code == 503
         assert r.headers["Content-Type"].startswith("application/problem+json")
         problem = r.json()

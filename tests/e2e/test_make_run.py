@@ -30,7 +30,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(make_env):
         while time.monotonic() - started < 60:
             assert proc.poll() is None, proc.stdout.read().decode(errors="replace")[-3000:]
             try:
-                if requests.get(base + "/readyz", timeout=5).status_code == 200:
+                if requests.get(base + "/readyz?services=all", timeout=5).status_code == 200:
                     ready_after = time.monotonic() - started
                     break
             except requests.RequestException:

@@ -170,3 +170,25 @@ def test_failing_handler_is_dead_lettered_and_others_flow_on(env, probe_world):
 def _depth(conn, queue: str) -> int:
     _, count, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
     return count
+
+
+def test_the_relays_line_carries_the_request_id_of_the_change(env, probe_world):
+    from chassis.log import set_request_id
+
+    engine = probe_world["engine"]
+    rid = f"rid-{uuid.uuid4().hex[:12]}"
+    set_request_id(rid)
+    try:
+        with Db(engine).transaction() as session:
+            probe.create_item(session, "з ідентифікатором запиту")
+    finally:
+        set_request_id(None)
+
+    def published_line():
+        for line in probe_world["cluster"].logs("probe").splitlines():
+            if '"event published"' in line and rid in line:
+                return json.loads(line)
+        return None
+
+    assert wait_for(lambda: published_line() is not None), probe_world["cluster"].logs("probe")[-2000:]
+    assert published_line()["request_id"] == rid

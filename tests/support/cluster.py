@@ -80,7 +80,7 @@ class Cluster:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(5)
 
-    def wait_ready(self, timeout: float = 60, path: str = "/readyz") -> float:
+    def wait_ready(self, timeout: float = 60, path: str = "/readyz?services=all") -> float:
         """Seconds until ``path`` answered 200; raises with the last answer on timeout."""
         started, last = time.monotonic(), None
         while time.monotonic() - started < timeout:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import secrets
 import threading
 from urllib.parse import urlencode
@@ -19,12 +20,12 @@ CLIENT_ID, CLIENT_SECRET = "econsult-test", "s3cret-for-tests"
 
 
 class FakeIdentityProvider:
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.next_identity: dict = {}
         self.codes: dict[str, dict] = {}
         self.tokens: dict[str, dict] = {}
         self.app = self._build()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.server = make_server(host, port, self.app, threaded=True)
         self.port = self.server.server_port
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -73,6 +74,11 @@ class FakeIdentityProvider:
             return jsonify(access_token=access, token_type="bearer", expires_in=3600,
                            user_id=grant["identity"].get("user_id", ""))
 
+        @app.post("/next-identity")
+        def set_next_identity():  # the deployment test drives the containerised provider with this
+            self.next_identity = dict(request.get_json())
+            return jsonify(status="ok")
+
         @app.get("/get-user-info")
         def userinfo():
             identity = self.tokens.get(request.args.get("access_token", ""))
@@ -81,3 +87,17 @@ class FakeIdentityProvider:
             return jsonify(identity)
 
         return app
+
+
+def main() -> None:
+    """The ``test`` profile of docker-compose.yml runs this as a container (``IDP_PORT``, default 9400)."""
+    import signal
+    import sys
+
+    idp = FakeIdentityProvider(os.environ.get("IDP_BIND", "0.0.0.0"), int(os.environ.get("IDP_PORT", "9400")))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # PID 1 ignores SIGTERM without a handler
+    idp.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
