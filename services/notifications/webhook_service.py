@@ -79,8 +79,7 @@ class WebhookEntrypoints:
             free = pool.free()
             if free:
                 with self.db.transaction() as session:
-                    jobs = wd.claim(session, free, s.webhook_per_subscription,
-                                    timedelta(seconds=s.webhook_stuck_seconds), token)
+                    jobs = wd.claim(session, free, s.webhook_per_subscription, stuck_after(s), token)
                 for job in jobs:
                     pool.spawn_n(self._deliver, job, token)
                 if jobs:
@@ -219,6 +218,11 @@ class WebhookEntrypoints:
         with self.db.transaction() as session:
             items, next_after = wd.feed(session, q.after, q.type_list(), q.limit)
         return _json({"items": items, "next_after": next_after})
+
+
+def stuck_after(s) -> timedelta:
+    """A claimed delivery is given back only once no sender can still be waiting for its answer."""
+    return timedelta(seconds=max(s.webhook_stuck_seconds, s.webhook_connect_timeout + s.webhook_timeout + 5))
 
 
 def webhook_sign_headers(job: wd.Job, stamp: int) -> dict[str, str]:

@@ -20,7 +20,7 @@ from tests.support.webhook_receiver import Receiver
 from tests.support.world import free_port, migrate
 
 SETTINGS = dict(WEBHOOK_ALLOW_LOOPBACK=1, WEBHOOK_RETRY_BASE_SECONDS=0.5, WEBHOOK_RETRY_CAP_SECONDS=2,
-                WEBHOOK_RETRY_WINDOW_SECONDS=60, WEBHOOK_STUCK_SECONDS=4, WEBHOOK_TIMEOUT=12,
+                WEBHOOK_RETRY_WINDOW_SECONDS=60, WEBHOOK_STUCK_SECONDS=4, WEBHOOK_TIMEOUT=11, WEBHOOK_CONNECT_TIMEOUT=1,
                 WEBHOOK_POLL_SECONDS=0.2)
 
 
@@ -168,3 +168,60 @@ def test_registration_refuses_addresses_a_receiver_may_not_have(world):
             world.rpc("webhook_create", str(uuid.uuid4()), {"url": url, "event_types": ["decision_published"],
                                                            "owner_contact": "ops@partner.example"})
         assert err.value.errors[0]["field"] == "url", url
+
+
+# ---- drills: every event delivered, lost = 0, duplicates only with the same webhook-id -------------
+
+def test_drill_receiver_down_for_a_while(world):
+    """"A minute" down, shortened by settings: the receiver's port refuses for 4 s, then answers."""
+    down = Receiver(free_port())
+    path = "/down"
+    world.receiver.secrets[path] = []
+    sub = world.rpc("webhook_create", str(uuid.uuid4()), {
+        "url": down.url(path), "event_types": ["decision_published"], "owner_contact": "ops@partner.example"})
+    down.secrets[path] = [sub["secret"]]
+    want = set(world.publish(20))
+    time.sleep(4)
+    assert world.statuses(sub["id"]).get("delivered", 0) == 0
+    down.start()
+    try:
+        assert wait_for(lambda: world.settled(sub["id"], 20), 40), world.statuses(sub["id"])
+        s = score("webhooks: receiver down 4 s", want, down.ids(path))
+        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+    finally:
+        down.stop()
+
+
+def test_drill_slow_receiver_10_s_does_not_hold_the_others(world):
+    slow = world.subscribe("/slow")
+    fast = world.subscribe("/fast")
+    world.receiver.always["/slow"] = (200, 10.0)
+    started = time.monotonic()
+    want = set(world.publish(10))
+    assert wait_for(lambda: world.settled(fast["id"], 10), 8), world.statuses(fast["id"])
+    fast_done = time.monotonic() - started
+    assert wait_for(lambda: world.settled(slow["id"], 10), 60), world.statuses(slow["id"])
+    world.receiver.always.pop("/slow")
+    for path in ("/slow", "/fast"):
+        s = score(f"webhooks: {path} beside a 10 s receiver", want, world.receiver.ids(path))
+        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+    print(f"  the fast subscription had all 10 in {fast_done:.1f} s")
+    assert fast_done < 5
+
+
+def test_drill_notifications_killed_mid_delivery(world):
+    """SIGKILL after the receiver's 2xx and before it is recorded: that one event arrives again,
+    with the same webhook-id; nothing is lost."""
+    sub = world.subscribe("/killed")
+    world.restart_notifications(FAULT_POINT="notifications.webhook_after_response", FAULT_SKIP=3)
+    proc = world.cluster.procs["notifications"]
+    want = set(world.publish(12))
+    assert wait_for(lambda: proc.poll() is not None, 30), "the fault point was never reached"
+    assert proc.returncode == -9
+    world.restart_notifications()
+    assert wait_for(lambda: world.settled(sub["id"], 12), 40), world.statuses(sub["id"])
+    time.sleep(0.5)
+    got = world.receiver.ids("/killed")
+    s = score("webhooks: notifications killed after a 2xx", want, got)
+    assert s.lost == 0 and s.unexpected == 0 and s.duplicated >= 1
+    assert set(got) == want, "a duplicate carries an id that was sent before (same webhook-id)"
