@@ -11,7 +11,7 @@ from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import DEV_SECRET, Settings, get_settings
 from gateway import (abuse, api_v1, docs, metrics, ops, routes_consultations, routes_files,
                      routes_identity, routes_moderation, routes_notifications, routes_open,
-                     routes_reports)
+                     routes_reports, routes_webhooks)
 from gateway.conditional import make_conditional
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(routes_moderation.register(spec))
     app.register_blueprint(routes_notifications.register(spec))
     app.register_blueprint(routes_reports.register(spec))
+    app.register_blueprint(routes_webhooks.register(spec))
     app.register_blueprint(docs.register())
     app.register_blueprint(web_pages())  # the web pages at /, outside /openapi.json (issue 9)
     app.extensions["openapi"] = spec.document()

@@ -226,6 +226,17 @@ MATRIX: list[Row] = [
     Row("GET", API + "/reports/stats", EVERYONE),
     # ---- notifications (RFC 8058) ------------------------------------------------------------
     Row("POST", API + "/unsubscribe", roles("422"), note="a forged token changes nothing, for anyone"),
+    # ---- webhooks and the event feed (docs/webhooks.md, docs/events.md) ------------------------
+    Row("GET", API + "/admin/webhooks", only("2xx", "admin")),
+    Row("POST", API + "/admin/webhooks", only("2xx", "admin")),
+    Row("GET", API + "/admin/webhooks/{subscription_id}", only("2xx", "admin")),
+    Row("DELETE", API + "/admin/webhooks/{subscription_id}", only("2xx", "admin")),
+    Row("POST", API + "/admin/webhooks/{subscription_id}/rotate-secret", only("2xx", "admin")),
+    Row("GET", API + "/admin/webhooks/{subscription_id}/deliveries", only("2xx", "admin")),
+    Row("POST", API + "/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/resend", only("404", "admin"),
+        note="no event has reached the fresh subscription: its delivery ids name nothing"),
+    Row("POST", API + "/admin/webhooks/{subscription_id}/replay", only("2xx", "admin")),
+    Row("GET", API + "/events", only("2xx", "admin")),
 ]
 
 

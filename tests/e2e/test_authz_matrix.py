@@ -39,6 +39,9 @@ STATE_CHANGING = {("PATCH", "/api/v1/consultations/{consultation_id}"),
 # routes that end the caller's own session: every call gets a freshly logged-in caller
 SELF_ENDING = {("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me")}
 _seq = itertools.count()
+# a receiver nobody listens on (loopback is allowed in tests: WEBHOOK_ALLOW_LOOPBACK)
+WEBHOOK = {"url": "http://127.0.0.1:9/matrix", "event_types": ["decision_published"],
+           "owner_contact": "ops@partner.example"}
 
 
 def unique(text: str) -> str:
@@ -272,6 +275,12 @@ class Filler:
                                            json={"title": unique("Пропозиція до плану"), "category": 3})
             assert r.status_code == 201, r.text
             return r.json()["id"]
+        if name == "subscription_id":
+            r = w.admin.post("/api/v1/admin/webhooks", json=WEBHOOK)
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
+        if name == "delivery_id":
+            return "1"
         raise AssertionError(f"no filler for path parameter {{{name}}}: add one to this test")
 
     def kwargs(self, caller: Caller) -> dict:
@@ -305,6 +314,9 @@ class Filler:
                 "comment_ids": [getattr(self, "_proposal", None)], "outcome": "partly_accepted",
                 "justification": "Частково враховано (матриця доступу)"},
             ("PUT", "/api/v1/consultations/{consultation_id}/report/conclusion"): {"conclusion": unique("Висновок")},
+            ("POST", "/api/v1/admin/webhooks"): WEBHOOK,
+            ("POST", "/api/v1/admin/webhooks/{subscription_id}/replay"): {
+                "since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"},
         }
         if key == ("POST", "/api/v1/consultations/{consultation_id}/attachments"):
             return {"files": {"file": PDF}}
@@ -320,7 +332,9 @@ class Filler:
                 "/api/v1/consultations/{consultation_id}/publish", "/api/v1/consultations/{consultation_id}/archive",
                 "/api/v1/auth/logout", "/api/v1/admin/organisations/{organisation_id}/confirm",
                 "/api/v1/consultations/{consultation_id}/report/publish",
-                "/api/v1/consultations/{consultation_id}/report/snapshot"):
+                "/api/v1/consultations/{consultation_id}/report/snapshot",
+                "/api/v1/admin/webhooks/{subscription_id}/rotate-secret",
+                "/api/v1/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/resend"):
             raise AssertionError(f"no body for {key}: add one to this test")
         return {}
 
