@@ -127,21 +127,18 @@ def secrets_of(row, at: datetime | None = None) -> list[str]:
 # ---- sending ----------------------------------------------------------------------------------------
 
 CLAIM_SQL = text("""
-WITH due AS (
-    SELECT d.id, d.subscription_id,
-           row_number() OVER (PARTITION BY d.subscription_id ORDER BY d.next_attempt_at, d.id) AS rn
-    FROM webhook_deliveries d
-    WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-), inflight AS (
-    SELECT subscription_id, count(*) AS n FROM webhook_deliveries
-    WHERE status = 'sending' GROUP BY subscription_id
-)
-SELECT w.id FROM webhook_deliveries w
-WHERE w.id IN (SELECT due.id FROM due LEFT JOIN inflight USING (subscription_id)
-               WHERE due.rn + coalesce(inflight.n, 0) <= :per_sub)
-ORDER BY w.next_attempt_at, w.id
+SELECT d.id FROM webhook_subscriptions s
+CROSS JOIN LATERAL (
+    SELECT w.id FROM webhook_deliveries w
+    WHERE w.subscription_id = s.id AND w.status = 'pending' AND w.next_attempt_at <= now()
+    ORDER BY w.next_attempt_at, w.id
+    LIMIT greatest(0, :per_sub - (SELECT count(*) FROM webhook_deliveries x
+                                  WHERE x.subscription_id = s.id AND x.status = 'sending'))
+    FOR UPDATE OF w SKIP LOCKED
+) d
+WHERE s.status IN ('active', 'failing')
+ORDER BY random()
 LIMIT :n
-FOR UPDATE OF w SKIP LOCKED
 """)
 
 

@@ -57,8 +57,9 @@ webhook_deliveries = Table(
     Column("last_status", Integer),
     Column("last_error", String(500)),
     UniqueConstraint("subscription_id", "event_id"),
-    Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
-    Index("ix_webhook_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
+    Index("ix_webhook_deliveries_due", "subscription_id", "next_attempt_at", "id",
+          postgresql_where=text("status = 'pending'")),
+    Index("ix_webhook_deliveries_sending", "subscription_id", "claimed_at", postgresql_where=text("status = 'sending'")),
     Index("ix_webhook_deliveries_sub", "subscription_id", "id"),
 )
 

@@ -75,9 +75,10 @@ class WebhookEntrypoints:
         s = get_settings()
         pool, until = _pool(), time.monotonic() + DRAIN_SECONDS
         token = uuid.uuid4()
+        batch = max(1, s.webhook_concurrency // 4)  # claims in batches: one query per few free senders
         while time.monotonic() < until:
             free = pool.free()
-            if free:
+            if free >= batch or (free and pool.running() == 0):
                 with self.db.transaction() as session:
                     jobs = wd.claim(session, free, s.webhook_per_subscription, stuck_after(s), token)
                 for job in jobs:
@@ -86,7 +87,7 @@ class WebhookEntrypoints:
                     continue
                 if pool.running() == 0:
                     return
-            eventlet.sleep(0.02)
+            eventlet.sleep(0.01)
 
     def _deliver(self, job: wd.Job, token: uuid.UUID) -> None:
         s = get_settings()

@@ -61,9 +61,9 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(500)),
         sa.UniqueConstraint("subscription_id", "event_id"),
     )
-    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["next_attempt_at"],
+    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["subscription_id", "next_attempt_at", "id"],
                     postgresql_where=sa.text("status = 'pending'"))
-    op.create_index("ix_webhook_deliveries_sending", "webhook_deliveries", ["claimed_at"],
+    op.create_index("ix_webhook_deliveries_sending", "webhook_deliveries", ["subscription_id", "claimed_at"],
                     postgresql_where=sa.text("status = 'sending'"))
     op.create_index("ix_webhook_deliveries_sub", "webhook_deliveries", ["subscription_id", "id"])
     op.create_table(
