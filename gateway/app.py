@@ -9,7 +9,7 @@ from flask import Flask, g, request
 
 from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import DEV_SECRET, Settings, get_settings
-from gateway import (abuse, api_v1, docs, metrics, ops, routes_consultations, routes_files,
+from gateway import (abuse, api_keys, api_v1, docs, metrics, ops, routes_consultations, routes_files,
                      routes_identity, routes_moderation, routes_notifications, routes_open,
                      routes_reports, routes_webhooks)
 from gateway.conditional import make_conditional
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                         "status": response.status_code, "ms": round(took * 1000, 1)})
         return response
 
+    api_keys.install(app)  # before the abuse limits: a key on a write is refused first
     abuse.install(app, settings)  # after _start: limits and headers see the request id
 
     @app.teardown_request

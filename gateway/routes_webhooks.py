@@ -1,16 +1,17 @@
-"""Webhooks for administrators and the public event feed (docs/webhooks.md, docs/events.md); both
-are kept by the notifications service."""
+"""Partners (docs/webhooks.md, docs/events.md): webhook subscriptions for administrators and the
+public event feed (both kept by the notifications service), and partners' API keys (the registry)."""
 from __future__ import annotations
 
 import uuid
 
 from flask import Response, current_app, json
 
-from gateway import auth
+from gateway import api_keys, auth
 from gateway.openapi import ApiSpec
 from services.notifications.webhook_schemas import (DeliveriesQuery, DeliveryList, FeedPage, FeedQuery, Queued,
                                                     ReplayIn, SecretRotated, Subscription, SubscriptionCreated,
                                                     SubscriptionIn, SubscriptionList)
+from services.registry.api_keys import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut
 from services.registry.schemas import Role
 
 ADMIN = (Role.admin,)
@@ -76,13 +77,40 @@ def register(spec: ApiSpec):
     def replay(subscription_id: uuid.UUID, body: ReplayIn):
         return Queued(**rpc("webhook_replay", str(subscription_id), body.model_dump(mode="json")))
 
-    @api.route("/events", summary="The feed of public events, by cursor", description=FEED_HELP,
-               query=FeedQuery, response=FeedPage, tags=["events"], auth=ADMIN)
+    @api.route("/events", summary="The feed of public events, by cursor (a partner's API key with "
+               "events:read in X-Api-Key, or an administrator)", description=FEED_HELP,
+               query=FeedQuery, response=FeedPage, tags=["events"], errors=(401, 403, 429))
     def events(query: FeedQuery):
+        if api_keys.partner() is None:
+            auth.require_role(*ADMIN)
         page = FeedPage(**rpc("event_feed", query.model_dump()))
         response = Response(json.dumps(page.model_dump(mode="json"), ensure_ascii=False), mimetype="application/json")
         if not page.items:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
+    # ---- partners' API keys (kept by the registry) ---------------------------------------------
+    K = "/admin/api-keys"
+
+    @api.route(K, summary="Partners' API keys (never the keys themselves)", response=ApiKeyList,
+               tags=["partners"], auth=ADMIN)
+    def list_keys():
+        return ApiKeyList(**registry("api_key_list"))
+
+    @api.route(K, "POST", summary="Issue a key to a named partner with read scopes, a rate limit and an "
+               "expiry; the key is shown in this answer only", body=ApiKeyIn, response=ApiKeyIssued,
+               status=201, tags=["partners"], auth=ADMIN)
+    def issue_key(body: ApiKeyIn):
+        admin = auth.require_role(*ADMIN)
+        return ApiKeyIssued(**registry("api_key_issue", str(admin.person_id), body.model_dump(mode="json")))
+
+    @api.route(K + "/<uuid:key_id>", "DELETE", summary="Revoke a key at once", response=ApiKeyOut,
+               tags=["partners"], auth=ADMIN, errors=(404,))
+    def revoke_key(key_id: uuid.UUID):
+        return ApiKeyOut(**registry("api_key_revoke", str(key_id)))
+
     return api
+
+
+def registry(method: str, *args):
+    return current_app.extensions["rpc"].call("registry", method, *args)

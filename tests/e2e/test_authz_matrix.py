@@ -51,6 +51,12 @@ def unique(text: str) -> str:
 def login(base: str, role: str) -> Caller | None:
     if role == "anonymous":
         return Caller(base)
+    if role == "partner":  # a partner system's API key with every read scope
+        admin = dev_login(base, ["admin"], full_name="Адміністратор Ключів Матриці")
+        r = admin.post("/api/v1/admin/api-keys", json={"partner": "Матриця доступу", "rate_per_minute": 10000,
+                                                       "scopes": ["events:read", "consultations:read", "open-data:read"]})
+        assert r.status_code == 201, r.text
+        return Caller(base, r.json()["key"])
     kinds = {"resident": (["resident"], {}),
              "ineligible": (["resident"], {"birth_date": years_ago(13)}),
              "head": (["institution_head"], {}),
@@ -281,6 +287,10 @@ class Filler:
             return r.json()["id"]
         if name == "delivery_id":
             return "1"
+        if name == "key_id":
+            r = w.admin.post("/api/v1/admin/api-keys", json={"partner": unique("Партнер"), "scopes": ["events:read"]})
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
         raise AssertionError(f"no filler for path parameter {{{name}}}: add one to this test")
 
     def kwargs(self, caller: Caller) -> dict:
@@ -315,6 +325,7 @@ class Filler:
                 "justification": "Частково враховано (матриця доступу)"},
             ("PUT", "/api/v1/consultations/{consultation_id}/report/conclusion"): {"conclusion": unique("Висновок")},
             ("POST", "/api/v1/admin/webhooks"): WEBHOOK,
+            ("POST", "/api/v1/admin/api-keys"): {"partner": unique("Партнер"), "scopes": ["consultations:read"]},
             ("POST", "/api/v1/admin/webhooks/{subscription_id}/replay"): {
                 "since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"},
         }
