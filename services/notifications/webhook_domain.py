@@ -152,15 +152,19 @@ class Job:
     body: bytes
     attempts: int
     created_at: datetime
+    subscription_status: str
 
 
-def claim(session: Session, limit: int, per_subscription: int, stuck_after: timedelta,
-          token: uuid.UUID) -> list[Job]:
+def give_back_stuck(session: Session, stuck_after: timedelta) -> int:
+    """Deliveries whose sender died mid-way (claimed longer ago than any POST can last) are due again."""
+    return session.execute(update(webhook_deliveries).where(webhook_deliveries.c.status == "sending",
+                                                            webhook_deliveries.c.claimed_at < now() - stuck_after)
+                           .values(status="pending")).rowcount
+
+
+def claim(session: Session, limit: int, per_subscription: int, token: uuid.UUID) -> list[Job]:
     import json
 
-    session.execute(update(webhook_deliveries).where(webhook_deliveries.c.status == "sending",
-                                                     webhook_deliveries.c.claimed_at < now() - stuck_after)
-                    .values(status="pending"))
     ids = session.execute(CLAIM_SQL, {"per_sub": per_subscription, "n": limit}).scalars().all()
     if not ids:
         return []
@@ -168,7 +172,7 @@ def claim(session: Session, limit: int, per_subscription: int, stuck_after: time
         status="sending", claimed_at=func.now(), claim_token=token, attempts=webhook_deliveries.c.attempts + 1))
     rows = session.execute(
         select(webhook_deliveries.c.id.label("delivery_id"), webhook_deliveries.c.attempts,
-               webhook_deliveries.c.subscription_id,
+               webhook_deliveries.c.subscription_id, subs.c.status.label("subscription_status"),
                webhook_deliveries.c.created_at.label("queued_at"), subs.c.url, subs.c.secret,
                subs.c.previous_secret, subs.c.previous_secret_until, public_events)
         .join(subs, subs.c.id == webhook_deliveries.c.subscription_id)
@@ -177,7 +181,7 @@ def claim(session: Session, limit: int, per_subscription: int, stuck_after: time
     at = now()
     return [Job(r.delivery_id, r.subscription_id, r.event_id, r.url,
                 secrets_of(r, at), json.dumps(as_cloudevent(r), ensure_ascii=False, separators=(",", ":"),
-                                              default=str).encode(), r.attempts, r.queued_at)
+                                              default=str).encode(), r.attempts, r.queued_at, r.subscription_status)
             for r in rows]
 
 
@@ -206,48 +210,39 @@ class Outcome:
 
 def finish(session: Session, job: Job, token: uuid.UUID, status: int | None, latency_ms: int, excerpt: str,
            error: str | None, settings) -> Outcome:
-    """Record one attempt and decide what follows."""
-    mine = session.execute(select(webhook_deliveries.c.subscription_id).where(
-        webhook_deliveries.c.id == job.delivery_id, webhook_deliveries.c.status == "sending",
-        webhook_deliveries.c.claim_token == token).with_for_update()).first()
-    sub_id = mine.subscription_id if mine else None
-    session.execute(insert(webhook_attempts).values(
-        delivery_id=job.delivery_id, subscription_id=sub_id or _sub_of(session, job.delivery_id),
-        status_code=status, latency_ms=latency_ms, error=(error or None) and error[:500],
-        response_excerpt=scrub(excerpt, job.secrets)))
-    if mine is None:
-        return Outcome("lost")
-    row = webhook_deliveries.c
-    if status is not None and 200 <= status < 300:
-        session.execute(update(webhook_deliveries).where(row.id == job.delivery_id).values(
-            status="delivered", delivered_at=func.now(), last_status=status, last_error=None))
-        session.execute(update(subs).where(subs.c.id == sub_id, subs.c.status == "failing").values(
-            status="active", status_reason=None, status_changed_at=func.now()))
-        return Outcome("delivered")
-    if status == 410:
-        session.execute(update(webhook_deliveries).where(row.id == job.delivery_id).values(
-            status="cancelled", last_status=status, last_error="410 Gone"))
-        disable(session, sub_id, "the receiver answered 410 Gone")
-        return Outcome("gone")
+    """Record one attempt and decide what follows (two statements on the common paths)."""
     why = error or f"HTTP {status}"
-    if now() - job.created_at < timedelta(seconds=settings.webhook_retry_window_seconds):
+    if status is not None and 200 <= status < 300:
+        state, values = "delivered", {"status": "delivered", "delivered_at": func.now(), "last_error": None}
+    elif status == 410:
+        state, values = "gone", {"status": "cancelled", "last_error": "410 Gone"}
+    elif now() - job.created_at < timedelta(seconds=settings.webhook_retry_window_seconds):
         delay = backoff(job.attempts, settings.webhook_retry_base_seconds, settings.webhook_retry_cap_seconds)
-        session.execute(update(webhook_deliveries).where(row.id == job.delivery_id).values(
-            status="pending", last_status=status, last_error=why[:500],
-            next_attempt_at=now() + timedelta(seconds=delay)))
-        return Outcome("retry")
-    session.execute(update(webhook_deliveries).where(row.id == job.delivery_id).values(
-        status="failed", last_status=status, last_error=why[:500]))
-    flipped = session.execute(update(subs).where(subs.c.id == sub_id, subs.c.status == "active").values(
-        status="failing", status_reason=f"a delivery failed for {settings.webhook_retry_window_seconds:g} s: "
-                                        f"{why}"[:500], status_changed_at=func.now())
-        .returning(subs.c.owner_contact)).first()
-    return Outcome("failed", flipped is not None, flipped.owner_contact if flipped else None)
-
-
-def _sub_of(session: Session, delivery_id: int):
-    return session.execute(select(webhook_deliveries.c.subscription_id)
-                           .where(webhook_deliveries.c.id == delivery_id)).scalar_one()
+        state, values = "retry", {"status": "pending", "last_error": why[:500],
+                                  "next_attempt_at": now() + timedelta(seconds=delay)}
+    else:
+        state, values = "failed", {"status": "failed", "last_error": why[:500]}
+    row = webhook_deliveries.c
+    mine = session.execute(update(webhook_deliveries).where(
+        row.id == job.delivery_id, row.status == "sending", row.claim_token == token)
+        .values(last_status=status, **values).returning(row.id)).first()
+    session.execute(insert(webhook_attempts).values(
+        delivery_id=job.delivery_id, subscription_id=job.subscription_id, status_code=status,
+        latency_ms=latency_ms, error=(error or None) and error[:500], response_excerpt=scrub(excerpt, job.secrets)))
+    if mine is None:  # given back as stuck and taken by another sender: theirs to record
+        return Outcome("lost")
+    if state == "delivered" and job.subscription_status == "failing":
+        session.execute(update(subs).where(subs.c.id == job.subscription_id, subs.c.status == "failing").values(
+            status="active", status_reason=None, status_changed_at=func.now()))
+    elif state == "gone":
+        disable(session, job.subscription_id, "the receiver answered 410 Gone")
+    elif state == "failed":
+        flipped = session.execute(update(subs).where(subs.c.id == job.subscription_id, subs.c.status == "active")
+                                  .values(status="failing", status_changed_at=func.now(), status_reason=(
+                                      f"a delivery failed for {settings.webhook_retry_window_seconds:g} s: {why}")[:500])
+                                  .returning(subs.c.owner_contact)).first()
+        return Outcome("failed", flipped is not None, flipped.owner_contact if flipped else None)
+    return Outcome(state)
 
 
 # ---- the delivery log, resend, replay --------------------------------------------------------------

@@ -75,12 +75,14 @@ class WebhookEntrypoints:
         s = get_settings()
         pool, until = _pool(), time.monotonic() + DRAIN_SECONDS
         token = uuid.uuid4()
+        with self.db.transaction() as session:
+            wd.give_back_stuck(session, stuck_after(s))
         batch = max(1, s.webhook_concurrency // 4)  # claims in batches: one query per few free senders
         while time.monotonic() < until:
             free = pool.free()
             if free >= batch or (free and pool.running() == 0):
                 with self.db.transaction() as session:
-                    jobs = wd.claim(session, free, s.webhook_per_subscription, stuck_after(s), token)
+                    jobs = wd.claim(session, free, s.webhook_per_subscription, token)
                 for job in jobs:
                     pool.spawn_n(self._deliver, job, token)
                 if jobs:
