@@ -11,7 +11,7 @@ import importlib
 
 import yaml
 
-from chassis.events import CATALOGUE, Envelope, EventData
+from chassis.events import CATALOGUE, Envelope, EventData, versions_of
 from chassis.settings import SERVICES
 
 DOC_VERSION = "1.0.0"
@@ -70,24 +70,30 @@ def build_document() -> dict:
     operations: dict = {}
     messages: dict = {}
     ours = {key: model for key, model in CATALOGUE.items() if key[0] in SERVICES}  # not test probes
-    for (source, event_type), model in sorted(ours.items()):
-        channel, message = f"{source}.{event_type}", f"{source}_{event_type}"
-        summary = {"summary": " ".join(model.__doc__.split())} if model.__doc__ else {}
-        messages[message] = {
-            "name": event_type, "title": model.__name__, **summary, "contentType": "application/json",
-            "payload": _envelope_payload(model, _add_schema(model, schemas)),
-            "bindings": {"amqp": {"messageType": event_type, "bindingVersion": AMQP_BINDING_VERSION}}}
+    for (source, event_type), latest in sorted(ours.items()):
+        channel = f"{source}.{event_type}"
+        names = []
+        for model in versions_of(source, event_type) or [latest]:
+            # the newest version keeps the plain name; older ones still published carry their version
+            message = f"{source}_{event_type}" if model is latest else f"{source}_{event_type}_v{model.version}"
+            names.append(message)
+            summary = {"summary": " ".join(model.__doc__.split())} if model.__doc__ else {}
+            messages[message] = {
+                "name": event_type, "title": model.__name__, **summary, "contentType": "application/json",
+                "payload": _envelope_payload(model, _add_schema(model, schemas)),
+                "bindings": {"amqp": {"messageType": event_type, "bindingVersion": AMQP_BINDING_VERSION}},
+                **({"x-deprecated": True} if model is not latest else {})}
         channels[channel] = {
             "address": event_type,
             "description": f"`{event_type}` events of the {source} service.",
-            "messages": {message: {"$ref": f"#/components/messages/{message}"}},
+            "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in names},
             "bindings": {"amqp": {"is": "routingKey", "exchange": {
                 "name": f"{source}.events", "type": "topic", "durable": True, "autoDelete": False,
                 "vhost": "/"}, "bindingVersion": AMQP_BINDING_VERSION}}}
-        operations[f"receive_{message}"] = {
+        operations[f"receive_{source}_{event_type}"] = {
             "action": "receive", "channel": {"$ref": f"#/channels/{channel}"},
             "summary": f"Receive `{event_type}` from {source}.",
-            "messages": [{"$ref": f"#/channels/{channel}/messages/{message}"}],
+            "messages": [{"$ref": f"#/channels/{channel}/messages/{m}"} for m in names],
             # deliveryMode belongs to the AMQP operation binding (the message binding forbids it)
             "bindings": {"amqp": {"deliveryMode": 2, "ack": True, "bindingVersion": AMQP_BINDING_VERSION}}}
     return {

@@ -35,21 +35,35 @@ class Envelope(BaseModel):
     data: dict = Field(description="the event's payload, see the per-type schema")
 
 
-CATALOGUE: dict[tuple[str, str], type[EventData]] = {}
+CATALOGUE: dict[tuple[str, str], type[EventData]] = {}  # the newest version of each type
+# every version still published: during a deprecation window (docs/events.md) version N and N+1 of a
+# type are both registered, each its own model, and the publisher writes both envelopes
+VERSIONS: dict[tuple[str, str, int], type[EventData]] = {}
 
 
 def event(source: str, event_type: str, version: int = 1):
-    """Class decorator: register an :class:`EventData` model as ``source``'s ``event_type``."""
+    """Class decorator: register an :class:`EventData` model as version ``version`` of ``source``'s
+    ``event_type`` (another version of the same type may be registered beside it)."""
 
     def register(cls: type[EventData]) -> type[EventData]:
         key = (source, event_type)
-        if key in CATALOGUE and CATALOGUE[key] is not cls:
-            raise ValueError(f"event {source}.{event_type} registered twice")
+        known = VERSIONS.get((*key, version))
+        if known is not None and known is not cls and key in CATALOGUE:
+            raise ValueError(f"event {source}.{event_type} version {version} registered twice")
         cls.source, cls.event_type, cls.version = source, event_type, version
-        CATALOGUE[key] = cls
+        VERSIONS[(*key, version)] = cls
+        if key not in CATALOGUE or CATALOGUE[key].version <= version:
+            CATALOGUE[key] = cls
         return cls
 
     return register
+
+
+def versions_of(source: str, event_type: str) -> list[type[EventData]]:
+    """The published versions of a type, oldest first (only while the type is in the catalogue)."""
+    if (source, event_type) not in CATALOGUE:
+        return []
+    return [VERSIONS[k] for k in sorted(k for k in VERSIONS if k[:2] == (source, event_type))]
 
 
 def make_envelope(data: EventData) -> Envelope:

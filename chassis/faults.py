@@ -9,7 +9,8 @@ stops the service runner and the gateway from starting, and the hook itself will
 
 Points: ``notifications.after_claim``, ``notifications.after_smtp_250``,
 ``notifications.after_sent_commit``, ``notifications.after_commit_before_ack``,
-``outbox.before_publish``, ``outbox.after_publish``.
+``outbox.before_publish``, ``outbox.after_publish``, ``notifications.webhook_after_response`` (a
+receiver answered 2xx, not yet recorded).
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import signal
 log = logging.getLogger(__name__)
 
 POINTS = ("notifications.after_claim", "notifications.after_smtp_250", "notifications.after_sent_commit",
-          "notifications.after_commit_before_ack", "outbox.before_publish", "outbox.after_publish")
+          "notifications.after_commit_before_ack", "outbox.before_publish", "outbox.after_publish",
+          "notifications.webhook_after_response")
 _passes: dict[str, int] = {}
 
 

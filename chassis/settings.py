@@ -116,6 +116,33 @@ class Settings(BaseSettings):
                                               "its database and consumers; while a check fails it takes "
                                               "no RPC requests (other instances serve them)")
 
+    # webhooks and the public event feed, kept by notifications (docs/webhooks.md, docs/events.md)
+    webhook_poll_seconds: float = Field(0.5, gt=0, description="how often a notifications instance looks for "
+                                        "due webhook deliveries")
+    webhook_concurrency: int = Field(32, ge=1, description="parallel webhook POSTs per notifications instance")
+    webhook_per_subscription: int = Field(8, ge=1, description="deliveries of one subscription one claim takes "
+                                          "(a slow or failing receiver cannot take every sender)")
+    webhook_connect_timeout: float = Field(3.0, gt=0, description="seconds to connect to a receiver")
+    webhook_timeout: float = Field(15.0, gt=0, description="longest whole webhook POST, seconds (then retried)")
+    webhook_response_cap: int = Field(4096, ge=0, description="bytes of a receiver's answer read (and logged, "
+                                      "500 of them); the rest is never read")
+    webhook_retry_base_seconds: float = Field(5.0, gt=0, description="first retry delay; doubles each attempt, "
+                                              "with jitter")
+    webhook_retry_cap_seconds: float = Field(3 * 3600.0, gt=0, description="longest delay between two attempts")
+    webhook_retry_window_seconds: float = Field(86400.0, gt=0, description="a delivery still failing this long "
+                                                "after its event is given up and its subscription marked failing")
+    webhook_stuck_seconds: float = Field(60.0, gt=0, description="a claimed delivery not finished by then (its "
+                                         "sender died) is retried")
+    webhook_secret_grace_hours: float = Field(24.0, ge=0, description="after a rotation the old secret also "
+                                              "signs for this long")
+    webhook_allow_loopback: bool = Field(False, description="development and tests only: receivers on "
+                                         "127.0.0.0/8 and ::1 (and plain http) are allowed; refused when "
+                                         "APP_ENV=production")
+    webhook_blocked_cidrs: str = Field("", description="comma-separated extra ranges no receiver may resolve "
+                                       "to (the cluster's own, if public)")
+    event_feed_retention_days: int = Field(30, ge=30, description="days the public event feed and webhook "
+                                           "delivery logs are kept")
+
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
         url = make_url(self.database_url).set(drivername="postgresql+psycopg",

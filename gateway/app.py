@@ -9,9 +9,9 @@ from flask import Flask, g, request
 
 from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import Settings, get_settings, refuse_unsafe_outside_dev
-from gateway import (abuse, api_v1, docs, metrics, ops, routes_consultations, routes_files,
+from gateway import (abuse, api_keys, api_v1, docs, metrics, ops, routes_consultations, routes_files,
                      routes_identity, routes_moderation, routes_notifications, routes_open,
-                     routes_reports)
+                     routes_reports, routes_webhooks)
 from gateway.conditional import make_conditional
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(routes_moderation.register(spec))
     app.register_blueprint(routes_notifications.register(spec))
     app.register_blueprint(routes_reports.register(spec))
+    app.register_blueprint(routes_webhooks.register(spec))
     app.register_blueprint(docs.register())
     app.register_blueprint(web_pages())  # the web pages at /, outside /openapi.json (issue 9)
     app.extensions["openapi"] = spec.document()
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                         "status": response.status_code, "ms": round(took * 1000, 1)})
         return response
 
+    api_keys.install(app)  # before the abuse limits: a key on a write is refused first
     abuse.install(app, settings)  # after _start: limits and headers see the request id
 
     @app.teardown_request

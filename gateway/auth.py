@@ -17,6 +17,7 @@ CSRF_COOKIE = "econsult_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"  # the same token as a hidden form field, for plain HTML forms (web pages)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+API_KEY_PREFIX = "ek_"  # partners' API keys (gateway.api_keys), never sessions
 
 
 class Unauthorized(ServiceError):
@@ -67,6 +68,8 @@ def clear_session_cookies(response: Response) -> None:
 def _token_from_request() -> tuple[str | None, bool]:
     """(token, came_from_cookie)."""
     header = request.headers.get("Authorization", "")
+    if header.partition(" ")[2].strip().startswith(API_KEY_PREFIX):
+        header = ""  # a partner's API key, not a session (gateway.api_keys)
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -13,9 +13,10 @@ moderators; pending and rejected comments: never public).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-ROLES = ("anonymous", "resident", "ineligible", "head", "owner", "other_official", "moderator", "admin")
+ROLES = ("anonymous", "resident", "ineligible", "head", "owner", "other_official", "moderator", "admin", "partner")
 CONSULTATION_STATES = ("draft", "moderation", "forwarded", "active", "closed", "archived")
 COMMENT_STATES = ("pending", "published", "rejected")
 PUBLIC = ("active", "closed", "archived")
@@ -227,7 +228,46 @@ MATRIX: list[Row] = [
     Row("GET", API + "/reports/stats", EVERYONE),
     # ---- notifications (RFC 8058) ------------------------------------------------------------
     Row("POST", API + "/unsubscribe", roles("422"), note="a forged token changes nothing, for anyone"),
+    # ---- webhooks and the event feed (docs/webhooks.md, docs/events.md) ------------------------
+    Row("GET", API + "/admin/webhooks", only("2xx", "admin")),
+    Row("POST", API + "/admin/webhooks", only("2xx", "admin")),
+    Row("GET", API + "/admin/webhooks/{subscription_id}", only("2xx", "admin")),
+    Row("DELETE", API + "/admin/webhooks/{subscription_id}", only("2xx", "admin")),
+    Row("POST", API + "/admin/webhooks/{subscription_id}/rotate-secret", only("2xx", "admin")),
+    Row("GET", API + "/admin/webhooks/{subscription_id}/deliveries", only("2xx", "admin")),
+    Row("POST", API + "/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/resend", only("404", "admin"),
+        note="no event has reached the fresh subscription: its delivery ids name nothing"),
+    Row("POST", API + "/admin/webhooks/{subscription_id}/replay", only("2xx", "admin")),
+    Row("GET", API + "/events", only("2xx", "admin")),
+    Row("GET", API + "/admin/api-keys", only("2xx", "admin")),
+    Row("POST", API + "/admin/api-keys", only("2xx", "admin")),
+    Row("DELETE", API + "/admin/api-keys/{key_id}", only("2xx", "admin")),
 ]
+
+
+def _partner(row: Row) -> Row:
+    """A partner's API key (gateway.api_keys) reads what the anonymous read on the routes of its scopes
+    (hidden objects stay 404) and the event feed; on every other API route, and on any write, it is
+    refused (403); outside the API it counts for nothing (the anonymous cell)."""
+    from gateway.api_keys import SCOPES
+
+    readable = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule) for rule in SCOPES}
+
+    def cell(cells: dict[str, str]) -> str:
+        if not row.path.startswith(API + "/"):
+            return cells["anonymous"]
+        if row.method != "GET" or row.path not in readable:
+            return "403"
+        return "2xx" if row.path == API + "/events" else cells["anonymous"]
+
+    if row.states:
+        expect = {state: {**cells, "partner": cell(cells)} for state, cells in row.expect.items()}
+    else:
+        expect = {**row.expect, "partner": cell(row.expect)}
+    return Row(row.method, row.path, expect, row.states, row.note)
+
+
+MATRIX = [_partner(row) for row in MATRIX]
 
 
 def lookup(method: str, path: str) -> Row | None:

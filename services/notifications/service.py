@@ -27,6 +27,7 @@ from services.consultations.schemas import (CommentWasRejected, ConsultationPubl
 from services.moderation.grounds import GROUNDS
 from services.notifications import domain, mailer
 from services.notifications.models import PERSONAL, used_unsubscribe_tokens
+from services.notifications.webhook_service import WebhookEntrypoints
 
 log = logging.getLogger(__name__)
 SELECT_BATCH = 1000
@@ -39,7 +40,7 @@ def unsubscribe_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(get_settings().secret_key, salt="econsult-unsubscribe")
 
 
-class NotificationsService(BaseService):
+class NotificationsService(WebhookEntrypoints, BaseService):
     name = "notifications"
     personal_data = PERSONAL  # its export
     registry = RpcProxy("registry")

@@ -11,6 +11,7 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from services.registry import domain, throttle
+from services.registry.api_key_service import ApiKeyEntrypoints
 from services.registry.consent import CONSENT_TEXT, CONSENT_VERSION
 from services.registry.identity import identity_from_userinfo
 from services.registry.schemas import (ConsentIn, DevLoginIn, IdentityIn, MeUpdate, OrganisationIn,
@@ -23,7 +24,7 @@ def dump(model) -> dict:
     return model.model_dump(mode="json")
 
 
-class RegistryService(BaseService):
+class RegistryService(ApiKeyEntrypoints, BaseService):
     name = "registry"
 
     def _ttl(self) -> timedelta:

@@ -39,6 +39,9 @@ STATE_CHANGING = {("PATCH", "/api/v1/consultations/{consultation_id}"),
 # routes that end the caller's own session: every call gets a freshly logged-in caller
 SELF_ENDING = {("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me")}
 _seq = itertools.count()
+# a receiver nobody listens on (loopback is allowed in tests: WEBHOOK_ALLOW_LOOPBACK)
+WEBHOOK = {"url": "http://127.0.0.1:9/matrix", "event_types": ["decision_published"],
+           "owner_contact": "ops@partner.example"}
 
 
 def unique(text: str) -> str:
@@ -48,6 +51,12 @@ def unique(text: str) -> str:
 def login(base: str, role: str) -> Caller | None:
     if role == "anonymous":
         return Caller(base)
+    if role == "partner":  # a partner system's API key with every read scope
+        admin = dev_login(base, ["admin"], full_name="Адміністратор Ключів Матриці")
+        r = admin.post("/api/v1/admin/api-keys", json={"partner": "Матриця доступу", "rate_per_minute": 10000,
+                                                       "scopes": ["events:read", "consultations:read", "open-data:read"]})
+        assert r.status_code == 201, r.text
+        return Caller(base, r.json()["key"])
     kinds = {"resident": (["resident"], {}),
              "ineligible": (["resident"], {"birth_date": years_ago(13)}),
              "head": (["institution_head"], {}),
@@ -272,6 +281,16 @@ class Filler:
                                            json={"title": unique("Пропозиція до плану"), "category": 3})
             assert r.status_code == 201, r.text
             return r.json()["id"]
+        if name == "subscription_id":
+            r = w.admin.post("/api/v1/admin/webhooks", json=WEBHOOK)
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
+        if name == "delivery_id":
+            return "1"
+        if name == "key_id":
+            r = w.admin.post("/api/v1/admin/api-keys", json={"partner": unique("Партнер"), "scopes": ["events:read"]})
+            assert r.status_code == 201, r.text
+            return r.json()["id"]
         raise AssertionError(f"no filler for path parameter {{{name}}}: add one to this test")
 
     def kwargs(self, caller: Caller) -> dict:
@@ -305,6 +324,10 @@ class Filler:
                 "comment_ids": [getattr(self, "_proposal", None)], "outcome": "partly_accepted",
                 "justification": "Частково враховано (матриця доступу)"},
             ("PUT", "/api/v1/consultations/{consultation_id}/report/conclusion"): {"conclusion": unique("Висновок")},
+            ("POST", "/api/v1/admin/webhooks"): WEBHOOK,
+            ("POST", "/api/v1/admin/api-keys"): {"partner": unique("Партнер"), "scopes": ["consultations:read"]},
+            ("POST", "/api/v1/admin/webhooks/{subscription_id}/replay"): {
+                "since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"},
         }
         if key == ("POST", "/api/v1/consultations/{consultation_id}/attachments"):
             return {"files": {"file": PDF}}
@@ -320,7 +343,9 @@ class Filler:
                 "/api/v1/consultations/{consultation_id}/publish", "/api/v1/consultations/{consultation_id}/archive",
                 "/api/v1/auth/logout", "/api/v1/admin/organisations/{organisation_id}/confirm",
                 "/api/v1/consultations/{consultation_id}/report/publish",
-                "/api/v1/consultations/{consultation_id}/report/snapshot"):
+                "/api/v1/consultations/{consultation_id}/report/snapshot",
+                "/api/v1/admin/webhooks/{subscription_id}/rotate-secret",
+                "/api/v1/admin/webhooks/{subscription_id}/deliveries/{delivery_id}/resend"):
             raise AssertionError(f"no body for {key}: add one to this test")
         return {}
 
@@ -346,6 +371,7 @@ def test_matrix_rows_are_complete():
             assert all(re.fullmatch(r"[1-5]xx|[1-5]\d\d", v) for v in c.values()), row
 
 
+@pytest.mark.timeout(900)  # rows × states × nine roles: over five minutes on a loaded 2-core machine
 def test_the_matrix_holds_through_the_gateway(world):
     failures = []
     for row in MATRIX:

@@ -54,6 +54,7 @@ def make_world(infra: Infra, **extra) -> Env:
         # the whole suite writes from 127.0.0.1: limits out of the way (test_hardening sets its own)
         "RATE_WRITES_PER_PERSON": "1000000", "RATE_WRITES_PER_ADDRESS": "1000000",
         "RATE_LOGINS_PER_ADDRESS": "1000000", "RATE_WINDOW_SECONDS": "86400",
+        "WEBHOOK_ALLOW_LOOPBACK": "1",  # receivers on 127.0.0.1 (refused when APP_ENV=production)
         "DIGEST_SEND_HOUR": "23",  # daily digests wait until 23:00 Kyiv unless a test makes them due
         "MAIL_DIR": str(ROOT / "var" / "test-mail" / run_id),
         "FILE_STORE": str(ROOT / "var" / "test-files" / run_id),

@@ -1,0 +1,295 @@
+"""Webhook rules as plain functions over a SQLAlchemy session (docs/webhooks.md).
+
+A public event is written once into ``public_events`` (its id is the feed's cursor) and, in the same
+transaction, one delivery row per matching subscription (unique subscription × event). Senders claim
+due rows with SKIP LOCKED, at most ``per_subscription`` of one subscription in flight (so a slow or
+failing receiver keeps the others' senders free), POST, and record the attempt. A 2xx delivers, a
+410 disables the subscription, anything else is retried with exponential backoff and jitter until
+the retry window has passed; then the delivery fails and its subscription is marked failing.
+"""
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.notifications.public_events import cloudevent
+from services.notifications.webhook_models import (public_events, webhook_attempts, webhook_deliveries,
+                                                   webhook_subscriptions as subs)
+from services.notifications.webhook_signing import new_secret
+
+ACTIVE = ("active", "failing")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---- the feed ---------------------------------------------------------------------------------------
+
+def record_public_event(session: Session, row: dict) -> int | None:
+    """Store a public event once and queue it for every subscription that wants its type; returns its
+    cursor, or None if it was already stored (a redelivered event)."""
+    feed_id = session.execute(insert(public_events).values(**row).on_conflict_do_nothing(
+        index_elements=["event_id"]).returning(public_events.c.id)).scalar()
+    if feed_id is None:
+        return None
+    wanted = session.execute(select(subs.c.id).where(subs.c.status.in_(ACTIVE),
+                                                     subs.c.event_types.any(row["type"]))).scalars().all()
+    if wanted:
+        session.execute(insert(webhook_deliveries).values([
+            {"subscription_id": s, "event_id": row["event_id"], "feed_id": feed_id, "status": "pending"}
+            for s in wanted]).on_conflict_do_nothing())
+    return feed_id
+
+
+def as_cloudevent(r) -> dict:
+    return cloudevent(event_id=r.event_id, source=r.source, event_type=r.type, version=r.version,
+                      occurred_at=r.occurred_at, subject=r.subject, data=r.data, sequence=r.id)
+
+
+def feed(session: Session, after: int, types: list[str], limit: int) -> tuple[list[dict], int]:
+    """Public events after the cursor ``after``, oldest first; the next cursor (``after`` if none)."""
+    q = select(public_events).where(public_events.c.id > after)
+    if types:
+        q = q.where(public_events.c.type.in_(types))
+    rows = session.execute(q.order_by(public_events.c.id).limit(limit)).all()
+    return [as_cloudevent(r) for r in rows], (rows[-1].id if rows else after)
+
+
+def purge(session: Session, retention_days: int) -> int:
+    """Forget events, deliveries and attempts older than the retention (pending ones are kept)."""
+    cutoff = now() - timedelta(days=retention_days)
+    session.execute(delete(webhook_attempts).where(webhook_attempts.c.at < cutoff))
+    session.execute(delete(webhook_deliveries).where(webhook_deliveries.c.created_at < cutoff,
+                                                     webhook_deliveries.c.status.notin_(("pending", "sending"))))
+    return session.execute(delete(public_events).where(public_events.c.received_at < cutoff)).rowcount
+
+
+# ---- subscriptions ----------------------------------------------------------------------------------
+
+PUBLIC_COLUMNS = [subs.c.id, subs.c.url, subs.c.event_types, subs.c.description, subs.c.owner_contact,
+                  subs.c.status, subs.c.status_reason, subs.c.created_at, subs.c.status_changed_at,
+                  subs.c.previous_secret_until]
+
+
+def create_subscription(session: Session, url: str, event_types: list[str], description: str,
+                        owner_contact: str, created_by: uuid.UUID | None) -> tuple[dict, str]:
+    sub_id, secret = uuid.uuid4(), new_secret()
+    session.execute(insert(subs).values(id=sub_id, url=url, event_types=sorted(set(event_types)),
+                                        description=description, owner_contact=owner_contact, status="active",
+                                        secret=secret, created_by=created_by))
+    return get_subscription(session, sub_id), secret
+
+
+def get_subscription(session: Session, sub_id: uuid.UUID) -> dict | None:
+    row = session.execute(select(*PUBLIC_COLUMNS).where(subs.c.id == sub_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def list_subscriptions(session: Session) -> list[dict]:
+    return [dict(r._mapping) for r in session.execute(select(*PUBLIC_COLUMNS).order_by(subs.c.created_at))]
+
+
+def rotate_secret(session: Session, sub_id: uuid.UUID, grace: timedelta) -> str | None:
+    """A new secret; the old one keeps signing (beside it) for ``grace``."""
+    secret = new_secret()
+    done = session.execute(update(subs).where(subs.c.id == sub_id).values(
+        previous_secret=subs.c.secret, previous_secret_until=now() + grace, secret=secret)
+        .returning(subs.c.id)).first()
+    return secret if done else None
+
+
+def disable(session: Session, sub_id: uuid.UUID, reason: str) -> bool:
+    done = session.execute(update(subs).where(subs.c.id == sub_id).values(
+        status="disabled", status_reason=reason, status_changed_at=func.now()).returning(subs.c.id)).first()
+    session.execute(update(webhook_deliveries).where(webhook_deliveries.c.subscription_id == sub_id,
+                                                     webhook_deliveries.c.status == "pending")
+                    .values(status="cancelled", last_error=reason[:500]))
+    return done is not None
+
+
+def secrets_of(row, at: datetime | None = None) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during its grace."""
+    at = at or now()
+    out = [row.secret]
+    if row.previous_secret and row.previous_secret_until and row.previous_secret_until > at:
+        out.append(row.previous_secret)
+    return out
+
+
+# ---- sending ----------------------------------------------------------------------------------------
+
+CLAIM_SQL = text("""
+SELECT d.id FROM webhook_subscriptions s
+CROSS JOIN LATERAL (
+    SELECT w.id FROM webhook_deliveries w
+    WHERE w.subscription_id = s.id AND w.status = 'pending' AND w.next_attempt_at <= now()
+    ORDER BY w.next_attempt_at, w.id
+    LIMIT greatest(0, :per_sub - (SELECT count(*) FROM webhook_deliveries x
+                                  WHERE x.subscription_id = s.id AND x.status = 'sending'))
+    FOR UPDATE OF w SKIP LOCKED
+) d
+WHERE s.status IN ('active', 'failing')
+ORDER BY random()
+LIMIT :n
+""")
+
+
+@dataclass
+class Job:
+    delivery_id: int
+    subscription_id: uuid.UUID
+    event_id: uuid.UUID
+    url: str
+    secrets: list[str]
+    body: bytes
+    attempts: int
+    created_at: datetime
+    subscription_status: str
+
+
+def give_back_stuck(session: Session, stuck_after: timedelta) -> int:
+    """Deliveries whose sender died mid-way (claimed longer ago than any POST can last) are due again."""
+    return session.execute(update(webhook_deliveries).where(webhook_deliveries.c.status == "sending",
+                                                            webhook_deliveries.c.claimed_at < now() - stuck_after)
+                           .values(status="pending")).rowcount
+
+
+def claim(session: Session, limit: int, per_subscription: int, token: uuid.UUID) -> list[Job]:
+    import json
+
+    ids = session.execute(CLAIM_SQL, {"per_sub": per_subscription, "n": limit}).scalars().all()
+    if not ids:
+        return []
+    session.execute(update(webhook_deliveries).where(webhook_deliveries.c.id.in_(ids)).values(
+        status="sending", claimed_at=func.now(), claim_token=token, attempts=webhook_deliveries.c.attempts + 1))
+    rows = session.execute(
+        select(webhook_deliveries.c.id.label("delivery_id"), webhook_deliveries.c.attempts,
+               webhook_deliveries.c.subscription_id, subs.c.status.label("subscription_status"),
+               webhook_deliveries.c.created_at.label("queued_at"), subs.c.url, subs.c.secret,
+               subs.c.previous_secret, subs.c.previous_secret_until, public_events)
+        .join(subs, subs.c.id == webhook_deliveries.c.subscription_id)
+        .join(public_events, public_events.c.id == webhook_deliveries.c.feed_id)
+        .where(webhook_deliveries.c.id.in_(ids)).order_by(webhook_deliveries.c.id)).all()
+    at = now()
+    return [Job(r.delivery_id, r.subscription_id, r.event_id, r.url,
+                secrets_of(r, at), json.dumps(as_cloudevent(r), ensure_ascii=False, separators=(",", ":"),
+                                              default=str).encode(), r.attempts, r.queued_at, r.subscription_status)
+            for r in rows]
+
+
+_SECRETISH = re.compile(r"whsec_[A-Za-z0-9+/=]+|v1,[A-Za-z0-9+/=]{20,}")
+
+
+def scrub(excerpt: str, secrets: list[str]) -> str:
+    """A receiver's answer as logged: no secret and no signature, even if the receiver echoes them."""
+    for s in secrets:
+        excerpt = excerpt.replace(s, "[secret]").replace(s.removeprefix("whsec_"), "[secret]")
+    return _SECRETISH.sub("[secret]", excerpt)
+
+
+def backoff(attempts: int, base: float, cap: float, rng: random.Random = random) -> float:
+    """Seconds before the next try: exponential, capped, with "equal jitter" (half fixed, half random)."""
+    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+@dataclass
+class Outcome:
+    state: str  # delivered | retry | failed | gone | lost (the row is no longer ours)
+    newly_failing: bool = False
+    owner_contact: str | None = None
+
+
+def finish(session: Session, job: Job, token: uuid.UUID, status: int | None, latency_ms: int, excerpt: str,
+           error: str | None, settings) -> Outcome:
+    """Record one attempt and decide what follows (two statements on the common paths)."""
+    why = error or f"HTTP {status}"
+    if status is not None and 200 <= status < 300:
+        state, values = "delivered", {"status": "delivered", "delivered_at": func.now(), "last_error": None}
+    elif status == 410:
+        state, values = "gone", {"status": "cancelled", "last_error": "410 Gone"}
+    elif now() - job.created_at < timedelta(seconds=settings.webhook_retry_window_seconds):
+        delay = backoff(job.attempts, settings.webhook_retry_base_seconds, settings.webhook_retry_cap_seconds)
+        state, values = "retry", {"status": "pending", "last_error": why[:500],
+                                  "next_attempt_at": now() + timedelta(seconds=delay)}
+    else:
+        state, values = "failed", {"status": "failed", "last_error": why[:500]}
+    row = webhook_deliveries.c
+    mine = session.execute(update(webhook_deliveries).where(
+        row.id == job.delivery_id, row.status == "sending", row.claim_token == token)
+        .values(last_status=status, **values).returning(row.id)).first()
+    session.execute(insert(webhook_attempts).values(
+        delivery_id=job.delivery_id, subscription_id=job.subscription_id, status_code=status,
+        latency_ms=latency_ms, error=(error or None) and error[:500], response_excerpt=scrub(excerpt, job.secrets)))
+    if mine is None:  # given back as stuck and taken by another sender: theirs to record
+        return Outcome("lost")
+    if state == "delivered" and job.subscription_status == "failing":
+        session.execute(update(subs).where(subs.c.id == job.subscription_id, subs.c.status == "failing").values(
+            status="active", status_reason=None, status_changed_at=func.now()))
+    elif state == "gone":
+        disable(session, job.subscription_id, "the receiver answered 410 Gone")
+    elif state == "failed":
+        flipped = session.execute(update(subs).where(subs.c.id == job.subscription_id, subs.c.status == "active")
+                                  .values(status="failing", status_changed_at=func.now(), status_reason=(
+                                      f"a delivery failed for {settings.webhook_retry_window_seconds:g} s: {why}")[:500])
+                                  .returning(subs.c.owner_contact)).first()
+        return Outcome("failed", flipped is not None, flipped.owner_contact if flipped else None)
+    return Outcome(state)
+
+
+# ---- the delivery log, resend, replay --------------------------------------------------------------
+
+def deliveries(session: Session, sub_id: uuid.UUID, limit: int, before: int | None) -> list[dict]:
+    q = select(webhook_deliveries.c.id, webhook_deliveries.c.event_id, public_events.c.type,
+               webhook_deliveries.c.status, webhook_deliveries.c.attempts, webhook_deliveries.c.created_at,
+               webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.delivered_at,
+               webhook_deliveries.c.last_status, webhook_deliveries.c.last_error) \
+        .join(public_events, public_events.c.id == webhook_deliveries.c.feed_id) \
+        .where(webhook_deliveries.c.subscription_id == sub_id)
+    if before:
+        q = q.where(webhook_deliveries.c.id < before)
+    out = []
+    for r in session.execute(q.order_by(webhook_deliveries.c.id.desc()).limit(limit)).all():
+        item = dict(r._mapping)
+        item["attempt_log"] = [dict(a._mapping) for a in session.execute(
+            select(webhook_attempts.c.at, webhook_attempts.c.status_code, webhook_attempts.c.latency_ms,
+                   webhook_attempts.c.error, webhook_attempts.c.response_excerpt)
+            .where(webhook_attempts.c.delivery_id == r.id).order_by(webhook_attempts.c.id))]
+        out.append(item)
+    return out
+
+
+def resend(session: Session, sub_id: uuid.UUID, delivery_id: int) -> bool:
+    """Send one delivery again (same webhook-id), whatever became of it."""
+    return session.execute(update(webhook_deliveries).where(
+        webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.subscription_id == sub_id,
+        webhook_deliveries.c.status != "sending").values(
+        status="pending", next_attempt_at=func.now(), created_at=func.now(), attempts=0)
+        .returning(webhook_deliveries.c.id)).first() is not None
+
+
+def replay(session: Session, sub_id: uuid.UUID, since: datetime, until: datetime) -> int:
+    """Queue again every stored event of the subscription's types that occurred in [since, until)."""
+    sub = session.execute(select(subs.c.event_types).where(subs.c.id == sub_id)).first()
+    if sub is None:
+        return 0
+    rows = session.execute(select(public_events.c.id, public_events.c.event_id).where(
+        public_events.c.type.in_(sub.event_types), public_events.c.occurred_at >= since,
+        public_events.c.occurred_at < until)).all()
+    if not rows:
+        return 0
+    stmt = insert(webhook_deliveries).values([
+        {"subscription_id": sub_id, "event_id": r.event_id, "feed_id": r.id, "status": "pending"} for r in rows])
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["subscription_id", "event_id"],
+        set_={"status": "pending", "next_attempt_at": func.now(), "created_at": func.now(), "attempts": 0},
+        where=webhook_deliveries.c.status != "sending"))
+    return len(rows)

@@ -1,0 +1,227 @@
+"""Webhooks end to end: the real notifications process on the real bus and database POSTs to a
+receiver on loopback that verifies each request from the Standard Webhooks spec (not with our
+signer), and the drills of docs/webhooks.md, scored like tests/drills (lost, duplicated)."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import psycopg
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from chassis.bus import ConfirmingPublisher, event_exchange
+from chassis.events import make_envelope
+from services.consultations.schemas import ConsultationClosed, DecisionPublished
+from tests.support.cluster import ROOT, Cluster
+from tests.support.drills import score, wait_for
+from tests.support.webhook_receiver import Receiver
+from tests.support.world import free_port, migrate
+
+SETTINGS = dict(WEBHOOK_ALLOW_LOOPBACK=1, WEBHOOK_RETRY_BASE_SECONDS=0.5, WEBHOOK_RETRY_CAP_SECONDS=2,
+                WEBHOOK_RETRY_WINDOW_SECONDS=60, WEBHOOK_STUCK_SECONDS=4, WEBHOOK_TIMEOUT=11, WEBHOOK_CONNECT_TIMEOUT=1,
+                WEBHOOK_POLL_SECONDS=0.2)
+
+
+class World:
+    def __init__(self, env, cluster: Cluster, receiver: Receiver):
+        self.env, self.cluster, self.receiver = env, cluster, receiver
+        self.publisher = ConfirmingPublisher(env.amqp_uri)
+
+    def rpc(self, method: str, *args):
+        with ClusterRpcProxy({"AMQP_URI": self.env.amqp_uri}, timeout=15) as proxy:
+            return getattr(proxy.notifications, method)(*args)
+
+    def restart_notifications(self, **extra) -> None:
+        self.cluster.stop("notifications")
+        self.cluster.start("notifications", env={k: str(v) for k, v in {**SETTINGS, **extra}.items()})
+        with ClusterRpcProxy({"AMQP_URI": self.env.amqp_uri}, timeout=10) as proxy:
+            self.cluster.wait_rpc(proxy, "notifications")
+
+    def subscribe(self, path: str, types=("decision_published", "consultation_closed")) -> dict:
+        sub = self.rpc("webhook_create", str(uuid.uuid4()), {
+            "url": self.receiver.url(path), "event_types": list(types), "description": "тест",
+            "owner_contact": "ops@partner.example"})
+        self.receiver.secrets[path] = [sub["secret"]]
+        return sub
+
+    def publish(self, n: int = 1, kind: str = "decision_published") -> list[str]:
+        ids = []
+        for i in range(n):
+            cid = uuid.uuid4()
+            if kind == "decision_published":
+                data = DecisionPublished(consultation_id=cid, number=f"№ {i}", adopted_on=date(2026, 11, 30),
+                                         title="Рішення про сквер", url=f"https://rada.example/{cid}", on_time=True)
+            else:
+                now = datetime.now(timezone.utc)
+                data = ConsultationClosed(consultation_id=cid, closed_at=now, report_due=now + timedelta(days=15))
+            env = make_envelope(data).model_dump(mode="json")
+            self.publisher.publish(env, exchange=event_exchange("consultations"), routing_key=kind)
+            ids.append(env["event_id"])
+        return ids
+
+    def db(self):
+        return psycopg.connect(f"{self.env.database_url}/{self.env.db_prefix}notifications", autocommit=True)
+
+    def statuses(self, sub_id: str) -> dict[str, int]:
+        with self.db() as conn:
+            return dict(conn.execute("SELECT status, count(*) FROM webhook_deliveries WHERE subscription_id = %s "
+                                     "GROUP BY status", (sub_id,)).fetchall())
+
+    def settled(self, sub_id: str, n: int) -> bool:
+        s = self.statuses(sub_id)
+        return sum(s.values()) == n and not s.get("pending") and not s.get("sending")
+
+
+@pytest.fixture(scope="module")
+def world(make_env):
+    env = make_env(**SETTINGS)
+    migrate(env)
+    receiver = Receiver(free_port()).start()
+    cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, "")
+    cluster.start("registry")
+    w = World(env, cluster, receiver)
+    w.restart_notifications()
+    yield w
+    cluster.stop_all()
+    receiver.stop()
+
+
+def test_signed_cloudevents_reach_a_verifying_receiver_once_each(world):
+    sub = world.subscribe("/plain")
+    assert "secret" not in world.rpc("webhook_get", sub["id"]), "GET never shows the secret"
+    assert all("secret" not in s for s in world.rpc("webhook_list")["items"])
+    want = set(world.publish(5)) | set(world.publish(2, "consultation_closed"))
+    assert wait_for(lambda: world.settled(sub["id"], 7), 30), world.statuses(sub["id"])
+    time.sleep(0.5)
+    s = score("webhooks plain", want, world.receiver.ids("/plain"))
+    assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+    assert not world.receiver.rejected, world.receiver.rejected
+    types = {b["type"] for b in world.receiver.bodies["/plain"]}
+    assert types == {"ua.econsult.decision_published.v1", "ua.econsult.consultation_closed.v1"}
+    log = world.rpc("webhook_deliveries", sub["id"])["items"]
+    assert len(log) == 7 and all(d["attempt_log"][0]["status_code"] == 200 for d in log)
+    assert all(d["attempt_log"][0]["latency_ms"] >= 0 for d in log)
+
+
+def test_500_then_200_is_retried_with_the_same_webhook_id_and_logged_without_secrets(world):
+    sub = world.subscribe("/flaky")
+    world.receiver.script["/flaky"] = [(500, 0.0), (503, 0.0)]
+    want = set(world.publish(1))
+    assert wait_for(lambda: world.settled(sub["id"], 1), 30), world.statuses(sub["id"])
+    s = score("webhooks 500, 503, then 200", want, world.receiver.ids("/flaky"))
+    assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+    assert world.receiver.requests["/flaky"] == 3
+    [delivery] = world.rpc("webhook_deliveries", sub["id"])["items"]
+    assert [a["status_code"] for a in delivery["attempt_log"]] == [500, 503, 200]
+    excerpts = " ".join(a["response_excerpt"] or "" for a in delivery["attempt_log"])
+    assert "nope 500" in excerpts and "v1," not in excerpts and sub["secret"][6:] not in excerpts, excerpts
+
+
+def test_rotation_keeps_the_old_secret_valid_for_the_grace_period(world):
+    sub = world.subscribe("/rotating")
+    rotated = world.rpc("webhook_rotate_secret", sub["id"])
+    assert rotated["secret"] != sub["secret"] and rotated["previous_secret_until"]
+    world.receiver.secrets["/rotating"] = [sub["secret"]]  # a partner who has not switched yet
+    want = set(world.publish(1))
+    assert wait_for(lambda: world.settled(sub["id"], 1), 30)
+    world.receiver.secrets["/rotating"] = [rotated["secret"]]  # … and one who has
+    want |= set(world.publish(1))
+    assert wait_for(lambda: world.settled(sub["id"], 2), 30)
+    s = score("webhooks across a rotation", want, world.receiver.ids("/rotating"))
+    assert (s.lost, s.duplicated) == (0, 0) and not world.receiver.rejected
+
+
+def test_410_gone_disables_the_subscription(world):
+    sub = world.subscribe("/gone")
+    world.receiver.always["/gone"] = (410, 0.0)
+    world.publish(1)
+    assert wait_for(lambda: world.rpc("webhook_get", sub["id"])["status"] == "disabled", 30)
+    assert world.receiver.requests["/gone"] == 1
+    world.publish(2)
+    time.sleep(1.5)
+    assert world.receiver.requests["/gone"] == 1, "a disabled subscription gets nothing more"
+
+
+def test_resend_and_replay_use_the_same_webhook_id(world):
+    sub = world.subscribe("/replay")
+    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    want = set(world.publish(3))
+    assert wait_for(lambda: world.settled(sub["id"], 3), 30)
+    one = world.rpc("webhook_deliveries", sub["id"])["items"][0]
+    assert world.rpc("webhook_resend", sub["id"], one["id"]) == {"queued": 1}
+    assert wait_for(lambda: len(world.receiver.ids("/replay")) == 4, 30)
+    assert world.rpc("webhook_replay", sub["id"], {"since": since.isoformat(),
+                                                   "until": datetime.now(timezone.utc).isoformat()}) == {"queued": 3}
+    assert wait_for(lambda: len(world.receiver.ids("/replay")) == 7, 30)
+    got = world.receiver.ids("/replay")
+    assert set(got) == want and got.count(one["event_id"]) == 3
+
+
+def test_registration_refuses_addresses_a_receiver_may_not_have(world):
+    from chassis.errors import InvalidInput
+
+    for url in ("http://10.0.0.5/hook", "http://169.254.169.254/latest", "http://[::ffff:192.168.1.1]/x",
+                "ftp://127.0.0.1/x", "http://user:pw@127.0.0.1/x", "http://no-such-host.invalid/x"):
+        with pytest.raises(InvalidInput) as err:
+            world.rpc("webhook_create", str(uuid.uuid4()), {"url": url, "event_types": ["decision_published"],
+                                                           "owner_contact": "ops@partner.example"})
+        assert err.value.errors[0]["field"] == "url", url
+
+
+# ---- drills: every event delivered, lost = 0, duplicates only with the same webhook-id -------------
+
+def test_drill_receiver_down_for_a_while(world):
+    """"A minute" down, shortened by settings: the receiver's port refuses for 4 s, then answers."""
+    down = Receiver(free_port())
+    path = "/down"
+    world.receiver.secrets[path] = []
+    sub = world.rpc("webhook_create", str(uuid.uuid4()), {
+        "url": down.url(path), "event_types": ["decision_published"], "owner_contact": "ops@partner.example"})
+    down.secrets[path] = [sub["secret"]]
+    want = set(world.publish(20))
+    time.sleep(4)
+    assert world.statuses(sub["id"]).get("delivered", 0) == 0
+    down.start()
+    try:
+        assert wait_for(lambda: world.settled(sub["id"], 20), 40), world.statuses(sub["id"])
+        s = score("webhooks: receiver down 4 s", want, down.ids(path))
+        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+    finally:
+        down.stop()
+
+
+def test_drill_slow_receiver_10_s_does_not_hold_the_others(world):
+    slow = world.subscribe("/slow")
+    fast = world.subscribe("/fast")
+    world.receiver.always["/slow"] = (200, 10.0)
+    started = time.monotonic()
+    want = set(world.publish(10))
+    assert wait_for(lambda: world.settled(fast["id"], 10), 8), world.statuses(fast["id"])
+    fast_done = time.monotonic() - started
+    assert wait_for(lambda: world.settled(slow["id"], 10), 60), world.statuses(slow["id"])
+    world.receiver.always.pop("/slow")
+    for path in ("/slow", "/fast"):
+        s = score(f"webhooks: {path} beside a 10 s receiver", want, world.receiver.ids(path))
+        assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
+    print(f"  the fast subscription had all 10 in {fast_done:.1f} s")
+    assert fast_done < 5
+
+
+def test_drill_notifications_killed_mid_delivery(world):
+    """SIGKILL after the receiver's 2xx and before it is recorded: that one event arrives again,
+    with the same webhook-id; nothing is lost."""
+    sub = world.subscribe("/killed")
+    world.restart_notifications(FAULT_POINT="notifications.webhook_after_response", FAULT_SKIP=3)
+    proc = world.cluster.procs["notifications"]
+    want = set(world.publish(12))
+    assert wait_for(lambda: proc.poll() is not None, 30), "the fault point was never reached"
+    assert proc.returncode == -9
+    world.restart_notifications()
+    assert wait_for(lambda: world.settled(sub["id"], 12), 40), world.statuses(sub["id"])
+    time.sleep(0.5)
+    got = world.receiver.ids("/killed")
+    s = score("webhooks: notifications killed after a 2xx", want, got)
+    assert s.lost == 0 and s.unexpected == 0 and s.duplicated >= 1
+    assert set(got) == want, "a duplicate carries an id that was sent before (same webhook-id)"
