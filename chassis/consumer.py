@@ -17,7 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from chassis.bus import ConfirmingPublisher
+from chassis.bus import ConfirmingPublisher, durable_queue_arguments, retry_exchange
 from chassis.errors import Unavailable
 from chassis.outbox import processed_events
 from chassis.settings import get_settings
@@ -49,6 +49,11 @@ class Subscription(EventHandler):
     def __init__(self, source_service: str, event_type: str, **kwargs):
         super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
                          reliable_delivery=True, requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        super().setup()
+        # the same arguments the topology declares the queue with (a redeclaration must match)
+        self.queue.queue_arguments = durable_queue_arguments(self.queue.name)
 
     @property
     def queue_name(self) -> str:
@@ -88,7 +93,8 @@ class Subscription(EventHandler):
                 headers["x-econsult-error"] = f"{type(error).__name__}: {error}"[:500]
             else:
                 delay, target = 0.5 * 2 ** attempts, f"{queue}.retry"
-        self._get_publisher().publish(message.payload, exchange="", routing_key=target,
+        self._get_publisher().publish(message.payload, exchange=retry_exchange(self.container.service_name),
+                                      routing_key=target,
                                       headers=headers, message_id=message.properties.get("message_id"),
                                       expiration=delay)
         if target.endswith(".dead"):
