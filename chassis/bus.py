@@ -29,15 +29,17 @@ def event_exchange(service: str) -> Exchange:
 DELIVERY_LIMIT = 20
 
 
-def durable_queue_arguments(queue: str | None = None, queue_type: str | None = None) -> dict:
-    """Arguments of a durable queue of the configured type; ``queue`` names an event queue whose
-    poison messages go to ``<queue>.dead`` on a quorum queue's delivery limit."""
+def durable_queue_arguments(queue: str | None = None, service: str | None = None,
+                            queue_type: str | None = None) -> dict:
+    """Arguments of a durable queue of the configured type. For ``service``'s event queue
+    ``queue`` on a quorum queue, poison messages go to ``<queue>.dead`` through the subscriber's own
+    ``<service>.retry`` exchange (a user may declare a dead-letter target only where it may write)."""
     queue_type = queue_type or get_settings().durable_queue_type
     if queue_type != "quorum":
         return {}
     args = {"x-queue-type": "quorum"}
-    if queue is not None:
-        args.update({"x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": "",
+    if queue is not None and service is not None:
+        args.update({"x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": f"{service}.retry",
                      "x-dead-letter-routing-key": f"{queue}.dead"})
     return args
 

@@ -53,7 +53,7 @@ class Subscription(EventHandler):
     def setup(self):
         super().setup()
         # the same arguments the topology declares the queue with (a redeclaration must match)
-        self.queue.queue_arguments = durable_queue_arguments(self.queue.name)
+        self.queue.queue_arguments = durable_queue_arguments(self.queue.name, self.container.service_name)
 
     @property
     def queue_name(self) -> str:

@@ -60,7 +60,7 @@ def queues_for(binding: Binding, queue_type: str | None = None) -> list[Queue]:
     plain = durable_queue_arguments(queue_type=queue_type)
     main = Queue(binding.queue, exchange=event_exchange(binding.source), routing_key=binding.event_type,
                  durable=True, auto_delete=False,
-                 queue_arguments=durable_queue_arguments(binding.queue, queue_type))
+                 queue_arguments=durable_queue_arguments(binding.queue, binding.service, queue_type))
     retry = Queue(f"{binding.queue}.retry", exchange=retry_exchange(binding.service),
                   routing_key=f"{binding.queue}.retry", durable=True, auto_delete=False, queue_arguments={
                       **plain, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": binding.queue})
