@@ -184,3 +184,82 @@ class ThrowawayPostgres(_Throwaway):
             self.stop("immediate")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ThrowawayStandby(ThrowawayPostgres):
+    """A streaming replica of a :class:`ThrowawayPostgres`: ``pg_basebackup -R`` (standby.signal and
+    primary_conninfo written for us), then its own ``pg_ctl`` on another port. Read-only."""
+
+    def __init__(self, primary: ThrowawayPostgres):
+        super().__init__()
+        self.primary = primary
+
+    def start(self) -> "ThrowawayStandby":
+        if not self.data.exists():
+            self._run(_pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
+                      "-D", str(self.data), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync", timeout=120)
+        super().start()
+        return self
+
+    def sql(self, statement: str):
+        import psycopg
+
+        with psycopg.connect(f"{self.url}/postgres", autocommit=True) as conn:
+            return conn.execute(statement).fetchall()
+
+
+class ThrowawayPgBouncer(_Throwaway):
+    """Debian's PgBouncer in front of a PostgreSQL server, every database passed through, trust
+    authentication on loopback, in ``pool_mode`` (transaction: the mode the manifests use)."""
+
+    def __init__(self, server_port: int, pool_mode: str = "transaction", pool_size: int = 20):
+        self.dir = Path(tempfile.mkdtemp(prefix="drill-pgbouncer-"))
+        self.port = free_port()
+        (self.dir / "users.txt").write_text('"postgres" ""\n')
+        (self.dir / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={server_port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.dir / 'users.txt'}\nadmin_users = postgres\n"
+            f"pool_mode = {pool_mode}\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
+            f"logfile = {self.dir / 'pgbouncer.log'}\npidfile = {self.dir / 'pgbouncer.pid'}\n")
+        if os.geteuid() == 0:  # PgBouncer refuses to run as root
+            for path in (self.dir, *self.dir.iterdir()):
+                shutil.chown(path, "postgres", "postgres")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def start(self) -> "ThrowawayPgBouncer":
+        cmd = [shutil.which("pgbouncer") or "/usr/sbin/pgbouncer", str(self.dir / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=self.dir)
+        wait_port(self.port, 15)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+    def show(self, what: str) -> list[dict]:
+        """``SHOW <what>`` on the admin console (pools, databases, stats)."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(f"{self.url}/pgbouncer", autocommit=True, prepare_threshold=None,
+                             row_factory=dict_row) as conn:
+            return conn.execute(f"SHOW {what}").fetchall()
+
+    def log(self) -> str:
+        path = self.dir / "pgbouncer.log"
+        return path.read_text(errors="replace") if path.exists() else ""
