@@ -63,7 +63,8 @@ class ConfirmingPublisher:
         if self._producer is None:
             conn = Connection(self.amqp_uri, connect_timeout=self.connect_timeout,
                               transport_options={"confirm_publish": True})
-            conn.connect()
+            # AMQP_URI may list several brokers of a cluster ("amqp://a;amqp://b"): try each once
+            conn.ensure_connection(max_retries=max(1, len(conn.alt)), interval_start=0)
             self._conn = conn
             self._producer = Producer(conn.channel())
         return self._producer
