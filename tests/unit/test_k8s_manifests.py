@@ -270,3 +270,20 @@ def test_nginx_config_says_what_deploy_nginx_says():
     listen = re.search(r"listen\s+(\d+)", data[compared[0]]).group(1)
     port = {p["name"]: p["containerPort"] for p in _container(objects("production", "Deployment")["nginx"])["ports"]}
     assert int(listen) == port["http"] == 8080
+
+
+def test_connection_budget_fits_pgbouncer_and_max_connections():
+    """Every service at its maximum replicas holds at most (DB_POOL_SIZE + DB_MAX_OVERFLOW) client
+    connections to PgBouncer; PgBouncer holds at most instances × databases × default_pool_size
+    server connections, under the server's max_connections with room for the operator, the
+    replication and the migration job (docs/scaling.md, "Connection budget")."""
+    config = objects("production", "ConfigMap")["econsult-config"]["data"]
+    per_instance = int(config["DB_POOL_SIZE"]) + int(config["DB_MAX_OVERFLOW"])
+    replicas = sum(s["spec"]["maxReplicaCount"] for s in objects("production", "ScaledObject").values())
+    rw = next(p for p in objects("production", "Pooler").values() if p["spec"]["type"] == "rw")
+    params = rw["spec"]["pgbouncer"]["parameters"]
+    assert replicas * per_instance <= int(params["max_client_conn"])
+    server = rw["spec"]["instances"] * len(SERVICES) * int(params["default_pool_size"])
+    cluster = next(iter(objects("production", "Cluster").values()))
+    assert server + 10 <= int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    print(f"clients {replicas} × {per_instance} = {replicas * per_instance}; server connections {server}")
