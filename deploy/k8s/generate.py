@@ -97,8 +97,7 @@ def deployment(service: str, s: Sizing) -> dict:
         volumes.append({"name": "files", "persistentVolumeClaim": {"claimName": "econsult-files"}})
     return {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": service, "labels": lab},
-        "spec": {
-            "replicas": s.min_replicas,
+        "spec": {  # no `replicas`: KEDA owns the count (an apply would otherwise reset it)
             "selector": {"matchLabels": {"app.kubernetes.io/name": service}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
