@@ -149,8 +149,10 @@ class ThrowawayRabbitCluster:
         return sorted(_json.loads(status).get("running_nodes", []))
 
     def close(self) -> None:
-        for node in reversed(self.nodes):
-            node.close()
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda n: n.close(), self.nodes))
 
     def __enter__(self):
         return self.start()
