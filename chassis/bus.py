@@ -22,6 +22,33 @@ def event_exchange(service: str) -> Exchange:
     return Exchange(f"{service}.events", type="topic", durable=True)
 
 
+# A quorum queue hands a message that keeps coming back without an ack (its consumer killed each
+# time, e.g. out of memory while handling it) to its dead-letter target after this many
+# deliveries. Our own retry counting stays: it delays with backoff, and tells a broken message
+# (parked after EVENT_MAX_ATTEMPTS) from an outage (retried for ever), which a delivery count cannot.
+DELIVERY_LIMIT = 20
+
+
+def durable_queue_arguments(queue: str | None = None, service: str | None = None,
+                            queue_type: str | None = None) -> dict:
+    """Arguments of a durable queue of the configured type. For ``service``'s event queue
+    ``queue`` on a quorum queue, poison messages go to ``<queue>.dead`` through the subscriber's own
+    ``<service>.retry`` exchange (a user may declare a dead-letter target only where it may write)."""
+    queue_type = queue_type or get_settings().durable_queue_type
+    if queue_type != "quorum":
+        return {}
+    args = {"x-queue-type": "quorum"}
+    if queue is not None and service is not None:
+        args.update({"x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": f"{service}.retry",
+                     "x-dead-letter-routing-key": f"{queue}.dead"})
+    return args
+
+
+def retry_exchange(service: str) -> Exchange:
+    """``<service>.retry``: where a subscriber re-routes a failed event to its ``.retry``/``.dead`` queue."""
+    return Exchange(f"{service}.retry", type="direct", durable=True)
+
+
 class ConfirmingPublisher:
     def __init__(self, amqp_uri: str, connect_timeout: float = 5.0, publish_timeout: float | None = None):
         self.amqp_uri = amqp_uri
@@ -36,7 +63,8 @@ class ConfirmingPublisher:
         if self._producer is None:
             conn = Connection(self.amqp_uri, connect_timeout=self.connect_timeout,
                               transport_options={"confirm_publish": True})
-            conn.connect()
+            # AMQP_URI may list several brokers of a cluster ("amqp://a;amqp://b"): try each once
+            conn.ensure_connection(max_retries=max(1, len(conn.alt)), interval_start=0)
             self._conn = conn
             self._producer = Producer(conn.channel())
         return self._producer

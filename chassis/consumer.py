@@ -19,7 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from chassis.bus import ConfirmingPublisher
+from chassis.bus import ConfirmingPublisher, durable_queue_arguments, retry_exchange
 from chassis.errors import Unavailable, error_summary
 from chassis.outbox import processed_events
 from chassis.settings import get_settings
@@ -82,6 +82,11 @@ class Subscription(EventHandler):
         super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
                          reliable_delivery=True, requeue_on_error=False, **kwargs)
 
+    def setup(self):
+        super().setup()
+        # the same arguments the topology declares the queue with (a redeclaration must match)
+        self.queue.queue_arguments = durable_queue_arguments(self.queue.name, self.container.service_name)
+
     @property
     def queue_name(self) -> str:
         return queue_name(self.source_service, self.event_type, self.container.service_name,
@@ -121,7 +126,8 @@ class Subscription(EventHandler):
                 headers["x-econsult-error"] = error_summary(error)[:500]
             else:
                 delay, target = 0.5 * 2 ** attempts, f"{queue}.retry"
-        self.publisher().publish(message.payload, exchange="", routing_key=target,
+        self.publisher().publish(message.payload, exchange=retry_exchange(self.container.service_name),
+                                      routing_key=target,
                                       headers=headers, message_id=message.properties.get("message_id"),
                                       expiration=delay)
         if target.endswith(".dead"):

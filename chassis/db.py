@@ -18,15 +18,23 @@ from chassis.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def make_engine(service: str, settings: Settings | None = None) -> Engine:
+def make_engine(service: str, settings: Settings | None = None, read: bool = False) -> Engine:
+    """The service's engine; ``read``: on ``DATABASE_READ_URL`` (a replica) when it is set.
+
+    Behind PgBouncer in transaction mode (docs/kubernetes.md, "PgBouncer"): a startup option such
+    as the idle-in-transaction timeout is refused by PgBouncer (set ``DB_IDLE_IN_TRANSACTION_SECONDS=0``
+    and let the server or PgBouncer's ``idle_transaction_timeout`` hold it), and a statement
+    prepared on one server connection is unknown on the next (``DB_PREPARED_STATEMENTS=false``)."""
     settings = settings or get_settings()
     idle_ms = int(settings.db_idle_in_transaction_seconds * 1000)
     # A half-open client leaves its server session idle inside a transaction, holding row locks (the
     # relay's FOR UPDATE rows would be skipped for ever): the server ends such sessions itself.
-    options = {"options": f"-c idle_in_transaction_session_timeout={idle_ms}"} if idle_ms else {}
-    return create_engine(settings.service_db_url(service), pool_size=settings.db_pool_size,
-                         max_overflow=settings.db_max_overflow, pool_pre_ping=True,
-                         pool_recycle=1800, connect_args=options)
+    args: dict = {"options": f"-c idle_in_transaction_session_timeout={idle_ms}"} if idle_ms else {}
+    if not settings.db_prepared_statements:
+        args["prepare_threshold"] = None
+    url = settings.service_read_db_url(service) if read else settings.service_db_url(service)
+    return create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                         pool_pre_ping=True, pool_recycle=1800, connect_args=args)
 
 
 def ensure_database(service: str, settings: Settings | None = None) -> bool:
@@ -93,9 +101,25 @@ def bound_silence(engine: Engine, seconds: float) -> None:
 class Db:
     """What a worker gets: ``with self.db.transaction() as session: ...`` commits or rolls back."""
 
-    def __init__(self, engine: Engine, relay: OutboxRelay | None = None):
+    def __init__(self, engine: Engine, relay: OutboxRelay | None = None, read_engine: Engine | None = None):
         self.engine = engine
         self.relay = relay
+        self.read_engine = read_engine or engine
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read that may lag a little (public lists, open data, feeds): on the replica of
+        ``DATABASE_READ_URL`` when set, else like :meth:`transaction`. Writes here would fail."""
+        if self.read_engine is self.engine:
+            with self.transaction() as session:
+                yield session
+            return
+        try:
+            with Session(self.read_engine) as session, session.begin():
+                yield session
+        except DatabaseSilent as exc:
+            log.warning("read replica connection dropped: %s", exc)
+            raise Unavailable("База даних не відповідає; спробуйте пізніше", code="database_silent") from None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -128,6 +152,7 @@ class Database(DependencyProvider):
     def __init__(self, outbox: bool = True):
         self.outbox = outbox
         self.engine: Engine | None = None
+        self.read_engine: Engine | None = None
         self.relay: OutboxRelay | None = None
 
     def setup(self):
@@ -135,6 +160,9 @@ class Database(DependencyProvider):
         service = self.container.service_name
         self.engine = make_engine(service, settings)
         bound_silence(self.engine, settings.db_silence_seconds)
+        if settings.database_read_url:
+            self.read_engine = make_engine(service, settings, read=True)
+            bound_silence(self.read_engine, settings.db_silence_seconds)
         if settings.sql_count:
             count_statements(self.engine)
         if self.outbox:
@@ -160,11 +188,12 @@ class Database(DependencyProvider):
     def stop(self):
         if self.relay is not None:
             self.relay.stop()
-        if self.engine is not None:
-            self.engine.dispose()
+        for engine in (self.engine, self.read_engine):
+            if engine is not None:
+                engine.dispose()
 
     def kill(self):
         self.stop()
 
     def get_dependency(self, worker_ctx):
-        return Db(self.engine, self.relay)
+        return Db(self.engine, self.relay, self.read_engine)

@@ -1,7 +1,10 @@
 """Create each service's database if missing and apply its Alembic migrations.
 
 ``python -m chassis.migrate [service ...]`` (all five by default). A PostgreSQL advisory lock makes
-concurrent runs (several replicas starting at once) apply each migration once.
+concurrent runs (several replicas starting at once) apply each migration once. It is taken inside
+the one transaction the upgrade runs in and ends with it (``pg_advisory_xact_lock``): a session lock
+would outlive the transaction behind PgBouncer in transaction mode, stay with a pooled server
+connection, and its unlock could land on another one.
 """
 from __future__ import annotations
 
@@ -36,14 +39,10 @@ def upgrade(service: str, settings: Settings | None = None) -> None:
     engine = create_engine(settings.service_db_url(service), poolclass=None)
     try:
         with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
-            try:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-                conn.commit()
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
-                conn.commit()
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
     finally:
         engine.dispose()
     log.info("database of %s is at the newest migration", service)

@@ -25,7 +25,7 @@ def main(argv: list[str]) -> None:
     from chassis.log import configure_logging
     from chassis.rpcreply import install as keep_serving_when_a_reply_fails
     from chassis.settings import get_settings, refuse_unsafe_outside_dev
-    from chassis.topology import declare
+    from chassis.topology import declare_if_allowed, rpc_queues_typed
     from services import all_service_classes, service_class
 
     service = argv[0]
@@ -34,8 +34,9 @@ def main(argv: list[str]) -> None:
     refuse_unsafe_outside_dev(settings)
     configure_logging(service, settings.log_level)
     keep_serving_when_a_reply_fails()
+    rpc_queues_typed()
     cls = service_class(service)
-    declare(settings.amqp_uri, {*all_service_classes(), cls})
+    declare_if_allowed(settings.amqp_uri, {*all_service_classes(), cls})
     logging.getLogger("chassis.run").info(
         "starting service %s (psycopg wait function: %s)", service, os.environ["PSYCOPG_WAIT_FUNC"])
     sys.exit(lifecycle.serve(cls, settings.nameko_config(), settings.shutdown_grace_seconds))

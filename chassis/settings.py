@@ -143,11 +143,32 @@ class Settings(BaseSettings):
     event_feed_retention_days: int = Field(30, ge=30, description="days the public event feed and webhook "
                                            "delivery logs are kept")
 
+    # scaling beyond one machine: broker cluster, connection pooler, read replica (docs/kubernetes.md)
+    queue_type: str = Field("", pattern="^(|quorum|classic)$", description="type of every durable queue "
+                            "the topology declares: quorum | classic; empty: quorum when APP_ENV=production, "
+                            "classic otherwise (a one-node development broker)")
+    database_read_url: str = Field("", description="PostgreSQL server (a streaming replica, or its pooler) for "
+                                   "reads that may lag: public lists, open data, feeds; empty: DATABASE_URL")
+    db_prepared_statements: bool = Field(True, description="psycopg prepares statements it runs often; false "
+                                         "behind PgBouncer in transaction mode before 1.21 (prepare_threshold=None)")
+
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
         url = make_url(self.database_url).set(drivername="postgresql+psycopg",
                                               database=self.db_prefix + service)
         return url.render_as_string(hide_password=False)
+
+    def service_read_db_url(self, service: str) -> str:
+        """Like :meth:`service_db_url`, on ``DATABASE_READ_URL`` when set."""
+        if not self.database_read_url:
+            return self.service_db_url(service)
+        url = make_url(self.database_read_url).set(drivername="postgresql+psycopg",
+                                                   database=self.db_prefix + service)
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def durable_queue_type(self) -> str:
+        return self.queue_type or ("quorum" if self.app_env == "production" else "classic")
 
     def maintenance_db_url(self) -> str:
         url = make_url(self.database_url).set(drivername="postgresql+psycopg", database="postgres")

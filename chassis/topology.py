@@ -3,7 +3,15 @@
 An event published before its subscriber's queue exists is dropped, so each service runner and
 ``make run`` declare the whole topology up front: the RPC exchange, every ``<service>.events``
 exchange, and for every subscription its durable queue bound to the source exchange plus its
-``.retry`` (TTL, dead-letters back) and ``.dead`` (parking) queues.
+``.retry`` (TTL, dead-letters back) and ``.dead`` (parking) queues, reached through the
+subscriber's own ``<service>.retry`` exchange (so no service needs to publish to the default
+exchange, which reaches every queue by name: docs/kubernetes.md, "Broker users").
+
+Every durable queue is of ``QUEUE_TYPE`` (quorum on a production cluster: replicated on every node,
+so losing one node loses nothing; classic on a one-node development broker). The RPC queues
+``rpc-<service>`` are declared here too, with the same type; nameko's own declarations of the
+RPC and event queues carry the same arguments (:func:`durable_queue_arguments`), as RabbitMQ
+refuses a redeclaration that differs.
 """
 from __future__ import annotations
 
@@ -11,15 +19,20 @@ import inspect
 import logging
 from dataclasses import dataclass
 
+from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Queue
 
-from chassis.bus import event_exchange
+from chassis.bus import durable_queue_arguments, event_exchange, retry_exchange
 from chassis.consumer import Subscription, queue_name
 from chassis.settings import SERVICES
 
 log = logging.getLogger(__name__)
 
 RPC_EXCHANGE = Exchange("nameko-rpc", type="topic", durable=True)
+def rpc_queue(service: str, queue_type: str | None = None) -> Queue:
+    """``rpc-<service>`` exactly as nameko's RpcConsumer declares it, plus the queue type."""
+    return Queue(f"rpc-{service}", exchange=RPC_EXCHANGE, routing_key=f"{service}.*", durable=True,
+                 queue_arguments=durable_queue_arguments(queue_type=queue_type))
 
 
 @dataclass(frozen=True)
@@ -43,16 +56,20 @@ def subscriptions_of(service_cls) -> list[Binding]:
     return sorted(found, key=lambda b: b.queue)
 
 
-def queues_for(binding: Binding) -> list[Queue]:
-    main = Queue(binding.queue, exchange=event_exchange(binding.source),
-                 routing_key=binding.event_type, durable=True, auto_delete=False)
-    retry = Queue(f"{binding.queue}.retry", durable=True, auto_delete=False, queue_arguments={
-        "x-dead-letter-exchange": "", "x-dead-letter-routing-key": binding.queue})
-    dead = Queue(f"{binding.queue}.dead", durable=True, auto_delete=False)
+def queues_for(binding: Binding, queue_type: str | None = None) -> list[Queue]:
+    plain = durable_queue_arguments(queue_type=queue_type)
+    main = Queue(binding.queue, exchange=event_exchange(binding.source), routing_key=binding.event_type,
+                 durable=True, auto_delete=False,
+                 queue_arguments=durable_queue_arguments(binding.queue, binding.service, queue_type))
+    retry = Queue(f"{binding.queue}.retry", exchange=retry_exchange(binding.service),
+                  routing_key=f"{binding.queue}.retry", durable=True, auto_delete=False, queue_arguments={
+                      **plain, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": binding.queue})
+    dead = Queue(f"{binding.queue}.dead", exchange=retry_exchange(binding.service),
+                 routing_key=f"{binding.queue}.dead", durable=True, auto_delete=False, queue_arguments=plain)
     return [main, retry, dead]
 
 
-def declare(amqp_uri: str, service_classes) -> list[Binding]:
+def declare(amqp_uri: str, service_classes, queue_type: str | None = None) -> list[Binding]:
     service_classes = list(service_classes)
     bindings = [b for cls in service_classes for b in subscriptions_of(cls)]
     sources = sorted({*SERVICES, *(cls.name for cls in service_classes), *(b.source for b in bindings)})
@@ -61,11 +78,42 @@ def declare(amqp_uri: str, service_classes) -> list[Binding]:
         RPC_EXCHANGE(channel).declare()
         for source in sources:
             event_exchange(source)(channel).declare()
+        for cls in service_classes:
+            retry_exchange(cls.name)(channel).declare()
+            rpc_queue(cls.name, queue_type)(channel).declare()
         for binding in bindings:
-            for queue in queues_for(binding):
+            for queue in queues_for(binding, queue_type):
                 queue(channel).declare()
     log.info("topology declared: %d exchanges, %d subscriptions", len(sources) + 1, len(bindings))
     return bindings
+
+
+def rpc_queues_typed() -> None:
+    """nameko's RpcConsumer declares ``rpc-<service>`` itself: with the same arguments as here."""
+    from nameko.rpc import RpcConsumer
+
+    if getattr(RpcConsumer.setup, "_econsult", False):
+        return
+    setup = RpcConsumer.setup
+
+    def typed_setup(self):
+        setup(self)
+        self.queue.queue_arguments = durable_queue_arguments()
+
+    typed_setup._econsult = True  # type: ignore[attr-defined]
+    RpcConsumer.setup = typed_setup
+
+
+def declare_if_allowed(amqp_uri: str, service_classes) -> bool:
+    """A service runner declares the whole topology when its broker user may (development, tests);
+    a service's own user may not (docs/kubernetes.md, "Broker users"): there the topology job has
+    declared it before the rollout, and the service declares only its own queues, as nameko does."""
+    try:
+        declare(amqp_uri, service_classes)
+    except AccessRefused as exc:
+        log.info("topology left to the topology job (this broker user may not declare it: %s)", exc)
+        return False
+    return True
 
 
 def main() -> None:

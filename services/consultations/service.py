@@ -103,7 +103,7 @@ class ConsultationsService(BaseService):
         except ValueError as exc:
             raise InvalidInput(str(exc), errors=[{"field": "status" if status and not fm else "form",
                                                   "message": str(exc)}]) from None
-        with self.db.transaction() as session:
+        with self.db.reading() as session:  # a public list may lag (DATABASE_READ_URL)
             return dump(domain.listing(session, st, category, fm, page, per_page, q, unit, year))
 
     @rpc(expected_exceptions=ServiceError)
@@ -137,7 +137,7 @@ class ConsultationsService(BaseService):
     @rpc(expected_exceptions=ServiceError)
     def public_catalogue(self) -> list[dict]:
         """Every public consultation, for feeds and open data (R-1.4, R-1.7)."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:  # feeds and open data may lag (DATABASE_READ_URL)
             return [dump(c) for c in domain.catalogue(session)]
 
     @rpc(expected_exceptions=ServiceError)

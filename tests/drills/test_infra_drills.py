@@ -68,22 +68,24 @@ class Load:
         self._thread.join(30)
 
 
-def start_probe(env, amqp_uri: str, database_url: str, name: str = "probe", **extra) -> Cluster:
+def start_probe(env, amqp_uri: str, database_url: str, name: str = "probe", rpc_uri: str | None = None,
+                **extra) -> Cluster:
     settings = Settings(amqp_uri=amqp_uri, database_url=database_url, db_prefix=env.db_prefix)
     ensure_database("probe", settings)
     engine = make_engine("probe", settings)
     probe.create_schema(engine)
     engine.dispose()
     cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, "")
-    start_probe_process(cluster, amqp_uri, database_url, name, **extra)
+    start_probe_process(cluster, amqp_uri, database_url, name, rpc_uri, **extra)
     return cluster
 
 
-def start_probe_process(cluster: Cluster, amqp_uri: str, database_url: str, name: str = "probe", **extra) -> None:
+def start_probe_process(cluster: Cluster, amqp_uri: str, database_url: str, name: str = "probe",
+                        rpc_uri: str | None = None, **extra) -> None:
     cluster.start(name, [*cluster.commands["registry"][:-1], PROBE],
                   env={"AMQP_URI": amqp_uri, "DATABASE_URL": database_url, "EVENT_MAX_ATTEMPTS": "3",
                        **{k: str(v) for k, v in extra.items()}})
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10) as rpc:
+    with ClusterRpcProxy({"AMQP_URI": rpc_uri or amqp_uri}, timeout=10) as rpc:
         cluster.wait_rpc(rpc, "probe", 60)
 
 

@@ -158,7 +158,8 @@ def test_failing_handler_is_dead_lettered_and_others_flow_on(env, probe_world):
 
     with Connection(env.amqp_uri) as conn:
         def dead_message():
-            return conn.SimpleQueue(poison_queue, no_ack=True).get(block=False) if _depth(conn, poison_queue) else None
+            # a plain get: declaring it again without the topology's arguments (a quorum queue) is refused
+            return Queue(poison_queue)(conn.default_channel).get(no_ack=True) if _depth(conn, poison_queue) else None
         msg = wait_for(dead_message, seconds=20, step=0.3)
         assert msg is not None, "the poison event must be parked in the dead-letter queue"
         assert msg.payload["event_id"] == envelope["event_id"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -54,7 +55,7 @@ class _Throwaway:
 
 
 class ThrowawayRabbit(_Throwaway):
-    def __init__(self):
+    def __init__(self, cookie: str | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="drill-rabbit-"))
         self.node = f"drill-{os.getpid()}-{next(_counter)}@localhost"
         self.port, self.dist_port = free_port(), free_port()
@@ -71,6 +72,8 @@ class ThrowawayRabbit(_Throwaway):
                     "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
                     "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
                     "RABBITMQ_PID_FILE": str(self.dir / "node.pid")}
+        if cookie:  # nodes of one throwaway cluster share their own cookie, not the machine's
+            self.env["RABBITMQ_ERLANG_COOKIE"] = cookie
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -101,9 +104,61 @@ class ThrowawayRabbit(_Throwaway):
         self.stop()
         self.start()
 
+    def import_definitions(self, definitions: dict) -> None:
+        """Users, vhosts, permissions in one ``rabbitmqctl`` call (each call starts an Erlang VM)."""
+        path = self.dir / f"definitions-{next(_counter)}.json"
+        path.write_text(json.dumps(definitions))
+        if os.geteuid() == 0:
+            shutil.chown(path, "rabbitmq", "rabbitmq")
+        self.ctl("import_definitions", str(path))
+
     def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(["rabbitmqctl", "-n", self.node, "-q", *args], env=self.env, capture_output=True,
                               text=True, check=check, timeout=90)
+
+
+class ThrowawayRabbitCluster:
+    """Three (or ``size``) :class:`ThrowawayRabbit` nodes joined with ``rabbitmqctl join_cluster``,
+    with their own Erlang cookie; :attr:`amqp_uri` lists every node (kombu's failover URL)."""
+
+    def __init__(self, size: int = 3):
+        import secrets
+
+        cookie = secrets.token_hex(16).upper()
+        self.nodes = [ThrowawayRabbit(cookie) for _ in range(size)]
+
+    def start(self) -> "ThrowawayRabbitCluster":
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda n: n.start(), self.nodes))
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.node)
+            node.ctl("start_app")
+        return self
+
+    def uri(self, vhost: str = "", user: str = "guest:guest") -> str:
+        return ";".join(f"amqp://{user}@127.0.0.1:{n.port}/{vhost}" for n in self.nodes)
+
+    def running_nodes(self, via: ThrowawayRabbit) -> list[str]:
+        import json as _json
+
+        status = via.ctl("cluster_status", "--formatter", "json").stdout
+        return sorted(_json.loads(status).get("running_nodes", []))
+
+    def close(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda n: n.close(), self.nodes))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class ThrowawayInfra(Infra):
@@ -175,3 +230,82 @@ class ThrowawayPostgres(_Throwaway):
             self.stop("immediate")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ThrowawayStandby(ThrowawayPostgres):
+    """A streaming replica of a :class:`ThrowawayPostgres`: ``pg_basebackup -R`` (standby.signal and
+    primary_conninfo written for us), then its own ``pg_ctl`` on another port. Read-only."""
+
+    def __init__(self, primary: ThrowawayPostgres):
+        super().__init__()
+        self.primary = primary
+
+    def start(self) -> "ThrowawayStandby":
+        if not self.data.exists():
+            self._run(_pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
+                      "-D", str(self.data), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync", timeout=120)
+        super().start()
+        return self
+
+    def sql(self, statement: str):
+        import psycopg
+
+        with psycopg.connect(f"{self.url}/postgres", autocommit=True) as conn:
+            return conn.execute(statement).fetchall()
+
+
+class ThrowawayPgBouncer(_Throwaway):
+    """Debian's PgBouncer in front of a PostgreSQL server, every database passed through, trust
+    authentication on loopback, in ``pool_mode`` (transaction: the mode the manifests use)."""
+
+    def __init__(self, server_port: int, pool_mode: str = "transaction", pool_size: int = 20):
+        self.dir = Path(tempfile.mkdtemp(prefix="drill-pgbouncer-"))
+        self.port = free_port()
+        (self.dir / "users.txt").write_text('"postgres" ""\n')
+        (self.dir / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host=127.0.0.1 port={server_port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.dir / 'users.txt'}\nadmin_users = postgres\n"
+            f"pool_mode = {pool_mode}\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
+            f"logfile = {self.dir / 'pgbouncer.log'}\npidfile = {self.dir / 'pgbouncer.pid'}\n")
+        if os.geteuid() == 0:  # PgBouncer refuses to run as root
+            for path in (self.dir, *self.dir.iterdir()):
+                shutil.chown(path, "postgres", "postgres")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}"
+
+    def start(self) -> "ThrowawayPgBouncer":
+        cmd = [shutil.which("pgbouncer") or "/usr/sbin/pgbouncer", str(self.dir / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=self.dir)
+        wait_port(self.port, 15)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+    def show(self, what: str) -> list[dict]:
+        """``SHOW <what>`` on the admin console (pools, databases, stats)."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(f"{self.url}/pgbouncer", autocommit=True, prepare_threshold=None,
+                             row_factory=dict_row) as conn:
+            return conn.execute(f"SHOW {what}").fetchall()
+
+    def log(self) -> str:
+        path = self.dir / "pgbouncer.log"
+        return path.read_text(errors="replace") if path.exists() else ""
