@@ -204,6 +204,12 @@ def _compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
+def _default(value) -> str:
+    """What compose makes of ``${NAME:-default}`` (or ``${NAME:?message}``: no default) when unset."""
+    m = re.fullmatch(r"\$\{[A-Z0-9_]+(?::-(.*))?(?::\?.*)?\}", str(value))
+    return (m.group(1) or "") if m else str(value)
+
+
 def _readme_settings() -> set[str]:
     """Every variable the settings reference documents (Settings fields and those read outside it)."""
     return set(re.findall(r"`([A-Z][A-Z0-9_]+)`", (ROOT / "docs" / "settings.md").read_text()))
@@ -237,20 +243,22 @@ def test_image_and_ports_agree_with_compose_and_settings():
     images = {c["image"] for d in objects("production", "Deployment").values()
               for c in d["spec"]["template"]["spec"]["containers"] if c["name"] != "nginx"}
     images |= {_container({"spec": {"template": objects("production", "Job")["econsult-migrate"]["spec"]["template"]}})["image"]}
-    assert images == {compose["x-app"]["image"]}, f"manifests {images}, docker-compose.yml {compose['x-app']['image']}"
+    assert images == {_default(compose["x-app"]["image"])}, f"manifests {images}, docker-compose.yml {compose['x-app']['image']}"
     version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     assert images == {f"econsult/app:{version}"}
     gateway = objects("production", "Deployment")["gateway"]
     port = {p["name"]: p["containerPort"] for p in _container(gateway)["ports"]}["http"]
     assert port == Settings.model_fields["gateway_port"].default
-    assert f"{port}:{port}" in compose["services"]["gateway"]["ports"]
+    # compose publishes only nginx, which proxies to the gateway's port
+    assert "ports" not in compose["services"]["gateway"]
+    assert f"gateway:{port}" in (ROOT / "deploy" / "nginx" / "default.conf").read_text()
     config = objects("production", "ConfigMap")["econsult-config"]["data"]
     assert int(config["GATEWAY_PORT"]) == port and int(config["OPS_PORT"]) == generate.OPS_PORT
     compose_env = compose["x-app"]["environment"]
     for name in set(config) & set(compose_env):
         if name in {"OPS_PORT", "GATEWAY_PORT", "OPS_HOST", "SHUTDOWN_GRACE_SECONDS", "TZ", "AUTH_DEV_LOGIN",
                     "APP_ENV", "DB_POOL_SIZE", "DB_MAX_OVERFLOW"}:
-            assert str(compose_env[name]) == config[name], f"{name}: compose {compose_env[name]!r}, k8s {config[name]!r}"
+            assert _default(compose_env[name]) == config[name], f"{name}: compose {compose_env[name]!r}, k8s {config[name]!r}"
 
 
 def test_nginx_config_says_what_deploy_nginx_says():
