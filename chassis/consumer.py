@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from chassis import metrics
 from chassis.bus import ConfirmingPublisher
 from chassis.errors import Unavailable
 from chassis.outbox import processed_events
@@ -92,9 +93,12 @@ class Subscription(EventHandler):
                                       headers=headers, message_id=message.properties.get("message_id"),
                                       expiration=delay)
         if target.endswith(".dead"):
+            metrics.EVENT_DEAD.labels(queue).inc()
             log.error("event dead-lettered to %s after %s attempts: %s", target,
                       headers.get(ATTEMPTS_HEADER), headers.get("x-econsult-error"))
         else:
+            metrics.EVENT_RETRIES.labels(queue, "outage" if isinstance(error, INFRASTRUCTURE_ERRORS)
+                                         else "failure").inc()
             log.warning("event handler failed (%s: %s); retry in %.1f s via %s",
                         type(error).__name__, error, delay, target)
 

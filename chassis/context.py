@@ -7,6 +7,7 @@ import time
 
 from nameko.extensions import DependencyProvider
 
+from chassis import metrics, tracing
 from chassis.log import new_request_id, set_request_id
 
 log = logging.getLogger("chassis.worker")
@@ -16,13 +17,20 @@ class RequestContext(DependencyProvider):
     def __init__(self):
         self._started: dict = {}
 
+    def setup(self):
+        metrics.set_service(self.container.service_name)
+
     def worker_setup(self, worker_ctx):
         set_request_id(worker_ctx.data.get("request_id") or new_request_id())
+        tracing.worker_started(worker_ctx)
         self._started[worker_ctx] = time.perf_counter()
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
-        took = (time.perf_counter() - self._started.pop(worker_ctx, time.perf_counter())) * 1000
+        seconds = time.perf_counter() - self._started.pop(worker_ctx, time.perf_counter())
+        took = seconds * 1000
         name = worker_ctx.entrypoint.method_name
+        metrics.observe_entrypoint(worker_ctx.entrypoint, seconds, exc_info)
+        tracing.worker_finished(worker_ctx, exc_info)
         if exc_info is None:
             log.info("%s done in %.1f ms", name, took, extra={"entrypoint": name, "ms": round(took, 1)})
         else:

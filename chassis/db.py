@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from chassis import metrics, tracing
 from chassis.errors import DatabaseSilent, Unavailable
 from chassis.outbox import OutboxRelay
 from chassis.settings import Settings, get_settings
@@ -26,7 +27,7 @@ def make_engine(service: str, settings: Settings | None = None) -> Engine:
     options = {"options": f"-c idle_in_transaction_session_timeout={idle_ms}"} if idle_ms else {}
     return create_engine(settings.service_db_url(service), pool_size=settings.db_pool_size,
                          max_overflow=settings.db_max_overflow, pool_pre_ping=True,
-                         pool_recycle=1800, connect_args=options)
+                         pool_recycle=1800, connect_args=options, poolclass=metrics.MeasuredQueuePool)
 
 
 def ensure_database(service: str, settings: Settings | None = None) -> bool:
@@ -135,6 +136,9 @@ class Database(DependencyProvider):
         service = self.container.service_name
         self.engine = make_engine(service, settings)
         bound_silence(self.engine, settings.db_silence_seconds)
+        tracing.setup(service)
+        tracing.instrument_engine(self.engine)
+        metrics.install_scrape_collector(service, lambda: self.engine)
         if settings.sql_count:
             count_statements(self.engine)
         if self.outbox:

@@ -35,14 +35,21 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.component
         record.request_id = current_request_id()
+        record.trace_id = _trace_id()  # beside the request id: the trace's spans share it
         return True
+
+
+def _trace_id() -> str | None:
+    from chassis import tracing
+
+    return tracing.current_trace_id() if tracing.enabled() else None
 
 
 def configure_logging(component: str, level: str = "INFO") -> None:
     """Send every log record to stderr as one JSON object per line."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s",
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(trace_id)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         json_ensure_ascii=False,
     ))

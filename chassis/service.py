@@ -2,17 +2,22 @@
 and the ``health`` RPC that ``/readyz`` calls."""
 from __future__ import annotations
 
+import logging
+
 from nameko.rpc import rpc
+from nameko.timer import timer
 from sqlalchemy import text
 
+from chassis import metrics
 from chassis.context import RequestContext
 from chassis.db import STATEMENTS, Database
 from chassis.errors import InvalidInput, ServiceError
 from chassis.ops_http import OpsEndpoints
-from chassis.outbox import outbox
+from chassis.outbox import outbox, prune
 from chassis.settings import get_settings
 
 MAX_PROBE_SECONDS = 0.5
+log = logging.getLogger(__name__)
 
 
 class BaseService:
@@ -36,3 +41,13 @@ class BaseService:
         if get_settings().sql_count:  # benchmarks only: statements sent so far, this call's 2 included
             out["sql_statements"] = STATEMENTS["count"]
         return out
+
+    @timer(interval=get_settings().retention_interval_seconds)
+    def prune_retention(self):
+        """Sent outbox rows and processed-event keys older than ``RETENTION_DAYS`` go, in batches."""
+        settings = get_settings()
+        removed = prune(self.db.engine, settings.retention_days * 86400, settings.retention_batch)
+        for table, n in removed.items():
+            metrics.OUTBOX_PRUNED.labels(self.name, table).inc(n)
+        if any(removed.values()):
+            log.info("retention: pruned %s", removed)

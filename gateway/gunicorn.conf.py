@@ -21,6 +21,18 @@ def on_starting(server):
     os.makedirs(path, exist_ok=True)
 
 
+def when_ready(server):
+    """The workers' summed metrics on GATEWAY_METRICS_PORT, served by the master (off the public port)."""
+    from chassis.settings import get_settings
+
+    settings = get_settings()
+    if settings.gateway_metrics_port:
+        from gateway.metrics import serve
+
+        serve(settings.ops_host, settings.gateway_metrics_port)
+        server.log.info("gateway metrics on %s:%s", settings.ops_host, settings.gateway_metrics_port)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

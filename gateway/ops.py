@@ -1,14 +1,14 @@
-"""Operations endpoints: liveness, readiness (bus and all five services), metrics."""
+"""Operations endpoints: liveness, readiness (bus and all five services). Metrics are off the public
+port: ``GATEWAY_METRICS_PORT`` (gateway/metrics.py)."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Response, current_app
+from flask import current_app
 from kombu import Connection
 from pydantic import BaseModel, Field
 
 from chassis.settings import SERVICES
-from gateway import metrics
 from gateway.openapi import ApiSpec
 from gateway.problems import problem
 from gateway.rpc import ServiceFailed, ServiceUnavailable
@@ -82,11 +82,5 @@ def register(spec: ApiSpec):
         if check.status != "ok":
             return problem(503, "Сервіс не готовий", f"{service}: {check.status}", "not_ready")
         return check
-
-    @bp.route("/metrics", summary="Prometheus metrics", tags=["operations"],
-              content_type="text/plain")
-    def metrics_view():
-        body, ctype = metrics.render()
-        return Response(body, mimetype=ctype.split(";")[0], content_type=ctype)
 
     return bp
