@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 from nameko.events import SERVICE_POOL, EventHandler
 from sqlalchemy import exc as sa_exc
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS_HEADER = "x-econsult-attempts"
 OUTAGES_HEADER = "x-econsult-outages"
+ERROR_HEADER = "x-econsult-error"
+PARKED_AT_HEADER = "x-econsult-parked-at"
 INFRASTRUCTURE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
                          ConnectionError, TimeoutError, Unavailable)
 
@@ -86,7 +89,8 @@ class Subscription(EventHandler):
             headers[ATTEMPTS_HEADER] = attempts
             if attempts >= get_settings().event_max_attempts:
                 delay, target = None, f"{queue}.dead"
-                headers["x-econsult-error"] = f"{type(error).__name__}: {error}"[:500]
+                headers[ERROR_HEADER] = f"{type(error).__name__}: {error}"[:500]
+                headers[PARKED_AT_HEADER] = datetime.now(timezone.utc).isoformat()
             else:
                 delay, target = 0.5 * 2 ** attempts, f"{queue}.retry"
         self._get_publisher().publish(message.payload, exchange="", routing_key=target,
@@ -95,7 +99,7 @@ class Subscription(EventHandler):
         if target.endswith(".dead"):
             metrics.EVENT_DEAD.labels(queue).inc()
             log.error("event dead-lettered to %s after %s attempts: %s", target,
-                      headers.get(ATTEMPTS_HEADER), headers.get("x-econsult-error"))
+                      headers.get(ATTEMPTS_HEADER), headers.get(ERROR_HEADER))
         else:
             metrics.EVENT_RETRIES.labels(queue, "outage" if isinstance(error, INFRASTRUCTURE_ERRORS)
                                          else "failure").inc()

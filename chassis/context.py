@@ -30,12 +30,12 @@ class RequestContext(DependencyProvider):
         took = seconds * 1000
         name = worker_ctx.entrypoint.method_name
         metrics.observe_entrypoint(worker_ctx.entrypoint, seconds, exc_info)
-        tracing.worker_finished(worker_ctx, exc_info)
         if exc_info is None:
             log.info("%s done in %.1f ms", name, took, extra={"entrypoint": name, "ms": round(took, 1)})
         else:
             log.info("%s failed in %.1f ms: %s: %s", name, took, exc_info[0].__name__, exc_info[1],
                      extra={"entrypoint": name, "ms": round(took, 1)})
+        tracing.worker_finished(worker_ctx, exc_info)  # after the outcome's log line: it carries the trace id
 
     def worker_teardown(self, worker_ctx):
         set_request_id(None)

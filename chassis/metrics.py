@@ -9,14 +9,19 @@ renders); database-backed gauges (outbox backlog, domain counts) are read at scr
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import contextmanager
 from typing import Callable
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import text
-from sqlalchemy.pool import QueuePool
+# A service instance is one process with its registry in memory: prometheus-client's multiprocess
+# directory is the gateway's (gunicorn workers) even where the environment is shared with it.
+os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram  # noqa: E402
+from prometheus_client.core import GaugeMetricFamily  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.pool import QueuePool  # noqa: E402
 
 log = logging.getLogger(__name__)
 
