@@ -156,7 +156,9 @@ DOMAIN_PROBES: dict[str, dict[str, Probe]] = {
     },
     "notifications": {
         "econsult_notifications_deliveries": ("E-mail deliveries by status", ("status",),
-                                              "SELECT status, count(*) FROM deliveries GROUP BY status"),
+                                              "SELECT v.s, count(d.status) FROM (VALUES ('pending'), ('sending'), "
+                                              "('sent'), ('failed'), ('skipped')) v(s) LEFT JOIN deliveries d "
+                                              "ON d.status = v.s GROUP BY v.s"),
     },
     "reports": {
         "econsult_reports_render_requests_waiting": ("Report versions asked for and not yet rendered", (),
