@@ -169,6 +169,10 @@ SCRAPE_ERRORS = Counter("econsult_metrics_scrape_errors_total", "Scrape-time dat
                         ["service"])
 
 
+READY = "econsult_instance_ready"
+READY_HELP = "1 when every readiness check of this instance passes (as /readyz), else 0"
+
+
 class ScrapeCollector:
     """Reads the outbox backlog, the pool and the service's domain gauges when /metrics is scraped."""
 
@@ -180,6 +184,14 @@ class ScrapeCollector:
         for name, (doc, labels, _sql) in self.probes.items():
             yield GaugeMetricFamily(name, doc, labels=["service", *labels])
         yield GaugeMetricFamily("econsult_db_pool_in_use", "Pooled connections checked out now", labels=["service"])
+        yield GaugeMetricFamily(READY, READY_HELP, labels=["service"])
+
+    def _ready(self) -> GaugeMetricFamily:
+        from chassis.ops_http import run_checks
+
+        family = GaugeMetricFamily(READY, READY_HELP, labels=["service"])
+        family.add_metric([self.service], float(all(v == "ok" for v in run_checks().values())))
+        return family
 
     def collect(self):
         engine = self.engine_of()
@@ -188,6 +200,7 @@ class ScrapeCollector:
         pool = GaugeMetricFamily("econsult_db_pool_in_use", "Pooled connections checked out now", labels=["service"])
         pool.add_metric([self.service], engine.pool.checkedout())
         yield pool
+        yield self._ready()
         families = []
         try:
             with engine.connect() as conn:

@@ -29,7 +29,11 @@ def when_ready(server):
     if settings.gateway_metrics_port:
         from gateway.metrics import serve
 
-        serve(settings.ops_host, settings.gateway_metrics_port)
+        try:
+            serve(settings.ops_host, settings.gateway_metrics_port)
+        except OSError as exc:  # another replica on this host holds the port: serve the API anyway
+            server.log.error("gateway metrics port %s unavailable: %s", settings.gateway_metrics_port, exc)
+            return
         server.log.info("gateway metrics on %s:%s", settings.ops_host, settings.gateway_metrics_port)
 
 
