@@ -75,9 +75,12 @@ def run(label: str, extra: dict, n: int, concurrency: int) -> tuple[float, float
         groups = {p.pid for p in system.procs.values()}
         url = f"{base}/api/v1/consultations/{cid}/comments"
 
+        serial = iter(range(10**6))  # every text differs: the same text twice is a conflict
+
         def comment(session, i):
             who = residents[i % len(residents)]
-            r = session.post(url, json={"body": f"Пропозиція номер {i}: облаштувати тротуар і освітлення."},
+            r = session.post(url, json={"body": f"Пропозиція номер {next(serial)}: облаштувати тротуар і "
+                                                "освітлення."},
                              headers=who.headers(), timeout=30)
             return r.status_code in (200, 201)
 

@@ -20,6 +20,9 @@ class RequestContext(DependencyProvider):
     def setup(self):
         metrics.set_service(self.container.service_name)
 
+    def start(self):
+        metrics.register_timers(self.container)
+
     def worker_setup(self, worker_ctx):
         set_request_id(worker_ctx.data.get("request_id") or new_request_id())
         tracing.worker_started(worker_ctx)

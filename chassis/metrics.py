@@ -84,6 +84,17 @@ def render_tracked():
         RENDER_SECONDS.observe(time.perf_counter() - started)
 
 
+def register_timers(container) -> None:
+    """At start, each timer counts as just succeeded: one that never succeeds alerts after 3 intervals
+    instead of never having a series."""
+    from nameko.timer import Timer
+
+    for ext in container.entrypoints:
+        if isinstance(ext, Timer):
+            TIMER_INTERVAL.labels(container.service_name, ext.method_name).set(ext.interval)
+            TIMER_LAST_SUCCESS.labels(container.service_name, ext.method_name).set_to_current_time()
+
+
 def observe_entrypoint(entrypoint, took: float, exc_info) -> None:
     """Called by the request context after every worker: RPC, event handler or timer."""
     from nameko.rpc import Rpc

@@ -143,10 +143,10 @@ class OutboxRelay:
 
 # ---- retention: sent outbox rows and processed-event keys keep names and texts; they go after a while
 PRUNE_SQL = {
-    "outbox": "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < :cutoff "
-              "LIMIT :n FOR UPDATE SKIP LOCKED)",
+    "outbox": "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < now() - "
+              "make_interval(secs => :age) LIMIT :n FOR UPDATE SKIP LOCKED)",
     "processed_events": "DELETE FROM processed_events WHERE ctid IN (SELECT ctid FROM processed_events "
-                        "WHERE handled_at < :cutoff LIMIT :n FOR UPDATE SKIP LOCKED)",
+                        "WHERE handled_at < now() - make_interval(secs => :age) LIMIT :n FOR UPDATE SKIP LOCKED)",
 }
 
 
@@ -159,15 +159,11 @@ def prune(engine: Engine, older_than_seconds: float, batch: int = 1000) -> dict[
         removed[table] = 0
         while True:
             with engine.begin() as conn:
-                n = conn.execute(text(sql), {"cutoff": _cutoff(conn, older_than_seconds), "n": batch}).rowcount
+                n = conn.execute(text(sql), {"age": older_than_seconds, "n": batch}).rowcount
             removed[table] += n
             if n < batch:
                 break
     return removed
-
-
-def _cutoff(conn, seconds: float):
-    return conn.execute(text("SELECT now() - make_interval(secs => :s)"), {"s": seconds}).scalar_one()
 
 
 def status(engine: Engine) -> dict:
@@ -211,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     for service in args.service or SERVICES:
-        engine = create_engine(settings.service_db_url(service), poolclass=None)
+        engine = create_engine(settings.service_db_url(service))
         try:
             out = status(engine) if args.command == "status" else stuck(engine, args.older_than)
         finally:

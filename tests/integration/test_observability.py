@@ -179,8 +179,9 @@ def test_every_instance_exports_its_metrics_off_the_public_port(observed, consul
              outcome="ok") >= 1
     assert v("consultations", "econsult_outbox_publish_duration_seconds_count") >= 1
     assert v("consultations", "econsult_outbox_published_total") >= 1
-    assert eventually(lambda: v("consultations", "econsult_timer_last_success_timestamp_seconds",
-                                timer="move_on_dates") > time.time() - 30)
+    assert eventually(lambda: v("consultations", "econsult_timer_duration_seconds_count", timer="move_on_dates",
+                                outcome="ok") >= 1)
+    assert v("consultations", "econsult_timer_last_success_timestamp_seconds", timer="move_on_dates") > time.time() - 30
     assert v("consultations", "econsult_timer_interval_seconds", timer="move_on_dates") == 1
     assert v("consultations", "econsult_consultations", status="active") >= 1
     samples = observed.metrics("consultations")
