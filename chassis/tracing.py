@@ -14,6 +14,7 @@ its own context on to the RPCs and events it causes.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -28,6 +29,7 @@ OUTBOX_KEY = "_traceparent"  # beside the envelope in outbox.envelope; never pub
 tracer = trace.get_tracer("econsult")
 _state = {"on": False}
 _open: dict = {}  # worker context -> (span, context token); never in worker_ctx.data (sent as headers)
+QUIET = {"health"}  # probes (readiness, every few seconds): no trace of their own
 
 
 def enabled() -> bool:
@@ -44,10 +46,9 @@ def setup(component: str) -> bool:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     provider = TracerProvider(resource=Resource.create({"service.name": component}),
-                              sampler=ParentBased(TraceIdRatioBased(settings.tracing_sample_ratio)))
+                              sampler=_sampler(settings.tracing_sample_ratio))
     if settings.tracing == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -58,6 +59,28 @@ def setup(component: str) -> bool:
     _state["on"] = True
     log.info("tracing on (exporter: %s)", settings.tracing if settings.tracing != "off" else "spans file")
     return True
+
+
+def _sampler(ratio: float):
+    """The caller's decision, else ``ratio`` of new traces; never a trace that would be one orphan
+    client span: SQL outside any traced work (metrics scrapes, readiness pings, green threads a
+    worker spawned) is noise, not a request."""
+    from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, SamplingResult, TraceIdRatioBased
+
+    class Sampling(Sampler):
+        inner = ParentBased(TraceIdRatioBased(ratio))
+
+        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
+                          trace_state=None):
+            orphan = not trace.get_current_span(parent_context).get_span_context().is_valid
+            if orphan and kind == SpanKind.CLIENT and not (attributes or {}).get("rpc.system"):
+                return SamplingResult(Decision.DROP)
+            return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return f"NoOrphanClients({self.inner.get_description()})"
+
+    return Sampling()
 
 
 class JsonLinesExporter:
@@ -124,6 +147,10 @@ def worker_started(worker_ctx) -> None:
         kind, attrs = SpanKind.CONSUMER, {"messaging.system": "rabbitmq", "messaging.operation": "process",
                                           "messaging.destination.name": getattr(entrypoint, "queue_name", method)}
     parent = context_from(worker_ctx.data.get(TRACEPARENT))
+    if method in QUIET and not trace.get_current_span(parent).get_span_context().is_valid:
+        _open[worker_ctx] = (None, otel_context.attach(otel_context.set_value(
+            otel_context._SUPPRESS_INSTRUMENTATION_KEY, True)))  # noqa: SLF001 (the SQL spans too)
+        return
     span = tracer.start_span(f"{service}.{method}", context=parent, kind=kind, attributes=attrs)
     token = otel_context.attach(trace.set_span_in_context(span, parent))
     worker_ctx.data[TRACEPARENT] = current_traceparent()  # what this worker's RPCs carry on
@@ -135,6 +162,9 @@ def worker_finished(worker_ctx, exc_info) -> None:
     if held is None:
         return
     span, token = held
+    if span is None:
+        otel_context.detach(token)
+        return
     if exc_info is not None:
         span.set_status(Status(StatusCode.ERROR, exc_info[0].__name__))
         span.set_attribute("error.type", exc_info[0].__name__)
@@ -162,6 +192,8 @@ def suppressed():
 
 def rpc_client_span(service: str, method: str):
     """The CLIENT span of one RPC call; its context travels as ``nameko.traceparent``."""
+    if method in QUIET and not trace.get_current_span().get_span_context().is_valid:
+        return contextlib.nullcontext()
     return tracer.start_as_current_span(f"{service}.{method}", kind=SpanKind.CLIENT,
                                         attributes={"rpc.system": "nameko", "rpc.service": service,
                                                     "rpc.method": method})

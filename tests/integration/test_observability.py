@@ -161,6 +161,11 @@ def test_a_comment_is_one_trace_from_the_gateway_through_the_outbox_and_back(obs
     assert parent("moderation.events publish comment_approved")["name"] == "moderation.on_comment_submitted"
     assert parent("consultations.on_comment_approved")["name"] == "moderation.events publish comment_approved"
 
+    # readiness probes (health, every few seconds) and the relay's idle polling make no traces
+    everything = observed.spans()
+    assert not [s["name"] for s in everything if s["name"].endswith(".health")]
+    assert not [s for s in everything if s["parent_id"] is None and s["attributes"].get("db.system")]
+
     # the request id is logged with the trace id beside it, in the gateway and in the services
     trace_id = roots[0]["context"]["trace_id"].removeprefix("0x")
     for name in ("gateway", "consultations", "moderation"):
