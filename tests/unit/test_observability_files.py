@@ -82,7 +82,8 @@ def expected_alert(name: str, **labels) -> dict:
 
 
 def test_alert_unit_tests_fire_as_the_slos_say(tmp_path):
-    """promtool's rule unit tests: the outbox and timer alerts fire at their thresholds, not before."""
+    """promtool's rule unit tests: the outbox and timer alerts fire at their thresholds, not before; a
+    one-second timer that succeeds every 30 s (runs outlasting the interval) does not alert."""
     tests = {"rule_files": [str(ALERTS)], "evaluation_interval": "30s", "tests": [{
         "interval": "30s",
         "input_series": [
@@ -90,6 +91,10 @@ def test_alert_unit_tests_fire_as_the_slos_say(tmp_path):
              "values": "0 30 61 91 121 151 181"},
             {"series": 'econsult_timer_last_success_timestamp_seconds{service="reports",timer="publish_queued"}',
              "values": "0 0 0 0 0 0 0 0 0 0 0 0"},
+            {"series": 'econsult_timer_last_success_timestamp_seconds{service="notifications",timer="send_due"}',
+             "values": "0 30 60 90 120 150 180 210 240 270 300 330"},
+            {"series": 'econsult_timer_interval_seconds{service="notifications",timer="send_due"}',
+             "values": "1 1 1 1 1 1 1 1 1 1 1 1"},
             {"series": 'econsult_timer_interval_seconds{service="reports",timer="publish_queued"}',
              "values": "30 30 30 30 30 30 30 30 30 30 30 30"},
         ],
@@ -97,8 +102,8 @@ def test_alert_unit_tests_fire_as_the_slos_say(tmp_path):
             {"eval_time": "1m", "alertname": "OutboxStale", "exp_alerts": []},
             {"eval_time": "3m", "alertname": "OutboxStale", "exp_alerts": [
                 expected_alert("OutboxStale", service="moderation")]},
-            {"eval_time": "90s", "alertname": "TimerSilent", "exp_alerts": []},
-            {"eval_time": "3m", "alertname": "TimerSilent", "exp_alerts": [
+            {"eval_time": "150s", "alertname": "TimerSilent", "exp_alerts": []},
+            {"eval_time": "4m", "alertname": "TimerSilent", "exp_alerts": [
                 expected_alert("TimerSilent", service="reports", timer="publish_queued")]},
         ]}]}
     path = tmp_path / "alerts_test.yml"
