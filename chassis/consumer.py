@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from functools import partial
 
 from nameko.events import SERVICE_POOL, EventHandler
@@ -19,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from chassis import metrics
 from chassis.bus import ConfirmingPublisher, durable_queue_arguments, retry_exchange
 from chassis.errors import Unavailable, error_summary
 from chassis.outbox import processed_events
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS_HEADER = "x-econsult-attempts"
 OUTAGES_HEADER = "x-econsult-outages"
+ERROR_HEADER = "x-econsult-error"
+PARKED_AT_HEADER = "x-econsult-parked-at"
 INFRASTRUCTURE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
                          ConnectionError, TimeoutError, Unavailable)
 
@@ -123,7 +127,8 @@ class Subscription(EventHandler):
             headers[ATTEMPTS_HEADER] = attempts
             if attempts >= get_settings().event_max_attempts:
                 delay, target = None, f"{queue}.dead"
-                headers["x-econsult-error"] = error_summary(error)[:500]
+                headers[ERROR_HEADER] = error_summary(error)[:500]
+                headers[PARKED_AT_HEADER] = datetime.now(timezone.utc).isoformat()
             else:
                 delay, target = 0.5 * 2 ** attempts, f"{queue}.retry"
         self.publisher().publish(message.payload, exchange=retry_exchange(self.container.service_name),
@@ -131,9 +136,12 @@ class Subscription(EventHandler):
                                       headers=headers, message_id=message.properties.get("message_id"),
                                       expiration=delay)
         if target.endswith(".dead"):
+            metrics.EVENT_DEAD.labels(queue).inc()
             log.error("event dead-lettered to %s after %s attempts: %s", target,
-                      headers.get(ATTEMPTS_HEADER), headers.get("x-econsult-error"))
+                      headers.get(ATTEMPTS_HEADER), headers.get(ERROR_HEADER))
         else:
+            metrics.EVENT_RETRIES.labels(queue, "outage" if isinstance(error, INFRASTRUCTURE_ERRORS)
+                                         else "failure").inc()
             log.warning("event handler failed (%s); retry in %.1f s via %s", error_summary(error)[:500], delay,
                         target)
 

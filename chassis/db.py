@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
+from chassis import metrics, tracing
 from chassis.errors import DatabaseSilent, Unavailable
 from chassis.outbox import OutboxRelay
 from chassis.settings import Settings, get_settings
@@ -34,7 +35,8 @@ def make_engine(service: str, settings: Settings | None = None, read: bool = Fal
         args["prepare_threshold"] = None
     url = settings.service_read_db_url(service) if read else settings.service_db_url(service)
     return create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-                         pool_pre_ping=True, pool_recycle=1800, connect_args=args)
+                         pool_pre_ping=True, pool_recycle=1800, connect_args=args,
+                         poolclass=metrics.MeasuredQueuePool)
 
 
 def ensure_database(service: str, settings: Settings | None = None) -> bool:
@@ -163,6 +165,9 @@ class Database(DependencyProvider):
         if settings.database_read_url:
             self.read_engine = make_engine(service, settings, read=True)
             bound_silence(self.read_engine, settings.db_silence_seconds)
+        tracing.setup(service)
+        tracing.instrument_engine(self.engine)
+        metrics.install_scrape_collector(service, lambda: self.engine)
         if settings.sql_count:
             count_statements(self.engine)
         if self.outbox:

@@ -48,14 +48,21 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.component
         record.request_id = current_request_id()
+        record.trace_id = _trace_id()  # beside the request id: the trace's spans share it
         return True
+
+
+def _trace_id() -> str | None:
+    from chassis import tracing
+
+    return tracing.current_trace_id() if tracing.enabled() else None
 
 
 def json_formatter() -> JsonFormatter:
     """One JSON object per record; a traceback goes into its ``exc_info`` field, never loose lines;
     pydantic's input values withheld."""
     return Formatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s",
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s %(request_id)s %(trace_id)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         json_ensure_ascii=False,
     )

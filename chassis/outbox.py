@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from chassis import metrics, tracing
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.errors import DatabaseSilent
 from chassis.events import EventData, make_envelope, Envelope
@@ -53,9 +54,12 @@ processed_events = Table(
 def add_event(session: Session, data: EventData) -> Envelope:
     """Write ``data`` as an event into the outbox, inside the caller's transaction."""
     env = make_envelope(data)
+    stored = env.model_dump(mode="json")
+    traceparent = tracing.current_traceparent() if tracing.enabled() else None
+    if traceparent:
+        stored[tracing.OUTBOX_KEY] = traceparent
     session.execute(outbox.insert().values(
-        event_id=env.event_id, type=env.type, envelope=env.model_dump(mode="json"),
-        request_id=current_request_id()))
+        event_id=env.event_id, type=env.type, envelope=stored, request_id=current_request_id()))
     session.info["outbox_dirty"] = True
     return env
 
@@ -64,7 +68,7 @@ def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
                batch: int = 100) -> int:
     """Publish up to ``batch`` unsent events; returns how many went out."""
     exchange = event_exchange(service)
-    with engine.begin() as conn:
+    with tracing.suppressed(), engine.begin() as conn:
         rows = conn.execute(
             select(outbox.c.id, outbox.c.type, outbox.c.envelope, outbox.c.request_id,
                    outbox.c.event_id)
@@ -74,12 +78,20 @@ def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
             return 0
         fault_point("outbox.before_publish")  # drills: the change is committed, nothing published
         for row in rows:
-            headers = {"nameko.request_id": row.request_id} if row.request_id else {}
-            publisher.publish(row.envelope, exchange=exchange, routing_key=row.type,
-                              headers=headers, message_id=str(row.event_id))
+            envelope = dict(row.envelope)
+            traceparent = envelope.pop(tracing.OUTBOX_KEY, None)
+            with tracing.publish_span(service, row.type, traceparent):
+                headers = {"nameko.request_id": row.request_id} if row.request_id else {}
+                if tracing.enabled():
+                    headers["nameko.traceparent"] = tracing.current_traceparent()
+                started = time.perf_counter()
+                publisher.publish(envelope, exchange=exchange, routing_key=row.type,
+                                  headers=headers, message_id=str(row.event_id))
+                metrics.OUTBOX_PUBLISH_SECONDS.labels(service).observe(time.perf_counter() - started)
         fault_point("outbox.after_publish")  # drills: published, not yet marked: sent again later
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
                      .values(published_at=func.now()))
+    metrics.OUTBOX_PUBLISHED.labels(service).inc(len(rows))
     for row in rows:  # each line carries the request id of the change that made the event
         set_request_id(row.request_id)
         log.info("event published", extra={"event_type": row.type, "event_id": str(row.event_id)})
@@ -129,3 +141,82 @@ class OutboxRelay:
         self.running = False
         self.wakeup.set()
         self.publisher.close()
+
+
+# ---- retention: sent outbox rows and processed-event keys keep names and texts; they go after a while
+PRUNE_SQL = {
+    "outbox": "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < now() - "
+              "make_interval(secs => :age) LIMIT :n FOR UPDATE SKIP LOCKED)",
+    "processed_events": "DELETE FROM processed_events WHERE ctid IN (SELECT ctid FROM processed_events "
+                        "WHERE handled_at < now() - make_interval(secs => :age) LIMIT :n FOR UPDATE SKIP LOCKED)",
+}
+
+
+def prune(engine: Engine, older_than_seconds: float, batch: int = 1000) -> dict[str, int]:
+    """Delete sent outbox rows and processed-event keys older than ``older_than_seconds``, ``batch``
+    rows per transaction (short locks, any number of instances); unsent rows are never touched.
+    The age must exceed every redelivery window, or a late redelivery would be handled again."""
+    removed = {}
+    for table, sql in PRUNE_SQL.items():
+        removed[table] = 0
+        while True:
+            with engine.begin() as conn:
+                n = conn.execute(text(sql), {"age": older_than_seconds, "n": batch}).rowcount
+            removed[table] += n
+            if n < batch:
+                break
+    return removed
+
+
+def status(engine: Engine) -> dict:
+    """The outbox of one service at a glance (no payloads: they may hold personal data)."""
+    with engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT count(*) FILTER (WHERE published_at IS NULL) AS waiting, "
+            "COALESCE(EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE published_at IS NULL)), 0) "
+            "AS oldest_waiting_seconds, count(*) FILTER (WHERE published_at IS NOT NULL) AS sent_kept, "
+            "min(published_at) AS oldest_sent_at FROM outbox")).one()
+        keys = conn.execute(select(func.count()).select_from(processed_events)).scalar_one()
+    return {"waiting": row.waiting, "oldest_waiting_seconds": round(float(row.oldest_waiting_seconds), 1),
+            "sent_kept": row.sent_kept,
+            "oldest_sent_at": row.oldest_sent_at.isoformat() if row.oldest_sent_at else None,
+            "processed_event_keys": keys}
+
+
+def stuck(engine: Engine, older_than_seconds: float = 60.0, limit: int = 50) -> list[dict]:
+    """Unsent rows waiting longer than ``older_than_seconds``, oldest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT id, event_id, type, request_id, created_at, EXTRACT(EPOCH FROM now() - created_at) AS age "
+            "FROM outbox WHERE published_at IS NULL AND created_at < now() - make_interval(secs => :s) "
+            "ORDER BY id LIMIT :n"), {"s": older_than_seconds, "n": limit}).all()
+    return [{"id": r.id, "event_id": str(r.event_id), "type": r.type, "request_id": r.request_id,
+             "created_at": r.created_at.isoformat(), "age_seconds": round(float(r.age), 1)} for r in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m chassis.outbox status|stuck [--service NAME] [--older-than SECONDS]``"""
+    import argparse
+    import json
+
+    from chassis.settings import SERVICES, get_settings
+    from sqlalchemy import create_engine
+
+    parser = argparse.ArgumentParser(prog="python -m chassis.outbox", description="Inspect the services' outboxes")
+    parser.add_argument("command", choices=("status", "stuck"))
+    parser.add_argument("--service", choices=SERVICES, action="append", help="default: every service")
+    parser.add_argument("--older-than", type=float, default=60.0, help="stuck: seconds waiting (default 60)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    for service in args.service or SERVICES:
+        engine = create_engine(settings.service_db_url(service))
+        try:
+            out = status(engine) if args.command == "status" else stuck(engine, args.older_than)
+        finally:
+            engine.dispose()
+        print(json.dumps({"service": service, args.command: out}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

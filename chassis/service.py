@@ -2,19 +2,24 @@
 and the ``health`` RPC that ``/readyz`` calls."""
 from __future__ import annotations
 
+import logging
+
 from nameko.rpc import rpc
+from nameko.timer import timer
 from sqlalchemy import text
 
+from chassis import metrics
 from chassis.context import RequestContext
 from chassis.db import STATEMENTS, Database
 from chassis.errors import InvalidInput, ServiceError, parse_uuid
 from chassis.export import Personal, export_person
 from chassis.lifecycle import ReadinessGate
 from chassis.ops_http import OpsEndpoints
-from chassis.outbox import outbox
+from chassis.outbox import outbox, prune
 from chassis.settings import get_settings
 
 MAX_PROBE_SECONDS = 0.5
+log = logging.getLogger(__name__)
 
 
 class BaseService:
@@ -48,3 +53,13 @@ class BaseService:
         pid = parse_uuid(person_id, "person_id")
         with self.db.transaction() as session:
             return export_person(session, self.personal_data, pid)
+
+    @timer(interval=get_settings().retention_interval_seconds)
+    def prune_retention(self):
+        """Sent outbox rows and processed-event keys older than ``RETENTION_DAYS`` go, in batches."""
+        settings = get_settings()
+        removed = prune(self.db.engine, settings.retention_days * 86400, settings.retention_batch)
+        for table, n in removed.items():
+            metrics.OUTBOX_PRUNED.labels(self.name, table).inc(n)
+        if any(removed.values()):
+            log.info("retention: pruned %s", removed)

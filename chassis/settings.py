@@ -152,6 +152,21 @@ class Settings(BaseSettings):
     db_prepared_statements: bool = Field(True, description="psycopg prepares statements it runs often; false "
                                          "behind PgBouncer in transaction mode before 1.21 (prepare_threshold=None)")
 
+    # observability: traces, the gateway's metrics port, retention of outbox and processed-event rows
+    tracing: str = Field("off", description="off | otlp: OpenTelemetry spans over OTLP/HTTP (endpoint and headers "
+                         "from the standard OTEL_EXPORTER_OTLP_* variables)")
+    tracing_sample_ratio: float = Field(1.0, ge=0, le=1, description="share of new traces recorded (a caller's "
+                                        "decision is followed)")
+    tracing_spans_dir: str = Field("", description="test-only: every process appends its finished spans as JSON "
+                                   "lines to <dir>/<component>-<pid>.jsonl")
+    gateway_metrics_port: int = Field(0, ge=0, le=65535, description="port of the gateway's /metrics (all "
+                                      "workers summed; never the public port); 0: off")
+    retention_days: float = Field(30.0, gt=0, description="sent outbox rows and processed-event keys older than "
+                                  "this are pruned (keep it longer than any redelivery: retries, parked "
+                                  "dead letters replayed)")
+    retention_batch: int = Field(1000, ge=1, description="rows deleted per statement by the retention timer")
+    retention_interval_seconds: float = Field(3600.0, gt=0, description="how often each instance prunes")
+
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""
         url = make_url(self.database_url).set(drivername="postgresql+psycopg",

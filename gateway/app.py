@@ -7,6 +7,7 @@ import time
 
 from flask import Flask, g, request
 
+from chassis import tracing
 from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import Settings, get_settings, refuse_unsafe_outside_dev
 from gateway import (abuse, api_keys, api_v1, docs, metrics, ops, routes_consultations, routes_files,
@@ -57,6 +58,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(web_pages())  # the web pages at /, outside /openapi.json (issue 9)
     app.extensions["openapi"] = spec.document()
     register_error_handlers(app)
+    if tracing.setup("gateway"):
+        from opentelemetry.instrumentation.flask import FlaskInstrumentor
+        from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+        FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz")
+        RequestsInstrumentor().instrument()
 
     @app.before_request
     def _start():
@@ -64,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         g.request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
         set_request_id(g.request_id)
         g.started = time.perf_counter()
+        metrics.IN_FLIGHT.inc()
+        g.in_flight = True
 
     @app.after_request
     def _finish(response):
@@ -83,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.teardown_request
     def _clear(_exc):
+        if g.pop("in_flight", False):
+            metrics.IN_FLIGHT.dec()
         set_request_id(None)
 
     return app

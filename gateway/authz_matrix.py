@@ -115,7 +115,6 @@ MATRIX: list[Row] = [
     Row("GET", "/healthz", EVERYONE),
     Row("GET", "/readyz", EVERYONE),
     Row("GET", "/readyz/{service}", EVERYONE),
-    Row("GET", "/metrics", EVERYONE, note="aggregate counters only; restrict at the proxy if wished"),
     # ---- login and the cabinet (R-2.3, R-2.4, R-3.5) -----------------------------------------
     Row("GET", API + "/auth/login", roles("3xx")),
     Row("GET", API + "/auth/callback", roles("422"), note="no state cookie: refused for everyone"),

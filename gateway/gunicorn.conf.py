@@ -36,6 +36,22 @@ def on_starting(server):
     os.makedirs(path, exist_ok=True)
 
 
+def when_ready(server):
+    """The workers' summed metrics on GATEWAY_METRICS_PORT, served by the master (off the public port)."""
+    from chassis.settings import get_settings
+
+    settings = get_settings()
+    if settings.gateway_metrics_port:
+        from gateway.metrics import serve
+
+        try:
+            serve(settings.ops_host, settings.gateway_metrics_port)
+        except OSError as exc:  # another replica on this host holds the port: serve the API anyway
+            server.log.error("gateway metrics port %s unavailable: %s", settings.gateway_metrics_port, exc)
+            return
+        server.log.info("gateway metrics on %s:%s", settings.ops_host, settings.gateway_metrics_port)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -1,5 +1,5 @@
 """Operations endpoints: liveness (the process), readiness (the bus; with ``?services=all`` also
-every service), metrics.
+every service). Metrics are off the public port: ``GATEWAY_METRICS_PORT`` (gateway/metrics.py).
 
 A gateway replica's readiness is the bus only: a service that is down answers 503 on its own routes
 (naming it), and must not take every gateway replica out of the load balancer with it.
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from kombu import Connection
 from pydantic import BaseModel, Field
 
 from chassis.settings import SERVICES
-from gateway import metrics
 from gateway.openapi import ApiSpec
 from gateway.problems import problem
 from gateway.rpc import ServiceFailed, ServiceUnavailable
@@ -89,11 +88,5 @@ def register(spec: ApiSpec):
         if check.status != "ok":
             return problem(503, "Сервіс не готовий", f"{service}: {check.status}", "not_ready")
         return check
-
-    @bp.route("/metrics", summary="Prometheus metrics", tags=["operations"],
-              content_type="text/plain")
-    def metrics_view():
-        body, ctype = metrics.render()
-        return Response(body, mimetype=ctype.split(";")[0], content_type=ctype)
 
     return bp

@@ -17,8 +17,9 @@ import time
 
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
+from chassis import tracing
 from chassis.errors import ServiceError, Unavailable
 from chassis.log import current_request_id
 
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 RPC_SECONDS = Histogram("gateway_rpc_duration_seconds", "RPC round trips from the gateway",
                         ["service", "method", "outcome"],
                         buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+POOL_BORROW_SECONDS = Histogram("gateway_rpc_pool_borrow_duration_seconds", "Getting an RPC proxy from the pool "
+                                "(an idle one, or a new connection when none is idle)",
+                                buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+POOL_CREATED = Counter("gateway_rpc_pool_proxies_created_total", "RPC proxies built because none was idle "
+                       "(each a new AMQP connection and reply queue)")
 
 
 class ServiceUnavailable(Exception):
@@ -52,11 +58,15 @@ class RpcPool:
         self._idle: queue.LifoQueue = queue.LifoQueue()
 
     def _borrow(self, timeout: float) -> ClusterRpcProxy:
+        started = time.perf_counter()
         try:
             runner = self._idle.get_nowait()
         except queue.Empty:
+            POOL_CREATED.inc()
             runner = ClusterRpcProxy(self.config, context_data={}, timeout=timeout)
             runner.start()
+        finally:
+            POOL_BORROW_SECONDS.observe(time.perf_counter() - started)
         runner._reply_listener.queue_consumer.timeout = timeout  # noqa: SLF001 (per-call timeout)
         return runner
 
@@ -70,11 +80,13 @@ class RpcPool:
         """Call ``service.method(*args, **kwargs)``; typed service errors pass through unchanged.
         Inside a safe HTTP request, a call interrupted by a dying instance is made once more."""
         try:
-            return self._call(service, method, *args, timeout=timeout, **kwargs)
+            with tracing.rpc_client_span(service, method):
+                return self._call(service, method, *args, timeout=timeout, **kwargs)
         except Unavailable as exc:
             if exc.code != "request_interrupted" or not _safe_request():
                 raise
             log.info("%s.%s interrupted by a stopping instance; asking once more", service, method)
+        with tracing.rpc_client_span(service, method):
             return self._call(service, method, *args, timeout=timeout, **kwargs)
 
     def _call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
@@ -88,7 +100,10 @@ class RpcPool:
             raise ServiceUnavailable(service, f"шина повідомлень недоступна ({type(exc).__name__})") from exc
         healthy = False
         try:
-            runner._proxy._worker_ctx.data["request_id"] = current_request_id()  # noqa: SLF001
+            data = runner._proxy._worker_ctx.data  # noqa: SLF001
+            data["request_id"] = current_request_id()
+            if tracing.enabled():
+                data[tracing.TRACEPARENT] = tracing.current_traceparent()
             result = getattr(getattr(runner._proxy, service), method)(*args, **kwargs)  # noqa: SLF001
             healthy = True
             return result

@@ -13,6 +13,7 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import select
 
+from chassis import metrics
 from chassis.consumer import claim_event, subscribe
 from chassis.errors import Conflict, InvalidInput, ServiceError
 from chassis.errors import parse_uuid as _uuid
@@ -150,16 +151,21 @@ class NotificationsService(WebhookEntrypoints, BaseService):
             with self.db.transaction() as session:
                 domain.mark_failed(session, d.id, reason, False, d.attempts)
             return 0
+        started = time.perf_counter()
         try:
             smtp.send(msg)
         except mailer.TemporaryFailure as exc:
+            metrics.EMAILS.labels("retry").inc()
             with self.db.transaction() as session:
                 domain.mark_failed(session, d.id, str(exc), True, d.attempts)
             return 0
         except mailer.PermanentFailure as exc:
+            metrics.EMAILS.labels("failed").inc()
             with self.db.transaction() as session:
                 domain.mark_failed(session, d.id, str(exc), False, d.attempts)
             return 0
+        metrics.SMTP_SECONDS.observe(time.perf_counter() - started)
+        metrics.EMAILS.labels("sent").inc()
         fault_point("notifications.after_smtp_250")  # the one window that can send twice
         with self.db.transaction() as session:
             domain.mark_sent(session, d.id)

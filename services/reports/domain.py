@@ -21,6 +21,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
 from services.registry.schemas import Principal, Role
@@ -422,7 +423,8 @@ def publish_due(session: Session, src: Sources, store, public_url: str) -> int:
                                .with_for_update(skip_locked=True)).all():
         snap = _snapshot(session, req.consultation_id, lock=True)
         if snap is not None and snap.archived_at is None:
-            done += _build_version(session, src, store, snap, req.reason, req.requested_by, public_url) is not None
+            with metrics.render_tracked():
+                done += _build_version(session, src, store, snap, req.reason, req.requested_by, public_url) is not None
         session.execute(delete(publish_requests).where(publish_requests.c.consultation_id == req.consultation_id))
     return done
 

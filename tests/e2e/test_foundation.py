@@ -72,7 +72,8 @@ def test_unknown_route_is_a_problem_json(system):
 def test_openapi_and_offline_docs(system):
     spec = requests.get(system.base_url + "/openapi.json", timeout=5).json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/healthz", "/readyz", "/metrics", "/api/v1/categories"):
+    assert "/metrics" not in spec["paths"]  # on GATEWAY_METRICS_PORT, off the public port
+    for path in ("/healthz", "/readyz", "/api/v1/categories"):
         assert path in spec["paths"], path
     cat = spec["paths"]["/api/v1/categories"]["get"]["responses"]["200"]
     assert cat["content"]["application/json"]["schema"]["$ref"].endswith("/CategoryList")
@@ -88,7 +89,8 @@ def test_openapi_and_offline_docs(system):
 def test_metrics_count_requests_across_workers(system):
     for _ in range(6):
         requests.get(system.base_url + "/api/v1/categories", timeout=5)
-    text = requests.get(system.base_url + "/metrics", timeout=5).text
+    assert requests.get(system.base_url + "/metrics", timeout=5).status_code == 404
+    text = requests.get(f"http://127.0.0.1:{system.env['GATEWAY_METRICS_PORT']}/metrics", timeout=5).text
     line = next(l for l in text.splitlines() if l.startswith("gateway_http_requests_total{")
                 and 'route="/api/v1/categories"' in l and 'status="200"' in l)
     assert float(line.rsplit(" ", 1)[1]) >= 6

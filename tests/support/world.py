@@ -59,6 +59,7 @@ def make_world(infra: Infra, **extra) -> Env:
         "MAIL_DIR": str(ROOT / "var" / "test-mail" / run_id),
         "FILE_STORE": str(ROOT / "var" / "test-files" / run_id),
         "PROMETHEUS_MULTIPROC_DIR": str(ROOT / "var" / "test-metrics" / run_id),
+        "GATEWAY_METRICS_PORT": str(free_port()),  # the gateway's /metrics, off the public port
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         **{k: str(v) for k, v in extra.items()},
     }
