@@ -236,15 +236,15 @@ def test_a_delivery_failing_past_the_window_marks_the_subscription_failing_and_t
         world.restart_notifications(WEBHOOK_RETRY_WINDOW_SECONDS=2)
         sub = world.rpc("webhook_create", str(uuid.uuid4()), {
             "url": world.receiver.url("/failing"), "event_types": ["decision_published"],
-            "owner_contact": "owner@partner.example"})
+            "owner_contact": "owner@failing.example"})
         world.receiver.secrets["/failing"] = [sub["secret"]]
         world.receiver.always["/failing"] = (500, 0.0)
         world.publish(2)
         assert wait_for(lambda: world.rpc("webhook_get", sub["id"])["status"] == "failing", 30)
         assert wait_for(lambda: world.statuses(sub["id"]) == {"failed": 2}, 30), world.statuses(sub["id"])
-        assert wait_for(lambda: smtp.to("@partner.example"), 10)
+        assert wait_for(lambda: smtp.to("@failing.example"), 10)
         time.sleep(1)
-        assert smtp.to("@partner.example") == ["owner@partner.example"], "told once, when it turned failing"
+        assert smtp.to("@failing.example") == ["owner@failing.example"], "told once, when it turned failing"
         world.receiver.always.pop("/failing")
         world.publish(1)
         assert wait_for(lambda: world.rpc("webhook_get", sub["id"])["status"] == "active", 30), \
