@@ -96,7 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=10_000)
     ap.add_argument("--slow", type=float, default=0.5, help="seconds the slow receiver takes")
-    ap.add_argument("--concurrency", type=int, default=32, help="WEBHOOK_CONCURRENCY")
+    ap.add_argument("--concurrency", type=int, default=64, help="WEBHOOK_CONCURRENCY")
     ap.add_argument("--receiver", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.receiver:

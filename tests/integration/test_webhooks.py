@@ -225,3 +225,30 @@ def test_drill_notifications_killed_mid_delivery(world):
     s = score("webhooks: notifications killed after a 2xx", want, got)
     assert s.lost == 0 and s.unexpected == 0 and s.duplicated >= 1
     assert set(got) == want, "a duplicate carries an id that was sent before (same webhook-id)"
+
+
+def test_a_delivery_failing_past_the_window_marks_the_subscription_failing_and_tells_its_owner(world):
+    """The retry window (a day in production) shortened to 2 s; the owner hears by e-mail, once."""
+    from tests.support.drills import DrillSmtp
+
+    smtp = DrillSmtp(int(world.env.vars["SMTP_PORT"])).start()
+    try:
+        world.restart_notifications(WEBHOOK_RETRY_WINDOW_SECONDS=2)
+        sub = world.rpc("webhook_create", str(uuid.uuid4()), {
+            "url": world.receiver.url("/failing"), "event_types": ["decision_published"],
+            "owner_contact": "owner@failing.example"})
+        world.receiver.secrets["/failing"] = [sub["secret"]]
+        world.receiver.always["/failing"] = (500, 0.0)
+        world.publish(2)
+        assert wait_for(lambda: world.rpc("webhook_get", sub["id"])["status"] == "failing", 30)
+        assert wait_for(lambda: world.statuses(sub["id"]) == {"failed": 2}, 30), world.statuses(sub["id"])
+        assert wait_for(lambda: smtp.to("@failing.example"), 10)
+        time.sleep(1)
+        assert smtp.to("@failing.example") == ["owner@failing.example"], "told once, when it turned failing"
+        world.receiver.always.pop("/failing")
+        world.publish(1)
+        assert wait_for(lambda: world.rpc("webhook_get", sub["id"])["status"] == "active", 30), \
+            "the first success makes it active again"
+    finally:
+        smtp.stop()
+        world.restart_notifications()
