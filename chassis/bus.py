@@ -53,7 +53,7 @@ class ConfirmingPublisher:
     def __init__(self, amqp_uri: str, connect_timeout: float = 5.0, publish_timeout: float | None = None):
         self.amqp_uri = amqp_uri
         self.connect_timeout = connect_timeout
-        # a half-open connection would otherwise wait for its confirm for ever (README, "Fault drills")
+        # a half-open connection would otherwise wait for its confirm for ever (docs/drills.md)
         self.publish_timeout = publish_timeout if publish_timeout is not None else get_settings().amqp_publish_timeout
         self._conn: Connection | None = None
         self._producer: Producer | None = None

@@ -58,7 +58,7 @@ def ensure_database(service: str, settings: Settings | None = None) -> bool:
 
 def bound_silence(engine: Engine, seconds: float) -> None:
     """Services only (eventlet): a half-open connection (the peer gone without a FIN, or a frozen
-    server) would otherwise hold a worker, or the relay, for ever (README, "Fault drills"). Every
+    server) would otherwise hold a worker, or the relay, for ever (docs/drills.md). Every
     statement and every pool pre-ping runs under an eventlet timer; on expiry the statement's
     connection is dropped, and a silent ping invalidates the pool so the next checkout connects
     afresh. PostgreSQL's own ``statement_timeout`` cannot help: the server never got the bytes."""

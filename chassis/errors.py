@@ -71,7 +71,7 @@ class Conflict(ServiceError):
 
 @deserialize_to_instance
 class Unavailable(ServiceError):
-    """The request cannot be served now; the caller may try again (README, "Fault drills")."""
+    """The request cannot be served now; the caller may try again (docs/drills.md)."""
 
     status = 503
     default_code = "service_unavailable"

@@ -1,5 +1,5 @@
 """RPC under broker faults: at most once, and a service that survives (found by the drills,
-README "Fault drills").
+docs/drills.md).
 
 * nameko 2.14 publishes an RPC reply with 3 quick retries; if the broker is still away the error
   escapes the worker and kills the whole service container, so one broker restart took the

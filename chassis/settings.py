@@ -1,4 +1,4 @@
-"""Settings from the environment, with localhost defaults (README, "Settings")."""
+"""Settings from the environment, with localhost defaults (docs/settings.md)."""
 from __future__ import annotations
 
 from functools import lru_cache

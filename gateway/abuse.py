@@ -96,7 +96,7 @@ def install(app: Flask, settings: Settings) -> None:
         session_id = auth.session_to_resolve() if rule not in LOGIN_RULES else None
         if session_id:
             # One round trip for an authenticated write: the registry resolves the session and counts
-            # the request (before: resolve_session and rate_hit, two RPCs; README "Measured").
+            # the request (before: resolve_session and rate_hit, two RPCs; docs/benchmarks.md).
             found = rpc.call("registry", "resolve_and_hit", session_id,
                              buckets(settings, rule, method, address, None), person_bucket(settings))
             if found["principal"] is not None:

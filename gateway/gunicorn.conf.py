@@ -1,5 +1,5 @@
 """gunicorn settings for the gateway (gthread workers whose event loop reads request heads: gateway/worker.py;
-see README, "Settings", and docs/hardening.md)."""
+see docs/settings.md and docs/hardening.md)."""
 import os
 import shutil
 import tempfile

@@ -46,7 +46,7 @@ MODERATION_WORKING_DAYS = 2  # R-3.10
 
 @dataclass(frozen=True)
 class Rules:
-    """What settings decide (README, "Settings")."""
+    """What settings decide (docs/settings.md)."""
 
     min_term_days: int = 15              # R-1.12
     min_term_days_initiative: int = 30   # R-3.11 read as days

@@ -151,8 +151,8 @@ def take_snapshot(session: Session, src: Sources, cid: uuid.UUID, replace: bool 
 
 def retake(session: Session, actor: Principal | None, src: Sources, store, cid: uuid.UUID) -> ReportOut:
     """On demand (consultations closed before this service existed, or a missed event): the owning
-    unit's officials or an administrator (with a snapshot already taken too: the README and the
-    gateway's role gate say so; an administrator used to get 403 here)."""
+    unit's officials or an administrator (with a snapshot already taken too: docs/reports.md and the
+    gateway's role gate say so)."""
     snap = _snapshot(session, cid)
     if snap is not None:
         _editable(session, actor, cid, admin=True)

@@ -383,7 +383,7 @@ def test_no_personal_data_in_the_logs_of_the_hardening_scenarios(system, strict_
 
 
 def test_rate_limit_cost_per_write(env, system):
-    """What the limits add to a write: one registry RPC with two upserts (printed; README "Measured")."""
+    """What the limits add to a write: one registry RPC with two upserts (printed; docs/benchmarks.md)."""
     import statistics
     import time
 
@@ -408,7 +408,7 @@ def test_rate_limit_cost_per_write(env, system):
 def test_one_round_trip_resolves_and_counts_an_authenticated_write(env, system):
     """gateway.abuse: a write with a session costs one registry RPC (resolve_and_hit) instead of two
     (resolve_session, then rate_hit); the same principal, the person's bucket counted, an invalid
-    session counts only the address. Both ways timed here (README "Measured", before/after)."""
+    session counts only the address. Both ways timed here (docs/benchmarks.md, before/after)."""
     import statistics
     import time
 

@@ -1,4 +1,4 @@
-"""Hardening of the services, end to end (README, "Hardening"; docs/hardening.md, "Services"): a
+"""Hardening of the services, end to end (docs/hardening.md, "Services"): a
 line break in an old title fails its own e-mails only, dates bounded and feeds that survive an old
 row, refused file names that store nothing, the plan's existence oracle, formulas in open data, and
 the moderators' queue a page at a time."""

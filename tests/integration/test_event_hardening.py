@@ -1,5 +1,5 @@
 """Events that cannot be read are parked, never dropped, and what is logged or kept about them holds
-no input values (README, "Hardening"; docs/hardening.md, "Services")."""
+no input values (docs/hardening.md, "Services")."""
 from __future__ import annotations
 
 import uuid

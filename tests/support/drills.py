@@ -1,4 +1,4 @@
-"""What every fault drill shares (README, "Fault drills"): Jepsen's way of scoring a run — of what
+"""What every fault drill shares (docs/drills.md): Jepsen's way of scoring a run — of what
 was expected, how much was lost, duplicated, or appeared without being asked for — and an SMTP
 server the drill can make answer 421/451/550 for chosen recipients."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A small loopback TCP proxy the tests put in front of RabbitMQ, PostgreSQL or SMTP to inject
-network faults without touching the real server (README, "Fault drills"):
+network faults without touching the real server (docs/drills.md):
 
 * :meth:`TcpProxy.stop` — drop: refuse new connections and cut every open one (RST/FIN);
 * :attr:`TcpProxy.delay` — every chunk is held this many seconds in each direction (latency);

@@ -1,5 +1,5 @@
-"""Throwaway RabbitMQ and PostgreSQL servers a test may stop, kill and restart (README, "Fault
-drills"). Never the shared 5672/5432: other engineers' runs depend on those.
+"""Throwaway RabbitMQ and PostgreSQL servers a test may stop, kill and restart
+(docs/drills.md). Never the shared 5672/5432: other engineers' runs depend on those.
 
 * :class:`ThrowawayRabbit` — a second RabbitMQ node (``drill-<pid>-<n>@localhost``) with its own
   ports, Mnesia and log directories in a temp dir and no plugins; its data survives

@@ -1,4 +1,4 @@
-"""Hardening of the services (README, "Hardening"; docs/hardening.md, "Services"): single-line
+"""Hardening of the services (docs/hardening.md, "Services"): single-line
 text, screening that invisible characters do not fool (R-3.7), duplicates, the archive's manifest."""
 from __future__ import annotations
 
