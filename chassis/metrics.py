@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from contextlib import contextmanager
 from typing import Callable
 
 # A service instance is one process with its registry in memory: prometheus-client's multiprocess
-# directory is the gateway's (gunicorn workers) even where the environment is shared with it.
-os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+# directory is the gateway's (gunicorn workers) even where the environment is shared with it. Inside
+# gunicorn (the gateway imports this module too) the directory stays: its metrics are multiprocess.
+if "gunicorn" not in sys.modules:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram  # noqa: E402
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
