@@ -77,9 +77,11 @@ def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
         if not rows:
             return 0
         fault_point("outbox.before_publish")  # drills: the change is committed, nothing published
+        traceparents = []
         for row in rows:
             envelope = dict(row.envelope)
             traceparent = envelope.pop(tracing.OUTBOX_KEY, None)
+            traceparents.append(traceparent)
             with tracing.publish_span(service, row.type, traceparent):
                 headers = {"nameko.request_id": row.request_id} if row.request_id else {}
                 if tracing.enabled():
@@ -92,9 +94,10 @@ def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
         conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
                      .values(published_at=func.now()))
     metrics.OUTBOX_PUBLISHED.labels(service).inc(len(rows))
-    for row in rows:  # each line carries the request id of the change that made the event
+    for row, traceparent in zip(rows, traceparents):  # each line: the request and trace of its change
         set_request_id(row.request_id)
-        log.info("event published", extra={"event_type": row.type, "event_id": str(row.event_id)})
+        with tracing.attached(traceparent):
+            log.info("event published", extra={"event_type": row.type, "event_id": str(row.event_id)})
     set_request_id(None)
     return len(rows)
 

@@ -129,6 +129,19 @@ def context_from(traceparent: str | None):
     return propagate.extract({TRACEPARENT: traceparent} if traceparent else {})
 
 
+@contextlib.contextmanager
+def attached(traceparent: str | None):
+    """Inside: the trace of ``traceparent`` is current (log lines carry its trace id)."""
+    if not enabled() or not traceparent:
+        yield
+        return
+    token = otel_context.attach(context_from(traceparent))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 # ---- nameko workers ------------------------------------------------------------------------------
 def worker_started(worker_ctx) -> None:
     """Open the worker's span as a child of the caller's ``traceparent`` (context data)."""

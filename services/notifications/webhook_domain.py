@@ -33,9 +33,16 @@ def now() -> datetime:
 
 # ---- the feed ---------------------------------------------------------------------------------------
 
+FEED_LOCK = 0x6665_6564  # "feed": one transaction-scoped lock for every insert into the feed
+
+
 def record_public_event(session: Session, row: dict) -> int | None:
     """Store a public event once and queue it for every subscription that wants its type; returns its
-    cursor, or None if it was already stored (a redelivered event)."""
+    cursor, or None if it was already stored (a redelivered event).
+
+    Inserts into the feed are serialised by a transaction lock, so cursors are given in commit order:
+    a reader that has seen cursor N never later finds a smaller cursor committed behind it."""
+    session.execute(select(func.pg_advisory_xact_lock(FEED_LOCK)))
     feed_id = session.execute(insert(public_events).values(**row).on_conflict_do_nothing(
         index_elements=["event_id"]).returning(public_events.c.id)).scalar()
     if feed_id is None:
