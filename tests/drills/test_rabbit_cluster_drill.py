@@ -33,14 +33,23 @@ def rabbit_cluster():
         yield cluster
 
 
-def _restart_exited(procs, amqp_uri: str, database_url: str, env_extra: dict) -> list[str]:
-    """Start again whatever exited (the kubelet's job); returns their names."""
+def _restart_exited(procs, amqp_uri: str, database_url: str, env_extra: dict,
+                    whole: bool = True) -> list[str]:
+    """Start again whatever exited (the kubelet's job); returns their names. With a node still down
+    (``whole=False``) a probe whose classic queue lives on that node cannot start (NOT_FOUND): that is
+    the classic queues' failure mode, so it is noted and tried again once the cluster is whole."""
     restarted = []
     for name, proc in list(procs.procs.items()):
         if proc.poll() is not None:
             restarted.append(name)
             if name == "probe":
-                start_probe_process(procs, amqp_uri, database_url, **env_extra)
+                try:
+                    start_probe_process(procs, amqp_uri, database_url, **env_extra)
+                except RuntimeError:
+                    if whole:
+                        raise
+                    print("  the probe could not start while a node was down (its queue lives there)")
+                    restarted[-1] = "probe (failed to start while a node was down)"
             else:
                 procs.start(name, env={"AMQP_URI": amqp_uri, **env_extra})
     return restarted
@@ -75,12 +84,12 @@ def test_one_node_lost_then_another_while_the_first_returns(rabbit_cluster, make
         print(f"  {queue_type}: node 1 stopped at {at_first_stop} calls")
         time.sleep(6)
         while_one_down = len(load.acked) - at_first_stop
-        restarted += _restart_exited(procs, uri, env.database_url, extra)
+        restarted += _restart_exited(procs, uri, env.database_url, extra, whole=queue_type == "quorum")
         second.stop()
         first.start()
         print(f"  {queue_type}: node 2 stopped, node 1 back at {len(load.acked)} calls")
         time.sleep(6)
-        restarted += _restart_exited(procs, uri, env.database_url, extra)
+        restarted += _restart_exited(procs, uri, env.database_url, extra, whole=queue_type == "quorum")
         load.stop()
         second.start()  # the cluster whole again for what follows
         restarted += _restart_exited(procs, uri, env.database_url, extra)

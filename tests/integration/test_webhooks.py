@@ -223,7 +223,10 @@ def test_drill_notifications_killed_mid_delivery(world):
     time.sleep(0.5)
     got = world.receiver.ids("/killed")
     s = score("webhooks: notifications killed after a 2xx", want, got)
-    assert s.lost == 0 and s.unexpected == 0 and s.duplicated >= 1
+    # the delivery the kill interrupted is sent again; it is this subscription's only when the fault
+    # point fell on one of its deliveries (other tests' subscriptions in this world retry beside it),
+    # so a duplicate here is expected often, not always
+    assert s.lost == 0 and s.unexpected == 0
     assert set(got) == want, "a duplicate carries an id that was sent before (same webhook-id)"
 
 
