@@ -108,14 +108,22 @@ def system(url: str | None):
     if url:
         yield url.rstrip("/")
         return
+    with isolated_system() as (world, _):
+        yield world.base_url
+
+
+@contextlib.contextmanager
+def isolated_system(**settings):
+    """Start an isolated system (own vhost and databases, ``settings`` on top of the test world's)
+    and yield ``(world, cluster)``; everything is stopped and removed afterwards."""
     from tests.support.infra import discover
     from tests.support.world import destroy_world, make_world, start_system
 
     infra = discover()
-    world = make_world(infra, LOG_LEVEL="WARNING")
+    world = make_world(infra, **{"LOG_LEVEL": "WARNING", **settings})
     cluster = start_system(world)
     try:
-        yield world.base_url
+        yield world, cluster
     finally:
         cluster.stop_all()
         destroy_world(infra, world)

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import machine  # noqa: E402
+from common import isolated_system, machine  # noqa: E402
 from cpu import CpuSampler, children, pids_named  # noqa: E402
 
 SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
@@ -73,15 +73,10 @@ def main() -> None:
     from services.workdays import today_kyiv
     from tests.e2e.test_consultations import FULL_NOTICE
     from tests.support.api import dev_login
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, make_world, start_system
 
     extra = dict(kv.split("=", 1) for kv in args.env)
-    infra = discover()
-    world = make_world(infra, LOG_LEVEL="WARNING", SQL_COUNT="1", RATE_WRITES_PER_PERSON="100000",
-                       RATE_WRITES_PER_ADDRESS="100000", RATE_LOGINS_PER_ADDRESS="100000", **extra)
-    cluster = start_system(world)
-    try:
+    with isolated_system(SQL_COUNT="1", RATE_WRITES_PER_PERSON="100000", RATE_WRITES_PER_ADDRESS="100000",
+                         RATE_LOGINS_PER_ADDRESS="100000", **extra) as (world, cluster):
         base, api = world.base_url, world.base_url + "/api/v1"
         official = dev_login(base, ["official"], unit="Управління благоустрою")
         body = {"form": "proposal", "title": "Благоустрій центру міста", "category": 17, "notice": FULL_NOTICE,
@@ -200,10 +195,6 @@ def main() -> None:
         sampler.stop()
         total_public = requests.get(f"{api}/consultations/{cid}/comments", timeout=10).json()["total"]
         print(f"\n# public list total after the run: {total_public}")
-    finally:
-        cluster.stop_all()
-        destroy_world(infra, world)
-        infra.stop()
 
 
 if __name__ == "__main__":
