@@ -25,6 +25,7 @@ from services.consultations.models import (alternatives, attachments, comments, 
 from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STATUSES,
                                             AlternativeOut, CommentIn, CommentOut, CommentPage, MyInitiative,
                                             CommentSubmitted, ConsultationClosed, ConsultationIn,
+                                            SurveyAnswered,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
                                             ConsultationPublished, ConsultationSubmitted,
                                             ConsultationSummary, Form, Notice, OptionOut,
@@ -378,7 +379,10 @@ def open_due(session: Session, today: date, rules: Rules, batch: int = 100) -> i
 
 
 def close_due(session: Session, today: date, batch: int = 100) -> int:
-    """Close active consultations whose last day has ended (Europe/Kyiv)."""
+    """Close active consultations whose last day has ended (Europe/Kyiv); the event carries the
+    counts the reports service checks its read model against."""
+    from services.consultations.report_feed import closing_counts  # report_feed reads through this module
+
     rows = session.execute(select(consultations.c.id, consultations.c.ends_on).where(
         consultations.c.status == Status.active.value, consultations.c.ends_on < today)
         .limit(batch).with_for_update(skip_locked=True)).all()
@@ -387,7 +391,8 @@ def close_due(session: Session, today: date, batch: int = 100) -> int:
         session.execute(update(consultations).where(consultations.c.id == row.id).values(
             status=Status.closed.value, closed_at=func.now(), updated_at=func.now(), report_due=due))
         _history(session, row.id, Status.active.value, Status.closed, None, "end date")
-        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due))
+        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due,
+                                              **closing_counts(session, row.id)))
     return len(rows)
 
 
@@ -757,6 +762,7 @@ def respond(session: Session, actor: Principal | None, cid: uuid.UUID, data: Res
                         .on_conflict_do_update(index_elements=[supports.c.consultation_id, supports.c.person_id],
                                                set_={"alternative_id": data.alternative_id,
                                                      "updated_at": func.now()}))
+    add_event(session, SurveyAnswered(consultation_id=cid, person_id=actor.person_id, answered_at=now()))
     return results(session, actor, cid)
 
 

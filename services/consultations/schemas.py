@@ -395,6 +395,11 @@ class ConsultationClosed(EventData):
     consultation_id: uuid.UUID
     closed_at: datetime
     report_due: datetime = Field(description="R-3.17: 15 calendar days after closing")
+    comments: dict[str, int] | None = Field(
+        None, description="submitted comments by moderation status (pending, published, rejected) at closing: "
+                          "the reports service checks its read model against them")
+    respondents: int | None = Field(None, description="persons who answered the survey or supported an "
+                                                      "alternative, at closing")
 
 
 @event("consultations", "comment_submitted")
@@ -409,6 +414,17 @@ class CommentSubmitted(EventData):
     paragraph_id: uuid.UUID | None = None
     body: str
     submitted_at: datetime
+
+
+@event("consultations", "survey_answered")
+class SurveyAnswered(EventData):
+    """A person answered the survey or supported an alternative (R-1.9, R-3.12): a participant of the
+    consultation, for the report's participants (R-3.16). Sending again replaces the answers, so
+    the same person may be announced more than once."""
+
+    consultation_id: uuid.UUID
+    person_id: uuid.UUID
+    answered_at: datetime
 
 
 @event("consultations", "comment_published")

@@ -235,10 +235,20 @@ class ConsultationsService(BaseService):
                                             _limit(limit), bool(everything))
 
     @rpc(expected_exceptions=ServiceError)
-    def report_participants(self, consultation_id, after=None, limit: int = 1000) -> dict:
+    def report_respondents(self, consultation_id, after=None, limit: int = 1000) -> dict:
         with self.db.transaction() as session:
-            return report_feed.participant_page(session, _uuid(consultation_id, "id"),
-                                                _uuid(after, "after") if after else None, _limit(limit))
+            return report_feed.respondent_page(session, _uuid(consultation_id, "id"),
+                                               _uuid(after, "after") if after else None, _limit(limit))
+
+    @rpc(expected_exceptions=ServiceError)
+    def report_returning(self, consultation_id, person_ids: list) -> list[str]:
+        """Of up to MAX_PAGE persons, those who took part in a consultation opened earlier."""
+        if not isinstance(person_ids, list) or len(person_ids) > report_feed.MAX_PAGE:
+            raise InvalidInput("Некоректний список осіб", errors=[{"field": "person_ids",
+                                                                  "message": f"до {report_feed.MAX_PAGE}"}])
+        ids = [_uuid(p, "person_ids") for p in person_ids]
+        with self.db.transaction() as session:
+            return report_feed.returning(session, _uuid(consultation_id, "id"), ids)
 
     @rpc(expected_exceptions=ServiceError)
     def year_counts(self, year: int) -> list[dict]:
