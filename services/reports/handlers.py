@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
-from services.registry.schemas import Principal, Role
+from contracts.identity import Principal, Role
+from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
+                               ReportPublished, ReportStats, VersionList, VersionOut)
 from services.reports import render, rules, store
 from services.reports.rules import insider, owns
-from services.reports.schemas import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage,
-                                      ReportOut, ReportPublished, ReportStats, VersionList, VersionOut)
 
 log = logging.getLogger(__name__)
 BACKFILL_PAGE = 5000  # comments or respondents a page when the read model must be completed

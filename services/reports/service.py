@@ -12,17 +12,16 @@ from chassis.consumer import claim_event, subscribe
 from chassis.errors import InvalidInput, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
+from chassis.files import store_from
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.consultations.files import store_from
-from services.consultations.schemas import (CommentPublished, CommentSubmitted, CommentWasRejected,
-                                            ConsultationArchived, ConsultationClosed, DecisionPublished,
-                                            SurveyAnswered)
-from services.registry.schemas import principal_from as _actor
+from chassis.workdays import local_today
+from contracts.consultations import (CommentPublished, CommentSubmitted, CommentWasRejected, ConsultationArchived,
+                                     ConsultationClosed, DecisionPublished, SurveyAnswered)
+from contracts.identity import principal_from as _actor
+from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn
 from services.reports import handlers, render, store
 from services.reports.models import PERSONAL
-from services.reports.schemas import BulkConsiderationIn, ConclusionIn, ConsiderationIn
-from services.workdays import today_kyiv
 
 log = logging.getLogger(__name__)
 MAX_PER_PAGE = 100
@@ -221,7 +220,7 @@ class ReportsService(BaseService):
     @rpc(expected_exceptions=ServiceError)
     def delete_report(self, actor: dict, consultation_id) -> None:
         with self.db.transaction() as session:
-            handlers.delete_report(session, _actor(actor), _uuid(consultation_id, "id"), today_kyiv())
+            handlers.delete_report(session, _actor(actor), _uuid(consultation_id, "id"), local_today())
 
     # ---- protocol, archive, statistics -----------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
