@@ -9,7 +9,7 @@ import pytest
 from gateway.openapi import _storable
 from gateway.problems import RequestInvalid
 from services.consultations.domain import same_text
-from services.moderation.domain import comment_is_public
+from services.moderation.rules import comment_is_public
 from services.registry.schemas import DevLoginIn
 from services.registry.throttle import window_start
 
