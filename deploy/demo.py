@@ -17,7 +17,8 @@ from chassis.log import configure_logging
 from services.consultations import domain as consultations, plan
 from services.consultations.models import consultations as consultations_table
 from services.consultations.schemas import ConsultationIn
-from services.registry import domain as registry
+from services.registry import handlers as registry
+from services.registry.store import Store as RegistryStore
 from services.registry.schemas import DevLoginIn, Role
 from services.workdays import today_kyiv
 
@@ -60,9 +61,10 @@ def main() -> None:
             return
     who = {}
     with reg.transaction() as s:
+        store = RegistryStore(s)
         for key, person in PEOPLE.items():
-            ref = registry.dev_login(s, person)
-            who[key] = registry.principal(s, ref.id)
+            ref = registry.dev_person(store, person)
+            who[key] = registry.principal(store, ref.id)
     today = today_kyiv()
     rules = consultations.Rules()
     official, resident = who["demo-official"], who["demo-resident"]

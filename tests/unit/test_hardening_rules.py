@@ -11,7 +11,7 @@ from gateway.problems import RequestInvalid
 from services.consultations.domain import same_text
 from services.moderation.rules import comment_is_public
 from services.registry.schemas import DevLoginIn
-from services.registry.throttle import window_start
+from services.registry.rules import window_start
 
 Case = namedtuple("Case", "status decision source")
 

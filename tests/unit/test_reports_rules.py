@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from chassis.errors import InvalidInput, parse
-from services.registry.domain import age_band
+from services.registry.rules import age_band
 from services.reports import render, rules
 from services.reports.schemas import BulkConsiderationIn, ConsiderationIn
 
