@@ -11,11 +11,11 @@ from __future__ import annotations
 import uuid
 
 from chassis.errors import Conflict, NotFound
+from contracts.identity import Principal
+from contracts.moderation import (Audit, AuditItem, CaseDecision, CaseOut, CommentApproved, Queue, QueueQuery,
+                                  Stats)
 from services.moderation import rules
-from services.moderation.schemas import (Audit, AuditItem, CaseDecision, CaseOut, CommentApproved, Queue,
-                                         QueueQuery, Stats)
 from services.moderation.screening import screen
-from services.registry.schemas import Principal
 
 
 def screen_comment(store, data, holidays_off: bool = True) -> str:

@@ -8,11 +8,10 @@ import uuid
 from datetime import datetime, timezone
 
 from chassis.errors import Forbidden, InvalidInput
-from services.moderation.grounds import GROUNDS
-from services.moderation.schemas import (CaseDecision, CaseOut, CommentApproved, CommentRejected,
-                                         InitiativeApproved, InitiativeRejected)
-from services.registry.schemas import Principal, Role
-from services.workdays import working_deadline
+from chassis.workdays import working_deadline
+from contracts.identity import Principal, Role
+from contracts.moderation import (GROUNDS, CaseDecision, CaseOut, CommentApproved, CommentRejected,
+                                  InitiativeApproved, InitiativeRejected)
 
 MODERATION_WORKING_DAYS = 2
 

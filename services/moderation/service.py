@@ -9,13 +9,12 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from chassis.store import UnitOfWork
-from services.moderation.models import PERSONAL
-from services.consultations.schemas import CommentSubmitted, ConsultationSubmitted
+from contracts.consultations import CommentSubmitted, ConsultationSubmitted
+from contracts.identity import principal_from as _actor
+from contracts.moderation import GROUNDS, CaseDecision, QueueQuery, ReportIn
 from services.moderation import handlers
+from services.moderation.models import PERSONAL
 from services.moderation.store import Store
-from services.moderation.grounds import GROUNDS
-from services.moderation.schemas import CaseDecision, QueueQuery, ReportIn
-from services.registry.schemas import principal_from as _actor
 
 
 def dump(model) -> dict:

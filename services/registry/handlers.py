@@ -12,15 +12,16 @@ import uuid
 from datetime import date, datetime, timedelta
 
 from chassis.errors import Conflict, InvalidInput, NotFound
+from chassis.workdays import local_today
+from contracts.identity import Principal, Role, RoleOut, eligibility
+from contracts.registry import (AuditEntry, Consent, DevLoginIn, IdentityIn, InterestedPage, InterestedPerson,
+                                MeOut, MeUpdate, OrganisationIn, OrganisationOut, PersonErased, PersonRef,
+                                PersonRegistered, PersonUpdated, RoleGrant, RoleGranted, RoleRevoked, SessionOut,
+                                UnitIn, UnitOut)
 from services.registry import rules
 from services.registry.consent import CONSENT_VERSION
 from services.registry.rules import now
-from services.registry.schemas import (AuditEntry, Consent, DevLoginIn, IdentityIn, InterestedPage,
-                                       InterestedPerson, MeOut, MeUpdate, OrganisationIn, OrganisationOut,
-                                       PersonErased, PersonRef, PersonRegistered, PersonUpdated, Principal, Role,
-                                       RoleGrant, RoleGranted, RoleOut, RoleRevoked, SessionOut, UnitIn, UnitOut)
 from services.registry.throttle import Bucket
-from services.workdays import today_kyiv
 
 
 # ---- persons and sessions -------------------------------------------------------------------------
@@ -78,7 +79,7 @@ def principal(store, person_id: uuid.UUID, session_id: uuid.UUID | None = None) 
     p = person(store, person_id)
     return Principal(person_id=p.id, session_id=session_id, full_name=p.full_name,
                      roles=active_roles(store, person_id),
-                     eligibility=rules.eligibility(p.birth_date, p.community_member, today_kyiv()),
+                     eligibility=eligibility(p.birth_date, p.community_member, local_today()),
                      consent_given=rules.consented(p))
 
 
@@ -144,7 +145,7 @@ def me(store, person_id: uuid.UUID) -> MeOut:
     consent = (Consent(version=p.consent_version, given_at=p.consented_at,
                        withdrawn_at=p.consent_withdrawn_at) if p.consent_version else None)
     return MeOut(id=p.id, full_name=p.full_name, birth_date=p.birth_date, community_member=p.community_member,
-                 eligibility=rules.eligibility(p.birth_date, p.community_member, today_kyiv()),
+                 eligibility=eligibility(p.birth_date, p.community_member, local_today()),
                  email=p.email, phone=p.phone, interests=list(p.interests), email_enabled=p.email_enabled,
                  email_mode=p.email_mode, consent=consent, roles=active_roles(store, person_id),
                  erased=p.erased_at is not None)

@@ -1,14 +1,14 @@
-"""Registry rules as pure functions (R-1.3, R-1.13, R-2.1, R-2.2, R-2.4, R-3.16): no database, no broker."""
+"""Registry rules as pure functions (R-1.13, R-2.1, R-2.2, R-2.4, R-3.16): no database, no broker."""
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
 from chassis.errors import Conflict, Forbidden, InvalidInput
+from contracts.identity import Principal, Role, RoleOut, age_on
+from contracts.registry import EmailMode, MeUpdate, RoleGrant
 from services.registry.consent import CONSENT_VERSION
-from services.registry.schemas import EmailMode, Eligibility, MeUpdate, Principal, Role, RoleGrant, RoleOut
 
-MIN_AGE = 14  # R-1.3
 CATEGORY_CODES = range(1, 23)  # R-1.13
 AGE_BANDS = ((14, 17, "14–17"), (18, 35, "18–35"), (36, 60, "36–60"), (61, 200, "60+"))  # R-3.16 report
 RESIDENT = uuid.UUID(int=0)  # the id of the role everyone who logged in holds without a grant
@@ -18,22 +18,7 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-# ---- eligibility (R-1.3) --------------------------------------------------------------------------
-
-def age_on(birth: date, today: date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-
-
-def eligibility(birth_date: date | None, community_member: bool, today: date) -> Eligibility:
-    reasons = []
-    if birth_date is None:
-        reasons.append("birth_date_unknown")
-    elif age_on(birth_date, today) < MIN_AGE:
-        reasons.append("under_14")
-    if not community_member:
-        reasons.append("not_community_member")
-    return Eligibility(eligible=not reasons, reasons=reasons)
-
+# ---- the report's age bands (R-3.16; eligibility, R-1.3, is contracts.identity.eligibility) --------
 
 def age_band(birth: date | None, on: date) -> str:
     """The report's representativeness band (14–17, 18–35, 36–60, 60+) on a day; ``unknown`` without

@@ -11,12 +11,11 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from chassis.store import UnitOfWork
+from contracts.registry import ConsentIn, DevLoginIn, IdentityIn, MeUpdate, OrganisationIn, RoleGrant, UnitIn
 from services.registry import handlers, throttle
 from services.registry.api_key_service import ApiKeyEntrypoints
 from services.registry.consent import CONSENT_TEXT, CONSENT_VERSION
 from services.registry.identity import identity_from_userinfo
-from services.registry.schemas import (ConsentIn, DevLoginIn, IdentityIn, MeUpdate, OrganisationIn,
-                                       RoleGrant, UnitIn)
 from services.registry.store import Store
 
 MAX_PAGE = 5000

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 
 from chassis.errors import Conflict, InvalidInput, NotFound
-from services.consultations.schemas import CommentSubmitted, ConsultationSubmitted
+from contracts.consultations import CommentSubmitted, ConsultationSubmitted
+from contracts.moderation import CaseDecision, CommentApproved, CommentRejected, InitiativeApproved
 from services.moderation import handlers, rules
-from services.moderation.schemas import CaseDecision, CommentApproved, CommentRejected, InitiativeApproved
 from tests.moderation.fakes import FakeStore
 from tests.support.fakes import FakeUnitOfWork
 from tests.support.principals import principal

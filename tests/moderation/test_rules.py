@@ -8,11 +8,13 @@ from types import SimpleNamespace
 import pytest
 
 from chassis.errors import Forbidden, InvalidInput
+from chassis.workdays import local_tz
+from contracts.moderation import (CaseDecision, CommentApproved, CommentRejected, InitiativeApproved,
+                                  InitiativeRejected)
 from services.moderation import rules
-from services.moderation.schemas import (CaseDecision, CommentApproved, CommentRejected, InitiativeApproved,
-                                         InitiativeRejected)
-from services.workdays import KYIV
 from tests.support.principals import principal
+
+KYIV = local_tz()  # the tz setting: Europe/Kyiv
 
 
 def test_r_3_10_a_case_is_due_at_the_end_of_the_second_working_day():

@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from contracts.identity import Role
+from contracts.registry import (DevLoginIn, IdentityIn, MeUpdate, OrganisationIn, PersonErased, PersonRegistered,
+                                PersonUpdated, RoleGrant, RoleGranted, RoleRevoked, UnitIn)
 from services.registry import handlers
 from services.registry.consent import CONSENT_VERSION
-from services.registry.schemas import (DevLoginIn, IdentityIn, MeUpdate, OrganisationIn, PersonErased,
-                                       PersonRegistered, PersonUpdated, Role, RoleGrant, RoleGranted, RoleRevoked,
-                                       UnitIn)
 from services.registry.throttle import Bucket
 from tests.registry.fakes import FakeStore
 from tests.support.fakes import FakeUnitOfWork

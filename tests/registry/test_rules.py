@@ -8,26 +8,27 @@ from types import SimpleNamespace
 import pytest
 
 from chassis.errors import Conflict, Forbidden, InvalidInput
+from contracts.identity import Role, RoleOut, age_on, eligibility
+from contracts.registry import MeUpdate, RoleGrant
 from services.registry import rules
 from services.registry.consent import CONSENT_VERSION
-from services.registry.schemas import MeUpdate, Role, RoleGrant, RoleOut
 from tests.support.principals import principal
 
 TODAY = date(2026, 11, 30)
 
 
 def test_r_1_3_fourteen_on_the_birthday_not_the_day_before():
-    assert rules.eligibility(date(2012, 11, 30), True, TODAY).eligible
-    day_before = rules.eligibility(date(2012, 12, 1), True, TODAY)
+    assert eligibility(date(2012, 11, 30), True, TODAY).eligible
+    day_before = eligibility(date(2012, 12, 1), True, TODAY)
     assert not day_before.eligible and day_before.reasons == ["under_14"]
-    assert rules.age_on(date(2008, 2, 29), date(2026, 2, 28)) == 17
-    assert rules.age_on(date(2008, 2, 29), date(2026, 3, 1)) == 18
+    assert age_on(date(2008, 2, 29), date(2026, 2, 28)) == 17
+    assert age_on(date(2008, 2, 29), date(2026, 3, 1)) == 18
 
 
 def test_r_1_3_every_reason_is_named():
-    assert rules.eligibility(None, False, TODAY).reasons == ["birth_date_unknown", "not_community_member"]
-    assert rules.eligibility(date(2015, 1, 1), False, TODAY).reasons == ["under_14", "not_community_member"]
-    assert rules.eligibility(date(1990, 1, 1), True, TODAY).reasons == []
+    assert eligibility(None, False, TODAY).reasons == ["birth_date_unknown", "not_community_member"]
+    assert eligibility(date(2015, 1, 1), False, TODAY).reasons == ["under_14", "not_community_member"]
+    assert eligibility(date(1990, 1, 1), True, TODAY).reasons == []
 
 
 @pytest.mark.parametrize("born,band", [(None, "unknown"), (date(2013, 1, 1), "under_14"), (date(2012, 11, 30), "14–17"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from services.registry.schemas import Eligibility, Principal, Role, RoleOut
+from contracts.identity import Eligibility, Principal, Role, RoleOut
 
 
 def principal(*roles: str, unit_id: uuid.UUID | None = None, eligible: bool = True,

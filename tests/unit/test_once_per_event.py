@@ -13,7 +13,7 @@ import pytest
 from chassis.consumer import handler_key, once_keys, once_per_event
 from chassis.errors import InvalidEvent
 from chassis.events import make_envelope
-from services.consultations.schemas import CommentSubmitted
+from contracts.consultations import CommentSubmitted
 from services.moderation.service import ModerationService
 from tests.support.fakes import FakeUnitOfWork, MemoryStore
 
