@@ -31,7 +31,8 @@ SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init_
 KNOWN: dict[tuple[str, str], str] = {
     # in-process benchmarks of one service's own functions, measured beside the service over the bus
     ("bench/baseline_app.py", "services.consultations.models"): "the plain-Flask baseline's tables",
-    ("bench/baseline_app.py", "services.consultations.domain"): "the same rules called in-process",
+    ("bench/baseline_app.py", "services.consultations.handlers"): "the same handlers called in-process",
+    ("bench/baseline_app.py", "services.consultations.store"): "the same handlers called in-process",
     ("bench/moderation.py", "services.moderation.screening"): "screening quality over a corpus",
     ("bench/moderation.py", "services.moderation.corpus"): "the corpus the screening is measured on",
     ("bench/reports.py", "services.reports"): "rendering in-process, the baseline of the service",
