@@ -38,7 +38,7 @@ def main() -> None:
     import psycopg
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    import chassis.errors  # noqa: F401
+    import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
     from tests.support.cluster import Cluster
     from tests.support.infra import discover
     from tests.support.world import destroy_world, make_world, migrate

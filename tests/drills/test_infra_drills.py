@@ -17,7 +17,7 @@ import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis.db import ensure_database, make_engine
 from chassis.settings import Settings
 from tests.support import probe

@@ -10,7 +10,7 @@ import pytest
 from kombu import Connection, Consumer, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.db import Db, ensure_database, make_engine
 from chassis.events import Envelope, make_envelope

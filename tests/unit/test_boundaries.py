@@ -41,9 +41,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("deploy/demo.py", "services.consultations"): "demo seed",
     ("deploy/demo.py", "services.consultations.models"): "demo seed",
     ("deploy/demo.py", "services.registry"): "demo seed",
-    # typed errors register themselves with nameko's deserialiser; moving that registration out is
-    # part of splitting the services into service/handlers/rules/store
-    ("chassis/errors.py", "nameko.exceptions"): "registration of the typed errors",
 }
 # bench/ still borrows the test harness (cluster, world, api helpers); the last known exception
 BENCH_MAY_IMPORT_TESTS = True
