@@ -17,7 +17,6 @@ from chassis.errors import NotFound
 from services.consultations.domain import results, view
 from services.consultations.models import comments, consultations, responses, supports
 
-MAX_PAGE = 5000
 
 
 def source(session: Session, cid: uuid.UUID) -> dict:

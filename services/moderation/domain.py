@@ -18,15 +18,12 @@ from sqlalchemy.orm import Session
 
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
-from chassis.workdays import working_deadline
 from contracts.identity import Principal, Role
 from contracts.moderation import (GROUNDS, Audit, AuditItem, CaseDecision, CaseOut, CommentApproved,
                                   CommentRejected, InitiativeApproved, InitiativeRejected, Queue, QueueQuery,
-                                  Stats)
+                                  Stats, moderation_due)
 from services.moderation.models import cases, decisions, flags, screenings
 from services.moderation.screening import screen
-
-MODERATION_WORKING_DAYS = 2  # R-3.10
 
 
 def now() -> datetime:
@@ -45,15 +42,15 @@ def _previous_hashes(session: Session, author_id: uuid.UUID) -> set[str]:
 
 
 def _open_case(session: Session, kind: str, subject_id: uuid.UUID, consultation_id, author_id, author_name,
-               text: str, matches: list, submitted_at: datetime, holidays_off: bool, source: str = "screening") -> None:
+               text: str, matches: list, submitted_at: datetime, source: str = "screening") -> None:
     session.execute(insert(cases).values(
         id=uuid.uuid4(), kind=kind, subject_id=subject_id, status="open", consultation_id=consultation_id,
         author_id=author_id, author_name=author_name, text=text, matches=matches, source=source,
-        submitted_at=submitted_at, due_at=working_deadline(submitted_at, MODERATION_WORKING_DAYS, holidays_off))
+        submitted_at=submitted_at, due_at=moderation_due(submitted_at))
         .on_conflict_do_nothing(index_elements=[cases.c.kind, cases.c.subject_id]))
 
 
-def screen_comment(session: Session, data, holidays_off: bool = True) -> str:
+def screen_comment(session: Session, data) -> str:
     """Screen a submitted comment: pass → published at once; hold → the queue. Returns the outcome."""
     result = screen(data.body, _previous_hashes(session, data.author_id))
     session.execute(screenings.insert().values(
@@ -61,13 +58,13 @@ def screen_comment(session: Session, data, holidays_off: bool = True) -> str:
         text=data.body, text_hash=result.text_hash, outcome=result.outcome, matches=result.matches))
     if result.held:
         _open_case(session, "comment", data.comment_id, data.consultation_id, data.author_id, data.author_name,
-                   data.body, result.matches, data.submitted_at, holidays_off)
+                   data.body, result.matches, data.submitted_at)
     else:
         add_event(session, CommentApproved(comment_id=data.comment_id, consultation_id=data.consultation_id))
     return result.outcome
 
 
-def screen_initiative(session: Session, data, holidays_off: bool = True) -> str:
+def screen_initiative(session: Session, data) -> str:
     """Initiatives always go to a moderator (R-3.10); the screening's findings come with them."""
     text = f"{data.title}\n{data.question}"
     result = screen(text)
@@ -76,7 +73,7 @@ def screen_initiative(session: Session, data, holidays_off: bool = True) -> str:
         author_id=data.initiator_id, text=text, text_hash=result.text_hash, outcome=result.outcome,
         matches=result.matches))
     _open_case(session, "initiative", data.consultation_id, data.consultation_id, data.initiator_id, None, text,
-               result.matches, data.submitted_at, holidays_off)
+               result.matches, data.submitted_at)
     return result.outcome
 
 
@@ -91,8 +88,7 @@ def comment_is_public(case) -> bool:
     return case.decision == "approved" or case.source == "report"
 
 
-def report_comment(session: Session, actor: Principal, comment_id: uuid.UUID, reason: str,
-                   holidays_off: bool = True) -> CaseOut:
+def report_comment(session: Session, actor: Principal, comment_id: uuid.UUID, reason: str) -> CaseOut:
     """A resident reports a published comment; several reports raise the case's priority."""
     seen = session.execute(select(screenings).where(screenings.c.kind == "comment",
                                                     screenings.c.subject_id == comment_id)
@@ -113,13 +109,13 @@ def report_comment(session: Session, actor: Principal, comment_id: uuid.UUID, re
     matches = [{"rule": "report", "text": reason[:200]}]
     if existing is None:
         _open_case(session, "comment", comment_id, seen.consultation_id, seen.author_id, None, seen.text,
-                   matches, now(), holidays_off, source="report")
+                   matches, now(), source="report")
     elif existing.status == "open":
         session.execute(update(cases).where(cases.c.id == existing.id).values(matches=existing.matches + matches))
     elif existing.decision == "approved":  # published before: reports reopen it for a fresh look
         session.execute(update(cases).where(cases.c.id == existing.id).values(
             status="open", source="report", matches=matches, decision=None, decided_at=None, decided_by=None,
-            submitted_at=now(), due_at=working_deadline(now(), MODERATION_WORKING_DAYS, holidays_off)))
+            submitted_at=now(), due_at=moderation_due(now())))
     session.execute(update(cases).where(cases.c.kind == "comment", cases.c.subject_id == comment_id)
                     .values(reports=count, priority=count))
     return _case_out(session.execute(select(cases).where(cases.c.kind == "comment",

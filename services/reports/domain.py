@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
+from contracts.consultations import (COMMENT_STATUS_LABELS, ReportCommentPage, ReportParticipantPage,
+                                     ReportSource, Status, YearCount)
 from contracts.identity import Principal, Role
 from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
                                ReportPublished, ReportStats, VersionList, VersionOut)
@@ -32,18 +34,17 @@ from services.reports.models import (considerations, publish_requests, reports, 
                                      snapshot_participants, snapshots)
 
 PAGE = 1000  # keyset page size, both over RPC and over our own tables
-STATUS_LABELS = {"published": "оприлюднено", "pending": "на модерації", "rejected": "відхилено"}
 
 
 @dataclass
 class Sources:
     """What the reports service asks other services (by RPC in production)."""
 
-    source: Callable[[str], dict]                                  # consultations.report_source
-    comments: Callable[[str, list | None, int, bool], dict]         # consultations.report_comments
-    participants: Callable[[str, str | None, int], dict]            # consultations.report_participants
-    profiles: Callable[[list[str], str], list[dict]]               # registry.participant_profiles
-    year_counts: Callable[[int], list[dict]] = lambda year: []     # consultations.year_counts
+    source: Callable[[uuid.UUID], ReportSource]                                   # consultations.report_source
+    comments: Callable[[uuid.UUID, list | None, int, bool], ReportCommentPage]     # consultations.report_comments
+    participants: Callable[[uuid.UUID, uuid.UUID | None, int], ReportParticipantPage]  # …report_participants
+    profiles: Callable[[list[str], str], list[dict]]                               # registry.participant_profiles
+    year_counts: Callable[[int], list[YearCount]] = lambda year: []                # consultations.year_counts
 
 
 def now() -> datetime:
@@ -99,46 +100,46 @@ def take_snapshot(session: Session, src: Sources, cid: uuid.UUID, replace: bool 
         return False
     if existing is not None and _versions(session, cid):
         raise Conflict("Звіт уже оприлюднено: знімок незмінний", code="report_published")
-    data = src.source(str(cid))
-    page = data["consultation"]
-    if data["status"] not in ("closed", "archived"):
+    data = src.source(cid)
+    page = data.consultation
+    if data.status not in (Status.closed, Status.archived):
         raise Conflict("Звіт складають після завершення консультації", code="consultation_not_closed")
     session.execute(delete(snapshot_comments).where(snapshot_comments.c.consultation_id == cid))
     session.execute(delete(snapshot_participants).where(snapshot_participants.c.consultation_id == cid))
     seq = published = 0
     after = None
     while True:
-        chunk = src.comments(str(cid), after, PAGE, True)
-        rows = [{"consultation_id": cid, "comment_id": uuid.UUID(c["id"]), "seq": seq + i + 1,
-                 "author_name": c["author_name"], "body": c["body"], "created_at": c["created_at"],
-                 "alternative_id": c["alternative_id"], "paragraph_id": c["paragraph_id"], "status": c["status"],
-                 "decided_at": c["decided_at"], "grounds": c["rejection_grounds"] or None}
-                for i, c in enumerate(chunk["items"])]
+        chunk = src.comments(cid, after, PAGE, True)
+        rows = [{"consultation_id": cid, "comment_id": c.id, "seq": seq + i + 1,
+                 "author_name": c.author_name, "body": c.body, "created_at": c.created_at,
+                 "alternative_id": c.alternative_id, "paragraph_id": c.paragraph_id, "status": c.status,
+                 "decided_at": c.decided_at, "grounds": c.rejection_grounds or None}
+                for i, c in enumerate(chunk.items)]
         if rows:
             session.execute(snapshot_comments.insert(), rows)
         seq += len(rows)
         published += sum(1 for r in rows if r["status"] == "published")
-        after = chunk["next_after"]
+        after = chunk.next_after
         if after is None:
             break
-    on = (data["closed_at"] or now().isoformat())[:10]
+    on = (data.closed_at or now()).date().isoformat()
     people = 0
     after = None
     while True:
-        chunk = src.participants(str(cid), after, PAGE)
-        first = {p["person_id"]: p["first_time"] for p in chunk["items"]}
+        chunk = src.participants(cid, after, PAGE)
+        first = {str(p.person_id): p.first_time for p in chunk.items}
         if first:
             profiles = src.profiles(list(first), on)
             session.execute(snapshot_participants.insert(), [
                 {"consultation_id": cid, "person_id": uuid.UUID(p["person_id"]), "full_name": p["full_name"],
                  "age_band": p["age_band"], "first_time": first[p["person_id"]]} for p in profiles])
             people += len(profiles)
-        after = chunk["next_after"]
+        after = chunk.next_after
         if after is None:
             break
-    values = dict(title=page["title"], category=page["category"], form=page["form"],
-                  unit_id=uuid.UUID(data["unit_id"]) if data["unit_id"] else None, unit_name=page["unit_name"],
-                  source=data, closed_at=data["closed_at"], report_due=data["report_due"],
+    values = dict(title=page.title, category=page.category, form=page.form.value,
+                  unit_id=data.unit_id, unit_name=page.unit_name,
+                  source=data.model_dump(mode="json"), closed_at=data.closed_at, report_due=data.report_due,
                   comments_published=published, comments_submitted=seq, participants=people, taken_at=now())
     session.execute(insert(snapshots).values(consultation_id=cid, **values)
                     .on_conflict_do_update(index_elements=[snapshots.c.consultation_id], set_=values))
@@ -157,8 +158,8 @@ def retake(session: Session, actor: Principal | None, src: Sources, store, cid: 
     if snap is not None:
         _editable(session, actor, cid, admin=True)
     elif actor is None or not actor.has(Role.admin):
-        data = src.source(str(cid))
-        if actor is None or not data["unit_id"] or uuid.UUID(data["unit_id"]) not in actor.units():
+        data = src.source(cid)
+        if actor is None or data.unit_id is None or data.unit_id not in actor.units():
             raise Forbidden("Знімок бере посадова особа підрозділу-власника або адміністратор", code="not_owner")
     take_snapshot(session, src, cid, replace=True, store=store)
     return report_view(session, actor, cid)
@@ -376,8 +377,7 @@ def _store_files(store, doc: render.Document, rows: Iterator[dict], stem: str) -
 def _build_version(session: Session, src: Sources, store, snap, reason: str, actor_id, public_url: str) -> VersionOut | None:
     """A new immutable version when what it would say differs from the last one; None otherwise."""
     cid = snap.consultation_id
-    fresh = src.source(str(cid))
-    page = fresh["consultation"]
+    page = src.source(cid).model_dump(mode="json")["consultation"]  # the snapshot keeps the JSON form
     source = {**snap.source, "consultation": {**snap.source["consultation"], "decision": page.get("decision"),
                                               "attachments": page.get("attachments", [])}}
     mark = rules.fingerprint(page.get("decision"), page.get("attachments", []))
@@ -407,7 +407,7 @@ def publish(session: Session, actor: Principal | None, src: Sources, cid: uuid.U
     rules.refuse_unless_complete(_missing(session, cid), snap.conclusion)
     previous = _versions(session, cid)
     if previous:
-        page = src.source(str(cid))["consultation"]
+        page = src.source(cid).model_dump(mode="json")["consultation"]
         if previous[-1].source_sha256 == rules.fingerprint(page.get("decision"), page.get("attachments", [])):
             raise Conflict("Ця версія звіту вже оприлюднена", code="already_published")
     session.execute(insert(publish_requests).values(
@@ -487,7 +487,7 @@ def _protocol_rows(session: Session, snap, full: bool) -> Iterator[dict]:
     target = _targets(snap)
     for r in _proposal_rows(session, snap, published_only=not full):
         yield {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
-               "status": STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
+               "status": COMMENT_STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
                "grounds": r.grounds or None}
 
@@ -522,7 +522,7 @@ def archive(session: Session, src: Sources, store, cid: uuid.UUID, archived_at: 
     snap = _snapshot(session, cid, lock=True)
     if snap.bundle_sha256:
         return snap.bundle_sha256
-    page = src.source(str(cid))["consultation"]
+    page = src.source(cid).model_dump(mode="json")["consultation"]
     protocol = snap.protocol or {}
     digest, text = _bundle(session, store, snap, page, protocol.get("public") or protocol_files(session, snap, store, False))
     full_digest, full_text = _bundle(session, store, snap, page,
@@ -582,8 +582,8 @@ def stats(session: Session, src: Sources, year: int, at: datetime) -> ReportStat
     by_cat: dict[int, int] = {}
     by_status: dict[str, int] = {}
     for c in counts:
-        by_cat[c["category"]] = by_cat.get(c["category"], 0) + c["count"]
-        by_status[c["status"]] = by_status.get(c["status"], 0) + c["count"]
+        by_cat[c.category] = by_cat.get(c.category, 0) + c.count
+        by_status[c.status.value] = by_status.get(c.status.value, 0) + c.count
     first = (select(reports.c.consultation_id, func.min(reports.c.published_at).label("first"))
              .group_by(reports.c.consultation_id).subquery())
     considered = (select(considerations.c.consultation_id, func.count().label("n"))

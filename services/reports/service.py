@@ -16,14 +16,13 @@ from chassis.files import store_from
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from chassis.workdays import local_today
-from contracts.consultations import ConsultationArchived, ConsultationClosed, DecisionPublished
+from contracts.consultations import ConsultationArchived, ConsultationClosed, Consultations, DecisionPublished
 from contracts.identity import principal_from as _actor
-from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn
+from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn, Reports
 from services.reports import domain, render
 from services.reports.models import PERSONAL
 
 log = logging.getLogger(__name__)
-MAX_PER_PAGE = 100
 
 
 @lru_cache(maxsize=1)
@@ -48,9 +47,9 @@ class ReportsService(BaseService):
     registry = RpcProxy("registry")
 
     def _sources(self) -> domain.Sources:
-        c, r = self.consultations, self.registry
+        c = Consultations(lambda _service, method, *args: getattr(self.consultations, method)(*args))
         return domain.Sources(source=c.report_source, comments=c.report_comments,
-                              participants=c.report_participants, profiles=r.participant_profiles,
+                              participants=c.report_participants, profiles=self.registry.participant_profiles,
                               year_counts=c.year_counts)
 
     # ---- events -------------------------------------------------------------------------------------
@@ -79,16 +78,19 @@ class ReportsService(BaseService):
 
     # ---- the report -------------------------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def get_report(self, actor: dict | None, consultation_id) -> dict:
         with self.db.transaction() as session:
             return dump(domain.report_view(session, _actor(actor), _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def list_versions(self, actor: dict | None, consultation_id) -> dict:
         with self.db.transaction() as session:
             return dump(domain.versions(session, _actor(actor), _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def report_file(self, actor: dict | None, consultation_id, fmt: str, version: int | None = None) -> dict:
         if version is not None and (not isinstance(version, int) or version < 1):
             raise InvalidInput("Номер версії — ціле від 1", errors=[{"field": "version", "message": "≥ 1"}])
@@ -97,21 +99,22 @@ class ReportsService(BaseService):
                                   _fmt(fmt, render.REPORT_FORMATS), version)
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def take_snapshot(self, actor: dict, consultation_id) -> dict:
         with self.db.transaction() as session:
             return dump(domain.retake(session, _actor(actor), self._sources(), _store(),
                                      _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def proposals(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 50,
                   missing_only: bool = False) -> dict:
-        if not isinstance(page, int) or page < 1 or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
-            raise InvalidInput("Некоректна сторінка", errors=[{"field": "page", "message": f"per_page 1–{MAX_PER_PAGE}"}])
         with self.db.transaction() as session:
             return dump(domain.proposals(session, _actor(actor), _uuid(consultation_id, "id"), page, per_page,
                                          bool(missing_only)))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def consider(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(ConsiderationIn, body)
         with self.db.transaction() as session:
@@ -119,6 +122,7 @@ class ReportsService(BaseService):
         return {"updated": n}
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def consider_bulk(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(BulkConsiderationIn, body)
         with self.db.transaction() as session:
@@ -126,12 +130,14 @@ class ReportsService(BaseService):
         return {"updated": n}
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def set_conclusion(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(ConclusionIn, body)
         with self.db.transaction() as session:
             return dump(domain.set_conclusion(session, _actor(actor), _uuid(consultation_id, "id"), data.conclusion))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def publish(self, actor: dict, consultation_id) -> dict:
         with self.db.transaction() as session:
             return domain.publish(session, _actor(actor), self._sources(), _uuid(consultation_id, "id"))
@@ -145,25 +151,27 @@ class ReportsService(BaseService):
             log.info("published %d report versions", made)
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def delete_report(self, actor: dict, consultation_id) -> None:
         with self.db.transaction() as session:
             domain.delete_report(session, _actor(actor), _uuid(consultation_id, "id"), local_today())
 
     # ---- protocol, archive, statistics -----------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def protocol_file(self, actor: dict | None, consultation_id, fmt: str) -> dict:
         with self.db.transaction() as session:
             return domain.protocol_file(session, _actor(actor), _store(), _uuid(consultation_id, "id"),
                                         _fmt(fmt, render.PROTOCOL_FORMATS))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def bundle(self, actor: dict | None, consultation_id) -> dict:
         with self.db.transaction() as session:
             return domain.bundle(session, _actor(actor), _uuid(consultation_id, "id"))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def stats(self, year: int) -> dict:
-        if not isinstance(year, int) or not 2000 <= year <= 2100:
-            raise InvalidInput("Рік 2000–2100", errors=[{"field": "year", "message": "2000–2100"}])
         with self.db.transaction() as session:
             return dump(domain.stats(session, self._sources(), year, domain.now()))
