@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from chassis.events import EventData, event
 from chassis.rpc_contract import WIRE_PATCH, RpcContract
 from chassis.text import SingleLine
-from contracts.common import FeedLimit, Page, PerPage, Strict, Year
+from contracts.common import FEED_PAGE_MAX, FeedLimit, Page, PerPage, Strict, Year
 from contracts.identity import Principal
 
 # The 22 subject categories of consultations (R-1.13), worded as in the regulation, item 1.13.
@@ -475,6 +475,11 @@ class ConsultationClosed(EventData):
     consultation_id: uuid.UUID
     closed_at: datetime
     report_due: datetime = Field(description="R-3.17: 15 calendar days after closing")
+    comments: dict[str, int] | None = Field(
+        None, description="submitted comments by moderation status (pending, published, rejected) at closing: "
+                          "the reports service checks its read model against them")
+    respondents: int | None = Field(None, description="persons who answered the survey or supported an "
+                                                      "alternative, at closing")
 
 
 @event("consultations", "comment_submitted")
@@ -489,6 +494,17 @@ class CommentSubmitted(EventData):
     paragraph_id: uuid.UUID | None = None
     body: str
     submitted_at: datetime
+
+
+@event("consultations", "survey_answered")
+class SurveyAnswered(EventData):
+    """A person answered the survey or supported an alternative (R-1.9, R-3.12): a participant of the
+    consultation, for the report's participants (R-3.16). Sending again replaces the answers, so
+    the same person may be announced more than once."""
+
+    consultation_id: uuid.UUID
+    person_id: uuid.UUID
+    answered_at: datetime
 
 
 @event("consultations", "comment_published")
@@ -558,6 +574,11 @@ class ConsultationArchived(EventData):
 
 # ---- what the reports service reads (R-3.14, R-3.16; the gateway exposes none of it) ----------------
 
+class ClosingCounts(BaseModel):
+    comments: dict[str, int] = Field(description="submitted comments by moderation status")
+    respondents: int = Field(description="persons who answered the survey or supported an alternative")
+
+
 class ReportSource(BaseModel):
     """The consultation as the public sees it, its tallies, and what the report service decides by."""
 
@@ -569,7 +590,7 @@ class ReportSource(BaseModel):
     closed_at: datetime | None
     report_due: datetime | None
     archived_at: datetime | None
-    comment_counts: dict[str, int] = Field(description="comments by moderation status")
+    counts: ClosingCounts = Field(description="the counts as they are now")
 
 
 class ReportComment(BaseModel):
@@ -594,13 +615,10 @@ class ReportCommentPage(BaseModel):
                                          "null at the end")
 
 
-class ReportParticipant(BaseModel):
-    person_id: uuid.UUID
-    first_time: bool = Field(description="took part in no consultation opened before this one")
+class ReportRespondentPage(BaseModel):
+    """Persons who answered the survey or supported an alternative, by id."""
 
-
-class ReportParticipantPage(BaseModel):
-    items: list[ReportParticipant]
+    items: list[uuid.UUID]
     next_after: uuid.UUID | None
 
 
@@ -702,9 +720,13 @@ class Consultations(RpcContract, service="consultations"):
                         everything: bool = False) -> ReportCommentPage:
         """One keyset page of comments, oldest first: published ones, or every one (``everything``)."""
 
-    def report_participants(self, consultation_id: uuid.UUID, after: uuid.UUID | None = None,
-                            limit: FeedLimit = 1000) -> ReportParticipantPage:
-        """One keyset page of participants, by person id."""
+    def report_respondents(self, consultation_id: uuid.UUID, after: uuid.UUID | None = None,
+                           limit: FeedLimit = 1000) -> ReportRespondentPage:
+        """One keyset page of the persons who answered or supported an alternative."""
+
+    def report_returning(self, consultation_id: uuid.UUID,
+                         person_ids: Annotated[list[uuid.UUID], Field(max_length=FEED_PAGE_MAX)]) -> list[uuid.UUID]:
+        """Of these persons, those who took part in a consultation opened before this one."""
 
     def year_counts(self, year: Year) -> list[YearCount]:
         """Consultations that started in ``year``, by category and status."""

@@ -166,10 +166,10 @@ class Stats(BaseModel):
 MODERATION_WORKING_DAYS = 2  # R-3.10
 
 
-def moderation_due(submitted_at: datetime) -> datetime:
+def moderation_due(submitted_at: datetime, holidays_are_days_off: bool | None = None) -> datetime:
     """R-3.10: a comment or an initiative is moderated within two working days of its submission (to
-    the end of that day in the city; ``HOLIDAYS_ARE_DAYS_OFF`` decides whether holidays count)."""
-    return working_deadline(submitted_at, MODERATION_WORKING_DAYS)
+    the end of that day in the city); whether holidays count is ``HOLIDAYS_ARE_DAYS_OFF`` unless given."""
+    return working_deadline(submitted_at, MODERATION_WORKING_DAYS, holidays_are_days_off)
 
 
 # ---- RPC ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from contracts.consultations import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STAT
                                      InitiativeDecision, InitiativeStatusChanged, NewVersionIn,
                                      ParagraphChange, ParagraphOut, Status, VersionDiff, DecisionIn,
                                      DecisionOut, DecisionPublished, TimelineEntry, AttachmentMeta,
-                                     AttachmentOut, ConsultationArchived, Deadline, DeadlineList)
+                                     AttachmentOut, ConsultationArchived, Deadline, DeadlineList, SurveyAnswered)
 from contracts import identity
 from contracts.identity import Principal, Role
 from contracts.moderation import moderation_due
@@ -370,7 +370,10 @@ def open_due(session: Session, today: date, rules: Rules, batch: int = 100) -> i
 
 
 def close_due(session: Session, today: date, batch: int = 100) -> int:
-    """Close active consultations whose last day has ended (in the city's time zone)."""
+    """Close active consultations whose last day has ended (in the city's time zone); the event
+    carries the counts the reports service checks its read model against."""
+    from services.consultations.report_feed import closing_counts  # report_feed reads through this module
+
     rows = session.execute(select(consultations.c.id, consultations.c.ends_on).where(
         consultations.c.status == Status.active.value, consultations.c.ends_on < today)
         .limit(batch).with_for_update(skip_locked=True)).all()
@@ -379,7 +382,8 @@ def close_due(session: Session, today: date, batch: int = 100) -> int:
         session.execute(update(consultations).where(consultations.c.id == row.id).values(
             status=Status.closed.value, closed_at=func.now(), updated_at=func.now(), report_due=due))
         _history(session, row.id, Status.active.value, Status.closed, None, "end date")
-        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due))
+        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due,
+                                              **closing_counts(session, row.id)))
     return len(rows)
 
 
@@ -749,6 +753,7 @@ def respond(session: Session, actor: Principal | None, cid: uuid.UUID, data: Res
                         .on_conflict_do_update(index_elements=[supports.c.consultation_id, supports.c.person_id],
                                                set_={"alternative_id": data.alternative_id,
                                                      "updated_at": func.now()}))
+    add_event(session, SurveyAnswered(consultation_id=cid, person_id=actor.person_id, answered_at=now()))
     return results(session, actor, cid)
 
 

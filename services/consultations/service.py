@@ -238,10 +238,17 @@ class ConsultationsService(BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
-    def report_participants(self, consultation_id, after=None, limit: int = 1000) -> dict:
+    def report_respondents(self, consultation_id, after=None, limit: int = 1000) -> dict:
         with self.db.transaction() as session:
-            return report_feed.participant_page(session, _uuid(consultation_id, "id"),
-                                                _uuid(after, "after") if after else None, limit)
+            return report_feed.respondent_page(session, _uuid(consultation_id, "id"),
+                                               _uuid(after, "after") if after else None, limit)
+
+    @rpc(expected_exceptions=ServiceError)
+    @Consultations.serves
+    def report_returning(self, consultation_id, person_ids: list) -> list[str]:
+        """Of up to FEED_PAGE_MAX persons, those who took part in a consultation opened earlier."""
+        with self.db.transaction() as session:
+            return report_feed.returning(session, _uuid(consultation_id, "id"), person_ids)
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves

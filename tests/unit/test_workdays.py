@@ -62,14 +62,14 @@ def test_R_3_10_one_clock_for_the_deadline_list_and_the_moderators_queue(setting
     with one function, so ``HOLIDAYS_ARE_DAYS_OFF`` moves both the same way."""
     from contracts.moderation import moderation_due
     from services.consultations import domain as consultations
-    from services.moderation import domain as moderation
+    from services.moderation import rules as moderation
 
-    assert consultations.moderation_due is moderation.moderation_due is moderation_due
+    assert consultations.moderation_due is moderation_due
     friday = datetime(2021, 8, 20, 10, 0, tzinfo=KYIV)  # Mon 23 Aug a day off, Tue 24 Independence Day
     settings_env(HOLIDAYS_ARE_DAYS_OFF="true")
-    assert moderation_due(friday) == datetime(2021, 8, 27, 0, 0, tzinfo=KYIV)  # to the end of Thu 26th
+    assert moderation_due(friday) == moderation.due_at(friday) == datetime(2021, 8, 27, 0, 0, tzinfo=KYIV)
     settings_env(HOLIDAYS_ARE_DAYS_OFF="false")
-    assert moderation_due(friday) == datetime(2021, 8, 25, 0, 0, tzinfo=KYIV)  # to the end of Tue 24th
+    assert moderation_due(friday) == moderation.due_at(friday) == datetime(2021, 8, 25, 0, 0, tzinfo=KYIV)
     assert working_deadline(friday, 2) == moderation_due(friday)
 
 
