@@ -1,5 +1,5 @@
-"""The authorization matrix (gateway/authz_matrix.py) driven through the real gateway against real
-objects made in every state (issue 8 item 1; OWASP API1, API5; DESIGN "Who sees what")."""
+"""The authorization matrix (tests/support/authz_matrix.py) driven through the real gateway against real
+objects made in every state (OWASP API1, API5; who sees what)."""
 from __future__ import annotations
 
 import itertools
@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import update
 
 from chassis.db import Db, make_engine
-from gateway.authz_matrix import COMMENT_STATES, CONSULTATION_STATES, MATRIX, ROLES, lookup, missing_rows
+from tests.support.authz_matrix import COMMENT_STATES, CONSULTATION_STATES, MATRIX, ROLES, lookup, missing_rows
 from services.consultations.models import consultations
 from services.workdays import today_kyiv
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
@@ -352,7 +352,7 @@ class Filler:
 
 def test_every_openapi_route_has_a_row(system):
     doc = requests.get(system.base_url + "/openapi.json", timeout=10).json()
-    assert missing_rows(doc) == [], "routes without a row in gateway/authz_matrix.py"
+    assert missing_rows(doc) == [], "routes without a row in tests/support/authz_matrix.py"
     paths = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     stale = [f"{r.method} {r.path}" for r in MATRIX if (r.method, r.path) not in paths]
     assert stale == [], "rows for routes that no longer exist"
