@@ -185,7 +185,7 @@ def test_a_malformed_event_is_dead_lettered_and_the_rest_flow_on(world):
     dead = "evt-consultations-consultation_published--notifications.on_consultation_published.dead"
     with Connection(world.env.amqp_uri) as conn:
         queue = conn.SimpleQueue(dead, no_ack=True)
-        msg = wait_for(lambda: queue.get(block=True, timeout=0.5) if _depth(conn, dead) else None, 30)
+        msg = wait_for(lambda: queue.get(block=True, timeout=0.5) if queue_depth(conn, dead) else None, 30)
         assert msg is not None, "the malformed event must be parked in the dead-letter queue"
         assert msg.payload["event_id"] == bad["event_id"]
         assert int(msg.headers["x-econsult-attempts"]) == 3
@@ -193,7 +193,7 @@ def test_a_malformed_event_is_dead_lettered_and_the_rest_flow_on(world):
     assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
 
 
-def _depth(conn, queue: str) -> int:
+def queue_depth(conn, queue: str) -> int:
     return conn.default_channel.queue_declare(queue=queue, passive=True)[1]
 
 

@@ -19,7 +19,7 @@ from kombu import Connection
 
 from chassis.topology import declare
 from services import all_service_classes
-from tests.drills.test_infra_drills import Load, settle_and_score, start_probe, start_probe_process
+from tests.support.drills import Load, settle_and_score, start_probe, start_probe_process
 from tests.support import probe
 from tests.support.throwaway import ThrowawayRabbitCluster
 from tests.support.world import migrate

@@ -8,12 +8,11 @@ import zipfile
 
 import pytest
 
-from tests.e2e.test_consultations import draft_body
+from tests.support.samples import draft_body
 from tests.support.api import Caller, dev_login
+from tests.support.samples import PDF
 
 pytestmark = pytest.mark.system
-
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n" + "Розрахунок тарифу".encode() * 50
 
 
 def docx() -> bytes:

@@ -15,8 +15,8 @@ from chassis.db import Db, make_engine
 from tests.support.authz_matrix import COMMENT_STATES, CONSULTATION_STATES, MATRIX, ROLES, lookup, missing_rows
 from services.consultations.models import consultations
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_outcomes import eventually
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login, years_ago
 
 pytestmark = pytest.mark.system

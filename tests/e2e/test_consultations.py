@@ -2,31 +2,18 @@
 comments and eligibility (issues: Consultations; Registry and identity, R-1.3)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
 
-from services.workdays import today_kyiv
 from tests.support.api import Caller, dev_login, years_ago
+from tests.support.consultations import today
+from tests.support.samples import FULL_NOTICE, draft_body
 
 pytestmark = pytest.mark.system
 
 UNIT = "Управління транспорту"
-FULL_NOTICE = {
-    "holder": "Виконавчий комітет Коростенської міської ради",
-    "materials": "Розрахунок собівартості перевезень, додано до оголошення",
-    "stakeholders": "Пасажири міських автобусних маршрутів, перевізники",
-    "consequences": "Зміна вартості проїзду для пасажирів",
-    "procedure": "Пропозиції подаються через веб-сервіс до дати завершення",
-    "participation": "Оголошення у транспорті та на сайті ради",
-    "responsible_official": "Петренко Іван Іванович",
-    "results_publication": "Звіт буде оприлюднено протягом 15 днів після завершення",
-}
-
-
-def today() -> date:
-    return today_kyiv()  # the service counts days in Kyiv, whatever the machine's zone
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +28,6 @@ def cast(system):
         "outsider": dev_login(base, full_name="Приїжджий Сергій", community_member=False),
         "anonymous": Caller(base),
     }
-
-
-def draft_body(**over) -> dict:
-    body = {"form": "proposal", "title": "Тарифи на проїзд у 2027 році",
-            "question": "Чи підтримуєте ви зміну тарифу на проїзд у міських автобусах?", "category": 17,
-            "alternatives": [{"text": "Залишити 12 грн"}, {"text": "Підняти до 15 грн з пільгами"}]}
-    body.update(over)
-    return body
 
 
 def test_official_drafts_publishing_is_refused_until_the_notice_is_complete(system, cast):

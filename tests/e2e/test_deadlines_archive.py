@@ -11,9 +11,9 @@ from chassis.db import make_engine
 from services.consultations.models import consultations
 from services.reports.schemas import ReportPublished
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import draft_body
-from tests.e2e.test_decisions_search import close_now, open_consultation
-from tests.e2e.test_outcomes import eventually
+from tests.support.samples import draft_body
+from tests.support.consultations import close_now, open_consultation
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login
 
 pytestmark = pytest.mark.system

@@ -1,46 +1,17 @@
 """The decision after a consultation (R-3.18, R-2.5) and search over consultations (R-1.4)."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
 
-from chassis.db import Db, make_engine
 from services.consultations.models import consultations
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.support.api import Caller, dev_login
+from tests.support.consultations import close_now, open_consultation
 
 pytestmark = pytest.mark.system
-
-
-def open_consultation(official, **over) -> dict:
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), **over)
-    cid = official.post("/api/v1/consultations", json=body).json()["id"]
-    published = official.post(f"/api/v1/consultations/{cid}/publish")
-    assert published.status_code == 200, published.text
-    return published.json()
-
-
-def close_now(env, cid: str) -> None:
-    """Let the consultation's last day pass (move its dates back) and wait for the service's own
-    timer to close it (the test world runs it every second)."""
-    engine = make_engine("consultations", env.settings())
-    with Db(engine).transaction() as session:
-        session.execute(update(consultations).where(consultations.c.id == uuid.UUID(cid))
-                        .values(starts_on=today_kyiv() - timedelta(days=20), ends_on=today_kyiv() - timedelta(days=1)))
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            if conn.execute(select(consultations.c.status).where(consultations.c.id == uuid.UUID(cid))).scalar() == "closed":
-                break
-        time.sleep(0.2)
-    engine.dispose()
-    assert Caller(env.base_url).get(f"/api/v1/consultations/{cid}").json()["status"] == "closed", "the timer did not close it"
 
 
 def test_decision_is_recorded_once_after_close_and_shows_the_path(env, system):

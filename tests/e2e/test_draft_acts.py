@@ -8,10 +8,11 @@ import pytest
 
 from services.moderation.schemas import CommentApproved
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import FULL_NOTICE
-from tests.e2e.test_outcomes import eventually, publish
+from tests.support.samples import FULL_NOTICE
+from tests.support.waiting import eventually
+from tests.support.events import publish
 from tests.support.api import Caller, dev_login
-from tests.unit.test_drafts import V1, V2
+from tests.support.samples import V1, V2
 
 pytestmark = pytest.mark.system
 

@@ -10,8 +10,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                status_code_conformance)
 from schemathesis.checks import not_a_server_error
 
-from tests.e2e.test_decisions_search import close_now, open_consultation
-from tests.e2e.test_outcomes import eventually
+from tests.support.consultations import close_now, open_consultation
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login
 
 pytestmark = pytest.mark.system

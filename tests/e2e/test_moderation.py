@@ -13,9 +13,11 @@ from sqlalchemy import func, select
 from chassis.db import make_engine
 from services.moderation.models import screenings
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_outcomes import eventually, public_ids
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
+from tests.support.consultations import public_ids
 from tests.support.api import Caller, dev_login
+from tests.support.consultations import case_for
 
 pytestmark = pytest.mark.system
 
@@ -33,10 +35,6 @@ def cast(system):
             "moderator2": dev_login(base, ["moderator"], full_name="Модераторка Ірина"),
             "resident": dev_login(base, full_name="Мешканець Тарас Ілліч"),
             "admin": dev_login(base, ["admin"], full_name="Адмін Без Модерації")}
-
-
-def case_for(moderator, subject_id):
-    return next((c for c in moderator.get("/api/v1/moderation/queue").json()["items"] if c["subject_id"] == subject_id), None)
 
 
 def test_clean_comment_is_public_at_once(system, cast):

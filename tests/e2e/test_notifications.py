@@ -14,9 +14,11 @@ import pytest
 import requests
 
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_outcomes import eventually
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
 from tests.support.api import dev_login
+from tests.support.consultations import announce
+from tests.support.mail import mails
 
 pytestmark = pytest.mark.system
 
@@ -41,17 +43,6 @@ def expected(n: int, tag: str, category: int) -> set[str]:
     return out
 
 
-def mails(mail_dir: Path, tag: str, title: str | None = None) -> list[email.message.EmailMessage]:
-    """E-mails to the seeded register (``tag``), about the consultation ``title`` when given (other
-    tests publish consultations too, and those who chose no category get every one)."""
-    found = []
-    for path in mail_dir.glob("*.eml"):
-        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        if tag in str(msg["To"]) and (title is None or title in str(msg["Subject"])):
-            found.append(msg)
-    return found
-
-
 @pytest.fixture(scope="module")
 def register(env):
     import psycopg
@@ -62,21 +53,11 @@ def register(env):
     return tag
 
 
-def publish(system, category: int, title: str) -> dict:
-    official = dev_login(system.base_url, ["official"], unit="Відділ розсилок", full_name="Розсилка Ніна")
-    body = draft_body(notice=FULL_NOTICE, category=category, title=title, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat())
-    cid = official.post("/api/v1/consultations", json=body).json()["id"]
-    c = official.post(f"/api/v1/consultations/{cid}/publish").json()
-    assert c["status"] == "active"
-    return {"consultation": c, "official": official}
-
-
 def test_exactly_the_right_people_get_exactly_one_email(env, system, register):
     mail_dir = Path(env.vars["MAIL_DIR"])
     want = expected(1000, register, 7)
     title = "Нове сміттєпереробне підприємство"
-    started = publish(system, 7, title)
+    started = announce(system, 7, title)
     eventually(lambda: len(mails(mail_dir, register, title)) >= len(want), seconds=90)
     time.sleep(1.5)  # any duplicate would arrive now
     got = mails(mail_dir, register, title)
@@ -123,7 +104,7 @@ def test_killed_mid_fanout_every_recipient_still_gets_one_email(env, system, reg
     mail_dir = Path(env.vars["MAIL_DIR"])
     want = expected(1000, register, 12)  # the person who unsubscribed above may drop out
     title = "Дозвіл на спеціальне водокористування"
-    publish(system, 12, title)
+    announce(system, 12, title)
 
     def ours():
         return mails(mail_dir, register, title)
@@ -203,7 +184,7 @@ def test_daily_digest_one_email_a_day_grouped_by_category(env, system):
     assert reader.get("/api/v1/me/export").json()["person"]["email_mode"] == "daily_digest"
 
     title_a, title_b = "Детальний план кварталу Древлянський", "Правила утримання зелених насаджень"
-    first, second = publish(system, a, title_a), publish(system, b, title_b)
+    first, second = announce(system, a, title_a), announce(system, b, title_b)
     official = first["official"]
 
     def progress(started):
@@ -310,7 +291,7 @@ def test_smtp_answering_4xx_for_a_while_then_every_email_once_and_550_not_retrie
     system.start("notifications", env={"SMTP_PORT": str(port)})
     try:
         title = "Передача в оренду приміщення бібліотеки"
-        started = publish(system, category, title)
+        started = announce(system, category, title)
         cid = started["consultation"]["id"]
         done = eventually(lambda: (p := started["official"].get(f"/api/v1/consultations/{cid}/notifications")
                                    .json())["status"] == "done" and p, seconds=120)

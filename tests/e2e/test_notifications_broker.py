@@ -16,8 +16,8 @@ import requests
 from kombu import Connection, Queue
 
 from chassis.bus import event_exchange
-from tests.e2e.test_notifications import publish
-from tests.e2e.test_outcomes import eventually
+from tests.support.consultations import announce
+from tests.support.waiting import eventually
 from tests.support.throwaway import ThrowawayInfra, ThrowawayRabbit
 from tests.support.world import destroy_world, make_world, start_system
 
@@ -71,7 +71,7 @@ def test_rabbitmq_restarted_during_a_fanout_every_recipient_one_email(drill):
         tap = Queue(f"drill-{tag}", exchange=event_exchange("notifications"),
                     routing_key="notification_batch_completed", durable=True)
         tap.bind(conn.channel()).declare()
-    started = publish(cluster, CATEGORY, "Благоустрій набережної річки Уж")
+    started = announce(cluster, CATEGORY, "Благоустрій набережної річки Уж")
     cid = started["consultation"]["id"]
     assert eventually(lambda: len(our_mails(mail_dir, tag)) >= N // 8, seconds=60)
     node.stop()

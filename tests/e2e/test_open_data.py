@@ -9,7 +9,7 @@ import pytest
 from icalendar import Calendar
 
 from services.workdays import today_kyiv
-from tests.e2e.test_decisions_search import open_consultation
+from tests.support.consultations import open_consultation
 from tests.support.api import Caller, dev_login
 
 pytestmark = pytest.mark.system

@@ -9,33 +9,17 @@ from datetime import timedelta
 
 import pytest
 
-from chassis.bus import ConfirmingPublisher, event_exchange
-from chassis.events import make_envelope
 from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
                                          InitiativeRejected)
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
+from tests.support.samples import FULL_NOTICE, draft_body
 from tests.support.api import Caller, dev_login
+from tests.support.consultations import public_ids
+from tests.support.events import publish
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.system
 MODERATOR = uuid.uuid4()
-
-
-def publish(env, data, times: int = 1) -> None:
-    envelope = make_envelope(data).model_dump(mode="json")
-    publisher = ConfirmingPublisher(env.amqp_uri)
-    for _ in range(times):
-        publisher.publish(envelope, exchange=event_exchange("moderation"), routing_key=type(data).event_type)
-    publisher.close()
-
-
-def eventually(check, seconds: float = 10):
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +29,6 @@ def consultation(system):
                       ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), title="Шкільні маршрути")
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     return official.post(f"/api/v1/consultations/{cid}/publish").json()
-
-
-def public_ids(system, cid) -> list[str]:
-    return [c["id"] for c in Caller(system.base_url).get(f"/api/v1/consultations/{cid}/comments").json()["items"]]
 
 
 def test_approved_comment_is_public_once_and_a_later_rejection_removes_it(env, system, consultation):

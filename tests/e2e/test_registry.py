@@ -10,7 +10,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
 from services.registry.models import persons
-from tests.integration.test_outbox import Tap
+from tests.support.bus import Tap
 from tests.support.api import Caller, dev_login, years_ago
 
 pytestmark = pytest.mark.system

@@ -19,9 +19,9 @@ from sqlalchemy import text
 
 from chassis.db import make_engine
 from services.workdays import today_kyiv
-from tests.e2e.test_decisions_search import close_now, open_consultation
-from tests.e2e.test_moderation import case_for
-from tests.e2e.test_outcomes import eventually
+from tests.support.consultations import close_now, open_consultation
+from tests.support.consultations import case_for
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login, years_ago
 
 pytestmark = pytest.mark.system

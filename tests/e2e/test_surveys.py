@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import FULL_NOTICE
+from tests.support.samples import FULL_NOTICE
 from tests.support.api import dev_login
 
 pytestmark = pytest.mark.system
@@ -84,7 +84,7 @@ def test_bad_answers_are_named_and_change_nothing(system, survey):
 
 
 def test_the_timer_closes_the_survey_and_answers_stop(env, system, survey):
-    from tests.e2e.test_decisions_search import close_now
+    from tests.support.consultations import close_now
 
     person = dev_login(system.base_url, full_name="Запізнілий Респондент")
     before = person.get(f"/api/v1/consultations/{survey['id']}/results").json()
@@ -110,7 +110,7 @@ def test_support_of_alternatives_and_no_votes_after_close(env, system):
     tallies = voters[0].get(f"/api/v1/consultations/{c['id']}/results").json()
     assert [a["supporters"] for a in tallies["alternatives"]] == [2, 1]
 
-    from tests.e2e.test_decisions_search import close_now
+    from tests.support.consultations import close_now
 
     close_now(env, c["id"])
     late = voters[1].post(f"/api/v1/consultations/{c['id']}/responses", json={"alternative_id": alt_a})

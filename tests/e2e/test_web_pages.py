@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from services.workdays import today_kyiv
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_outcomes import eventually
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login
 from tests.support.browser import browser, check_axe, login, new_page, shoot  # noqa: F401 (fixtures)
 

@@ -10,8 +10,8 @@ import re
 import pytest
 import requests
 
-from tests.e2e.test_decisions_search import close_now, open_consultation
-from tests.e2e.test_outcomes import eventually
+from tests.support.consultations import close_now, open_consultation
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login, years_ago
 from tests.support.browser import SHOTS, browser, check_axe, login, new_page, shoot  # noqa: F401 (fixtures)
 

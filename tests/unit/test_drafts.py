@@ -1,19 +1,6 @@
 """Draft-act paragraphs keep stable ids across versions; the diff says what changed."""
 from services.consultations.drafts import Paragraph, carry_ids, diff, split_paragraphs
-
-V1 = """1. Встановити тариф на проїзд 12 гривень.
-
-2. Пільги для студентів зберігаються.
-
-3. Рішення набирає чинності з 1 січня."""
-
-V2 = """1. Встановити тариф на проїзд 15 гривень.
-
-2. Пільги для студентів зберігаються.
-
-2-1. Пільги для пенсіонерів запроваджуються.
-
-3. Рішення набирає чинності з 1 березня."""
+from tests.support.samples import V1, V2
 
 
 def test_split_folds_whitespace_and_blank_lines():
