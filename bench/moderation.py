@@ -31,10 +31,10 @@ def latency(n: int) -> None:
     import requests
 
     from services.workdays import today_kyiv
-    from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-    from tests.support.api import dev_login
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, make_world, start_system
+    from common import NOTICE, draft
+    from chassis.testing.api import dev_login
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, make_world, start_system
 
     infra = discover()
     world = make_world(infra, LOG_LEVEL="WARNING")
@@ -42,7 +42,7 @@ def latency(n: int) -> None:
     try:
         base = world.base_url
         official = dev_login(base, ["official"], unit="Управління бенчмарків")
-        body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
+        body = draft(notice=NOTICE, starts_on=today_kyiv().isoformat(),
                           ends_on=(today_kyiv() + timedelta(days=15)).isoformat())
         cid = official.post("/api/v1/consultations", json=body).json()["id"]
         official.post(f"/api/v1/consultations/{cid}/publish")

@@ -109,9 +109,9 @@ def main() -> None:
     from services.consultations.schemas import ConsultationPublished, Form
     from services.notifications import mailer
     from services.workdays import today_kyiv
-    from tests.support.cluster import Cluster
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, free_port, make_world, migrate
+    from chassis.testing.cluster import Cluster
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, free_port, make_world, migrate
 
     infra = discover()
     smtp_port = free_port()

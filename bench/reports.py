@@ -91,11 +91,11 @@ def main() -> None:
     import psycopg
 
     from services.workdays import today_kyiv
-    from tests.e2e.test_consultations import FULL_NOTICE
-    from tests.e2e.test_outcomes import eventually
-    from tests.support.api import dev_login
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, make_world, start_system
+    from common import NOTICE
+    from chassis.testing.waiting import eventually
+    from chassis.testing.api import dev_login
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, make_world, start_system
 
     infra = discover()
     world = make_world(infra, LOG_LEVEL="WARNING", RPC_TIMEOUT="300")
@@ -103,7 +103,7 @@ def main() -> None:
     try:
         base = world.base_url
         official = dev_login(base, ["official"], unit="Управління безпеки руху")
-        body = {"form": "proposal", "title": "Безпечна вулиця", "category": 17, "notice": FULL_NOTICE,
+        body = {"form": "proposal", "title": "Безпечна вулиця", "category": 17, "notice": NOTICE,
                 "question": "Як зробити вулицю Шевченка безпечнішою для дітей?",
                 "alternatives": [{"text": "Перехід зі світлофором"}, {"text": "Лежачі поліцейські"}],
                 "starts_on": today_kyiv().isoformat(), "ends_on": (today_kyiv() + timedelta(days=20)).isoformat()}

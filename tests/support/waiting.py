@@ -1,13 +1,2 @@
-"""Waiting on a condition instead of sleeping a fixed time."""
-from __future__ import annotations
-
-import time
-
-
-def eventually(check, seconds: float = 10):
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
+"""Waiting on a condition: ``chassis.testing.waiting``, shared with the benchmarks."""
+from chassis.testing.waiting import *  # noqa: F401,F403
