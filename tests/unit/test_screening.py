@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.moderation.corpus import TRICKY, faker_sentences, regulation_sentences
+from tests.support.corpus import TRICKY, faker_sentences, regulation_sentences
 from services.moderation.screening import fingerprint, screen
 
 
