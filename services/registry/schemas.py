@@ -1,4 +1,4 @@
-"""Contracts of the registry service: RPC inputs/outputs and its events (R-1.3, R-2.1–R-2.4)."""
+"""Contracts of the registry service: RPC inputs/outputs and its events (R-1.3, R-2.1, R-2.2, R-2.3, R-2.4)."""
 from __future__ import annotations
 
 import uuid

@@ -373,6 +373,7 @@ def test_matrix_rows_are_complete():
 
 @pytest.mark.timeout(900)  # rows × states × nine roles: over five minutes on a loaded 2-core machine
 def test_the_matrix_holds_through_the_gateway(world):
+    """Clauses R-1.2, R-2.1."""
     failures = []
     for row in MATRIX:
         for state in row.states or (None,):
@@ -406,6 +407,7 @@ def principal(env, caller: Caller) -> dict:
 
 
 def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
+    """Clause R-2.1."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from chassis.errors import Forbidden, NotFound

@@ -31,6 +31,7 @@ def cast(system):
 
 
 def test_official_drafts_publishing_is_refused_until_the_notice_is_complete(system, cast):
+    """Clauses R-1.12, R-3.13."""
     official = cast["official"]
     r = official.post("/api/v1/consultations", json=draft_body())
     assert r.status_code == 201, r.text
@@ -79,6 +80,7 @@ def active(system, cast):
 
 
 def test_resident_comments_stay_pending_and_visible_only_to_the_author(cast, active):
+    """Clauses R-3.5, R-3.12."""
     cid = active["id"]
     resident = cast["resident"]
     held = "Пропоную зберегти пільги для студентів, деталі на www.example.com"  # a link: held for a person
@@ -98,6 +100,7 @@ def test_resident_comments_stay_pending_and_visible_only_to_the_author(cast, act
 
 @pytest.mark.parametrize("who,code", [("kid", "under_14"), ("outsider", "not_community_member")])
 def test_ineligible_persons_may_read_but_not_comment_or_initiate(cast, active, who, code):
+    """Clause R-1.3."""
     person = cast[who]
     assert person.get(f"/api/v1/consultations/{active['id']}").status_code == 200
     r = person.post(f"/api/v1/consultations/{active['id']}/comments", json={"body": "Мій коментар"})
@@ -108,11 +111,13 @@ def test_ineligible_persons_may_read_but_not_comment_or_initiate(cast, active, w
 
 
 def test_anonymous_cannot_comment(cast, active):
+    """Clause R-3.7."""
     r = cast["anonymous"].post(f"/api/v1/consultations/{active['id']}/comments", json={"body": "Анонімно"})
     assert r.status_code == 401
 
 
 def test_initiative_is_visible_only_to_its_author_and_moderators(system, cast):
+    """Clause R-3.10."""
     resident = cast["resident"]
     r = resident.post("/api/v1/consultations", json=draft_body(
         title="Облаштувати велодоріжку на вулиці Шевченка", category=15, form="proposal"))
@@ -132,6 +137,7 @@ def test_initiative_is_visible_only_to_its_author_and_moderators(system, cast):
 
 
 def test_bad_input_is_named_and_changes_nothing(cast):
+    """Clause R-1.13."""
     official = cast["official"]
     before = cast["moderator"].get("/api/v1/consultations?per_page=100").json()["total"]
     r = official.post("/api/v1/consultations", json=draft_body(category=23))

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.system
 
 
 def test_decision_is_recorded_once_after_close_and_shows_the_path(env, system):
+    """Clauses R-1.6, R-2.5, R-3.18."""
     official = dev_login(system.base_url, ["official"], unit="Управління ЖКГ", full_name="ЖКГ Роман")
     c = open_consultation(official, title="Тарифи на вивезення сміття", category=16)
     decision = {"number": "№ 415", "adopted_on": today_kyiv().isoformat(),
@@ -38,6 +39,7 @@ def test_decision_is_recorded_once_after_close_and_shows_the_path(env, system):
 
 
 def test_search_finds_ukrainian_word_forms_and_filters(system):
+    """Clause R-1.4."""
     official = dev_login(system.base_url, ["official"], unit="Відділ велоінфраструктури", full_name="Вело Дарина")
     marker = uuid.uuid4().hex[:6]
     bike = open_consultation(official, title=f"Велодоріжка на вулиці Шевченка {marker}", category=15,

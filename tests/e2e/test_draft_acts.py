@@ -18,6 +18,7 @@ pytestmark = pytest.mark.system
 
 
 def test_draft_act_paragraphs_comments_and_versions(env, system):
+    """Clauses R-1.9, R-3.1."""
     official = dev_login(system.base_url, ["official"], unit="Юридичне управління", full_name="Юрист Олена")
     body = {"form": "draft_act", "title": "Проєкт рішення про тарифи на проїзд", "category": 17,
             "question": "Обговорення проєкту рішення виконавчого комітету про тарифи",

@@ -96,6 +96,7 @@ def archived_report(env, system) -> tuple[str, dict]:
 
 
 def test_reports_routes_on_a_real_report_answer_as_documented(system, archived_report):
+    """Clause R-3.16."""
     cid, official = archived_report
     mine = lambda p: p.startswith("/api/v1/consultations/{consultation_id}/") and (  # noqa: E731
         "/report" in p or "/protocol" in p or "/archive/" in p)

@@ -152,6 +152,7 @@ def test_two_identical_comments_sent_at_once_store_one(system, active):
 # ---- browser session: CSRF and SameSite (R-3.5) -------------------------------------------------
 
 def test_cookie_session_needs_the_csrf_token_and_cookies_are_samesite(system):
+    """Clause R-3.5."""
     r = requests.post(system.base_url + "/api/v1/auth/dev-login", timeout=10,
                       json={"subject": f"csrf-{uuid.uuid4().hex[:8]}", "full_name": "Куки Кирило"})
     cookies = r.headers.get("Set-Cookie", "")
@@ -312,6 +313,7 @@ def test_no_get_route_changes_anything(env, system, everyone):
 # ---- no personal data in any log line (extends test_registry's check to these scenarios) ---------
 
 def test_no_personal_data_in_the_logs_of_the_hardening_scenarios(system, strict_gateway, active):
+    """Clause R-2.4."""
     email, phone, born = "hard.secret@example.org", "+380631234567", "1966-06-16"
     person = dev_login(system.base_url, full_name="Потайна Ганна", birth_date=born)
     assert person.put("/api/v1/me", json={"email": email, "phone": phone}).status_code == 200

@@ -54,6 +54,7 @@ def register(env):
 
 
 def test_exactly_the_right_people_get_exactly_one_email(env, system, register):
+    """Clause R-1.10."""
     mail_dir = Path(env.vars["MAIL_DIR"])
     want = expected(1000, register, 7)
     title = "Нове сміттєпереробне підприємство"
@@ -79,6 +80,7 @@ def test_exactly_the_right_people_get_exactly_one_email(env, system, register):
 
 
 def test_unsubscribe_link_works_once_and_forgery_is_refused(env, system, register):
+    """Clause R-1.10."""
     mail_dir = Path(env.vars["MAIL_DIR"])
     msg = eventually(lambda: mails(mail_dir, register))[0]
     url = re.search(r"<(.+)>", msg["List-Unsubscribe"]).group(1)
@@ -101,6 +103,7 @@ def test_unsubscribe_link_works_once_and_forgery_is_refused(env, system, registe
 
 
 def test_killed_mid_fanout_every_recipient_still_gets_one_email(env, system, register):
+    """Clause R-1.10."""
     mail_dir = Path(env.vars["MAIL_DIR"])
     want = expected(1000, register, 12)  # the person who unsubscribed above may drop out
     title = "Дозвіл на спеціальне водокористування"
@@ -128,6 +131,7 @@ def test_killed_mid_fanout_every_recipient_still_gets_one_email(env, system, reg
 
 
 def test_cabinet_inbox_tells_the_author_and_initiator(system):
+    """Clause R-3.11."""
     moderator = dev_login(system.base_url, ["moderator"], full_name="Модератор Скриньки")
     author = dev_login(system.base_url, full_name="Автор Скриньки")
     official = dev_login(system.base_url, ["official"], unit="Відділ скриньки", full_name="Скринька Ольга")
@@ -270,7 +274,7 @@ class FlakySmtp:
 def test_smtp_answering_4xx_for_a_while_then_every_email_once_and_550_not_retried(env, system):
     """Acceptance (issue 6): temporary SMTP refusals are retried with backoff until the server
     recovers, every recipient then has exactly one e-mail; a permanent 550 is recorded failed after
-    one attempt and shows in the progress counts."""
+    one attempt and shows in the progress counts (R-3.4)."""
     import psycopg
     from aiosmtpd.controller import Controller
 

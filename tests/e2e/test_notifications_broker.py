@@ -60,6 +60,7 @@ def our_mails(mail_dir: Path, tag: str) -> list:
 
 
 def test_rabbitmq_restarted_during_a_fanout_every_recipient_one_email(drill):
+    """Clause R-1.10."""
     import psycopg
 
     node, env, cluster = drill

@@ -32,6 +32,7 @@ def consultation(system):
 
 
 def test_approved_comment_is_public_once_and_a_later_rejection_removes_it(env, system, consultation):
+    """Clause R-3.5."""
     cid = consultation["id"]
     author = dev_login(system.base_url, full_name="Автор Коментаря Іван")
     comment = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Потрібен шкільний автобус, див. www.example.com"}).json()
@@ -54,6 +55,7 @@ def test_approved_comment_is_public_once_and_a_later_rejection_removes_it(env, s
 
 
 def test_rejected_comment_grounds_are_for_the_author_only(env, system, consultation):
+    """Clauses R-3.7, R-3.9."""
     cid = consultation["id"]
     author = dev_login(system.base_url, full_name="Автор Відхиленого")
     comment = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Неприйнятний текст, пишіть на spam@example.com"}).json()
@@ -67,6 +69,7 @@ def test_rejected_comment_grounds_are_for_the_author_only(env, system, consultat
 
 
 def test_initiative_goes_to_the_unit_which_accepts_it_and_publishes_it_with_the_author(env, system):
+    """Clauses R-3.10, R-3.11."""
     initiator = dev_login(system.base_url, full_name="Ініціатор Василь Петрович")
     unit_official = dev_login(system.base_url, ["official"], unit="Управління культури", full_name="Культура Ганна")
     unit_id = next(r["unit_id"] for r in unit_official.get("/api/v1/me").json()["roles"] if r["role"] == "official")
@@ -96,6 +99,7 @@ def test_initiative_goes_to_the_unit_which_accepts_it_and_publishes_it_with_the_
 
 
 def test_declined_and_rejected_initiatives_tell_the_initiator_why(env, system):
+    """Clauses R-1.5, R-3.9, R-3.10, R-3.11."""
     initiator = dev_login(system.base_url, full_name="Ініціаторка Марта")
     unit_official = dev_login(system.base_url, ["official"], unit="Управління спорту", full_name="Спорт Іван")
     unit_id = next(r["unit_id"] for r in unit_official.get("/api/v1/me").json()["roles"] if r["role"] == "official")
