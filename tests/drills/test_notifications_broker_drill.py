@@ -1,4 +1,4 @@
-"""Acceptance of issue 6: RabbitMQ restarted in the middle of an e-mail fan-out. The system runs
+"""A drill: RabbitMQ restarted in the middle of an e-mail fan-out. The system runs
 against a RabbitMQ node of this test's own (never the shared broker on 5672, which other runs use):
 the node is stopped and started again while the senders are half-way; the services reconnect by
 themselves, every recipient gets exactly one e-mail, progress reaches sent = recipients and
