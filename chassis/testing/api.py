@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import requests
 
-from chassis.settings import get_settings
+from chassis.workdays import local_today
 
 
 @dataclass
@@ -41,7 +40,7 @@ class Caller:
 
 
 def years_ago(years: int, days: int = 0) -> str:
-    today = datetime.now(ZoneInfo(get_settings().tz)).date()  # ages are counted on the city's calendar
+    today = local_today()  # ages are counted on the city's calendar
     try:
         d = today.replace(year=today.year - years)
     except ValueError:  # 29 February

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services.consultations.models import consultations
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.support.api import Caller, dev_login
 from tests.support.consultations import close_now, open_consultation
 
@@ -18,14 +18,14 @@ def test_decision_is_recorded_once_after_close_and_shows_the_path(env, system):
     """Clauses R-1.6, R-2.5, R-3.18."""
     official = dev_login(system.base_url, ["official"], unit="Управління ЖКГ", full_name="ЖКГ Роман")
     c = open_consultation(official, title="Тарифи на вивезення сміття", category=16)
-    decision = {"number": "№ 415", "adopted_on": today_kyiv().isoformat(),
+    decision = {"number": "№ 415", "adopted_on": local_today().isoformat(),
                 "title": "Про встановлення тарифів на вивезення побутових відходів",
                 "text": "Встановити тарифи з урахуванням результатів консультації."}
     early = official.post(f"/api/v1/consultations/{c['id']}/decision", json=decision)
     assert early.status_code == 409 and early.json()["code"] == "consultation_not_closed"
     close_now(env, c["id"])
     future = official.post(f"/api/v1/consultations/{c['id']}/decision",
-                           json={**decision, "adopted_on": (today_kyiv() + timedelta(days=3)).isoformat()})
+                           json={**decision, "adopted_on": (local_today() + timedelta(days=3)).isoformat()})
     assert future.status_code == 422 and future.json()["errors"][0]["field"] == "adopted_on"
     stranger = dev_login(system.base_url, ["official"], unit="Інший відділ", full_name="Чужий Посадовець")
     assert stranger.post(f"/api/v1/consultations/{c['id']}/decision", json=decision).status_code == 403
@@ -54,6 +54,6 @@ def test_search_finds_ukrainian_word_forms_and_filters(system):
     assert bike["id"] in found(q="велодоріжки") and other["id"] not in found(q="велодоріжки")
     assert bike["id"] in found(q="Велодоріжку Шевченка")
     assert other["id"] in found(q="освітлення") and bike["id"] not in found(q="освітлення")
-    assert {bike["id"], other["id"]} <= found(unit="Відділ велоінфраструктури", year=today_kyiv().year)
+    assert {bike["id"], other["id"]} <= found(unit="Відділ велоінфраструктури", year=local_today().year)
     assert not ({bike["id"], other["id"]} & found(unit="Відділ велоінфраструктури", year=2001))
     assert anyone.get("/api/v1/consultations", params={"q": "в"}).status_code == 422

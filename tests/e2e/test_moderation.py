@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from chassis.db import make_engine
 from services.moderation.models import screenings
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.support.samples import FULL_NOTICE, draft_body
 from tests.support.waiting import eventually
 from tests.support.consultations import public_ids
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.system
 def cast(system):
     base = system.base_url
     official = dev_login(base, ["official"], unit="Управління модерації тест", full_name="Власник Консультації")
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), title="Ремонт мосту через Уж")
+    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat(), title="Ремонт мосту через Уж")
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     official.post(f"/api/v1/consultations/{cid}/publish")
     return {"cid": cid, "official": official,

@@ -9,18 +9,18 @@ from sqlalchemy import select, update
 
 from chassis.db import Db, make_engine
 from services.consultations.models import consultations
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.support.api import Caller, dev_login
 from tests.support.samples import FULL_NOTICE, draft_body
 
 
 def today() -> date:
-    return today_kyiv()  # the service counts days in Kyiv, whatever the machine's zone
+    return local_today()  # the service counts days in Kyiv, whatever the machine's zone
 
 
 def open_consultation(official, **over) -> dict:
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), **over)
+    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat(), **over)
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     published = official.post(f"/api/v1/consultations/{cid}/publish")
     assert published.status_code == 200, published.text
@@ -33,7 +33,7 @@ def close_now(env, cid: str) -> None:
     engine = make_engine("consultations", env.settings())
     with Db(engine).transaction() as session:
         session.execute(update(consultations).where(consultations.c.id == uuid.UUID(cid))
-                        .values(starts_on=today_kyiv() - timedelta(days=20), ends_on=today_kyiv() - timedelta(days=1)))
+                        .values(starts_on=local_today() - timedelta(days=20), ends_on=local_today() - timedelta(days=1)))
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with engine.connect() as conn:
@@ -55,8 +55,8 @@ def case_for(moderator, subject_id):
 def announce(system, category: int, title: str) -> dict:
     """An active consultation of ``category`` (its start-day e-mails go out to the register)."""
     official = dev_login(system.base_url, ["official"], unit="Відділ розсилок", full_name="Розсилка Ніна")
-    body = draft_body(notice=FULL_NOTICE, category=category, title=title, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat())
+    body = draft_body(notice=FULL_NOTICE, category=category, title=title, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat())
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     c = official.post(f"/api/v1/consultations/{cid}/publish").json()
     assert c["status"] == "active"
