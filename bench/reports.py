@@ -148,7 +148,7 @@ def main() -> None:
 
     import psycopg
 
-    from tests.support.api import dev_login
+    from chassis.testing.api import dev_login
 
     with isolated_system(RPC_TIMEOUT="300") as (world, cluster):
         base = world.base_url
