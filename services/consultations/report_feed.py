@@ -22,7 +22,6 @@ from services.consultations.handlers.surveys import tallies
 from services.consultations.models import comments, consultations, responses, supports
 from services.consultations.store import Store, respondents
 
-MAX_PAGE = 5000
 
 
 def source(session: Session, cid: uuid.UUID) -> dict:

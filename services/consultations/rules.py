@@ -13,13 +13,14 @@ from datetime import date, datetime, timedelta, timezone
 from chassis.errors import Forbidden, InvalidInput, NotFound
 from chassis.text import canonical
 from chassis.workdays import calendar_deadline, working_deadline
+from contracts import identity
 from contracts.consultations import (NOTICE_LABELS, PUBLIC_STATUSES, CommentOut, ConsultationPublished, Deadline,
                                      DecisionOut, Form, Notice, QuestionKind, QuestionOut, ResponseIn, Status)
 from contracts.identity import Principal, Role
+from contracts.moderation import moderation_due  # noqa: F401  (R-3.10: the one clock, shown in the deadlines)
 
 DECISION_WORKING_DAYS = 5  # R-3.18
 REPORT_DAYS = 15  # R-3.17
-MODERATION_WORKING_DAYS = 2  # R-3.10
 QUESTION_IN_EVENT = 500  # characters of the question an e-mail quotes
 
 
@@ -30,7 +31,6 @@ class Rules:
     min_term_days: int = 15              # R-1.12
     min_term_days_initiative: int = 30   # R-3.11 read as days
     public_url: str = "http://localhost:8000"
-    holidays_are_days_off: bool = True
     initiative_term: str = "calendar_month"  # R-3.11 «not less than one month»: calendar_month | days
     max_years_ahead: int = 2             # no date later than this many years from today
     max_term_days: int = 366             # the longest consultation, calendar days
@@ -88,18 +88,14 @@ def term_shortfall(starts_on: date, ends_on: date, initiative: bool, rules: Rule
     return None if term >= minimum else f"щонайменше {minimum} календарних днів"
 
 
-def moderation_due(at: datetime) -> datetime:
-    """R-3.10: an initiative is moderated within two working days of its submission."""
-    return working_deadline(at, MODERATION_WORKING_DAYS)
-
-
 def report_due(ends_on: date) -> datetime:
     """R-3.17: the report is due 15 calendar days after the last day."""
     return calendar_deadline(ends_on, REPORT_DAYS)
 
 
-def decision_due(adopted_on: date, holidays_off: bool) -> datetime:
-    """R-3.18: the decision is published within five working days of its adoption."""
+def decision_due(adopted_on: date, holidays_off: bool | None = None) -> datetime:
+    """R-3.18: the decision is published within five working days of its adoption (whether holidays
+    count is ``HOLIDAYS_ARE_DAYS_OFF`` unless given)."""
     return working_deadline(datetime.combine(adopted_on, datetime.min.time(), tzinfo=timezone.utc),
                             DECISION_WORKING_DAYS, holidays_off)
 
@@ -153,15 +149,8 @@ def require_login(actor: Principal | None) -> Principal:
 
 
 def require_participant(actor: Principal | None) -> Principal:
-    """R-1.3, R-3.10: comment, vote or initiate only when eligible and consented."""
-    require_login(actor)
-    if not actor.consent_given:
-        raise Forbidden("Спершу надайте згоду на обробку персональних даних", code="consent_required")
-    if not actor.eligibility.eligible:
-        reason = actor.eligibility.reasons[0]
-        raise Forbidden("Ви можете читати, але не брати участь у консультаціях", code=reason,
-                        errors=[{"field": "person", "message": r, "type": r} for r in actor.eligibility.reasons])
-    return actor
+    """R-1.3, R-3.10: comment, vote or initiate only when logged in, eligible and consented."""
+    return identity.require_participant(require_login(actor))
 
 
 def official_unit(actor: Principal):

@@ -33,8 +33,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("bench/baseline_app.py", "services.consultations.models"): "the plain-Flask baseline's tables",
     ("bench/baseline_app.py", "services.consultations.handlers"): "the same handlers called in-process",
     ("bench/baseline_app.py", "services.consultations.store"): "the same handlers called in-process",
-    ("bench/moderation.py", "services.moderation.screening"): "screening quality over a corpus",
-    ("bench/moderation.py", "services.moderation.corpus"): "the corpus the screening is measured on",
     ("bench/reports.py", "services.reports"): "rendering in-process, the baseline of the service",
     ("bench/notifications.py", "services.notifications"): "the mailer alone, the SMTP ceiling",
     # the demo seed writes through two services' rules before they start (no running system needed)
@@ -42,8 +40,8 @@ KNOWN: dict[tuple[str, str], str] = {
     ("deploy/demo.py", "services.consultations.models"): "demo seed",
     ("deploy/demo.py", "services.registry"): "demo seed",
 }
-# bench/ still borrows the test harness (cluster, world, api helpers); the last known exception
-BENCH_MAY_IMPORT_TESTS = True
+# bench/ starts its systems with chassis.testing, as the tests do
+BENCH_MAY_IMPORT_TESTS = False
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:

@@ -37,8 +37,7 @@ def record_decision(uow, actor: Principal | None, cid: uuid.UUID, data: Decision
         rules.check_decision_dates(data.adopted_on, row.closed_at, today)
         if store.has_decision(cid):
             raise Conflict("Рішення вже внесено", code="decision_exists")
-        recorded = store.add_decision(cid, actor.person_id, rules.decision_due(data.adopted_on,
-                                                                               rules_.holidays_are_days_off),
+        recorded = store.add_decision(cid, actor.person_id, rules.decision_due(data.adopted_on),
                                       number=data.number, adopted_on=data.adopted_on, title=data.title,
                                       text=data.text)
         store.add_event(DecisionPublished(consultation_id=cid, number=data.number, adopted_on=data.adopted_on,
