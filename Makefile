@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 export PSYCOPG_WAIT_FUNC ?= wait_selector
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run install migrate topology demo test drills bench clean asyncapi settings-doc
+.PHONY: run install migrate topology demo test drills bench clean asyncapi rpc-doc settings-doc
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -57,6 +57,9 @@ bench: install
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml
+
+rpc-doc: install
+	$(BIN)/python -m chassis.rpc_contract > docs/rpc.json
 
 settings-doc: install
 	$(BIN)/python -m chassis.settings_doc > docs/settings.md

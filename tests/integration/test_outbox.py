@@ -52,6 +52,25 @@ def test_redelivered_event_has_effect_once(env, probe_world):
     assert len(mine) == 1
 
 
+def test_a_type_in_two_versions_goes_out_once_per_version_and_each_consumer_takes_its_own(env, probe_world):
+    """docs/events.md, "A new version": the publisher names version 2; the outbox carries the fact in
+    version 1 too (two envelopes, two ids); a handler subscribed to version 1 sees only the v1 one
+    and a handler of version 2 only the v2 one, each once."""
+    tap = Tap(env.amqp_uri, "probe", "item_renamed")
+    rpc = probe_world["rpc"]
+    rpc.probe.rename_item("Сквер")
+    bodies = tap.drain(15, until=2)
+    assert sorted((b["version"], sorted(b["data"])) for b in bodies) == [
+        (1, ["item_id", "name"]), (2, ["display_name", "item_id", "slug"])]
+    assert len({b["event_id"] for b in bodies}) == 2 and len({b["data"]["item_id"] for b in bodies}) == 1
+    ids = {b["version"]: b["event_id"] for b in bodies}
+    assert wait_for(lambda: {e["event_id"] for e in rpc.probe.effects()} >= set(ids.values()))
+    time.sleep(1.0)  # a handler that took the other version too would have written it by now
+    mine = sorted((e["event_id"], e["name"]) for e in rpc.probe.effects() if e["event_id"] in ids.values())
+    assert mine == sorted([(ids[1], "v1:Сквер"), (ids[2], "v2:сквер")])
+    tap.close()
+
+
 def test_plain_kombu_consumer_receives_and_parses_a_service_event(env, probe_world):
     tap = Tap(env.amqp_uri, "probe", "item_created")
     item_id = probe_world["rpc"].probe.create_item("через RPC")

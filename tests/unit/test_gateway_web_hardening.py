@@ -147,12 +147,13 @@ def test_zip_bomb_is_refused_without_inflating_it():
 @pytest.mark.parametrize("content_type", ["text/csv; charset=utf-8", "text/html; charset=utf-8"])
 def test_report_files_send_a_single_charset(content_type, tmp_path):
     from chassis.files import FileStore
+    from contracts.reports import StoredFile
     from gateway.routes_reports import send
 
     app = create_app(Settings(rate_limit_enabled=False, file_store=str(tmp_path)))
     digest = FileStore(tmp_path).put("звіт".encode())
     with app.test_request_context("/"):
-        r = send({"sha256": digest, "content_type": content_type, "filename": "report.csv"})
+        r = send(StoredFile(sha256=digest, content_type=content_type, filename="report.csv"))
     assert r.headers["Content-Type"] == content_type
     assert r.headers["Content-Type"].count("charset") == 1
 

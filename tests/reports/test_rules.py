@@ -11,7 +11,7 @@ import pytest
 
 from chassis.errors import InvalidInput, parse
 from contracts.reports import BulkConsiderationIn, ConsiderationIn
-from services.registry.domain import age_band
+from services.registry.rules import age_band
 from services.reports import render, rules
 
 
