@@ -39,9 +39,9 @@ def main() -> None:
     from nameko.standalone.rpc import ClusterRpcProxy
 
     import chassis.errors  # noqa: F401
-    from tests.support.cluster import Cluster
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, make_world, migrate
+    from chassis.testing.cluster import Cluster
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, make_world, migrate
 
     infra = discover()
     world = make_world(infra, LOG_LEVEL="WARNING")

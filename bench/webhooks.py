@@ -129,7 +129,7 @@ def main() -> None:
 
     import chassis.errors  # noqa: F401
     from chassis.settings import get_settings
-    from tests.support.world import free_port
+    from chassis.testing.world import free_port
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -20,7 +20,8 @@ from contracts.identity import Role
 from contracts.registry import DevLoginIn
 from services.consultations import domain as consultations, plan
 from services.consultations.models import consultations as consultations_table
-from services.registry import domain as registry
+from services.registry import handlers as registry
+from services.registry.store import Store as RegistryStore
 
 log = logging.getLogger("demo")
 MARK = "[demo]"
@@ -61,9 +62,10 @@ def main() -> None:
             return
     who = {}
     with reg.transaction() as s:
+        store = RegistryStore(s)
         for key, person in PEOPLE.items():
-            ref = registry.dev_login(s, person)
-            who[key] = registry.principal(s, ref.id)
+            ref = registry.dev_person(store, person)
+            who[key] = registry.principal(store, ref.id)
     today = local_today()
     rules = consultations.Rules()
     official, resident = who["demo-official"], who["demo-resident"]

@@ -28,8 +28,10 @@ from contracts.consultations import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STAT
                                      InitiativeDecision, InitiativeStatusChanged, NewVersionIn,
                                      ParagraphChange, ParagraphOut, Status, VersionDiff, DecisionIn,
                                      DecisionOut, DecisionPublished, TimelineEntry, AttachmentMeta,
-                                     AttachmentOut, ConsultationArchived, Deadline, DeadlineList)
+                                     AttachmentOut, ConsultationArchived, Deadline, DeadlineList, SurveyAnswered)
+from contracts import identity
 from contracts.identity import Principal, Role
+from contracts.moderation import moderation_due
 from services.consultations import drafts
 from services.consultations.models import (alternatives, attachments, comments, consultations, decisions,
                                            draft_versions,
@@ -39,7 +41,6 @@ from services.consultations.models import (alternatives, attachments, comments, 
 DECISION_WORKING_DAYS = 5  # R-3.18
 
 REPORT_DAYS = 15  # R-3.17
-MODERATION_WORKING_DAYS = 2  # R-3.10
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,6 @@ class Rules:
     min_term_days: int = 15              # R-1.12
     min_term_days_initiative: int = 30   # R-3.11 read as days
     public_url: str = "http://localhost:8000"
-    holidays_are_days_off: bool = True
     initiative_term: str = "calendar_month"  # R-3.11 «not less than one month»: calendar_month | days
     max_years_ahead: int = 2             # no date later than this many years from today
     max_term_days: int = 366             # the longest consultation, calendar days
@@ -130,13 +130,7 @@ def require_participant(actor: Principal | None) -> Principal:
     """R-1.3, R-3.10: comment, vote or initiate only when eligible and consented."""
     if actor is None:
         raise Forbidden("Потрібно увійти", code="login_required")
-    if not actor.consent_given:
-        raise Forbidden("Спершу надайте згоду на обробку персональних даних", code="consent_required")
-    if not actor.eligibility.eligible:
-        reason = actor.eligibility.reasons[0]
-        raise Forbidden("Ви можете читати, але не брати участь у консультаціях", code=reason,
-                        errors=[{"field": "person", "message": r, "type": r} for r in actor.eligibility.reasons])
-    return actor
+    return identity.require_participant(actor)
 
 
 def _history(session: Session, consultation_id: uuid.UUID, old: str | None, new: Status,
@@ -166,7 +160,7 @@ def create(session: Session, actor: Principal | None, data: ConsultationIn, toda
                                errors=[{"field": "form", "message": "proposal або survey (п. 2.2)"}])
         status = Status.submitted
         values = dict(initiator_id=actor.person_id, initiator_name=actor.full_name,
-                      moderation_due=working_deadline(now(), MODERATION_WORKING_DAYS))
+                      moderation_due=moderation_due(now()))
     session.execute(consultations.insert().values(
         id=cid, form=data.form.value, title=data.title, question=data.question, category=data.category,
         status=status.value, notice=data.notice.model_dump(), starts_on=data.starts_on,
@@ -376,7 +370,10 @@ def open_due(session: Session, today: date, rules: Rules, batch: int = 100) -> i
 
 
 def close_due(session: Session, today: date, batch: int = 100) -> int:
-    """Close active consultations whose last day has ended (in the city's time zone)."""
+    """Close active consultations whose last day has ended (in the city's time zone); the event
+    carries the counts the reports service checks its read model against."""
+    from services.consultations.report_feed import closing_counts  # report_feed reads through this module
+
     rows = session.execute(select(consultations.c.id, consultations.c.ends_on).where(
         consultations.c.status == Status.active.value, consultations.c.ends_on < today)
         .limit(batch).with_for_update(skip_locked=True)).all()
@@ -385,7 +382,8 @@ def close_due(session: Session, today: date, batch: int = 100) -> int:
         session.execute(update(consultations).where(consultations.c.id == row.id).values(
             status=Status.closed.value, closed_at=func.now(), updated_at=func.now(), report_due=due))
         _history(session, row.id, Status.active.value, Status.closed, None, "end date")
-        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due))
+        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due,
+                                              **closing_counts(session, row.id)))
     return len(rows)
 
 
@@ -496,7 +494,7 @@ def record_decision(session: Session, actor: Principal | None, cid: uuid.UUID, d
     if session.execute(select(decisions.c.consultation_id).where(decisions.c.consultation_id == cid)).first():
         raise Conflict("Рішення вже внесено", code="decision_exists")
     due = working_deadline(datetime.combine(data.adopted_on, datetime.min.time(), tzinfo=timezone.utc),
-                           DECISION_WORKING_DAYS, rules.holidays_are_days_off)
+                           DECISION_WORKING_DAYS)
     recorded = session.execute(decisions.insert().values(
         consultation_id=cid, number=data.number, adopted_on=data.adopted_on, title=data.title, text=data.text,
         publication_due=due, recorded_by=actor.person_id).returning(decisions)).one()
@@ -755,6 +753,7 @@ def respond(session: Session, actor: Principal | None, cid: uuid.UUID, data: Res
                         .on_conflict_do_update(index_elements=[supports.c.consultation_id, supports.c.person_id],
                                                set_={"alternative_id": data.alternative_id,
                                                      "updated_at": func.now()}))
+    add_event(session, SurveyAnswered(consultation_id=cid, person_id=actor.person_id, answered_at=now()))
     return results(session, actor, cid)
 
 

@@ -111,7 +111,7 @@ def test_the_whole_system_runs_with_one_broker_user_per_process(broker, make_env
     mq, uri = broker
     env = make_env(**QUORUM, APP_ENV="development")
     migrate(env)
-    from tests.drills.test_infra_drills import start_probe
+    from tests.support.drills import start_probe
     from tests.support.cluster import ROOT, Cluster
 
     cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, env.base_url)
