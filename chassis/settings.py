@@ -49,7 +49,9 @@ class Settings(BaseSettings):
                                 "half-open broker connection is noticed after about twice this")
     amqp_publish_timeout: float = Field(10.0, gt=0, description="longest wait for a publish and its confirm (s)")
     max_workers: int = Field(16, description="concurrent workers per service instance")
-    outbox_poll_seconds: float = Field(0.5, description="outbox relay poll interval (s)")
+    outbox_poll_seconds: float = Field(0.5, description="how often the outbox relay looks for events left "
+                                       "unsent (broker down, a process killed after its commit); new "
+                                       "events go out right after their commit (s)")
     event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
     fault_point: str = Field("", description="test-only: SIGKILL at this point once (chassis.faults); "
                                              "refused when APP_ENV=production")
