@@ -36,7 +36,7 @@ def make_engine(service: str, settings: Settings | None = None, read: bool = Fal
     if not settings.db_prepared_statements:
         args["prepare_threshold"] = None
     url = settings.service_read_db_url(service) if read else settings.service_db_url(service)
-    pool_size, overflow = (1, 0) if relay else (settings.db_pool_size, settings.db_max_overflow)
+    pool_size, overflow = (1, 0) if relay else (settings.pool_size, settings.db_max_overflow)
     return create_engine(url, pool_size=pool_size, max_overflow=overflow,
                          pool_pre_ping=not relay, pool_recycle=1800, connect_args=args,
                          poolclass=metrics.MeasuredQueuePool)
