@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # identity and sessions (issue: Registry and identity)
     secret_key: str = Field(DEV_SECRET, description="signs session tokens and cookies; set in production")
     session_ttl_minutes: int = Field(12 * 60, description="session lifetime")
+    session_cache_seconds: float = Field(30.0, ge=0, description="each gateway worker keeps a resolved session "
+                                         "this long at most, dropped at once by the registry's events (logout, "
+                                         "consent, erasure, roles); a revoked session is refused within this "
+                                         "bound even if an event is missed (docs/identity.md); 0: off")
     community_code: str = Field("UA-DEMO-COMMUNITY", description="the community's КАТОТТГ code (R-1.3); set it")
     oauth_authorize_url: str = Field("https://id.gov.ua/", description="identity provider: authorization endpoint")
     oauth_token_url: str = Field("https://id.gov.ua/get-access-token", description="identity provider: token endpoint")

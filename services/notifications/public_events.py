@@ -45,6 +45,8 @@ PRIVATE: dict[tuple[str, str], str] = {
     ("registry", "person_erased"): "about a person",
     ("registry", "role_granted"): "about a person",
     ("registry", "role_revoked"): "about a person",
+    ("registry", "session_revoked"): "about a person's session",
+    ("registry", "consent_given"): "about a person",
 }
 
 PUBLIC_TYPES = sorted({t for _, t in PUBLIC})

@@ -17,11 +17,11 @@ from chassis.outbox import add_event
 from services.registry.consent import CONSENT_VERSION
 from services.workdays import today_kyiv
 from services.registry.models import audit_log, organisations, persons, roles, sessions, units
-from services.registry.schemas import (AuditEntry, Consent, DevLoginIn, EmailMode, Eligibility, IdentityIn,
+from services.registry.schemas import (AuditEntry, Consent, ConsentGiven, DevLoginIn, EmailMode, Eligibility, IdentityIn,
                                        InterestedPage, InterestedPerson, MeOut, MeUpdate,
                                        OrganisationIn, OrganisationOut, PersonErased, PersonRef,
                                        PersonRegistered, PersonUpdated, Principal, Role, RoleGrant,
-                                       RoleGranted, RoleOut, RoleRevoked, SessionOut, UnitIn,
+                                       RoleGranted, RoleOut, RoleRevoked, SessionOut, SessionRevoked, UnitIn,
                                        UnitOut)
 
 MIN_AGE = 14
@@ -117,8 +117,10 @@ def open_session(session: Session, person_id: uuid.UUID, ttl: timedelta) -> Sess
 
 
 def revoke_session(session: Session, session_id: uuid.UUID) -> None:
-    session.execute(update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
-                    .values(revoked_at=func.now()))
+    person_id = session.execute(update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+                                .values(revoked_at=func.now()).returning(sessions.c.person_id)).scalar()
+    if person_id is not None:  # the gateways drop the session from their caches (docs/identity.md)
+        add_event(session, SessionRevoked(session_id=session_id, person_id=person_id))
 
 
 def _consented(person) -> bool:
@@ -190,6 +192,7 @@ def give_consent(session: Session, person_id: uuid.UUID, version: str) -> MeOut:
         consent_version=version, consented_at=func.now(), consent_withdrawn_at=None, erased_at=None,
         updated_at=func.now()))
     audit(session, person_id, "consent_given", person_id, version=version)
+    add_event(session, ConsentGiven(person_id=person_id, consent_version=version))
     return me(session, person_id)
 
 

@@ -238,6 +238,22 @@ class PersonErased(EventData):
     erased_at: datetime
 
 
+@event("registry", "session_revoked")
+class SessionRevoked(EventData):
+    """A session ended before its time (logout): its token stops working."""
+
+    session_id: uuid.UUID
+    person_id: uuid.UUID
+
+
+@event("registry", "consent_given")
+class ConsentGiven(EventData):
+    """A person agreed to the processing of their personal data (this version of the consent text)."""
+
+    person_id: uuid.UUID
+    consent_version: str
+
+
 @event("registry", "role_granted")
 class RoleGranted(EventData):
     person_id: uuid.UUID
