@@ -1,4 +1,4 @@
-"""The authorization matrix (issue 8, OWASP API1/API5; DESIGN, "Who sees what"): every route of
+"""The authorization matrix (OWASP API1/API5; who sees what): every route of
 ``/openapi.json`` × role × state of the object it takes → the expected status class.
 
 ``tests/e2e/test_authz_matrix.py`` drives every cell through the real gateway against real objects
