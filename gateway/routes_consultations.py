@@ -10,6 +10,7 @@ from gateway import auth
 from gateway.openapi import ApiSpec
 from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
                                             ConsultationOut, ConsultationPage, ConsultationPatch,
+                                            ConsultationView,
                                             DeadlineList, DecisionIn, Form, InitiativeDecision, MyInitiative,
                                             NewVersionIn, ResponseIn, Results, Status, VersionDiff)
 from services.registry.schemas import Role
@@ -35,6 +36,13 @@ class CommentQuery(BaseModel):
     order: str = Field("newest", pattern="^(newest|oldest)$")
     alternative_id: uuid.UUID | None = None
     paragraph_id: uuid.UUID | None = None
+
+
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    page: int = Field(1, ge=1, le=100_000, description="page of comments")
+    per_page: int = Field(20, ge=1, le=100)
+    order: str = Field("newest", pattern="^(newest|oldest)$")
 
 
 def rpc(method: str, *args, **kwargs):
@@ -66,6 +74,12 @@ def respond(consultation_id: uuid.UUID, body: ResponseIn) -> Results:
     return Results(**rpc("respond", actor(), str(consultation_id), body.model_dump(mode="json")))
 
 
+def page_view(consultation_id: uuid.UUID, query: PageQuery) -> ConsultationView:
+    """A consultation's page in one RPC (the web page and ``GET …/page``)."""
+    return ConsultationView(**rpc("page", actor(), str(consultation_id), query.page, query.per_page,
+                                  query.order == "newest"))
+
+
 def register(spec: ApiSpec):
     api = spec.blueprint("consultations", "/api/v1")
 
@@ -87,6 +101,13 @@ def register(spec: ApiSpec):
                "may not see it)", response=ConsultationOut, tags=["consultations"], errors=(404,))
     def consultations_get(consultation_id: uuid.UUID):
         return ConsultationOut(**rpc("get", actor(), str(consultation_id)))
+
+    @api.route("/consultations/<uuid:consultation_id>/page", summary="What a consultation's page shows, "
+               "in one call: the consultation, a page of its comments, the comments on its paragraphs, the "
+               "live tallies (404 when the caller may not see it)", query=PageQuery, response=ConsultationView,
+               tags=["consultations"], errors=(404,))
+    def consultations_page(consultation_id: uuid.UUID, query: PageQuery):
+        return page_view(consultation_id, query)
 
     @api.route("/consultations/<uuid:consultation_id>", "PATCH", summary="Edit a draft (owning unit)",
                body=ConsultationPatch, response=ConsultationOut, tags=["consultations"],

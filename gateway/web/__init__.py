@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, flash, g, redirect, render_t
 from werkzeug.exceptions import HTTPException
 
 from chassis.errors import Forbidden, NotFound, ServiceError
-from gateway import auth
+from gateway import auth, public_cache
 from gateway.abuse import TooManyRequests
 from gateway.rpc import ServiceFailed, ServiceUnavailable
 from services.consultations.categories import CATEGORIES
@@ -66,7 +66,8 @@ def _issue_csrf_cookie(response: Response) -> Response:
         response.set_cookie(auth.CSRF_COOKIE, g.new_csrf, max_age=settings.session_ttl_minutes * 60,
                             httponly=False, samesite="Lax", path="/",
                             secure=settings.public_url.startswith("https://"))
-    response.headers.setdefault("Cache-Control", "no-store")
+    if not public_cache.cacheable(request, response):  # an anonymous public page: gateway.public_cache
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

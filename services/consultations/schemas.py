@@ -359,6 +359,16 @@ class CommentPage(BaseModel):
     per_page: int
 
 
+class ConsultationView(BaseModel):
+    """What a consultation's page shows, read in one call: the consultation, a page of its comments,
+    the comments on the draft act's paragraphs (the first 100, oldest first) and the live tallies
+    (public consultations only)."""
+    consultation: ConsultationOut
+    comments: CommentPage
+    paragraph_comments: list[CommentOut] = Field(default_factory=list)
+    results: Results | None = None
+
+
 # ---- events -------------------------------------------------------------------------------------
 
 @event("consultations", "consultation_submitted")

@@ -15,6 +15,7 @@ from chassis.service import BaseService
 from chassis.settings import get_settings
 from services.consultations.models import PERSONAL
 from services.consultations import domain, plan, report_feed
+from services.consultations import page as consultation_page
 from services.consultations.categories import CATEGORIES
 from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
                                             AttachmentMeta, DecisionIn, Form, InitiativeDecision,
@@ -174,6 +175,17 @@ class ConsultationsService(BaseService):
                 session, _actor(actor), _uuid(consultation_id, "id"), page, per_page, bool(newest_first),
                 _uuid(alternative_id, "alternative_id") if alternative_id else None,
                 _uuid(paragraph_id, "paragraph_id") if paragraph_id else None))
+
+    @rpc(expected_exceptions=ServiceError)
+    def page(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 20,
+             newest_first: bool = True) -> dict:
+        """A consultation's page in one call: the consultation, a page of comments, the comments on
+        its paragraphs and the live tallies (what ``get`` + ``list_comments`` + ``results`` give)."""
+        page, per_page = _paging(page, per_page)
+        # anonymous: may lag (DATABASE_READ_URL); a person sees their own comment just sent
+        with (self.db.reading() if actor is None else self.db.transaction()) as session:
+            return dump(consultation_page.page_view(session, _actor(actor), _uuid(consultation_id, "id"),
+                                                    page, per_page, bool(newest_first)))
 
     @rpc(expected_exceptions=ServiceError)
     def new_version(self, actor: dict, consultation_id, body: dict) -> dict:
