@@ -21,15 +21,17 @@ def binary() -> str:
     return found
 
 
-def write_config(prefix: Path, port: int, upstream: str, workers: int = 1) -> Path:
-    """The deployed server block with only its address, its upstream and its cache directory
-    changed, inside a main configuration of its own under ``prefix``; returns the main file."""
-    text = CONF.read_text()
+def write_config(prefix: Path, port: int, upstream: str, workers: int = 1, conf: str | None = None) -> Path:
+    """The deployed server block (or ``conf``, another version of it) with only its address, its
+    upstream and its cache directory changed, inside a main configuration of its own under
+    ``prefix``; returns the main file."""
+    text = CONF.read_text() if conf is None else conf
     for old, new in (("server gateway:8000;", f"server {upstream};"),
-                     ("listen 8080 default_server;", f"listen 127.0.0.1:{port} default_server;"),
-                     ("/tmp/nginx-econsult-cache", str(prefix / "cache"))):
+                     ("listen 8080 default_server;", f"listen 127.0.0.1:{port} default_server;")):
         assert old in text, f"{old!r} is no longer in {CONF}"
         text = text.replace(old, new)
+    assert conf is not None or "/tmp/nginx-econsult-cache" in text, f"the cache directory moved in {CONF}"
+    text = text.replace("/tmp/nginx-econsult-cache", str(prefix / "cache"))
     (prefix / "default.conf").write_text(text)
     temp = "\n".join(f"    {kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi",
                                                                            "uwsgi", "scgi"))
@@ -57,8 +59,8 @@ def check(prefix: Path, port: int = 8080, upstream: str = "127.0.0.1:9") -> subp
 
 
 class Nginx:
-    def __init__(self, port: int, upstream: str, workers: int = 1):
-        self.port, self.upstream, self.workers = port, upstream, workers
+    def __init__(self, port: int, upstream: str, workers: int = 1, conf: str | None = None):
+        self.port, self.upstream, self.workers, self.conf = port, upstream, workers, conf
         self.prefix = Path(tempfile.mkdtemp(prefix="econsult-nginx-"))
         self.proc: subprocess.Popen | None = None
 
@@ -67,7 +69,7 @@ class Nginx:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_path: str = "/healthz", timeout: float = 30) -> "Nginx":
-        main = write_config(self.prefix, self.port, self.upstream, self.workers)
+        main = write_config(self.prefix, self.port, self.upstream, self.workers, self.conf)
         self.proc = subprocess.Popen([binary(), "-p", str(self.prefix), "-c", str(main),
                                       "-e", str(self.prefix / "error.log")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
