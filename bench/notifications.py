@@ -105,10 +105,9 @@ def main() -> None:
     import chassis.errors  # noqa: F401
     from chassis.bus import ConfirmingPublisher, event_exchange
     from chassis.events import make_envelope
-    from services.consultations.categories import CATEGORIES
-    from services.consultations.schemas import ConsultationPublished, Form
+    from chassis.workdays import local_today
+    from contracts.consultations import CATEGORIES, ConsultationPublished, Form
     from services.notifications import mailer
-    from services.workdays import today_kyiv
     from tests.support.cluster import Cluster
     from tests.support.infra import discover
     from tests.support.world import destroy_world, free_port, make_world, migrate
@@ -131,7 +130,7 @@ def main() -> None:
         assert sink.stdout.readline().strip() == "ready"
 
         # the ceiling: the SMTP server alone, the same message size, same connections and reuse
-        today = today_kyiv()
+        today = local_today()
         sample = mailer.compose("Електронні консультації <noreply@localhost>", "Мешканець 12345",
                                 "person12345@example.org", "Розпочато консультацію: Тарифи на проїзд",
                                 "consultation_published",

@@ -90,7 +90,7 @@ def main() -> None:
 
     import psycopg
 
-    from services.workdays import today_kyiv
+    from chassis.workdays import local_today
     from tests.e2e.test_consultations import FULL_NOTICE
     from tests.e2e.test_outcomes import eventually
     from tests.support.api import dev_login
@@ -106,7 +106,7 @@ def main() -> None:
         body = {"form": "proposal", "title": "Безпечна вулиця", "category": 17, "notice": FULL_NOTICE,
                 "question": "Як зробити вулицю Шевченка безпечнішою для дітей?",
                 "alternatives": [{"text": "Перехід зі світлофором"}, {"text": "Лежачі поліцейські"}],
-                "starts_on": today_kyiv().isoformat(), "ends_on": (today_kyiv() + timedelta(days=20)).isoformat()}
+                "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}
         cid = official.post("/api/v1/consultations", json=body).json()["id"]
         official.post(f"/api/v1/consultations/{cid}/publish")
         people, n = str(args.people), str(args.comments)
@@ -122,7 +122,7 @@ def main() -> None:
         started = time.perf_counter()
         with psycopg.connect(f"{world.database_url}/{world.db_prefix}consultations", autocommit=True) as conn:
             conn.execute("UPDATE consultations SET starts_on = %s, ends_on = %s WHERE id = %s",
-                         (today_kyiv() - timedelta(days=20), today_kyiv() - timedelta(days=1), cid))
+                         (local_today() - timedelta(days=20), local_today() - timedelta(days=1), cid))
         report = f"/api/v1/consultations/{cid}/report"
         ready = eventually(lambda: official.get(report).status_code == 200, seconds=600)
         snapshot_s = time.perf_counter() - started

@@ -6,13 +6,13 @@ import uuid
 
 from flask import Response, current_app, json
 
+from contracts.identity import Role
+from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut
+from contracts.webhooks import (DeliveriesQuery, DeliveryList, FeedPage, FeedQuery, Queued, ReplayIn,
+                                SecretRotated, Subscription, SubscriptionCreated, SubscriptionIn,
+                                SubscriptionList)
 from gateway import api_keys, auth
 from gateway.openapi import ApiSpec
-from services.notifications.webhook_schemas import (DeliveriesQuery, DeliveryList, FeedPage, FeedQuery, Queued,
-                                                    ReplayIn, SecretRotated, Subscription, SubscriptionCreated,
-                                                    SubscriptionIn, SubscriptionList)
-from services.registry.api_keys import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut
-from services.registry.schemas import Role
 
 ADMIN = (Role.admin,)
 W = "/admin/webhooks"

@@ -12,10 +12,10 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from contracts.consultations import (AlternativeTally, CommentOut, CommentPage, ConsultationOut, ConsultationView,
+                                     OptionTally, QuestionTally, Results, Status)
+from contracts.identity import Principal
 from services.consultations import domain
-from services.consultations.schemas import (AlternativeTally, CommentOut, CommentPage, ConsultationOut,
-                                            ConsultationView, OptionTally, QuestionTally, Results, Status)
-from services.registry.schemas import Principal
 
 WITH_RESULTS = (Status.active, Status.closed, Status.archived)
 PARAGRAPH_COMMENTS = 100

@@ -13,18 +13,16 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.consultations.models import PERSONAL
+from chassis.workdays import local_today
+from contracts.consultations import (CATEGORIES, Category, CommentIn, ConsultationIn, ConsultationPatch,
+                                     AttachmentMeta, DecisionIn, Form, InitiativeDecision, NewVersionIn,
+                                     ResponseIn, Status)
+from contracts.identity import principal_from as _actor
+from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
+from contracts.reports import ReportPublished
 from services.consultations import domain, plan, report_feed
 from services.consultations import page as consultation_page
-from services.consultations.categories import CATEGORIES
-from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
-                                            AttachmentMeta, DecisionIn, Form, InitiativeDecision,
-                                            NewVersionIn, ResponseIn, Status)
-from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
-                                         InitiativeRejected)
-from services.reports.schemas import ReportPublished
-from services.registry.schemas import principal_from as _actor
-from services.workdays import today_kyiv
+from services.consultations.models import PERSONAL
 
 log = logging.getLogger(__name__)
 MAX_PER_PAGE = 100
@@ -73,20 +71,20 @@ class ConsultationsService(BaseService):
     def create(self, actor: dict, body: dict) -> dict:
         data = parse(ConsultationIn, body)
         with self.db.transaction() as session:
-            return dump(domain.create(session, _actor(actor), data, today_kyiv(), _rules()))
+            return dump(domain.create(session, _actor(actor), data, local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def update_draft(self, actor: dict, consultation_id, body: dict) -> dict:
         patch = parse(ConsultationPatch, body)
         with self.db.transaction() as session:
-            return dump(domain.update_draft(session, _actor(actor), _uuid(consultation_id, "id"), patch, today_kyiv(),
+            return dump(domain.update_draft(session, _actor(actor), _uuid(consultation_id, "id"), patch, local_today(),
                                             _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def publish(self, actor: dict, consultation_id) -> dict:
         with self.db.transaction() as session:
             return dump(domain.publish(session, _actor(actor), _uuid(consultation_id, "id"),
-                                       today_kyiv(), _rules()))
+                                       local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def get(self, actor: dict | None, consultation_id) -> dict:
@@ -158,7 +156,7 @@ class ConsultationsService(BaseService):
         data = parse(DecisionIn, body)
         with self.db.transaction() as session:
             return dump(domain.record_decision(session, _actor(actor), _uuid(consultation_id, "id"), data,
-                                               today_kyiv(), _rules()))
+                                               local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def add_comment(self, actor: dict, consultation_id, body: dict) -> dict:
@@ -294,7 +292,7 @@ class ConsultationsService(BaseService):
     @timer(interval=get_settings().timer_interval_seconds)
     def move_on_dates(self):
         """Open consultations on their start date and close them after their last day (Kyiv)."""
-        today = today_kyiv()
+        today = local_today()
         with self.db.transaction() as session:
             opened = domain.open_due(session, today, _rules())
             closed = domain.close_due(session, today)

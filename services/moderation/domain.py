@@ -18,14 +18,13 @@ from sqlalchemy.orm import Session
 
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
-from services.moderation.grounds import GROUNDS
+from chassis.workdays import working_deadline
+from contracts.identity import Principal, Role
+from contracts.moderation import (GROUNDS, Audit, AuditItem, CaseDecision, CaseOut, CommentApproved,
+                                  CommentRejected, InitiativeApproved, InitiativeRejected, Queue, QueueQuery,
+                                  Stats)
 from services.moderation.models import cases, decisions, flags, screenings
-from services.moderation.schemas import (Audit, AuditItem, CaseDecision, CaseOut, CommentApproved,
-                                         CommentRejected, InitiativeApproved, InitiativeRejected, Queue,
-                                         QueueQuery, Stats)
 from services.moderation.screening import screen
-from services.registry.schemas import Principal, Role
-from services.workdays import working_deadline
 
 MODERATION_WORKING_DAYS = 2
 

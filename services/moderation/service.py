@@ -9,12 +9,11 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.moderation.models import PERSONAL
-from services.consultations.schemas import CommentSubmitted, ConsultationSubmitted
+from contracts.consultations import CommentSubmitted, ConsultationSubmitted
+from contracts.identity import principal_from as _actor
+from contracts.moderation import GROUNDS, CaseDecision, QueueQuery, ReportIn
 from services.moderation import domain
-from services.moderation.grounds import GROUNDS
-from services.moderation.schemas import CaseDecision, QueueQuery, ReportIn
-from services.registry.schemas import principal_from as _actor
+from services.moderation.models import PERSONAL
 
 
 def dump(model) -> dict:

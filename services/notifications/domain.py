@@ -17,9 +17,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chassis.outbox import add_event
+from chassis.workdays import local_tz
+from contracts.notifications import Inbox, InboxItem, NotificationBatchCompleted, Progress
 from services.notifications.models import deliveries, digest_items, fanouts, inbox
-from services.workdays import KYIV
-from services.notifications.schemas import Inbox, InboxItem, NotificationBatchCompleted, Progress
 
 KIND = "consultation_started"
 DIGEST = "daily_digest"
@@ -52,8 +52,8 @@ def add_recipients(session: Session, consultation_id: uuid.UUID, person_ids: lis
 
 
 def digest_send_at(day: date, hour: int) -> datetime:
-    """When the digest of ``day`` goes out: ``hour`` o'clock Kyiv time that same day (R-3.4)."""
-    return datetime.combine(day, time(hour), KYIV)
+    """When the digest of ``day`` goes out: ``hour`` o'clock in the city (the `tz` setting) that same day (R-3.4)."""
+    return datetime.combine(day, time(hour), local_tz())
 
 
 def add_digest_recipients(session: Session, consultation_id: uuid.UUID, day: date, person_ids: list[uuid.UUID],

@@ -22,10 +22,9 @@ from chassis.faults import fault_point
 from chassis.outbox import processed_events
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.consultations.categories import CATEGORIES
-from services.consultations.schemas import (CommentWasRejected, ConsultationPublished,
-                                            InitiativeStatusChanged)
-from services.moderation.grounds import GROUNDS
+from contracts.consultations import (CATEGORIES, CommentWasRejected, ConsultationPublished,
+                                     InitiativeStatusChanged)
+from contracts.moderation import GROUNDS
 from services.notifications import domain, mailer
 from services.notifications.models import PERSONAL, used_unsubscribe_tokens
 from services.notifications.webhook_service import WebhookEntrypoints

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from services.notifications.public_events import cloudevent
+from contracts.public_events import cloudevent
 from services.notifications.webhook_models import (public_events, webhook_attempts, webhook_deliveries,
                                                    webhook_subscriptions as subs)
 from services.notifications.webhook_signing import new_secret

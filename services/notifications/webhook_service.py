@@ -19,8 +19,9 @@ from chassis.errors import InvalidInput, NotFound, ServiceError, parse, parse_uu
 from chassis.events import Envelope
 from chassis.faults import fault_point
 from chassis.settings import get_settings
-from services.notifications import public_events, webhook_domain as wd, webhook_http
-from services.notifications.webhook_schemas import FeedQuery, ReplayIn, SubscriptionIn
+from contracts import public_events
+from contracts.webhooks import FeedQuery, ReplayIn, SubscriptionIn
+from services.notifications import webhook_domain as wd, webhook_http
 
 log = logging.getLogger(__name__)
 DRAIN_SECONDS = 5.0

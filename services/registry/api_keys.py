@@ -14,59 +14,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chassis.errors import Forbidden, NotFound
+from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut, KeyUse, Scope  # noqa: F401
 from services.registry import throttle
 from services.registry.api_key_models import api_keys
 
 PREFIX = "ek_"
-
-
-class Scope(str, Enum):
-    events = "events:read"
-    consultations = "consultations:read"
-    open_data = "open-data:read"
-
-
-class ApiKeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    partner: str = Field(min_length=2, max_length=200, description="the partner system, e.g. «Відкриті дані міста»")
-    scopes: list[Scope] = Field(min_length=1, description="read scopes only (no write scopes yet)")
-    rate_per_minute: int = Field(60, ge=1, le=10_000, description="requests per minute with this key")
-    expires_at: datetime | None = Field(None, description="no use after this moment (with a time zone)")
-
-    @field_validator("expires_at")
-    @classmethod
-    def _future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and (value.tzinfo is None or value <= datetime.now(timezone.utc)):
-            raise ValueError("має бути в майбутньому, з часовим поясом")
-        return value
-
-
-class ApiKeyOut(BaseModel):
-    id: uuid.UUID
-    partner: str
-    prefix: str = Field(description="the key's first characters, to tell keys apart")
-    scopes: list[str]
-    rate_per_minute: int
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    created_at: datetime
-    last_used_at: datetime | None
-
-
-class ApiKeyIssued(ApiKeyOut):
-    key: str = Field(description="ek_…: shown this once; send it as X-Api-Key or Authorization: Bearer")
-
-
-class ApiKeyList(BaseModel):
-    items: list[ApiKeyOut]
-
-
-class KeyUse(BaseModel):
-    """What the gateway learns about a request's key."""
-    key_id: uuid.UUID
-    partner: str
-    prefix: str
-    wait: int = Field(description="seconds to wait when over the key's rate, else 0")
 
 
 def digest(key: str) -> str:

@@ -14,17 +14,15 @@ from sqlalchemy.orm import Session
 
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
+from chassis.workdays import local_today
+from contracts.identity import Principal, Role, RoleOut, age_on, eligibility
+from contracts.registry import (AuditEntry, Consent, DevLoginIn, EmailMode, IdentityIn, InterestedPage,
+                                InterestedPerson, MeOut, MeUpdate, OrganisationIn, OrganisationOut,
+                                PersonErased, PersonRef, PersonRegistered, PersonUpdated, RoleGrant,
+                                RoleGranted, RoleRevoked, SessionOut, UnitIn, UnitOut)
 from services.registry.consent import CONSENT_VERSION
-from services.workdays import today_kyiv
 from services.registry.models import audit_log, organisations, persons, roles, sessions, units
-from services.registry.schemas import (AuditEntry, Consent, DevLoginIn, EmailMode, Eligibility, IdentityIn,
-                                       InterestedPage, InterestedPerson, MeOut, MeUpdate,
-                                       OrganisationIn, OrganisationOut, PersonErased, PersonRef,
-                                       PersonRegistered, PersonUpdated, Principal, Role, RoleGrant,
-                                       RoleGranted, RoleOut, RoleRevoked, SessionOut, UnitIn,
-                                       UnitOut)
 
-MIN_AGE = 14
 CATEGORY_CODES = range(1, 23)
 
 
@@ -33,21 +31,6 @@ def now() -> datetime:
 
 
 # ---- eligibility (R-1.3) --------------------------------------------------------------------------
-
-def age_on(birth: date, today: date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-
-
-def eligibility(birth_date: date | None, community_member: bool, today: date) -> Eligibility:
-    reasons = []
-    if birth_date is None:
-        reasons.append("birth_date_unknown")
-    elif age_on(birth_date, today) < MIN_AGE:
-        reasons.append("under_14")
-    if not community_member:
-        reasons.append("not_community_member")
-    return Eligibility(eligible=not reasons, reasons=reasons)
-
 
 AGE_BANDS = ((14, 17, "14–17"), (18, 35, "18–35"), (36, 60, "36–60"), (61, 200, "60+"))  # report
 
@@ -142,7 +125,7 @@ def principal(session: Session, person_id: uuid.UUID, session_id: uuid.UUID | No
     person = _person(session, person_id)
     return Principal(person_id=person.id, session_id=session_id, full_name=person.full_name,
                      roles=active_roles(session, person_id),
-                     eligibility=eligibility(person.birth_date, person.community_member, today_kyiv()),
+                     eligibility=eligibility(person.birth_date, person.community_member, local_today()),
                      consent_given=_consented(person))
 
 
@@ -175,7 +158,7 @@ def me(session: Session, person_id: uuid.UUID) -> MeOut:
                        withdrawn_at=p.consent_withdrawn_at) if p.consent_version else None)
     return MeOut(id=p.id, full_name=p.full_name, birth_date=p.birth_date,
                  community_member=p.community_member,
-                 eligibility=eligibility(p.birth_date, p.community_member, today_kyiv()),
+                 eligibility=eligibility(p.birth_date, p.community_member, local_today()),
                  email=p.email, phone=p.phone, interests=list(p.interests), email_enabled=p.email_enabled,
                  email_mode=p.email_mode,
                  consent=consent, roles=active_roles(session, person_id), erased=p.erased_at is not None)

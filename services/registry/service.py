@@ -10,12 +10,11 @@ from chassis.errors import Forbidden, InvalidInput, NotFound, ServiceError, pars
 from chassis.errors import parse_uuid as _uuid
 from chassis.service import BaseService
 from chassis.settings import get_settings
+from contracts.registry import ConsentIn, DevLoginIn, IdentityIn, MeUpdate, OrganisationIn, RoleGrant, UnitIn
 from services.registry import domain, throttle
 from services.registry.api_key_service import ApiKeyEntrypoints
 from services.registry.consent import CONSENT_TEXT, CONSENT_VERSION
 from services.registry.identity import identity_from_userinfo
-from services.registry.schemas import (ConsentIn, DevLoginIn, IdentityIn, MeUpdate, OrganisationIn,
-                                       RoleGrant, UnitIn)
 
 MAX_PAGE = 5000
 

@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
-from services.registry.schemas import Principal, Role
+from contracts.identity import Principal, Role
+from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
+                               ReportPublished, ReportStats, VersionList, VersionOut)
 from services.reports import render, rules
 from services.reports.models import (considerations, publish_requests, reports, snapshot_comments,
                                      snapshot_participants, snapshots)
-from services.reports.schemas import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage,
-                                      ReportOut, ReportPublished, ReportStats, VersionList, VersionOut)
 
 PAGE = 1000  # keyset page size, both over RPC and over our own tables
 STATUS_LABELS = {"published": "оприлюднено", "pending": "на модерації", "rejected": "відхилено"}

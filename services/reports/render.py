@@ -15,16 +15,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from chassis.text import csv_safe
+from contracts.reports import CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS  # noqa: F401
 
-CONTENT_TYPES = {
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-    "csv": "text/csv; charset=utf-8",
-    "json": "application/json",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-REPORT_FORMATS = ("html", "pdf", "csv", "json", "xlsx")
-PROTOCOL_FORMATS = ("csv", "pdf", "json")
 
 
 @dataclass

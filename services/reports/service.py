@@ -12,15 +12,15 @@ from chassis.consumer import claim_event, subscribe
 from chassis.errors import InvalidInput, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
+from chassis.files import store_from
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.reports.models import PERSONAL
-from services.consultations.files import store_from
-from services.consultations.schemas import ConsultationArchived, ConsultationClosed, DecisionPublished
-from services.registry.schemas import principal_from as _actor
+from chassis.workdays import local_today
+from contracts.consultations import ConsultationArchived, ConsultationClosed, DecisionPublished
+from contracts.identity import principal_from as _actor
+from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn
 from services.reports import domain, render
-from services.reports.schemas import BulkConsiderationIn, ConclusionIn, ConsiderationIn
-from services.workdays import today_kyiv
+from services.reports.models import PERSONAL
 
 log = logging.getLogger(__name__)
 MAX_PER_PAGE = 100
@@ -147,7 +147,7 @@ class ReportsService(BaseService):
     @rpc(expected_exceptions=ServiceError)
     def delete_report(self, actor: dict, consultation_id) -> None:
         with self.db.transaction() as session:
-            domain.delete_report(session, _actor(actor), _uuid(consultation_id, "id"), today_kyiv())
+            domain.delete_report(session, _actor(actor), _uuid(consultation_id, "id"), local_today())
 
     # ---- protocol, archive, statistics -----------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)

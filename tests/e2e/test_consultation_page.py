@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.e2e.test_outcomes import eventually
 from tests.support.api import Caller, dev_login
@@ -23,7 +23,7 @@ TEXTS = ("Облаштувати лавки біля ставка", "Додат�
 
 
 def dates() -> dict:
-    return {"starts_on": today_kyiv().isoformat(), "ends_on": (today_kyiv() + timedelta(days=20)).isoformat()}
+    return {"starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.support.api import dev_login
 from tests.support.cluster import Cluster
@@ -56,8 +56,8 @@ def front(gateway):
 def objects(system):
     base = system.base_url
     official = dev_login(base, ["official"], unit=UNIT, full_name="Посадовець Кешу Тестович")
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=20)).isoformat(), title="Кешована консультація")
+    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=20)).isoformat(), title="Кешована консультація")
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     assert official.post(f"/api/v1/consultations/{cid}/publish").status_code == 200
     hidden = official.post("/api/v1/consultations", json=draft_body(title="Прихована чернетка")).json()["id"]
