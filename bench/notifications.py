@@ -102,15 +102,15 @@ def main() -> None:
     import psycopg
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    import chassis.errors  # noqa: F401
+    import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
     from chassis.bus import ConfirmingPublisher, event_exchange
     from chassis.events import make_envelope
     from chassis.workdays import local_today
     from contracts.consultations import CATEGORIES, ConsultationPublished, Form
     from services.notifications import mailer
-    from tests.support.cluster import Cluster
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, free_port, make_world, migrate
+    from chassis.testing.cluster import Cluster
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, free_port, make_world, migrate
 
     infra = discover()
     smtp_port = free_port()

@@ -169,11 +169,11 @@ def main() -> None:
     import requests
 
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE
-    from tests.support.api import dev_login
-    from tests.support.cluster import Cluster
-    from tests.support.nginx import Nginx
-    from tests.support.world import free_port
+    from common import NOTICE as FULL_NOTICE
+    from chassis.testing.api import dev_login
+    from chassis.testing.cluster import Cluster
+    from chassis.testing.nginx import Nginx
+    from chassis.testing.world import free_port
 
     old_tree = Path(tempfile.mkdtemp(prefix="econsult-before-"))
     extract(args.baseline_ref, old_tree)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from chassis import metrics, tracing
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.errors import DatabaseSilent
-from chassis.events import EventData, make_envelope, Envelope
+from chassis.events import Envelope, EventData, every_version, make_envelope
 from chassis.faults import fault_point
 from chassis.log import current_request_id, set_request_id
 
@@ -52,16 +52,19 @@ processed_events = Table(
 
 
 def add_event(session: Session, data: EventData) -> Envelope:
-    """Write ``data`` as an event into the outbox, inside the caller's transaction."""
-    env = make_envelope(data)
-    stored = env.model_dump(mode="json")
+    """Write ``data`` as an event into the outbox, inside the caller's transaction: one envelope per
+    version of its type still published (each its own event id; consumers pick a version); returns
+    the envelope of ``data``'s own version."""
     traceparent = tracing.current_traceparent() if tracing.enabled() else None
-    if traceparent:
-        stored[tracing.OUTBOX_KEY] = traceparent
-    session.execute(outbox.insert().values(
-        event_id=env.event_id, type=env.type, envelope=stored, request_id=current_request_id()))
+    envelopes = [make_envelope(d) for d in every_version(data)]
+    for env in envelopes:
+        stored = env.model_dump(mode="json")
+        if traceparent:
+            stored[tracing.OUTBOX_KEY] = traceparent
+        session.execute(outbox.insert().values(
+            event_id=env.event_id, type=env.type, envelope=stored, request_id=current_request_id()))
     session.info["outbox_dirty"] = True
-    return env
+    return envelopes[0]
 
 
 def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,

@@ -125,9 +125,10 @@ class Settings(BaseSettings):
     # webhooks and the public event feed, kept by notifications (docs/webhooks.md, docs/events.md)
     webhook_poll_seconds: float = Field(0.5, gt=0, description="how often a notifications instance looks for "
                                         "due webhook deliveries")
-    webhook_concurrency: int = Field(64, ge=1, description="parallel webhook POSTs per notifications instance")
-    webhook_per_subscription: int = Field(16, ge=1, description="deliveries of one subscription one claim takes "
-                                          "(a slow or failing receiver cannot take every sender)")
+    webhook_concurrency: int = Field(128, ge=1, description="parallel webhook POSTs per notifications instance")
+    webhook_per_subscription: int = Field(32, ge=1, description="deliveries of one subscription in flight, "
+                                          "answered ones not yet recorded included (a slow or failing receiver "
+                                          "cannot take every sender)")
     webhook_connect_timeout: float = Field(3.0, gt=0, description="seconds to connect to a receiver")
     webhook_timeout: float = Field(15.0, gt=0, description="longest whole webhook POST, seconds (then retried)")
     webhook_response_cap: int = Field(4096, ge=0, description="bytes of a receiver's answer read (and logged, "

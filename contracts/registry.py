@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chassis.events import EventData, event
 from chassis.text import SingleLine
+from contracts.common import Strict
 from contracts.identity import Eligibility, Role, RoleOut
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
@@ -32,10 +33,6 @@ class EmailMode(str, Enum):
 
     immediate = "immediate"
     daily_digest = "daily_digest"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class IdentityIn(Strict):

@@ -10,6 +10,7 @@ from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from chassis.errors import Forbidden, NotFound, ServiceError
+from contracts import identity
 from contracts.identity import Principal, Role
 
 SESSION_COOKIE = "econsult_session"
@@ -154,10 +155,7 @@ def require_login() -> Principal:
 
 
 def require_consent() -> Principal:
-    principal = require_login()
-    if not principal.consent_given:
-        raise Forbidden("Спершу надайте згоду на обробку персональних даних", code="consent_required")
-    return principal
+    return identity.require_consent(require_login())
 
 
 def require_role(*roles: Role) -> Principal:
@@ -169,13 +167,4 @@ def require_role(*roles: Role) -> Principal:
 
 def require_eligible() -> Principal:
     """R-1.3: commenting, voting and initiating need age 14+ and community membership."""
-    principal = require_consent()
-    if not principal.eligibility.eligible:
-        reasons = principal.eligibility.reasons
-        messages = {"under_14": "учасникам консультацій має виповнитися 14 років",
-                    "not_community_member": "потрібна реєстрація місця проживання в громаді",
-                    "birth_date_unknown": "постачальник ідентифікації не передав дату народження"}
-        raise Forbidden("Ви можете читати, але не брати участь: " + "; ".join(messages[r] for r in reasons),
-                        code=reasons[0], errors=[{"field": "person", "message": messages[r], "type": r}
-                                                 for r in reasons])
-    return principal
+    return identity.require_participant(require_login())

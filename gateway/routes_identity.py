@@ -1,5 +1,5 @@
 """Login, the personal cabinet, units, organisations and administration (issue: Registry and
-identity; R-1.3, R-2.1–R-2.4, R-3.5, R-3.10)."""
+identity; R-1.3, R-2.1, R-2.2, R-2.3, R-2.4, R-3.5, R-3.10)."""
 from __future__ import annotations
 
 import uuid

@@ -8,21 +8,17 @@ from datetime import timedelta
 from flask import abort, current_app, redirect, request
 
 from chassis.workdays import local_today
-from contracts.consultations import (Plan, PlanEntryIn, NOTICE_LABELS, CommentIn, ConsultationOut,
-                                     ConsultationPage, Notice, ResponseIn)
+from contracts.consultations import NOTICE_LABELS, CommentIn, Notice, PlanEntryIn, ResponseIn, Status
 from contracts.moderation import ReportIn
 from contracts.registry import DevLoginIn
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
 from gateway import routes_moderation as moderation, routes_open as open_routes
+from gateway.clients import consultations as svc
 from gateway.web import forms, notify, page, principal, web
 from gateway.web.views_reports import report_context
 
 PER_PAGE = 20
 CLOSING_SOON_DAYS = 7
-
-
-def rpc(method: str, *args):
-    return consultations.rpc(method, *args)
 
 
 # ---- home and search ----------------------------------------------------------------------------
@@ -35,12 +31,11 @@ def home():
     try:
         query = forms.parse(consultations.ListQuery, args)
         if searching:
-            found = ConsultationPage(**rpc("list", query.status.value if query.status else None, query.category,
-                                           query.form.value if query.form else None, query.page, PER_PAGE,
-                                           query.q, query.unit, query.year))
+            found = svc.list(query.status, query.category, query.form, query.page, PER_PAGE, query.q,
+                             query.unit, query.year)
     except forms.Invalid as exc:
         forms.keep(exc, request.args.to_dict())
-    active = ConsultationPage(**rpc("list", "active", None, None, 1, 100)).items
+    active = svc.list(Status.active, None, None, 1, 100).items
     soon_limit = local_today() + timedelta(days=CLOSING_SOON_DAYS)
     closing = sorted((c for c in active if c.ends_on and c.ends_on <= soon_limit), key=lambda c: c.ends_on)
     return page("home.html", active=active, closing=closing, found=found, args=args)
@@ -95,7 +90,7 @@ def comment(cid: uuid.UUID):
 
 @web.route("/consultations/<uuid:cid>/responses", methods=["POST"])
 def respond(cid: uuid.UUID):
-    c = ConsultationOut(**rpc("get", consultations.actor(), str(cid)))
+    c = svc.get(consultations.actor(), cid)
     answers, order = [], []
     for q in c.questions:
         key = f"q-{q.id}"
@@ -213,5 +208,5 @@ def plan(year: int):
         except forms.Invalid as exc:
             forms.keep(exc)
             status = 422
-    data = Plan(**rpc("plan", consultations.actor(), year))
+    data = svc.plan(consultations.actor(), year)
     return page("plan.html", status, plan=data, year=year)

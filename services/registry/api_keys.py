@@ -7,16 +7,15 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
-from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chassis.errors import Forbidden, NotFound
 from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut, KeyUse, Scope  # noqa: F401
-from services.registry import throttle
+from services.registry import handlers, throttle
 from services.registry.api_key_models import api_keys
+from services.registry.store import Store
 
 PREFIX = "ek_"
 
@@ -63,8 +62,8 @@ def use(session: Session, key: str, scope: str, window: int = 60) -> KeyUse:
     if scope not in row.scopes:
         raise Forbidden(f"Ключ не має дозволу {scope}", code="api_key_scope",
                         errors=[{"field": "scope", "message": f"потрібен {scope}"}])
-    wait = throttle.hit(session, [throttle.Bucket(key=f"apikey:{row.id}", limit=row.rate_per_minute,
-                                                  window=window)], now)
+    wait = handlers.count_hits(Store(session), [throttle.Bucket(key=f"apikey:{row.id}", limit=row.rate_per_minute,
+                                                                window=window)], now)
     if row.last_used_at is None or now - row.last_used_at > timedelta(seconds=60):
         session.execute(update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now))
     return KeyUse(key_id=row.id, partner=row.partner, prefix=row.prefix, wait=wait)

@@ -18,7 +18,7 @@ from chassis.workdays import local_today
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.support.api import dev_login
 from tests.support.cluster import Cluster
-from tests.support.nginx import Nginx
+from chassis.testing.nginx import Nginx
 from tests.support.world import free_port
 
 pytestmark = pytest.mark.system

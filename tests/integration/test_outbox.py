@@ -3,80 +3,19 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 import uuid
 
 import pytest
-from kombu import Connection, Consumer, Queue
-from nameko.standalone.rpc import ClusterRpcProxy
+from kombu import Connection, Queue
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis.bus import ConfirmingPublisher, event_exchange
-from chassis.db import Db, ensure_database, make_engine
+from chassis.db import Db
 from chassis.events import Envelope, make_envelope
 from chassis.outbox import unpublished_count
 from tests.support import probe
-from tests.support.cluster import ROOT, Cluster
 from tests.support.drills import wait_for
-from tests.support.tcpproxy import TcpProxy
-
-PROBE = "tests.support.probe:ProbeService"
-
-
-class Tap:
-    """A plain kombu consumer (not nameko) on its own queue bound to ``<source>.events``."""
-
-    def __init__(self, amqp_uri: str, source: str, routing_key: str = "#"):
-        self.conn = Connection(amqp_uri)
-        self.queue = Queue(f"tap-{uuid.uuid4().hex[:8]}", exchange=event_exchange(source),
-                           routing_key=routing_key, exclusive=True, auto_delete=True)
-        self.messages: list = []
-        self.consumer = Consumer(self.conn.channel(), [self.queue], accept=["json"],
-                                 callbacks=[self._on_message])
-        self.consumer.consume()
-
-    def _on_message(self, body, message):
-        self.messages.append((body, message))
-        message.ack()
-
-    def drain(self, seconds: float, until: int | None = None, where=None) -> list:
-        """Bodies received so far, waiting up to ``seconds`` until ``until`` of them (those for which
-        ``where(body)`` holds, when given) have arrived."""
-        def enough() -> bool:
-            got = [b for b, _ in self.messages if where is None or where(b)]
-            return until is not None and len(got) >= until
-
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not enough():
-            try:
-                self.conn.drain_events(timeout=0.2)
-            except TimeoutError:
-                pass
-        return [body for body, _ in self.messages if where is None or where(body)]
-
-    def close(self):
-        self.conn.release()
-
-
-@pytest.fixture(scope="module")
-def probe_world(env):
-    """The probe service, talking to RabbitMQ through a TCP proxy the test can cut."""
-    settings = env.settings()
-    ensure_database("probe", settings)
-    engine = make_engine("probe", settings)
-    probe.create_schema(engine)
-    url = urllib.parse.urlparse(env.amqp_uri)
-    proxy = TcpProxy(url.hostname, url.port or 5672).start()
-    proxied = env.amqp_uri.replace(f"{url.hostname}:{url.port or 5672}", f"127.0.0.1:{proxy.port}")
-    cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, "")
-    cluster.start("probe", [*cluster.commands["registry"][:-1], PROBE],
-                  env={"AMQP_URI": proxied, "EVENT_MAX_ATTEMPTS": "3"})
-    with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
-        cluster.wait_rpc(rpc, "probe")
-        yield {"engine": engine, "proxy": proxy, "rpc": rpc, "cluster": cluster}
-    cluster.stop_all()
-    proxy.stop()
-    engine.dispose()
+from tests.support.bus import Tap, queue_depth
 
 
 def test_event_committed_while_broker_unreachable_goes_out_when_it_returns(env, probe_world):
@@ -111,6 +50,25 @@ def test_redelivered_event_has_effect_once(env, probe_world):
     time.sleep(1.0)  # give the second copy every chance to be (wrongly) applied
     mine = [e for e in rpc.probe.effects() if e["event_id"] == envelope["event_id"]]
     assert len(mine) == 1
+
+
+def test_a_type_in_two_versions_goes_out_once_per_version_and_each_consumer_takes_its_own(env, probe_world):
+    """docs/events.md, "A new version": the publisher names version 2; the outbox carries the fact in
+    version 1 too (two envelopes, two ids); a handler subscribed to version 1 sees only the v1 one
+    and a handler of version 2 only the v2 one, each once."""
+    tap = Tap(env.amqp_uri, "probe", "item_renamed")
+    rpc = probe_world["rpc"]
+    rpc.probe.rename_item("Сквер")
+    bodies = tap.drain(15, until=2)
+    assert sorted((b["version"], sorted(b["data"])) for b in bodies) == [
+        (1, ["item_id", "name"]), (2, ["display_name", "item_id", "slug"])]
+    assert len({b["event_id"] for b in bodies}) == 2 and len({b["data"]["item_id"] for b in bodies}) == 1
+    ids = {b["version"]: b["event_id"] for b in bodies}
+    assert wait_for(lambda: {e["event_id"] for e in rpc.probe.effects()} >= set(ids.values()))
+    time.sleep(1.0)  # a handler that took the other version too would have written it by now
+    mine = sorted((e["event_id"], e["name"]) for e in rpc.probe.effects() if e["event_id"] in ids.values())
+    assert mine == sorted([(ids[1], "v1:Сквер"), (ids[2], "v2:сквер")])
+    tap.close()
 
 
 def test_plain_kombu_consumer_receives_and_parses_a_service_event(env, probe_world):
@@ -159,18 +117,13 @@ def test_failing_handler_is_dead_lettered_and_others_flow_on(env, probe_world):
     with Connection(env.amqp_uri) as conn:
         def dead_message():
             # a plain get: declaring it again without the topology's arguments (a quorum queue) is refused
-            return Queue(poison_queue)(conn.default_channel).get(no_ack=True) if _depth(conn, poison_queue) else None
+            return Queue(poison_queue)(conn.default_channel).get(no_ack=True) if queue_depth(conn, poison_queue) else None
         msg = wait_for(dead_message, seconds=20, step=0.3)
         assert msg is not None, "the poison event must be parked in the dead-letter queue"
         assert msg.payload["event_id"] == envelope["event_id"]
         assert int(msg.headers["x-econsult-attempts"]) == 3
         assert "ValueError" in msg.headers["x-econsult-error"]
     assert item_id
-
-
-def _depth(conn, queue: str) -> int:
-    _, count, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
-    return count
 
 
 def test_the_relays_line_carries_the_request_id_of_the_change(env, probe_world):

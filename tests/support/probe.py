@@ -25,6 +25,26 @@ class ItemCreated(EventData):
     name: str
 
 
+@event("probe", "item_renamed")
+class ItemRenamed(EventData):
+    """Version 1: the new name."""
+    item_id: uuid.UUID
+    name: str
+
+
+@event("probe", "item_renamed", version=2)
+class ItemRenamedV2(EventData):
+    """Version 2, a breaking change: ``name`` became ``display_name`` and ``slug``."""
+    item_id: uuid.UUID
+    display_name: str
+    slug: str
+
+    def as_version(self, version: int) -> EventData:
+        if version == 1:
+            return ItemRenamed(item_id=self.item_id, name=self.display_name)
+        return super().as_version(version)
+
+
 @event("probe", "poison")
 class Poison(EventData):
     note: str
@@ -49,6 +69,13 @@ class ProbeService(BaseService):
         return str(item_id)
 
     @rpc
+    def rename_item(self, name: str) -> str:
+        """One change, published in both versions of ``item_renamed`` (the publisher names only v2)."""
+        with self.db.transaction() as session:
+            env = add_event(session, ItemRenamedV2(item_id=uuid.uuid4(), display_name=name, slug=name.lower()))
+        return str(env.event_id)
+
+    @rpc
     def effects(self) -> list[dict]:
         with self.db.transaction() as session:
             return [{"event_id": str(r.event_id), "name": r.name}
@@ -60,6 +87,20 @@ class ProbeService(BaseService):
         with self.db.transaction() as session:
             if claim_event(session, "probe.on_item_created", env.event_id):
                 session.execute(effects.insert().values(event_id=env.event_id, name=data.name))
+
+    @subscribe("probe", "item_renamed")  # version 1, the default
+    def on_item_renamed_v1(self, payload):
+        env, data = open_envelope(payload, ItemRenamed)
+        with self.db.transaction() as session:
+            if claim_event(session, "probe.on_item_renamed_v1", env.event_id):
+                session.execute(effects.insert().values(event_id=env.event_id, name=f"v1:{data.name}"))
+
+    @subscribe("probe", "item_renamed", version=2)
+    def on_item_renamed_v2(self, payload):
+        env, data = open_envelope(payload, ItemRenamedV2)
+        with self.db.transaction() as session:
+            if claim_event(session, "probe.on_item_renamed_v2", env.event_id):
+                session.execute(effects.insert().values(event_id=env.event_id, name=f"v2:{data.slug}"))
 
     @subscribe("probe", "poison")
     def on_poison(self, payload):

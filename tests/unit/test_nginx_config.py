@@ -2,7 +2,7 @@
 `nginx -t` with Debian's nginx (.ci/run installs it; this test fails, never skips, without it)."""
 from __future__ import annotations
 
-from tests.support.nginx import check
+from chassis.testing.nginx import check
 
 
 def test_nginx_accepts_the_deployed_configuration(tmp_path):

@@ -1,4 +1,4 @@
-"""The authorization matrix (issue 8, OWASP API1/API5; DESIGN, "Who sees what"): every route of
+"""The authorization matrix (OWASP API1/API5; who sees what): every route of
 ``/openapi.json`` × role × state of the object it takes → the expected status class.
 
 ``tests/e2e/test_authz_matrix.py`` drives every cell through the real gateway against real objects
@@ -85,7 +85,7 @@ def before_report(**cells: dict[str, str]) -> dict[str, dict[str, str]]:
     return per_state(**{s: roles("404") for s in ("draft", "moderation", "forwarded", "active")}, **cells)
 
 
-# who sees a report before it is published (services/reports/domain.py ``insider``)
+# who sees a report before it is published (services/reports/rules.py ``insider``)
 REPORT_INSIDERS = roles("404", owner="2xx", moderator="2xx", admin="2xx")
 
 
