@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     forwarded_proxies: int = Field(0, ge=0, description="trusted reverse proxies in front of the gateway "
                                    "(X-Forwarded-For/-Proto hops to trust; 0: use the socket's address)")
     max_json_kb: int = Field(1024, ge=1, description="largest JSON request body, KiB (attachments: MAX_ATTACHMENT_MB)")
+    public_cache_seconds: int = Field(5, ge=0, le=300, description="anonymous public reads (consultation "
+                                      "pages, public API GETs) answer `Cache-Control: public, max-age=` this, and "
+                                      "each gateway worker keeps them this long; 0: neither (docs/web.md, «Caching»)")
+    public_cache_mb: int = Field(16, ge=1, description="memory each gateway worker gives to the anonymous "
+                                 "responses it keeps (least recently used dropped first; a response over "
+                                 "1/16 of it is not kept)")
 
     # operations endpoints of each service instance (chassis.ops_http): /livez, /readyz, /metrics
     ops_host: str = Field("127.0.0.1", description="address the instance's operations endpoints listen on")

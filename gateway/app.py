@@ -13,6 +13,7 @@ from chassis.settings import Settings, get_settings, refuse_unsafe_outside_dev
 from gateway import (abuse, api_keys, api_v1, docs, metrics, ops, routes_consultations, routes_files,
                      routes_identity, routes_moderation, routes_notifications, routes_open,
                      routes_reports, routes_webhooks)
+from gateway import public_cache
 from gateway.conditional import make_conditional
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.register())
     app.register_blueprint(web_pages())  # the web pages at /, outside /openapi.json (issue 9)
     app.extensions["openapi"] = spec.document()
+    public_cache.install(app, {op.rule for op in spec.operations if op.method == "GET" and op.auth == "public"})
     register_error_handlers(app)
     if tracing.setup("gateway"):
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
@@ -78,6 +80,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         g.started = time.perf_counter()
         metrics.IN_FLIGHT.inc()
         g.in_flight = True
+
+    @app.before_request
+    def _kept():
+        return public_cache.serve_kept(request)  # an anonymous public read this worker still holds
 
     @app.after_request
     def _finish(response):
