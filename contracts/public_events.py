@@ -78,14 +78,6 @@ def selectors() -> list[str]:
     return sorted([*named, *(f"{t}.v{v}" for t, vs in named.items() for v in vs)])
 
 
-def parse_selector(value: str) -> tuple[str, int]:
-    """``decision_published`` → (decision_published, 1); ``decision_published.v2`` → (…, 2)."""
-    name, dot, version = value.rpartition(".v")
-    if dot and version.isdigit():
-        return name, int(version)
-    return value, 1
-
-
 def subject_of(data: dict) -> str | None:
     """CloudEvents ``subject``: the consultation an event is about (the unit of best-effort order)."""
     cid = data.get("consultation_id")

@@ -3,7 +3,7 @@ Who is acting (``Principal``, ``Role``) and the R-1.3 eligibility rule live in `
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
