@@ -23,6 +23,7 @@ from contracts.moderation import CommentApproved, CommentRejected, InitiativeApp
 from contracts.reports import ReportPublished
 from services.consultations import plan, report_feed, rules
 from services.consultations.handlers import comments, decisions, drafting, outcomes, reading, surveys, timers
+from services.consultations.handlers import page as consultation_page
 from services.consultations.models import PERSONAL
 from services.consultations.store import Store
 
@@ -161,6 +162,13 @@ class ConsultationsService(BaseService):
             self.uow, _actor(actor), _uuid(consultation_id, "id"), page, per_page, bool(newest_first),
             _uuid(alternative_id, "alternative_id") if alternative_id else None,
             _uuid(paragraph_id, "paragraph_id") if paragraph_id else None))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Consultations.serves
+    def page(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 20,
+             newest_first: bool = True) -> dict:
+        return dump(consultation_page.page_view(self.uow, _actor(actor), _uuid(consultation_id, "id"), page,
+                                                per_page, bool(newest_first)))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select, union, update
+from sqlalchemy import and_, func, or_, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chassis.store import SqlStore
@@ -19,6 +19,28 @@ from services.consultations.models import (alternatives, attachments, comments, 
                                            status_history, supports)
 
 PUBLIC = [s.value for s in PUBLIC_STATUSES]
+
+
+# a page of published comments (an anonymous reader's view) and the tallies; {order}: DESC newest first
+_PAGE_AND_TALLIES = """
+SELECT
+  CASE WHEN :with_comments THEN (SELECT coalesce(json_agg(page ORDER BY page.created_at {order}, page.id), '[]')
+      FROM (SELECT id, consultation_id, author_name, alternative_id, paragraph_id, body, status, created_at
+            FROM comments WHERE consultation_id = :cid AND status = 'published'
+            ORDER BY created_at {order}, id OFFSET :offset LIMIT :limit) page) END AS comments,
+  CASE WHEN :with_results THEN (SELECT coalesce(json_object_agg(alternative_id, n), '{{}}') FROM (
+      SELECT alternative_id, count(*) AS n FROM supports WHERE consultation_id = :cid GROUP BY alternative_id) s)
+  END AS supporters,
+  CASE WHEN :with_results THEN (SELECT coalesce(json_object_agg(option_id, n), '{{}}') FROM (
+      SELECT unnest(option_ids) AS option_id, count(*) AS n FROM responses WHERE consultation_id = :cid
+      GROUP BY 1) o) END AS options,
+  CASE WHEN :with_results THEN (SELECT coalesce(json_object_agg(question_id, n), '{{}}') FROM (
+      SELECT question_id, count(*) AS n FROM responses WHERE consultation_id = :cid GROUP BY 1) r) END AS respondents,
+  CASE WHEN :with_results THEN (SELECT count(*) FROM (
+      SELECT person_id FROM responses WHERE consultation_id = :cid
+      UNION SELECT person_id FROM supports WHERE consultation_id = :cid) people) END AS participants
+"""
+PAGE_AND_TALLIES = {newest: text(_PAGE_AND_TALLIES.format(order="DESC" if newest else "ASC")) for newest in (True, False)}
 
 
 class Store(SqlStore):
@@ -263,6 +285,15 @@ class Store(SqlStore):
         rows = self.session.execute(select(comments).where(and_(*cond)).order_by(order, comments.c.id)
                                     .offset((page - 1) * per_page).limit(per_page)).all()
         return total, [r._asdict() for r in rows]
+
+    def page_and_tallies(self, cid: uuid.UUID, newest_first: bool, offset: int, limit: int, with_comments: bool,
+                         with_results: bool):
+        """In one statement: a page of the published comments (as JSON, when ``with_comments``) and the
+        live tallies (when ``with_results``): supporters by alternative, answers by option, respondents
+        by question, participants."""
+        return self.session.execute(PAGE_AND_TALLIES[newest_first], {
+            "cid": cid, "with_comments": with_comments, "with_results": with_results, "offset": offset,
+            "limit": limit}).one()
 
     def count_published(self, cid: uuid.UUID) -> int:
         return self.session.execute(select(func.count()).select_from(comments).where(
