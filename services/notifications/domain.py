@@ -159,8 +159,8 @@ def fanout_for(session: Session, consultation_id: uuid.UUID):
     return session.execute(select(fanouts).where(fanouts.c.consultation_id == consultation_id)).first()
 
 
-def mark_sent(session: Session, delivery_id: int) -> None:
-    session.execute(update(deliveries).where(deliveries.c.id == delivery_id)
+def mark_sent(session: Session, delivery_ids: list[int]) -> None:
+    session.execute(update(deliveries).where(deliveries.c.id.in_(delivery_ids))
                     .values(status="sent", sent_at=func.now(), last_error=None))
 
 

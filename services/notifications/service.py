@@ -33,12 +33,53 @@ from services.notifications.webhook_service import WebhookEntrypoints
 log = logging.getLogger(__name__)
 SELECT_BATCH = 1000
 DRAIN_SECONDS = 10.0  # a sender claims no new batch after this; the timer starts it again a second later
+SENT_GROUP_SECONDS = 0.5  # the longest an accepted e-mail waits for its `sent` commit
 STATUS_UK = {"forwarded": "передано до структурного підрозділу", "draft": "прийнято підрозділом",
              "declined": "відхилено підрозділом", "rejected": "відхилено модератором"}
 
 
 def unsubscribe_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(get_settings().secret_key, salt="econsult-unsubscribe")
+
+
+def _prepared(sender: str, subject: str, template: str, context: dict) -> "mailer.Prepared | Exception":
+    """The message rendered once, or why it cannot be (each of its rows then fails as unbuildable)."""
+    try:
+        return mailer.Prepared(sender, subject, template, context)
+    except Exception as exc:
+        return exc
+
+
+class SentMarks:
+    """Rows whose e-mail the server accepted, marked `sent` together: one commit per ``group``
+    e-mails, at the end of each claimed batch, and before the next e-mail once the oldest has waited
+    SENT_GROUP_SECONDS. A sender that dies before
+    that commit leaves at most ``group`` accepted rows in `sending`; they go out again, with the
+    same Message-ID, once `delivery_stuck_seconds` have passed."""
+
+    def __init__(self, db, group: int):
+        self.db, self.group, self.ids, self.since = db, max(1, group), [], 0.0
+
+    def add(self, delivery_id: int) -> None:
+        if not self.ids:
+            self.since = time.monotonic()
+        self.ids.append(delivery_id)
+        if len(self.ids) >= self.group:
+            self.flush()
+
+    def flush_if_due(self) -> None:
+        if self.ids and time.monotonic() - self.since >= SENT_GROUP_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.ids:
+            return
+        ids, self.ids = self.ids, []
+        with self.db.transaction() as session:
+            domain.mark_sent(session, ids)
+        metrics.EMAILS.labels("sent").inc(len(ids))
+        for _ in ids:
+            fault_point("notifications.after_sent_commit")
 
 
 class NotificationsService(WebhookEntrypoints, BaseService):
@@ -96,6 +137,9 @@ class NotificationsService(WebhookEntrypoints, BaseService):
         s = get_settings()
         smtp = mailer.SmtpSender(s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_user, s.smtp_password,
                                  s.smtp_rate_per_second)
+        marks = SentMarks(self.db, s.smtp_sent_group)
+        prepared: dict = {}  # one rendered message per consultation (or digest listing) for this drain
+        signer = unsubscribe_serializer()
         sent, token, until = 0, uuid.uuid4(), time.monotonic() + DRAIN_SECONDS
         try:  # bounded, so stopping the service (SIGTERM waits for running workers) never waits long
             while time.monotonic() < until:
@@ -110,17 +154,28 @@ class NotificationsService(WebhookEntrypoints, BaseService):
                     return sent
                 fault_point("notifications.after_claim")
                 contacts = self.registry.mail_contacts([str(d.person_id) for d in batch])
-                with self.db.transaction() as session:  # one read per consultation, not per e-mail
-                    fanouts = {c: domain.fanout_for(session, c) for c in {d.consultation_id for d in batch} if c}
+                new = {d.consultation_id for d in batch if d.consultation_id and d.consultation_id not in prepared}
+                if new:
+                    with self.db.transaction() as session:  # one read per consultation, not per e-mail
+                        fanouts = {c: domain.fanout_for(session, c) for c in new}
+                    for c, f in fanouts.items():
+                        prepared[c] = LookupError("no fan-out") if f is None else _prepared(
+                            s.smtp_from, f"Розпочато консультацію: {f.title}", "consultation_published",
+                            domain.consultation_context(f, CATEGORIES))
                 for d in batch:
-                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token,
-                                           fanouts.get(d.consultation_id), time.monotonic() < fresh_until)
+                    marks.flush_if_due()
+                    sent += self._send_one(smtp, d, contacts.get(str(d.person_id)), token, prepared, signer, marks,
+                                           time.monotonic() < fresh_until)
+                marks.flush()
             return sent
         finally:
-            smtp.close()
+            try:
+                marks.flush()
+            finally:
+                smtp.close()
 
-    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None, token: uuid.UUID, fanout,
-                  fresh: bool) -> int:
+    def _send_one(self, smtp: mailer.SmtpSender, d, contact: dict | None, token: uuid.UUID, prepared: dict,
+                  signer: URLSafeSerializer, marks: "SentMarks", fresh: bool) -> int:
         s = get_settings()
         if not fresh or contact is None or d.kind == domain.DIGEST:
             with self.db.transaction() as session:
@@ -129,22 +184,27 @@ class NotificationsService(WebhookEntrypoints, BaseService):
                 if contact is None:  # unsubscribed, erased or withdrew consent since selection
                     domain.mark_skipped(session, d.id, "no longer in the register")
                     return 0
-                if d.kind == domain.DIGEST:  # the day's digest (item 5): what it lists, read at sending
+                if d.kind == domain.DIGEST:  # the day's digest: what it lists, read at sending
                     listed = domain.digest_consultations(session, d.person_id, d.day)
                     if not listed:
                         domain.mark_skipped(session, d.id, "nothing to list")
                         return 0
-        token = unsubscribe_serializer().dumps({"p": str(d.person_id), "d": d.id})
-        unsubscribe_url = f"{s.public_url.rstrip('/')}/api/v1/unsubscribe?token={token}"
-        if d.kind == domain.DIGEST:
-            subject, template = f"Щоденний дайджест консультацій за {d.day:%d.%m.%Y}", "daily_digest"
-            context, about = domain.digest_context(d.day, listed, CATEGORIES), f"digest-{d.day.isoformat()}"
-        else:
-            subject, template = f"Розпочато консультацію: {fanout.title}", "consultation_published"
-            context, about = domain.consultation_context(fanout, CATEGORIES), str(d.consultation_id)
+        unsubscribe_url = (f"{s.public_url.rstrip('/')}/api/v1/unsubscribe?token="
+                           f"{signer.dumps({'p': str(d.person_id), 'd': d.id})}")
         try:
-            msg = mailer.compose(s.smtp_from, contact["full_name"], contact["email"], subject, template, context,
-                                 mailer.message_id(d.id, about), unsubscribe_url)
+            if d.kind == domain.DIGEST:
+                about, key = f"digest-{d.day.isoformat()}", (d.day, tuple(f.consultation_id for f in listed))
+                if key not in prepared:  # the same listing for everyone who chose the same categories
+                    prepared[key] = _prepared(s.smtp_from, f"Щоденний дайджест консультацій за {d.day:%d.%m.%Y}",
+                                              "daily_digest", domain.digest_context(d.day, listed, CATEGORIES))
+                message = prepared[key]
+            else:
+                about = str(d.consultation_id)
+                message = prepared[d.consultation_id]
+            if isinstance(message, Exception):
+                raise message
+            data = message.build(contact["full_name"], contact["email"], mailer.message_id(d.id, about),
+                                 unsubscribe_url)
         except Exception as exc:  # e.g. a line break in an old title: this row fails, the batch goes on
             reason = domain.unbuildable_reason(exc)
             log.error("delivery %s of %s: message cannot be built (%s); failed for good", d.id, about, reason)
@@ -153,7 +213,7 @@ class NotificationsService(WebhookEntrypoints, BaseService):
             return 0
         started = time.perf_counter()
         try:
-            smtp.send(msg)
+            smtp.send_raw(message.envelope_from, contact["email"], data)
         except mailer.TemporaryFailure as exc:
             metrics.EMAILS.labels("retry").inc()
             with self.db.transaction() as session:
@@ -165,11 +225,8 @@ class NotificationsService(WebhookEntrypoints, BaseService):
                 domain.mark_failed(session, d.id, str(exc), False, d.attempts)
             return 0
         metrics.SMTP_SECONDS.observe(time.perf_counter() - started)
-        metrics.EMAILS.labels("sent").inc()
-        fault_point("notifications.after_smtp_250")  # the one window that can send twice
-        with self.db.transaction() as session:
-            domain.mark_sent(session, d.id)
-        fault_point("notifications.after_sent_commit")
+        fault_point("notifications.after_smtp_250")  # from here to the group's commit an e-mail can go twice
+        marks.add(d.id)
         return 1
 
     # ---- the cabinet inbox (R-3.11, R-3.9) ----------------------------------------------------------
