@@ -129,15 +129,6 @@ def test_manifest_names_cannot_add_lines_and_sha256sum_checks_them(tmp_path):
     assert rules.entry_name("dir/a\nb\u202etxt.pdf") == "a_b_txt.pdf"
 
 
-def test_failed_rows_are_counted_by_cause():
-    from services.notifications import domain
-
-    assert domain.failure_cause("failed", domain.unbuildable_reason(ValueError("x"))) == "unbuildable"
-    assert domain.failure_cause("failed", "retries_spent: 451") == "retries_spent"
-    assert domain.failure_cause("failed", "550 refused") == "smtp"
-    assert domain.failure_cause("skipped", "no longer in the register") == "skipped"
-
-
 # ---- formulas in the report's and the protocol's files (R-3.16, R-3.14) ------------------------------
 
 FORMULAS = ["=2+3 і ще текст", "@SUM(1+1)*cmd|' /C calc'!A0", "=2+5 Формула", "+380 67 123 45 67", "-2+3",
