@@ -13,8 +13,8 @@ import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, and_, bindparam, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from chassis.outbox import add_event, processed_events
@@ -43,12 +43,17 @@ def start_fanout(session: Session, data) -> None:
 
 
 def add_recipients(session: Session, consultation_id: uuid.UUID, person_ids: list[uuid.UUID]) -> int:
+    """One delivery row per person (a redelivered event adds nothing); one statement, compiled once,
+    whatever the number of persons."""
     if not person_ids:
         return 0
-    rows = session.execute(insert(deliveries).values([
-        {"person_id": p, "consultation_id": consultation_id, "channel": CHANNEL, "kind": KIND, "status": "pending"}
-        for p in person_ids]).on_conflict_do_nothing().returning(deliveries.c.id)).all()
-    return len(rows)
+    return len(session.execute(_ADD_RECIPIENTS, {"person_ids": person_ids, "consultation_id": consultation_id}).all())
+
+
+_ADD_RECIPIENTS = insert(deliveries).from_select(
+    ["person_id", "consultation_id", "channel", "kind", "status"],
+    select(func.unnest(bindparam("person_ids", type_=ARRAY(Uuid))), bindparam("consultation_id", type_=Uuid),
+           literal(CHANNEL), literal(KIND), literal("pending"))).on_conflict_do_nothing().returning(deliveries.c.id)
 
 
 def add_digest_recipients(session: Session, consultation_id: uuid.UUID, day: date, person_ids: list[uuid.UUID],
