@@ -64,7 +64,7 @@ def _principal():
     the plain side writes as many authors as the gateway side does."""
     import json
 
-    from services.registry.schemas import Principal
+    from contracts.identity import Principal
 
     if "BASELINE_PRINCIPALS" not in os.environ:
         return None
@@ -75,8 +75,8 @@ def _principal():
 
 @app.post("/domain/consultations/<uuid:cid>/comments")
 def domain_add_comment(cid):
+    from contracts.consultations import CommentIn
     from services.consultations import domain
-    from services.consultations.schemas import CommentIn
 
     with _domain_session() as session, session.begin():
         out = domain.add_comment(session, _principal(), cid, CommentIn.model_validate(request.get_json()))
@@ -95,8 +95,8 @@ def domain_page(cid):
 
 @app.post("/domain/consultations/<uuid:cid>/responses")
 def domain_respond(cid):
+    from contracts.consultations import ResponseIn
     from services.consultations import domain
-    from services.consultations.schemas import ResponseIn
 
     with _domain_session() as session, session.begin():
         out = domain.respond(session, _principal(), cid, ResponseIn.model_validate(request.get_json()))

@@ -37,7 +37,7 @@ def main() -> None:
 
     import psycopg
 
-    from services.workdays import today_kyiv
+    from chassis.workdays import local_today
     from tests.e2e.test_consultations import FULL_NOTICE
     from tests.support.api import dev_login
     from tests.support.cluster import Cluster
@@ -54,7 +54,7 @@ def main() -> None:
         body = {"form": "proposal", "title": "Розклад автобусів", "category": 17, "notice": FULL_NOTICE,
                 "question": "Як змінити розклад автобусів у вечірній час?",
                 "alternatives": [{"text": "Додати рейси"}, {"text": "Залишити як є"}],
-                "starts_on": today_kyiv().isoformat(), "ends_on": (today_kyiv() + timedelta(days=20)).isoformat()}
+                "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}
         cid = official.post("/api/v1/consultations", json=body).json()["id"]
         official.post(f"/api/v1/consultations/{cid}/publish")
         dsn = f"{world.database_url}/{world.db_prefix}consultations"

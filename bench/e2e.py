@@ -57,7 +57,7 @@ def main() -> None:
     import requests
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    from services.workdays import today_kyiv
+    from chassis.workdays import local_today
     from tests.e2e.test_consultations import FULL_NOTICE
     from tests.support.api import dev_login
     from tests.support.cluster import Cluster
@@ -70,8 +70,8 @@ def main() -> None:
     baseline = None
     try:
         base, api = world.base_url, world.base_url + "/api/v1"
-        terms = {"notice": FULL_NOTICE, "starts_on": today_kyiv().isoformat(),
-                 "ends_on": (today_kyiv() + timedelta(days=20)).isoformat()}
+        terms = {"notice": FULL_NOTICE, "starts_on": local_today().isoformat(),
+                 "ends_on": (local_today() + timedelta(days=20)).isoformat()}
         official = dev_login(base, ["official"], unit="Управління транспорту")
         proposal = {"form": "proposal", "title": "Розклад автобусів", "category": 17,
                     "question": "Як змінити розклад автобусів у вечірній час?",

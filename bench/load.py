@@ -70,7 +70,7 @@ def main() -> None:
     import requests
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    from services.workdays import today_kyiv
+    from chassis.workdays import local_today
     from tests.e2e.test_consultations import FULL_NOTICE
     from tests.support.api import dev_login
 
@@ -82,7 +82,7 @@ def main() -> None:
         body = {"form": "proposal", "title": "Благоустрій центру міста", "category": 17, "notice": FULL_NOTICE,
                 "question": "Що облаштувати в центрі міста насамперед?",
                 "alternatives": [{"text": "Лавки та ліхтарі"}, {"text": "Велодоріжки"}],
-                "starts_on": today_kyiv().isoformat(), "ends_on": (today_kyiv() + timedelta(days=20)).isoformat()}
+                "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}
         cid = official.post("/api/v1/consultations", json=body).json()["id"]
         assert official.post(f"/api/v1/consultations/{cid}/publish").json()["status"] == "active"
         with ThreadPoolExecutor(8) as ex:

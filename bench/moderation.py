@@ -30,7 +30,7 @@ def pct(values: list[float], p: float) -> float:
 def latency(n: int) -> None:
     import requests
 
-    from services.workdays import today_kyiv
+    from chassis.workdays import local_today
     from tests.e2e.test_consultations import FULL_NOTICE, draft_body
     from tests.support.api import dev_login
     from tests.support.infra import discover
@@ -42,8 +42,8 @@ def latency(n: int) -> None:
     try:
         base = world.base_url
         official = dev_login(base, ["official"], unit="Управління бенчмарків")
-        body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                          ends_on=(today_kyiv() + timedelta(days=15)).isoformat())
+        body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                          ends_on=(local_today() + timedelta(days=15)).isoformat())
         cid = official.post("/api/v1/consultations", json=body).json()["id"]
         official.post(f"/api/v1/consultations/{cid}/publish")
         people = [dev_login(base, full_name=f"Учасник {i}") for i in range(10)]

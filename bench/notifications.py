@@ -130,12 +130,11 @@ def run(args, world, cluster, sink: subprocess.Popen) -> None:
     import chassis.errors  # noqa: F401
     from chassis.bus import ConfirmingPublisher, event_exchange
     from chassis.events import make_envelope
-    from services.consultations.categories import CATEGORIES
-    from services.consultations.schemas import ConsultationPublished, Form
+    from chassis.workdays import local_today
+    from contracts.consultations import CATEGORIES, ConsultationPublished, Form
     from services.notifications import mailer
-    from services.workdays import today_kyiv
 
-    today = today_kyiv()
+    today = local_today()
     dsn = f"{world.database_url}/{world.db_prefix}registry"
     with psycopg.connect(dsn, autocommit=True) as conn:
         started = time.perf_counter()
@@ -147,8 +146,6 @@ def run(args, world, cluster, sink: subprocess.Popen) -> None:
         cluster.start(f"notifications-{i}", cluster.commands["notifications"])
     instances = ["notifications"] + [f"notifications-{i}" for i in range(1, args.instances)]
 
-    db_admin = psycopg.connect(f"{world.database_url}/postgres", autocommit=True)
-    admin_lock = threading.Lock()
 
     def backends() -> list[int]:
         with admin_lock:

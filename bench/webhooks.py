@@ -108,7 +108,7 @@ def main() -> None:
     import chassis.errors  # noqa: F401
     from chassis.bus import ConfirmingPublisher, event_exchange
     from chassis.events import make_envelope
-    from services.consultations.schemas import DecisionPublished
+    from contracts.consultations import DecisionPublished
     from tests.support.cluster import Cluster
     from tests.support.infra import discover
     from tests.support.world import destroy_world, free_port, make_world, migrate

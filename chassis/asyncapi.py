@@ -7,10 +7,9 @@ the event type as routing key.
 """
 from __future__ import annotations
 
-import importlib
-
 import yaml
 
+from chassis.app import load_contracts as load_all_events  # every service's contract module
 from chassis.events import CATALOGUE, Envelope, EventData, versions_of
 from chassis.settings import SERVICES
 
@@ -29,17 +28,6 @@ AMQP 0-9-1 client (pika, kombu, Java, Node), declare your own durable queue, bin
 exchange `<service>.events` with the event type as binding key (or `#` for all of that service's
 events), and acknowledge each message after you have processed it.
 """
-
-
-def load_all_events() -> None:
-    """Import every service's ``schemas`` module so the catalogue is complete."""
-    for service in SERVICES:
-        name = f"services.{service}.schemas"
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a broken import inside the module must not pass silently
-                raise
 
 
 def _add_schema(model: type[EventData], schemas: dict) -> dict:

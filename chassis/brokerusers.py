@@ -57,8 +57,8 @@ def _own_queues(service: str) -> list[str]:
 
 def sources_of(service: str) -> list[str]:
     """The services whose events ``service`` subscribes to (from the code's subscriptions)."""
+    from chassis.app import service_class
     from chassis.topology import subscriptions_of
-    from services import service_class
 
     return sorted({b.source for b in subscriptions_of(service_class(service))})
 

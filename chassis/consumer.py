@@ -7,12 +7,16 @@
   of the database or broker are retried without limit (they are not the message's fault).
 * :func:`claim_event` records ``(handler, event_id)`` in ``processed_events`` inside the handler's
   transaction, so a redelivered event is a no-op.
+* :func:`once_per_event` is that idiom as a decorator: it opens the envelope, opens the service's
+  unit of work, claims the event under a key derived from the service and method name, and runs
+  the method only the first time.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from datetime import datetime, timezone
-from functools import partial
+from functools import partial, wraps
 
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
@@ -23,6 +27,7 @@ from sqlalchemy.orm import Session
 from chassis import metrics
 from chassis.bus import ConfirmingPublisher, durable_queue_arguments, retry_exchange
 from chassis.errors import Unavailable, error_summary
+from chassis.events import open_envelope
 from chassis.outbox import processed_events
 from chassis.settings import get_settings
 
@@ -47,6 +52,49 @@ def claim_event(session: Session, handler: str, event_id) -> bool:
         insert(processed_events).values(handler=handler, event_id=event_id)
         .on_conflict_do_nothing().returning(processed_events.c.event_id)).first()
     return inserted is not None
+
+
+def handler_key(service: str, method: str) -> str:
+    """The key under which ``service``'s handler ``method`` records the events it has handled."""
+    return f"{service}.{method}"
+
+
+def once_per_event(model, *, key: str | None = None):
+    """Decorate an event-handler method of a service so that each event is applied once.
+
+    The wrapped method is called as ``method(self, store, data)`` (``data`` the payload parsed
+    into ``model``; a method with an ``env`` parameter also gets the envelope) inside
+    ``self.uow.transaction()``, after the event was claimed in that same transaction under
+    ``key`` — by default ``"<service>.<method>"``. A redelivery is a no-op. The key is the
+    handler's dedupe history: renaming the method changes it, so a renamed handler passes its old
+    key explicitly (``tests/unit/test_once_per_event.py`` pins every key in use).
+    """
+    def decorate(method):
+        takes_env = "env" in inspect.signature(method).parameters
+
+        @wraps(method)
+        def handle(self, payload):
+            env, data = open_envelope(payload, model)
+            with self.uow.transaction() as store:
+                if store.claim_event(key or handler_key(self.name, method.__name__), env.event_id):
+                    if takes_env:
+                        method(self, store, data, env=env)
+                    else:
+                        method(self, store, data)
+
+        handle.once_per_event_key = key
+        return handle
+    return decorate
+
+
+def once_keys(service_cls) -> dict[str, str]:
+    """``{method name: dedupe key}`` of every :func:`once_per_event` handler of a service class."""
+    found = {}
+    for attr in dir(service_cls):
+        fn = getattr(service_cls, attr, None)
+        if fn is not None and hasattr(fn, "once_per_event_key"):
+            found[attr] = fn.once_per_event_key or handler_key(service_cls.name, fn.__name__)
+    return found
 
 
 class ParkingQueueConsumer(QueueConsumer):

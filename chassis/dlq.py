@@ -67,8 +67,8 @@ def _body(message) -> dict:
 
 def dead_queues(pattern: str | None = None) -> list[str]:
     """The main queues of every subscription (their ``.dead`` siblings hold the parked messages)."""
+    from chassis.app import all_service_classes
     from chassis.topology import subscriptions_of
-    from services import all_service_classes
 
     queues = sorted({b.queue for cls in all_service_classes() for b in subscriptions_of(cls)})
     if pattern:

@@ -21,12 +21,12 @@ def main(argv: list[str]) -> None:
     import logging
 
     from chassis import lifecycle
+    from chassis.app import all_service_classes, service_class
     from chassis.faults import refuse_in_production
     from chassis.log import configure_logging
     from chassis.rpcreply import install as keep_serving_when_a_reply_fails
     from chassis.settings import get_settings, refuse_unsafe_outside_dev
     from chassis.topology import declare_if_allowed, rpc_queues_typed
-    from services import all_service_classes, service_class
 
     service = argv[0]
     settings = get_settings()

@@ -117,9 +117,9 @@ def declare_if_allowed(amqp_uri: str, service_classes) -> bool:
 
 
 def main() -> None:
+    from chassis.app import all_service_classes
     from chassis.log import configure_logging
     from chassis.settings import get_settings
-    from services import all_service_classes
 
     configure_logging("topology")
     for b in declare(get_settings().amqp_uri, all_service_classes()):

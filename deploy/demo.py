@@ -14,12 +14,14 @@ from sqlalchemy import select
 
 from chassis.db import Db, make_engine
 from chassis.log import configure_logging
+from chassis.workdays import local_today
+from contracts.consultations import ConsultationIn
+from contracts.identity import Role
+from contracts.registry import DevLoginIn
 from services.consultations import domain as consultations, plan
 from services.consultations.models import consultations as consultations_table
-from services.consultations.schemas import ConsultationIn
-from services.registry import domain as registry
-from services.registry.schemas import DevLoginIn, Role
-from services.workdays import today_kyiv
+from services.registry import handlers as registry
+from services.registry.store import Store as RegistryStore
 
 log = logging.getLogger("demo")
 MARK = "[demo]"
@@ -36,7 +38,7 @@ PEOPLE = {  # dev-login subjects: use them at POST /api/v1/auth/dev-login
     "demo-head": DevLoginIn(subject="demo-head", full_name="Мельник Галина Іванівна",
                             birth_date=date(1966, 11, 2), roles=[Role.institution_head]),
     "demo-teen": DevLoginIn(subject="demo-teen", full_name="Коваль Денис Андрійович",
-                            birth_date=today_kyiv() - timedelta(days=13 * 365 + 100), roles=[Role.resident]),
+                            birth_date=local_today() - timedelta(days=13 * 365 + 100), roles=[Role.resident]),
 }
 
 NOTICE = {
@@ -60,10 +62,11 @@ def main() -> None:
             return
     who = {}
     with reg.transaction() as s:
+        store = RegistryStore(s)
         for key, person in PEOPLE.items():
-            ref = registry.dev_login(s, person)
-            who[key] = registry.principal(s, ref.id)
-    today = today_kyiv()
+            ref = registry.dev_person(store, person)
+            who[key] = registry.principal(store, ref.id)
+    today = local_today()
     rules = consultations.Rules()
     official, resident = who["demo-official"], who["demo-resident"]
     with con.transaction() as s:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import current_app
 from pydantic import BaseModel
 
+from contracts.consultations import Category
 from gateway.openapi import ApiSpec
-from services.consultations.schemas import Category
 
 
 class CategoryList(BaseModel):

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     spec = build_spec()
     spec.dev_login = settings.auth_dev_login
+    spec.key_scopes = api_keys.SCOPES
     app.register_blueprint(ops.register(spec))
     app.register_blueprint(api_v1.register(spec))
     app.register_blueprint(routes_identity.register(spec))

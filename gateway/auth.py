@@ -10,7 +10,7 @@ from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from chassis.errors import Forbidden, NotFound, ServiceError
-from services.registry.schemas import Principal, Role
+from contracts.identity import Principal, Role
 
 SESSION_COOKIE = "econsult_session"
 CSRF_COOKIE = "econsult_csrf"

@@ -85,7 +85,7 @@ def before_report(**cells: dict[str, str]) -> dict[str, dict[str, str]]:
     return per_state(**{s: roles("404") for s in ("draft", "moderation", "forwarded", "active")}, **cells)
 
 
-# who sees a report before it is published (services/reports/domain.py ``insider``)
+# who sees a report before it is published (services/reports/rules.py ``insider``)
 REPORT_INSIDERS = roles("404", owner="2xx", moderator="2xx", admin="2xx")
 
 

@@ -50,6 +50,8 @@ class ApiSpec:
     description: str = ""
     operations: list[Operation] = field(default_factory=list)
     dev_login: bool = False
+    # Flask rule -> the API-key scope that may read it (partners' keys, gateway.api_keys)
+    key_scopes: dict[str, str] = field(default_factory=dict)
 
     def blueprint(self, name: str, url_prefix: str = "") -> "DocumentedBlueprint":
         return DocumentedBlueprint(self, name, url_prefix)
@@ -92,8 +94,19 @@ class ApiSpec:
             entry: dict[str, Any] = {"summary": op.summary, "operationId": _operation_id(op),
                                      "tags": op.tags, "responses": responses,
                                      "x-auth": list(op.auth) if isinstance(op.auth, tuple) else op.auth}
-            if op.auth != "public":
+            scope = self.key_scopes.get(op.rule) if op.method in ("GET", "HEAD") else None
+            if scope:
+                # a key with the scope, or (public routes) nobody at all, or (others) a session
+                entry["security"] = [{"apiKey": [scope]},
+                                     *([{}] if op.auth == "public" else [{"bearer": []}, {"cookie": []}])]
+                entry["x-api-key-scope"] = scope
+                for status in (401, 403, 429):
+                    responses.setdefault(str(status), {
+                        "description": TITLES[status],
+                        "content": {"application/problem+json": {"schema": problem_ref}}})
+            elif op.auth != "public":
                 entry["security"] = [{"bearer": []}, {"cookie": []}]
+            if op.auth != "public":
                 for status in (401, 403):
                     responses.setdefault(str(status), {
                         "description": TITLES[status],
@@ -113,7 +126,16 @@ class ApiSpec:
                     "bearer": {"type": "http", "scheme": "bearer",
                                "description": "token from /api/v1/auth/callback or dev-login"},
                     "cookie": {"type": "apiKey", "in": "cookie", "name": "econsult_session",
-                               "description": "browsers; unsafe methods also need X-CSRF-Token"}}}}
+                               "description": "browsers; unsafe methods also need X-CSRF-Token"},
+                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": API_KEY_HELP}}}}
+
+
+API_KEY_HELP = (
+    "A partner system's API key (`ek_…`), issued by an administrator to a named partner with read scopes "
+    "(`events:read`, `consultations:read`, `open-data:read`), a rate limit per minute and an expiry; shown "
+    "once, stored hashed, revocable; also accepted as `Authorization: Bearer ek_…`. Each operation that accepts a key names its scope in its security "
+    "requirement and in `x-api-key-scope`; on any other route or method a key is refused (403). Unknown, "
+    "revoked or expired: 401; over the key's rate: 429 with Retry-After.")
 
 
 def _operation_id(op: Operation) -> str:
@@ -153,9 +175,9 @@ class DocumentedBlueprint(Blueprint):
 
 
 def _authorise(auth: str | tuple) -> None:
-    from gateway import auth as gate
+    from gateway import api_keys, auth as gate
 
-    if auth == "public":
+    if auth == "public" or api_keys.partner() is not None:  # a key checked for this route's scope
         return
     if auth == "login":
         gate.require_login()

@@ -6,13 +6,13 @@ import uuid
 from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.consultations import (CommentIn, CommentOut, CommentPage, ConsultationIn, ConsultationOut,
+                                     ConsultationPage, ConsultationPatch, DeadlineList, DecisionIn, Form,
+                                     InitiativeDecision, MyInitiative, NewVersionIn, ResponseIn, Results,
+                                     Status, VersionDiff)
+from contracts.identity import Role
 from gateway import auth
 from gateway.openapi import ApiSpec
-from services.consultations.schemas import (CommentIn, CommentOut, CommentPage, ConsultationIn,
-                                            ConsultationOut, ConsultationPage, ConsultationPatch,
-                                            DeadlineList, DecisionIn, Form, InitiativeDecision, MyInitiative,
-                                            NewVersionIn, ResponseIn, Results, Status, VersionDiff)
-from services.registry.schemas import Role
 
 
 class ListQuery(BaseModel):

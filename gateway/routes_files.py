@@ -9,11 +9,11 @@ from flask import Response, current_app, request
 
 from chassis.errors import InvalidInput, parse
 
+from chassis.files import ALLOWED, sha256, sniff, store_from
+from contracts.consultations import AttachmentMeta, AttachmentOut
+from contracts.identity import Role
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
-from services.consultations.files import ALLOWED, sha256, sniff, store_from
-from services.consultations.schemas import AttachmentMeta, AttachmentOut
-from services.registry.schemas import Role
 
 
 class UnsupportedFile(InvalidInput):

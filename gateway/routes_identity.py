@@ -8,11 +8,11 @@ from urllib.parse import quote
 from flask import Response, current_app, json, redirect, request
 from pydantic import BaseModel
 
+from contracts.identity import Role, RoleOut
+from contracts.registry import (AuditEntry, ConsentIn, DevLoginIn, MeOut, MeUpdate, OrganisationIn,
+                                OrganisationOut, RoleGrant, UnitIn, UnitOut)
 from gateway import auth, oauth
 from gateway.openapi import ApiSpec
-from services.registry.schemas import (AuditEntry, ConsentIn, DevLoginIn, MeOut, MeUpdate,
-                                       OrganisationIn, OrganisationOut, Role, RoleGrant, RoleOut,
-                                       UnitIn, UnitOut)
 
 
 class TokenOut(BaseModel):

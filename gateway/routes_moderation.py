@@ -7,12 +7,11 @@ from flask import current_app
 from pydantic import BaseModel, ConfigDict
 
 from chassis.errors import InvalidInput
+from contracts.identity import Role
+from contracts.moderation import Ground, Audit, CaseDecision, CaseOut, Queue, QueueQuery, ReportIn, Stats
 from gateway import auth
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
-from services.moderation.grounds import Ground
-from services.moderation.schemas import Audit, CaseDecision, CaseOut, Queue, QueueQuery, ReportIn, Stats
-from services.registry.schemas import Role
 
 MODERATOR = (Role.moderator,)
 

@@ -7,11 +7,11 @@ from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field
 
 from chassis.errors import NotFound
+from contracts.identity import Role
+from contracts.notifications import Inbox, Progress
 from gateway import auth
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
-from services.notifications.schemas import Inbox, Progress
-from services.registry.schemas import Role
 
 
 class ReadIn(BaseModel):

@@ -15,13 +15,12 @@ from icalendar import Calendar, Event
 from pydantic import BaseModel, ConfigDict, Field
 
 from chassis.text import csv_safe
+from contracts.consultations import (CATEGORIES, Plan, PlanEntryIn, PlanEntryOut, PlanEntryPatch,
+                                     ConsultationSummary)
+from contracts.identity import Role
 from gateway import auth
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
-from services.consultations.categories import CATEGORIES
-from services.consultations.plan import Plan, PlanEntryIn, PlanEntryOut, PlanEntryPatch
-from services.consultations.schemas import ConsultationSummary
-from services.registry.schemas import Role
 
 STATUS_UK = {"scheduled": "заплановано", "active": "триває", "closed": "завершено", "archived": "в архіві"}
 QUARTER_START = {1: 1, 2: 4, 3: 7, 4: 10}

@@ -11,13 +11,13 @@ from flask import Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from chassis.errors import NotFound
+from contracts.identity import Role
+from contracts.reports import (CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS, BulkConsiderationIn,
+                               ConclusionIn, ConsiderationIn, ProposalPage, PublishQueued, ReportOut,
+                               ReportStats, VersionList)
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 from gateway.routes_files import store
-from services.registry.schemas import Role
-from services.reports.render import CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS
-from services.reports.schemas import (BulkConsiderationIn, ConclusionIn, ConsiderationIn, ProposalPage,
-                                      PublishQueued, ReportOut, ReportStats, VersionList)
 
 
 class VersionQuery(BaseModel):

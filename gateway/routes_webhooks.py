@@ -6,13 +6,13 @@ import uuid
 
 from flask import Response, current_app, json
 
-from gateway import api_keys, auth
+from contracts.identity import Role
+from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut
+from contracts.webhooks import (DeliveriesQuery, DeliveryList, FeedPage, FeedQuery, Queued, ReplayIn,
+                                SecretRotated, Subscription, SubscriptionCreated, SubscriptionIn,
+                                SubscriptionList)
+from gateway import auth
 from gateway.openapi import ApiSpec
-from services.notifications.webhook_schemas import (DeliveriesQuery, DeliveryList, FeedPage, FeedQuery, Queued,
-                                                    ReplayIn, SecretRotated, Subscription, SubscriptionCreated,
-                                                    SubscriptionIn, SubscriptionList)
-from services.registry.api_keys import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut
-from services.registry.schemas import Role
 
 ADMIN = (Role.admin,)
 W = "/admin/webhooks"
@@ -79,10 +79,8 @@ def register(spec: ApiSpec):
 
     @api.route("/events", summary="The feed of public events, by cursor (a partner's API key with "
                "events:read in X-Api-Key, or an administrator)", description=FEED_HELP,
-               query=FeedQuery, response=FeedPage, tags=["events"], errors=(401, 403, 429))
+               query=FeedQuery, response=FeedPage, tags=["events"], auth=ADMIN)
     def events(query: FeedQuery):
-        if api_keys.partner() is None:
-            auth.require_role(*ADMIN)
         page = FeedPage(**rpc("event_feed", query.model_dump()))
         response = Response(json.dumps(page.model_dump(mode="json"), ensure_ascii=False), mimetype="application/json")
         if not page.items:

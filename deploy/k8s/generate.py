@@ -151,8 +151,8 @@ def scaled_object(service: str, s: Sizing, event_queues: list[str]) -> dict:
 
 
 def event_queues() -> dict[str, list[str]]:
+    from chassis.app import all_service_classes
     from chassis.topology import subscriptions_of
-    from services import all_service_classes
 
     return {cls.name: [b.queue for b in subscriptions_of(cls)] for cls in all_service_classes()}
 

@@ -13,18 +13,17 @@ import logging
 import secrets
 from datetime import date, datetime
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from chassis.errors import Forbidden, NotFound, ServiceError
+from chassis.workdays import local_tz
+from contracts.consultations import CATEGORIES
 from gateway import auth
 from gateway.abuse import TooManyRequests
 from gateway.rpc import ServiceFailed, ServiceUnavailable
-from services.consultations.categories import CATEGORIES
 
-KYIV = ZoneInfo("Europe/Kyiv")
 log = logging.getLogger(__name__)
 
 STATUS_UK = {"draft": "чернетка", "submitted": "на модерації", "rejected": "відхилено",
@@ -149,7 +148,7 @@ def _when(value) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        return value.astimezone(KYIV).strftime("%d.%m.%Y %H:%M")
+        return value.astimezone(local_tz()).strftime("%d.%m.%Y %H:%M")
     return value.strftime("%d.%m.%Y")
 
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import Response, json, redirect, request
 
+from contracts.consultations import CommentOut, MyInitiative
+from contracts.moderation import GROUNDS
+from contracts.notifications import Inbox
+from contracts.registry import MeOut, MeUpdate
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
 from gateway import routes_notifications as notifications
 from gateway.web import forms, notify, page, web
 from gateway.web.views_official import new_consultation
-from services.consultations.schemas import CommentOut, MyInitiative
-from services.moderation.grounds import GROUNDS
-from services.notifications.schemas import Inbox
-from services.registry.schemas import MeOut, MeUpdate
 
 
 def _cabinet(status: int = 200):

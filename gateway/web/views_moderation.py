@@ -7,10 +7,9 @@ from urllib.parse import urlencode
 
 from flask import redirect, request
 
+from contracts.moderation import GROUNDS, QUEUE_RULES, CaseDecision, QueueQuery, Stats
 from gateway import auth, routes_identity as identity, routes_moderation as moderation
 from gateway.web import forms, notify, page, web
-from services.moderation.grounds import GROUNDS
-from services.moderation.schemas import QUEUE_RULES, CaseDecision, QueueQuery, Stats
 
 RULES_UK = {"obscene": "ненормативна лексика", "link": "посилання", "email": "адреса e-mail",
             "phone": "номер телефону", "messenger": "контакт у месенджері", "empty": "порожній текст",

@@ -6,11 +6,11 @@ import uuid
 
 from flask import redirect, request
 
+from contracts.consultations import (NOTICE_LABELS, ConsultationIn, ConsultationOut, ConsultationPatch,
+                                     DeadlineList, DecisionIn, Notice)
+from contracts.identity import Role
 from gateway import auth, routes_consultations as consultations, routes_files as files
 from gateway.web import forms, notify, page, web
-from services.consultations.schemas import (NOTICE_LABELS, ConsultationIn, ConsultationOut,
-                                            ConsultationPatch, DeadlineList, DecisionIn, Notice)
-from services.registry.schemas import Role
 
 OFFICIAL = (Role.official,)
 MULTIPLE_MARK = "[кілька]"

@@ -7,16 +7,15 @@ from datetime import timedelta
 
 from flask import abort, current_app, redirect, request
 
+from chassis.workdays import local_today
+from contracts.consultations import (Plan, PlanEntryIn, NOTICE_LABELS, CommentIn, CommentPage,
+                                     ConsultationOut, ConsultationPage, Notice, ResponseIn, Results)
+from contracts.moderation import ReportIn
+from contracts.registry import DevLoginIn
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
 from gateway import routes_moderation as moderation, routes_open as open_routes
 from gateway.web import forms, notify, page, principal, web
 from gateway.web.views_reports import report_context
-from services.consultations.plan import Plan, PlanEntryIn
-from services.consultations.schemas import (NOTICE_LABELS, CommentIn, CommentPage, ConsultationOut,
-                                            ConsultationPage, Notice, ResponseIn, Results)
-from services.moderation.schemas import ReportIn
-from services.registry.schemas import DevLoginIn
-from services.workdays import today_kyiv
 
 PER_PAGE = 20
 CLOSING_SOON_DAYS = 7
@@ -42,7 +41,7 @@ def home():
     except forms.Invalid as exc:
         forms.keep(exc, request.args.to_dict())
     active = ConsultationPage(**rpc("list", "active", None, None, 1, 100)).items
-    soon_limit = today_kyiv() + timedelta(days=CLOSING_SOON_DAYS)
+    soon_limit = local_today() + timedelta(days=CLOSING_SOON_DAYS)
     closing = sorted((c for c in active if c.ends_on and c.ends_on <= soon_limit), key=lambda c: c.ends_on)
     return page("home.html", active=active, closing=closing, found=found, args=args)
 
@@ -202,7 +201,7 @@ def logout():
 
 @web.route("/plan")
 def plan_this_year():
-    return redirect(f"/plan/{today_kyiv().year}", 302)
+    return redirect(f"/plan/{local_today().year}", 302)
 
 
 @web.route("/plan/<int:year>", methods=["GET", "POST"])

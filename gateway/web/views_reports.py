@@ -11,13 +11,12 @@ from urllib.parse import urlencode
 from flask import redirect, request
 
 from chassis.errors import NotFound
+from contracts.consultations import ConsultationOut
+from contracts.identity import Role
+from contracts.reports import (PROTOCOL_FORMATS, REPORT_FORMATS, OUTCOME_LABELS, BulkConsiderationIn,
+                               ConclusionIn, ConsiderationIn, Outcome, ReportOut)
 from gateway import auth, routes_consultations as consultations, routes_reports as reports
 from gateway.web import forms, notify, page, web
-from services.consultations.schemas import ConsultationOut
-from services.registry.schemas import Role
-from services.reports.render import PROTOCOL_FORMATS, REPORT_FORMATS
-from services.reports.schemas import (OUTCOME_LABELS, BulkConsiderationIn, ConclusionIn, ConsiderationIn,
-                                      Outcome, ReportOut)
 
 PER_PAGE = 50
 AGE_BANDS_UK = {"14–17": "14–17 років", "18–35": "18–35 років", "36–60": "36–60 років", "60+": "понад 60 років",

@@ -1,7 +1,7 @@
 """Consultation rules as plain functions over a SQLAlchemy session.
 
 ``actor`` is the acting person as the gateway resolved them with the registry
-(:class:`services.registry.schemas.Principal`) or None for an anonymous reader. Visibility
+(:class:`contracts.registry.Principal`) or None for an anonymous reader. Visibility
 follows DESIGN, "Who sees what"; an object the actor may not see is NotFound, never Forbidden.
 """
 from __future__ import annotations
@@ -17,26 +17,24 @@ from sqlalchemy.orm import Session
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
 from chassis.text import canonical
+from chassis.workdays import calendar_deadline, local_today, working_deadline
+from contracts.consultations import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STATUSES, AlternativeOut,
+                                     CommentIn, CommentOut, CommentPage, MyInitiative, CommentSubmitted,
+                                     ConsultationClosed, ConsultationIn, ConsultationOut, ConsultationPage,
+                                     ConsultationPatch, ConsultationPublished, ConsultationSubmitted,
+                                     ConsultationSummary, Form, Notice, OptionOut, OptionTally, QuestionIn,
+                                     QuestionKind, QuestionOut, QuestionTally, ResponseIn, Results,
+                                     AlternativeTally, CommentPublished, CommentWasRejected,
+                                     InitiativeDecision, InitiativeStatusChanged, NewVersionIn,
+                                     ParagraphChange, ParagraphOut, Status, VersionDiff, DecisionIn,
+                                     DecisionOut, DecisionPublished, TimelineEntry, AttachmentMeta,
+                                     AttachmentOut, ConsultationArchived, Deadline, DeadlineList, SurveyAnswered)
+from contracts.identity import Principal, Role
 from services.consultations import drafts
 from services.consultations.models import (alternatives, attachments, comments, consultations, decisions,
                                            draft_versions,
                                            options, paragraphs, questions, responses, status_history,
                                            supports)
-from services.consultations.schemas import (MODERATION_MARK, NOTICE_LABELS, PUBLIC_STATUSES,
-                                            AlternativeOut, CommentIn, CommentOut, CommentPage, MyInitiative,
-                                            CommentSubmitted, ConsultationClosed, ConsultationIn,
-                                            ConsultationOut, ConsultationPage, ConsultationPatch,
-                                            ConsultationPublished, ConsultationSubmitted,
-                                            ConsultationSummary, Form, Notice, OptionOut,
-                                            OptionTally, QuestionIn, QuestionKind, QuestionOut,
-                                            QuestionTally, ResponseIn, Results, AlternativeTally,
-                                            CommentPublished, CommentWasRejected, InitiativeDecision,
-                                            InitiativeStatusChanged, NewVersionIn, ParagraphChange,
-                                            ParagraphOut, Status, VersionDiff, DecisionIn, DecisionOut,
-                                            DecisionPublished, TimelineEntry, AttachmentMeta, AttachmentOut,
-                                            ConsultationArchived, Deadline, DeadlineList)
-from services.registry.schemas import Principal, Role
-from services.workdays import calendar_deadline, today_kyiv, working_deadline
 
 DECISION_WORKING_DAYS = 5  # R-3.18
 
@@ -265,7 +263,7 @@ def version_diff(session: Session, actor: Principal | None, cid: uuid.UUID, a: i
 
 def _check_dates(starts_on: date | None, ends_on: date | None, today: date | None = None,
                  rules: Rules = Rules()) -> None:
-    errors = date_errors(starts_on, ends_on, today or today_kyiv(), rules)
+    errors = date_errors(starts_on, ends_on, today or local_today(), rules)
     if errors:
         code = errors[0]["type"]
         detail = ("Дата завершення раніша за дату початку" if code == "end_before_start"
@@ -378,7 +376,10 @@ def open_due(session: Session, today: date, rules: Rules, batch: int = 100) -> i
 
 
 def close_due(session: Session, today: date, batch: int = 100) -> int:
-    """Close active consultations whose last day has ended (Europe/Kyiv)."""
+    """Close active consultations whose last day has ended (in the city's time zone); the event
+    carries the counts the reports service checks its read model against."""
+    from services.consultations.report_feed import closing_counts  # report_feed reads through this module
+
     rows = session.execute(select(consultations.c.id, consultations.c.ends_on).where(
         consultations.c.status == Status.active.value, consultations.c.ends_on < today)
         .limit(batch).with_for_update(skip_locked=True)).all()
@@ -387,7 +388,8 @@ def close_due(session: Session, today: date, batch: int = 100) -> int:
         session.execute(update(consultations).where(consultations.c.id == row.id).values(
             status=Status.closed.value, closed_at=func.now(), updated_at=func.now(), report_due=due))
         _history(session, row.id, Status.active.value, Status.closed, None, "end date")
-        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due))
+        add_event(session, ConsultationClosed(consultation_id=row.id, closed_at=now(), report_due=due,
+                                              **closing_counts(session, row.id)))
     return len(rows)
 
 
@@ -757,6 +759,7 @@ def respond(session: Session, actor: Principal | None, cid: uuid.UUID, data: Res
                         .on_conflict_do_update(index_elements=[supports.c.consultation_id, supports.c.person_id],
                                                set_={"alternative_id": data.alternative_id,
                                                      "updated_at": func.now()}))
+    add_event(session, SurveyAnswered(consultation_id=cid, person_id=actor.person_id, answered_at=now()))
     return results(session, actor, cid)
 
 

@@ -11,53 +11,10 @@ from sqlalchemy.orm import Session
 
 from chassis.errors import Forbidden, InvalidInput, NotFound
 from chassis.text import SingleLine
+from contracts.consultations import PUBLIC_PLAN_STATUSES as PUBLIC, Plan, PlanEntryIn, PlanEntryOut, PlanEntryPatch, PlanStatus  # noqa: F401
+from contracts.identity import Principal, Role
 from services.consultations.domain import can_see
 from services.consultations.models import consultations, plan_entries
-from services.registry.schemas import Principal, Role
-
-
-class PlanStatus(str, Enum):
-    proposed = "proposed"    # a proposal waiting for an official
-    planned = "planned"
-    held = "held"            # the consultation took place (linked)
-    cancelled = "cancelled"
-    declined = "declined"    # a proposal not taken into the plan
-
-
-PUBLIC = (PlanStatus.planned, PlanStatus.held, PlanStatus.cancelled)
-
-
-class PlanEntryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    title: SingleLine = Field(min_length=5, max_length=500)
-    category: int = Field(ge=1, le=22)
-    planned_quarter: int | None = Field(None, ge=1, le=4)
-    note: str | None = Field(None, max_length=5000)
-
-
-class PlanEntryPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: PlanStatus | None = None
-    planned_quarter: int | None = Field(None, ge=1, le=4)
-    consultation_id: uuid.UUID | None = None
-
-
-class PlanEntryOut(BaseModel):
-    id: uuid.UUID
-    year: int
-    title: str
-    category: int
-    unit_name: str | None
-    planned_quarter: int | None
-    status: PlanStatus
-    consultation_id: uuid.UUID | None
-    proposer_name: str | None
-    note: str | None
-
-
-class Plan(BaseModel):
-    year: int
-    items: list[PlanEntryOut]
 
 
 def _official_unit(actor: Principal | None) -> str | None:

@@ -1,9 +1,12 @@
 """What the reports service reads from consultations for the R-3.16 report and the R-3.14 protocol.
 
-Service-to-service reads (the gateway exposes none of them): the consultation with everything on
-its page, comments in keyset pages (``(created_at, id)`` cursor, so 50,000 comments are read in
-bounded memory), participants with whether it is their first consultation (consultations owns the
-participation history; ages come from the registry, which owns birth dates), and yearly counts.
+Service-to-service reads (the gateway exposes none of them). The reports service keeps comments and
+respondents from the events as they happen; what it reads here: the consultation with everything on
+its page (one call at closing), which participants took part before (consultations owns the
+participation history; ages come from the registry, which owns birth dates), yearly counts, and —
+only when its read model is incomplete, e.g. for comments older than the read model — comments and
+respondents in keyset pages (``(created_at, id)`` cursor, bounded memory). The closing event carries
+the counts it checks completeness against (:func:`closing_counts`).
 """
 from __future__ import annotations
 
@@ -22,13 +25,11 @@ MAX_PAGE = 5000
 
 def source(session: Session, cid: uuid.UUID) -> dict:
     """The consultation as the public sees it, its tallies, and what the report service decides by
-    (owning unit, closing time, the R-3.17 due date)."""
+    (owning unit, closing time, the R-3.17 due date), and the counts as they are now."""
     row = session.execute(select(consultations).where(consultations.c.id == cid)).first()
     if row is None:
         raise NotFound("Консультацію не знайдено", code="consultation_not_found")
     page = view(session, None, cid)  # closed/archived consultations are public
-    counts = dict(session.execute(select(comments.c.status, func.count()).where(comments.c.consultation_id == cid)
-                                  .group_by(comments.c.status)).all())
     return {"consultation": page.model_dump(mode="json"),
             "results": results(session, None, cid).model_dump(mode="json"),
             "unit_id": str(row.unit_id) if row.unit_id else None, "status": row.status,
@@ -36,7 +37,7 @@ def source(session: Session, cid: uuid.UUID) -> dict:
             "closed_at": row.closed_at.isoformat() if row.closed_at else None,
             "report_due": row.report_due.isoformat() if row.report_due else None,
             "archived_at": row.archived_at.isoformat() if row.archived_at else None,
-            "comment_counts": counts}
+            "counts": closing_counts(session, cid)}
 
 
 def comment_page(session: Session, cid: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
@@ -60,30 +61,43 @@ def comment_page(session: Session, cid: uuid.UUID, after: tuple[datetime, uuid.U
     return {"items": items, "next_after": [last.created_at.isoformat(), str(last.id)] if last else None}
 
 
-def participant_page(session: Session, cid: uuid.UUID, after: uuid.UUID | None, limit: int) -> dict:
-    """Who took part (a published comment, a survey answer or a supported alternative), by person id,
-    each marked first-time when they took part in no consultation opened before this one."""
-    opened = session.execute(select(consultations.c.opened_at).where(consultations.c.id == cid)).scalar()
-    people = union(
-        select(comments.c.author_id.label("pid")).where(comments.c.consultation_id == cid,
-                                                        comments.c.status == "published"),
-        select(responses.c.person_id).where(responses.c.consultation_id == cid),
-        select(supports.c.person_id).where(supports.c.consultation_id == cid)).subquery()
-    pid = people.c.pid
-    q = select(pid).order_by(pid).limit(limit)
+def _respondents(cid: uuid.UUID):
+    return union(select(responses.c.person_id.label("pid")).where(responses.c.consultation_id == cid),
+                 select(supports.c.person_id).where(supports.c.consultation_id == cid)).subquery()
+
+
+def closing_counts(session: Session, cid: uuid.UUID) -> dict:
+    """What the closing event tells the reports service to expect: comments by status, respondents."""
+    by_status = dict(session.execute(select(comments.c.status, func.count()).where(comments.c.consultation_id == cid)
+                                     .group_by(comments.c.status)).all())
+    people = session.execute(select(func.count()).select_from(_respondents(cid))).scalar_one()
+    return {"comments": {s: by_status.get(s, 0) for s in ("pending", "published", "rejected")}, "respondents": people}
+
+
+def respondent_page(session: Session, cid: uuid.UUID, after: uuid.UUID | None, limit: int) -> dict:
+    """Persons who answered the survey or supported an alternative, by id (the reports service's
+    backfill when its read model missed some)."""
+    people = _respondents(cid)
+    q = select(people.c.pid).order_by(people.c.pid).limit(limit)
     if after is not None:
-        q = q.where(pid > after)
+        q = q.where(people.c.pid > after)
     ids = session.execute(q).scalars().all()
-    returning: set = set()
-    if ids and opened is not None:
-        earlier = consultations.c.opened_at < opened
-        other = select(consultations.c.id).where(consultations.c.id != cid, earlier)
-        for table, person in ((comments, comments.c.author_id), (responses, responses.c.person_id),
-                              (supports, supports.c.person_id)):
-            returning |= set(session.execute(select(person).where(
-                person.in_(ids), table.c.consultation_id.in_(other)).distinct()).scalars())
-    return {"items": [{"person_id": str(p), "first_time": p not in returning} for p in ids],
-            "next_after": str(ids[-1]) if len(ids) == limit else None}
+    return {"items": [str(p) for p in ids], "next_after": str(ids[-1]) if len(ids) == limit else None}
+
+
+def returning(session: Session, cid: uuid.UUID, person_ids: list[uuid.UUID]) -> list[str]:
+    """Of ``person_ids``, those who took part (a comment, a survey answer, a supported alternative)
+    in a consultation opened before this one: the others take part for the first time."""
+    opened = session.execute(select(consultations.c.opened_at).where(consultations.c.id == cid)).scalar()
+    if not person_ids or opened is None:
+        return []
+    other = select(consultations.c.id).where(consultations.c.id != cid, consultations.c.opened_at < opened)
+    found: set = set()
+    for table, person in ((comments, comments.c.author_id), (responses, responses.c.person_id),
+                          (supports, supports.c.person_id)):
+        found |= set(session.execute(select(person).where(
+            person.in_(person_ids), table.c.consultation_id.in_(other)).distinct()).scalars())
+    return [str(p) for p in found]
 
 
 def year_counts(session: Session, year: int) -> list[dict]:

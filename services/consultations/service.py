@@ -13,17 +13,15 @@ from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.consultations.models import PERSONAL
+from chassis.workdays import local_today
+from contracts.consultations import (CATEGORIES, Category, CommentIn, ConsultationIn, ConsultationPatch,
+                                     AttachmentMeta, DecisionIn, Form, InitiativeDecision, NewVersionIn,
+                                     ResponseIn, Status)
+from contracts.identity import principal_from as _actor
+from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
+from contracts.reports import ReportPublished
 from services.consultations import domain, plan, report_feed
-from services.consultations.categories import CATEGORIES
-from services.consultations.schemas import (Category, CommentIn, ConsultationIn, ConsultationPatch,
-                                            AttachmentMeta, DecisionIn, Form, InitiativeDecision,
-                                            NewVersionIn, ResponseIn, Status)
-from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
-                                         InitiativeRejected)
-from services.reports.schemas import ReportPublished
-from services.registry.schemas import principal_from as _actor
-from services.workdays import today_kyiv
+from services.consultations.models import PERSONAL
 
 log = logging.getLogger(__name__)
 MAX_PER_PAGE = 100
@@ -72,20 +70,20 @@ class ConsultationsService(BaseService):
     def create(self, actor: dict, body: dict) -> dict:
         data = parse(ConsultationIn, body)
         with self.db.transaction() as session:
-            return dump(domain.create(session, _actor(actor), data, today_kyiv(), _rules()))
+            return dump(domain.create(session, _actor(actor), data, local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def update_draft(self, actor: dict, consultation_id, body: dict) -> dict:
         patch = parse(ConsultationPatch, body)
         with self.db.transaction() as session:
-            return dump(domain.update_draft(session, _actor(actor), _uuid(consultation_id, "id"), patch, today_kyiv(),
+            return dump(domain.update_draft(session, _actor(actor), _uuid(consultation_id, "id"), patch, local_today(),
                                             _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def publish(self, actor: dict, consultation_id) -> dict:
         with self.db.transaction() as session:
             return dump(domain.publish(session, _actor(actor), _uuid(consultation_id, "id"),
-                                       today_kyiv(), _rules()))
+                                       local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def get(self, actor: dict | None, consultation_id) -> dict:
@@ -157,7 +155,7 @@ class ConsultationsService(BaseService):
         data = parse(DecisionIn, body)
         with self.db.transaction() as session:
             return dump(domain.record_decision(session, _actor(actor), _uuid(consultation_id, "id"), data,
-                                               today_kyiv(), _rules()))
+                                               local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     def add_comment(self, actor: dict, consultation_id, body: dict) -> dict:
@@ -235,10 +233,20 @@ class ConsultationsService(BaseService):
                                             _limit(limit), bool(everything))
 
     @rpc(expected_exceptions=ServiceError)
-    def report_participants(self, consultation_id, after=None, limit: int = 1000) -> dict:
+    def report_respondents(self, consultation_id, after=None, limit: int = 1000) -> dict:
         with self.db.transaction() as session:
-            return report_feed.participant_page(session, _uuid(consultation_id, "id"),
-                                                _uuid(after, "after") if after else None, _limit(limit))
+            return report_feed.respondent_page(session, _uuid(consultation_id, "id"),
+                                               _uuid(after, "after") if after else None, _limit(limit))
+
+    @rpc(expected_exceptions=ServiceError)
+    def report_returning(self, consultation_id, person_ids: list) -> list[str]:
+        """Of up to MAX_PAGE persons, those who took part in a consultation opened earlier."""
+        if not isinstance(person_ids, list) or len(person_ids) > report_feed.MAX_PAGE:
+            raise InvalidInput("Некоректний список осіб", errors=[{"field": "person_ids",
+                                                                  "message": f"до {report_feed.MAX_PAGE}"}])
+        ids = [_uuid(p, "person_ids") for p in person_ids]
+        with self.db.transaction() as session:
+            return report_feed.returning(session, _uuid(consultation_id, "id"), ids)
 
     @rpc(expected_exceptions=ServiceError)
     def year_counts(self, year: int) -> list[dict]:
@@ -282,7 +290,7 @@ class ConsultationsService(BaseService):
     @timer(interval=get_settings().timer_interval_seconds)
     def move_on_dates(self):
         """Open consultations on their start date and close them after their last day (Kyiv)."""
-        today = today_kyiv()
+        today = local_today()
         with self.db.transaction() as session:
             opened = domain.open_due(session, today, _rules())
             closed = domain.close_due(session, today)

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 
-from chassis.consumer import claim_event, subscribe
+from chassis.consumer import once_per_event, subscribe
 from chassis.errors import ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
-from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
+from chassis.store import UnitOfWork
+from contracts.consultations import CommentSubmitted, ConsultationSubmitted
+from contracts.identity import principal_from as _actor
+from contracts.moderation import GROUNDS, CaseDecision, QueueQuery, ReportIn
+from services.moderation import handlers
 from services.moderation.models import PERSONAL
-from services.consultations.schemas import CommentSubmitted, ConsultationSubmitted
-from services.moderation import domain
-from services.moderation.grounds import GROUNDS
-from services.moderation.schemas import CaseDecision, QueueQuery, ReportIn
-from services.registry.schemas import principal_from as _actor
+from services.moderation.store import Store
 
 
 def dump(model) -> dict:
@@ -25,19 +25,19 @@ class ModerationService(BaseService):
     name = "moderation"
     personal_data = PERSONAL  # its export
 
+    @property
+    def uow(self) -> UnitOfWork[Store]:
+        return UnitOfWork(self.db, Store)
+
     @subscribe("consultations", "comment_submitted")
-    def on_comment_submitted(self, payload):
-        env, data = open_envelope(payload, CommentSubmitted)
-        with self.db.transaction() as session:
-            if claim_event(session, "moderation.on_comment_submitted", env.event_id):
-                domain.screen_comment(session, data, get_settings().holidays_are_days_off)
+    @once_per_event(CommentSubmitted)
+    def on_comment_submitted(self, store, data):
+        handlers.screen_comment(store, data, get_settings().holidays_are_days_off)
 
     @subscribe("consultations", "consultation_submitted")
-    def on_consultation_submitted(self, payload):
-        env, data = open_envelope(payload, ConsultationSubmitted)
-        with self.db.transaction() as session:
-            if claim_event(session, "moderation.on_consultation_submitted", env.event_id):
-                domain.screen_initiative(session, data, get_settings().holidays_are_days_off)
+    @once_per_event(ConsultationSubmitted)
+    def on_consultation_submitted(self, store, data):
+        handlers.screen_initiative(store, data, get_settings().holidays_are_days_off)
 
     @rpc
     def grounds(self) -> list[dict]:
@@ -45,31 +45,25 @@ class ModerationService(BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     def queue(self, actor: dict, query: dict | None = None) -> dict:
-        page = parse(QueueQuery, query or {})
-        with self.db.transaction() as session:
-            return dump(domain.queue(session, _actor(actor), page))
+        return dump(handlers.queue(self.uow, _actor(actor), parse(QueueQuery, query or {})))
 
     @rpc(expected_exceptions=ServiceError)
     def decide(self, actor: dict, case_id, body: dict, unit_name: str | None = None) -> dict:
         data = parse(CaseDecision, body)
-        with self.db.transaction() as session:
-            return dump(domain.decide(session, _actor(actor), _uuid(case_id, "case_id"), data, unit_name))
+        return dump(handlers.decide(self.uow, _actor(actor), _uuid(case_id, "case_id"), data, unit_name))
 
     @rpc(expected_exceptions=ServiceError)
     def report_comment(self, actor: dict, comment_id, body: dict) -> dict:
         data = parse(ReportIn, body)
-        with self.db.transaction() as session:
-            return dump(domain.report_comment(session, _actor(actor), _uuid(comment_id, "comment_id"), data.reason,
-                                              get_settings().holidays_are_days_off))
+        return dump(handlers.report_comment(self.uow, _actor(actor), _uuid(comment_id, "comment_id"), data.reason,
+                                            get_settings().holidays_are_days_off))
 
     @rpc(expected_exceptions=ServiceError)
     def audit(self, actor: dict, consultation_id=None, moderator_id=None) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.audit(session, _actor(actor),
-                                     _uuid(consultation_id, "consultation_id") if consultation_id else None,
-                                     _uuid(moderator_id, "moderator_id") if moderator_id else None))
+        return dump(handlers.audit(self.uow, _actor(actor),
+                                   _uuid(consultation_id, "consultation_id") if consultation_id else None,
+                                   _uuid(moderator_id, "moderator_id") if moderator_id else None))
 
     @rpc(expected_exceptions=ServiceError)
     def stats(self, actor: dict) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.stats(session, _actor(actor)))
+        return dump(handlers.stats(self.uow, _actor(actor)))

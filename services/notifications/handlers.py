@@ -13,7 +13,7 @@ import eventlet
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from chassis import metrics
-from chassis.consumer import claim_event
+from chassis.consumer import claim_event, handler_key
 from chassis.errors import Conflict, InvalidInput
 from chassis.errors import parse_uuid
 from chassis.faults import fault_point
@@ -34,7 +34,7 @@ def select_recipients(db, interested_persons: Callable, env, data, digest_send_h
     """Select every recipient first (idempotent inserts, batch by batch), then let the senders go.
     The event counts as handled only at the end, so a crash mid-selection selects again. None when
     the event was handled before."""
-    handler = "notifications.on_consultation_published"
+    handler = handler_key("notifications", "on_consultation_published")
     with db.transaction() as session:
         if store.event_seen(session, handler, env.event_id):
             return None
@@ -196,10 +196,15 @@ def _prepared(sender: str, subject: str, template: str, context: dict) -> "maile
 
 # ---- the cabinet inbox (R-3.11, R-3.9) ---------------------------------------------------------------
 
-def inbox_once(db, handler: str, env, person_id, message: tuple[str, str], link: str | None) -> None:
-    with db.transaction() as session:
-        if claim_event(session, f"notifications.{handler}", env.event_id):
-            store.notify(session, person_id, env.event_id, *message, link)
+def tell_initiator(tx, env, data, public_url: str) -> None:
+    """The initiator learns in the cabinet what became of the initiative."""
+    tx.notify(data.initiator_id, env.event_id, *rules.initiative_message(data.title, data.status),
+              f"{public_url.rstrip('/')}/consultations/{data.consultation_id}")
+
+
+def tell_author(tx, env, data, ground_titles: dict[str, str]) -> None:
+    """The author learns in the cabinet that a comment was not published, and on which grounds."""
+    tx.notify(data.author_id, env.event_id, *rules.rejection_message(data.grounds, ground_titles), None)
 
 
 # ---- one-click unsubscribe (RFC 8058) ----------------------------------------------------------------

@@ -8,21 +8,21 @@ import logging
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from chassis.consumer import subscribe
+from chassis.consumer import once_per_event, subscribe
 from chassis.errors import InvalidInput, ServiceError
 from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.faults import fault_point
 from chassis.service import BaseService
 from chassis.settings import get_settings
-from services.consultations.categories import CATEGORIES
-from services.consultations.schemas import (CommentWasRejected, ConsultationPublished,
-                                            InitiativeStatusChanged)
-from services.moderation.grounds import GROUNDS
-from services.notifications import handlers, rules, store
+from chassis.store import UnitOfWork
+from chassis.workdays import local_tz
+from contracts.consultations import (CATEGORIES, CommentWasRejected, ConsultationPublished,
+                                     InitiativeStatusChanged)
+from contracts.moderation import GROUNDS
+from services.notifications import handlers, store
 from services.notifications.models import PERSONAL
 from services.notifications.webhook_service import WebhookEntrypoints
-from services.workdays import KYIV
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,16 @@ class NotificationsService(WebhookEntrypoints, BaseService):
     personal_data = PERSONAL  # its export
     registry = RpcProxy("registry")
 
+    @property
+    def uow(self) -> UnitOfWork[store.Store]:
+        return UnitOfWork(self.db, store.Store)
+
     # ---- the start-day fan-out ---------------------------------------------------------------------
     @subscribe("consultations", "consultation_published")
     def on_consultation_published(self, payload):
         env, data = open_envelope(payload, ConsultationPublished)
         total = handlers.select_recipients(self.db, self.registry.interested_persons, env, data,
-                                           get_settings().digest_send_hour, KYIV)
+                                           get_settings().digest_send_hour, local_tz())
         if total is not None:
             log.info("fan-out of %s: %d recipients queued", data.consultation_id, total)
             fault_point("notifications.after_commit_before_ack")
@@ -50,17 +54,14 @@ class NotificationsService(WebhookEntrypoints, BaseService):
 
     # ---- the cabinet inbox (R-3.11, R-3.9) ----------------------------------------------------------
     @subscribe("consultations", "initiative_status_changed")
-    def on_initiative_status_changed(self, payload):
-        env, data = open_envelope(payload, InitiativeStatusChanged)
-        url = f"{get_settings().public_url.rstrip('/')}/consultations/{data.consultation_id}"
-        handlers.inbox_once(self.db, "on_initiative_status_changed", env, data.initiator_id,
-                            rules.initiative_message(data.title, data.status), url)
+    @once_per_event(InitiativeStatusChanged)
+    def on_initiative_status_changed(self, tx, data, env):
+        handlers.tell_initiator(tx, env, data, get_settings().public_url)
 
     @subscribe("consultations", "comment_rejected")
-    def on_comment_rejected(self, payload):
-        env, data = open_envelope(payload, CommentWasRejected)
-        handlers.inbox_once(self.db, "on_comment_rejected", env, data.author_id,
-                            rules.rejection_message(data.grounds, {c: g.title for c, g in GROUNDS.items()}), None)
+    @once_per_event(CommentWasRejected)
+    def on_comment_rejected(self, tx, data, env):
+        handlers.tell_author(tx, env, data, {code: g.title for code, g in GROUNDS.items()})
 
     @rpc(expected_exceptions=ServiceError)
     def inbox(self, person_id) -> dict:

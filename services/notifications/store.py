@@ -18,9 +18,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from chassis.outbox import add_event, processed_events
+from chassis.store import SqlStore
 from services.notifications.models import deliveries, digest_items, fanouts, inbox, used_unsubscribe_tokens
 from services.notifications.rules import CHANNEL, DIGEST, KIND, MAX_ATTEMPTS, RETRIES_SPENT, after_failure, failure_cause
-from services.notifications.schemas import Inbox, InboxItem, NotificationBatchCompleted, Progress
+from contracts.notifications import Inbox, InboxItem, NotificationBatchCompleted, Progress
 
 STUCK_AFTER = timedelta(minutes=2)
 
@@ -220,6 +221,13 @@ def use_unsubscribe_token(session: Session, token_id: str) -> bool:
     """True the first time an unsubscribe link is used."""
     return session.execute(insert(used_unsubscribe_tokens).values(token_id=token_id).on_conflict_do_nothing()
                            .returning(used_unsubscribe_tokens.c.token_id)).first() is not None
+
+
+class Store(SqlStore):
+    """The cabinet inbox's writes in the once-per-event handlers' transaction."""
+
+    def notify(self, person_id: uuid.UUID, event_id: uuid.UUID, title: str, body: str, link: str | None) -> None:
+        notify(self.session, person_id, event_id, title, body, link)
 
 
 class Deliveries:

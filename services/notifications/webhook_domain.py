@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from services.notifications.public_events import cloudevent
+from contracts.public_events import cloudevent
 from services.notifications.webhook_models import (public_events, webhook_attempts, webhook_deliveries,
                                                    webhook_subscriptions as subs)
 from services.notifications.webhook_signing import new_secret
@@ -36,24 +36,23 @@ def now() -> datetime:
 FEED_LOCK = 0x6665_6564  # "feed": one transaction-scoped lock for every insert into the feed
 
 
-def record_public_event(session: Session, row: dict) -> int | None:
-    """Store a public event once and queue it for every subscription that wants its type; returns its
-    cursor, or None if it was already stored (a redelivered event).
+def record_public_events(session: Session, rows: list[dict]) -> list[int]:
+    """Store public events once each and queue them for every subscription that wants their type, in
+    one statement; returns the cursors of those not stored before (a redelivered event is skipped).
 
     Inserts into the feed are serialised by a transaction lock, so cursors are given in commit order:
     a reader that has seen cursor N never later finds a smaller cursor committed behind it."""
+    rows = list({r["event_id"]: r for r in rows}.values())
     session.execute(select(func.pg_advisory_xact_lock(FEED_LOCK)))
-    feed_id = session.execute(insert(public_events).values(**row).on_conflict_do_nothing(
-        index_elements=["event_id"]).returning(public_events.c.id)).scalar()
-    if feed_id is None:
-        return None
-    wanted = session.execute(select(subs.c.id).where(subs.c.status.in_(ACTIVE),
-                                                     subs.c.event_types.any(row["type"]))).scalars().all()
-    if wanted:
-        session.execute(insert(webhook_deliveries).values([
-            {"subscription_id": s, "event_id": row["event_id"], "feed_id": feed_id, "status": "pending"}
-            for s in wanted]).on_conflict_do_nothing())
-    return feed_id
+    ev = insert(public_events).values(rows).on_conflict_do_nothing(index_elements=["event_id"]) \
+        .returning(public_events.c.id, public_events.c.event_id, public_events.c.type).cte("ev")
+    queued = insert(webhook_deliveries).from_select(
+        ["subscription_id", "event_id", "feed_id", "status"],
+        select(subs.c.id, ev.c.event_id, ev.c.id, text("'pending'")).select_from(ev).join(
+            subs, subs.c.status.in_(ACTIVE) & (ev.c.type == func.any(subs.c.event_types)))
+    ).on_conflict_do_nothing().returning(webhook_deliveries.c.id).cte("queued")
+    return [r.id for r in session.execute(
+        select(ev.c.id, select(func.count()).select_from(queued).scalar_subquery().label("queued")))]
 
 
 def as_cloudevent(r) -> dict:
@@ -134,18 +133,32 @@ def secrets_of(row, at: datetime | None = None) -> list[str]:
 # ---- sending ----------------------------------------------------------------------------------------
 
 CLAIM_SQL = text("""
-SELECT d.id FROM webhook_subscriptions s
-CROSS JOIN LATERAL (
-    SELECT w.id FROM webhook_deliveries w
-    WHERE w.subscription_id = s.id AND w.status = 'pending' AND w.next_attempt_at <= now()
-    ORDER BY w.next_attempt_at, w.id
-    LIMIT greatest(0, :per_sub - (SELECT count(*) FROM webhook_deliveries x
-                                  WHERE x.subscription_id = s.id AND x.status = 'sending'))
-    FOR UPDATE OF w SKIP LOCKED
-) d
-WHERE s.status IN ('active', 'failing')
-ORDER BY random()
-LIMIT :n
+WITH picked AS (
+    SELECT d.id FROM webhook_subscriptions s
+    CROSS JOIN LATERAL (
+        SELECT w.id FROM webhook_deliveries w
+        WHERE w.subscription_id = s.id AND w.status = 'pending' AND w.next_attempt_at <= now()
+        ORDER BY w.next_attempt_at, w.id
+        LIMIT greatest(0, (CASE WHEN s.id = ANY(CAST(:probing AS uuid[])) THEN 1 ELSE :per_sub END)
+                          - (SELECT count(*) FROM webhook_deliveries x
+                             WHERE x.subscription_id = s.id AND x.status = 'sending'))
+        FOR UPDATE OF w SKIP LOCKED
+    ) d
+    WHERE s.status IN ('active', 'failing') AND NOT s.id = ANY(CAST(:paused AS uuid[]))
+    ORDER BY random()
+    LIMIT :n
+), claimed AS (
+    UPDATE webhook_deliveries w SET status = 'sending', claimed_at = now(), claim_token = :token,
+                                    attempts = w.attempts + 1
+    FROM picked WHERE w.id = picked.id
+    RETURNING w.id, w.attempts, w.subscription_id, w.created_at, w.feed_id
+)
+SELECT c.id AS delivery_id, c.attempts, c.subscription_id, c.created_at AS queued_at,
+       s.status AS subscription_status, s.url, s.secret, s.previous_secret, s.previous_secret_until,
+       e.id, e.event_id, e.source, e.type, e.version, e.occurred_at, e.subject, e.data
+FROM claimed c JOIN webhook_subscriptions s ON s.id = c.subscription_id
+JOIN public_events e ON e.id = c.feed_id
+ORDER BY c.id
 """)
 
 
@@ -160,6 +173,7 @@ class Job:
     attempts: int
     created_at: datetime
     subscription_status: str
+    token: uuid.UUID | None = None
 
 
 def give_back_stuck(session: Session, stuck_after: timedelta) -> int:
@@ -169,26 +183,20 @@ def give_back_stuck(session: Session, stuck_after: timedelta) -> int:
                            .values(status="pending")).rowcount
 
 
-def claim(session: Session, limit: int, per_subscription: int, token: uuid.UUID) -> list[Job]:
+def claim(session: Session, limit: int, per_subscription: int, token: uuid.UUID,
+          paused: list[uuid.UUID] = (), probing: list[uuid.UUID] = ()) -> list[Job]:
+    """Take up to ``limit`` due deliveries in one statement: at most ``per_subscription`` of one
+    subscription in flight (one of a ``probing`` one), none of a ``paused`` one."""
     import json
 
-    ids = session.execute(CLAIM_SQL, {"per_sub": per_subscription, "n": limit}).scalars().all()
-    if not ids:
-        return []
-    session.execute(update(webhook_deliveries).where(webhook_deliveries.c.id.in_(ids)).values(
-        status="sending", claimed_at=func.now(), claim_token=token, attempts=webhook_deliveries.c.attempts + 1))
-    rows = session.execute(
-        select(webhook_deliveries.c.id.label("delivery_id"), webhook_deliveries.c.attempts,
-               webhook_deliveries.c.subscription_id, subs.c.status.label("subscription_status"),
-               webhook_deliveries.c.created_at.label("queued_at"), subs.c.url, subs.c.secret,
-               subs.c.previous_secret, subs.c.previous_secret_until, public_events)
-        .join(subs, subs.c.id == webhook_deliveries.c.subscription_id)
-        .join(public_events, public_events.c.id == webhook_deliveries.c.feed_id)
-        .where(webhook_deliveries.c.id.in_(ids)).order_by(webhook_deliveries.c.id)).all()
+    rows = session.execute(CLAIM_SQL, {"per_sub": per_subscription, "n": limit, "token": token,
+                                       "paused": [str(p) for p in paused],
+                                       "probing": [str(p) for p in probing]}).all()
     at = now()
     return [Job(r.delivery_id, r.subscription_id, r.event_id, r.url,
                 secrets_of(r, at), json.dumps(as_cloudevent(r), ensure_ascii=False, separators=(",", ":"),
-                                              default=str).encode(), r.attempts, r.queued_at, r.subscription_status)
+                                              default=str).encode(), r.attempts, r.queued_at, r.subscription_status,
+                token)
             for r in rows]
 
 
@@ -215,41 +223,101 @@ class Outcome:
     owner_contact: str | None = None
 
 
-def finish(session: Session, job: Job, token: uuid.UUID, status: int | None, latency_ms: int, excerpt: str,
-           error: str | None, settings) -> Outcome:
-    """Record one attempt and decide what follows (two statements on the common paths)."""
+@dataclass
+class Result:
+    """One attempt's answer, as the sender saw it."""
+    job: Job
+    status: int | None
+    latency_ms: int
+    excerpt: str
+    error: str | None
+
+
+def decide(job: Job, status: int | None, error: str | None, settings, at: datetime) -> tuple[str, dict]:
+    """What an answer means for its delivery: the state and the row's new values."""
     why = error or f"HTTP {status}"
     if status is not None and 200 <= status < 300:
-        state, values = "delivered", {"status": "delivered", "delivered_at": func.now(), "last_error": None}
-    elif status == 410:
-        state, values = "gone", {"status": "cancelled", "last_error": "410 Gone"}
-    elif now() - job.created_at < timedelta(seconds=settings.webhook_retry_window_seconds):
+        return "delivered", {"status": "delivered", "last_error": None, "next_attempt_at": None}
+    if status == 410:
+        return "gone", {"status": "cancelled", "last_error": "410 Gone", "next_attempt_at": None}
+    if at - job.created_at < timedelta(seconds=settings.webhook_retry_window_seconds):
         delay = backoff(job.attempts, settings.webhook_retry_base_seconds, settings.webhook_retry_cap_seconds)
-        state, values = "retry", {"status": "pending", "last_error": why[:500],
-                                  "next_attempt_at": now() + timedelta(seconds=delay)}
-    else:
-        state, values = "failed", {"status": "failed", "last_error": why[:500]}
-    row = webhook_deliveries.c
-    mine = session.execute(update(webhook_deliveries).where(
-        row.id == job.delivery_id, row.status == "sending", row.claim_token == token)
-        .values(last_status=status, **values).returning(row.id)).first()
-    session.execute(insert(webhook_attempts).values(
-        delivery_id=job.delivery_id, subscription_id=job.subscription_id, status_code=status,
-        latency_ms=latency_ms, error=(error or None) and error[:500], response_excerpt=scrub(excerpt, job.secrets)))
-    if mine is None:  # given back as stuck and taken by another sender: theirs to record
-        return Outcome("lost")
-    if state == "delivered" and job.subscription_status == "failing":
-        session.execute(update(subs).where(subs.c.id == job.subscription_id, subs.c.status == "failing").values(
+        return "retry", {"status": "pending", "last_error": why[:500], "next_attempt_at": at + timedelta(seconds=delay)}
+    return "failed", {"status": "failed", "last_error": why[:500], "next_attempt_at": None}
+
+
+FINISH_SQL = text("""
+UPDATE webhook_deliveries d
+SET status = v.status, last_status = v.last_status, last_error = v.last_error,
+    next_attempt_at = coalesce(v.next_attempt_at, d.next_attempt_at),
+    delivered_at = CASE WHEN v.status = 'delivered' THEN now() ELSE d.delivered_at END
+FROM unnest(CAST(:ids AS bigint[]), CAST(:tokens AS uuid[]), CAST(:statuses AS text[]),
+            CAST(:codes AS int[]), CAST(:errors AS text[]), CAST(:nexts AS timestamptz[]))
+     AS v(id, token, status, last_status, last_error, next_attempt_at)
+WHERE d.id = v.id AND d.status = 'sending' AND d.claim_token = v.token
+RETURNING d.id
+""")
+
+
+def finish_many(session: Session, results: list[Result], settings) -> list[Outcome]:
+    """Record a batch of attempts and decide what follows each: one update of the deliveries, one
+    insert of the attempts, and a statement per subscription whose state changes."""
+    at = now()
+    decided = [decide(r.job, r.status, r.error, settings, at) for r in results]
+    mine = set(session.execute(FINISH_SQL, {
+        "ids": [r.job.delivery_id for r in results], "tokens": [str(r.job.token) for r in results],
+        "statuses": [v["status"] for _, v in decided], "codes": [r.status for r in results],
+        "errors": [v["last_error"] for _, v in decided], "nexts": [v["next_attempt_at"] for _, v in decided],
+    }).scalars())
+    session.execute(insert(webhook_attempts), [
+        {"delivery_id": r.job.delivery_id, "subscription_id": r.job.subscription_id, "status_code": r.status,
+         "latency_ms": r.latency_ms, "error": (r.error or None) and r.error[:500],
+         "response_excerpt": scrub(r.excerpt, r.job.secrets)} for r in results])
+    outcomes, recovered = [], set()
+    for r, (state, values) in zip(results, decided):
+        job = r.job
+        if job.delivery_id not in mine:  # given back as stuck and taken by another sender: theirs to record
+            outcomes.append(Outcome("lost"))
+            continue
+        if state == "delivered" and job.subscription_status == "failing":
+            recovered.add(job.subscription_id)
+        elif state == "gone":
+            disable(session, job.subscription_id, "the receiver answered 410 Gone")
+        elif state == "failed":
+            flipped = session.execute(update(subs).where(subs.c.id == job.subscription_id, subs.c.status == "active")
+                                      .values(status="failing", status_changed_at=func.now(), status_reason=(
+                                          f"a delivery failed for {settings.webhook_retry_window_seconds:g} s: "
+                                          f"{values['last_error']}")[:500])
+                                      .returning(subs.c.owner_contact)).first()
+            outcomes.append(Outcome("failed", flipped is not None, flipped.owner_contact if flipped else None))
+            continue
+        outcomes.append(Outcome(state))
+    if recovered:
+        session.execute(update(subs).where(subs.c.id.in_(recovered), subs.c.status == "failing").values(
             status="active", status_reason=None, status_changed_at=func.now()))
-    elif state == "gone":
-        disable(session, job.subscription_id, "the receiver answered 410 Gone")
-    elif state == "failed":
-        flipped = session.execute(update(subs).where(subs.c.id == job.subscription_id, subs.c.status == "active")
-                                  .values(status="failing", status_changed_at=func.now(), status_reason=(
-                                      f"a delivery failed for {settings.webhook_retry_window_seconds:g} s: {why}")[:500])
-                                  .returning(subs.c.owner_contact)).first()
-        return Outcome("failed", flipped is not None, flipped.owner_contact if flipped else None)
-    return Outcome(state)
+    return outcomes
+
+
+EXPIRE_SQL = text("""
+WITH expired AS (
+    UPDATE webhook_deliveries SET status = 'failed',
+           last_error = left(coalesce(last_error || '; ', '') || 'not delivered within the retry window', 500)
+    WHERE status = 'pending' AND created_at < now() - make_interval(secs => :window)
+    RETURNING subscription_id
+)
+UPDATE webhook_subscriptions s
+SET status = 'failing', status_changed_at = now(),
+    status_reason = left('deliveries not delivered within ' || :window || ' s', 500)
+FROM (SELECT DISTINCT subscription_id FROM expired) e
+WHERE s.id = e.subscription_id AND s.status = 'active'
+RETURNING s.id, s.owner_contact
+""")
+
+
+def expire(session: Session, window_seconds: float) -> list[tuple[uuid.UUID, str]]:
+    """Fail every delivery still pending after the retry window, even one a paused subscription never
+    got to try again; returns the subscriptions this newly marks failing, with their owners."""
+    return [(r.id, r.owner_contact) for r in session.execute(EXPIRE_SQL, {"window": float(window_seconds)})]
 
 
 # ---- the delivery log, resend, replay --------------------------------------------------------------

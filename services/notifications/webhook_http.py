@@ -2,12 +2,14 @@
 address it resolves to is checked (no loopback, link-local, private, shared, multicast, reserved or
 configured cluster ranges); the connection then goes to that checked address (the name is kept for
 TLS and ``Host``), so a second DNS answer cannot swap it. https only in production, no redirects
-followed, a connect timeout and a bound on the whole exchange, the answer read up to a cap."""
+followed, a connect timeout and a bound on the whole exchange, the answer read up to a cap.
+Connections are kept alive per receiver and checked address (one pool each)."""
 from __future__ import annotations
 
 import ipaddress
 import socket
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -101,8 +103,41 @@ class Answer:
     error: str | None
 
 
+_POOLS: "OrderedDict[tuple, urllib3.HTTPConnectionPool]" = OrderedDict()
+MAX_POOLS = 256
+
+
+def _pool_for(target: Target, ip: str, settings: Settings) -> urllib3.HTTPConnectionPool:
+    """A keep-alive pool per receiver and checked address: its connections only ever go to ``ip``,
+    so reusing one never skips a check (the name is resolved and checked again on every POST, and a
+    new answer means another pool). Redirects and urllib3's own retries are off."""
+    key = (target.scheme, target.host, target.port, ip, settings.webhook_per_subscription)
+    pool = _POOLS.get(key)
+    if pool is not None:
+        _POOLS.move_to_end(key)
+        return pool
+    timeout = urllib3.Timeout(connect=settings.webhook_connect_timeout, read=settings.webhook_timeout)
+    common = dict(timeout=timeout, retries=False, maxsize=settings.webhook_per_subscription, block=False)
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(ip, target.port, server_hostname=target.host,
+                                           assert_hostname=target.host, **common)
+    else:
+        pool = urllib3.HTTPConnectionPool(ip, target.port, **common)
+    _POOLS[key] = pool
+    while len(_POOLS) > MAX_POOLS:
+        _POOLS.popitem(last=False)[1].close()
+    return pool
+
+
+def close_pools() -> None:
+    while _POOLS:
+        _POOLS.popitem()[1].close()
+
+
 def post(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> Answer:
     """POST ``body`` to ``url`` under every rule above; never raises for the receiver's faults."""
+    import eventlet
+
     started = time.monotonic()
 
     def took() -> int:
@@ -112,27 +147,20 @@ def post(url: str, body: bytes, headers: dict[str, str], settings: Settings) -> 
         target = check_url(url, settings)
     except Refused as exc:
         return Answer(None, took(), "", f"refused: {exc}")
-    ip = target.addresses[0]
-    timeout = urllib3.Timeout(connect=settings.webhook_connect_timeout, read=settings.webhook_timeout)
-    if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(ip, target.port, server_hostname=target.host,
-                                           assert_hostname=target.host, timeout=timeout, retries=False, maxsize=1)
-    else:
-        pool = urllib3.HTTPConnectionPool(ip, target.port, timeout=timeout, retries=False, maxsize=1)
+    pool = _pool_for(target, target.addresses[0], settings)
     host = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
+    response = None
     try:
-        import eventlet
-
         with eventlet.Timeout(settings.webhook_timeout, TimeoutError(f"no full answer in {settings.webhook_timeout:g} s")):
             response = pool.urlopen("POST", target.path, body=body, headers={**headers, "Host": host},
                                     redirect=False, retries=False, preload_content=False)
-            try:
-                raw = response.read(settings.webhook_response_cap, decode_content=False) or b""
-            finally:
-                response.release_conn()
-                response.close()
+            raw = response.read(settings.webhook_response_cap + 1, decode_content=False) or b""
+        if len(raw) > settings.webhook_response_cap:  # the rest is never read: the connection is not reused
+            response.close()
+        response.release_conn()
         return Answer(response.status, took(), raw[:EXCERPT].decode("utf-8", "replace"), None)
     except (urllib3.exceptions.HTTPError, OSError, TimeoutError) as exc:
+        if response is not None:  # half-read: close it, never hand it to the next POST
+            response.close()
+            response.release_conn()
         return Answer(None, took(), "", f"{type(exc).__name__}: {str(exc)[:300]}")
-    finally:
-        pool.close()

@@ -14,59 +14,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chassis.errors import Forbidden, NotFound
-from services.registry import throttle
+from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut, KeyUse, Scope  # noqa: F401
+from services.registry import handlers, throttle
 from services.registry.api_key_models import api_keys
+from services.registry.store import Store
 
 PREFIX = "ek_"
-
-
-class Scope(str, Enum):
-    events = "events:read"
-    consultations = "consultations:read"
-    open_data = "open-data:read"
-
-
-class ApiKeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    partner: str = Field(min_length=2, max_length=200, description="the partner system, e.g. «Відкриті дані міста»")
-    scopes: list[Scope] = Field(min_length=1, description="read scopes only (no write scopes yet)")
-    rate_per_minute: int = Field(60, ge=1, le=10_000, description="requests per minute with this key")
-    expires_at: datetime | None = Field(None, description="no use after this moment (with a time zone)")
-
-    @field_validator("expires_at")
-    @classmethod
-    def _future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and (value.tzinfo is None or value <= datetime.now(timezone.utc)):
-            raise ValueError("має бути в майбутньому, з часовим поясом")
-        return value
-
-
-class ApiKeyOut(BaseModel):
-    id: uuid.UUID
-    partner: str
-    prefix: str = Field(description="the key's first characters, to tell keys apart")
-    scopes: list[str]
-    rate_per_minute: int
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    created_at: datetime
-    last_used_at: datetime | None
-
-
-class ApiKeyIssued(ApiKeyOut):
-    key: str = Field(description="ek_…: shown this once; send it as X-Api-Key or Authorization: Bearer")
-
-
-class ApiKeyList(BaseModel):
-    items: list[ApiKeyOut]
-
-
-class KeyUse(BaseModel):
-    """What the gateway learns about a request's key."""
-    key_id: uuid.UUID
-    partner: str
-    prefix: str
-    wait: int = Field(description="seconds to wait when over the key's rate, else 0")
 
 
 def digest(key: str) -> str:
@@ -111,8 +64,8 @@ def use(session: Session, key: str, scope: str, window: int = 60) -> KeyUse:
     if scope not in row.scopes:
         raise Forbidden(f"Ключ не має дозволу {scope}", code="api_key_scope",
                         errors=[{"field": "scope", "message": f"потрібен {scope}"}])
-    wait = throttle.hit(session, [throttle.Bucket(key=f"apikey:{row.id}", limit=row.rate_per_minute,
-                                                  window=window)], now)
+    wait = handlers.count_hits(Store(session), [throttle.Bucket(key=f"apikey:{row.id}", limit=row.rate_per_minute,
+                                                                window=window)], now)
     if row.last_used_at is None or now - row.last_used_at > timedelta(seconds=60):
         session.execute(update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=now))
     return KeyUse(key_id=row.id, partner=row.partner, prefix=row.prefix, wait=wait)

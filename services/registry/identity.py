@@ -12,7 +12,7 @@ import re
 from datetime import date, timedelta
 
 from chassis.errors import InvalidInput
-from services.registry.schemas import EMAIL_PATTERN, PHONE_PATTERN, IdentityIn
+from contracts.registry import EMAIL_PATTERN, PHONE_PATTERN, IdentityIn
 
 RNOKPP_EPOCH = date(1899, 12, 31)
 

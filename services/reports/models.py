@@ -1,12 +1,13 @@
 """Tables of the reports service's own database (no other service reads them).
 
-A snapshot of each closed consultation (R-3.16: what the report shows), the consideration of every
+A read model of every consultation's comments and respondents, fed by consultations' events as
+they happen (R-3.14, R-3.16: what the protocol and the report will list), a snapshot of each closed consultation (R-3.16: what the report shows), the consideration of every
 proposal, and the published versions of the report (immutable: a trigger refuses to change or
 delete a published row, whatever the code does). No birth dates anywhere: participants carry only
 their age band (computed by the registry) and whether it was their first consultation.
 """
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, String, Table,
-                        Text, UniqueConstraint, Uuid, func)
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, SmallInteger, String,
+                        Table, Text, UniqueConstraint, Uuid, func)
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -60,6 +61,36 @@ publish_requests = Table(
     Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+protocol_requests = Table(
+    "protocol_requests", metadata,  # the protocol's files are rendered by a timer after the snapshot
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("taken_at", DateTime(timezone=True), nullable=False),  # of the snapshot to render
+)
+
+feed_comments = Table(
+    "feed_comments", metadata,  # the read model: every submitted comment, from the events
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("comment_id", Uuid, primary_key=True),
+    Column("author_id", Uuid),
+    Column("author_name", String(300)),  # NULL until comment_submitted arrives (events may come out of order)
+    Column("body", Text),
+    Column("created_at", DateTime(timezone=True)),
+    Column("alternative_id", Uuid),
+    Column("paragraph_id", Uuid),
+    Column("status", String(20), nullable=False),  # pending | published | rejected
+    Column("rank", SmallInteger, nullable=False),  # the status's place: it only moves forward
+    Column("decided_at", DateTime(timezone=True)),
+    Column("grounds", JSONB),
+    Index("ix_feed_comments_author", "author_id"),  # a person's export (R-2.4)
+)
+
+feed_respondents = Table(
+    "feed_respondents", metadata,  # the read model: who answered the survey or supported an alternative
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("person_id", Uuid, primary_key=True),
+    Index("ix_feed_respondents_person", "person_id"),  # a person's export (R-2.4)
+)
+
 snapshot_comments = Table(
     "snapshot_comments", metadata,
     Column("consultation_id", Uuid, primary_key=True),
@@ -100,5 +131,7 @@ from chassis.export import Personal  # noqa: E402
 
 PERSONAL = {
     "report_participation": Personal(snapshot_participants, "person_id"),
+    "comments_for_reports": Personal(feed_comments, "author_id"),
+    "survey_participation": Personal(feed_respondents, "person_id"),
     "considerations_made": Personal(considerations, "decided_by"),
 }

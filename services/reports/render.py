@@ -1,9 +1,9 @@
 """The report's and the protocol's files (R-3.14, R-3.16, R-1.4), written in one pass over the rows.
 
 Every format is written incrementally into a temporary directory while the rows stream from the
-database page by page: CSV, JSON and HTML line by line, XLSX with openpyxl's write-only workbook;
-the PDF (fpdf2, Roboto embedded so Ukrainian renders everywhere) keeps only its compressed pages.
-So memory stays bounded by one page of rows plus the PDF, whatever the number of comments.
+database page by page: CSV, JSON and HTML line by line, XLSX as a zip stream of inline-string
+rows, the PDF page by page (``pdf.Writer``: Roboto embedded so Ukrainian renders everywhere).
+So memory stays bounded by one page of rows, whatever the number of comments.
 """
 from __future__ import annotations
 
@@ -11,20 +11,15 @@ import csv
 import html
 import json
 import os
+import re
+import zipfile
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from chassis.text import csv_safe
+from contracts.reports import CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS  # noqa: F401
+from services.reports import pdf
 
-CONTENT_TYPES = {
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-    "csv": "text/csv; charset=utf-8",
-    "json": "application/json",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-REPORT_FORMATS = ("html", "pdf", "csv", "json", "xlsx")
-PROTOCOL_FORMATS = ("csv", "pdf", "json")
 
 
 @dataclass
@@ -104,40 +99,94 @@ class _Html:
         self.f.close()
 
 
-class _Xlsx:
-    def __init__(self, path: str, doc: Document):
-        from openpyxl import Workbook
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XLSX_PARTS = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet2.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'),
+    "_rels/.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+    "xl/workbook.xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+        '<sheet name="Звіт" sheetId="1" r:id="rId1"/><sheet name="Пропозиції" sheetId="2" r:id="rId2"/>'
+        '</sheets></workbook>'),
+    "xl/_rels/workbook.xml.rels": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'worksheet" Target="worksheets/sheet1.xml"/>'
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'worksheet" Target="worksheets/sheet2.xml"/>'
+        '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+        'styles" Target="styles.xml"/></Relationships>'),
+    "xl/styles.xml": (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+        '<fill><patternFill patternType="gray125"/></fill></fills>'
+        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+        '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'),
+}
+_SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+               '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+_SHEET_TAIL = "</sheetData></worksheet>"
 
-        self.path = path
-        self.wb = Workbook(write_only=True)
-        about = self.wb.create_sheet("Звіт")
-        self._append(about, [doc.title])
+
+def _xlsx_row(texts) -> str:
+    """A row of text cells (inline strings: never formulas, whatever the text starts with)."""
+    return "<row>" + "".join(
+        '<c t="inlineStr"><is><t xml:space="preserve">'
+        + html.escape(_NOT_XML.sub("", t[:32000]), quote=False) + "</t></is></c>" for t in texts) + "</row>"
+
+
+class _Xlsx:
+    """A workbook of two sheets («Звіт»: the sections, «Пропозиції»: the rows) written as a zip
+    stream: the rows' sheet goes straight into its compressed entry."""
+
+    def __init__(self, path: str, doc: Document):
+        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=6)
+        for name, text in _XLSX_PARTS.items():
+            self.zip.writestr(name, text)
+        about = [_xlsx_row([doc.title])]
         for heading, paragraphs in doc.sections:
-            about.append([])
-            self._append(about, [heading])
-            for p in paragraphs:
-                self._append(about, [p])
-        self.ws = self.wb.create_sheet("Пропозиції")
-        self._append(self.ws, [label for _, label in doc.columns])
+            about += ["<row/>", _xlsx_row([heading])] + [_xlsx_row([p]) for p in paragraphs]
+        self.zip.writestr("xl/worksheets/sheet1.xml", _SHEET_HEAD + "".join(about) + _SHEET_TAIL)
+        self.raw = self.zip.open("xl/worksheets/sheet2.xml", "w", force_zip64=True)
+        self.buf = [_SHEET_HEAD, _xlsx_row([label for _, label in doc.columns])]
         self.keys = [k for k, _ in doc.columns]
 
-    @staticmethod
-    def _append(ws, texts: list[str]) -> None:
-        """Text cells as strings, never formulas (openpyxl reads a value starting with «=» as one)."""
-        from openpyxl.cell import WriteOnlyCell
-
-        cells = []
-        for text in texts:
-            cell = WriteOnlyCell(ws, value=text[:32000])
-            cell.data_type = "s"
-            cells.append(cell)
-        ws.append(cells)
-
     def row(self, r: dict) -> None:
-        self._append(self.ws, [_cell(r.get(k)) for k in self.keys])
+        self.buf.append(_xlsx_row([_cell(r.get(k)) for k in self.keys]))
+        if len(self.buf) >= 500:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.raw.write("".join(self.buf).encode("utf-8"))
+        self.buf = []
 
     def close(self) -> None:
-        self.wb.save(self.path)
+        self.buf.append(_SHEET_TAIL)
+        self._flush()
+        self.raw.close()
+        self.zip.close()
 
 
 def _font_files() -> tuple[str, str]:
@@ -149,17 +198,9 @@ def _font_files() -> tuple[str, str]:
 
 class _Pdf:
     def __init__(self, path: str, doc: Document):
-        from fpdf import FPDF
-
-        self.path = path
         regular, bold = _font_files()
-        pdf = self.pdf = FPDF(format="A4")
-        pdf.set_compression(True)
-        pdf.add_font("Roboto", "", regular)
-        pdf.add_font("Roboto", "B", bold)
-        pdf.set_title(doc.title)
-        pdf.set_auto_page_break(True, margin=15)
-        pdf.add_page()
+        self.pdf = pdf.Writer(path, regular, bold, title=doc.title)
+        self._text = self.pdf.text
         self._text(doc.title, 15, bold=True)
         for heading, paragraphs in doc.sections:
             self._text(heading, 12, bold=True, before=3)
@@ -167,12 +208,6 @@ class _Pdf:
                 self._text(p, 10)
         self._text(doc.rows_title, 12, bold=True, before=3)
         self.columns = doc.columns
-
-    def _text(self, text: str, size: int, bold: bool = False, before: float = 0) -> None:
-        if before:
-            self.pdf.ln(before)
-        self.pdf.set_font("Roboto", "B" if bold else "", size)
-        self.pdf.multi_cell(0, size * 0.5, text or " ", new_x="LMARGIN", new_y="NEXT")
 
     def row(self, r: dict) -> None:
         k0 = self.columns[0][0]
@@ -184,7 +219,7 @@ class _Pdf:
                 self._text(value if key == "body" else f"{label}: {value}", 9)
 
     def close(self) -> None:
-        self.pdf.output(self.path)
+        self.pdf.close()
 
 
 WRITERS = {"csv": _Csv, "json": _Json, "html": _Html, "xlsx": _Xlsx, "pdf": _Pdf}

@@ -1,5 +1,5 @@
 """The report's rules as plain functions (no database, no framework): unit-tested in
-tests/unit/test_reports_rules.py."""
+tests/reports/."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +11,8 @@ from chassis.errors import InvalidInput
 from chassis.text import NOT_IN_A_LINE
 
 AGE_BANDS = ("14–17", "18–35", "36–60", "60+", "unknown")
+STATUS_RANK = {"pending": 0, "published": 1, "rejected": 2}  # a comment's moderation status only moves forward
+STATUS_LABELS = {"published": "оприлюднено", "pending": "на модерації", "rejected": "відхилено"}
 RETENTION_YEARS = 5  # R-1.11
 SHOWN_IDS = 100  # ids named in a refusal; the count says how many in all
 
@@ -88,3 +90,24 @@ def fingerprint(*parts) -> str:
 def overdue(due: datetime | None, first_published: datetime | None, at: datetime) -> bool:
     """R-3.17: the report was not published by its due time (or still is not)."""
     return due is not None and (first_published or at) > due
+
+
+def read_model_complete(have: dict, expected: dict) -> bool:
+    """The read model may stand in for consultations' own tables at closing only when it holds as
+    many comments in each moderation status and as many respondents as consultations counted
+    (R-3.14, R-3.16: nothing submitted may be missing from the protocol or the report); otherwise
+    the missing part is read from consultations."""
+    want = expected.get("comments") or {}
+    return (all(have["comments"].get(s, 0) == want.get(s, 0) for s in STATUS_RANK)
+            and have["respondents"] >= (expected.get("respondents") or 0))
+
+
+def owns(actor, snap) -> bool:
+    """An official of the owning unit (prepares the report, R-3.16)."""
+    return actor is not None and snap.unit_id is not None and snap.unit_id in actor.units()
+
+
+def insider(actor, snap) -> bool:
+    """Sees the report before it is published and the full protocol with grounds (R-3.14): the
+    owning unit, moderators and administrators."""
+    return owns(actor, snap) or (actor is not None and (actor.has("moderator") or actor.has("admin")))

@@ -17,8 +17,8 @@ from kombu import Connection
 
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.events import make_envelope
-from services.consultations.schemas import ConsultationPublished, Form
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
+from contracts.consultations import ConsultationPublished, Form
 from tests.support.cluster import ROOT, Cluster
 from tests.support.drills import DrillSmtp, score, wait_for
 from tests.support.tcpproxy import TcpProxy
@@ -62,8 +62,8 @@ class World:
     def publish(self, category: int, times: int = 1, envelope: dict | None = None) -> uuid.UUID:
         cid = uuid.uuid4()
         data = ConsultationPublished(consultation_id=cid, title="Навчальна тривога", question="Чи чути сирену?",
-                                     category=category, form=Form.proposal, starts_on=today_kyiv(),
-                                     ends_on=today_kyiv() + timedelta(days=15), url=f"http://x/{cid}")
+                                     category=category, form=Form.proposal, starts_on=local_today(),
+                                     ends_on=local_today() + timedelta(days=15), url=f"http://x/{cid}")
         envelope = envelope or make_envelope(data).model_dump(mode="json")
         publisher = ConfirmingPublisher(self.env.amqp_uri)
         for _ in range(times):
@@ -175,8 +175,8 @@ def test_the_same_event_published_five_times_changes_nothing_after_the_first(wor
 def test_a_malformed_event_is_dead_lettered_and_the_rest_flow_on(world):
     tag, category, want = world.audience(5)
     bad = make_envelope(ConsultationPublished(
-        consultation_id=uuid.uuid4(), title="x", category=category, form=Form.proposal, starts_on=today_kyiv(),
-        ends_on=today_kyiv(), url="http://x")).model_dump(mode="json")
+        consultation_id=uuid.uuid4(), title="x", category=category, form=Form.proposal, starts_on=local_today(),
+        ends_on=local_today(), url="http://x")).model_dump(mode="json")
     bad["data"]["category"] = "не число"  # malformed: the handler refuses it every time
     mark = len(world.smtp.received)
     world.publish(category, envelope=bad)

@@ -12,9 +12,9 @@ import requests
 from sqlalchemy import update
 
 from chassis.db import Db, make_engine
+from chassis.workdays import local_today
 from gateway.authz_matrix import COMMENT_STATES, CONSULTATION_STATES, MATRIX, ROLES, lookup, missing_rows
 from services.consultations.models import consultations
-from services.workdays import today_kyiv
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.e2e.test_outcomes import eventually
 from tests.support.api import Caller, dev_login, years_ago
@@ -83,8 +83,8 @@ class World:
 
     # ---- consultations ---------------------------------------------------------------------
     def _draft(self) -> dict:
-        body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                          ends_on=(today_kyiv() + timedelta(days=20)).isoformat(), title=unique("Матриця"))
+        body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                          ends_on=(local_today() + timedelta(days=20)).isoformat(), title=unique("Матриця"))
         c = self.owner.post("/api/v1/consultations", json=body)
         assert c.status_code == 201, c.text
         c = c.json()
@@ -117,8 +117,8 @@ class World:
             engine = make_engine("consultations", self.env.settings())
             with Db(engine).transaction() as session:
                 session.execute(update(consultations).where(consultations.c.id.in_([uuid.UUID(i) for i in closing]))
-                                .values(starts_on=today_kyiv() - timedelta(days=20),
-                                        ends_on=today_kyiv() - timedelta(days=1)))
+                                .values(starts_on=local_today() - timedelta(days=20),
+                                        ends_on=local_today() - timedelta(days=1)))
             engine.dispose()
             anon = Caller(self.base)
             assert eventually(lambda: all(anon.get(f"/api/v1/consultations/{i}").json()["status"] == "closed"
@@ -259,7 +259,7 @@ class Filler:
         if name == "case_id":
             return w.cases.pop() if self.fresh else w.cases[0]
         if name == "year":
-            return str(today_kyiv().year)
+            return str(local_today().year)
         if name in ("a", "b"):
             return "1"
         if name == "service":
@@ -277,7 +277,7 @@ class Filler:
             assert r.status_code == 201, r.text
             return r.json()["id"]
         if name == "entry_id":
-            r = w.callers["resident"].post(f"/api/v1/plan/{today_kyiv().year}/entries",
+            r = w.callers["resident"].post(f"/api/v1/plan/{local_today().year}/entries",
                                            json={"title": unique("Пропозиція до плану"), "category": 3})
             assert r.status_code == 201, r.text
             return r.json()["id"]
@@ -306,7 +306,7 @@ class Filler:
             ("POST", "/api/v1/consultations"): draft_body(title=unique("Нова")),
             ("PATCH", "/api/v1/consultations/{consultation_id}"): {"title": unique("Змінена назва")},
             ("POST", "/api/v1/consultations/{consultation_id}/decision"): {
-                "number": "№ 1", "adopted_on": today_kyiv().isoformat(), "title": "Про рішення матриці",
+                "number": "№ 1", "adopted_on": local_today().isoformat(), "title": "Про рішення матриці",
                 "text": "Текст рішення для перевірки матриці доступу."},
             ("POST", "/api/v1/consultations/{consultation_id}/initiative-decision"): {
                 "accept": True, "conclusion": "Підтримуємо ініціативу"},
@@ -334,7 +334,7 @@ class Filler:
         if key == ("POST", "/api/v1/unsubscribe"):
             return {"params": {"token": "forged-token-0123456789"}}
         if key == ("GET", "/api/v1/reports/stats"):
-            return {"params": {"year": today_kyiv().year}}
+            return {"params": {"year": local_today().year}}
         if key == ("GET", "/api/v1/auth/callback"):
             return {"params": {"code": "x" * 12, "state": "y" * 12}}
         if key in bodies:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 import requests
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.support.api import Caller, dev_login, years_ago
 
 pytestmark = pytest.mark.system
@@ -26,7 +26,7 @@ FULL_NOTICE = {
 
 
 def today() -> date:
-    return today_kyiv()  # the service counts days in Kyiv, whatever the machine's zone
+    return local_today()  # the service counts days in Kyiv, whatever the machine's zone
 
 
 @pytest.fixture(scope="module")

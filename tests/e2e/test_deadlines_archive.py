@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import update
 
 from chassis.db import make_engine
+from chassis.workdays import local_today
+from contracts.reports import ReportPublished
 from services.consultations.models import consultations
-from services.reports.schemas import ReportPublished
-from services.workdays import today_kyiv
 from tests.e2e.test_consultations import draft_body
 from tests.e2e.test_decisions_search import close_now, open_consultation
 from tests.e2e.test_outcomes import eventually
@@ -78,7 +78,7 @@ def test_archived_consultation_is_read_only(env, system):
                       files={"file": ("a.pdf", b"%PDF-1.4 archive test", "application/pdf")})
     assert r.status_code == 409 and r.json()["code"] == "archived"
     r = official.post(f"/api/v1/consultations/{c['id']}/decision", json={
-        "number": "1", "adopted_on": today_kyiv().isoformat(), "title": "Рішення після архіву",
+        "number": "1", "adopted_on": local_today().isoformat(), "title": "Рішення після архіву",
         "text": "Текст рішення після архівування"})
     assert r.status_code == 409
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, update
 
 from chassis.db import Db, make_engine
+from chassis.workdays import local_today
 from services.consultations.models import consultations
-from services.workdays import today_kyiv
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.support.api import Caller, dev_login
 
@@ -18,8 +18,8 @@ pytestmark = pytest.mark.system
 
 
 def open_consultation(official, **over) -> dict:
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), **over)
+    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat(), **over)
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     published = official.post(f"/api/v1/consultations/{cid}/publish")
     assert published.status_code == 200, published.text
@@ -32,7 +32,7 @@ def close_now(env, cid: str) -> None:
     engine = make_engine("consultations", env.settings())
     with Db(engine).transaction() as session:
         session.execute(update(consultations).where(consultations.c.id == uuid.UUID(cid))
-                        .values(starts_on=today_kyiv() - timedelta(days=20), ends_on=today_kyiv() - timedelta(days=1)))
+                        .values(starts_on=local_today() - timedelta(days=20), ends_on=local_today() - timedelta(days=1)))
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         with engine.connect() as conn:
@@ -46,14 +46,14 @@ def close_now(env, cid: str) -> None:
 def test_decision_is_recorded_once_after_close_and_shows_the_path(env, system):
     official = dev_login(system.base_url, ["official"], unit="Управління ЖКГ", full_name="ЖКГ Роман")
     c = open_consultation(official, title="Тарифи на вивезення сміття", category=16)
-    decision = {"number": "№ 415", "adopted_on": today_kyiv().isoformat(),
+    decision = {"number": "№ 415", "adopted_on": local_today().isoformat(),
                 "title": "Про встановлення тарифів на вивезення побутових відходів",
                 "text": "Встановити тарифи з урахуванням результатів консультації."}
     early = official.post(f"/api/v1/consultations/{c['id']}/decision", json=decision)
     assert early.status_code == 409 and early.json()["code"] == "consultation_not_closed"
     close_now(env, c["id"])
     future = official.post(f"/api/v1/consultations/{c['id']}/decision",
-                           json={**decision, "adopted_on": (today_kyiv() + timedelta(days=3)).isoformat()})
+                           json={**decision, "adopted_on": (local_today() + timedelta(days=3)).isoformat()})
     assert future.status_code == 422 and future.json()["errors"][0]["field"] == "adopted_on"
     stranger = dev_login(system.base_url, ["official"], unit="Інший відділ", full_name="Чужий Посадовець")
     assert stranger.post(f"/api/v1/consultations/{c['id']}/decision", json=decision).status_code == 403
@@ -81,6 +81,6 @@ def test_search_finds_ukrainian_word_forms_and_filters(system):
     assert bike["id"] in found(q="велодоріжки") and other["id"] not in found(q="велодоріжки")
     assert bike["id"] in found(q="Велодоріжку Шевченка")
     assert other["id"] in found(q="освітлення") and bike["id"] not in found(q="освітлення")
-    assert {bike["id"], other["id"]} <= found(unit="Відділ велоінфраструктури", year=today_kyiv().year)
+    assert {bike["id"], other["id"]} <= found(unit="Відділ велоінфраструктури", year=local_today().year)
     assert not ({bike["id"], other["id"]} & found(unit="Відділ велоінфраструктури", year=2001))
     assert anyone.get("/api/v1/consultations", params={"q": "в"}).status_code == 422

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.moderation.schemas import CommentApproved
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
+from contracts.moderation import CommentApproved
 from tests.e2e.test_consultations import FULL_NOTICE
 from tests.e2e.test_outcomes import eventually, publish
 from tests.support.api import Caller, dev_login
@@ -20,8 +20,8 @@ def test_draft_act_paragraphs_comments_and_versions(env, system):
     official = dev_login(system.base_url, ["official"], unit="Юридичне управління", full_name="Юрист Олена")
     body = {"form": "draft_act", "title": "Проєкт рішення про тарифи на проїзд", "category": 17,
             "question": "Обговорення проєкту рішення виконавчого комітету про тарифи",
-            "notice": FULL_NOTICE, "starts_on": today_kyiv().isoformat(),
-            "ends_on": (today_kyiv() + timedelta(days=15)).isoformat()}
+            "notice": FULL_NOTICE, "starts_on": local_today().isoformat(),
+            "ends_on": (local_today() + timedelta(days=15)).isoformat()}
     draft = official.post("/api/v1/consultations", json=body).json()
     refused = official.post(f"/api/v1/consultations/{draft['id']}/publish").json()
     assert "draft_text" in {e["field"] for e in refused["errors"]}

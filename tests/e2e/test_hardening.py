@@ -251,14 +251,14 @@ XSS = ["<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "<svg/onl
 
 
 def test_xss_corpus_comes_back_inert(system):
+    from chassis.workdays import local_today
     from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-    from services.workdays import today_kyiv
     from datetime import timedelta
 
     official = dev_login(system.base_url, ["official"], unit="Відділ XSS", full_name="Безпечна Марія")
     title = "Консультація " + XSS[0] + XSS[1]
-    body = draft_body(notice={**FULL_NOTICE, "holder": XSS[2]}, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), title=title, question=XSS[4] + " питання?")
+    body = draft_body(notice={**FULL_NOTICE, "holder": XSS[2]}, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat(), title=title, question=XSS[4] + " питання?")
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     assert official.post(f"/api/v1/consultations/{cid}/publish").status_code == 200
     author = dev_login(system.base_url, full_name="Автор " + XSS[1][:20])

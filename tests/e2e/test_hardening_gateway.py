@@ -299,7 +299,7 @@ def test_export_holds_everything_every_service_keeps_and_nothing_of_others(env, 
     deliveries, reports of comments filed, report participation; another person's data never."""
     from datetime import timedelta
 
-    from services.workdays import today_kyiv
+    from chassis.workdays import local_today
     from tests.e2e.test_consultations import FULL_NOTICE, draft_body
     from tests.e2e.test_decisions_search import close_now
     from tests.e2e.test_outcomes import eventually
@@ -314,8 +314,8 @@ def test_export_holds_everything_every_service_keeps_and_nothing_of_others(env, 
     c = open_consultation(official, title=f"Експорт {tag}: сквер", category=11)
     cid, alt = c["id"], c["alternatives"][0]["id"]
     survey = draft_body(form="survey", title=f"Опитування експорту {tag}", category=11, alternatives=[],
-                        notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                        ends_on=(today_kyiv() + timedelta(days=20)).isoformat(),
+                        notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                        ends_on=(local_today() + timedelta(days=20)).isoformat(),
                         questions=[{"text": "Що потрібно у сквері?", "kind": "single", "options": ["Лавки", "Фонтан"]}])
     sid = official.post("/api/v1/consultations", json=survey).json()["id"]
     s = official.post(f"/api/v1/consultations/{sid}/publish").json()
@@ -332,7 +332,7 @@ def test_export_holds_everything_every_service_keeps_and_nothing_of_others(env, 
         {"question_id": question["id"], "option_ids": [question["options"][0]["id"]]}]}).status_code == 200
     initiative = person.post("/api/v1/consultations", json=draft_body(title=f"Ініціатива експорту {tag}"))
     assert initiative.status_code == 201, initiative.text
-    proposal = person.post(f"/api/v1/plan/{today_kyiv().year}/entries",
+    proposal = person.post(f"/api/v1/plan/{local_today().year}/entries",
                            json={"title": f"Пропозиція до плану {tag}", "category": 11})
     assert proposal.status_code == 201, proposal.text
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_attachments import PDF
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.e2e.test_notifications import mails
@@ -46,8 +46,8 @@ def official(system):
 
 
 def published(official, title: str, category: int = 9, days: int = 20, before=None) -> dict:
-    body = draft_body(notice=FULL_NOTICE, category=category, title=title, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=days)).isoformat())
+    body = draft_body(notice=FULL_NOTICE, category=category, title=title, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=days)).isoformat())
     r = official.post("/api/v1/consultations", json=body)
     assert r.status_code == 201, r.text
     if before:
@@ -93,14 +93,14 @@ def test_an_unbuildable_email_fails_its_rows_with_a_reason_and_the_rest_go_out(e
 # ---- dates and feeds ----------------------------------------------------------------------------------
 
 def test_far_dates_are_refused_naming_the_field_and_feeds_survive_an_old_row(env, system, official):
-    far = official.post("/api/v1/consultations", json=draft_body(starts_on=today_kyiv().isoformat(),
+    far = official.post("/api/v1/consultations", json=draft_body(starts_on=local_today().isoformat(),
                                                                  ends_on="9999-12-31"))
     assert far.status_code == 422 and {e["field"] for e in far.json()["errors"]} == {"ends_on"}, far.text
     draft = official.post("/api/v1/consultations", json=draft_body()).json()
     patched = official.patch(f"/api/v1/consultations/{draft['id']}", json={"starts_on": "9999-12-01"})
     assert patched.status_code == 422 and [e["field"] for e in patched.json()["errors"]] == ["starts_on"]
     long = official.patch(f"/api/v1/consultations/{draft['id']}", json={
-        "starts_on": today_kyiv().isoformat(), "ends_on": (today_kyiv() + timedelta(days=400)).isoformat()})
+        "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=400)).isoformat()})
     assert long.status_code == 422 and long.json()["code"] == "term_too_long", long.text
     assert official.get(f"/api/v1/consultations/{draft['id']}").json()["starts_on"] is None  # nothing changed
 
@@ -157,7 +157,7 @@ def test_linking_a_plan_entry_to_a_consultation_the_official_may_not_see_answers
     initiative = resident.post("/api/v1/consultations", json=draft_body(title="Ініціатива на модерації",
                                                                         notice=FULL_NOTICE)).json()
     assert initiative["status"] == "submitted"
-    year = today_kyiv().year
+    year = local_today().year
     entry = official.post(f"/api/v1/plan/{year}/entries", json={"title": "Запланована консультація", "category": 5})
     assert entry.status_code == 201, entry.text
     url = f"/api/v1/plan/entries/{entry.json()['id']}"

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from chassis.db import make_engine
+from chassis.workdays import local_today
 from services.moderation.models import screenings
-from services.workdays import today_kyiv
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.e2e.test_outcomes import eventually, public_ids
 from tests.support.api import Caller, dev_login
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.system
 def cast(system):
     base = system.base_url
     official = dev_login(base, ["official"], unit="Управління модерації тест", full_name="Власник Консультації")
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), title="Ремонт мосту через Уж")
+    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat(), title="Ремонт мосту через Уж")
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     official.post(f"/api/v1/consultations/{cid}/publish")
     return {"cid": cid, "official": official,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.e2e.test_outcomes import eventually
 from tests.support.api import dev_login
@@ -64,8 +64,8 @@ def register(env):
 
 def publish(system, category: int, title: str) -> dict:
     official = dev_login(system.base_url, ["official"], unit="Відділ розсилок", full_name="Розсилка Ніна")
-    body = draft_body(notice=FULL_NOTICE, category=category, title=title, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat())
+    body = draft_body(notice=FULL_NOTICE, category=category, title=title, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat())
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     c = official.post(f"/api/v1/consultations/{cid}/publish").json()
     assert c["status"] == "active"
@@ -150,8 +150,8 @@ def test_cabinet_inbox_tells_the_author_and_initiator(system):
     moderator = dev_login(system.base_url, ["moderator"], full_name="Модератор Скриньки")
     author = dev_login(system.base_url, full_name="Автор Скриньки")
     official = dev_login(system.base_url, ["official"], unit="Відділ скриньки", full_name="Скринька Ольга")
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), title="Скринька для пропозицій")
+    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat(), title="Скринька для пропозицій")
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     official.post(f"/api/v1/consultations/{cid}/publish")
     c = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Повна хуйня, а не проєкт"}).json()
@@ -185,10 +185,10 @@ def test_daily_digest_one_email_a_day_grouped_by_category(env, system):
     that started, under its category; the others one e-mail per consultation (R-1.10, R-3.4)."""
     import psycopg
 
-    from services.consultations.categories import CATEGORIES
-    from services.workdays import KYIV
+    from chassis.workdays import local_tz
+    from contracts.consultations import CATEGORIES
 
-    if datetime.now(KYIV).hour >= 23:  # the test world sends digests at 23:00 Kyiv
+    if datetime.now(local_tz()).hour >= 23:  # the test world sends digests at 23:00 Kyiv
         pytest.skip("from 23:00 Kyiv the day's digest is already due; the test needs it held back")
     mail_dir, tag, n, a, b = Path(env.vars["MAIL_DIR"]), "g" + uuid.uuid4().hex[:8], 30, 4, 15
     with psycopg.connect(f"{env.database_url}/{env.db_prefix}registry", autocommit=True) as conn:
@@ -231,7 +231,7 @@ def test_daily_digest_one_email_a_day_grouped_by_category(env, system):
     for address, count in immediate.items():
         subjects = sorted(str(m["Subject"]) for m in per_person[address])
         assert len(subjects) == count and not any("дайджест" in s for s in subjects), (address, subjects)
-    day = today_kyiv().strftime("%d.%m.%Y")
+    day = local_today().strftime("%d.%m.%Y")
     for address in digest_people:
         got = per_person[address]
         assert len(got) == 1, (address, [str(m["Subject"]) for m in got])

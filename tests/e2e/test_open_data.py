@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from icalendar import Calendar
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_decisions_search import open_consultation
 from tests.support.api import Caller, dev_login
 
@@ -41,7 +41,7 @@ def test_icalendar_of_terms_and_open_data(system, published):
     cal = Calendar.from_ical(anyone.get("/api/v1/feeds/consultations.ics").content)
     events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
     ev = events[f"consultation-{published[0]['id']}@econsult"]
-    assert ev.decoded("dtstart") == today_kyiv()
+    assert ev.decoded("dtstart") == local_today()
     data = anyone.get("/api/v1/open-data/consultations.json").json()["items"]
     assert {published[0]["id"], published[1]["id"]} <= {c["id"] for c in data}
     text = anyone.get("/api/v1/open-data/consultations.csv").content.decode("utf-8-sig")
@@ -51,7 +51,7 @@ def test_icalendar_of_terms_and_open_data(system, published):
 
 
 def test_annual_plan_takes_proposals(system):
-    year = today_kyiv().year + 1
+    year = local_today().year + 1
     official = dev_login(system.base_url, ["official"], unit="Управління стратегії", full_name="Стратегія Алла")
     resident = dev_login(system.base_url, full_name="Пропонувальник Юрій")
     planned = official.post(f"/api/v1/plan/{year}/entries", json={"title": "Стратегія розвитку міста до 2035",

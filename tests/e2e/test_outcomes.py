@@ -11,9 +11,8 @@ import pytest
 
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.events import make_envelope
-from services.moderation.schemas import (CommentApproved, CommentRejected, InitiativeApproved,
-                                         InitiativeRejected)
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
+from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.support.api import Caller, dev_login
 
@@ -41,8 +40,8 @@ def eventually(check, seconds: float = 10):
 @pytest.fixture(scope="module")
 def consultation(system):
     official = dev_login(system.base_url, ["official"], unit="Управління освіти", full_name="Освіта Лідія")
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), title="Шкільні маршрути")
+    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat(), title="Шкільні маршрути")
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     return official.post(f"/api/v1/consultations/{cid}/publish").json()
 
@@ -103,12 +102,12 @@ def test_initiative_goes_to_the_unit_which_accepts_it_and_publishes_it_with_the_
                                   json={"accept": True, "conclusion": "Підтримуємо, винесемо на консультацію"})
     assert accepted.status_code == 200 and accepted.json()["status"] == "draft"
     short = unit_official.patch(f"/api/v1/consultations/{init['id']}", json={
-        "starts_on": today_kyiv().isoformat(), "ends_on": (today_kyiv() + timedelta(days=20)).isoformat()})
+        "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()})
     assert short.status_code == 200
     refused = unit_official.post(f"/api/v1/consultations/{init['id']}/publish")
     assert refused.status_code == 422 and refused.json()["code"] == "term_too_short"  # a month for initiatives
     unit_official.patch(f"/api/v1/consultations/{init['id']}", json={
-        "ends_on": (today_kyiv() + timedelta(days=35)).isoformat()})
+        "ends_on": (local_today() + timedelta(days=35)).isoformat()})
     live = unit_official.post(f"/api/v1/consultations/{init['id']}/publish")
     assert live.status_code == 200 and live.json()["status"] == "active"
     page = Caller(system.base_url).get(f"/api/v1/consultations/{init['id']}").json()

@@ -13,7 +13,7 @@ import requests
 
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.events import make_envelope
-from services.consultations.schemas import CommentPublished, DecisionPublished
+from contracts.consultations import CommentPublished, DecisionPublished
 from tests.support.api import dev_login
 from tests.support.drills import wait_for
 

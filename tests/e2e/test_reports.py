@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from chassis.db import make_engine
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_decisions_search import close_now, open_consultation
 from tests.e2e.test_moderation import case_for
 from tests.e2e.test_outcomes import eventually
@@ -159,7 +159,7 @@ def test_published_version_is_immutable_and_the_decision_makes_version_2(env, sy
     finally:
         engine.dispose()
     r = official.post(f"/api/v1/consultations/{cid}/decision", json={
-        "number": "№ 77", "adopted_on": today_kyiv().isoformat(), "title": "Про облаштування велодоріжки",
+        "number": "№ 77", "adopted_on": local_today().isoformat(), "title": "Про облаштування велодоріжки",
         "text": "Облаштувати велодоріжку з урахуванням пропозицій громади."})
     assert r.status_code == 201, r.text
     assert eventually(lambda: len(official.get(base + "/versions").json()["items"]) == 2, seconds=15)
@@ -217,14 +217,14 @@ def test_archive_bundle_checks_with_sha256sum_and_refuses_deletion(system, close
             f"/api/v1/consultations/{cid}/archive/manifest.sha256").text
     assert "xуйня" in full_protocol and "obscene" in full_protocol and "veloplan" in full_protocol
     report = anonymous.get(f"/api/v1/consultations/{cid}/report").json()
-    assert report["archived"] and report["retain_until"] == today_kyiv().replace(year=today_kyiv().year + 5).isoformat()
+    assert report["archived"] and report["retain_until"] == local_today().replace(year=local_today().year + 5).isoformat()
     refused = closed["admin"].delete(f"/api/v1/consultations/{cid}/report")
     assert refused.status_code == 409 and refused.json()["code"] == "retention_period"
     assert official.put(f"/api/v1/consultations/{cid}/report/conclusion", json={"conclusion": "Інше"}).status_code == 409
 
 
 def test_statistics_of_the_year(system, closed):
-    stats = Caller(system.base_url).get(f"/api/v1/reports/stats?year={today_kyiv().year}")
+    stats = Caller(system.base_url).get(f"/api/v1/reports/stats?year={local_today().year}")
     assert stats.status_code == 200
     mine = [p for p in stats.json()["per_consultation"] if p["consultation_id"] == closed["cid"]]
     assert mine and mine[0]["comments"] == 3 and mine[0]["considered"] == 3 and mine[0]["deadline_met"]

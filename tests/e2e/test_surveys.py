@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_consultations import FULL_NOTICE
 from tests.support.api import dev_login
 
@@ -29,8 +29,8 @@ def survey(system):
     incomplete = official.post("/api/v1/consultations", json={**SURVEY, "questions": []}).json()
     refused = official.post(f"/api/v1/consultations/{incomplete['id']}/publish").json()
     assert "questions" in {e["field"] for e in refused["errors"]}
-    body = {**SURVEY, "notice": FULL_NOTICE, "starts_on": today_kyiv().isoformat(),
-            "ends_on": (today_kyiv() + timedelta(days=15)).isoformat()}
+    body = {**SURVEY, "notice": FULL_NOTICE, "starts_on": local_today().isoformat(),
+            "ends_on": (local_today() + timedelta(days=15)).isoformat()}
     created = official.post("/api/v1/consultations", json=body).json()
     published = official.post(f"/api/v1/consultations/{created['id']}/publish")
     assert published.status_code == 200 and published.json()["status"] == "active", published.text
@@ -100,7 +100,7 @@ def test_support_of_alternatives_and_no_votes_after_close(env, system):
     body = {"form": "proposal", "title": "Новий маршрут до вокзалу", "category": 17,
             "question": "Який маршрут до вокзалу обрати?", "notice": FULL_NOTICE,
             "alternatives": [{"text": "Через центр"}, {"text": "Через Хмільники"}],
-            "starts_on": today_kyiv().isoformat(), "ends_on": (today_kyiv() + timedelta(days=15)).isoformat()}
+            "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=15)).isoformat()}
     c = official.post(f"/api/v1/consultations/{official.post('/api/v1/consultations', json=body).json()['id']}/publish").json()
     alt_a, alt_b = (a["id"] for a in c["alternatives"])
     voters = [dev_login(system.base_url, full_name=f"Пасажир {i}") for i in range(3)]

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.e2e.test_outcomes import eventually
 from tests.support.api import Caller, dev_login
@@ -26,14 +26,14 @@ def world(system):
     base = system.base_url
     official = dev_login(base, ["official"], unit=UNIT, full_name="Посадовець Веб Тестович")
     body = draft_body(form="survey", title="Парк на Хмельницького: опитування", category=9,
-                      alternatives=[], notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=20)).isoformat(),
+                      alternatives=[], notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=20)).isoformat(),
                       questions=[{"text": "Що потрібно в парку насамперед?", "kind": "single",
                                   "options": ["Освітлення", "Лавки", "Дитячий майданчик"]}])
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     assert official.post(f"/api/v1/consultations/{cid}/publish").status_code == 200
-    proposal = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                          ends_on=(today_kyiv() + timedelta(days=20)).isoformat(),
+    proposal = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                          ends_on=(local_today() + timedelta(days=20)).isoformat(),
                           title="Вуличне освітлення на Шевченка")
     pid = official.post("/api/v1/consultations", json=proposal).json()["id"]
     assert official.post(f"/api/v1/consultations/{pid}/publish").status_code == 200
@@ -152,8 +152,8 @@ def test_official_drafts_sees_the_checklist_and_publishes(system, world, new_pag
     assert page.locator("#holder-error").count() == 1
     for name, value in FULL_NOTICE.items():
         page.locator(f"#f-{name}").fill(value)
-    page.get_by_label("Дата початку").fill(today_kyiv().isoformat())
-    page.get_by_label("Дата завершення").fill((today_kyiv() + timedelta(days=20)).isoformat())
+    page.get_by_label("Дата початку").fill(local_today().isoformat())
+    page.get_by_label("Дата завершення").fill((local_today() + timedelta(days=20)).isoformat())
     page.get_by_role("button", name="Зберегти чернетку").click()
     assert "Усе заповнено" in page.locator(".checklist").inner_text()
     # Materials from the same page: a file that is not what it says is refused beside the field
@@ -184,7 +184,7 @@ def test_official_drafts_sees_the_checklist_and_publishes(system, world, new_pag
 def test_public_pages_are_accessible_and_photographed(system, world, new_page):
     base = system.base_url
     page = new_page()
-    for name, path in (("home", "/"), ("login", "/login"), ("plan", f"/plan/{today_kyiv().year}"),
+    for name, path in (("home", "/"), ("login", "/login"), ("plan", f"/plan/{local_today().year}"),
                        ("search", "/?q=парк")):
         r = page.goto(base + path)
         assert r.status == 200, (path, r.status)

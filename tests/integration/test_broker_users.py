@@ -21,10 +21,10 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis import brokerusers
+from chassis.app import all_service_classes
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.settings import SERVICES
 from chassis.topology import declare
-from services import all_service_classes
 from tests.support import probe
 from tests.support.drills import wait_for
 from tests.support.throwaway import ThrowawayRabbit

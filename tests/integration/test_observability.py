@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from chassis.bus import ConfirmingPublisher
 from chassis.settings import SERVICES
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 from tests.e2e.test_consultations import FULL_NOTICE, draft_body
 from tests.support.api import dev_login
 from tests.support.cluster import ROOT, Cluster
@@ -89,8 +89,8 @@ def observed(make_env, tmp_path_factory):
 def consultation(observed):
     base = observed.base_url
     official = dev_login(base, ["official"], unit="Управління з трасування", full_name="Власниця Трасування")
-    body = draft_body(notice=FULL_NOTICE, starts_on=today_kyiv().isoformat(),
-                      ends_on=(today_kyiv() + timedelta(days=15)).isoformat(), title="Дорога біля школи")
+    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
+                      ends_on=(local_today() + timedelta(days=15)).isoformat(), title="Дорога біля школи")
     cid = official.post("/api/v1/consultations", json=body).json()["id"]
     assert official.post(f"/api/v1/consultations/{cid}/publish").status_code == 200
     return cid

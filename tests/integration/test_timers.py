@@ -10,15 +10,15 @@ from sqlalchemy import func, select
 
 from chassis.db import make_engine
 from chassis.outbox import outbox
+from chassis.workdays import local_today
 from services.consultations.models import consultations, status_history
-from services.workdays import today_kyiv
 
 N = 25
 
 
 def test_two_more_instances_open_and_close_each_consultation_exactly_once(env, system):
     engine = make_engine("consultations", env.settings())
-    today = today_kyiv()
+    today = local_today()
     to_open, to_close = [uuid.uuid4() for _ in range(N)], [uuid.uuid4() for _ in range(N)]
     common = dict(form="proposal", category=5, question="Питання для перевірки таймера",
                   title="Перевірка таймера", unit_name="Тест")

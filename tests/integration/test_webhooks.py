@@ -13,7 +13,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.events import make_envelope
-from services.consultations.schemas import ConsultationClosed, DecisionPublished
+from contracts.consultations import ConsultationClosed, DecisionPublished
 from tests.support.cluster import ROOT, Cluster
 from tests.support.drills import score, wait_for
 from tests.support.webhook_receiver import Receiver

@@ -5,9 +5,9 @@ import ast
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from services.notifications import rules
-from services.workdays import KYIV
 
 
 def test_r_1_10_a_person_in_digest_mode_waits_for_the_digest_everyone_else_is_emailed_at_once():
@@ -19,7 +19,7 @@ def test_r_1_10_a_person_in_digest_mode_waits_for_the_digest_everyone_else_is_em
 
 
 def test_r_3_4_the_digest_goes_out_at_its_hour_kyiv_time_on_the_start_day():
-    at = rules.digest_send_at(date(2026, 12, 1), 18, KYIV)
+    at = rules.digest_send_at(date(2026, 12, 1), 18, ZoneInfo("Europe/Kyiv"))
     assert (at.date(), at.hour, at.utcoffset()) == (date(2026, 12, 1), 18, timedelta(hours=2))
 
 
@@ -69,3 +69,29 @@ def test_the_rules_import_no_database_bus_or_web_library():
                 for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
                 for a in (n.names if isinstance(n, ast.Import) else [n])}
     assert not imported & {"sqlalchemy", "nameko", "eventlet", "flask", "kombu", "psycopg", "services", "chassis"}
+
+
+def test_r_3_11_the_inbox_handlers_write_one_message_for_the_event():
+    import uuid as _uuid
+    from types import SimpleNamespace
+
+    from services.notifications import handlers
+
+    class Tx:
+        def __init__(self):
+            self.messages = []
+
+        def notify(self, *args):
+            self.messages.append(args)
+
+    tx, env = Tx(), SimpleNamespace(event_id=_uuid.uuid4())
+    cid, person = _uuid.uuid4(), _uuid.uuid4()
+    handlers.tell_initiator(tx, env, SimpleNamespace(initiator_id=person, title="Сквер", status="declined",
+                                                     consultation_id=cid), "https://consult.example/")
+    handlers.tell_author(tx, env, SimpleNamespace(author_id=person, grounds=["obscene"]),
+                         {"obscene": "Ненормативна лексика"})
+    assert tx.messages == [
+        (person, env.event_id, "Ваша ініціатива «Сквер»: відхилено підрозділом", "Подробиці — на сторінці ініціативи.",
+         f"https://consult.example/consultations/{cid}"),
+        (person, env.event_id, "Ваш коментар не оприлюднено", "Підстава (п. 3.7 Положення): Ненормативна лексика.",
+         None)]

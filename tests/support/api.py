@@ -7,7 +7,7 @@ from datetime import date
 
 import requests
 
-from services.workdays import today_kyiv
+from chassis.workdays import local_today
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Caller:
 
 
 def years_ago(years: int, days: int = 0) -> str:
-    today = today_kyiv()  # ages are counted on the Kyiv calendar
+    today = local_today()  # ages are counted on the Kyiv calendar
     try:
         d = today.replace(year=today.year - years)
     except ValueError:  # 29 February

@@ -9,9 +9,9 @@ import uuid
 import pytest
 
 from chassis import brokerusers
+from chassis.app import all_service_classes
 from chassis.settings import SERVICES
 from chassis.topology import subscriptions_of
-from services import all_service_classes
 
 QUEUES = {cls.name: [q for b in subscriptions_of(cls) for q in (b.queue, f"{b.queue}.retry", f"{b.queue}.dead")]
           for cls in all_service_classes()}

@@ -136,3 +136,25 @@ def test_production_needs_a_real_secret():
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(Settings(app_env="production", auth_dev_login=False))
     create_app(Settings(app_env="production", auth_dev_login=False, secret_key="x" * 40))
+
+
+def test_the_document_names_the_api_key_scheme_and_each_operation_a_key_may_read_with_its_scope():
+    from gateway.api_keys import SCOPES
+
+    doc = create_app(Settings()).extensions["openapi"]
+    scheme = doc["components"]["securitySchemes"]["apiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-Api-Key")
+    keyed = {(path, method): op for path, ops in doc["paths"].items() for method, op in ops.items()
+             if any("apiKey" in alt for alt in op.get("security", []))}
+    rules = {rule.replace("<uuid:", "{").replace("<", "{").replace(">", "}"): scope for rule, scope in SCOPES.items()}
+    assert {path for path, _ in keyed} == {p for p in rules if p in doc["paths"]} and len(keyed) >= 7
+    for (path, method), op in keyed.items():
+        assert method == "get" and op["x-api-key-scope"] == rules[path]
+        assert {"apiKey": [rules[path]]} in op["security"] and {"401", "403", "429"} <= set(op["responses"])
+    feed = doc["paths"]["/api/v1/events"]["get"]
+    assert feed["security"] == [{"apiKey": ["events:read"]}, {"bearer": []}, {"cookie": []}]  # no anonymous
+    assert {p["name"] for p in feed["parameters"]} >= {"after", "types", "limit"}
+    assert "Retry-After" in feed["description"] and "30 days" in feed["description"]
+    assert {} in doc["paths"]["/api/v1/consultations"]["get"]["security"]  # public routes stay anonymous too
+    writes = [op for ops in doc["paths"].values() for m, op in ops.items() if m != "get"]
+    assert not any("apiKey" in alt for op in writes for alt in op.get("security", []))

@@ -135,7 +135,7 @@ def bomb(inflated_mb: int = 200) -> bytes:
 
 
 def test_zip_bomb_is_refused_without_inflating_it():
-    from services.consultations.files import ODT, sniff
+    from chassis.files import ODT, sniff
 
     data = bomb()
     assert len(data) < 400_000
@@ -157,8 +157,8 @@ def test_zip_bomb_is_refused_without_inflating_it():
 
 @pytest.mark.parametrize("content_type", ["text/csv; charset=utf-8", "text/html; charset=utf-8"])
 def test_report_files_send_a_single_charset(content_type, tmp_path):
+    from chassis.files import FileStore
     from gateway.routes_reports import send
-    from services.consultations.files import FileStore
 
     app = create_app(Settings(rate_limit_enabled=False, file_store=str(tmp_path)))
     digest = FileStore(tmp_path).put("звіт".encode())

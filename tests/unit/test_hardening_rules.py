@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 
+from contracts.registry import DevLoginIn
 from gateway.openapi import _storable
 from gateway.problems import RequestInvalid
 from services.consultations.domain import same_text
-from services.moderation.domain import comment_is_public
-from services.registry.schemas import DevLoginIn
-from services.registry.throttle import window_start
+from services.moderation.rules import comment_is_public
+from services.registry.rules import window_start
 
 Case = namedtuple("Case", "status decision source")
 

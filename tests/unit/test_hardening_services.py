@@ -10,11 +10,11 @@ import pytest
 
 from chassis.errors import InvalidInput, parse
 from chassis.text import canonical, line_breakers, visible
+from contracts.consultations import AttachmentMeta, ConsultationIn, ConsultationPatch, DecisionIn
+from contracts.registry import DevLoginIn, IdentityIn, OrganisationIn, UnitIn
 from services.consultations.domain import same_text
 from services.consultations.plan import PlanEntryIn
-from services.consultations.schemas import AttachmentMeta, ConsultationIn, ConsultationPatch, DecisionIn
 from services.moderation.screening import fingerprint, screen
-from services.registry.schemas import DevLoginIn, IdentityIn, OrganisationIn, UnitIn
 from services.reports import rules
 
 BREAKERS = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\u202a", "\u202b", "\u202c",

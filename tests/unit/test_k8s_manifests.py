@@ -153,8 +153,8 @@ def test_every_service_has_deployment_probes_limits_pdb_and_scaled_object(overla
 
 
 def test_event_queues_and_due_deliveries_drive_autoscaling():
+    from chassis.app import all_service_classes
     from chassis.topology import subscriptions_of
-    from services import all_service_classes
 
     for cls in all_service_classes():
         scaled = objects("production", "ScaledObject")[cls.name]

@@ -15,7 +15,8 @@ import yaml
 from chassis import asyncapi, event_versions
 from chassis.events import CATALOGUE, VERSIONS, EventData, event
 from chassis.settings import Settings
-from services.notifications import public_events, webhook_domain, webhook_http, webhook_signing
+from contracts import public_events
+from services.notifications import webhook_domain, webhook_http, webhook_signing
 from tests.support.webhook_receiver import verify
 
 asyncapi.load_all_events()

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.workdays import add_working_days, calendar_deadline, is_working_day, working_deadline
+from chassis.workdays import add_working_days, calendar_deadline, is_working_day, working_deadline
 
 KYIV = ZoneInfo("Europe/Kyiv")
 

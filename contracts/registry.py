@@ -1,4 +1,5 @@
-"""Contracts of the registry service: RPC inputs/outputs and its events (R-1.3, R-2.1–R-2.4)."""
+"""Contracts of the registry service: RPC inputs/outputs and its events (R-2.1, R-2.2, R-2.3, R-2.4).
+Who is acting (``Principal``, ``Role``) and the R-1.3 eligibility rule live in ``contracts.identity``."""
 from __future__ import annotations
 
 import uuid
@@ -9,17 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chassis.events import EventData, event
 from chassis.text import SingleLine
+from contracts.identity import Eligibility, Role, RoleOut
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
 PHONE_PATTERN = r"^\+?[0-9 ()-]{7,20}$"
-
-
-class Role(str, Enum):
-    resident = "resident"
-    institution_head = "institution_head"  # R-2.2
-    official = "official"                  # officials of a structural unit (R-2.1, R-3.2)
-    moderator = "moderator"                # R-2.1
-    admin = "admin"
 
 
 class OrganisationKind(str, Enum):
@@ -64,46 +58,6 @@ class RoleGrant(Strict):
     role: Role
     unit_id: uuid.UUID | None = Field(None, description="required for `official`")
     organisation_id: uuid.UUID | None = Field(None, description="required for `institution_head`")
-
-
-class RoleOut(BaseModel):
-    id: uuid.UUID
-    role: Role
-    unit_id: uuid.UUID | None = None
-    unit_name: str | None = None
-    organisation_id: uuid.UUID | None = None
-    granted_at: datetime
-
-
-class Eligibility(BaseModel):
-    """R-1.3: 14 or older and a member of the community; otherwise read-only, with the reasons."""
-
-    eligible: bool
-    reasons: list[str] = Field(description="`under_14`, `not_community_member`, `birth_date_unknown`")
-
-
-class Principal(BaseModel):
-    """Who is acting: what the gateway and the services authorise by."""
-
-    person_id: uuid.UUID
-    session_id: uuid.UUID | None = None
-    full_name: str
-    roles: list[RoleOut]
-    eligibility: Eligibility
-    consent_given: bool
-
-    def has(self, role: Role | str) -> bool:
-        return any(r.role == Role(role) for r in self.roles)
-
-    def units(self) -> set[uuid.UUID]:
-        return {r.unit_id for r in self.roles if r.role == Role.official and r.unit_id}
-
-
-def principal_from(actor: dict | None) -> Principal | None:
-    """The acting person as the gateway passes it over RPC (None: anonymous), validated."""
-    from chassis.errors import parse
-
-    return parse(Principal, actor) if actor is not None else None
 
 
 class SessionOut(BaseModel):
@@ -210,6 +164,57 @@ class InterestedPerson(BaseModel):
 class InterestedPage(BaseModel):
     items: list[InterestedPerson]
     next_after: uuid.UUID | None = Field(description="pass as `after` for the next batch; null at the end")
+
+
+# ---- API keys of partner systems ---------------------------------------------------------------
+
+class Scope(str, Enum):
+    events = "events:read"
+    consultations = "consultations:read"
+    open_data = "open-data:read"
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    partner: str = Field(min_length=2, max_length=200, description="the partner system, e.g. «Відкриті дані міста»")
+    scopes: list[Scope] = Field(min_length=1, description="read scopes only (no write scopes yet)")
+    rate_per_minute: int = Field(60, ge=1, le=10_000, description="requests per minute with this key")
+    expires_at: datetime | None = Field(None, description="no use after this moment (with a time zone)")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value <= datetime.now(timezone.utc)):
+            raise ValueError("має бути в майбутньому, з часовим поясом")
+        return value
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    partner: str
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    scopes: list[str]
+    rate_per_minute: int
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyOut):
+    key: str = Field(description="ek_…: shown this once; send it as X-Api-Key or Authorization: Bearer")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+
+
+class KeyUse(BaseModel):
+    """What the gateway learns about a request's key."""
+    key_id: uuid.UUID
+    partner: str
+    prefix: str
+    wait: int = Field(description="seconds to wait when over the key's rate, else 0")
 
 
 # ---- events -------------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from datetime import date
 import pytest
 
 from chassis.errors import InvalidInput, parse
-from services.registry.domain import age_band
+from contracts.reports import BulkConsiderationIn, ConsiderationIn
+from services.registry.rules import age_band
 from services.reports import render, rules
-from services.reports.schemas import BulkConsiderationIn, ConsiderationIn
 
 
 def test_publishing_is_refused_naming_count_and_ids_of_proposals_without_consideration():

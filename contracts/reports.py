@@ -13,6 +13,17 @@ from pydantic import Field
 from chassis.events import EventData, event
 
 
+CONTENT_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+REPORT_FORMATS = ("html", "pdf", "csv", "json", "xlsx")
+PROTOCOL_FORMATS = ("csv", "pdf", "json")
+
+
 @event("reports", "report_published")
 class ReportPublished(EventData):
     """A version of a consultation's report is published (R-3.16, R-3.17)."""

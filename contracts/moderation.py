@@ -1,15 +1,37 @@
-"""Contracts of the moderation service: the outcomes it publishes (R-3.7, R-3.10).
-
-The screening, queue and decisions arrive with the moderation issue; these event models are the
-contract the consultations service already consumes.
-"""
+"""Contracts of the moderation service: the grounds of rejection, the outcomes it publishes, its
+RPC inputs/outputs (R-1.1, R-1.5, R-3.7, R-3.10)."""
 from __future__ import annotations
 
 import uuid
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from chassis.events import EventData, event
+
+
+# The grounds on which a comment or an initiative is not published (R-3.7, R-1.5), coded, with the
+# regulation's wording, so that every rejection names its grounds (R-1.1).
+class Ground(BaseModel):
+    code: str
+    title: str
+    clause: str
+
+
+GROUNDS: dict[str, Ground] = {g.code: g for g in [
+    Ground(code="separatism", clause="3.7", title="Заклики до ліквідації незалежності України"),
+    Ground(code="violent_change", clause="3.7", title="Заклики до зміни конституційного ладу насильницьким шляхом"),
+    Ground(code="sovereignty", clause="3.7", title="Заклики до порушення суверенітету і територіальної цілісності держави"),
+    Ground(code="security", clause="3.7", title="Заклики до підриву безпеки держави"),
+    Ground(code="seizure_of_power", clause="3.7", title="Заклики до незаконного захоплення державної влади"),
+    Ground(code="war_propaganda", clause="3.7", title="Пропаганда війни"),
+    Ground(code="violence", clause="3.7", title="Пропаганда насильства"),
+    Ground(code="hatred", clause="3.7", title="Розпалювання міжетнічної, расової, релігійної ворожнечі"),
+    Ground(code="rights_and_health", clause="3.7", title="Посягання на права і свободи людини, здоров'я населення"),
+    Ground(code="anonymous", clause="3.7", title="Анонімна пропозиція"),
+    Ground(code="obscene", clause="3.7", title="Ненормативна лексика"),
+    Ground(code="off_topic", clause="3.7", title="Не стосується питання консультації"),
+    Ground(code="political_campaigning", clause="1.5", title="Політична, зокрема передвиборча, агітація"),
+]}
 
 
 @event("moderation", "comment_approved")
@@ -56,7 +78,7 @@ from datetime import datetime  # noqa: E402
 
 from typing import Literal  # noqa: E402
 
-from pydantic import BaseModel, ConfigDict  # noqa: E402
+from pydantic import ConfigDict  # noqa: E402
 
 
 class Strict(BaseModel):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.notifications.public_events import PUBLIC_TYPES
+from contracts.public_events import PUBLIC_TYPES
 
 TYPES_HELP = "event types from the public catalogue (docs/events.md): " + ", ".join(PUBLIC_TYPES)
 

@@ -34,6 +34,7 @@ PRIVATE: dict[tuple[str, str], str] = {
     ("consultations", "consultation_submitted"): "an initiative on moderation is hidden (DESIGN, who sees what)",
     ("consultations", "comment_submitted"): "a pending comment, its author and text are not public",
     ("consultations", "comment_rejected"): "a rejected comment is never public",
+    ("consultations", "survey_answered"): "who answered a survey is about a person",
     ("consultations", "initiative_status_changed"): "addressed to the initiator",
     ("moderation", "comment_approved"): "internal step; comment_published is the public fact",
     ("moderation", "comment_rejected"): "a rejected comment is never public",

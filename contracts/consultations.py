@@ -10,6 +10,32 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from chassis.events import EventData, event
 from chassis.text import SingleLine
 
+# The 22 subject categories of consultations (R-1.13), worded as in the regulation, item 1.13.
+CATEGORIES: dict[int, str] = {
+    1: "Проєкти нормативно-правових актів, що мають важливе значення для територіальної громади",
+    2: "Програми соціально-економічного і культурного розвитку та інші програми, рішення щодо стану їх виконання",
+    3: "Проєкти бюджету міста та звіти про його виконання",
+    4: "Проєкти генерального плану міста та змін до нього, плани зонування, детальні плани території",
+    5: "Проєкт Стратегічного плану розвитку міста та зміни до нього",
+    6: "Проєкти планів і програм соціально-економічного розвитку районів, мікрорайонів, територій міста",
+    7: "Проєкти актів, що можуть впливати на стан навколишнього природного середовища",
+    8: "Проєкти Статуту територіальної громади та змін до нього",
+    9: "Відчуження об’єктів комунальної власності, передача їх в оренду та під заставу",
+    10: "Програми приватизації об’єктів комунальної власності",
+    11: "Переліки об’єктів комунальної власності, які не підлягають приватизації",
+    12: "Дозволи на спеціальне використання природних ресурсів місцевого значення та їх скасування",
+    13: "Питання адміністративно-територіального устрою",
+    14: "Символіка територіальної громади",
+    15: "Правила благоустрою, чистоти і порядку, торгівлі на ринках та інші правила",
+    16: "Зміни тарифів на житлово-комунальні послуги",
+    17: "Зміни тарифів на проїзд у громадському транспорті",
+    18: "Проєкти рішень ради про зміну місцевих податків та зборів",
+    19: "Зміни (запровадження) платних послуг у лікувальних та навчальних закладах",
+    20: "Порядок надання адміністративних послуг",
+    21: "Присвоєння імен, назв і дат історичних подій юридичним особам та об’єктам права власності",
+    22: "Інші питання, віднесені до повноважень Виконавчого комітету",
+}
+
 MODERATION_MARK = "Ваше повідомлення знаходиться на модерації"  # R-3.10
 
 
@@ -359,6 +385,52 @@ class CommentPage(BaseModel):
     per_page: int
 
 
+# ---- the annual indicative plan (R-3.3) ---------------------------------------------------------
+
+class PlanStatus(str, Enum):
+    proposed = "proposed"    # a proposal waiting for an official
+    planned = "planned"
+    held = "held"            # the consultation took place (linked)
+    cancelled = "cancelled"
+    declined = "declined"    # a proposal not taken into the plan
+
+
+PUBLIC_PLAN_STATUSES = (PlanStatus.planned, PlanStatus.held, PlanStatus.cancelled)
+
+
+class PlanEntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    title: SingleLine = Field(min_length=5, max_length=500)
+    category: int = Field(ge=1, le=22)
+    planned_quarter: int | None = Field(None, ge=1, le=4)
+    note: str | None = Field(None, max_length=5000)
+
+
+class PlanEntryPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: PlanStatus | None = None
+    planned_quarter: int | None = Field(None, ge=1, le=4)
+    consultation_id: uuid.UUID | None = None
+
+
+class PlanEntryOut(BaseModel):
+    id: uuid.UUID
+    year: int
+    title: str
+    category: int
+    unit_name: str | None
+    planned_quarter: int | None
+    status: PlanStatus
+    consultation_id: uuid.UUID | None
+    proposer_name: str | None
+    note: str | None
+
+
+class Plan(BaseModel):
+    year: int
+    items: list[PlanEntryOut]
+
+
 # ---- events -------------------------------------------------------------------------------------
 
 @event("consultations", "consultation_submitted")
@@ -395,6 +467,11 @@ class ConsultationClosed(EventData):
     consultation_id: uuid.UUID
     closed_at: datetime
     report_due: datetime = Field(description="R-3.17: 15 calendar days after closing")
+    comments: dict[str, int] | None = Field(
+        None, description="submitted comments by moderation status (pending, published, rejected) at closing: "
+                          "the reports service checks its read model against them")
+    respondents: int | None = Field(None, description="persons who answered the survey or supported an "
+                                                      "alternative, at closing")
 
 
 @event("consultations", "comment_submitted")
@@ -409,6 +486,17 @@ class CommentSubmitted(EventData):
     paragraph_id: uuid.UUID | None = None
     body: str
     submitted_at: datetime
+
+
+@event("consultations", "survey_answered")
+class SurveyAnswered(EventData):
+    """A person answered the survey or supported an alternative (R-1.9, R-3.12): a participant of the
+    consultation, for the report's participants (R-3.16). Sending again replaces the answers, so
+    the same person may be announced more than once."""
+
+    consultation_id: uuid.UUID
+    person_id: uuid.UUID
+    answered_at: datetime
 
 
 @event("consultations", "comment_published")

@@ -1,0 +1,218 @@
+"""The reports service's read model and its snapshot, over its real PostgreSQL database with the other
+services replaced by plain functions (``handlers.Sources``): consultations' events applied in any
+order and more than once, the snapshot taken from the read model without paging comments from
+consultations, a short read model completed from consultations, and no transaction of ours open
+while another service is asked (R-3.14, R-3.16)."""
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from chassis.db import make_engine
+from services.reports import handlers, rules
+from services.reports.models import feed_comments, protocol_requests, snapshot_comments, snapshot_participants
+from tests.support.world import migrate
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def engine(env):
+    migrate(env)
+    e = make_engine("reports", env.settings())
+    yield e
+    e.dispose()
+
+
+@pytest.fixture()
+def transaction(engine):
+    def open_one():
+        class Tx:
+            def __enter__(self):
+                self.session = Session(engine, expire_on_commit=False)
+                self.session.begin()
+                return self.session
+
+            def __exit__(self, kind, *_):
+                (self.session.rollback if kind else self.session.commit)()
+                self.session.close()
+        return Tx()
+    return open_one
+
+
+def submitted(cid, n: int, author, body: str | None = None, alternative_id=None):
+    return SimpleNamespace(consultation_id=cid, comment_id=uuid.UUID(int=n + 1), author_id=author,
+                           author_name=f"Автор {n}", body=body or f"Пропозиція {n}", submitted_at=T0 + timedelta(minutes=n),
+                           alternative_id=alternative_id, paragraph_id=None)
+
+
+def outcome(cid, n: int, author, grounds=()):
+    return SimpleNamespace(consultation_id=cid, comment_id=uuid.UUID(int=n + 1), author_id=author, grounds=list(grounds))
+
+
+class Consultations:
+    """Consultations and the registry as the reports service sees them; records each call and
+    whether a transaction of the reports database was open during it."""
+
+    def __init__(self, engine, cid, comments: list[dict], respondents: list[str], counts: dict):
+        self.engine, self.cid, self.rows, self.people, self.counts = engine, cid, comments, respondents, counts
+        self.calls: list[str] = []
+        self.open_transactions: list[int] = []
+
+    def _note(self, name: str) -> None:
+        self.calls.append(name)
+        with self.engine.connect() as conn:
+            self.open_transactions.append(conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar_one())
+
+    def source(self, cid):
+        self._note("source")
+        page = {"title": "Сквер", "category": 17, "form": "proposal", "unit_name": "Управління", "question": "Який?",
+                "alternatives": [], "paragraphs": [], "attachments": []}
+        return {"consultation": page, "results": {}, "unit_id": None, "status": "closed",
+                "closed_at": "2026-11-20T00:00:00+00:00", "report_due": "2026-12-05T00:00:00+00:00",
+                "counts": self.counts}
+
+    def comments(self, cid, after, limit, everything):
+        self._note("comments")
+        start = int(after[1]) if after else 0
+        items = self.rows[start:start + limit]
+        return {"items": items, "next_after": ["-", str(start + limit)] if start + limit < len(self.rows) else None}
+
+    def respondents(self, cid, after, limit):
+        self._note("respondents")
+        return {"items": self.people, "next_after": None}
+
+    def returning(self, cid, ids):
+        self._note("returning")
+        return ids[:1]
+
+    def profiles(self, ids, on):
+        self._note("profiles")
+        return [{"person_id": p, "full_name": f"Особа {p[-4:]}", "age_band": "18–35"} for p in ids]
+
+    def sources(self) -> handlers.Sources:
+        return handlers.Sources(source=self.source, comments=self.comments, respondents=self.respondents,
+                                returning=self.returning, profiles=self.profiles)
+
+
+def snapshot_rows(engine, cid):
+    with engine.connect() as conn:
+        return conn.execute(select(snapshot_comments).where(snapshot_comments.c.consultation_id == cid)
+                            .order_by(snapshot_comments.c.seq)).all()
+
+
+def test_R_3_14_and_R_3_16_events_in_any_order_and_twice_make_the_same_read_model_and_the_snapshot_pages_no_comment(
+        engine, transaction):
+    """R-3.14 (every submitted comment with its moderation outcome) and R-3.16 (every proposal in the
+    report): comment_submitted/published/rejected and survey_answered applied shuffled and each twice
+    give one row per comment with its latest status (a late approval never undoes a rejection); at
+    closing the snapshot comes from the read model in one statement, asking consultations for its page
+    and the participants' marks only."""
+    cid = uuid.uuid4()
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    events = [(handlers.comment_submitted, submitted(cid, 0, a)), (handlers.comment_published, outcome(cid, 0, a)),
+              (handlers.comment_submitted, submitted(cid, 1, b)), (handlers.comment_published, outcome(cid, 1, b)),
+              (handlers.comment_rejected, outcome(cid, 1, b, ["obscene"])),
+              (handlers.comment_submitted, submitted(cid, 2, c)),
+              (handlers.comment_submitted, submitted(cid, 3, a)), (handlers.comment_rejected, outcome(cid, 3, a, ["spam"]))]
+    events *= 2
+    random.Random(7).shuffle(events)
+    at = T0 + timedelta(days=1)
+    for apply, data in events:
+        with transaction() as session:
+            apply(session, data, at)
+    with transaction() as session:
+        handlers.survey_answered(session, SimpleNamespace(consultation_id=cid, person_id=c))
+        handlers.survey_answered(session, SimpleNamespace(consultation_id=cid, person_id=c))
+
+    counts = {"comments": {"pending": 1, "published": 1, "rejected": 2}, "respondents": 1}
+    fake = Consultations(engine, cid, [], [], counts)
+    got = handlers.gather(transaction, fake.sources(), cid, counts)
+    with transaction() as session:
+        assert handlers.take_snapshot(session, cid, got)
+        assert not handlers.take_snapshot(session, cid, got)  # a redelivered closing changes nothing
+
+    assert "comments" not in fake.calls and "respondents" not in fake.calls and not got.backfilled
+    rows = snapshot_rows(engine, cid)
+    assert [(r.seq, r.body, r.status, r.grounds) for r in rows] == [
+        (1, "Пропозиція 0", "published", None), (2, "Пропозиція 1", "rejected", ["obscene"]),
+        (3, "Пропозиція 2", "pending", None), (4, "Пропозиція 3", "rejected", ["spam"])]
+    with engine.connect() as conn:
+        people = conn.execute(select(snapshot_participants.c.person_id, snapshot_participants.c.first_time)
+                              .where(snapshot_participants.c.consultation_id == cid)).all()
+        queued = conn.execute(select(protocol_requests).where(protocol_requests.c.consultation_id == cid)).all()
+    assert {p.person_id for p in people} == {a, c}  # the published author and the respondent
+    assert sum(not p.first_time for p in people) == 1 and len(queued) == 1
+
+
+def test_R_3_14_and_R_3_16_a_read_model_short_of_the_closing_counts_is_completed_from_consultations(engine, transaction):
+    """R-3.14 and R-3.16: nothing submitted may be missing because an event came late or before the
+    read model existed: when the closing counts say more, consultations' comments and respondents are
+    read in pages and merged (what the events already gave stays)."""
+    cid = uuid.uuid4()
+    author = uuid.uuid4()
+    with transaction() as session:  # the read model saw one comment and its rejection only
+        handlers.comment_submitted(session, submitted(cid, 0, author), T0)
+        handlers.comment_rejected(session, outcome(cid, 0, author, ["obscene"]), T0)
+    older = [{"id": str(uuid.UUID(int=n + 1)), "author_id": str(author), "author_name": f"Автор {n}",
+              "body": f"Пропозиція {n}", "created_at": (T0 + timedelta(minutes=n)).isoformat(), "alternative_id": None,
+              "paragraph_id": None, "status": "published", "decided_at": T0.isoformat(), "rejection_grounds": []}
+             for n in range(7)]
+    older[0] |= {"status": "rejected", "rejection_grounds": ["obscene"]}
+    respondent = str(uuid.uuid4())
+    counts = {"comments": {"pending": 0, "published": 6, "rejected": 1}, "respondents": 1}
+    fake = Consultations(engine, cid, older, [respondent], counts)
+    handlers.BACKFILL_PAGE, saved = 3, handlers.BACKFILL_PAGE
+    try:
+        got = handlers.gather(transaction, fake.sources(), cid, counts)
+    finally:
+        handlers.BACKFILL_PAGE = saved
+    with transaction() as session:
+        handlers.take_snapshot(session, cid, got)
+    assert got.backfilled and fake.calls.count("comments") == 3
+    rows = snapshot_rows(engine, cid)
+    assert [r.body for r in rows] == [f"Пропозиція {n}" for n in range(7)]
+    assert rows[0].status == "rejected" and rows[0].grounds == ["obscene"]
+    with engine.connect() as conn:
+        assert conn.execute(select(feed_comments.c.status).where(feed_comments.c.consultation_id == cid,
+                                                                 feed_comments.c.comment_id == uuid.UUID(int=1))
+                            ).scalar_one() == "rejected"
+        people = conn.execute(select(snapshot_participants.c.person_id)
+                              .where(snapshot_participants.c.consultation_id == cid)).scalars().all()
+    assert {str(p) for p in people} == {str(author), respondent}
+
+
+def test_R_3_16_no_transaction_of_the_reports_database_is_open_while_other_services_are_asked(engine, transaction):
+    """R-3.16: the snapshot asks consultations and the registry before its own transaction opens, so
+    no row lock (and no connection) is held across a call to another service."""
+    cid = uuid.uuid4()
+    counts = {"comments": {"pending": 0, "published": 2, "rejected": 0}, "respondents": 0}
+    rows = [{"id": str(uuid.UUID(int=n + 1)), "author_id": str(uuid.uuid4()), "author_name": "Автор", "body": f"Т {n}",
+             "created_at": T0.isoformat(), "alternative_id": None, "paragraph_id": None, "status": "published",
+             "decided_at": None, "rejection_grounds": []} for n in range(2)]
+    fake = Consultations(engine, cid, rows, [], counts)
+    got = handlers.gather(transaction, fake.sources(), cid, counts)
+    assert {"source", "comments", "returning", "profiles"} <= set(fake.calls)
+    assert fake.open_transactions == [0] * len(fake.calls)
+    with transaction() as session:
+        handlers.take_snapshot(session, cid, got)
+    assert len(snapshot_rows(engine, cid)) == 2
+
+
+def test_R_3_14_the_read_model_is_complete_only_with_every_status_counted():
+    """R-3.14: the closing event's counts per moderation status decide whether the read model may
+    stand in for consultations' tables."""
+    have = {"comments": {"pending": 1, "published": 5, "rejected": 2}, "respondents": 10}
+    assert rules.read_model_complete(have, {"comments": {"pending": 1, "published": 5, "rejected": 2}, "respondents": 10})
+    assert not rules.read_model_complete(have, {"comments": {"pending": 0, "published": 6, "rejected": 2},
+                                                "respondents": 10})
+    assert not rules.read_model_complete(have, {"comments": {"pending": 1, "published": 5, "rejected": 2},
+                                                "respondents": 11})

@@ -1,0 +1,91 @@
+"""chassis.consumer.once_per_event: each event applied once, under a key that does not move.
+
+The keys are the dedupe history in ``processed_events`` of every deployed database: a changed key
+would apply every event still in flight (or replayed from a dead-letter queue) a second time. The
+pinned table below is the list of keys in use; a renamed handler keeps its row by passing
+``key=`` with the old value."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from chassis.consumer import handler_key, once_keys, once_per_event
+from chassis.errors import InvalidEvent
+from chassis.events import make_envelope
+from contracts.consultations import CommentSubmitted
+from services.moderation.service import ModerationService
+from services.notifications.service import NotificationsService
+from tests.support.fakes import FakeUnitOfWork, MemoryStore
+
+PINNED = {
+    ModerationService: {"on_comment_submitted": "moderation.on_comment_submitted",
+                        "on_consultation_submitted": "moderation.on_consultation_submitted"},
+    NotificationsService: {"on_comment_rejected": "notifications.on_comment_rejected",
+                           "on_initiative_status_changed": "notifications.on_initiative_status_changed"},
+}
+
+
+@pytest.mark.parametrize("service", list(PINNED), ids=lambda s: s.name)
+def test_dedupe_keys_are_the_ones_deployed_databases_hold(service):
+    assert once_keys(service) == PINNED[service]
+
+
+def submitted() -> CommentSubmitted:
+    return CommentSubmitted(comment_id=uuid.uuid4(), consultation_id=uuid.uuid4(), author_id=uuid.uuid4(),
+                            author_name="А", body="Текст", submitted_at="2026-11-27T10:00:00+00:00")
+
+
+class Service:
+    name = "demo"
+
+    def __init__(self):
+        self.store = MemoryStore()
+        self.uow = FakeUnitOfWork(self.store)
+        self.seen = []
+
+    @once_per_event(CommentSubmitted)
+    def on_comment(self, store, data):
+        self.seen.append(data.comment_id)
+
+    @once_per_event(CommentSubmitted, key="demo.on_comment")
+    def on_comment_renamed(self, store, data, env):
+        self.seen.append(env.event_id)
+
+    @once_per_event(CommentSubmitted)
+    def on_failing(self, store, data):
+        store.add_event("half-done")
+        raise RuntimeError("boom")
+
+
+def test_a_redelivered_event_is_applied_once_under_the_derived_key():
+    service, env = Service(), make_envelope(submitted())
+    payload = env.model_dump(mode="json")
+    service.on_comment(payload)
+    service.on_comment(payload)
+    assert service.seen == [uuid.UUID(payload["data"]["comment_id"])]
+    assert service.store.claims == {(handler_key("demo", "on_comment"), env.event_id)}
+
+
+def test_a_renamed_handler_with_its_old_key_keeps_its_history_and_may_take_the_envelope():
+    service, env = Service(), make_envelope(submitted())
+    service.on_comment(env.model_dump(mode="json"))
+    service.on_comment_renamed(env.model_dump(mode="json"))
+    assert len(service.seen) == 1
+    assert once_keys(type("S", (Service,), {"name": "demo"}))["on_comment_renamed"] == "demo.on_comment"
+
+
+def test_a_failing_handler_leaves_no_claim_so_the_retry_applies_it():
+    service, payload = Service(), make_envelope(submitted()).model_dump(mode="json")
+    with pytest.raises(RuntimeError):
+        service.on_failing(payload)
+    assert not service.store.claims and not service.store.events
+
+
+def test_an_event_that_does_not_fit_its_contract_is_refused_before_any_claim():
+    service = Service()
+    payload = make_envelope(submitted()).model_dump(mode="json")
+    del payload["data"]["body"]
+    with pytest.raises(InvalidEvent):
+        service.on_comment(payload)
+    assert not service.store.claims
