@@ -96,6 +96,8 @@ class Sender:
 
     def drain(self, seconds: float = DRAIN_SECONDS) -> int:
         s, sent, until = self.s, 0, time.monotonic() + seconds
+        self.draining = True
+        watcher = eventlet.spawn(self._commit_on_time)
         try:  # bounded, so stopping the service (SIGTERM waits for running workers) never waits long
             while time.monotonic() < until:
                 # nobody takes a claimed row back before `delivery_stuck_seconds` have passed since the
@@ -115,10 +117,22 @@ class Sender:
                 self.sent_group.flush()
             return sent
         finally:
+            self.draining = False
             try:
+                watcher.wait()
                 self.sent_group.flush()
             finally:
                 self.smtp.close()
+
+    def _commit_on_time(self) -> None:
+        """Commit waiting `sent` marks once due even while an SMTP exchange hangs, so an accepted
+        e-mail's row never stays `sending` long enough to be given back and sent again."""
+        while self.draining:
+            eventlet.sleep(rules.SENT_GROUP_SECONDS / 4)
+            try:
+                self.sent_group.flush_if_due()
+            except Exception:  # the rows stay `sending`: sent again, same Message-ID, once their claim is stale
+                log.exception("could not mark e-mails sent")
 
     def _prepare(self, consultation_ids: set) -> None:
         """Render each consultation's e-mail once (one read per consultation, not per e-mail)."""

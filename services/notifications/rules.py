@@ -17,7 +17,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 600
 # causes of a failed row (the start of its ``last_error``), counted in the progress figures
 UNBUILDABLE, RETRIES_SPENT = "unbuildable", "retries_spent"
-SENT_GROUP_SECONDS = 0.5  # the longest an accepted e-mail waits for its `sent` commit (before the next send)
+SENT_GROUP_SECONDS = 0.5  # about the longest an accepted e-mail waits for its `sent` commit
 STATUS_UK = {"forwarded": "передано до структурного підрозділу", "draft": "прийнято підрозділом",
              "declined": "відхилено підрозділом", "rejected": "відхилено модератором"}
 
@@ -133,9 +133,10 @@ def failure_cause(status: str, last_error: str | None) -> str:
 
 class SentGroup:
     """Rows whose e-mail the server accepted, handed to ``commit`` together: when ``size`` are
-    waiting, at the end of each claimed batch (``flush``), and before the next e-mail once the oldest
-    has waited SENT_GROUP_SECONDS (``flush_if_due``). A sender that dies before a commit leaves at
-    most ``size`` accepted rows in `sending`, which go out again with the same Message-ID."""
+    waiting, at the end of each claimed batch (``flush``), and once the oldest has waited
+    SENT_GROUP_SECONDS (``flush_if_due``, called before each e-mail and by a watcher meanwhile).
+    A sender that dies before a commit leaves at most ``size`` accepted rows in `sending`, which go
+    out again with the same Message-ID."""
 
     def __init__(self, commit: Callable[[list[int]], None], size: int,
                  now: Callable[[], float] = clock.monotonic):

@@ -109,3 +109,22 @@ def test_r_1_10_a_daily_digest_lists_its_day_and_is_rendered_once_per_listing():
     assert "== Освіта ==" in body and "«Тарифи»" in body
     assert message_from_bytes(smtp.accepted[0][1], policy=policy.default)["Message-ID"].endswith(
         f".digest-{day.isoformat()}@econsult>")
+
+
+def test_r_1_10_an_accepted_email_is_committed_on_time_while_the_next_exchange_hangs():
+    """A slow SMTP exchange must not keep the previous e-mail's row `sending` until another sender
+    takes it back and sends it again."""
+    import eventlet
+
+    store, contacts, _, _ = world(2)
+    committed_meanwhile = []
+
+    class SlowSecond(FakeSmtp):
+        def send_raw(self, from_addr, to_addr, data):
+            if self.accepted:
+                eventlet.sleep(1.0)
+                committed_meanwhile.extend(i for c in store.sent_commits for i in c)
+            super().send_raw(from_addr, to_addr, data)
+
+    assert sender(store, contacts, SlowSecond(), smtp_sent_group=20).drain() == 2
+    assert committed_meanwhile == [1]
