@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 export PSYCOPG_WAIT_FUNC ?= wait_selector
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run install migrate topology demo test bench clean asyncapi settings-doc
+.PHONY: run install migrate topology demo test drills bench clean asyncapi rpc-doc settings-doc
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -35,8 +35,15 @@ demo: migrate
 run: migrate topology demo
 	AUTH_DEV_LOGIN=$${AUTH_DEV_LOGIN:-1} $(BIN)/honcho start -f Procfile
 
+# The whole suite but the fault drills (unit, integration, end to end): TEST_WORKERS pytest-xdist
+# workers, each with its own isolated system, a test file never split between two (docs/testing.md).
+TEST_WORKERS ?= 3
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not drill" $(PYTEST_ARGS)
+
+# The fault drills of tests/drills/ (they start and break their own servers), one after another.
+drills: install
+	$(BIN)/python -m pytest -m drill $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/rpc.py
@@ -50,6 +57,9 @@ bench: install
 
 asyncapi: install
 	$(BIN)/python -m chassis.asyncapi > docs/asyncapi.yaml
+
+rpc-doc: install
+	$(BIN)/python -m chassis.rpc_contract > docs/rpc.json
 
 settings-doc: install
 	$(BIN)/python -m chassis.settings_doc > docs/settings.md

@@ -116,8 +116,8 @@ def system(url: str | None):
 def isolated_system(**settings):
     """Start an isolated system (own vhost and databases, ``settings`` on top of the test world's)
     and yield ``(world, cluster)``; everything is stopped and removed afterwards."""
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, make_world, start_system
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, make_world, start_system
 
     infra = discover()
     world = make_world(infra, **{"LOG_LEVEL": "WARNING", **settings})
@@ -128,6 +128,26 @@ def isolated_system(**settings):
         cluster.stop_all()
         destroy_world(infra, world)
         infra.stop()
+
+
+# What the benchmarks' officials publish: a notice with every field the publication check asks for.
+NOTICE = {
+    "holder": "Виконавчий комітет міської ради",
+    "materials": "Пояснювальна записка і розрахунки, додані до оголошення",
+    "stakeholders": "Мешканці громади, яких стосується рішення",
+    "consequences": "Зміни для мешканців описано в пояснювальній записці",
+    "procedure": "Пропозиції подаються через веб-сервіс до дати завершення",
+    "participation": "Оголошення на сайті ради",
+    "responsible_official": "Коваленко Марія Петрівна",
+    "results_publication": "Звіт буде оприлюднено протягом 15 днів після завершення",
+}
+
+
+def draft(**over) -> dict:
+    """A consultation draft of the benchmarks (``over`` replaces or adds fields)."""
+    return {"form": "proposal", "title": "Тарифи на проїзд", "category": 17,
+            "question": "Чи підтримуєте ви зміну тарифу на проїзд?",
+            "alternatives": [{"text": "Залишити як є"}, {"text": "Змінити з пільгами"}], **over}
 
 
 def machine() -> str:

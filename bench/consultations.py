@@ -38,11 +38,11 @@ def main() -> None:
     import psycopg
 
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE
-    from tests.support.api import dev_login
-    from tests.support.cluster import Cluster
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, free_port, make_world, start_system
+    from common import NOTICE
+    from chassis.testing.api import dev_login
+    from chassis.testing.cluster import Cluster
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, free_port, make_world, start_system
 
     infra = discover()
     world = make_world(infra, LOG_LEVEL="WARNING")
@@ -51,7 +51,7 @@ def main() -> None:
     try:
         base = world.base_url
         official = dev_login(base, ["official"], unit="Управління транспорту")
-        body = {"form": "proposal", "title": "Розклад автобусів", "category": 17, "notice": FULL_NOTICE,
+        body = {"form": "proposal", "title": "Розклад автобусів", "category": 17, "notice": NOTICE,
                 "question": "Як змінити розклад автобусів у вечірній час?",
                 "alternatives": [{"text": "Додати рейси"}, {"text": "Залишити як є"}],
                 "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}

@@ -58,11 +58,11 @@ def main() -> None:
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE
-    from tests.support.api import dev_login
-    from tests.support.cluster import Cluster
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, free_port, make_world, start_system
+    from common import NOTICE
+    from chassis.testing.api import dev_login
+    from chassis.testing.cluster import Cluster
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, free_port, make_world, start_system
 
     infra = discover()
     world = make_world(infra, LOG_LEVEL="WARNING", SQL_COUNT="1")
@@ -70,7 +70,7 @@ def main() -> None:
     baseline = None
     try:
         base, api = world.base_url, world.base_url + "/api/v1"
-        terms = {"notice": FULL_NOTICE, "starts_on": local_today().isoformat(),
+        terms = {"notice": NOTICE, "starts_on": local_today().isoformat(),
                  "ends_on": (local_today() + timedelta(days=20)).isoformat()}
         official = dev_login(base, ["official"], unit="Управління транспорту")
         proposal = {"form": "proposal", "title": "Розклад автобусів", "category": 17,

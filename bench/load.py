@@ -71,15 +71,15 @@ def main() -> None:
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE
-    from tests.support.api import dev_login
+    from common import NOTICE
+    from chassis.testing.api import dev_login
 
     extra = dict(kv.split("=", 1) for kv in args.env)
     with isolated_system(SQL_COUNT="1", RATE_WRITES_PER_PERSON="100000", RATE_WRITES_PER_ADDRESS="100000",
                          RATE_LOGINS_PER_ADDRESS="100000", **extra) as (world, cluster):
         base, api = world.base_url, world.base_url + "/api/v1"
         official = dev_login(base, ["official"], unit="Управління благоустрою")
-        body = {"form": "proposal", "title": "Благоустрій центру міста", "category": 17, "notice": FULL_NOTICE,
+        body = {"form": "proposal", "title": "Благоустрій центру міста", "category": 17, "notice": NOTICE,
                 "question": "Що облаштувати в центрі міста насамперед?",
                 "alternatives": [{"text": "Лавки та ліхтарі"}, {"text": "Велодоріжки"}],
                 "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}

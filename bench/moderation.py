@@ -1,12 +1,10 @@
-"""Moderation: how fast a clean comment becomes public, and how often screening holds ordinary text.
+"""Moderation: how fast a clean comment becomes public.
 
-    python bench/moderation.py [--comments 200] [--dictionary]
+    python bench/moderation.py [--comments 200]
 
-1. Through an isolated running system: 200 clean comments, each submitted and then polled until it
-   is public; p50/p95 of submission→public beside the submission round trip alone (the baseline).
-2. False positives of the screening on the regulation, 3,500 ordinary sentences (Faker, uk_UA) and,
-   with --dictionary, every word form of the Ukrainian dictionary of pymorphy3-dicts-uk (6.5 million,
-   a few minutes); figures per rule, and the first flagged forms for moderators to review.
+Through an isolated running system: 200 clean comments, each submitted and then polled until it is
+public; p50/p95 of submission→public beside the submission round trip alone (the baseline). The
+screening's false positives on ordinary text: ``python -m tests.support.corpus [--dictionary]``.
 """
 from __future__ import annotations
 
@@ -31,10 +29,10 @@ def latency(n: int) -> None:
     import requests
 
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-    from tests.support.api import dev_login
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, make_world, start_system
+    from common import NOTICE, draft
+    from chassis.testing.api import dev_login
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, make_world, start_system
 
     infra = discover()
     world = make_world(infra, LOG_LEVEL="WARNING")
@@ -42,8 +40,8 @@ def latency(n: int) -> None:
     try:
         base = world.base_url
         official = dev_login(base, ["official"], unit="Управління бенчмарків")
-        body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
-                          ends_on=(local_today() + timedelta(days=15)).isoformat())
+        body = draft(notice=NOTICE, starts_on=local_today().isoformat(),
+                     ends_on=(local_today() + timedelta(days=15)).isoformat())
         cid = official.post("/api/v1/consultations", json=body).json()["id"]
         official.post(f"/api/v1/consultations/{cid}/publish")
         people = [dev_login(base, full_name=f"Учасник {i}") for i in range(10)]
@@ -80,45 +78,11 @@ def latency(n: int) -> None:
         infra.stop()
 
 
-def false_positives(dictionary: bool) -> None:
-    from services.moderation.corpus import faker_sentences, regulation_sentences
-    from services.moderation.screening import lexicon, normalise_word, screen
-
-    for name, texts in (("regulation sentences", regulation_sentences()),
-                        ("ordinary sentences (Faker uk_UA)", faker_sentences(3000))):
-        started = time.perf_counter()
-        held = [t for t in texts if screen(t).held]
-        rate = len(texts) / (time.perf_counter() - started)
-        print(f"{name:<36} {len(held):>5} held of {len(texts):>6} ({len(held) / len(texts):.3%}); "
-              f"{rate:,.0f} texts/s")
-    if not dictionary:
-        return
-    import os
-
-    import dawg_python
-    import pymorphy3_dicts_uk
-
-    words = dawg_python.RecordDAWG(">HH").load(os.path.join(pymorphy3_dicts_uk.get_path(), "words.dawg"))
-    lex, total, flagged = lexicon(), 0, []
-    started = time.perf_counter()
-    for word in words.iterkeys():
-        total += 1
-        norm = normalise_word(word)
-        if lex.holds(norm):
-            flagged.append(word)
-    print(f"{'Ukrainian dictionary word forms':<36} {len(flagged):>5} held of {total:>6} "
-          f"({len(flagged) / total:.4%}) in {time.perf_counter() - started:.0f} s "
-          "(the dictionary also lists real obscene words; review the sample below)")
-    print("sample of held forms:", ", ".join(sorted(set(flagged))[:: max(1, len(set(flagged)) // 40)]))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--comments", type=int, default=200)
-    ap.add_argument("--dictionary", action="store_true")
     args = ap.parse_args()
     print(f"# bench/moderation.py on {machine()}")
-    false_positives(args.dictionary)
     latency(args.comments)
 
 

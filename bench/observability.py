@@ -56,10 +56,10 @@ class Sink(BaseHTTPRequestHandler):
 
 def run(label: str, extra: dict, n: int, concurrency: int) -> tuple[float, float]:
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-    from tests.support.api import dev_login
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, make_world, start_system
+    from common import NOTICE, draft
+    from chassis.testing.api import dev_login
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, make_world, start_system
 
     infra = discover()
     env = make_world(infra, **extra)
@@ -67,8 +67,8 @@ def run(label: str, extra: dict, n: int, concurrency: int) -> tuple[float, float
     try:
         base = system.base_url
         official = dev_login(base, ["official"], unit="Управління вимірювань")
-        body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
-                          ends_on=(local_today() + timedelta(days=15)).isoformat(), title="Вимірювання вартості")
+        body = draft(notice=NOTICE, starts_on=local_today().isoformat(),
+                     ends_on=(local_today() + timedelta(days=15)).isoformat(), title="Вимірювання вартості")
         cid = official.post("/api/v1/consultations", json=body).json()["id"]
         official.post(f"/api/v1/consultations/{cid}/publish")
         residents = [dev_login(base, full_name="Мешканець Вимірювань") for _ in range(concurrency)]

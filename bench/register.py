@@ -38,10 +38,10 @@ def main() -> None:
     import psycopg
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    import chassis.errors  # noqa: F401
-    from tests.support.cluster import Cluster
-    from tests.support.infra import discover
-    from tests.support.world import destroy_world, make_world, migrate
+    import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
+    from chassis.testing.cluster import Cluster
+    from chassis.testing.infra import discover
+    from chassis.testing.world import destroy_world, make_world, migrate
 
     infra = discover()
     world = make_world(infra, LOG_LEVEL="WARNING")

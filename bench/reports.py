@@ -141,14 +141,14 @@ def main() -> None:
     ap.add_argument("--respondents", type=int, default=50_000)
     ap.add_argument("--questions", type=int, default=10)
     ap.add_argument("--authors", type=int, default=20_000)
-    ap.add_argument("--old-rows", type=int, default=10_000, help="rows for the old-renderer baseline")
+    ap.add_argument("--old-rows", type=int, default=5_000, help="rows for the old-renderer baseline")
     ap.add_argument("--old-renderer-rev", default="c63e2f6")
     ap.add_argument("--no-backfill", action="store_true", help="skip the empty-read-model baseline")
     args = ap.parse_args()
 
     import psycopg
 
-    from tests.support.api import dev_login
+    from chassis.testing.api import dev_login
 
     with isolated_system(RPC_TIMEOUT="300") as (world, cluster):
         base = world.base_url
@@ -192,7 +192,7 @@ def main() -> None:
             got = official.get(report).json()
             assert got["proposals"] == args.comments and got["participants"] == args.respondents, got
             with db("reports") as conn:
-                assert eventually(lambda: conn.execute("SELECT protocol IS NOT NULL FROM snapshots WHERE "
+                assert eventually(lambda: conn.execute("SELECT protocol ? 'full' FROM snapshots WHERE "
                                                        "consultation_id = %s", (cid,)).fetchone()[0], 900)
             return snapshot_s, time.perf_counter() - started
 

@@ -21,14 +21,14 @@ from common import HEADER, hammer, machine, parse_args, system  # noqa: E402
 def main() -> None:
     args = parse_args(__doc__)
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-    from tests.support.api import dev_login
+    from common import NOTICE, draft
+    from chassis.testing.api import dev_login
 
     n = max(args.requests // 4, 100)
     with system(args.url) as base:
         official = dev_login(base, ["official"], unit="Управління вимірювань", full_name="Посадовець Вимірів")
-        body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
-                          ends_on=(local_today() + timedelta(days=20)).isoformat())
+        body = draft(notice=NOTICE, starts_on=local_today().isoformat(),
+                     ends_on=(local_today() + timedelta(days=20)).isoformat())
         cid = official.post("/api/v1/consultations", json=body).json()["id"]
         official.post(f"/api/v1/consultations/{cid}/publish")
         resident = dev_login(base, full_name="Мешканець Вимірів")

@@ -24,6 +24,11 @@ class EventData(BaseModel):
     event_type: ClassVar[str]
     version: ClassVar[int] = 1
 
+    def as_version(self, version: int) -> "EventData":
+        """This fact in another published version of its type (a newer model overrides this when
+        the older one cannot be read from its fields)."""
+        return VERSIONS[(self.source, self.event_type, version)].model_validate(self.model_dump(mode="json"))
+
 
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -64,6 +69,18 @@ def versions_of(source: str, event_type: str) -> list[type[EventData]]:
     if (source, event_type) not in CATALOGUE:
         return []
     return [VERSIONS[k] for k in sorted(k for k in VERSIONS if k[:2] == (source, event_type))]
+
+
+def every_version(data: EventData) -> list[EventData]:
+    """The fact ``data`` states, in every version of its type still published (``data`` first): during
+    a deprecation window a publisher's one change goes out as version N and N+1 (docs/events.md).
+    The newer model converts itself with ``as_version(n)``; by default the older model validates
+    the newer one's fields (enough when the older fields are all still there)."""
+    out = [data]
+    for model in versions_of(type(data).source, type(data).event_type):
+        if model is not type(data):
+            out.append(data.as_version(model.version))
+    return out
 
 
 def make_envelope(data: EventData) -> Envelope:

@@ -1,14 +1,19 @@
-"""Contracts of the consultations service: RPC inputs/outputs and its events."""
+"""Contracts of the consultations service: its categories and statuses, RPC inputs/outputs, the RPC
+methods (``Consultations``: declaration and typed client) and its events."""
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from enum import Enum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chassis.events import EventData, event
+from chassis.rpc_contract import WIRE_PATCH, RpcContract
 from chassis.text import SingleLine
+from contracts.common import FEED_PAGE_MAX, FeedLimit, Page, PerPage, Strict, Year
+from contracts.identity import Principal
 
 # The 22 subject categories of consultations (R-1.13), worded as in the regulation, item 1.13.
 CATEGORIES: dict[int, str] = {
@@ -66,9 +71,12 @@ class Status(str, Enum):
 
 PUBLIC_STATUSES = (Status.scheduled, Status.active, Status.closed, Status.archived)
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# the Ukrainian words people read for the statuses and forms (pages, feeds, reports)
+STATUS_LABELS = {"draft": "чернетка", "submitted": "на модерації", "rejected": "відхилено",
+                 "forwarded": "передано підрозділу", "declined": "відмовлено", "scheduled": "заплановано",
+                 "active": "триває", "closed": "завершено", "archived": "в архіві"}
+COMMENT_STATUS_LABELS = {"pending": "на модерації", "published": "оприлюднено", "rejected": "відхилено"}
+FORM_LABELS = {"proposal": "пропозиції щодо рішення", "survey": "опитування", "draft_act": "проєкт акта"}
 
 
 class Notice(Strict):
@@ -385,6 +393,16 @@ class CommentPage(BaseModel):
     per_page: int
 
 
+class ConsultationView(BaseModel):
+    """What a consultation's page shows, read in one call: the consultation, a page of its comments,
+    the comments on the draft act's paragraphs (the first 100, oldest first) and the live tallies
+    (public consultations only)."""
+    consultation: ConsultationOut
+    comments: CommentPage
+    paragraph_comments: list[CommentOut] = Field(default_factory=list)
+    results: Results | None = None
+
+
 # ---- the annual indicative plan (R-3.3) ---------------------------------------------------------
 
 class PlanStatus(str, Enum):
@@ -562,3 +580,168 @@ class ConsultationArchived(EventData):
     consultation_id: uuid.UUID
     archived_at: datetime
     decision_adopted_on: date | None = None
+
+
+# ---- what the reports service reads (R-3.14, R-3.16; the gateway exposes none of it) ----------------
+
+class ClosingCounts(BaseModel):
+    comments: dict[str, int] = Field(description="submitted comments by moderation status")
+    respondents: int = Field(description="persons who answered the survey or supported an alternative")
+
+
+class ReportSource(BaseModel):
+    """The consultation as the public sees it, its tallies, and what the report service decides by."""
+
+    consultation: ConsultationOut
+    results: Results
+    unit_id: uuid.UUID | None
+    status: Status
+    opened_at: datetime | None
+    closed_at: datetime | None
+    report_due: datetime | None
+    archived_at: datetime | None
+    counts: ClosingCounts = Field(description="the counts as they are now")
+
+
+class ReportComment(BaseModel):
+    """A submitted comment with its moderation outcome (the protocol lists every one)."""
+
+    id: uuid.UUID
+    author_id: uuid.UUID
+    author_name: str
+    body: str
+    created_at: datetime
+    alternative_id: uuid.UUID | None
+    paragraph_id: uuid.UUID | None
+    status: str = Field(description="published, pending or rejected")
+    decided_at: datetime | None
+    rejection_grounds: list[str] = Field(description="codes of R-3.7 / R-1.5 grounds; empty unless rejected")
+    rejection_note: str | None
+
+
+class ReportCommentPage(BaseModel):
+    items: list[ReportComment]
+    next_after: list[str] | None = Field(description="`[created_at, id]` of the last item: pass as `after`; "
+                                         "null at the end")
+
+
+class ReportRespondentPage(BaseModel):
+    """Persons who answered the survey or supported an alternative, by id."""
+
+    items: list[uuid.UUID]
+    next_after: uuid.UUID | None
+
+
+class YearCount(BaseModel):
+    category: int
+    status: Status
+    count: int
+
+
+# ---- RPC ------------------------------------------------------------------------------------------
+
+class Consultations(RpcContract, service="consultations"):
+    """The consultations service's RPC methods; an instance is its typed client."""
+
+    def list_categories(self) -> list[Category]:
+        """The 22 categories of R-1.13."""
+
+    def create(self, actor: Principal, body: ConsultationIn) -> ConsultationOut:
+        """An official's draft, or an initiative that goes to moderation (R-3.10)."""
+
+    def update_draft(self, actor: Principal, consultation_id: uuid.UUID,
+                     body: Annotated[ConsultationPatch, WIRE_PATCH]) -> ConsultationOut:
+        """Edit a draft; omitted fields stay as they are."""
+
+    def publish(self, actor: Principal, consultation_id: uuid.UUID) -> ConsultationOut:
+        """Publish a draft (R-3.13 fields complete, term long enough)."""
+
+    def get(self, actor: Principal | None, consultation_id: uuid.UUID) -> ConsultationOut:
+        """One consultation as ``actor`` may see it."""
+
+    def list(self, status: Status | None = None, category: int | None = None, form: Form | None = None,
+             page: Page = 1, per_page: PerPage = 20, q: str | None = None, unit: str | None = None,
+             year: Year | None = None) -> ConsultationPage:
+        """Published consultations, filtered; may lag behind writes (read replica)."""
+
+    def deadlines(self, actor: Principal, only_overdue: bool = False) -> DeadlineList:
+        """The R-3.10, R-3.17 and R-3.18 deadlines the actor answers for."""
+
+    def archive(self, actor: Principal, consultation_id: uuid.UUID) -> ConsultationOut:
+        """Archive a consultation whose decision is recorded (R-3.18)."""
+
+    def plan(self, actor: Principal | None, year: Year) -> Plan:
+        """The annual indicative plan (R-3.3)."""
+
+    def plan_add(self, actor: Principal, year: Year, body: PlanEntryIn) -> PlanEntryOut:
+        """An official's entry for their unit, or an eligible person's proposal."""
+
+    def plan_change(self, actor: Principal, entry_id: uuid.UUID,
+                    body: Annotated[PlanEntryPatch, WIRE_PATCH]) -> PlanEntryOut:
+        """An official takes a proposal into the plan, declines it, or moves an entry on."""
+
+    def public_catalogue(self) -> list[ConsultationSummary]:
+        """Every public consultation, for feeds and open data (R-1.4, R-1.7)."""
+
+    def add_attachment(self, actor: Principal, consultation_id: uuid.UUID, meta: AttachmentMeta) -> AttachmentOut:
+        """Record a stored file as a material or the decision's file."""
+
+    def get_attachment(self, actor: Principal | None, consultation_id: uuid.UUID,
+                       attachment_id: uuid.UUID) -> AttachmentOut:
+        """An attachment's metadata, if ``actor`` may see the consultation."""
+
+    def record_decision(self, actor: Principal, consultation_id: uuid.UUID, body: DecisionIn) -> ConsultationOut:
+        """The adopted decision (R-3.18)."""
+
+    def add_comment(self, actor: Principal, consultation_id: uuid.UUID, body: CommentIn) -> CommentOut:
+        """A comment, pending until moderation (R-3.10, R-3.12)."""
+
+    def list_comments(self, actor: Principal | None, consultation_id: uuid.UUID, page: Page = 1,
+                      per_page: PerPage = 20, newest_first: bool = True, alternative_id: uuid.UUID | None = None,
+                      paragraph_id: uuid.UUID | None = None) -> CommentPage:
+        """Published comments, and the actor's own pending ones."""
+
+    def page(self, actor: Principal | None, consultation_id: uuid.UUID, page: Page = 1, per_page: PerPage = 20,
+             newest_first: bool = True) -> ConsultationView:
+        """A consultation's page in one call: the consultation, a page of its comments, the comments on
+        its paragraphs and the live tallies (what ``get``, ``list_comments`` and ``results`` answer)."""
+
+    def new_version(self, actor: Principal, consultation_id: uuid.UUID, body: NewVersionIn) -> ConsultationOut:
+        """A new version of a draft act."""
+
+    def version_diff(self, actor: Principal | None, consultation_id: uuid.UUID, a: int, b: int) -> VersionDiff:
+        """What changed between two versions of a draft act."""
+
+    def respond(self, actor: Principal, consultation_id: uuid.UUID, body: ResponseIn) -> Results:
+        """Survey answers and/or support of one alternative."""
+
+    def results(self, actor: Principal | None, consultation_id: uuid.UUID) -> Results:
+        """Tallies of a survey or of the alternatives."""
+
+    def decide_initiative(self, actor: Principal, consultation_id: uuid.UUID,
+                          body: InitiativeDecision) -> ConsultationOut:
+        """The competent unit's conclusion on an initiative (R-3.10)."""
+
+    def my_comments(self, actor: Principal) -> list[CommentOut]:
+        """The actor's comments with their moderation status."""
+
+    def my_initiatives(self, actor: Principal) -> list[MyInitiative]:
+        """The actor's initiatives with their status."""
+
+    def report_source(self, consultation_id: uuid.UUID) -> ReportSource:
+        """What the report is made from (reports service)."""
+
+    def report_comments(self, consultation_id: uuid.UUID, after: list[str] | None = None, limit: FeedLimit = 1000,
+                        everything: bool = False) -> ReportCommentPage:
+        """One keyset page of comments, oldest first: published ones, or every one (``everything``)."""
+
+    def report_respondents(self, consultation_id: uuid.UUID, after: uuid.UUID | None = None,
+                           limit: FeedLimit = 1000) -> ReportRespondentPage:
+        """One keyset page of the persons who answered or supported an alternative."""
+
+    def report_returning(self, consultation_id: uuid.UUID,
+                         person_ids: Annotated[list[uuid.UUID], Field(max_length=FEED_PAGE_MAX)]) -> list[uuid.UUID]:
+        """Of these persons, those who took part in a consultation opened before this one."""
+
+    def year_counts(self, year: Year) -> list[YearCount]:
+        """Consultations that started in ``year``, by category and status."""

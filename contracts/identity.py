@@ -75,3 +75,32 @@ def eligibility(birth_date: date | None, community_member: bool, today: date) ->
     if not community_member:
         reasons.append("not_community_member")
     return Eligibility(eligible=not reasons, reasons=reasons)
+
+
+# why a person may read but not take part, as people are told it (R-1.3)
+NOT_ELIGIBLE = {"under_14": "учасникам консультацій має виповнитися 14 років",
+                "not_community_member": "потрібна реєстрація місця проживання в громаді",
+                "birth_date_unknown": "постачальник ідентифікації не передав дату народження"}
+
+
+def require_consent(actor: Principal) -> Principal:
+    """Acting on the platform needs consent to the processing of personal data (R-2.4)."""
+    from chassis.errors import Forbidden
+
+    if not actor.consent_given:
+        raise Forbidden("Спершу надайте згоду на обробку персональних даних", code="consent_required")
+    return actor
+
+
+def require_participant(actor: Principal) -> Principal:
+    """R-1.3: commenting, voting and initiating need consent, age 14 or more and community
+    membership; otherwise a typed refusal naming every reason."""
+    from chassis.errors import Forbidden
+
+    require_consent(actor)
+    if not actor.eligibility.eligible:
+        reasons = actor.eligibility.reasons
+        raise Forbidden("Ви можете читати, але не брати участь: " + "; ".join(NOT_ELIGIBLE[r] for r in reasons),
+                        code=reasons[0], errors=[{"field": "person", "message": NOT_ELIGIBLE[r], "type": r}
+                                                 for r in reasons])
+    return actor

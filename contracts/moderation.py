@@ -3,10 +3,15 @@ RPC inputs/outputs (R-1.1, R-1.5, R-3.7, R-3.10)."""
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from chassis.events import EventData, event
+from chassis.rpc_contract import WIRE_NO_NONE, RpcContract
+from chassis.workdays import working_deadline
+from contracts.common import Strict
+from contracts.identity import Principal
 
 
 # The grounds on which a comment or an initiative is not published (R-3.7, R-1.5), coded, with the
@@ -79,10 +84,6 @@ from datetime import datetime  # noqa: E402
 from typing import Literal  # noqa: E402
 
 from pydantic import ConfigDict  # noqa: E402
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class CaseOut(BaseModel):
@@ -158,3 +159,39 @@ class Stats(BaseModel):
     by_ground: dict[str, int]
     screened: int
     held_by_screening: int
+
+
+# ---- the R-3.10 clock, shared by consultations (deadlines) and moderation (its queue) ------------------
+
+MODERATION_WORKING_DAYS = 2  # R-3.10
+
+
+def moderation_due(submitted_at: datetime, holidays_are_days_off: bool | None = None) -> datetime:
+    """R-3.10: a comment or an initiative is moderated within two working days of its submission (to
+    the end of that day in the city); whether holidays count is ``HOLIDAYS_ARE_DAYS_OFF`` unless given."""
+    return working_deadline(submitted_at, MODERATION_WORKING_DAYS, holidays_are_days_off)
+
+
+# ---- RPC ------------------------------------------------------------------------------------------
+
+class Moderation(RpcContract, service="moderation"):
+    """The moderation service's RPC methods; an instance is its typed client."""
+
+    def grounds(self) -> list[Ground]:
+        """The coded grounds of R-3.7 and R-1.5."""
+
+    def queue(self, actor: Principal, query: Annotated[QueueQuery | None, WIRE_NO_NONE] = None) -> Queue:
+        """One page of the open cases."""
+
+    def decide(self, actor: Principal, case_id: uuid.UUID, body: CaseDecision, unit_name: str | None = None) -> CaseOut:
+        """A moderator approves or rejects (naming the grounds) a comment or an initiative."""
+
+    def report_comment(self, actor: Principal, comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
+        """A person reports a published comment; it goes back to the queue."""
+
+    def audit(self, actor: Principal, consultation_id: uuid.UUID | None = None,
+              moderator_id: uuid.UUID | None = None) -> Audit:
+        """Screening results and decisions, newest first."""
+
+    def stats(self, actor: Principal) -> Stats:
+        """Open, overdue and decided cases; decisions by moderator and by ground."""

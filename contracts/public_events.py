@@ -46,17 +46,36 @@ PRIVATE: dict[tuple[str, str], str] = {
     ("registry", "person_erased"): "about a person",
     ("registry", "role_granted"): "about a person",
     ("registry", "role_revoked"): "about a person",
+    ("registry", "session_revoked"): "about a person's session",
+    ("registry", "consent_given"): "about a person",
 }
+
+# (source, type, version) → the data fields published of a version after the first (docs/events.md,
+# "A new version"): while both are published, each is its own CloudEvents type (``….v1``, ``….v2``);
+# a version not listed here stays inside, so a new version never leaks a field by default
+LATER_VERSIONS: dict[tuple[str, str, int], tuple[str, ...]] = {}
 
 PUBLIC_TYPES = sorted({t for _, t in PUBLIC})
 
 
-def project(source: str, event_type: str, data: dict) -> dict | None:
-    """The public part of an event's data; None for an event that stays inside."""
-    fields = PUBLIC.get((source, event_type))
+def fields_of(source: str, event_type: str, version: int = 1) -> tuple[str, ...] | None:
+    return PUBLIC.get((source, event_type)) if version == 1 else LATER_VERSIONS.get((source, event_type, version))
+
+
+def project(source: str, event_type: str, data: dict, version: int = 1) -> dict | None:
+    """The public part of an event's data; None for an event (or a version of it) that stays inside."""
+    fields = fields_of(source, event_type, version)
     if fields is None:
         return None
     return {f: data.get(f) for f in fields}
+
+
+def selectors() -> list[str]:
+    """What a subscription or a feed query may name: ``<type>`` (version 1) or ``<type>.v<N>``."""
+    named = {t: [1] for t in PUBLIC_TYPES}
+    for _, t, v in LATER_VERSIONS:
+        named.setdefault(t, []).append(v)
+    return sorted([*named, *(f"{t}.v{v}" for t, vs in named.items() for v in vs)])
 
 
 def subject_of(data: dict) -> str | None:
@@ -85,7 +104,7 @@ def cloudevent(*, event_id, source: str, event_type: str, version: int, occurred
 
 def from_envelope(source: str, env: Envelope) -> dict | None:
     """Row values for ``public_events`` from a received envelope, or None if it stays inside."""
-    data = project(source, env.type, env.data)
+    data = project(source, env.type, env.data, env.version)
     if data is None:
         return None
     return {"event_id": env.event_id, "source": source, "type": env.type, "version": env.version,

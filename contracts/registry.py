@@ -3,13 +3,14 @@ Who is acting (``Principal``, ``Role``) and the R-1.3 eligibility rule live in `
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chassis.events import EventData, event
 from chassis.text import SingleLine
+from contracts.common import Strict
 from contracts.identity import Eligibility, Role, RoleOut
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
@@ -32,10 +33,6 @@ class EmailMode(str, Enum):
 
     immediate = "immediate"
     daily_digest = "daily_digest"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class IdentityIn(Strict):
@@ -241,6 +238,22 @@ class PersonErased(EventData):
 
     person_id: uuid.UUID
     erased_at: datetime
+
+
+@event("registry", "session_revoked")
+class SessionRevoked(EventData):
+    """A session ended before its time (logout): its token stops working."""
+
+    session_id: uuid.UUID
+    person_id: uuid.UUID
+
+
+@event("registry", "consent_given")
+class ConsentGiven(EventData):
+    """A person agreed to the processing of their personal data (this version of the consent text)."""
+
+    person_id: uuid.UUID
+    consent_version: str
 
 
 @event("registry", "role_granted")

@@ -1,8 +1,5 @@
-"""Contracts of the reports service: the events it publishes (R-3.16, R-3.17).
-
-The report itself arrives with the reports issue; consultations already consumes this event to
-mark the R-3.17 deadline met.
-"""
+"""Contracts of the reports service: its formats and outcomes, RPC inputs/outputs, the RPC methods
+(``Reports``: declaration and typed client) and the event it publishes (R-3.14, R-3.16, R-3.17)."""
 from __future__ import annotations
 
 import uuid
@@ -11,6 +8,9 @@ from datetime import date, datetime
 from pydantic import Field
 
 from chassis.events import EventData, event
+from chassis.rpc_contract import RpcContract
+from contracts.common import Page, PerPage, Strict, Year
+from contracts.identity import Principal
 
 
 CONTENT_TYPES = {
@@ -50,10 +50,6 @@ class Outcome(str, Enum):
 
 OUTCOME_LABELS = {Outcome.accepted: "враховано", Outcome.partly_accepted: "враховано частково",
                   Outcome.not_accepted: "не враховано"}
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Consideration(Strict):
@@ -152,3 +148,70 @@ class ReportStats(BaseModel):
     deadlines_met: int
     deadlines_missed: int
     per_consultation: list[dict]
+
+
+class Updated(BaseModel):
+    updated: int
+
+
+class StoredFile(BaseModel):
+    """A file in the file store, served by its SHA-256 (the gateway reads it from the store)."""
+
+    model_config = ConfigDict(extra="allow")
+    sha256: str
+    filename: str
+    content_type: str
+
+
+class Bundle(StoredFile):
+    """The archive bundle (R-1.11) and its manifest."""
+
+    manifest: str
+    retain_until: date | None = None
+
+
+# ---- RPC ------------------------------------------------------------------------------------------
+
+class Reports(RpcContract, service="reports"):
+    """The reports service's RPC methods; an instance is its typed client."""
+
+    def get_report(self, actor: Principal | None, consultation_id: uuid.UUID) -> ReportOut:
+        """The R-3.16 report as ``actor`` may see it."""
+
+    def list_versions(self, actor: Principal | None, consultation_id: uuid.UUID) -> VersionList:
+        """Published versions of the report."""
+
+    def report_file(self, actor: Principal | None, consultation_id: uuid.UUID, fmt: str,
+                    version: int | None = None) -> StoredFile:
+        """A published version's file in one of ``REPORT_FORMATS`` (the newest by default)."""
+
+    def take_snapshot(self, actor: Principal, consultation_id: uuid.UUID) -> ReportOut:
+        """Take the report's snapshot again (refused once published)."""
+
+    def proposals(self, actor: Principal | None, consultation_id: uuid.UUID, page: Page = 1, per_page: PerPage = 50,
+                  missing_only: bool = False) -> ProposalPage:
+        """Every proposal with its consideration."""
+
+    def consider(self, actor: Principal, consultation_id: uuid.UUID, body: ConsiderationIn) -> Updated:
+        """Consider one proposal."""
+
+    def consider_bulk(self, actor: Principal, consultation_id: uuid.UUID, body: BulkConsiderationIn) -> Updated:
+        """One consideration for many proposals."""
+
+    def set_conclusion(self, actor: Principal, consultation_id: uuid.UUID, body: ConclusionIn) -> ReportOut:
+        """The generalised conclusion of the report."""
+
+    def publish(self, actor: Principal, consultation_id: uuid.UUID) -> PublishQueued:
+        """Queue a version for rendering once everything is considered."""
+
+    def delete_report(self, actor: Principal, consultation_id: uuid.UUID) -> None:
+        """Drop an unpublished draft report (administrators)."""
+
+    def protocol_file(self, actor: Principal | None, consultation_id: uuid.UUID, fmt: str) -> StoredFile:
+        """The R-3.14 protocol in one of ``PROTOCOL_FORMATS``: full for insiders, public otherwise."""
+
+    def bundle(self, actor: Principal | None, consultation_id: uuid.UUID) -> Bundle:
+        """The archive bundle: full for insiders, public otherwise."""
+
+    def stats(self, year: Year) -> ReportStats:
+        """Statistics of a year."""

@@ -7,13 +7,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contracts.public_events import PUBLIC_TYPES
+from contracts.public_events import PUBLIC_TYPES, selectors
 
-TYPES_HELP = "event types from the public catalogue (docs/events.md): " + ", ".join(PUBLIC_TYPES)
+TYPES_HELP = ("event types from the public catalogue (docs/events.md): " + ", ".join(PUBLIC_TYPES) +
+              "; a bare name is version 1, `<type>.v<N>` picks version N while it is published")
 
 
 def _known_types(value: list[str]) -> list[str]:
-    unknown = sorted(set(value) - set(PUBLIC_TYPES))
+    unknown = sorted(set(value) - set(selectors()))
     if unknown:
         raise ValueError(f"невідомі або непублічні типи подій: {', '.join(unknown)}")
     return value
@@ -22,7 +23,7 @@ def _known_types(value: list[str]) -> list[str]:
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=8, max_length=2000, description="https URL of the receiver")
-    event_types: list[str] = Field(min_length=1, max_length=len(PUBLIC_TYPES), description=TYPES_HELP)
+    event_types: list[str] = Field(min_length=1, max_length=4 * len(PUBLIC_TYPES), description=TYPES_HELP)
     description: str = Field("", max_length=500)
     owner_contact: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
                                description="e-mail of whoever answers for the receiver; told when it fails")
@@ -111,7 +112,8 @@ class FeedQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     after: int = Field(0, ge=0, le=2**63 - 1, description="the cursor: `next_after` of the previous page; "
                                                           "0 for the oldest kept event")
-    types: str = Field("", max_length=2000, description="comma-separated event types; empty: all public")
+    types: str = Field("", max_length=2000, description="comma-separated event types (`<type>` is version 1, "
+                       "`<type>.v<N>` version N); empty: every public type in every published version")
     limit: int = Field(100, ge=1, le=1000)
 
     @field_validator("types")

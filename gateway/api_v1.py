@@ -1,19 +1,15 @@
 """The public HTTP API, prefix ``/api/v1`` (DESIGN, "HTTP API")."""
 from __future__ import annotations
 
-from flask import current_app
 from pydantic import BaseModel
 
 from contracts.consultations import Category
+from gateway.clients import consultations as svc
 from gateway.openapi import ApiSpec
 
 
 class CategoryList(BaseModel):
     items: list[Category]
-
-
-def rpc():
-    return current_app.extensions["rpc"]
 
 
 def register(spec: ApiSpec):
@@ -22,6 +18,6 @@ def register(spec: ApiSpec):
     @api.route("/categories", summary="The 22 subject categories of consultations (R-1.13)",
                response=CategoryList, tags=["consultations"], errors=(503,))
     def categories():
-        return CategoryList(items=rpc().call("consultations", "list_categories"))
+        return CategoryList(items=svc.list_categories())
 
     return api

@@ -1,6 +1,7 @@
 """Who is calling: signed, expiring session tokens (Bearer for API clients, an HttpOnly SameSite
 cookie with a double-submit CSRF token for browsers), resolved by the registry, which also knows
-whether the session was revoked (logout, erasure)."""
+whether the session was revoked (logout, erasure); kept briefly by each worker
+(gateway.session_cache), dropped by the registry's events."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +11,7 @@ from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from chassis.errors import Forbidden, NotFound, ServiceError
+from contracts import identity
 from contracts.identity import Principal, Role
 
 SESSION_COOKIE = "econsult_session"
@@ -122,9 +124,36 @@ def session_to_resolve() -> str | None:
     return session_id
 
 
-def remember(principal: dict) -> None:
-    """The caller as the registry resolved it for this request (see gateway.abuse)."""
-    g.principal = Principal.model_validate(principal)
+def _cache():
+    return current_app.extensions.get("session_cache")
+
+
+def cached_principal(session_id: str) -> Principal | None:
+    """The session as this worker resolved it lately (gateway.session_cache), or None."""
+    cache = _cache()
+    return cache.get(session_id) if cache is not None else None
+
+
+def cache_generation() -> int:
+    """Read before asking the registry; :func:`remember` caches only if nothing changed since."""
+    cache = _cache()
+    return cache.generation if cache is not None else 0
+
+
+def remember(principal: dict | Principal, session_id: str | None = None, generation: int | None = None) -> None:
+    """The caller as the registry resolved it for this request (see gateway.abuse); kept in the
+    session cache when ``session_id`` and the ``generation`` read before the lookup are given."""
+    g.principal = principal if isinstance(principal, Principal) else Principal.model_validate(principal)
+    cache = _cache()
+    if cache is not None and session_id is not None and generation is not None:
+        cache.put(session_id, str(g.principal.person_id), g.principal, generation)
+
+
+def forget_person(person_id) -> None:
+    """After a change to a person made through this worker: no wait for the registry's event."""
+    cache = _cache()
+    if cache is not None:
+        cache.drop_person(str(person_id))
 
 
 def current_principal() -> Principal | None:
@@ -132,18 +161,23 @@ def current_principal() -> Principal | None:
     if "principal" in g:
         return g.principal
     token, from_cookie = _token_from_request()
-    principal = None
-    if token:
-        session_id = read_token(token)
-        if from_cookie and request.method not in SAFE_METHODS:
-            check_csrf()
-        try:
-            principal = Principal.model_validate(
-                current_app.extensions["rpc"].call("registry", "resolve_session", session_id))
-        except NotFound:
-            raise Unauthorized("Сесію завершено, увійдіть знову", code="session_revoked") from None
-    g.principal = principal
-    return principal
+    if not token:
+        g.principal = None
+        return None
+    session_id = read_token(token)
+    if from_cookie and request.method not in SAFE_METHODS:
+        check_csrf()
+    principal = cached_principal(session_id)
+    if principal is not None:
+        g.principal = principal
+        return principal
+    generation = cache_generation()
+    try:
+        found = current_app.extensions["rpc"].call("registry", "resolve_session", session_id)
+    except NotFound:
+        raise Unauthorized("Сесію завершено, увійдіть знову", code="session_revoked") from None
+    remember(found, session_id, generation)
+    return g.principal
 
 
 def require_login() -> Principal:
@@ -154,10 +188,7 @@ def require_login() -> Principal:
 
 
 def require_consent() -> Principal:
-    principal = require_login()
-    if not principal.consent_given:
-        raise Forbidden("Спершу надайте згоду на обробку персональних даних", code="consent_required")
-    return principal
+    return identity.require_consent(require_login())
 
 
 def require_role(*roles: Role) -> Principal:
@@ -169,13 +200,4 @@ def require_role(*roles: Role) -> Principal:
 
 def require_eligible() -> Principal:
     """R-1.3: commenting, voting and initiating need age 14+ and community membership."""
-    principal = require_consent()
-    if not principal.eligibility.eligible:
-        reasons = principal.eligibility.reasons
-        messages = {"under_14": "учасникам консультацій має виповнитися 14 років",
-                    "not_community_member": "потрібна реєстрація місця проживання в громаді",
-                    "birth_date_unknown": "постачальник ідентифікації не передав дату народження"}
-        raise Forbidden("Ви можете читати, але не брати участь: " + "; ".join(messages[r] for r in reasons),
-                        code=reasons[0], errors=[{"field": "person", "message": messages[r], "type": r}
-                                                 for r in reasons])
-    return principal
+    return identity.require_participant(require_login())

@@ -12,6 +12,7 @@ from chassis.errors import InvalidInput, parse
 from chassis.files import ALLOWED, sha256, sniff, store_from
 from contracts.consultations import AttachmentMeta, AttachmentOut
 from contracts.identity import Role
+from gateway.clients import consultations as svc
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 
@@ -19,10 +20,6 @@ from gateway.routes_consultations import actor
 class UnsupportedFile(InvalidInput):
     status = 415
     default_code = "unsupported_file"
-
-
-def rpc(method: str, *args):
-    return current_app.extensions["rpc"].call("consultations", method, *args)
 
 
 def store():
@@ -54,9 +51,9 @@ def save_upload(consultation_id: uuid.UUID, upload, kind: str, title: str | None
     name = PurePath(upload.filename.replace("\\", "/")).name[:200] or "file"
     meta = {"kind": kind, "title": title or name, "filename": name, "content_type": real, "size": len(data),
             "sha256": sha256(data)}
-    parse(AttachmentMeta, meta)  # a name or title the service would refuse stores no blob
+    meta = parse(AttachmentMeta, meta)  # a name or title the service would refuse stores no blob
     store().put(data)
-    return AttachmentOut(**rpc("add_attachment", actor(), str(consultation_id), meta))
+    return svc.add_attachment(actor(), consultation_id, meta)
 
 
 def register(spec: ApiSpec):
@@ -75,7 +72,7 @@ def register(spec: ApiSpec):
                "an attachment (its SHA-256 in the ETag and X-Content-SHA256)", tags=["consultations"],
                content_type="application/octet-stream", errors=(404,))
     def attachments_get(consultation_id: uuid.UUID, attachment_id: uuid.UUID):
-        meta = AttachmentOut(**rpc("get_attachment", actor(), str(consultation_id), str(attachment_id)))
+        meta = svc.get_attachment(actor(), consultation_id, attachment_id)
         if request.if_none_match.contains(meta.sha256):
             return Response(status=304)
         data = store().get(meta.sha256)

@@ -10,6 +10,7 @@ from chassis.errors import InvalidInput
 from contracts.identity import Role
 from contracts.moderation import Ground, Audit, CaseDecision, CaseOut, Queue, QueueQuery, ReportIn, Stats
 from gateway import auth
+from gateway.clients import moderation as svc
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 
@@ -26,10 +27,6 @@ class AuditQuery(BaseModel):
     moderator_id: uuid.UUID | None = None
 
 
-def rpc(method: str, *args):
-    return current_app.extensions["rpc"].call("moderation", method, *args)
-
-
 def decide(case_id: uuid.UUID, body: CaseDecision) -> CaseOut:
     """A moderator's decision (shared by the API and the web pages); an initiative's unit must exist."""
     auth.require_role(*MODERATOR)
@@ -40,20 +37,20 @@ def decide(case_id: uuid.UUID, body: CaseDecision) -> CaseOut:
         if unit_name is None:
             raise InvalidInput("Немає такого підрозділу", code="unit_not_found",
                                errors=[{"field": "body.unit_id", "message": "невідомий підрозділ"}])
-    return CaseOut(**rpc("decide", actor(), str(case_id), body.model_dump(mode="json"), unit_name))
+    return svc.decide(actor(), case_id, body, unit_name)
 
 
 def report_comment(comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
     """A resident reports a comment (API and web pages); the reporter sees only that it was taken."""
     auth.require_consent()
-    case = CaseOut(**rpc("report_comment", actor(), str(comment_id), body.model_dump()))
+    case = svc.report_comment(actor(), comment_id, body)
     case.text, case.author_name, case.matches = None, None, []
     return case
 
 
 def queue_page(query: QueueQuery) -> Queue:
     """One page of the moderators' queue (the API and the web page)."""
-    return Queue(**rpc("queue", actor(), query.model_dump(mode="json", exclude_none=True)))
+    return svc.queue(actor(), query)
 
 
 def register(spec: ApiSpec):
@@ -62,7 +59,7 @@ def register(spec: ApiSpec):
     @api.route("/moderation/grounds", summary="The coded grounds of R-3.7 and R-1.5", response=GroundList,
                tags=["moderation"])
     def grounds():
-        return GroundList(items=rpc("grounds"))
+        return GroundList(items=svc.grounds())
 
     @api.route("/moderation/queue", summary="Held comments, initiatives and reported comments: most "
                "reported first, then oldest first, with R-3.10 due times and overdue marks; a page at a time "
@@ -87,12 +84,11 @@ def register(spec: ApiSpec):
                "per moderator (for the protocol, R-3.14, and for appeals)", query=AuditQuery, response=Audit,
                tags=["moderation"], auth=MODERATOR)
     def audit(query: AuditQuery):
-        return Audit(**rpc("audit", actor(), str(query.consultation_id) if query.consultation_id else None,
-                           str(query.moderator_id) if query.moderator_id else None))
+        return svc.audit(actor(), query.consultation_id, query.moderator_id)
 
     @api.route("/moderation/stats", summary="Moderators' statistics: handled, overdue, by ground",
                response=Stats, tags=["moderation"], auth=MODERATOR)
     def stats():
-        return Stats(**rpc("stats", actor()))
+        return svc.stats(actor())
 
     return api

@@ -10,6 +10,7 @@ from chassis.errors import NotFound
 from contracts.identity import Role
 from contracts.notifications import Inbox, Progress
 from gateway import auth
+from gateway.clients import consultations
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 
@@ -55,7 +56,7 @@ def register(spec: ApiSpec):
                auth=(Role.official, Role.moderator, Role.admin), errors=(404,))
     def progress(consultation_id: uuid.UUID):
         # who sees what is the consultations service's to say: a hidden one is 404 here too
-        current_app.extensions["rpc"].call("consultations", "get", actor(), str(consultation_id))
+        consultations.get(actor(), consultation_id)
         p = rpc("progress", str(consultation_id))
         if p is None:
             raise NotFound("Розсилки для цієї консультації немає", code="no_fanout")

@@ -15,14 +15,14 @@ from icalendar import Calendar, Event
 from pydantic import BaseModel, ConfigDict, Field
 
 from chassis.text import csv_safe
-from contracts.consultations import (CATEGORIES, Plan, PlanEntryIn, PlanEntryOut, PlanEntryPatch,
-                                     ConsultationSummary)
+from contracts.consultations import (CATEGORIES, STATUS_LABELS, Plan, PlanEntryIn, PlanEntryOut,
+                                     PlanEntryPatch, ConsultationSummary)
 from contracts.identity import Role
 from gateway import auth
+from gateway.clients import consultations as svc
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 
-STATUS_UK = {"scheduled": "заплановано", "active": "триває", "closed": "завершено", "archived": "в архіві"}
 QUARTER_START = {1: 1, 2: 4, 3: 7, 4: 10}
 log = logging.getLogger(__name__)
 
@@ -36,16 +36,12 @@ class Catalogue(BaseModel):
     items: list[ConsultationSummary]
 
 
-def rpc(method: str, *args):
-    return current_app.extensions["rpc"].call("consultations", method, *args)
-
-
 def public_url() -> str:
     return current_app.config["SETTINGS"].public_url.rstrip("/")
 
 
 def catalogue(category: int | None = None) -> list[ConsultationSummary]:
-    items = [ConsultationSummary(**c) for c in rpc("public_catalogue")]
+    items = svc.public_catalogue()
     return [c for c in items if category is None or c.category == category]
 
 
@@ -77,7 +73,7 @@ def plan_add(year: int, body: PlanEntryIn) -> PlanEntryOut:
     principal = auth.require_consent()
     if not principal.has(Role.official):
         auth.require_eligible()
-    return PlanEntryOut(**rpc("plan_add", actor(), year, body.model_dump()))
+    return svc.plan_add(actor(), year, body)
 
 
 def register(spec: ApiSpec):
@@ -102,7 +98,7 @@ def register(spec: ApiSpec):
             entry.title(c.title)
             entry.link(href=url)
             entry.category(term=str(c.category), label=CATEGORIES[c.category])
-            entry.summary(f"{c.question}\n\nСтатус: {STATUS_UK.get(c.status.value, c.status.value)}; "
+            entry.summary(f"{c.question}\n\nСтатус: {STATUS_LABELS[c.status.value]}; "
                           f"строк: {c.starts_on} – {c.ends_on}")
             entry.updated(c.published_at or datetime.now(timezone.utc))
             entry.atom_entry()
@@ -161,7 +157,7 @@ def register(spec: ApiSpec):
     @api.route("/plan/<int:year>", summary="The annual indicative plan of consultations (R-3.3)",
                response=Plan, tags=["plan"], errors=(422,))
     def plan_get(year: int):
-        return Plan(**rpc("plan", actor(), year))
+        return svc.plan(actor(), year)
 
     @api.route("/plan/<int:year>/entries", "POST", summary="An official adds an entry for their unit; "
                "residents, institutions and bodies propose one", body=PlanEntryIn, response=PlanEntryOut,
@@ -173,12 +169,12 @@ def register(spec: ApiSpec):
                "decline it, cancel an entry or link the consultation held", body=PlanEntryPatch,
                response=PlanEntryOut, tags=["plan"], auth=(Role.official,), errors=(404,))
     def plan_change(entry_id: uuid.UUID, body: PlanEntryPatch):
-        return PlanEntryOut(**rpc("plan_change", actor(), str(entry_id), body.model_dump(mode="json", exclude_unset=True)))
+        return svc.plan_change(actor(), entry_id, body)
 
     @api.route("/plan/<int:year>.ics", summary="iCalendar of the annual plan (each entry in its quarter)",
                tags=["plan"], content_type="text/calendar", errors=(422,))
     def plan_ics(year: int):
-        plan = Plan(**rpc("plan", None, year))
+        plan = svc.plan(None, year)
         cal = calendar(f"План консультацій {year}")
         for e in plan.items:
             if e.planned_quarter is None:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import uuid
 from urllib.parse import quote
 
-from flask import Response, current_app, request
+from flask import Response, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from chassis.errors import NotFound
+from contracts.common import PerPage, Year
 from contracts.identity import Role
 from contracts.reports import (CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS, BulkConsiderationIn,
                                ConclusionIn, ConsiderationIn, ProposalPage, PublishQueued, ReportOut,
-                               ReportStats, VersionList)
+                               ReportStats, StoredFile, Updated, VersionList)
+from gateway.clients import reports as svc
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 from gateway.routes_files import store
@@ -28,51 +30,43 @@ class VersionQuery(BaseModel):
 class ProposalQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     page: int = Field(1, ge=1, le=100_000)
-    per_page: int = Field(50, ge=1, le=100)
+    per_page: PerPage = 50
     missing: bool = Field(False, description="only proposals without a consideration")
 
 
 class StatsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    year: int = Field(ge=2000, le=2100)
-
-
-class Updated(BaseModel):
-    updated: int
-
-
-def rpc(method: str, *args):
-    return current_app.extensions["rpc"].call("reports", method, *args)
+    year: Year
 
 
 # ---- the calls the API views and the web pages (gateway/web/views_reports.py) share ------------
 
 def report_of(cid: uuid.UUID) -> ReportOut:
-    return ReportOut(**rpc("get_report", actor(), str(cid)))
+    return svc.get_report(actor(), cid)
 
 
 def proposals_of(cid: uuid.UUID, query: ProposalQuery) -> ProposalPage:
-    return ProposalPage(**rpc("proposals", actor(), str(cid), query.page, query.per_page, query.missing))
+    return svc.proposals(actor(), cid, query.page, query.per_page, query.missing)
 
 
 def consider(cid: uuid.UUID, body: ConsiderationIn) -> Updated:
-    return Updated(**rpc("consider", actor(), str(cid), body.model_dump(mode="json")))
+    return svc.consider(actor(), cid, body)
 
 
 def consider_bulk(cid: uuid.UUID, body: BulkConsiderationIn) -> Updated:
-    return Updated(**rpc("consider_bulk", actor(), str(cid), body.model_dump(mode="json")))
+    return svc.consider_bulk(actor(), cid, body)
 
 
 def set_conclusion(cid: uuid.UUID, body: ConclusionIn) -> ReportOut:
-    return ReportOut(**rpc("set_conclusion", actor(), str(cid), body.model_dump()))
+    return svc.set_conclusion(actor(), cid, body)
 
 
 def publish(cid: uuid.UUID) -> PublishQueued:
-    return PublishQueued(**rpc("publish", actor(), str(cid)))
+    return svc.publish(actor(), cid)
 
 
 def take_snapshot(cid: uuid.UUID) -> ReportOut:
-    return ReportOut(**rpc("take_snapshot", actor(), str(cid)))
+    return svc.take_snapshot(actor(), cid)
 
 
 def file_url(cid: uuid.UUID, fmt: str, version: int | None = None) -> str:
@@ -83,17 +77,17 @@ def file_url(cid: uuid.UUID, fmt: str, version: int | None = None) -> str:
     return f"/api/v1/consultations/{cid}/report.{fmt}" + (f"?version={version}" if version else "")
 
 
-def send(meta: dict) -> Response:
+def send(meta: StoredFile) -> Response:
     """A stored file with its SHA-256 (ETag, X-Content-SHA256), so anyone can check a download."""
-    digest = meta["sha256"]
+    digest = meta.sha256
     if request.if_none_match.contains(digest):
         return Response(status=304)
     data = store().get(digest)
     if data is None:
         raise NotFound("Файл тимчасово недоступний", code="blob_missing")
-    return Response(data, content_type=meta["content_type"], headers={
+    return Response(data, content_type=meta.content_type, headers={
         "ETag": f'"{digest}"', "X-Content-SHA256": digest,
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(meta['filename'], safe='')}"})
+        "Content-Disposition": f"inline; filename*=UTF-8''{quote(meta.filename, safe='')}"})
 
 
 def register(spec: ApiSpec):
@@ -109,7 +103,7 @@ def register(spec: ApiSpec):
 
     def report_file_route(fmt: str):
         def report_file(consultation_id: uuid.UUID, query: VersionQuery):
-            return send(rpc("report_file", actor(), str(consultation_id), fmt, query.version))
+            return send(svc.report_file(actor(), consultation_id, fmt, query.version))
         report_file.__name__ = f"report_file_{fmt}"
         api.route(base + f"/report.{fmt}", summary=f"The report as {fmt.upper()} (a published version, the newest "
                   "by default); its SHA-256 in ETag and X-Content-SHA256", query=VersionQuery, tags=["reports"],
@@ -121,7 +115,7 @@ def register(spec: ApiSpec):
     @api.route(base + "/report/versions", summary="Published versions of the report (immutable; the "
                "decision makes a new one)", response=VersionList, tags=["reports"], errors=(404,))
     def report_versions(consultation_id: uuid.UUID):
-        return VersionList(**rpc("list_versions", actor(), str(consultation_id)))
+        return svc.list_versions(actor(), consultation_id)
 
     @api.route(base + "/report/considerations", summary="Every proposal (published comment) with its "
                "consideration; `missing=true` lists those still without one", query=ProposalQuery,
@@ -166,12 +160,12 @@ def register(spec: ApiSpec):
                "for published versions and for five years after the decision once archived (R-1.11)",
                status=204, tags=["reports"], auth=(Role.admin,), errors=(404, 409))
     def report_delete(consultation_id: uuid.UUID):
-        rpc("delete_report", actor(), str(consultation_id))
+        svc.delete_report(actor(), consultation_id)
         return Response(status=204)
 
     def protocol_route(fmt: str):
         def protocol(consultation_id: uuid.UUID):
-            return send(rpc("protocol_file", actor(), str(consultation_id), fmt))
+            return send(svc.protocol_file(actor(), consultation_id, fmt))
         protocol.__name__ = f"protocol_{fmt}"
         rule = base + ("/protocol" if fmt == "json" else f"/protocol.{fmt}")
         api.route(rule, summary=f"The R-3.14 protocol ({fmt.upper()}): every submitted comment with time, author "
@@ -186,19 +180,19 @@ def register(spec: ApiSpec):
                "administrators, the public one (published comments) for everyone else", tags=["reports"], content_type="application/zip",
                errors=(404,))
     def bundle_zip(consultation_id: uuid.UUID):
-        return send(rpc("bundle", actor(), str(consultation_id)))
+        return send(svc.bundle(actor(), consultation_id))
 
     @api.route(base + "/archive/manifest.sha256", summary="The bundle's manifest: `sha256sum -c manifest.sha256` "
                "in the unpacked bundle checks every file", tags=["reports"], content_type="text/plain",
                errors=(404,))
     def bundle_manifest(consultation_id: uuid.UUID):
-        meta = rpc("bundle", actor(), str(consultation_id))
-        return Response(meta["manifest"], mimetype="text/plain", headers={"X-Bundle-SHA256": meta["sha256"]})
+        meta = svc.bundle(actor(), consultation_id)
+        return Response(meta.manifest, mimetype="text/plain", headers={"X-Bundle-SHA256": meta.sha256})
 
     @api.route("/reports/stats", summary="Statistics of a year: consultations by category and status, "
                "participants, comments, share considered, report deadlines met (R-3.17)", query=StatsQuery,
                response=ReportStats, tags=["reports"])
     def reports_stats(query: StatsQuery):
-        return ReportStats(**rpc("stats", query.year))
+        return svc.stats(query.year)
 
     return api

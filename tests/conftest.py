@@ -4,10 +4,12 @@ for the integration and end-to-end tests."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 import chassis  # noqa: F401  (first: silences eventlet's import-time deprecation warning)
+import chassis.rpcerrors  # noqa: F401  (RPC calls made by tests raise the typed errors)
 
 from tests.support.fake_idp import FakeIdentityProvider
 from tests.support.infra import Infra, discover
@@ -19,6 +21,15 @@ collect_ignore = [] if os.environ.get("DEPLOY_TEST") == "1" else ["deploy"]
 
 
 COMMUNITY_CODE = "UA-TEST-COMMUNITY"
+DRILLS = Path(__file__).resolve().parent / "drills"
+
+
+def pytest_collection_modifyitems(items):
+    """Every test under tests/drills/ is a fault drill: `make drills` runs them (`-m drill`), `make test`
+    leaves them out (`-m "not drill"`); naming a drill's file on the command line runs it as well."""
+    for item in items:
+        if DRILLS in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.drill)
 
 
 @pytest.fixture(scope="session")

@@ -19,18 +19,15 @@ from werkzeug.exceptions import HTTPException
 
 from chassis.errors import Forbidden, NotFound, ServiceError
 from chassis.workdays import local_tz
-from contracts.consultations import CATEGORIES
-from gateway import auth
+from contracts.consultations import CATEGORIES, COMMENT_STATUS_LABELS, FORM_LABELS, STATUS_LABELS
+from gateway import auth, public_cache
 from gateway.abuse import TooManyRequests
 from gateway.rpc import ServiceFailed, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-STATUS_UK = {"draft": "чернетка", "submitted": "на модерації", "rejected": "відхилено",
-             "forwarded": "передано підрозділу", "declined": "відмовлено", "scheduled": "заплановано",
-             "active": "триває", "closed": "завершено", "archived": "в архіві",
-             "pending": "на модерації", "published": "оприлюднено", "decision": "рішення ухвалено"}
-FORM_UK = {"proposal": "пропозиції щодо рішення", "survey": "опитування", "draft_act": "проєкт акта"}
+STATUS_UK = {**STATUS_LABELS, **COMMENT_STATUS_LABELS, "decision": "рішення ухвалено"}
+FORM_UK = FORM_LABELS
 ROLE_UK = {"resident": "мешканець", "institution_head": "керівник інституту громадянського суспільства",
            "official": "посадова особа", "moderator": "модератор", "admin": "адміністратор"}
 
@@ -65,7 +62,8 @@ def _issue_csrf_cookie(response: Response) -> Response:
         response.set_cookie(auth.CSRF_COOKIE, g.new_csrf, max_age=settings.session_ttl_minutes * 60,
                             httponly=False, samesite="Lax", path="/",
                             secure=settings.public_url.startswith("https://"))
-    response.headers.setdefault("Cache-Control", "no-store")
+    if not public_cache.cacheable(request, response):  # an anonymous public page: gateway.public_cache
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

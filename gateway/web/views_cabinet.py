@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import Response, json, redirect, request
 
-from contracts.consultations import CommentOut, MyInitiative
 from contracts.moderation import GROUNDS
 from contracts.notifications import Inbox
 from contracts.registry import MeOut, MeUpdate
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
 from gateway import routes_notifications as notifications
+from gateway.clients import consultations as svc
 from gateway.web import forms, notify, page, web
 from gateway.web.views_official import new_consultation
 
@@ -17,8 +17,8 @@ def _cabinet(status: int = 200):
     me = auth.require_login()
     person = MeOut(**identity.rpc("get_me", str(me.person_id)))
     inbox = Inbox(**notifications.rpc("inbox", str(me.person_id)))
-    mine = [CommentOut(**c) for c in consultations.rpc("my_comments", consultations.actor())]
-    initiatives = [MyInitiative(**i) for i in consultations.rpc("my_initiatives", consultations.actor())]
+    mine = svc.my_comments(consultations.actor())
+    initiatives = svc.my_initiatives(consultations.actor())
     return page("cabinet.html", status, person=person, inbox=inbox, mine=mine, initiatives=initiatives,
                 GROUNDS=GROUNDS)
 
@@ -69,6 +69,7 @@ def cabinet_erase():
                                      "Видалення не підтверджено"))
             return page("erase.html", 422)
         identity.rpc("erase_me", str(me.person_id))
+        auth.forget_person(me.person_id)
         resp = redirect("/", 303)
         auth.clear_session_cookies(resp)
         notify("Згоду відкликано, контакти та інтереси видалено, сесію завершено.")

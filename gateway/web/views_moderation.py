@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from flask import redirect, request
 
-from contracts.moderation import GROUNDS, QUEUE_RULES, CaseDecision, QueueQuery, Stats
+from contracts.moderation import GROUNDS, QUEUE_RULES, CaseDecision, QueueQuery
 from gateway import auth, routes_identity as identity, routes_moderation as moderation
 from gateway.web import forms, notify, page, web
 
@@ -57,5 +57,5 @@ def moderation_decide(case_id: uuid.UUID):
 @web.route("/moderation/stats")
 def moderation_stats():
     auth.require_role(*moderation.MODERATOR)
-    stats = Stats(**moderation.rpc("stats", moderation.actor()))
+    stats = moderation.svc.stats(moderation.actor())
     return page("moderation_stats.html", stats=stats, GROUNDS=GROUNDS)

@@ -7,9 +7,10 @@ import uuid
 from flask import redirect, request
 
 from contracts.consultations import (NOTICE_LABELS, ConsultationIn, ConsultationOut, ConsultationPatch,
-                                     DeadlineList, DecisionIn, Notice)
+                                     DecisionIn, Notice)
 from contracts.identity import Role
 from gateway import auth, routes_consultations as consultations, routes_files as files
+from gateway.clients import consultations as svc
 from gateway.web import forms, notify, page, web
 
 OFFICIAL = (Role.official,)
@@ -78,14 +79,14 @@ def form_page(c: ConsultationOut | None, status: int = 200, initiative: bool = F
 
 
 def _get(cid: uuid.UUID) -> ConsultationOut:
-    return ConsultationOut(**consultations.rpc("get", consultations.actor(), str(cid)))
+    return svc.get(consultations.actor(), cid)
 
 
 @web.route("/official")
 def official():
     auth.require_role(*OFFICIAL, Role.moderator, Role.admin)
     overdue_only = request.args.get("overdue") == "1"
-    deadlines = DeadlineList(**consultations.rpc("deadlines", consultations.actor(), overdue_only))
+    deadlines = svc.deadlines(consultations.actor(), overdue_only)
     return page("official.html", deadlines=deadlines.items, overdue_only=overdue_only)
 
 
@@ -119,8 +120,7 @@ def official_edit(cid: uuid.UUID):
     if request.method == "POST":
         try:
             body = forms.parse(ConsultationPatch, consultation_body(patch=True))
-            forms.attempt(lambda: consultations.rpc("update_draft", consultations.actor(), str(cid),
-                                                    body.model_dump(mode="json", exclude_unset=True)))
+            forms.attempt(lambda: svc.update_draft(consultations.actor(), cid, body))
         except forms.Invalid as exc:
             forms.keep(exc)
             return form_page(_get(cid), 422)
@@ -134,7 +134,7 @@ def official_publish(cid: uuid.UUID):
     auth.require_role(*OFFICIAL)
     try:
         published = ConsultationOut(**forms.attempt(
-            lambda: consultations.rpc("publish", consultations.actor(), str(cid))))
+            lambda: svc.publish(consultations.actor(), cid)))
     except forms.Invalid as exc:
         forms.keep(exc, {})
         return form_page(_get(cid), 422)
@@ -168,8 +168,7 @@ def official_decision(cid: uuid.UUID):
     auth.require_role(*OFFICIAL)
     try:
         body = forms.parse(DecisionIn, {k: request.form.get(k, "") for k in ("number", "adopted_on", "title", "text")})
-        forms.attempt(lambda: consultations.rpc("record_decision", consultations.actor(), str(cid),
-                                                body.model_dump(mode="json")))
+        forms.attempt(lambda: svc.record_decision(consultations.actor(), cid, body))
     except forms.Invalid as exc:
         forms.keep(exc)
         return form_page(_get(cid), 422)

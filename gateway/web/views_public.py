@@ -8,21 +8,17 @@ from datetime import timedelta
 from flask import abort, current_app, redirect, request
 
 from chassis.workdays import local_today
-from contracts.consultations import (Plan, PlanEntryIn, NOTICE_LABELS, CommentIn, CommentPage,
-                                     ConsultationOut, ConsultationPage, Notice, ResponseIn, Results)
+from contracts.consultations import NOTICE_LABELS, CommentIn, Notice, PlanEntryIn, ResponseIn, Status
 from contracts.moderation import ReportIn
 from contracts.registry import DevLoginIn
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
 from gateway import routes_moderation as moderation, routes_open as open_routes
+from gateway.clients import consultations as svc
 from gateway.web import forms, notify, page, principal, web
 from gateway.web.views_reports import report_context
 
 PER_PAGE = 20
 CLOSING_SOON_DAYS = 7
-
-
-def rpc(method: str, *args):
-    return consultations.rpc(method, *args)
 
 
 # ---- home and search ----------------------------------------------------------------------------
@@ -35,12 +31,11 @@ def home():
     try:
         query = forms.parse(consultations.ListQuery, args)
         if searching:
-            found = ConsultationPage(**rpc("list", query.status.value if query.status else None, query.category,
-                                           query.form.value if query.form else None, query.page, PER_PAGE,
-                                           query.q, query.unit, query.year))
+            found = svc.list(query.status, query.category, query.form, query.page, PER_PAGE, query.q,
+                             query.unit, query.year)
     except forms.Invalid as exc:
         forms.keep(exc, request.args.to_dict())
-    active = ConsultationPage(**rpc("list", "active", None, None, 1, 100)).items
+    active = svc.list(Status.active, None, None, 1, 100).items
     soon_limit = local_today() + timedelta(days=CLOSING_SOON_DAYS)
     closing = sorted((c for c in active if c.ends_on and c.ends_on <= soon_limit), key=lambda c: c.ends_on)
     return page("home.html", active=active, closing=closing, found=found, args=args)
@@ -50,22 +45,16 @@ def home():
 
 def _consultation_page(cid: uuid.UUID, status: int = 200):
     me = principal()
-    c = ConsultationOut(**rpc("get", consultations.actor(), str(cid)))
     try:
         page_no = max(1, min(int(request.args.get("page", 1)), 100_000))
     except ValueError:
         page_no = 1
     order = "oldest" if request.args.get("order") == "oldest" else "newest"
-    comments = CommentPage(**rpc("list_comments", consultations.actor(), str(cid), page_no, PER_PAGE,
-                                 order == "newest", None, None))
+    view = consultations.page_view(cid, consultations.PageQuery(page=page_no, per_page=PER_PAGE, order=order))
+    c, comments, results = view.consultation, view.comments, view.results
     by_paragraph: dict[str, list] = {}
-    if c.paragraphs:
-        every = CommentPage(**rpc("list_comments", consultations.actor(), str(cid), 1, 100, False, None, None))
-        for item in every.items:
-            if item.paragraph_id:
-                by_paragraph.setdefault(str(item.paragraph_id), []).append(item)
-    results = Results(**rpc("results", consultations.actor(), str(cid))) \
-        if c.status.value in ("active", "closed", "archived") else None
+    for item in view.paragraph_comments:
+        by_paragraph.setdefault(str(item.paragraph_id), []).append(item)
     pages = max(1, -(-comments.total // PER_PAGE))
     can_take_part = bool(me and me.consent_given and me.eligibility.eligible and c.status.value == "active")
     notice_fields = [(name, NOTICE_LABELS[name], getattr(c.notice, name)) for name in Notice.model_fields]
@@ -101,7 +90,7 @@ def comment(cid: uuid.UUID):
 
 @web.route("/consultations/<uuid:cid>/responses", methods=["POST"])
 def respond(cid: uuid.UUID):
-    c = ConsultationOut(**rpc("get", consultations.actor(), str(cid)))
+    c = svc.get(consultations.actor(), cid)
     answers, order = [], []
     for q in c.questions:
         key = f"q-{q.id}"
@@ -182,6 +171,7 @@ def consent():
             forms.keep(forms.Invalid({"agree": "позначте, що погоджуєтеся"}, "Згоду не надано"))
             return page("consent.html", 422, text=text, next_path=back())
         identity.rpc("give_consent", str(me.person_id), {"version": text["version"]})
+        auth.forget_person(me.person_id)
         notify("Згоду надано. Тепер ви можете брати участь у консультаціях.")
         return redirect(back(), 303)
     return page("consent.html", text=text, next_path=back())
@@ -193,6 +183,7 @@ def logout():
     resp = redirect("/", 303)
     if me is not None:
         identity.rpc("logout", str(me.session_id))
+        auth.forget_person(me.person_id)
     auth.clear_session_cookies(resp)
     return resp
 
@@ -219,5 +210,5 @@ def plan(year: int):
         except forms.Invalid as exc:
             forms.keep(exc)
             status = 422
-    data = Plan(**rpc("plan", consultations.actor(), year))
+    data = svc.plan(consultations.actor(), year)
     return page("plan.html", status, plan=data, year=year)

@@ -16,6 +16,7 @@ from contracts.identity import Role
 from contracts.reports import (PROTOCOL_FORMATS, REPORT_FORMATS, OUTCOME_LABELS, BulkConsiderationIn,
                                ConclusionIn, ConsiderationIn, Outcome, ReportOut)
 from gateway import auth, routes_consultations as consultations, routes_reports as reports
+from gateway.clients import consultations as svc
 from gateway.web import forms, notify, page, web
 
 PER_PAGE = 50
@@ -88,7 +89,7 @@ def _desk_url(cid: uuid.UUID, anchor: str = "", **extra) -> str:
 
 def _desk(cid: uuid.UUID, status: int = 200):
     auth.require_role(Role.official)
-    c = ConsultationOut(**consultations.rpc("get", consultations.actor(), str(cid)))
+    c = svc.get(consultations.actor(), cid)
     if not owns(c):
         raise NotFound("Консультацію не знайдено")
     report = report_or_none(cid) if c.status.value in ("closed", "archived") else None

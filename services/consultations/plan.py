@@ -3,17 +3,15 @@ residents, institutions and bodies propose entries, which officials take into th
 from __future__ import annotations
 
 import uuid
-from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from chassis.errors import Forbidden, InvalidInput, NotFound
-from chassis.text import SingleLine
-from contracts.consultations import PUBLIC_PLAN_STATUSES as PUBLIC, Plan, PlanEntryIn, PlanEntryOut, PlanEntryPatch, PlanStatus  # noqa: F401
+from contracts.consultations import PUBLIC_PLAN_STATUSES as PUBLIC
+from contracts.consultations import Plan, PlanEntryIn, PlanEntryOut, PlanEntryPatch, PlanStatus  # noqa: F401
 from contracts.identity import Principal, Role
-from services.consultations.domain import can_see
+from services.consultations.rules import can_see
 from services.consultations.models import consultations, plan_entries
 
 

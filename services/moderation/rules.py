@@ -8,21 +8,19 @@ import uuid
 from datetime import datetime, timezone
 
 from chassis.errors import Forbidden, InvalidInput
-from chassis.workdays import working_deadline
 from contracts.identity import Principal, Role
 from contracts.moderation import (GROUNDS, CaseDecision, CaseOut, CommentApproved, CommentRejected,
-                                  InitiativeApproved, InitiativeRejected)
-
-MODERATION_WORKING_DAYS = 2  # R-3.10
+                                  InitiativeApproved, InitiativeRejected, moderation_due)
 
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def due_at(submitted_at: datetime, holidays_off: bool) -> datetime:
-    """R-3.10: a case is due two working days after its submission (end of that day, Kyiv)."""
-    return working_deadline(submitted_at, MODERATION_WORKING_DAYS, holidays_off)
+def due_at(submitted_at: datetime, holidays_off: bool | None = None) -> datetime:
+    """R-3.10: a case is due two working days after its submission (end of that day in the city): the
+    one clock the consultations service shows in its deadline list too."""
+    return moderation_due(submitted_at, holidays_off)
 
 
 def require_moderator(actor: Principal | None) -> Principal:

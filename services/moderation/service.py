@@ -1,4 +1,5 @@
-"""moderation: R-3.7 screening, the moderators' queue, decisions, audit (entrypoints only)."""
+"""moderation: R-3.7 screening, the moderators' queue, decisions, audit (entrypoints only: units of work
+in handlers.py, rules in rules.py, SQL in store.py)."""
 from __future__ import annotations
 
 from nameko.rpc import rpc
@@ -11,7 +12,7 @@ from chassis.settings import get_settings
 from chassis.store import UnitOfWork
 from contracts.consultations import CommentSubmitted, ConsultationSubmitted
 from contracts.identity import principal_from as _actor
-from contracts.moderation import GROUNDS, CaseDecision, QueueQuery, ReportIn
+from contracts.moderation import GROUNDS, CaseDecision, Moderation, QueueQuery, ReportIn
 from services.moderation import handlers
 from services.moderation.models import PERSONAL
 from services.moderation.store import Store
@@ -40,30 +41,36 @@ class ModerationService(BaseService):
         handlers.screen_initiative(store, data, get_settings().holidays_are_days_off)
 
     @rpc
+    @Moderation.serves
     def grounds(self) -> list[dict]:
         return [g.model_dump() for g in GROUNDS.values()]
 
     @rpc(expected_exceptions=ServiceError)
+    @Moderation.serves
     def queue(self, actor: dict, query: dict | None = None) -> dict:
         return dump(handlers.queue(self.uow, _actor(actor), parse(QueueQuery, query or {})))
 
     @rpc(expected_exceptions=ServiceError)
+    @Moderation.serves
     def decide(self, actor: dict, case_id, body: dict, unit_name: str | None = None) -> dict:
         data = parse(CaseDecision, body)
         return dump(handlers.decide(self.uow, _actor(actor), _uuid(case_id, "case_id"), data, unit_name))
 
     @rpc(expected_exceptions=ServiceError)
+    @Moderation.serves
     def report_comment(self, actor: dict, comment_id, body: dict) -> dict:
         data = parse(ReportIn, body)
         return dump(handlers.report_comment(self.uow, _actor(actor), _uuid(comment_id, "comment_id"), data.reason,
                                             get_settings().holidays_are_days_off))
 
     @rpc(expected_exceptions=ServiceError)
+    @Moderation.serves
     def audit(self, actor: dict, consultation_id=None, moderator_id=None) -> dict:
         return dump(handlers.audit(self.uow, _actor(actor),
                                    _uuid(consultation_id, "consultation_id") if consultation_id else None,
                                    _uuid(moderator_id, "moderator_id") if moderator_id else None))
 
     @rpc(expected_exceptions=ServiceError)
+    @Moderation.serves
     def stats(self, actor: dict) -> dict:
         return dump(handlers.stats(self.uow, _actor(actor)))

@@ -15,8 +15,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.orm import Session
 
 from contracts.public_events import cloudevent
@@ -36,6 +36,13 @@ def now() -> datetime:
 FEED_LOCK = 0x6665_6564  # "feed": one transaction-scoped lock for every insert into the feed
 
 
+def wants(selected, event_type, version):
+    """SQL: a subscription's ``event_types`` name this type in this version (``<type>`` is version 1,
+    ``<type>.v<N>`` version N)."""
+    return (((version == 1) & (event_type == func.any(selected)))
+            | ((event_type + ".v" + func.cast(version, String)) == func.any(selected)))
+
+
 def record_public_events(session: Session, rows: list[dict]) -> list[int]:
     """Store public events once each and queue them for every subscription that wants their type, in
     one statement; returns the cursors of those not stored before (a redelivered event is skipped).
@@ -45,11 +52,11 @@ def record_public_events(session: Session, rows: list[dict]) -> list[int]:
     rows = list({r["event_id"]: r for r in rows}.values())
     session.execute(select(func.pg_advisory_xact_lock(FEED_LOCK)))
     ev = insert(public_events).values(rows).on_conflict_do_nothing(index_elements=["event_id"]) \
-        .returning(public_events.c.id, public_events.c.event_id, public_events.c.type).cte("ev")
+        .returning(public_events.c.id, public_events.c.event_id, public_events.c.type, public_events.c.version).cte("ev")
     queued = insert(webhook_deliveries).from_select(
         ["subscription_id", "event_id", "feed_id", "status"],
         select(subs.c.id, ev.c.event_id, ev.c.id, text("'pending'")).select_from(ev).join(
-            subs, subs.c.status.in_(ACTIVE) & (ev.c.type == func.any(subs.c.event_types)))
+            subs, subs.c.status.in_(ACTIVE) & wants(subs.c.event_types, ev.c.type, ev.c.version))
     ).on_conflict_do_nothing().returning(webhook_deliveries.c.id).cte("queued")
     return [r.id for r in session.execute(
         select(ev.c.id, select(func.count()).select_from(queued).scalar_subquery().label("queued")))]
@@ -64,7 +71,7 @@ def feed(session: Session, after: int, types: list[str], limit: int) -> tuple[li
     """Public events after the cursor ``after``, oldest first; the next cursor (``after`` if none)."""
     q = select(public_events).where(public_events.c.id > after)
     if types:
-        q = q.where(public_events.c.type.in_(types))
+        q = q.where(wants(array(types, type_=String), public_events.c.type, public_events.c.version))
     rows = session.execute(q.order_by(public_events.c.id).limit(limit)).all()
     return [as_cloudevent(r) for r in rows], (rows[-1].id if rows else after)
 
@@ -357,7 +364,8 @@ def replay(session: Session, sub_id: uuid.UUID, since: datetime, until: datetime
     if sub is None:
         return 0
     rows = session.execute(select(public_events.c.id, public_events.c.event_id).where(
-        public_events.c.type.in_(sub.event_types), public_events.c.occurred_at >= since,
+        wants(array(sub.event_types, type_=String), public_events.c.type, public_events.c.version),
+        public_events.c.occurred_at >= since,
         public_events.c.occurred_at < until)).all()
     if not rows:
         return 0

@@ -47,7 +47,7 @@ def _feed_handler(source: str, event_type: str):
 
     handler.__name__ = f"feed_{source}_{event_type}"
     handler.__doc__ = f"{source}.{event_type} into the public feed and the webhook queue"
-    return subscribe(source, event_type)(handler)
+    return subscribe(source, event_type, version=None)(handler)  # the feed keeps every version
 
 
 def _pool() -> eventlet.GreenPool:
@@ -176,6 +176,7 @@ class Recorder:
                 try:
                     with db.transaction() as session:
                         done += zip(batch, wd.finish_many(session, batch, get_settings()))
+                    WAKE.set()  # their subscriptions may take more now
                 except Exception:
                     log.exception("could not record %d webhook attempts; they are retried once stuck", len(batch))
         finally:

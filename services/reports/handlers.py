@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable, Iterator
 
+from sqlalchemy import null
 from sqlalchemy.orm import Session
 
 from chassis import metrics
@@ -174,15 +175,14 @@ def take_snapshot(session: Session, cid: uuid.UUID, got: Gathered, replace: bool
     page = data["consultation"]
     store.clear_snapshot_rows(session, cid)
     submitted, published = store.copy_feed_comments(session, cid)
-    store.insert_participants(session, [
-        {"consultation_id": cid, "person_id": uuid.UUID(p["person_id"]), "full_name": p["full_name"],
-         "age_band": p["age_band"], "first_time": p["person_id"] not in got.returning} for p in got.profiles])
+    store.insert_participants(session, ((cid, p["person_id"], p["full_name"], p["age_band"],
+                                         p["person_id"] not in got.returning) for p in got.profiles))
     taken = now()
     values = dict(title=page["title"], category=page["category"], form=page["form"],
                   unit_id=uuid.UUID(data["unit_id"]) if data["unit_id"] else None, unit_name=page["unit_name"],
                   source=data, closed_at=data["closed_at"], report_due=data["report_due"],
                   comments_published=published, comments_submitted=submitted, participants=len(got.profiles),
-                  taken_at=taken, protocol=None)
+                  taken_at=taken, protocol=null())
     store.upsert_snapshot(session, cid, values)
     store.request_protocol(session, cid, taken)
     return True

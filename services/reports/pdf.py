@@ -11,6 +11,7 @@ Only what the report needs: left-aligned text in two faces on A4 pages.
 from __future__ import annotations
 
 import io
+import logging
 import zlib
 from functools import lru_cache
 
@@ -57,6 +58,7 @@ class Face:
         from fontTools import subset
         from fontTools.ttLib import TTFont
 
+        logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table otherwise
         options = subset.Options()
         options.retain_gids = True
         options.notdef_outline = True

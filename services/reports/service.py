@@ -19,12 +19,11 @@ from chassis.workdays import local_today
 from contracts.consultations import (CommentPublished, CommentSubmitted, CommentWasRejected, ConsultationArchived,
                                      ConsultationClosed, DecisionPublished, SurveyAnswered)
 from contracts.identity import principal_from as _actor
-from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn
+from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn, Reports
 from services.reports import handlers, render, store
 from services.reports.models import PERSONAL
 
 log = logging.getLogger(__name__)
-MAX_PER_PAGE = 100
 PERSONS_A_CALL = 5000  # what consultations' and the registry's person lookups take at once
 
 
@@ -130,16 +129,19 @@ class ReportsService(BaseService):
 
     # ---- the report -------------------------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def get_report(self, actor: dict | None, consultation_id) -> dict:
         with self.db.transaction() as session:
             return dump(handlers.report_view(session, _actor(actor), _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def list_versions(self, actor: dict | None, consultation_id) -> dict:
         with self.db.transaction() as session:
             return dump(handlers.versions(session, _actor(actor), _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def report_file(self, actor: dict | None, consultation_id, fmt: str, version: int | None = None) -> dict:
         if version is not None and (not isinstance(version, int) or version < 1):
             raise InvalidInput("Номер версії — ціле від 1", errors=[{"field": "version", "message": "≥ 1"}])
@@ -148,6 +150,7 @@ class ReportsService(BaseService):
                                     _fmt(fmt, render.REPORT_FORMATS), version)
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def take_snapshot(self, actor: dict, consultation_id) -> dict:
         who, cid = _actor(actor), _uuid(consultation_id, "id")
         with self.db.transaction() as session:
@@ -160,15 +163,15 @@ class ReportsService(BaseService):
             return dump(handlers.retake(session, who, cid, got))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def proposals(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 50,
                   missing_only: bool = False) -> dict:
-        if not isinstance(page, int) or page < 1 or not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
-            raise InvalidInput("Некоректна сторінка", errors=[{"field": "page", "message": f"per_page 1–{MAX_PER_PAGE}"}])
         with self.db.transaction() as session:
             return dump(handlers.proposals(session, _actor(actor), _uuid(consultation_id, "id"), page, per_page,
                                            bool(missing_only)))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def consider(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(ConsiderationIn, body)
         with self.db.transaction() as session:
@@ -176,6 +179,7 @@ class ReportsService(BaseService):
         return {"updated": n}
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def consider_bulk(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(BulkConsiderationIn, body)
         with self.db.transaction() as session:
@@ -183,12 +187,14 @@ class ReportsService(BaseService):
         return {"updated": n}
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def set_conclusion(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(ConclusionIn, body)
         with self.db.transaction() as session:
             return dump(handlers.set_conclusion(session, _actor(actor), _uuid(consultation_id, "id"), data.conclusion))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def publish(self, actor: dict, consultation_id) -> dict:
         who, cid = _actor(actor), _uuid(consultation_id, "id")
         with self.db.transaction() as session:
@@ -218,26 +224,28 @@ class ReportsService(BaseService):
             handlers.render_protocols(session, _files())
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def delete_report(self, actor: dict, consultation_id) -> None:
         with self.db.transaction() as session:
             handlers.delete_report(session, _actor(actor), _uuid(consultation_id, "id"), local_today())
 
     # ---- protocol, archive, statistics -----------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def protocol_file(self, actor: dict | None, consultation_id, fmt: str) -> dict:
         with self.db.transaction() as session:
             return handlers.protocol_file(session, _actor(actor), _files(), _uuid(consultation_id, "id"),
                                           _fmt(fmt, render.PROTOCOL_FORMATS))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def bundle(self, actor: dict | None, consultation_id) -> dict:
         with self.db.transaction() as session:
             return handlers.bundle(session, _actor(actor), _uuid(consultation_id, "id"))
 
     @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def stats(self, year: int) -> dict:
-        if not isinstance(year, int) or not 2000 <= year <= 2100:
-            raise InvalidInput("Рік 2000–2100", errors=[{"field": "year", "message": "2000–2100"}])
         counts = self.consultations.year_counts(year)
         with self.db.transaction() as session:
             return dump(handlers.stats(session, counts, year, handlers.now()))

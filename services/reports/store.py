@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from sqlalchemy import and_, case, delete, func, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert
@@ -109,9 +109,13 @@ def copy_feed_comments(session: Session, cid: uuid.UUID) -> tuple[int, int]:
     return sum(counts.values()), counts.get("published", 0)
 
 
-def insert_participants(session: Session, rows: list[dict]) -> None:
-    for i in range(0, len(rows), 5000):
-        session.execute(snapshot_participants.insert(), rows[i:i + 5000])
+def insert_participants(session: Session, rows: Iterable[tuple]) -> None:
+    """``(consultation_id, person_id, full_name, age_band, first_time)`` rows, by COPY."""
+    cursor = session.connection().connection.cursor()
+    with cursor.copy("COPY snapshot_participants (consultation_id, person_id, full_name, age_band, first_time) "
+                     "FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def upsert_snapshot(session: Session, cid: uuid.UUID, values: dict) -> None:
@@ -139,19 +143,15 @@ def _joined():
 
 
 def proposal_rows(session: Session, cid: uuid.UUID, published_only: bool = True) -> Iterator:
-    """Comments of the snapshot with their consideration, in submission order, PAGE at a time."""
-    last = 0
-    while True:
-        cond = [snapshot_comments.c.consultation_id == cid, snapshot_comments.c.seq > last]
-        if published_only:
-            cond.append(snapshot_comments.c.status == "published")
-        rows = session.execute(
-            select(snapshot_comments, considerations.c.outcome, considerations.c.justification)
-            .select_from(_joined()).where(*cond).order_by(snapshot_comments.c.seq).limit(PAGE)).all()
-        yield from rows
-        if len(rows) < PAGE:
-            return
-        last = rows[-1].seq
+    """Comments of the snapshot with their consideration, in submission order: one query read through
+    a server-side cursor, PAGE rows at a time."""
+    cond = [snapshot_comments.c.consultation_id == cid]
+    if published_only:
+        cond.append(snapshot_comments.c.status == "published")
+    yield from session.execute(
+        select(snapshot_comments, considerations.c.outcome, considerations.c.justification)
+        .select_from(_joined()).where(*cond).order_by(snapshot_comments.c.seq)
+        .execution_options(yield_per=PAGE))
 
 
 def proposal_page(session: Session, cid: uuid.UUID, page: int, per_page: int, missing_only: bool) -> tuple[int, list]:

@@ -120,7 +120,7 @@ def test_notifications_killed_at_each_point_of_a_fanout(world, point, skips):
     """Duplicates are allowed only where the kill fell between the SMTP 250 and the commit: read at
     the moment of death, the e-mails the server accepted whose rows are still ``sending``. That is the
     killed sender at after_smtp_250, and any of the process's other SMTP_CONCURRENCY senders that
-    happened to be in that window at any point (seen in loaded runs); each at most one extra copy."""
+    happened to be in that window at any point (seen in loaded runs); each at most one extra copy (R-1.10)."""
     skip = random.Random(f"{SEED}:{point}").randrange(*skips)
     tag, category, want = world.audience()
     world.restart_notifications(FAULT_POINT=point, FAULT_SKIP=skip)
@@ -145,6 +145,7 @@ def test_notifications_killed_at_each_point_of_a_fanout(world, point, skips):
 
 
 def test_smtp_421_451_are_retried_and_550_is_not(world):
+    """Clause R-3.4."""
     tag, category, want = world.audience(10)
     temporary, permanent = f"p1@{tag}.example", f"p2@{tag}.example"
     world.smtp.script[temporary] = ["421 4.7.0 try again later", "451 4.3.0 local error"]
@@ -160,6 +161,7 @@ def test_smtp_421_451_are_retried_and_550_is_not(world):
 
 
 def test_the_same_event_published_five_times_changes_nothing_after_the_first(world):
+    """Clause R-3.4."""
     tag, category, want = world.audience(10)
     mark = len(world.smtp.received)
     cid = world.publish(category, times=5)
@@ -185,7 +187,7 @@ def test_a_malformed_event_is_dead_lettered_and_the_rest_flow_on(world):
     dead = "evt-consultations-consultation_published--notifications.on_consultation_published.dead"
     with Connection(world.env.amqp_uri) as conn:
         queue = conn.SimpleQueue(dead, no_ack=True)
-        msg = wait_for(lambda: queue.get(block=True, timeout=0.5) if _depth(conn, dead) else None, 30)
+        msg = wait_for(lambda: queue.get(block=True, timeout=0.5) if queue_depth(conn, dead) else None, 30)
         assert msg is not None, "the malformed event must be parked in the dead-letter queue"
         assert msg.payload["event_id"] == bad["event_id"]
         assert int(msg.headers["x-econsult-attempts"]) == 3
@@ -193,7 +195,7 @@ def test_a_malformed_event_is_dead_lettered_and_the_rest_flow_on(world):
     assert (s.lost, s.duplicated, s.unexpected) == (0, 0, 0)
 
 
-def _depth(conn, queue: str) -> int:
+def queue_depth(conn, queue: str) -> int:
     return conn.default_channel.queue_declare(queue=queue, passive=True)[1]
 
 

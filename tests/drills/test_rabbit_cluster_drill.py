@@ -17,9 +17,9 @@ import pytest
 import requests
 from kombu import Connection
 
-from chassis.app import all_service_classes
 from chassis.topology import declare
-from tests.drills.test_infra_drills import Load, settle_and_score, start_probe, start_probe_process
+from chassis.app import all_service_classes
+from tests.support.drills import Load, settle_and_score, start_probe, start_probe_process
 from tests.support import probe
 from tests.support.throwaway import ThrowawayRabbitCluster
 from tests.support.world import migrate

@@ -8,12 +8,11 @@ import zipfile
 
 import pytest
 
-from tests.e2e.test_consultations import draft_body
+from tests.support.samples import draft_body
 from tests.support.api import Caller, dev_login
+from tests.support.samples import PDF
 
 pytestmark = pytest.mark.system
-
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n" + "Розрахунок тарифу".encode() * 50
 
 
 def docx() -> bytes:
@@ -35,6 +34,7 @@ def upload(caller, cid, data: bytes, name: str, mime: str, **form):
 
 
 def test_materials_are_checked_stored_and_served_with_their_hash(system, draft):
+    """Clause R-3.13."""
     official, c = draft
     r = upload(official, c["id"], PDF, "розрахунок.pdf", "application/pdf", title="Розрахунок тарифу")
     assert r.status_code == 201, r.text
@@ -52,6 +52,7 @@ def test_materials_are_checked_stored_and_served_with_their_hash(system, draft):
 
 
 def test_mislabelled_unknown_oversized_and_foreign_uploads_change_nothing(system, draft):
+    """Clauses R-3.13, R-3.18."""
     official, c = draft
     before = official.get(f"/api/v1/consultations/{c['id']}").json()["attachments"]
     r = upload(official, c["id"], PDF, "photo.png", "image/png")

@@ -1,5 +1,5 @@
-"""The authorization matrix (gateway/authz_matrix.py) driven through the real gateway against real
-objects made in every state (issue 8 item 1; OWASP API1, API5; DESIGN "Who sees what")."""
+"""The authorization matrix (tests/support/authz_matrix.py) driven through the real gateway against real
+objects made in every state (OWASP API1, API5; who sees what)."""
 from __future__ import annotations
 
 import itertools
@@ -12,11 +12,11 @@ import requests
 from sqlalchemy import update
 
 from chassis.db import Db, make_engine
-from chassis.workdays import local_today
-from gateway.authz_matrix import COMMENT_STATES, CONSULTATION_STATES, MATRIX, ROLES, lookup, missing_rows
+from tests.support.authz_matrix import COMMENT_STATES, CONSULTATION_STATES, MATRIX, ROLES, lookup, missing_rows
 from services.consultations.models import consultations
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_outcomes import eventually
+from chassis.workdays import local_today
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login, years_ago
 
 pytestmark = pytest.mark.system
@@ -352,7 +352,7 @@ class Filler:
 
 def test_every_openapi_route_has_a_row(system):
     doc = requests.get(system.base_url + "/openapi.json", timeout=10).json()
-    assert missing_rows(doc) == [], "routes without a row in gateway/authz_matrix.py"
+    assert missing_rows(doc) == [], "routes without a row in tests/support/authz_matrix.py"
     paths = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     stale = [f"{r.method} {r.path}" for r in MATRIX if (r.method, r.path) not in paths]
     assert stale == [], "rows for routes that no longer exist"
@@ -373,6 +373,7 @@ def test_matrix_rows_are_complete():
 
 @pytest.mark.timeout(900)  # rows × states × nine roles: over five minutes on a loaded 2-core machine
 def test_the_matrix_holds_through_the_gateway(world):
+    """Clauses R-1.2, R-2.1."""
     failures = []
     for row in MATRIX:
         for state in row.states or (None,):
@@ -406,6 +407,7 @@ def principal(env, caller: Caller) -> dict:
 
 
 def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
+    """Clause R-2.1."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from chassis.errors import Forbidden, NotFound

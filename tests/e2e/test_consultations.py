@@ -2,31 +2,18 @@
 comments and eligibility (issues: Consultations; Registry and identity, R-1.3)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import requests
 
-from chassis.workdays import local_today
 from tests.support.api import Caller, dev_login, years_ago
+from tests.support.consultations import today
+from tests.support.samples import FULL_NOTICE, draft_body
 
 pytestmark = pytest.mark.system
 
 UNIT = "Управління транспорту"
-FULL_NOTICE = {
-    "holder": "Виконавчий комітет Коростенської міської ради",
-    "materials": "Розрахунок собівартості перевезень, додано до оголошення",
-    "stakeholders": "Пасажири міських автобусних маршрутів, перевізники",
-    "consequences": "Зміна вартості проїзду для пасажирів",
-    "procedure": "Пропозиції подаються через веб-сервіс до дати завершення",
-    "participation": "Оголошення у транспорті та на сайті ради",
-    "responsible_official": "Петренко Іван Іванович",
-    "results_publication": "Звіт буде оприлюднено протягом 15 днів після завершення",
-}
-
-
-def today() -> date:
-    return local_today()  # the service counts days in Kyiv, whatever the machine's zone
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +30,8 @@ def cast(system):
     }
 
 
-def draft_body(**over) -> dict:
-    body = {"form": "proposal", "title": "Тарифи на проїзд у 2027 році",
-            "question": "Чи підтримуєте ви зміну тарифу на проїзд у міських автобусах?", "category": 17,
-            "alternatives": [{"text": "Залишити 12 грн"}, {"text": "Підняти до 15 грн з пільгами"}]}
-    body.update(over)
-    return body
-
-
 def test_official_drafts_publishing_is_refused_until_the_notice_is_complete(system, cast):
+    """Clauses R-1.12, R-3.13."""
     official = cast["official"]
     r = official.post("/api/v1/consultations", json=draft_body())
     assert r.status_code == 201, r.text
@@ -100,6 +80,7 @@ def active(system, cast):
 
 
 def test_resident_comments_stay_pending_and_visible_only_to_the_author(cast, active):
+    """Clauses R-3.5, R-3.12."""
     cid = active["id"]
     resident = cast["resident"]
     held = "Пропоную зберегти пільги для студентів, деталі на www.example.com"  # a link: held for a person
@@ -119,6 +100,7 @@ def test_resident_comments_stay_pending_and_visible_only_to_the_author(cast, act
 
 @pytest.mark.parametrize("who,code", [("kid", "under_14"), ("outsider", "not_community_member")])
 def test_ineligible_persons_may_read_but_not_comment_or_initiate(cast, active, who, code):
+    """Clause R-1.3."""
     person = cast[who]
     assert person.get(f"/api/v1/consultations/{active['id']}").status_code == 200
     r = person.post(f"/api/v1/consultations/{active['id']}/comments", json={"body": "Мій коментар"})
@@ -129,11 +111,13 @@ def test_ineligible_persons_may_read_but_not_comment_or_initiate(cast, active, w
 
 
 def test_anonymous_cannot_comment(cast, active):
+    """Clause R-3.7."""
     r = cast["anonymous"].post(f"/api/v1/consultations/{active['id']}/comments", json={"body": "Анонімно"})
     assert r.status_code == 401
 
 
 def test_initiative_is_visible_only_to_its_author_and_moderators(system, cast):
+    """Clause R-3.10."""
     resident = cast["resident"]
     r = resident.post("/api/v1/consultations", json=draft_body(
         title="Облаштувати велодоріжку на вулиці Шевченка", category=15, form="proposal"))
@@ -153,6 +137,7 @@ def test_initiative_is_visible_only_to_its_author_and_moderators(system, cast):
 
 
 def test_bad_input_is_named_and_changes_nothing(cast):
+    """Clause R-1.13."""
     official = cast["official"]
     before = cast["moderator"].get("/api/v1/consultations?per_page=100").json()["total"]
     r = official.post("/api/v1/consultations", json=draft_body(category=23))

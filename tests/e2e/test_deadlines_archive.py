@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import update
 
 from chassis.db import make_engine
-from chassis.workdays import local_today
-from contracts.reports import ReportPublished
 from services.consultations.models import consultations
-from tests.e2e.test_consultations import draft_body
-from tests.e2e.test_decisions_search import close_now, open_consultation
-from tests.e2e.test_outcomes import eventually
+from contracts.reports import ReportPublished
+from chassis.workdays import local_today
+from tests.support.samples import draft_body
+from tests.support.consultations import close_now, open_consultation
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login
 
 pytestmark = pytest.mark.system
@@ -30,6 +30,7 @@ def publish_report(env, cid: str) -> None:
 
 
 def test_moderation_clock_is_for_moderators(system):
+    """Clause R-3.10."""
     resident = dev_login(system.base_url, full_name="Ініціатор Строків")
     moderator = dev_login(system.base_url, ["moderator"], full_name="Модератор Строків")
     init = resident.post("/api/v1/consultations", json=draft_body(title="Ініціатива щодо строків")).json()
@@ -43,6 +44,7 @@ def test_moderation_clock_is_for_moderators(system):
 
 
 def test_report_deadline_turns_overdue_and_a_report_meets_it(env, system):
+    """Clause R-3.17."""
     official = dev_login(system.base_url, ["official"], unit="Відділ звітності", full_name="Звіт Оксана")
     c = open_consultation(official, title="Консультація для строків звіту")
     close_now(env, c["id"])
@@ -66,6 +68,7 @@ def test_report_deadline_turns_overdue_and_a_report_meets_it(env, system):
 
 
 def test_archived_consultation_is_read_only(env, system):
+    """Clause R-1.11."""
     official = dev_login(system.base_url, ["official"], unit="Архівний відділ", full_name="Архів Василина")
     c = open_consultation(official, title="Консультація для архіву")
     assert official.post(f"/api/v1/consultations/{c['id']}/archive").status_code == 409  # still active

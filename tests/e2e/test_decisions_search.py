@@ -1,49 +1,21 @@
 """The decision after a consultation (R-3.18, R-2.5) and search over consultations (R-1.4)."""
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
 
-from chassis.db import Db, make_engine
-from chassis.workdays import local_today
 from services.consultations.models import consultations
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
+from chassis.workdays import local_today
 from tests.support.api import Caller, dev_login
+from tests.support.consultations import close_now, open_consultation
 
 pytestmark = pytest.mark.system
 
 
-def open_consultation(official, **over) -> dict:
-    body = draft_body(notice=FULL_NOTICE, starts_on=local_today().isoformat(),
-                      ends_on=(local_today() + timedelta(days=15)).isoformat(), **over)
-    cid = official.post("/api/v1/consultations", json=body).json()["id"]
-    published = official.post(f"/api/v1/consultations/{cid}/publish")
-    assert published.status_code == 200, published.text
-    return published.json()
-
-
-def close_now(env, cid: str) -> None:
-    """Let the consultation's last day pass (move its dates back) and wait for the service's own
-    timer to close it (the test world runs it every second)."""
-    engine = make_engine("consultations", env.settings())
-    with Db(engine).transaction() as session:
-        session.execute(update(consultations).where(consultations.c.id == uuid.UUID(cid))
-                        .values(starts_on=local_today() - timedelta(days=20), ends_on=local_today() - timedelta(days=1)))
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            if conn.execute(select(consultations.c.status).where(consultations.c.id == uuid.UUID(cid))).scalar() == "closed":
-                break
-        time.sleep(0.2)
-    engine.dispose()
-    assert Caller(env.base_url).get(f"/api/v1/consultations/{cid}").json()["status"] == "closed", "the timer did not close it"
-
-
 def test_decision_is_recorded_once_after_close_and_shows_the_path(env, system):
+    """Clauses R-1.6, R-2.5, R-3.18."""
     official = dev_login(system.base_url, ["official"], unit="Управління ЖКГ", full_name="ЖКГ Роман")
     c = open_consultation(official, title="Тарифи на вивезення сміття", category=16)
     decision = {"number": "№ 415", "adopted_on": local_today().isoformat(),
@@ -67,6 +39,7 @@ def test_decision_is_recorded_once_after_close_and_shows_the_path(env, system):
 
 
 def test_search_finds_ukrainian_word_forms_and_filters(system):
+    """Clause R-1.4."""
     official = dev_login(system.base_url, ["official"], unit="Відділ велоінфраструктури", full_name="Вело Дарина")
     marker = uuid.uuid4().hex[:6]
     bike = open_consultation(official, title=f"Велодоріжка на вулиці Шевченка {marker}", category=15,

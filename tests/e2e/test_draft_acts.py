@@ -6,17 +6,19 @@ from datetime import timedelta
 
 import pytest
 
-from chassis.workdays import local_today
 from contracts.moderation import CommentApproved
-from tests.e2e.test_consultations import FULL_NOTICE
-from tests.e2e.test_outcomes import eventually, publish
+from chassis.workdays import local_today
+from tests.support.samples import FULL_NOTICE
+from tests.support.waiting import eventually
+from tests.support.events import publish
 from tests.support.api import Caller, dev_login
-from tests.unit.test_drafts import V1, V2
+from tests.support.samples import V1, V2
 
 pytestmark = pytest.mark.system
 
 
 def test_draft_act_paragraphs_comments_and_versions(env, system):
+    """Clauses R-1.9, R-3.1."""
     official = dev_login(system.base_url, ["official"], unit="Юридичне управління", full_name="Юрист Олена")
     body = {"form": "draft_act", "title": "Проєкт рішення про тарифи на проїзд", "category": 17,
             "question": "Обговорення проєкту рішення виконавчого комітету про тарифи",

@@ -10,8 +10,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                status_code_conformance)
 from schemathesis.checks import not_a_server_error
 
-from tests.e2e.test_decisions_search import close_now, open_consultation
-from tests.e2e.test_outcomes import eventually
+from tests.support.consultations import close_now, open_consultation
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login
 
 pytestmark = pytest.mark.system
@@ -96,6 +96,7 @@ def archived_report(env, system) -> tuple[str, dict]:
 
 
 def test_reports_routes_on_a_real_report_answer_as_documented(system, archived_report):
+    """Clause R-3.16."""
     cid, official = archived_report
     mine = lambda p: p.startswith("/api/v1/consultations/{consultation_id}/") and (  # noqa: E731
         "/report" in p or "/protocol" in p or "/archive/" in p)

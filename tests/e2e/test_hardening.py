@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.support.api import Caller, dev_login
+from tests.support.hardening import address, body_models, concrete, openapi
 
 pytestmark = pytest.mark.system
 
@@ -19,28 +20,6 @@ FORBIDDEN_EXTRAS = {"status": "active", "author_id": str(uuid.uuid4()), "author_
                     "person_id": str(uuid.uuid4()), "created_at": "2020-01-01T00:00:00Z",
                     "published_at": "2020-01-01T00:00:00Z", "comment_count": 1000, "supporters": 1000,
                     "reports": 99, "priority": 99, "consent_given": True, "roles": ["admin"], "is_admin": True}
-
-
-def openapi(base: str) -> dict:
-    return requests.get(base + "/openapi.json", timeout=10).json()
-
-
-def concrete(path: str) -> str:
-    path = re.sub(r"{(year)}", "2026", path)
-    path = re.sub(r"{(a|b)}", "1", path)
-    return re.sub(r"{\w+}", lambda _m: str(uuid.uuid4()), path)
-
-
-def body_models(doc: dict) -> list[tuple[str, str, str, set[str]]]:
-    """(method, path, model name, its fields) for every JSON request body of the document."""
-    out = []
-    for path, ops in doc["paths"].items():
-        for method, op in ops.items():
-            schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            if schema:
-                name = schema["$ref"].rsplit("/", 1)[1]
-                out.append((method.upper(), path, name, set(doc["components"]["schemas"][name].get("properties", {}))))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -68,35 +47,6 @@ def test_request_models_refuse_every_field_of_every_other_model(system, everyone
 
 
 # ---- rate limits, shared through the registry by every gateway ------------------------------------
-
-@pytest.fixture(scope="module")
-def strict_gateway(env, system):
-    """A second gateway replica on the same system with small limits, behind one trusted proxy (so
-    each test can be its own client address via X-Forwarded-For)."""
-    from tests.support.world import free_port
-
-    port = free_port()
-    system.start("gateway-strict", system.commands["gateway"], env={
-        "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "4",
-        "RATE_WRITES_PER_PERSON": "3", "RATE_WRITES_PER_ADDRESS": "6", "RATE_LOGINS_PER_ADDRESS": "3",
-        "RATE_WINDOW_SECONDS": "86400", "FORWARDED_PROXIES": "1",
-        "PROMETHEUS_MULTIPROC_DIR": env.vars["PROMETHEUS_MULTIPROC_DIR"] + "-strict"})
-    base = f"http://127.0.0.1:{port}"
-    import time
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/healthz", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
-    yield base
-    system.stop("gateway-strict")
-
-
-def address() -> str:
-    return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
 
 
 def is_429(r: requests.Response) -> bool:
@@ -156,7 +106,7 @@ def test_rate_buckets_rule():
 
 @pytest.fixture(scope="module")
 def active(system):
-    from tests.e2e.test_decisions_search import open_consultation
+    from tests.support.consultations import open_consultation
 
     official = dev_login(system.base_url, ["official"], unit="Відділ захисту", full_name="Захисна Олена")
     return open_consultation(official, title="Консультація для перевірки захисту")
@@ -202,6 +152,7 @@ def test_two_identical_comments_sent_at_once_store_one(system, active):
 # ---- browser session: CSRF and SameSite (R-3.5) -------------------------------------------------
 
 def test_cookie_session_needs_the_csrf_token_and_cookies_are_samesite(system):
+    """Clause R-3.5."""
     r = requests.post(system.base_url + "/api/v1/auth/dev-login", timeout=10,
                       json={"subject": f"csrf-{uuid.uuid4().hex[:8]}", "full_name": "Куки Кирило"})
     cookies = r.headers.get("Set-Cookie", "")
@@ -251,8 +202,8 @@ XSS = ["<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "<svg/onl
 
 
 def test_xss_corpus_comes_back_inert(system):
+    from tests.support.samples import FULL_NOTICE, draft_body
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE, draft_body
     from datetime import timedelta
 
     official = dev_login(system.base_url, ["official"], unit="Відділ XSS", full_name="Безпечна Марія")
@@ -333,7 +284,7 @@ def settled(env, seconds: float = 20) -> dict:
 def test_no_get_route_changes_anything(env, system, everyone):
     doc = openapi(system.base_url)
     official = dev_login(system.base_url, ["official"], unit="Відділ читання", full_name="Читальна Ольга")
-    from tests.e2e.test_decisions_search import open_consultation
+    from tests.support.consultations import open_consultation
 
     c = open_consultation(official, title="Консультація для обходу читань")
     att = official.post(f"/api/v1/consultations/{c['id']}/attachments",
@@ -362,6 +313,7 @@ def test_no_get_route_changes_anything(env, system, everyone):
 # ---- no personal data in any log line (extends test_registry's check to these scenarios) ---------
 
 def test_no_personal_data_in_the_logs_of_the_hardening_scenarios(system, strict_gateway, active):
+    """Clause R-2.4."""
     email, phone, born = "hard.secret@example.org", "+380631234567", "1966-06-16"
     person = dev_login(system.base_url, full_name="Потайна Ганна", birth_date=born)
     assert person.put("/api/v1/me", json={"email": email, "phone": phone}).status_code == 200

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.test_decisions_search import open_consultation
-from tests.e2e.test_hardening import address, body_models, concrete, openapi, strict_gateway  # noqa: F401
+from tests.support.consultations import open_consultation
+from tests.support.hardening import address, body_models, concrete, openapi
 from tests.support.api import Caller, dev_login
 
 pytestmark = pytest.mark.system
@@ -256,10 +256,10 @@ def _workers(master: int) -> list[int]:
 
 
 def test_a_zip_bomb_upload_is_refused_and_the_workers_stay_small(system):
-    from tests.unit.test_gateway_web_hardening import bomb
+    from tests.support.samples import bomb
 
     official = dev_login(system.base_url, ["official"], unit="Відділ архівів", full_name="Бомба Зіпівна")
-    from tests.e2e.test_consultations import draft_body
+    from tests.support.samples import draft_body
 
     cid = official.post("/api/v1/consultations", json=draft_body()).json()["id"]
     workers = _workers(system.procs["gateway"].pid)
@@ -300,9 +300,9 @@ def test_export_holds_everything_every_service_keeps_and_nothing_of_others(env, 
     from datetime import timedelta
 
     from chassis.workdays import local_today
-    from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-    from tests.e2e.test_decisions_search import close_now
-    from tests.e2e.test_outcomes import eventually
+    from tests.support.samples import FULL_NOTICE, draft_body
+    from tests.support.consultations import close_now
+    from tests.support.waiting import eventually
 
     base, tag = system.base_url, uuid.uuid4().hex[:8]
     person = dev_login(base, full_name="Експортна Оксана Іванівна")

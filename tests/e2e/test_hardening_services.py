@@ -16,10 +16,10 @@ import psycopg
 import pytest
 
 from chassis.workdays import local_today
-from tests.e2e.test_attachments import PDF
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_notifications import mails
-from tests.e2e.test_outcomes import eventually
+from tests.support.samples import PDF
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.mail import mails
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login
 from tests.support.browser import browser, login, new_page  # noqa: F401 (fixtures)
 

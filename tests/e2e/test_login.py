@@ -50,6 +50,7 @@ def finish_login(system, browser, callback, **params):
 
 
 def test_login_end_to_end_then_consent_before_anything_else(system, idp):
+    """Clauses R-2.3, R-3.5."""
     info = identity()
     browser, callback = start_login(system, idp, info)
     r = finish_login(system, browser, callback)
@@ -88,6 +89,7 @@ def test_browser_login_sets_httponly_samesite_cookie_and_redirects(system, idp):
 
 
 def test_tampered_state_is_refused(system, idp):
+    """Clause R-2.3."""
     browser, callback = start_login(system, idp, identity())
     r = finish_login(system, browser, callback, state="forged-state")
     assert r.status_code == 422 and r.json()["code"] == "invalid_state"
@@ -98,6 +100,7 @@ def test_tampered_state_is_refused(system, idp):
 
 
 def test_tampered_or_reused_code_is_refused(system, idp):
+    """Clause R-2.3."""
     browser, callback = start_login(system, idp, identity())
     r = finish_login(system, browser, callback, code="forged-code")
     assert r.status_code == 400 and r.json()["code"] == "code_rejected"
@@ -113,6 +116,7 @@ def test_tampered_or_reused_code_is_refused(system, idp):
 
 
 def test_expired_forged_and_revoked_tokens_are_refused(system, idp):
+    """Clause R-2.3."""
     browser, callback = start_login(system, idp, identity())
     token = finish_login(system, browser, callback).json()["access_token"]
     me = Caller(system.base_url, token)
@@ -137,6 +141,7 @@ def test_expired_forged_and_revoked_tokens_are_refused(system, idp):
 
 
 def test_cookie_sessions_need_the_csrf_token_for_changes(system, idp):
+    """Clause R-3.5."""
     browser, callback = start_login(system, idp, identity())
     finish_login(system, browser, callback)
     version = requests.get(system.base_url + "/api/v1/consent", timeout=5).json()["version"]
@@ -150,6 +155,7 @@ def test_cookie_sessions_need_the_csrf_token_for_changes(system, idp):
 
 
 def test_a_non_member_is_registered_but_not_eligible(system, idp):
+    """Clause R-1.3."""
     info = identity(address="м. Житомир, вул. Київська, 5", unzr="", drfocode="3125400000")
     browser, callback = start_login(system, idp, info)
     token = finish_login(system, browser, callback).json()["access_token"]
@@ -159,6 +165,7 @@ def test_a_non_member_is_registered_but_not_eligible(system, idp):
 
 
 def test_after_erasure_a_new_login_does_not_take_contacts_back(system, idp):
+    """Clause R-2.4."""
     info = identity()
     browser, callback = start_login(system, idp, info)
     token = finish_login(system, browser, callback).json()["access_token"]

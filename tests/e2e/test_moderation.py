@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from chassis.db import make_engine
-from chassis.workdays import local_today
 from services.moderation.models import screenings
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_outcomes import eventually, public_ids
+from chassis.workdays import local_today
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
+from tests.support.consultations import public_ids
 from tests.support.api import Caller, dev_login
+from tests.support.consultations import case_for
 
 pytestmark = pytest.mark.system
 
@@ -35,11 +37,8 @@ def cast(system):
             "admin": dev_login(base, ["admin"], full_name="Адмін Без Модерації")}
 
 
-def case_for(moderator, subject_id):
-    return next((c for c in moderator.get("/api/v1/moderation/queue").json()["items"] if c["subject_id"] == subject_id), None)
-
-
 def test_clean_comment_is_public_at_once(system, cast):
+    """Clause R-3.7."""
     c = cast["resident"].post(f"/api/v1/consultations/{cast['cid']}/comments",
                               json={"body": "Прошу відремонтувати міст до осені, бо він дуже потрібен."}).json()
     started = time.monotonic()
@@ -48,6 +47,7 @@ def test_clean_comment_is_public_at_once(system, cast):
 
 
 def test_obscene_comment_with_lookalikes_is_held_rejected_and_never_public(system, cast):
+    """Clauses R-1.1, R-3.7."""
     author = dev_login(system.base_url, full_name="Лайливий Автор")
     c = author.post(f"/api/v1/consultations/{cast['cid']}/comments",
                     json={"body": "Цей міст — повна xуйня, х.у.й його полагодять"}).json()
@@ -71,6 +71,7 @@ def test_obscene_comment_with_lookalikes_is_held_rejected_and_never_public(syste
 
 
 def test_concurrent_decisions_on_one_case_exactly_one_applies(system, cast):
+    """Clause R-1.1."""
     author = dev_login(system.base_url, full_name="Автор Суперечки")
     c = author.post(f"/api/v1/consultations/{cast['cid']}/comments",
                     json={"body": "Дзвоніть 067 123 45 67, все розкажу"}).json()
@@ -87,6 +88,7 @@ def test_concurrent_decisions_on_one_case_exactly_one_applies(system, cast):
 
 
 def test_reports_raise_priority_and_a_rejection_removes_a_published_comment(system, cast):
+    """Clauses R-1.5, R-3.7."""
     author = dev_login(system.base_url, full_name="Оскаржений Автор")
     c = author.post(f"/api/v1/consultations/{cast['cid']}/comments",
                     json={"body": "Голосуйте за нашу партію на виборах, вона відремонтує міст"}).json()
@@ -105,6 +107,7 @@ def test_reports_raise_priority_and_a_rejection_removes_a_published_comment(syst
 
 
 def test_initiative_goes_through_the_queue_to_a_unit(system, cast):
+    """Clause R-3.10."""
     resident = dev_login(system.base_url, full_name="Ініціаторка Олеся")
     init = resident.post("/api/v1/consultations", json=draft_body(title="Пішохідний перехід біля школи №3")).json()
     case = eventually(lambda: case_for(cast["moderator"], init["id"]))
@@ -122,6 +125,7 @@ def test_initiative_goes_through_the_queue_to_a_unit(system, cast):
 @pytest.mark.parametrize("role,status", [("anonymous", 401), ("resident", 403), ("official", 403),
                                          ("admin", 403), ("moderator", 200)])
 def test_only_moderators_see_the_queue_and_decide(system, cast, role, status):
+    """Clause R-2.1."""
     caller = Caller(system.base_url) if role == "anonymous" else cast[role]
     assert caller.get("/api/v1/moderation/queue").status_code == status
     assert caller.get("/api/v1/moderation/stats").status_code == status

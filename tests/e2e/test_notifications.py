@@ -14,9 +14,11 @@ import pytest
 import requests
 
 from chassis.workdays import local_today
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_outcomes import eventually
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
 from tests.support.api import dev_login
+from tests.support.consultations import announce
+from tests.support.mail import mails
 
 pytestmark = pytest.mark.system
 
@@ -41,17 +43,6 @@ def expected(n: int, tag: str, category: int) -> set[str]:
     return out
 
 
-def mails(mail_dir: Path, tag: str, title: str | None = None) -> list[email.message.EmailMessage]:
-    """E-mails to the seeded register (``tag``), about the consultation ``title`` when given (other
-    tests publish consultations too, and those who chose no category get every one)."""
-    found = []
-    for path in mail_dir.glob("*.eml"):
-        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        if tag in str(msg["To"]) and (title is None or title in str(msg["Subject"])):
-            found.append(msg)
-    return found
-
-
 @pytest.fixture(scope="module")
 def register(env):
     import psycopg
@@ -62,21 +53,12 @@ def register(env):
     return tag
 
 
-def publish(system, category: int, title: str) -> dict:
-    official = dev_login(system.base_url, ["official"], unit="Відділ розсилок", full_name="Розсилка Ніна")
-    body = draft_body(notice=FULL_NOTICE, category=category, title=title, starts_on=local_today().isoformat(),
-                      ends_on=(local_today() + timedelta(days=15)).isoformat())
-    cid = official.post("/api/v1/consultations", json=body).json()["id"]
-    c = official.post(f"/api/v1/consultations/{cid}/publish").json()
-    assert c["status"] == "active"
-    return {"consultation": c, "official": official}
-
-
 def test_exactly_the_right_people_get_exactly_one_email(env, system, register):
+    """Clause R-1.10."""
     mail_dir = Path(env.vars["MAIL_DIR"])
     want = expected(1000, register, 7)
     title = "Нове сміттєпереробне підприємство"
-    started = publish(system, 7, title)
+    started = announce(system, 7, title)
     eventually(lambda: len(mails(mail_dir, register, title)) >= len(want), seconds=90)
     time.sleep(1.5)  # any duplicate would arrive now
     got = mails(mail_dir, register, title)
@@ -98,6 +80,7 @@ def test_exactly_the_right_people_get_exactly_one_email(env, system, register):
 
 
 def test_unsubscribe_link_works_once_and_forgery_is_refused(env, system, register):
+    """Clause R-1.10."""
     mail_dir = Path(env.vars["MAIL_DIR"])
     msg = eventually(lambda: mails(mail_dir, register))[0]
     url = re.search(r"<(.+)>", msg["List-Unsubscribe"]).group(1)
@@ -120,10 +103,11 @@ def test_unsubscribe_link_works_once_and_forgery_is_refused(env, system, registe
 
 
 def test_killed_mid_fanout_every_recipient_still_gets_one_email(env, system, register):
+    """Clause R-1.10."""
     mail_dir = Path(env.vars["MAIL_DIR"])
     want = expected(1000, register, 12)  # the person who unsubscribed above may drop out
     title = "Дозвіл на спеціальне водокористування"
-    publish(system, 12, title)
+    announce(system, 12, title)
 
     def ours():
         return mails(mail_dir, register, title)
@@ -149,6 +133,7 @@ def test_killed_mid_fanout_every_recipient_still_gets_one_email(env, system, reg
 
 
 def test_cabinet_inbox_tells_the_author_and_initiator(system):
+    """Clause R-3.11."""
     moderator = dev_login(system.base_url, ["moderator"], full_name="Модератор Скриньки")
     author = dev_login(system.base_url, full_name="Автор Скриньки")
     official = dev_login(system.base_url, ["official"], unit="Відділ скриньки", full_name="Скринька Ольга")
@@ -187,8 +172,8 @@ def test_daily_digest_one_email_a_day_grouped_by_category(env, system):
     that started, under its category; the others one e-mail per consultation (R-1.10, R-3.4)."""
     import psycopg
 
-    from chassis.workdays import local_tz
     from contracts.consultations import CATEGORIES
+    from chassis.workdays import local_tz
 
     if datetime.now(local_tz()).hour >= 23:  # the test world sends digests at 23:00 Kyiv
         pytest.skip("from 23:00 Kyiv the day's digest is already due; the test needs it held back")
@@ -205,7 +190,7 @@ def test_daily_digest_one_email_a_day_grouped_by_category(env, system):
     assert reader.get("/api/v1/me/export").json()["person"]["email_mode"] == "daily_digest"
 
     title_a, title_b = "Детальний план кварталу Древлянський", "Правила утримання зелених насаджень"
-    first, second = publish(system, a, title_a), publish(system, b, title_b)
+    first, second = announce(system, a, title_a), announce(system, b, title_b)
     official = first["official"]
 
     def progress(started):
@@ -291,7 +276,7 @@ class FlakySmtp:
 def test_smtp_answering_4xx_for_a_while_then_every_email_once_and_550_not_retried(env, system):
     """Acceptance (issue 6): temporary SMTP refusals are retried with backoff until the server
     recovers, every recipient then has exactly one e-mail; a permanent 550 is recorded failed after
-    one attempt and shows in the progress counts."""
+    one attempt and shows in the progress counts (R-3.4)."""
     import psycopg
     from aiosmtpd.controller import Controller
 
@@ -312,7 +297,7 @@ def test_smtp_answering_4xx_for_a_while_then_every_email_once_and_550_not_retrie
     system.start("notifications", env={"SMTP_PORT": str(port)})
     try:
         title = "Передача в оренду приміщення бібліотеки"
-        started = publish(system, category, title)
+        started = announce(system, category, title)
         cid = started["consultation"]["id"]
         done = eventually(lambda: (p := started["official"].get(f"/api/v1/consultations/{cid}/notifications")
                                    .json())["status"] == "done" and p, seconds=120)

@@ -9,7 +9,7 @@ import pytest
 from icalendar import Calendar
 
 from chassis.workdays import local_today
-from tests.e2e.test_decisions_search import open_consultation
+from tests.support.consultations import open_consultation
 from tests.support.api import Caller, dev_login
 
 pytestmark = pytest.mark.system
@@ -24,6 +24,7 @@ def published(system):
 
 
 def test_atom_feed_all_and_per_category(system, published):
+    """Clauses R-1.4, R-1.7, R-1.13."""
     anyone = Caller(system.base_url)
     r = anyone.get("/api/v1/feeds/consultations.atom")
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/atom+xml")
@@ -37,6 +38,7 @@ def test_atom_feed_all_and_per_category(system, published):
 
 
 def test_icalendar_of_terms_and_open_data(system, published):
+    """Clauses R-1.4, R-1.7."""
     anyone = Caller(system.base_url)
     cal = Calendar.from_ical(anyone.get("/api/v1/feeds/consultations.ics").content)
     events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
@@ -51,6 +53,7 @@ def test_icalendar_of_terms_and_open_data(system, published):
 
 
 def test_annual_plan_takes_proposals(system):
+    """Clause R-3.3."""
     year = local_today().year + 1
     official = dev_login(system.base_url, ["official"], unit="Управління стратегії", full_name="Стратегія Алла")
     resident = dev_login(system.base_url, full_name="Пропонувальник Юрій")

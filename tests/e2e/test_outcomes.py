@@ -9,32 +9,16 @@ from datetime import timedelta
 
 import pytest
 
-from chassis.bus import ConfirmingPublisher, event_exchange
-from chassis.events import make_envelope
-from chassis.workdays import local_today
 from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
+from chassis.workdays import local_today
+from tests.support.samples import FULL_NOTICE, draft_body
 from tests.support.api import Caller, dev_login
+from tests.support.consultations import public_ids
+from tests.support.events import publish
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.system
 MODERATOR = uuid.uuid4()
-
-
-def publish(env, data, times: int = 1) -> None:
-    envelope = make_envelope(data).model_dump(mode="json")
-    publisher = ConfirmingPublisher(env.amqp_uri)
-    for _ in range(times):
-        publisher.publish(envelope, exchange=event_exchange("moderation"), routing_key=type(data).event_type)
-    publisher.close()
-
-
-def eventually(check, seconds: float = 10):
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +30,8 @@ def consultation(system):
     return official.post(f"/api/v1/consultations/{cid}/publish").json()
 
 
-def public_ids(system, cid) -> list[str]:
-    return [c["id"] for c in Caller(system.base_url).get(f"/api/v1/consultations/{cid}/comments").json()["items"]]
-
-
 def test_approved_comment_is_public_once_and_a_later_rejection_removes_it(env, system, consultation):
+    """Clause R-3.5."""
     cid = consultation["id"]
     author = dev_login(system.base_url, full_name="Автор Коментаря Іван")
     comment = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Потрібен шкільний автобус, див. www.example.com"}).json()
@@ -73,6 +54,7 @@ def test_approved_comment_is_public_once_and_a_later_rejection_removes_it(env, s
 
 
 def test_rejected_comment_grounds_are_for_the_author_only(env, system, consultation):
+    """Clauses R-3.7, R-3.9."""
     cid = consultation["id"]
     author = dev_login(system.base_url, full_name="Автор Відхиленого")
     comment = author.post(f"/api/v1/consultations/{cid}/comments", json={"body": "Неприйнятний текст, пишіть на spam@example.com"}).json()
@@ -86,6 +68,7 @@ def test_rejected_comment_grounds_are_for_the_author_only(env, system, consultat
 
 
 def test_initiative_goes_to_the_unit_which_accepts_it_and_publishes_it_with_the_author(env, system):
+    """Clauses R-3.10, R-3.11."""
     initiator = dev_login(system.base_url, full_name="Ініціатор Василь Петрович")
     unit_official = dev_login(system.base_url, ["official"], unit="Управління культури", full_name="Культура Ганна")
     unit_id = next(r["unit_id"] for r in unit_official.get("/api/v1/me").json()["roles"] if r["role"] == "official")
@@ -115,6 +98,7 @@ def test_initiative_goes_to_the_unit_which_accepts_it_and_publishes_it_with_the_
 
 
 def test_declined_and_rejected_initiatives_tell_the_initiator_why(env, system):
+    """Clauses R-1.5, R-3.9, R-3.10, R-3.11."""
     initiator = dev_login(system.base_url, full_name="Ініціаторка Марта")
     unit_official = dev_login(system.base_url, ["official"], unit="Управління спорту", full_name="Спорт Іван")
     unit_id = next(r["unit_id"] for r in unit_official.get("/api/v1/me").json()["roles"] if r["role"] == "official")

@@ -8,9 +8,9 @@ import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from services.registry.models import persons
-from tests.integration.test_outbox import Tap
+from tests.support.bus import Tap
 from tests.support.api import Caller, dev_login, years_ago
 
 pytestmark = pytest.mark.system
@@ -30,6 +30,7 @@ def people(system):
 
 
 def test_a_13_year_old_is_registered_read_only_with_a_clear_reason(system):
+    """Clause R-1.3."""
     kid = dev_login(system.base_url, full_name="Школяр Андрій", birth_date=years_ago(13))
     assert kid.get("/api/v1/me").json()["eligibility"] == {"eligible": False, "reasons": ["under_14"]}
     assert kid.get("/api/v1/categories").status_code == 200  # may read
@@ -62,7 +63,7 @@ ROLES = {"resident": ["resident"], "institution_head": ["institution_head"], "of
 @pytest.mark.parametrize("role", ["anonymous", *ROLES])
 @pytest.mark.parametrize("method,path,need", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
 def test_role_matrix(system, people, role, method, path, need):
-    """A fresh caller per case, so that logout and erasure cannot disturb the other cases."""
+    """A fresh caller per case, so that logout and erasure cannot disturb the other cases (R-2.1)."""
     base = system.base_url
     caller = Caller(base) if role == "anonymous" else dev_login(
         base, ROLES[role], unit="Відділ матриці" if role == "official" else None, full_name=f"Матриця {role}")
@@ -83,7 +84,7 @@ def test_role_matrix(system, people, role, method, path, need):
 
 
 def test_services_check_roles_again(env, system, people):
-    """Past the gateway, the registry refuses a non-admin actor on its own."""
+    """Past the gateway, the registry refuses a non-admin actor on its own (R-2.1)."""
     with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
         with pytest.raises(chassis.errors.Forbidden):
             rpc.registry.grant_role(people["moderator"].person_id, people["resident"].person_id,
@@ -93,6 +94,7 @@ def test_services_check_roles_again(env, system, people):
 
 
 def test_grant_and_revoke_are_audited_and_published(env, system, people):
+    """Clauses R-2.1, R-4.1."""
     admin, person = people["admin"], dev_login(system.base_url, full_name="Нова Модераторка")
     tap = Tap(env.amqp_uri, "registry", "#")
     granted = admin.post(f"/api/v1/admin/persons/{person.person_id}/roles", json={"role": "moderator"})
@@ -116,6 +118,7 @@ def test_grant_and_revoke_are_audited_and_published(env, system, people):
 
 
 def test_admin_reading_personal_data_is_audited(system, people):
+    """Clauses R-2.4, R-4.1."""
     admin, person = people["admin"], dev_login(system.base_url, full_name="Читана Особа")
     person.put("/api/v1/me", json={"email": "chytana@example.org"})
     assert admin.get(f"/api/v1/admin/persons/{person.person_id}").json()["email"] == "chytana@example.org"
@@ -125,6 +128,7 @@ def test_admin_reading_personal_data_is_audited(system, people):
 
 
 def test_institution_is_confirmed_by_an_administrator(system, people):
+    """Clause R-2.2."""
     head = dev_login(system.base_url, full_name="Голова ОСББ Степан")
     org = head.post("/api/v1/organisations", json={"name": "ОСББ «Древлянин»", "kind": "condominium"})
     assert org.status_code == 201 and org.json()["confirmed"] is False
@@ -139,6 +143,7 @@ def test_institution_is_confirmed_by_an_administrator(system, people):
 
 
 def test_cabinet_update_validates_and_names_fields(system, people):
+    """Clauses R-1.13, R-2.4."""
     me = people["resident"]
     r = me.put("/api/v1/me", json={"email": "not-an-email", "interests": [1, 99]})
     assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"body.email"}
@@ -150,6 +155,7 @@ def test_cabinet_update_validates_and_names_fields(system, people):
 
 
 def test_export_holds_every_field_and_erasure_removes_contacts(env, system):
+    """Clause R-2.4."""
     person = dev_login(system.base_url, full_name="Стерта Оксана")
     person.put("/api/v1/me", json={"email": "oksana@example.org", "phone": "+380671112233", "interests": [7]})
     export = person.get("/api/v1/me/export")
@@ -187,6 +193,7 @@ def test_export_holds_every_field_and_erasure_removes_contacts(env, system):
 
 
 def test_registry_events_carry_no_contacts(env, system):
+    """Clause R-2.4."""
     tap = Tap(env.amqp_uri, "registry", "#")
     person = dev_login(system.base_url, full_name="Подієва Людмила")
     person.put("/api/v1/me", json={"email": "ludmyla@example.org", "interests": [2]})

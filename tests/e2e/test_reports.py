@@ -19,9 +19,9 @@ from sqlalchemy import text
 
 from chassis.db import make_engine
 from chassis.workdays import local_today
-from tests.e2e.test_decisions_search import close_now, open_consultation
-from tests.e2e.test_moderation import case_for
-from tests.e2e.test_outcomes import eventually
+from tests.support.consultations import close_now, open_consultation
+from tests.support.consultations import case_for
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login, years_ago
 
 pytestmark = pytest.mark.system
@@ -76,6 +76,7 @@ def closed(env, system):
 
 
 def test_consider_refuse_publish_and_files(env, system, closed):
+    """Clauses R-1.4, R-1.6, R-3.8, R-3.16, R-3.17."""
     cid, official, ids = closed["cid"], closed["official"], closed["ids"]
     anonymous = Caller(system.base_url)
     base = f"/api/v1/consultations/{cid}/report"
@@ -141,6 +142,7 @@ def test_consider_refuse_publish_and_files(env, system, closed):
 
 
 def test_published_version_is_immutable_and_the_decision_makes_version_2(env, system, closed):
+    """Clauses R-3.16, R-3.18."""
     cid, official = closed["cid"], closed["official"]
     base = f"/api/v1/consultations/{cid}/report"
     v1 = official.get(base + "/versions").json()["items"]
@@ -172,6 +174,7 @@ def test_published_version_is_immutable_and_the_decision_makes_version_2(env, sy
 
 
 def test_protocol_lists_every_submitted_comment_for_insiders_only(system, closed):
+    """Clauses R-3.9, R-3.14."""
     cid = closed["cid"]
     full = closed["official"].get(f"/api/v1/consultations/{cid}/protocol").json()
     by_body = {i["body"]: i for i in full["items"]}
@@ -188,6 +191,7 @@ def test_protocol_lists_every_submitted_comment_for_insiders_only(system, closed
 
 
 def test_archive_bundle_checks_with_sha256sum_and_refuses_deletion(system, closed, tmp_path):
+    """Clauses R-1.11, R-3.14."""
     cid, official = closed["cid"], closed["official"]
     assert official.post(f"/api/v1/consultations/{cid}/archive").status_code == 200
     anonymous = Caller(system.base_url)
@@ -224,6 +228,7 @@ def test_archive_bundle_checks_with_sha256sum_and_refuses_deletion(system, close
 
 
 def test_statistics_of_the_year(system, closed):
+    """Clause R-3.16."""
     stats = Caller(system.base_url).get(f"/api/v1/reports/stats?year={local_today().year}")
     assert stats.status_code == 200
     mine = [p for p in stats.json()["per_consultation"] if p["consultation_id"] == closed["cid"]]

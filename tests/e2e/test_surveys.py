@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from chassis.workdays import local_today
-from tests.e2e.test_consultations import FULL_NOTICE
+from tests.support.samples import FULL_NOTICE
 from tests.support.api import dev_login
 
 pytestmark = pytest.mark.system
@@ -47,6 +47,7 @@ def answers(survey, single: int, multiple: list[int], text: str | None) -> dict:
 
 
 def test_tallies_count_one_answer_per_person_and_follow_changes(system, survey):
+    """Clauses R-1.9, R-3.1."""
     cid = survey["id"]
     people = [dev_login(system.base_url, full_name=f"Відвідувач парку {i}") for i in range(3)]
     assert people[0].post(f"/api/v1/consultations/{cid}/responses", json=answers(survey, 0, [0, 2], "Більше тіні")).status_code == 200
@@ -64,6 +65,7 @@ def test_tallies_count_one_answer_per_person_and_follow_changes(system, survey):
 
 
 def test_bad_answers_are_named_and_change_nothing(system, survey):
+    """Clause R-1.9."""
     cid = survey["id"]
     person = dev_login(system.base_url, full_name="Помилковий Відповідач")
     q1, q2, q3 = survey["questions"]
@@ -84,7 +86,8 @@ def test_bad_answers_are_named_and_change_nothing(system, survey):
 
 
 def test_the_timer_closes_the_survey_and_answers_stop(env, system, survey):
-    from tests.e2e.test_decisions_search import close_now
+    """Clauses R-1.7, R-3.1."""
+    from tests.support.consultations import close_now
 
     person = dev_login(system.base_url, full_name="Запізнілий Респондент")
     before = person.get(f"/api/v1/consultations/{survey['id']}/results").json()
@@ -96,6 +99,7 @@ def test_the_timer_closes_the_survey_and_answers_stop(env, system, survey):
 
 
 def test_support_of_alternatives_and_no_votes_after_close(env, system):
+    """Clause R-3.12."""
     official = dev_login(system.base_url, ["official"], unit="Управління транспорту", full_name="Транспорт Ольга")
     body = {"form": "proposal", "title": "Новий маршрут до вокзалу", "category": 17,
             "question": "Який маршрут до вокзалу обрати?", "notice": FULL_NOTICE,
@@ -110,7 +114,7 @@ def test_support_of_alternatives_and_no_votes_after_close(env, system):
     tallies = voters[0].get(f"/api/v1/consultations/{c['id']}/results").json()
     assert [a["supporters"] for a in tallies["alternatives"]] == [2, 1]
 
-    from tests.e2e.test_decisions_search import close_now
+    from tests.support.consultations import close_now
 
     close_now(env, c["id"])
     late = voters[1].post(f"/api/v1/consultations/{c['id']}/responses", json={"alternative_id": alt_a})

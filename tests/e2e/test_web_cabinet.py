@@ -10,6 +10,7 @@ pytestmark = pytest.mark.system
 
 
 def test_resident_chooses_the_daily_digest_in_the_cabinet(system, new_page):
+    """Clause R-1.10."""
     base = system.base_url
     page = new_page(375, 812)
     login(page, base, "Мешканець Дайджест Петро", next_path="/me")

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from chassis.workdays import local_today
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
-from tests.e2e.test_outcomes import eventually
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login
 from tests.support.browser import browser, check_axe, login, new_page, shoot  # noqa: F401 (fixtures)
 
@@ -91,6 +91,7 @@ def test_resident_logs_in_comments_answers_and_sees_pending_then_published(syste
 
 
 def test_moderator_rejects_an_obscene_comment_and_the_author_sees_the_ground(system, world, new_page):
+    """Clause R-3.7."""
     base, pid = system.base_url, world["pid"]
     author = new_page()
     login(author, base, "Лайливий Веб Автор", next_path=f"/consultations/{pid}")
@@ -130,6 +131,7 @@ def test_moderator_rejects_an_obscene_comment_and_the_author_sees_the_ground(sys
 
 
 def test_official_drafts_sees_the_checklist_and_publishes(system, world, new_page):
+    """Clause R-3.13."""
     base = system.base_url
     page = new_page()
     login(page, base, "Посадовиця Веб Ірина", roles=("resident", "official"), unit=UNIT, next_path="/official/new")
@@ -220,6 +222,7 @@ def test_form_without_csrf_token_is_refused_and_changes_nothing(system, world, n
 
 
 def test_resident_initiates_a_consultation_which_waits_for_moderation(system, world, new_page):
+    """Clauses R-3.10, R-3.11."""
     base = system.base_url
     page = new_page(375, 812)
     login(page, base, "Ініціаторка Веб Марія", next_path="/initiative")

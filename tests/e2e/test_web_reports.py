@@ -10,8 +10,8 @@ import re
 import pytest
 import requests
 
-from tests.e2e.test_decisions_search import close_now, open_consultation
-from tests.e2e.test_outcomes import eventually
+from tests.support.consultations import close_now, open_consultation
+from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login, years_ago
 from tests.support.browser import SHOTS, browser, check_axe, login, new_page, shoot  # noqa: F401 (fixtures)
 
@@ -51,6 +51,7 @@ def row(page, text: str):
 
 
 def test_official_considers_is_refused_then_publishes_and_a_resident_reads_the_report(system, closed, new_page):
+    """Clauses R-3.8, R-3.16."""
     base, cid, ids = system.base_url, closed["cid"], closed["ids"]
     desk_url = f"{base}/official/consultations/{cid}/report"
     stranger = dev_login(base, ["official"], unit="Чужий відділ веб-звітів", full_name="Чужий Посадовець")

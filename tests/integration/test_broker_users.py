@@ -19,7 +19,7 @@ from amqp.exceptions import AccessRefused, NotFound
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis import brokerusers
 from chassis.app import all_service_classes
 from chassis.bus import ConfirmingPublisher, event_exchange
@@ -111,7 +111,7 @@ def test_the_whole_system_runs_with_one_broker_user_per_process(broker, make_env
     mq, uri = broker
     env = make_env(**QUORUM, APP_ENV="development")
     migrate(env)
-    from tests.drills.test_infra_drills import start_probe
+    from tests.support.drills import start_probe
     from tests.support.cluster import ROOT, Cluster
 
     cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, env.base_url)

@@ -8,7 +8,7 @@ from kombu import Connection, Queue
 
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.events import make_envelope
-from tests.integration.test_outbox import _depth, probe_world  # noqa: F401  (the probe service fixture)
+from tests.support.bus import queue_depth
 from tests.support import probe
 from tests.support.drills import wait_for
 
@@ -21,7 +21,7 @@ def _dead(conn, count: int, seconds: float = 20) -> list:
     got: list = []
 
     def take():
-        while _depth(conn, f"{QUEUE}.dead"):
+        while queue_depth(conn, f"{QUEUE}.dead"):
             got.append(Queue(f"{QUEUE}.dead", channel=conn.default_channel).get(no_ack=True))
         return len(got) >= count
 

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from chassis.bus import ConfirmingPublisher
 from chassis.settings import SERVICES
 from chassis.workdays import local_today
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body
+from tests.support.samples import FULL_NOTICE, draft_body
 from tests.support.api import dev_login
 from tests.support.cluster import ROOT, Cluster
 from tests.support.world import free_port, migrate

@@ -3,80 +3,19 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 import uuid
 
 import pytest
-from kombu import Connection, Consumer, Queue
-from nameko.standalone.rpc import ClusterRpcProxy
+from kombu import Connection, Queue
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis.bus import ConfirmingPublisher, event_exchange
-from chassis.db import Db, ensure_database, make_engine
+from chassis.db import Db, make_engine
 from chassis.events import Envelope, make_envelope
 from chassis.outbox import unpublished_count
 from tests.support import probe
-from tests.support.cluster import ROOT, Cluster
 from tests.support.drills import wait_for
-from tests.support.tcpproxy import TcpProxy
-
-PROBE = "tests.support.probe:ProbeService"
-
-
-class Tap:
-    """A plain kombu consumer (not nameko) on its own queue bound to ``<source>.events``."""
-
-    def __init__(self, amqp_uri: str, source: str, routing_key: str = "#"):
-        self.conn = Connection(amqp_uri)
-        self.queue = Queue(f"tap-{uuid.uuid4().hex[:8]}", exchange=event_exchange(source),
-                           routing_key=routing_key, exclusive=True, auto_delete=True)
-        self.messages: list = []
-        self.consumer = Consumer(self.conn.channel(), [self.queue], accept=["json"],
-                                 callbacks=[self._on_message])
-        self.consumer.consume()
-
-    def _on_message(self, body, message):
-        self.messages.append((body, message))
-        message.ack()
-
-    def drain(self, seconds: float, until: int | None = None, where=None) -> list:
-        """Bodies received so far, waiting up to ``seconds`` until ``until`` of them (those for which
-        ``where(body)`` holds, when given) have arrived."""
-        def enough() -> bool:
-            got = [b for b, _ in self.messages if where is None or where(b)]
-            return until is not None and len(got) >= until
-
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not enough():
-            try:
-                self.conn.drain_events(timeout=0.2)
-            except TimeoutError:
-                pass
-        return [body for body, _ in self.messages if where is None or where(body)]
-
-    def close(self):
-        self.conn.release()
-
-
-@pytest.fixture(scope="module")
-def probe_world(env):
-    """The probe service, talking to RabbitMQ through a TCP proxy the test can cut."""
-    settings = env.settings()
-    ensure_database("probe", settings)
-    engine = make_engine("probe", settings)
-    probe.create_schema(engine)
-    url = urllib.parse.urlparse(env.amqp_uri)
-    proxy = TcpProxy(url.hostname, url.port or 5672).start()
-    proxied = env.amqp_uri.replace(f"{url.hostname}:{url.port or 5672}", f"127.0.0.1:{proxy.port}")
-    cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, "")
-    cluster.start("probe", [*cluster.commands["registry"][:-1], PROBE],
-                  env={"AMQP_URI": proxied, "EVENT_MAX_ATTEMPTS": "3"})
-    with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
-        cluster.wait_rpc(rpc, "probe")
-        yield {"engine": engine, "proxy": proxy, "rpc": rpc, "cluster": cluster}
-    cluster.stop_all()
-    proxy.stop()
-    engine.dispose()
+from tests.support.bus import Tap, queue_depth
 
 
 def test_event_committed_while_broker_unreachable_goes_out_when_it_returns(env, probe_world):
@@ -111,6 +50,25 @@ def test_redelivered_event_has_effect_once(env, probe_world):
     time.sleep(1.0)  # give the second copy every chance to be (wrongly) applied
     mine = [e for e in rpc.probe.effects() if e["event_id"] == envelope["event_id"]]
     assert len(mine) == 1
+
+
+def test_a_type_in_two_versions_goes_out_once_per_version_and_each_consumer_takes_its_own(env, probe_world):
+    """docs/events.md, "A new version": the publisher names version 2; the outbox carries the fact in
+    version 1 too (two envelopes, two ids); a handler subscribed to version 1 sees only the v1 one
+    and a handler of version 2 only the v2 one, each once."""
+    tap = Tap(env.amqp_uri, "probe", "item_renamed")
+    rpc = probe_world["rpc"]
+    rpc.probe.rename_item("Сквер")
+    bodies = tap.drain(15, until=2)
+    assert sorted((b["version"], sorted(b["data"])) for b in bodies) == [
+        (1, ["item_id", "name"]), (2, ["display_name", "item_id", "slug"])]
+    assert len({b["event_id"] for b in bodies}) == 2 and len({b["data"]["item_id"] for b in bodies}) == 1
+    ids = {b["version"]: b["event_id"] for b in bodies}
+    assert wait_for(lambda: {e["event_id"] for e in rpc.probe.effects()} >= set(ids.values()))
+    time.sleep(1.0)  # a handler that took the other version too would have written it by now
+    mine = sorted((e["event_id"], e["name"]) for e in rpc.probe.effects() if e["event_id"] in ids.values())
+    assert mine == sorted([(ids[1], "v1:Сквер"), (ids[2], "v2:сквер")])
+    tap.close()
 
 
 def test_plain_kombu_consumer_receives_and_parses_a_service_event(env, probe_world):
@@ -159,7 +117,7 @@ def test_failing_handler_is_dead_lettered_and_others_flow_on(env, probe_world):
     with Connection(env.amqp_uri) as conn:
         def dead_message():
             # a plain get: declaring it again without the topology's arguments (a quorum queue) is refused
-            return Queue(poison_queue)(conn.default_channel).get(no_ack=True) if _depth(conn, poison_queue) else None
+            return Queue(poison_queue)(conn.default_channel).get(no_ack=True) if queue_depth(conn, poison_queue) else None
         msg = wait_for(dead_message, seconds=20, step=0.3)
         assert msg is not None, "the poison event must be parked in the dead-letter queue"
         assert msg.payload["event_id"] == envelope["event_id"]
@@ -168,12 +126,8 @@ def test_failing_handler_is_dead_lettered_and_others_flow_on(env, probe_world):
     assert item_id
 
 
-def _depth(conn, queue: str) -> int:
-    _, count, _ = conn.default_channel.queue_declare(queue=queue, passive=True)
-    return count
-
-
 def test_the_relays_line_carries_the_request_id_of_the_change(env, probe_world):
+    """At DEBUG (the probe runs with LOG_LEVEL=DEBUG) the relay logs each event it published."""
     from chassis.log import set_request_id
 
     engine = probe_world["engine"]
@@ -193,3 +147,70 @@ def test_the_relays_line_carries_the_request_id_of_the_change(env, probe_world):
 
     assert wait_for(lambda: published_line() is not None), probe_world["cluster"].logs("probe")[-2000:]
     assert published_line()["request_id"] == rid
+
+
+def test_the_relay_publishes_a_commit_at_once_one_statement_and_one_confirm_wait_per_batch(env, probe_world):
+    """The events of a committed transaction go out from the relay's own engine with one claiming
+    statement and one wait for the broker's confirms, however many there are; a rolled-back
+    transaction hands it nothing."""
+    from sqlalchemy import event
+
+    from chassis.outbox import OutboxRelay
+
+    settings = env.settings()
+    relay_engine = make_engine("probe", settings, relay=True)
+    relay = OutboxRelay(relay_engine, env.amqp_uri, "probe", poll_seconds=60)
+    statements, waits = [], []
+    event.listen(relay_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    publish_many = relay.publisher.publish_many
+    relay.publisher.publish_many = lambda messages: (waits.append(len(messages)), publish_many(messages))[1]
+    tap = Tap(env.amqp_uri, "probe", "item_created")
+    try:
+        db = Db(probe_world["engine"], relay)
+        with pytest.raises(RuntimeError):
+            with db.transaction() as session:
+                probe.create_item(session, "відкочено до релею")
+                raise RuntimeError("rolled back")
+        assert not relay.fresh
+        with db.transaction() as session:
+            names = [f"партія {i}" for i in range(3)]
+            for name in names:
+                probe.create_item(session, name)
+        assert len(relay.fresh) == 3
+        assert relay._step(poll_due=False) == 3  # noqa: SLF001
+        assert len(statements) == 1 and statements[0].lstrip().startswith("UPDATE outbox"), statements
+        assert waits == [3]
+        got = tap.drain(10, until=3, where=lambda b: b["data"]["name"].startswith("партія"))
+        assert sorted(b["data"]["name"] for b in got) == names
+    finally:
+        relay.stop()
+        relay_engine.dispose()
+        tap.close()
+
+
+def test_the_relay_skips_an_event_another_relay_holds_and_never_sends_it_twice(env, probe_world):
+    """A row another instance's poller has claimed (locked) or sent is not published again."""
+    from sqlalchemy import func
+
+    from chassis.outbox import OutboxRelay, outbox
+
+    engine = probe_world["engine"]
+    relay_engine = make_engine("probe", env.settings(), relay=True)
+    relay = OutboxRelay(relay_engine, env.amqp_uri, "probe", poll_seconds=60)
+    tap = Tap(env.amqp_uri, "probe", "item_created")
+    try:
+        with Db(engine, relay).transaction() as session:
+            probe.create_item(session, "у чужих руках")
+        row = relay.fresh[0]
+        with engine.begin() as other:  # another relay claims the row, publishes it, marks it sent
+            other.execute(outbox.select().where(outbox.c.event_id == row.event_id).with_for_update())
+            assert relay._step(poll_due=False) == 0  # noqa: SLF001  (locked: skipped, no wait)
+            other.execute(outbox.update().where(outbox.c.event_id == row.event_id)
+                          .values(published_at=func.now()))
+        relay.submit([row])
+        assert relay._step(poll_due=False) == 0  # noqa: SLF001  (sent already)
+        assert tap.drain(1.5, where=lambda b: b["data"]["name"] == "у чужих руках") == []
+    finally:
+        relay.stop()
+        relay_engine.dispose()
+        tap.close()

@@ -16,7 +16,8 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import COMMUNITY_CODE
-from tests.e2e.test_consultations import FULL_NOTICE, draft_body, today
+from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.consultations import today
 from tests.support.api import Caller, dev_login
 from tests.support.cluster import ROOT, Cluster
 from tests.support.drills import wait_for

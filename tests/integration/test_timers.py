@@ -17,6 +17,7 @@ N = 25
 
 
 def test_two_more_instances_open_and_close_each_consultation_exactly_once(env, system):
+    """Clause R-1.7."""
     engine = make_engine("consultations", env.settings())
     today = local_today()
     to_open, to_close = [uuid.uuid4() for _ in range(N)], [uuid.uuid4() for _ in range(N)]

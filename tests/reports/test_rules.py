@@ -16,6 +16,7 @@ from services.reports import render, rules
 
 
 def test_publishing_is_refused_naming_count_and_ids_of_proposals_without_consideration():
+    """Clauses R-1.1, R-3.16."""
     ids = [uuid.uuid4() for _ in range(150)]
     missing = rules.missing_considerations(ids, set(ids[:10]))
     assert missing == ids[10:]
@@ -35,6 +36,7 @@ def test_publishing_is_refused_naming_count_and_ids_of_proposals_without_conside
     ("accepted", None, True), ("partly_accepted", None, False), ("not_accepted", "  ", False),
     ("not_accepted", "Суперечить генплану", True), ("rejected", "x", False)])
 def test_justification_is_required_unless_accepted(outcome, justification, ok):
+    """Clause R-3.16."""
     body = {"comment_id": str(uuid.uuid4()), "outcome": outcome, "justification": justification}
     if ok:
         parse(ConsiderationIn, body)
@@ -51,21 +53,25 @@ def test_justification_is_required_unless_accepted(outcome, justification, ok):
     (date(2008, 6, 1), "18–35"), (date(1991, 6, 1), "18–35"), (date(1991, 6, 2), "18–35"), (date(1990, 6, 1), "36–60"),
     (date(1989, 6, 1), "36–60"), (date(1966, 6, 1), "36–60"), (date(1965, 6, 1), "60+"), (date(1965, 6, 2), "36–60"), (None, "unknown")])
 def test_age_bands_on_a_day(birth, band):
+    """Clause R-3.16."""
     assert age_band(birth, date(2026, 6, 1)) == band
 
 
 def test_representativeness_counts_bands_and_first_time_without_birth_dates():
+    """Clause R-3.12."""
     table = rules.representativeness([("14–17", True, 2), ("60+", False, 3), ("18–35", True, 1), ("odd", False, 1)])
     assert table == {"age_bands": {"14–17": 2, "18–35": 1, "36–60": 0, "60+": 3, "unknown": 1},
                      "first_time": 3, "returning": 4, "total": 7}
 
 
 def test_retention_is_five_years_from_the_decision():
+    """Clause R-1.11."""
     assert rules.retain_until(date(2026, 3, 10), date(2026, 11, 1)) == date(2031, 3, 10)
     assert rules.retain_until(None, date(2028, 2, 29)) == date(2033, 2, 28)
 
 
 def test_manifest_is_checked_by_sha256sum(tmp_path):
+    """Clause R-1.11."""
     files = {"a.txt": b"one", "dir/b.csv": "Пропозиція".encode()}
     for name, data in files.items():
         (tmp_path / name).parent.mkdir(exist_ok=True)
@@ -79,6 +85,7 @@ def test_manifest_is_checked_by_sha256sum(tmp_path):
 
 
 def test_every_format_is_written_in_one_pass(tmp_path):
+    """Clause R-3.16."""
     doc = render.Document(title="Звіт «Тест»", sections=[("Питання", ["Чи потрібен сквер?"])], meta={"q": 1},
                           columns=[("number", "№"), ("author_name", "Автор"), ("body", "Пропозиція")])
     rows = ({"number": i, "author_name": f"Автор {i}", "body": f"Текст <{i}>"} for i in range(1, 4))

@@ -1,19 +1,6 @@
 """Draft-act paragraphs keep stable ids across versions; the diff says what changed."""
 from services.consultations.drafts import Paragraph, carry_ids, diff, split_paragraphs
-
-V1 = """1. Встановити тариф на проїзд 12 гривень.
-
-2. Пільги для студентів зберігаються.
-
-3. Рішення набирає чинності з 1 січня."""
-
-V2 = """1. Встановити тариф на проїзд 15 гривень.
-
-2. Пільги для студентів зберігаються.
-
-2-1. Пільги для пенсіонерів запроваджуються.
-
-3. Рішення набирає чинності з 1 березня."""
+from tests.support.samples import V1, V2
 
 
 def test_split_folds_whitespace_and_blank_lines():
@@ -21,6 +8,7 @@ def test_split_folds_whitespace_and_blank_lines():
 
 
 def test_ids_survive_edits_and_insertions_get_new_ids():
+    """Clause R-1.9."""
     v1 = carry_ids([], split_paragraphs(V1))
     v2 = carry_ids(v1, split_paragraphs(V2))
     assert [p.id for p in v2][:2] == [v1[0].id, v1[1].id]
@@ -35,6 +23,7 @@ def test_a_rewritten_paragraph_is_a_new_one():
 
 
 def test_diff_marks_same_changed_added_removed():
+    """Clause R-1.9."""
     v1 = carry_ids([], split_paragraphs(V1))
     v2 = carry_ids(v1, split_paragraphs(V2))
     assert [d["change"] for d in diff(v1, v2)] == ["changed", "same", "added", "changed"]

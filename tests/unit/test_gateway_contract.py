@@ -106,6 +106,7 @@ def test_openapi_document_describes_models_and_errors(client):
 
 
 def test_gateway_refuses_dev_login_in_production():
+    """Clause R-2.3."""
     with pytest.raises(RuntimeError, match="AUTH_DEV_LOGIN"):
         create_app(Settings(app_env="production", auth_dev_login=True))
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from chassis.settings import DEV_SECRET, Settings
 from gateway.app import create_app
 from gateway.oauth import safe_next
+from tests.support.samples import bomb
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,18 +122,6 @@ def test_non_ascii_csrf_token_is_a_403_not_a_500():
 
 # ---- zip bomb in the upload check --------------------------------------------------------------
 
-def bomb(inflated_mb: int = 200) -> bytes:
-    """An ODT-looking archive whose `mimetype` entry inflates to ``inflated_mb`` MiB."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        info = zipfile.ZipInfo("mimetype")
-        info.compress_type = zipfile.ZIP_DEFLATED
-        with z.open(info, "w", force_zip64=True) as f:
-            chunk = b"\0" * (1 << 20)
-            for _ in range(inflated_mb):
-                f.write(chunk)
-    return buf.getvalue()
-
 
 def test_zip_bomb_is_refused_without_inflating_it():
     from chassis.files import ODT, sniff
@@ -158,12 +147,13 @@ def test_zip_bomb_is_refused_without_inflating_it():
 @pytest.mark.parametrize("content_type", ["text/csv; charset=utf-8", "text/html; charset=utf-8"])
 def test_report_files_send_a_single_charset(content_type, tmp_path):
     from chassis.files import FileStore
+    from contracts.reports import StoredFile
     from gateway.routes_reports import send
 
     app = create_app(Settings(rate_limit_enabled=False, file_store=str(tmp_path)))
     digest = FileStore(tmp_path).put("звіт".encode())
     with app.test_request_context("/"):
-        r = send({"sha256": digest, "content_type": content_type, "filename": "report.csv"})
+        r = send(StoredFile(sha256=digest, content_type=content_type, filename="report.csv"))
     assert r.headers["Content-Type"] == content_type
     assert r.headers["Content-Type"].count("charset") == 1
 

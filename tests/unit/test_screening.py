@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.moderation.corpus import TRICKY, faker_sentences, regulation_sentences
+from tests.support.corpus import TRICKY, faker_sentences, regulation_sentences
 from services.moderation.screening import fingerprint, screen
 
 
@@ -14,12 +14,14 @@ from services.moderation.screening import fingerprint, screen
     "fuck", "FUCK", "fuuuuck", "f*ck", "motherfucker", "shit", "bullshit".replace("bull", ""),
 ])
 def test_obscene_words_are_held_however_written(text):
+    """Clause R-3.7."""
     result = screen(f"Коментар: {text} і все")
     assert result.outcome == "hold" and [m["rule"] for m in result.matches] == ["obscene"], result.matches
 
 
 @pytest.mark.parametrize("word", TRICKY)
 def test_ordinary_words_with_the_same_letters_pass(word):
+    """Clause R-3.7."""
     assert screen(f"Ми обговорюємо слово {word} у реченні.").outcome == "pass"
 
 
@@ -30,11 +32,13 @@ def test_ordinary_words_with_the_same_letters_pass(word):
     ("мій телеграм t.me/spamchannel", "messenger"), ("", "empty"), ("   ", "empty"), ("?!!...", "only_punctuation"),
 ])
 def test_spam_and_empty_text_are_held(text, rule):
+    """Clause R-3.7."""
     result = screen(text)
     assert result.outcome == "hold" and rule in {m["rule"] for m in result.matches}, result.matches
 
 
 def test_a_copy_of_the_authors_previous_comment_is_held():
+    """Clause R-3.7."""
     first = screen("Прошу встановити лавки в парку.")
     assert first.outcome == "pass"
     again = screen("  прошу   встановити ЛАВКИ в парку. ", {first.text_hash})
@@ -44,6 +48,7 @@ def test_a_copy_of_the_authors_previous_comment_is_held():
 
 
 def test_false_positives_on_the_regulation_and_ordinary_sentences():
+    """Clause R-3.7."""
     regulation = regulation_sentences()
     ordinary = faker_sentences(3000)
     assert len(regulation) > 100 and len(ordinary) >= 3000

@@ -3,6 +3,7 @@ from gateway.web.views_reports import pager_window
 
 
 def test_pager_window_keeps_first_last_and_neighbours():
+    """Clause R-3.16."""
     assert pager_window(1, 1) == [1]
     assert pager_window(1, 5) == [1, 2, 3, 4, 5]
     assert pager_window(1, 1000) == [1, 2, 3, 4, None, 1000]

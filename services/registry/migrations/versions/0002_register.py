@@ -1,4 +1,4 @@
-"""the register of interested persons, roles, units, organisations, sessions, audit (R-2.1–R-2.4)
+"""the register of interested persons, roles, units, organisations, sessions, audit (R-2.1, R-2.2, R-2.3, R-2.4)
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,4 @@
-"""Acceptance of issue 6: RabbitMQ restarted in the middle of an e-mail fan-out. The system runs
+"""A drill: RabbitMQ restarted in the middle of an e-mail fan-out. The system runs
 against a RabbitMQ node of this test's own (never the shared broker on 5672, which other runs use):
 the node is stopped and started again while the senders are half-way; the services reconnect by
 themselves, every recipient gets exactly one e-mail, progress reaches sent = recipients and
@@ -16,8 +16,8 @@ import requests
 from kombu import Connection, Queue
 
 from chassis.bus import event_exchange
-from tests.e2e.test_notifications import publish
-from tests.e2e.test_outcomes import eventually
+from tests.support.consultations import announce
+from tests.support.waiting import eventually
 from tests.support.throwaway import ThrowawayInfra, ThrowawayRabbit
 from tests.support.world import destroy_world, make_world, start_system
 
@@ -60,6 +60,7 @@ def our_mails(mail_dir: Path, tag: str) -> list:
 
 
 def test_rabbitmq_restarted_during_a_fanout_every_recipient_one_email(drill):
+    """Clause R-1.10."""
     import psycopg
 
     node, env, cluster = drill
@@ -71,7 +72,7 @@ def test_rabbitmq_restarted_during_a_fanout_every_recipient_one_email(drill):
         tap = Queue(f"drill-{tag}", exchange=event_exchange("notifications"),
                     routing_key="notification_batch_completed", durable=True)
         tap.bind(conn.channel()).declare()
-    started = publish(cluster, CATEGORY, "Благоустрій набережної річки Уж")
+    started = announce(cluster, CATEGORY, "Благоустрій набережної річки Уж")
     cid = started["consultation"]["id"]
     assert eventually(lambda: len(our_mails(mail_dir, tag)) >= N // 8, seconds=60)
     node.stop()
