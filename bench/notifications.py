@@ -146,6 +146,8 @@ def run(args, world, cluster, sink: subprocess.Popen) -> None:
         cluster.start(f"notifications-{i}", cluster.commands["notifications"])
     instances = ["notifications"] + [f"notifications-{i}" for i in range(1, args.instances)]
 
+    db_admin = psycopg.connect(f"{world.database_url}/postgres", autocommit=True)
+    admin_lock = threading.Lock()
 
     def backends() -> list[int]:
         with admin_lock:
