@@ -47,13 +47,17 @@ def first_page(cid):
                                        for r in rows])
 
 
-# ---- bench/e2e.py: the very same domain functions the consultations service runs, in-process ----
+# ---- bench/e2e.py: the very same handlers the consultations service runs, in-process ----
 # (the same SQL, the outbox row included; no bus, no registry: the caller is a fixed principal)
 
-def _domain_session():
-    from sqlalchemy.orm import Session
+def _unit():
+    """The consultations service's unit of work over this app's engine: the same handlers, the same
+    transactions."""
+    from chassis.db import Db
+    from chassis.store import UnitOfWork
+    from services.consultations.store import Store
 
-    return Session(engine)
+    return UnitOfWork(Db(engine), Store)
 
 
 _PRINCIPALS: list = []
@@ -75,29 +79,27 @@ def _principal():
 
 @app.post("/domain/consultations/<uuid:cid>/comments")
 def domain_add_comment(cid):
+    from services.consultations.handlers import comments
     from contracts.consultations import CommentIn
-    from services.consultations import domain
 
-    with _domain_session() as session, session.begin():
-        out = domain.add_comment(session, _principal(), cid, CommentIn.model_validate(request.get_json()))
+    out = comments.add_comment(_unit(), _principal(), cid, CommentIn.model_validate(request.get_json()))
     return jsonify(out.model_dump(mode="json")), 201
 
 
 @app.get("/domain/consultations/<uuid:cid>/page")
 def domain_page(cid):
-    from services.consultations import domain
+    from services.consultations.handlers import comments, reading
 
-    with _domain_session() as session, session.begin():
-        page = domain.view(session, None, cid).model_dump(mode="json")
-        first = domain.list_comments(session, None, cid, 1, 20, True, None, None).model_dump(mode="json")
+    unit = _unit()
+    page = reading.read(unit, None, cid).model_dump(mode="json")
+    first = comments.list_comments(unit, None, cid, 1, 20, True, None, None).model_dump(mode="json")
     return jsonify(consultation=page, comments=first)
 
 
 @app.post("/domain/consultations/<uuid:cid>/responses")
 def domain_respond(cid):
+    from services.consultations.handlers import surveys
     from contracts.consultations import ResponseIn
-    from services.consultations import domain
 
-    with _domain_session() as session, session.begin():
-        out = domain.respond(session, _principal(), cid, ResponseIn.model_validate(request.get_json()))
+    out = surveys.respond(_unit(), _principal(), cid, ResponseIn.model_validate(request.get_json()))
     return jsonify(out.model_dump(mode="json"))

@@ -99,3 +99,21 @@ class CpuSampler:
                 ran = [u for u in used if u > 0]
                 out[group] = (sum(ran), len(ran))
         return out
+
+
+def postgres_backends(database_url: str, db_prefix: str, exclude: Callable[[], set[int]] = set) -> Callable[[], list[int]]:
+    """A group finder: the PostgreSQL backends serving the databases named ``<db_prefix>…``, except
+    the finder's own connection and ``exclude()`` (a benchmark's own connections)."""
+    import psycopg
+
+    admin = psycopg.connect(f"{database_url}/postgres", autocommit=True)
+    lock = threading.Lock()
+
+    def find() -> list[int]:
+        with lock:
+            rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname LIKE %s",
+                                 (db_prefix + "%",)).fetchall()
+        skip = {admin.info.backend_pid, *exclude()}
+        return [r[0] for r in rows if r[0] not in skip]
+
+    return find

@@ -102,7 +102,7 @@ def main() -> None:
     import psycopg
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    import chassis.errors  # noqa: F401
+    import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
     from chassis.bus import ConfirmingPublisher, event_exchange
     from chassis.events import make_envelope
     from chassis.workdays import local_today

@@ -38,7 +38,7 @@ def main() -> None:
     import psycopg
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    import chassis.errors  # noqa: F401
+    import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
     from chassis.testing.cluster import Cluster
     from chassis.testing.infra import discover
     from chassis.testing.world import destroy_world, make_world, migrate

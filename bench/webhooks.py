@@ -1,14 +1,22 @@
-"""Webhooks under load (docs/webhooks.md): N public events to 5 subscriptions — three healthy, one
-slow (answers after --slow seconds), one failing (always 500) — from the publish (the event's commit;
-its CloudEvents ``time``) to the receiver's 2xx. Prints deliveries/s, the healthy subscriptions' p95
-delay from commit, and, beside them in the same run: a plain loop POSTing the same bodies to the
-same receiver (the receiver's ceiling) and the three healthy subscriptions alone (what the slow
-and failing ones cost them).
+"""Webhooks under load (docs/webhooks.md): public events committed into the consultations service's
+outbox at a stated rate, delivered to five subscriptions — three healthy, one slow (answers after
+--slow seconds), one failing (always 500). The delay of a delivery is from the event's commit (its
+CloudEvents ``time``, set in the committing transaction) to the receiver getting it, so it includes
+the outbox relay, the broker, the feed and the sender.
 
-    python bench/webhooks.py [--events 10000] [--slow 0.5] [--concurrency 32]
+    python bench/webhooks.py [--events 10000] [--rate 20] [--slow 0.5]
 
-Starts an isolated registry and notifications (own vhost and databases), a receiver process on
-loopback, and removes everything afterwards.
+The rate: the busiest moment for public events is a backlog released at once — the 2,000 comments
+of the 3-million city's peak hour (docs/scaling.md) approved from the moderators' queue within two
+minutes is ~17 comment_published events a second; 20/s is that peak rounded up (the 60,000 city's
+peak hour has 40 comments). At 20/s the 10,000 events arrive over 500 s.
+
+Two phases in one run, the same rate: the three healthy subscriptions alone (``--alone`` events),
+then all five (``--events``); printed: deliveries/s, the healthy ones' p50/p95/p99 delay in each
+phase (the difference is what the slow and the failing one cost them), the failing one's attempts,
+and CPU ms per delivery per process. ``--rate 0`` offers every event at once (a backlog: the
+throughput ceiling). Starts an isolated system (bench/common.isolated_system) and a receiver
+process on loopback, and removes everything afterwards.
 """
 from __future__ import annotations
 
@@ -21,19 +29,21 @@ import sys
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import machine  # noqa: E402
+from common import isolated_system, machine  # noqa: E402
+from cpu import CpuSampler, pids_named, postgres_backends  # noqa: E402
 
 HEALTHY = ("/h1", "/h2", "/h3")
 
 
 def run_receiver(port: int, slow: float) -> None:
-    """Answers 200 (after ``slow`` s on /slow; 500 on /failing); records (path, id, received, time)."""
+    """Answers 200 (after ``slow`` s on /slow; 500 on /failing), HTTP/1.1 keep-alive; records
+    (path, webhook-id, received, event time) of every 2xx."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     records, lock = [], threading.Lock()
@@ -46,20 +56,21 @@ def run_receiver(port: int, slow: float) -> None:
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            got = time.time()
             status = 500 if self.path == "/failing" else 200
             if self.path == "/slow":
                 time.sleep(slow)
-            if status == 200 and self.path != "/plain":
+            if status == 200:
                 event = json.loads(body)
                 with lock:
-                    records.append((self.path, self.headers["webhook-id"], time.time(), event["time"]))
+                    records.append((self.path, self.headers["webhook-id"], got, event["time"]))
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
 
     class Server(ThreadingHTTPServer):
-        request_queue_size = 1024  # the default backlog of 5 resets a burst of connections
+        request_queue_size = 1024
         daemon_threads = True
 
     server = Server(("127.0.0.1", port), Handler)
@@ -72,31 +83,42 @@ def run_receiver(port: int, slow: float) -> None:
         print(json.dumps(records), flush=True)
 
 
-def plain_loop(url: str, bodies: list[bytes], concurrency: int) -> float:
-    """Deliveries/s of a plain client: the same bodies, the same concurrency, a fresh connection each
-    (as the service makes), no database."""
-    import requests
-
-    def one(body: bytes) -> None:
-        requests.post(url, data=body, headers={"Content-Type": "application/cloudevents+json",
-                                               "webhook-id": "x"}, timeout=10)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, bodies))
-    return len(bodies) / (time.perf_counter() - started)
-
-
-def p95(xs: list[float]) -> float:
+def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))] if xs else float("nan")
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+
+def commit_events(dsn: str, n: int, rate: float) -> float:
+    """Commit ``n`` comment_published events into the consultations outbox, one transaction each, at
+    ``rate`` per second (0: as fast as possible); returns the seconds it took."""
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    from chassis.events import make_envelope
+    from contracts.consultations import CommentPublished
+
+    consultation = uuid.uuid4()
+    with psycopg.connect(dsn, autocommit=True) as db:
+        started = time.perf_counter()
+        for i in range(n):
+            if rate:
+                ahead = started + i / rate - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
+            env = make_envelope(CommentPublished(comment_id=uuid.uuid4(), consultation_id=consultation,
+                                                 author_id=uuid.uuid4()))
+            env.occurred_at = datetime.now(timezone.utc)  # the commit follows at once
+            db.execute("INSERT INTO outbox (event_id, type, envelope) VALUES (%s, %s, %s)",
+                       (env.event_id, env.type, Jsonb(env.model_dump(mode="json"))))
+        return time.perf_counter() - started
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=10_000)
+    ap.add_argument("--alone", type=int, default=1_000, help="events of the healthy-only phase")
+    ap.add_argument("--rate", type=float, default=20.0, help="events committed per second (0: all at once)")
     ap.add_argument("--slow", type=float, default=0.5, help="seconds the slow receiver takes")
-    ap.add_argument("--concurrency", type=int, default=64, help="WEBHOOK_CONCURRENCY")
     ap.add_argument("--receiver", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.receiver:
@@ -105,107 +127,109 @@ def main() -> None:
     import psycopg
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    import chassis.errors  # noqa: F401
-    from chassis.bus import ConfirmingPublisher, event_exchange
-    from chassis.events import make_envelope
-    from contracts.consultations import DecisionPublished
-    from chassis.testing.cluster import Cluster
-    from chassis.testing.infra import discover
-    from chassis.testing.world import destroy_world, free_port, make_world, migrate
+    import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
+    from chassis.settings import get_settings
+    from chassis.testing.world import free_port
 
-    infra = discover()
     port = free_port()
-    world = make_world(infra, LOG_LEVEL="WARNING", WEBHOOK_ALLOW_LOOPBACK=1, WEBHOOK_CONCURRENCY=args.concurrency,
-                       WEBHOOK_RETRY_BASE_SECONDS=1, WEBHOOK_RETRY_CAP_SECONDS=10, WEBHOOK_POLL_SECONDS=0.2,
-                       MAX_WORKERS=32, DB_POOL_SIZE=20)
-    cluster, receiver = None, None
     base = f"http://127.0.0.1:{port}"
+    settings = {"WEBHOOK_ALLOW_LOOPBACK": 1, "WEBHOOK_RETRY_BASE_SECONDS": 1, "WEBHOOK_RETRY_CAP_SECONDS": 10}
+    receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(port), str(args.slow)],
+                                stdout=subprocess.PIPE, text=True)
     try:
-        migrate(world)
-        receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(port), str(args.slow)],
-                                    stdout=subprocess.PIPE, text=True)
         assert receiver.stdout.readline().strip() == "ready"
-        sample = json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "data": {"title": "Рішення"}}).encode()
-        ceiling = plain_loop(base + "/plain", [sample] * 2000, args.concurrency)
-        cluster = Cluster(world.vars, Path("var/bench-logs") / world.run_id, world.base_url)
-        cluster.start("registry")
-        cluster.start("notifications")
-        db = psycopg.connect(f"{world.database_url}/{world.db_prefix}notifications", autocommit=True)
-        with ClusterRpcProxy({"AMQP_URI": world.amqp_uri}, timeout=30) as rpc:
-            cluster.wait_rpc(rpc, "notifications", timeout=60)
+        with isolated_system(**settings) as (world, cluster), \
+                ClusterRpcProxy({"AMQP_URI": world.amqp_uri}, timeout=30) as rpc:
+            db = psycopg.connect(f"{world.database_url}/{world.db_prefix}notifications", autocommit=True)
+            outbox_dsn = f"{world.database_url}/{world.db_prefix}consultations"
+            backends = postgres_backends(world.database_url, world.db_prefix, lambda: {db.info.backend_pid})
+
+            sampler = CpuSampler({
+                "notifications (feed + senders)": lambda: [cluster.procs["notifications"].pid],
+                "consultations (outbox relay)": lambda: [cluster.procs["consultations"].pid],
+                "PostgreSQL backends": backends,
+                "RabbitMQ node (shared)": lambda: pids_named("beam.smp"),
+                "receiver": lambda: [receiver.pid],
+                "this client (commits events)": lambda: [os.getpid()]}).start()
 
             def subscribe(path: str) -> str:
                 return rpc.notifications.webhook_create(str(uuid.uuid4()), {
-                    "url": base + path, "event_types": ["decision_published"], "owner_contact": "b@bench.example"})["id"]
+                    "url": base + path, "event_types": ["comment_published"], "owner_contact": "b@bench.example"})["id"]
 
-            def publish(n: int) -> float:
-                publisher = ConfirmingPublisher(world.amqp_uri)
-                started = time.perf_counter()
-                for i in range(n):
-                    cid = uuid.uuid4()
-                    data = DecisionPublished(consultation_id=cid, number=f"№ {i}", adopted_on=date(2026, 11, 30),
-                                             title="Рішення", url=f"https://rada.example/{cid}", on_time=True)
-                    publisher.publish(make_envelope(data).model_dump(mode="json"),
-                                      exchange=event_exchange("consultations"), routing_key="decision_published")
-                publisher.close()
-                return time.perf_counter() - started
+            def count(sql: str, ids: list[str]) -> int:
+                return db.execute(sql, (ids,)).fetchone()[0]
 
             def delivered(ids: list[str]) -> int:
-                return db.execute("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered' "
-                                  "AND subscription_id = ANY(%s::uuid[])", (ids,)).fetchone()[0]
+                return count("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered' "
+                             "AND subscription_id = ANY(%s::uuid[])", ids)
 
-            def run(label: str, subs: dict[str, str], n: int) -> tuple[float, float]:
+            def phase(subs: dict[str, str], n: int) -> dict:
                 healthy = [subs[p] for p in HEALTHY]
+                sampler.mark()
                 started = time.perf_counter()
-                publish(n)
+                offered = commit_events(outbox_dsn, n, args.rate)
                 while delivered(healthy) < n * len(healthy):
-                    time.sleep(0.5)
+                    time.sleep(0.2)
                     if time.perf_counter() - started > 3600:
-                        raise TimeoutError(label)
+                        raise TimeoutError("the healthy subscriptions did not get every event")
                 took = time.perf_counter() - started
-                return took, n * len(healthy) / took
+                ids = list(subs.values())
+                split = db.execute(
+                    "SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM e.received_at - e.occurred_at)),"
+                    " percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM d.delivered_at - e.received_at)),"
+                    " percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM d.claimed_at - e.received_at))"
+                    " FROM webhook_deliveries d JOIN public_events e ON e.id = d.feed_id"
+                    " WHERE d.subscription_id = ANY(%s::uuid[])", (healthy,)).fetchone()
+                return {"took": took, "split": split, "offered": offered, "cpu": sampler.delta(),
+                        "delivered": delivered(ids),
+                        "attempts": count("SELECT count(*) FROM webhook_attempts WHERE subscription_id = "
+                                          "ANY(%s::uuid[])", ids)}
 
-            # 1. the three healthy subscriptions alone
-            n_alone = max(100, args.events // 5)
             alone = {p: subscribe(p) for p in HEALTHY}
-            alone_took, alone_rate = run("healthy alone", alone, n_alone)
+            first = phase(alone, args.alone)
             for sub in alone.values():
                 rpc.notifications.webhook_disable(sub)
             mark = time.time()
-            # 2. all five
             subs = {p: subscribe(p) for p in (*HEALTHY, "/slow", "/failing")}
-            took, rate = run("all five", subs, args.events)
-            others = {p: delivered([subs[p]]) for p in ("/slow", "/failing")}
-            failing_attempts = db.execute("SELECT count(*) FROM webhook_attempts WHERE subscription_id = %s",
-                                          (subs["/failing"],)).fetchone()[0]
+            second = phase(subs, args.events)
+            slow_got = delivered([subs["/slow"]])
+            failing_attempts = count("SELECT count(*) FROM webhook_attempts WHERE subscription_id = "
+                                     "ANY(%s::uuid[])", [subs["/failing"]])
+            sampler.stop()
         receiver.send_signal(signal.SIGTERM)
         records = json.loads(receiver.stdout.readline())
         receiver.wait(10)
-        receiver = None
-        delays = {"alone": [], "five": []}
-        for path, _, got, when in records:
-            if path in HEALTHY:
-                delay = got - datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
-                delays["five" if got >= mark else "alone"].append(delay)
-        print(f"# bench/webhooks.py on {machine()}")
-        print(f"{args.events:,} events to 5 subscriptions (3 healthy, 1 slow {args.slow:g} s, 1 failing 500); "
-              f"WEBHOOK_CONCURRENCY {args.concurrency}, one notifications instance")
-        print(f"{'case':<58} {'deliveries':>10} {'seconds':>8} {'per s':>8} {'p95 delay':>10}")
-        print(f"{'plain loop: POST to the same receiver (ceiling)':<58} {2000:>10} {2000 / ceiling:>8.1f} "
-              f"{ceiling:>8.0f} {'-':>10}")
-        print(f"{'3 healthy subscriptions alone':<58} {n_alone * 3:>10} {alone_took:>8.1f} {alone_rate:>8.0f} "
-              f"{p95(delays['alone']):>9.2f}s")
-        print(f"{'3 healthy beside the slow and the failing one':<58} {args.events * 3:>10} {took:>8.1f} "
-              f"{rate:>8.0f} {p95(delays['five']):>9.2f}s")
-        print(f"meanwhile the slow subscription got {others['/slow']:,} delivered; the failing one had "
-              f"{failing_attempts:,} attempts (all 500)")
     finally:
-        if receiver is not None:
+        if receiver.poll() is None:
             receiver.kill()
-        if cluster:
-            cluster.stop_all()
-        destroy_world(infra, world)
-        infra.stop()
+    delays: dict[str, list[float]] = {"alone": [], "five": []}
+    for path, _, got, when in records:
+        if path in HEALTHY:
+            delay = got - datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+            delays["five" if got >= mark else "alone"].append(delay)
+    rate = f"{args.rate:g} events/s" if args.rate else "all at once"
+    print(f"# bench/webhooks.py on {machine()}")
+    print(f"comment_published events committed into the consultations outbox at {rate}, one notifications "
+          f"instance (WEBHOOK_CONCURRENCY {get_settings().webhook_concurrency}), "
+          f"receivers on loopback; slow = {args.slow:g} s, failing = always 500")
+    print(f"{'case':<44} {'events':>7} {'delivered':>9} {'per s':>7} {'p50 s':>6} {'p95 s':>6} {'p99 s':>6}")
+    for label, key, n, f in (("3 healthy subscriptions alone", "alone", args.alone, first),
+                             ("3 healthy beside the slow and failing one", "five", args.events, second)):
+        d = delays[key]
+        print(f"{label:<44} {n:>7} {f['delivered']:>9} {f['delivered'] / f['took']:>7.1f} {pct(d, 50):>6.2f} "
+              f"{pct(d, 95):>6.2f} {pct(d, 99):>6.2f}")
+    for label, f in (("alone", first), ("beside", second)):
+        print(f"healthy {label}: p95 commit -> in the feed {f['split'][0]:.2f} s, in the feed -> delivered "
+              f"{f['split'][1]:.2f} s (of which to the last claim {f['split'][2]:.2f} s)")
+    print(f"events committed in {first['offered']:.1f} s and {second['offered']:.1f} s; the slow subscription got "
+          f"{slow_got:,} delivered meanwhile, the failing one had {failing_attempts:,} attempts (all 500)")
+    print(f"healthy p95 beside the slow and failing ones / alone: "
+          f"{pct(delays['five'], 95) / pct(delays['alone'], 95):.2f}")
+    print(f"\nCPU ms per delivered delivery (all five phase: {second['delivered']:,} delivered, "
+          f"{second['attempts']:,} attempts), per process group:")
+    for group, (seconds, procs) in second["cpu"].items():
+        print(f"  {group:<34} {seconds * 1000 / max(1, second['delivered']):7.2f} ms  ({procs} processes, "
+              f"{seconds:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def probe(url: str) -> int:
 
 
 def rpc_health(service: str) -> int:
-    import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+    import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from chassis.settings import get_settings

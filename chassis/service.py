@@ -8,7 +8,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import text
 
-from chassis import metrics
+from chassis import metrics, rpcerrors  # noqa: F401  (typed errors cross RPC: this service calls others too)
 from chassis.context import RequestContext
 from chassis.db import STATEMENTS, Database
 from chassis.errors import InvalidInput, ServiceError, parse_uuid

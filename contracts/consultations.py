@@ -393,6 +393,16 @@ class CommentPage(BaseModel):
     per_page: int
 
 
+class ConsultationView(BaseModel):
+    """What a consultation's page shows, read in one call: the consultation, a page of its comments,
+    the comments on the draft act's paragraphs (the first 100, oldest first) and the live tallies
+    (public consultations only)."""
+    consultation: ConsultationOut
+    comments: CommentPage
+    paragraph_comments: list[CommentOut] = Field(default_factory=list)
+    results: Results | None = None
+
+
 # ---- the annual indicative plan (R-3.3) ---------------------------------------------------------
 
 class PlanStatus(str, Enum):
@@ -690,6 +700,11 @@ class Consultations(RpcContract, service="consultations"):
                       per_page: PerPage = 20, newest_first: bool = True, alternative_id: uuid.UUID | None = None,
                       paragraph_id: uuid.UUID | None = None) -> CommentPage:
         """Published comments, and the actor's own pending ones."""
+
+    def page(self, actor: Principal | None, consultation_id: uuid.UUID, page: Page = 1, per_page: PerPage = 20,
+             newest_first: bool = True) -> ConsultationView:
+        """A consultation's page in one call: the consultation, a page of its comments, the comments on
+        its paragraphs and the live tallies (what ``get``, ``list_comments`` and ``results`` answer)."""
 
     def new_version(self, actor: Principal, consultation_id: uuid.UUID, body: NewVersionIn) -> ConsultationOut:
         """A new version of a draft act."""

@@ -14,11 +14,15 @@ from sqlalchemy import select
 
 from chassis.db import Db, make_engine
 from chassis.log import configure_logging
+from chassis.store import OpenUnit
 from chassis.workdays import local_today
 from contracts.consultations import ConsultationIn
 from contracts.identity import Role
 from contracts.registry import DevLoginIn
-from services.consultations import domain as consultations, plan
+from services.consultations import plan
+from services.consultations.handlers import drafting as consultations
+from services.consultations.rules import Rules
+from services.consultations.store import Store as ConsultationsStore
 from services.consultations.models import consultations as consultations_table
 from services.registry import handlers as registry
 from services.registry.store import Store as RegistryStore
@@ -67,12 +71,15 @@ def main() -> None:
             ref = registry.dev_person(store, person)
             who[key] = registry.principal(store, ref.id)
     today = local_today()
-    rules = consultations.Rules()
+    rules = Rules()
     official, resident = who["demo-official"], who["demo-resident"]
     with con.transaction() as s:
+        uow = OpenUnit(ConsultationsStore(s))  # all of it in one transaction
+
         def publish(body: dict, start: date, end: date) -> str:
-            c = consultations.create(s, official, ConsultationIn(**body, notice=NOTICE, starts_on=start, ends_on=end))
-            return str(consultations.publish(s, official, c.id, start, rules).id)
+            c = consultations.create(uow, official, ConsultationIn(**body, notice=NOTICE, starts_on=start, ends_on=end),
+                                     today)
+            return str(consultations.publish(uow, official, c.id, start, rules).id)
 
         publish({"form": "proposal", "title": f"Тарифи на проїзд у міських автобусах {MARK}", "category": 17,
                  "question": "Який тариф на проїзд у міських автобусах встановити з 1 січня?",
@@ -84,20 +91,20 @@ def main() -> None:
                                 "options": ["Освітлення", "Лавки", "Дитячий майданчик"]},
                                {"text": "Ваші пропозиції", "kind": "text"}]},
                 today, today + timedelta(days=30))
-        act = consultations.create(s, official, ConsultationIn(
+        act = consultations.create(uow, official, ConsultationIn(
             form="draft_act", title=f"Проєкт правил благоустрою міста {MARK}", category=15, notice=NOTICE,
             question="Обговорення проєкту Правил благоустрою території міста Коростеня",
             draft_text="1. Загальні положення.\n\n2. Утримання прибудинкових територій.\n\n3. Відповідальність.",
-            starts_on=today + timedelta(days=3), ends_on=today + timedelta(days=25)))
-        consultations.publish(s, official, act.id, today, rules)
-        consultations.create(s, official, ConsultationIn(
+            starts_on=today + timedelta(days=3), ends_on=today + timedelta(days=25)), today)
+        consultations.publish(uow, official, act.id, today, rules)
+        consultations.create(uow, official, ConsultationIn(
             form="proposal", title=f"Нічні рейси до мікрорайону Хмільники {MARK}", category=17,
             question="Чи потрібні нічні рейси до мікрорайону Хмільники?",
-            alternatives=[{"text": "Так, щодня"}, {"text": "Лише у вихідні"}]))
-        consultations.create(s, resident, ConsultationIn(
+            alternatives=[{"text": "Так, щодня"}, {"text": "Лише у вихідні"}]), today)
+        consultations.create(uow, resident, ConsultationIn(
             form="proposal", title=f"Велодоріжка вздовж річки Уж {MARK}", category=15,
             question="Чи підтримуєте ви облаштування велодоріжки вздовж річки Уж?",
-            alternatives=[{"text": "Підтримую"}, {"text": "Не підтримую"}]))
+            alternatives=[{"text": "Підтримую"}, {"text": "Не підтримую"}]), today)
         year = today.year
         plan.add(s, official, year, plan.PlanEntryIn(title=f"Стратегія розвитку громади до 2035 {MARK}",
                                                      category=5, planned_quarter=4))

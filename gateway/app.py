@@ -13,11 +13,13 @@ from chassis.settings import Settings, get_settings, refuse_unsafe_outside_dev
 from gateway import (abuse, api_keys, api_v1, docs, metrics, ops, routes_consultations, routes_files,
                      routes_identity, routes_moderation, routes_notifications, routes_open,
                      routes_reports, routes_webhooks)
+from gateway import public_cache
 from gateway.conditional import make_conditional
 from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
 from gateway.web import register as web_pages
+from gateway.session_cache import Listener, SessionCache
 
 log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -41,6 +43,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_attachment_mb * 1024 * 1024) + 64 * 1024
     app.extensions["rpc"] = RpcPool(settings.amqp_uri, settings.rpc_timeout)
+    if settings.session_cache_seconds > 0:
+        cache = app.extensions["session_cache"] = SessionCache(settings.session_cache_seconds)
+        app.extensions["session_listener"] = Listener(cache, settings.amqp_uri, settings.amqp_heartbeat).start()
 
     spec = build_spec()
     spec.dev_login = settings.auth_dev_login
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.register())
     app.register_blueprint(web_pages())  # the web pages at /, outside /openapi.json (issue 9)
     app.extensions["openapi"] = spec.document()
+    public_cache.install(app, {op.rule for op in spec.operations if op.method == "GET" and op.auth == "public"})
     register_error_handlers(app)
     if tracing.setup("gateway"):
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
@@ -74,6 +80,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         g.started = time.perf_counter()
         metrics.IN_FLIGHT.inc()
         g.in_flight = True
+
+    @app.before_request
+    def _kept():
+        return public_cache.serve_kept(request)  # an anonymous public read this worker still holds
 
     @app.after_request
     def _finish(response):

@@ -6,7 +6,8 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.consultations import (CommentIn, CommentOut, CommentPage, ConsultationIn, ConsultationOut,
-                                     ConsultationPage, ConsultationPatch, DeadlineList, DecisionIn, Form,
+                                     ConsultationPage, ConsultationPatch, ConsultationView, DeadlineList,
+                                     DecisionIn, Form,
                                      InitiativeDecision, MyInitiative, NewVersionIn, ResponseIn, Results,
                                      Status, VersionDiff)
 from contracts.common import PerPage, Year
@@ -38,6 +39,13 @@ class CommentQuery(BaseModel):
     paragraph_id: uuid.UUID | None = None
 
 
+class PageQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    page: int = Field(1, ge=1, le=100_000, description="page of comments")
+    per_page: PerPage = 20
+    order: str = Field("newest", pattern="^(newest|oldest)$")
+
+
 def actor():
     """The acting person, passed to the services as it is (a ``Principal``, or None)."""
     return auth.current_principal()
@@ -63,6 +71,11 @@ def respond(consultation_id: uuid.UUID, body: ResponseIn) -> Results:
     return svc.respond(actor(), consultation_id, body)
 
 
+def page_view(consultation_id: uuid.UUID, query: PageQuery) -> ConsultationView:
+    """A consultation's page in one RPC (the web page and ``GET …/page``)."""
+    return svc.page(actor(), consultation_id, query.page, query.per_page, query.order == "newest")
+
+
 def register(spec: ApiSpec):
     api = spec.blueprint("consultations", "/api/v1")
 
@@ -83,6 +96,13 @@ def register(spec: ApiSpec):
                "may not see it)", response=ConsultationOut, tags=["consultations"], errors=(404,))
     def consultations_get(consultation_id: uuid.UUID):
         return svc.get(actor(), consultation_id)
+
+    @api.route("/consultations/<uuid:consultation_id>/page", summary="What a consultation's page shows, "
+               "in one call: the consultation, a page of its comments, the comments on its paragraphs, the "
+               "live tallies (404 when the caller may not see it)", query=PageQuery, response=ConsultationView,
+               tags=["consultations"], errors=(404,))
+    def consultations_page(consultation_id: uuid.UUID, query: PageQuery):
+        return page_view(consultation_id, query)
 
     @api.route("/consultations/<uuid:consultation_id>", "PATCH", summary="Edit a draft (owning unit)",
                body=ConsultationPatch, response=ConsultationOut, tags=["consultations"],

@@ -19,7 +19,7 @@ from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import Counter, Histogram
 
-from chassis import tracing
+from chassis import rpcerrors, tracing  # noqa: F401  (rpcerrors: the services' typed errors arrive typed)
 from chassis.errors import ServiceError, Unavailable
 from chassis.log import current_request_id
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import chassis  # noqa: F401  (first: silences eventlet's import-time deprecation warning)
+import chassis.rpcerrors  # noqa: F401  (RPC calls made by tests raise the typed errors)
 
 from tests.support.fake_idp import FakeIdentityProvider
 from tests.support.infra import Infra, discover

@@ -55,6 +55,8 @@ def make_world(infra: Infra, **extra) -> Env:
         "RATE_WRITES_PER_PERSON": "1000000", "RATE_WRITES_PER_ADDRESS": "1000000",
         "RATE_LOGINS_PER_ADDRESS": "1000000", "RATE_WINDOW_SECONDS": "86400",
         "WEBHOOK_ALLOW_LOOPBACK": "1",  # receivers on 127.0.0.1 (refused when APP_ENV=production)
+        # anonymous reads fresh after every write (tests/e2e/test_public_cache.py runs its own gateway with it)
+        "PUBLIC_CACHE_SECONDS": "0",
         "DIGEST_SEND_HOUR": "23",  # daily digests wait until 23:00 Kyiv unless a test makes them due
         "MAIL_DIR": str(ROOT / "var" / "test-mail" / run_id),
         "FILE_STORE": str(ROOT / "var" / "test-files" / run_id),

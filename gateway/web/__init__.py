@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from chassis.errors import Forbidden, NotFound, ServiceError
 from chassis.workdays import local_tz
 from contracts.consultations import CATEGORIES, COMMENT_STATUS_LABELS, FORM_LABELS, STATUS_LABELS
-from gateway import auth
+from gateway import auth, public_cache
 from gateway.abuse import TooManyRequests
 from gateway.rpc import ServiceFailed, ServiceUnavailable
 
@@ -62,7 +62,8 @@ def _issue_csrf_cookie(response: Response) -> Response:
         response.set_cookie(auth.CSRF_COOKIE, g.new_csrf, max_age=settings.session_ttl_minutes * 60,
                             httponly=False, samesite="Lax", path="/",
                             secure=settings.public_url.startswith("https://"))
-    response.headers.setdefault("Cache-Control", "no-store")
+    if not public_cache.cacheable(request, response):  # an anonymous public page: gateway.public_cache
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

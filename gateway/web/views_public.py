@@ -45,22 +45,16 @@ def home():
 
 def _consultation_page(cid: uuid.UUID, status: int = 200):
     me = principal()
-    c = svc.get(consultations.actor(), cid)
     try:
         page_no = max(1, min(int(request.args.get("page", 1)), 100_000))
     except ValueError:
         page_no = 1
     order = "oldest" if request.args.get("order") == "oldest" else "newest"
-    comments = svc.list_comments(consultations.actor(), cid, page_no, PER_PAGE, order == "newest", None,
-                                 None)
+    view = consultations.page_view(cid, consultations.PageQuery(page=page_no, per_page=PER_PAGE, order=order))
+    c, comments, results = view.consultation, view.comments, view.results
     by_paragraph: dict[str, list] = {}
-    if c.paragraphs:
-        every = svc.list_comments(consultations.actor(), cid, 1, 100, False, None, None)
-        for item in every.items:
-            if item.paragraph_id:
-                by_paragraph.setdefault(str(item.paragraph_id), []).append(item)
-    results = svc.results(consultations.actor(), cid) \
-        if c.status.value in ("active", "closed", "archived") else None
+    for item in view.paragraph_comments:
+        by_paragraph.setdefault(str(item.paragraph_id), []).append(item)
     pages = max(1, -(-comments.total // PER_PAGE))
     can_take_part = bool(me and me.consent_given and me.eligibility.eligible and c.status.value == "active")
     notice_fields = [(name, NOTICE_LABELS[name], getattr(c.notice, name)) for name in Notice.model_fields]
@@ -177,6 +171,7 @@ def consent():
             forms.keep(forms.Invalid({"agree": "позначте, що погоджуєтеся"}, "Згоду не надано"))
             return page("consent.html", 422, text=text, next_path=back())
         identity.rpc("give_consent", str(me.person_id), {"version": text["version"]})
+        auth.forget_person(me.person_id)
         notify("Згоду надано. Тепер ви можете брати участь у консультаціях.")
         return redirect(back(), 303)
     return page("consent.html", text=text, next_path=back())
@@ -188,6 +183,7 @@ def logout():
     resp = redirect("/", 303)
     if me is not None:
         identity.rpc("logout", str(me.session_id))
+        auth.forget_person(me.person_id)
     auth.clear_session_cookies(resp)
     return resp
 

@@ -11,7 +11,7 @@ from chassis.errors import Forbidden, InvalidInput, NotFound
 from contracts.consultations import PUBLIC_PLAN_STATUSES as PUBLIC
 from contracts.consultations import Plan, PlanEntryIn, PlanEntryOut, PlanEntryPatch, PlanStatus  # noqa: F401
 from contracts.identity import Principal, Role
-from services.consultations.domain import can_see
+from services.consultations.rules import can_see
 from services.consultations.models import consultations, plan_entries
 
 

@@ -6,19 +6,21 @@ its page (one call at closing), which participants took part before (consultatio
 participation history; ages come from the registry, which owns birth dates), yearly counts, and —
 only when its read model is incomplete, e.g. for comments older than the read model — comments and
 respondents in keyset pages (``(created_at, id)`` cursor, bounded memory). The closing event carries
-the counts it checks completeness against (:func:`closing_counts`).
+the counts it checks completeness against (``Store.closing_counts``).
 """
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, tuple_, union
+from sqlalchemy import and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from chassis.errors import NotFound
-from services.consultations.domain import results, view
+from services.consultations.handlers.reading import view
+from services.consultations.handlers.surveys import tallies
 from services.consultations.models import comments, consultations, responses, supports
+from services.consultations.store import Store, respondents
 
 
 
@@ -28,15 +30,15 @@ def source(session: Session, cid: uuid.UUID) -> dict:
     row = session.execute(select(consultations).where(consultations.c.id == cid)).first()
     if row is None:
         raise NotFound("Консультацію не знайдено", code="consultation_not_found")
-    page = view(session, None, cid)  # closed/archived consultations are public
+    page = view(Store(session), None, cid)  # closed/archived consultations are public
     return {"consultation": page.model_dump(mode="json"),
-            "results": results(session, None, cid).model_dump(mode="json"),
+            "results": tallies(Store(session), None, cid).model_dump(mode="json"),
             "unit_id": str(row.unit_id) if row.unit_id else None, "status": row.status,
             "opened_at": row.opened_at.isoformat() if row.opened_at else None,
             "closed_at": row.closed_at.isoformat() if row.closed_at else None,
             "report_due": row.report_due.isoformat() if row.report_due else None,
             "archived_at": row.archived_at.isoformat() if row.archived_at else None,
-            "counts": closing_counts(session, cid)}
+            "counts": Store(session).closing_counts(cid)}
 
 
 def comment_page(session: Session, cid: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
@@ -60,23 +62,10 @@ def comment_page(session: Session, cid: uuid.UUID, after: tuple[datetime, uuid.U
     return {"items": items, "next_after": [last.created_at.isoformat(), str(last.id)] if last else None}
 
 
-def _respondents(cid: uuid.UUID):
-    return union(select(responses.c.person_id.label("pid")).where(responses.c.consultation_id == cid),
-                 select(supports.c.person_id).where(supports.c.consultation_id == cid)).subquery()
-
-
-def closing_counts(session: Session, cid: uuid.UUID) -> dict:
-    """What the closing event tells the reports service to expect: comments by status, respondents."""
-    by_status = dict(session.execute(select(comments.c.status, func.count()).where(comments.c.consultation_id == cid)
-                                     .group_by(comments.c.status)).all())
-    people = session.execute(select(func.count()).select_from(_respondents(cid))).scalar_one()
-    return {"comments": {s: by_status.get(s, 0) for s in ("pending", "published", "rejected")}, "respondents": people}
-
-
 def respondent_page(session: Session, cid: uuid.UUID, after: uuid.UUID | None, limit: int) -> dict:
     """Persons who answered the survey or supported an alternative, by id (the reports service's
     backfill when its read model missed some)."""
-    people = _respondents(cid)
+    people = respondents(cid)
     q = select(people.c.pid).order_by(people.c.pid).limit(limit)
     if after is not None:
         q = q.where(people.c.pid > after)

@@ -1,4 +1,5 @@
-"""consultations: the three forms, lifecycle and timers, comments (entrypoints only)."""
+"""consultations: the three forms, lifecycle and timers, comments (entrypoints only: units of work
+in handlers/, rules in rules.py, SQL in store.py)."""
 from __future__ import annotations
 
 import logging
@@ -7,12 +8,12 @@ from datetime import datetime
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from chassis.consumer import claim_event, subscribe
+from chassis.consumer import once_per_event, subscribe
 from chassis.errors import InvalidInput, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
-from chassis.events import open_envelope
 from chassis.service import BaseService
 from chassis.settings import get_settings
+from chassis.store import UnitOfWork
 from chassis.workdays import local_today
 from contracts.consultations import (CATEGORIES, Category, Consultations, CommentIn, ConsultationIn,
                                      ConsultationPatch, AttachmentMeta, DecisionIn, Form, InitiativeDecision,
@@ -20,17 +21,20 @@ from contracts.consultations import (CATEGORIES, Category, Consultations, Commen
 from contracts.identity import principal_from as _actor
 from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
 from contracts.reports import ReportPublished
-from services.consultations import domain, plan, report_feed
+from services.consultations import plan, report_feed, rules
+from services.consultations.handlers import comments, decisions, drafting, outcomes, reading, surveys, timers
+from services.consultations.handlers import page as consultation_page
 from services.consultations.models import PERSONAL
+from services.consultations.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def _rules() -> domain.Rules:
+def _rules() -> rules.Rules:
     s = get_settings()
-    return domain.Rules(min_term_days=s.min_term_days, min_term_days_initiative=s.min_term_days_initiative,
-                        public_url=s.public_url, initiative_term=s.initiative_term,
-                        max_years_ahead=s.max_date_years_ahead, max_term_days=s.max_term_days)
+    return rules.Rules(min_term_days=s.min_term_days, min_term_days_initiative=s.min_term_days_initiative,
+                       public_url=s.public_url, initiative_term=s.initiative_term,
+                       max_years_ahead=s.max_date_years_ahead, max_term_days=s.max_term_days)
 
 
 def dump(model) -> dict:
@@ -40,6 +44,10 @@ def dump(model) -> dict:
 class ConsultationsService(BaseService):
     name = "consultations"
     personal_data = PERSONAL  # its export (R-2.4)
+
+    @property
+    def uow(self) -> UnitOfWork[Store]:
+        return UnitOfWork(self.db, Store)
 
     @rpc
     @Consultations.serves
@@ -51,29 +59,25 @@ class ConsultationsService(BaseService):
     @Consultations.serves
     def create(self, actor: dict, body: dict) -> dict:
         data = parse(ConsultationIn, body)
-        with self.db.transaction() as session:
-            return dump(domain.create(session, _actor(actor), data, local_today(), _rules()))
+        return dump(drafting.create(self.uow, _actor(actor), data, local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def update_draft(self, actor: dict, consultation_id, body: dict) -> dict:
         patch = parse(ConsultationPatch, body)
-        with self.db.transaction() as session:
-            return dump(domain.update_draft(session, _actor(actor), _uuid(consultation_id, "id"), patch, local_today(),
-                                            _rules()))
+        return dump(drafting.update_draft(self.uow, _actor(actor), _uuid(consultation_id, "id"), patch, local_today(),
+                                          _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def publish(self, actor: dict, consultation_id) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.publish(session, _actor(actor), _uuid(consultation_id, "id"),
-                                       local_today(), _rules()))
+        return dump(drafting.publish(self.uow, _actor(actor), _uuid(consultation_id, "id"),
+                                     local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def get(self, actor: dict | None, consultation_id) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.view(session, _actor(actor), _uuid(consultation_id, "id")))
+        return dump(reading.read(self.uow, _actor(actor), _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
@@ -86,20 +90,17 @@ class ConsultationsService(BaseService):
         except ValueError as exc:
             raise InvalidInput(str(exc), errors=[{"field": "status" if status and not fm else "form",
                                                   "message": str(exc)}]) from None
-        with self.db.reading() as session:  # a public list may lag (DATABASE_READ_URL)
-            return dump(domain.listing(session, st, category, fm, page, per_page, q, unit, year))
+        return dump(reading.listing(self.uow, st, category, fm, page, per_page, q, unit, year))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def deadlines(self, actor: dict, only_overdue: bool = False) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.deadlines(session, _actor(actor), domain.now(), bool(only_overdue)))
+        return dump(decisions.deadlines(self.uow, _actor(actor), rules.now(), bool(only_overdue)))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def archive(self, actor: dict, consultation_id) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.archive(session, _actor(actor), _uuid(consultation_id, "id")))
+        return dump(decisions.archive(self.uow, _actor(actor), _uuid(consultation_id, "id")))
 
     # ---- the annual plan (R-3.3) ----------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
@@ -126,94 +127,88 @@ class ConsultationsService(BaseService):
     @Consultations.serves
     def public_catalogue(self) -> list[dict]:
         """Every public consultation, for feeds and open data (R-1.4, R-1.7)."""
-        with self.db.reading() as session:  # feeds and open data may lag (DATABASE_READ_URL)
-            return [dump(c) for c in domain.catalogue(session)]
+        return [dump(c) for c in reading.catalogue(self.uow)]
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def add_attachment(self, actor: dict, consultation_id, meta: dict) -> dict:
         data = parse(AttachmentMeta, meta)
-        with self.db.transaction() as session:
-            return dump(domain.add_attachment(session, _actor(actor), _uuid(consultation_id, "id"), data))
+        return dump(decisions.add_attachment(self.uow, _actor(actor), _uuid(consultation_id, "id"), data))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def get_attachment(self, actor: dict | None, consultation_id, attachment_id) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.get_attachment(session, _actor(actor), _uuid(consultation_id, "id"),
-                                              _uuid(attachment_id, "attachment_id")))
+        return dump(reading.get_attachment(self.uow, _actor(actor), _uuid(consultation_id, "id"),
+                                           _uuid(attachment_id, "attachment_id")))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def record_decision(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(DecisionIn, body)
-        with self.db.transaction() as session:
-            return dump(domain.record_decision(session, _actor(actor), _uuid(consultation_id, "id"), data,
-                                               local_today(), _rules()))
+        return dump(decisions.record_decision(self.uow, _actor(actor), _uuid(consultation_id, "id"), data,
+                                              local_today(), _rules()))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def add_comment(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(CommentIn, body)
-        with self.db.transaction() as session:
-            return dump(domain.add_comment(session, _actor(actor), _uuid(consultation_id, "id"), data))
+        return dump(comments.add_comment(self.uow, _actor(actor), _uuid(consultation_id, "id"), data))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def list_comments(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 20,
                       newest_first: bool = True, alternative_id=None, paragraph_id=None) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.list_comments(
-                session, _actor(actor), _uuid(consultation_id, "id"), page, per_page, bool(newest_first),
-                _uuid(alternative_id, "alternative_id") if alternative_id else None,
-                _uuid(paragraph_id, "paragraph_id") if paragraph_id else None))
+        return dump(comments.list_comments(
+            self.uow, _actor(actor), _uuid(consultation_id, "id"), page, per_page, bool(newest_first),
+            _uuid(alternative_id, "alternative_id") if alternative_id else None,
+            _uuid(paragraph_id, "paragraph_id") if paragraph_id else None))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Consultations.serves
+    def page(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 20,
+             newest_first: bool = True) -> dict:
+        return dump(consultation_page.page_view(self.uow, _actor(actor), _uuid(consultation_id, "id"), page,
+                                                per_page, bool(newest_first)))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def new_version(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(NewVersionIn, body)
-        with self.db.transaction() as session:
-            return dump(domain.new_version(session, _actor(actor), _uuid(consultation_id, "id"), data))
+        return dump(drafting.new_version(self.uow, _actor(actor), _uuid(consultation_id, "id"), data))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def version_diff(self, actor: dict | None, consultation_id, a: int, b: int) -> dict:
         if not all(isinstance(n, int) and n >= 1 for n in (a, b)):
             raise InvalidInput("Номер редакції — ціле число від 1", errors=[{"field": "version", "message": "≥ 1"}])
-        with self.db.transaction() as session:
-            return dump(domain.version_diff(session, _actor(actor), _uuid(consultation_id, "id"), a, b))
+        return dump(drafting.version_diff(self.uow, _actor(actor), _uuid(consultation_id, "id"), a, b))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def respond(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(ResponseIn, body)
-        with self.db.transaction() as session:
-            return dump(domain.respond(session, _actor(actor), _uuid(consultation_id, "id"), data))
+        return dump(surveys.respond(self.uow, _actor(actor), _uuid(consultation_id, "id"), data))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def results(self, actor: dict | None, consultation_id) -> dict:
-        with self.db.transaction() as session:
-            return dump(domain.results(session, _actor(actor), _uuid(consultation_id, "id")))
+        return dump(surveys.results(self.uow, _actor(actor), _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def decide_initiative(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(InitiativeDecision, body)
-        with self.db.transaction() as session:
-            return dump(domain.decide_initiative(session, _actor(actor), _uuid(consultation_id, "id"), data))
+        return dump(outcomes.decide_initiative(self.uow, _actor(actor), _uuid(consultation_id, "id"), data))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def my_comments(self, actor: dict) -> list[dict]:
-        with self.db.transaction() as session:
-            return [dump(c) for c in domain.my_comments(session, _actor(actor))]
+        return [dump(c) for c in comments.my_comments(self.uow, _actor(actor))]
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def my_initiatives(self, actor: dict) -> list[dict]:
-        with self.db.transaction() as session:
-            return [dump(i) for i in domain.my_initiatives(session, _actor(actor))]
+        return [dump(i) for i in comments.my_initiatives(self.uow, _actor(actor))]
 
     # ---- what the reports service reads (R-3.14, R-3.16; not exposed by the gateway) --------------
     @rpc(expected_exceptions=ServiceError)
@@ -256,46 +251,35 @@ class ConsultationsService(BaseService):
         with self.db.transaction() as session:
             return report_feed.year_counts(session, year)
 
-    # ---- outcomes of moderation (each event applied once: claim_event) -------------------------
-    def _once(self, handler: str, payload: dict, model, apply) -> None:
-        env, data = open_envelope(payload, model)
-        with self.db.transaction() as session:
-            if claim_event(session, f"consultations.{handler}", env.event_id):
-                apply(session, data)
-
+    # ---- what moderation and reports decided (each event applied once) ---------------------------
     @subscribe("moderation", "comment_approved")
-    def on_comment_approved(self, payload):
-        self._once("on_comment_approved", payload, CommentApproved,
-                   lambda s, d: domain.comment_approved(s, d.comment_id))
+    @once_per_event(CommentApproved)
+    def on_comment_approved(self, store, data):
+        outcomes.comment_approved(store, data.comment_id)
 
     @subscribe("moderation", "comment_rejected")
-    def on_comment_rejected(self, payload):
-        self._once("on_comment_rejected", payload, CommentRejected,
-                   lambda s, d: domain.comment_rejected(s, d.comment_id, d.grounds, d.note))
+    @once_per_event(CommentRejected)
+    def on_comment_rejected(self, store, data):
+        outcomes.comment_rejected(store, data.comment_id, data.grounds, data.note)
 
     @subscribe("moderation", "initiative_approved")
-    def on_initiative_approved(self, payload):
-        self._once("on_initiative_approved", payload, InitiativeApproved,
-                   lambda s, d: domain.initiative_approved(s, d.consultation_id, d.unit_id, d.unit_name,
-                                                           d.moderator_id))
+    @once_per_event(InitiativeApproved)
+    def on_initiative_approved(self, store, data):
+        outcomes.initiative_approved(store, data.consultation_id, data.unit_id, data.unit_name, data.moderator_id)
 
     @subscribe("moderation", "initiative_rejected")
-    def on_initiative_rejected(self, payload):
-        self._once("on_initiative_rejected", payload, InitiativeRejected,
-                   lambda s, d: domain.initiative_rejected(s, d.consultation_id, d.grounds, d.note,
-                                                           d.moderator_id))
+    @once_per_event(InitiativeRejected)
+    def on_initiative_rejected(self, store, data):
+        outcomes.initiative_rejected(store, data.consultation_id, data.grounds, data.note, data.moderator_id)
 
     @subscribe("reports", "report_published")
-    def on_report_published(self, payload):
-        self._once("on_report_published", payload, ReportPublished,
-                   lambda s, d: domain.report_published(s, d.consultation_id, d.published_at))
+    @once_per_event(ReportPublished)
+    def on_report_published(self, store, data):
+        outcomes.report_published(store, data.consultation_id, data.published_at)
 
     @timer(interval=get_settings().timer_interval_seconds)
     def move_on_dates(self):
         """Open consultations on their start date and close them after their last day (Kyiv)."""
-        today = local_today()
-        with self.db.transaction() as session:
-            opened = domain.open_due(session, today, _rules())
-            closed = domain.close_due(session, today)
+        opened, closed = timers.move_on_dates(self.uow, local_today(), _rules())
         if opened or closed:
             log.info("timer: opened %d, closed %d consultations", opened, closed)

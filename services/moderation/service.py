@@ -1,4 +1,5 @@
-"""moderation: R-3.7 screening, the moderators' queue, decisions, audit (entrypoints only)."""
+"""moderation: R-3.7 screening, the moderators' queue, decisions, audit (entrypoints only: units of work
+in handlers.py, rules in rules.py, SQL in store.py)."""
 from __future__ import annotations
 
 from nameko.rpc import rpc

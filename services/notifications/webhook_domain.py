@@ -52,7 +52,7 @@ def record_public_events(session: Session, rows: list[dict]) -> list[int]:
     rows = list({r["event_id"]: r for r in rows}.values())
     session.execute(select(func.pg_advisory_xact_lock(FEED_LOCK)))
     ev = insert(public_events).values(rows).on_conflict_do_nothing(index_elements=["event_id"]) \
-        .returning(public_events.c.id, public_events.c.event_id, public_events.c.type).cte("ev")
+        .returning(public_events.c.id, public_events.c.event_id, public_events.c.type, public_events.c.version).cte("ev")
     queued = insert(webhook_deliveries).from_select(
         ["subscription_id", "event_id", "feed_id", "status"],
         select(subs.c.id, ev.c.event_id, ev.c.id, text("'pending'")).select_from(ev).join(

@@ -42,6 +42,9 @@ def check_address(ip: str, settings: Settings) -> None:
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         addr = addr.ipv4_mapped
+    for net in _blocked_networks(settings):  # configured ranges first: the test allowance never lifts them
+        if addr.version == net.version and addr in net:
+            raise Refused(f"{addr} is in the blocked range {net}")
     if addr.is_loopback:
         if allow_loopback(settings):
             return
@@ -51,9 +54,6 @@ def check_address(ip: str, settings: Settings) -> None:
                       ("unspecified", addr.is_unspecified), ("not global", not addr.is_global)):
         if bad:
             raise Refused(f"{addr} is a {what} address")
-    for net in _blocked_networks(settings):
-        if addr.version == net.version and addr in net:
-            raise Refused(f"{addr} is in the blocked range {net}")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from tests.support import probe
 from tests.support.cluster import Cluster
 from tests.support.drills import wait_for

@@ -8,7 +8,7 @@ import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from services.registry.models import persons
 from tests.support.bus import Tap
 from tests.support.api import Caller, dev_login, years_ago

@@ -19,7 +19,7 @@ from amqp.exceptions import AccessRefused, NotFound
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import chassis.errors  # noqa: F401  (typed errors deserialise to their classes)
+import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis import brokerusers
 from chassis.app import all_service_classes
 from chassis.bus import ConfirmingPublisher, event_exchange

@@ -20,7 +20,7 @@ from tests.support.webhook_receiver import Receiver
 from tests.support.world import free_port, migrate
 
 SETTINGS = dict(WEBHOOK_ALLOW_LOOPBACK=1, WEBHOOK_RETRY_BASE_SECONDS=0.5, WEBHOOK_RETRY_CAP_SECONDS=2,
-                WEBHOOK_RETRY_WINDOW_SECONDS=60, WEBHOOK_STUCK_SECONDS=4, WEBHOOK_TIMEOUT=11, WEBHOOK_CONNECT_TIMEOUT=1,
+                WEBHOOK_RETRY_WINDOW_SECONDS=60, WEBHOOK_STUCK_SECONDS=4, WEBHOOK_TIMEOUT=14, WEBHOOK_CONNECT_TIMEOUT=1,
                 WEBHOOK_POLL_SECONDS=0.2)
 
 
@@ -37,7 +37,7 @@ class World:
         self.cluster.stop("notifications")
         self.cluster.start("notifications", env={k: str(v) for k, v in {**SETTINGS, **extra}.items()})
         with ClusterRpcProxy({"AMQP_URI": self.env.amqp_uri}, timeout=10) as proxy:
-            self.cluster.wait_rpc(proxy, "notifications")
+            self.cluster.wait_rpc(proxy, "notifications", timeout=90)  # a shared machine can be slow to start it
 
     def subscribe(self, path: str, types=("decision_published", "consultation_closed")) -> dict:
         sub = self.rpc("webhook_create", str(uuid.uuid4()), {
@@ -255,3 +255,107 @@ def test_a_delivery_failing_past_the_window_marks_the_subscription_failing_and_t
     finally:
         smtp.stop()
         world.restart_notifications()
+
+
+def test_a_subscription_and_the_feed_pick_a_version_while_two_are_published(world, monkeypatch):
+    """docs/events.md, "A new version": a test-only version 2 of decision_published, public with its
+    own fields, stored beside version 1 of the same fact (as the feed handler stores what the outbox
+    sent in both versions). A subscription naming `decision_published` gets only v1 and one naming
+    `decision_published.v2` only v2, each through the real sender; the feed gives both unless asked."""
+    from chassis.db import Db, make_engine
+    from services.notifications import webhook_domain as wd
+    from contracts import public_events
+
+    monkeypatch.setitem(public_events.LATER_VERSIONS, ("consultations", "decision_published", 2),
+                        ("consultation_id", "title", "decided_on"))
+    cid = uuid.uuid4()
+    v1 = make_envelope(DecisionPublished(consultation_id=cid, number="№ 2", adopted_on=date(2026, 11, 30),
+                                         title="Рішення", url=f"https://rada.example/{cid}", on_time=True))
+    v2 = v1.model_copy(update={"event_id": uuid.uuid4(), "version": 2, "data": {
+        "consultation_id": str(cid), "title": "Рішення", "decided_on": "2026-11-30", "author_id": str(uuid.uuid4())}})
+    engine = make_engine("notifications", world.env.settings())
+    db = Db(engine)
+    with db.transaction() as session:
+        subs = {}
+        for path, types in (("/v1", ["decision_published"]), ("/v2", ["decision_published.v2"])):
+            sub, secret = wd.create_subscription(session, world.receiver.url(path), types, "", "ops@partner.example", None)
+            subs[path] = sub["id"]
+            world.receiver.secrets[path] = [secret]
+        rows = [public_events.from_envelope("consultations", e) for e in (v1, v2)]
+        assert rows[1]["data"] == {"consultation_id": str(cid), "title": "Рішення", "decided_on": "2026-11-30"}
+        wd.record_public_events(session, rows)
+    assert wait_for(lambda: world.settled(str(subs["/v1"]), 1) and world.settled(str(subs["/v2"]), 1), 30)
+    got = {p: [(b["id"], b["type"]) for b in world.receiver.bodies[p]] for p in ("/v1", "/v2")}
+    assert got == {"/v1": [(str(v1.event_id), "ua.econsult.decision_published.v1")],
+                   "/v2": [(str(v2.event_id), "ua.econsult.decision_published.v2")]}
+    assert not world.receiver.rejected
+    with db.transaction() as session:
+        both, _ = wd.feed(session, 0, [], 1000)
+        only_v2, _ = wd.feed(session, 0, ["decision_published.v2"], 1000)
+        only_v1, _ = wd.feed(session, 0, ["decision_published"], 1000)
+        for sub_id in subs.values():
+            wd.disable(session, sub_id, "test over")
+    mine = {str(v1.event_id), str(v2.event_id)}
+    assert {e["id"] for e in both} >= mine
+    assert [e["type"] for e in only_v2] == ["ua.econsult.decision_published.v2"]
+    assert str(v2.event_id) not in {e["id"] for e in only_v1} and str(v1.event_id) in {e["id"] for e in only_v1}
+    engine.dispose()
+
+
+def test_no_redirect_is_followed_answers_are_capped_and_every_delivery_checks_the_address_again(world):
+    """A 302 is a failed attempt (its Location never called), a 1 MB answer is read only up to
+    WEBHOOK_RESPONSE_CAP and logged as 500 characters; then, with the receiver's range blocked
+    (WEBHOOK_BLOCKED_CIDRS), the subscription registered before is refused at delivery, after
+    resolving, and nothing reaches the receiver."""
+    moved, big = world.subscribe("/moved"), world.subscribe("/big")
+    world.receiver.always["/moved"] = (302, 0.0)
+    world.receiver.replies["/moved"] = ({"Location": world.receiver.url("/target")}, b"moved")
+    world.receiver.replies["/big"] = ({}, b"A" * 1_000_000)
+    world.publish(1)
+
+    def first_attempt(sub_id: str):
+        items = world.rpc("webhook_deliveries", sub_id)["items"]
+        return items[0]["attempt_log"][0] if items and items[0]["attempt_log"] else None
+
+    assert wait_for(lambda: first_attempt(moved["id"]) is not None and world.settled(big["id"], 1), 30)
+    assert first_attempt(moved["id"])["status_code"] == 302
+    assert world.statuses(moved["id"]).get("delivered") is None and world.receiver.requests["/target"] == 0
+    capped = first_attempt(big["id"])
+    assert capped["status_code"] == 200 and capped["response_excerpt"] == "A" * 500
+    world.rpc("webhook_disable", moved["id"])
+    world.rpc("webhook_disable", big["id"])
+
+    late = world.subscribe("/late")
+    world.restart_notifications(WEBHOOK_BLOCKED_CIDRS="127.0.0.0/8")
+    try:
+        world.publish(1)
+        assert wait_for(lambda: first_attempt(late["id"]) is not None, 30)
+        attempt = first_attempt(late["id"])
+        assert attempt["status_code"] is None and "127.0.0.1 is in the blocked range 127.0.0.0/8" in attempt["error"]
+        assert world.receiver.requests["/late"] == 0
+    finally:
+        world.rpc("webhook_disable", late["id"])
+        world.restart_notifications()
+
+
+def test_a_delivery_still_pending_past_the_window_fails_even_if_never_tried_again(world):
+    """The minute sweep (docs/webhooks.md): a delivery whose subscription was paused, so never tried
+    again, fails once the retry window is over, and its subscription is marked failing."""
+    from chassis.db import Db, make_engine
+    from services.notifications import webhook_domain as wd
+
+    sub = world.subscribe("/paused")
+    world.publish(1)
+    assert wait_for(lambda: world.settled(sub["id"], 1), 30)
+    with world.db() as conn:  # as if it had waited out a pause since long before the window
+        conn.execute("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() + interval '1 day', "
+                     "created_at = now() - interval '61 seconds' WHERE subscription_id = %s", (sub["id"],))
+    engine = make_engine("notifications", world.env.settings())
+    with Db(engine).transaction() as session:
+        flipped = wd.expire(session, 60)
+    engine.dispose()
+    assert flipped in ([(uuid.UUID(sub["id"]), "ops@partner.example")], [])  # [] if the service's own sweep was first
+    assert world.statuses(sub["id"]) == {"failed": 1}
+    got = world.rpc("webhook_get", sub["id"])
+    assert got["status"] == "failing" and "within 60" in got["status_reason"]
+    world.rpc("webhook_disable", sub["id"])

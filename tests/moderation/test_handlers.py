@@ -11,21 +11,14 @@ from contracts.consultations import CommentSubmitted, ConsultationSubmitted
 from contracts.moderation import CaseDecision, CommentApproved, CommentRejected, InitiativeApproved
 from services.moderation import handlers, rules
 from tests.moderation.fakes import FakeStore
-from tests.support.fakes import FakeUnitOfWork
+from tests.support.fakes import fixtures
 from tests.support.principals import principal
 
 AT = datetime(2026, 11, 27, 9, tzinfo=timezone.utc)
 MODERATOR = principal("moderator")
 
 
-@pytest.fixture
-def store():
-    return FakeStore()
-
-
-@pytest.fixture
-def uow(store):
-    return FakeUnitOfWork(store)
+store, uow = fixtures(FakeStore)
 
 
 def comment(body: str, author=None) -> CommentSubmitted:

@@ -14,19 +14,12 @@ from services.registry import handlers
 from services.registry.consent import CONSENT_VERSION
 from services.registry.throttle import Bucket
 from tests.registry.fakes import FakeStore
-from tests.support.fakes import FakeUnitOfWork
+from tests.support.fakes import fixtures
 
 TTL = timedelta(minutes=30)
 
 
-@pytest.fixture
-def store():
-    return FakeStore()
-
-
-@pytest.fixture
-def uow(store):
-    return FakeUnitOfWork(store)
+store, uow = fixtures(FakeStore)
 
 
 def person(uow, *roles: str, consent=True, unit=None, name="Особа Тестова") -> uuid.UUID:

@@ -163,6 +163,7 @@ MATRIX: list[Row] = [
         note="the state objects are proposals: only draft acts have versions (test_draft_acts)"),
     Row("GET", C + "/versions/{a}/diff/{b}", readable() | {s: roles("404") for s in CONSULTATION_STATES},
         CONSULTATION_STATES, note="a proposal has no versions: 404 for all, hidden or not"),
+    Row("GET", C + "/page", readable(), CONSULTATION_STATES),
     Row("GET", C + "/comments", readable(), CONSULTATION_STATES),
     Row("POST", C + "/comments", participation(), CONSULTATION_STATES),
     Row("POST", C + "/responses", participation(), CONSULTATION_STATES),

@@ -47,3 +47,19 @@ class FakeUnitOfWork:
         self.commits += 1
 
     reading = transaction
+
+
+def fixtures(store_class):
+    """The pytest fixtures ``store`` (a fresh ``store_class``) and ``uow`` (a unit of work over it), for a
+    test module to bind: ``store, uow = fixtures(FakeStore)``."""
+    import pytest
+
+    @pytest.fixture
+    def store():
+        return store_class()
+
+    @pytest.fixture
+    def uow(store):
+        return FakeUnitOfWork(store)
+
+    return store, uow

@@ -47,6 +47,7 @@ class Receiver:
         self.secrets: dict[str, list[str]] = {}
         self.script: dict[str, list[tuple[int, float]]] = {}
         self.always: dict[str, tuple[int, float]] = {}
+        self.replies: dict[str, tuple[dict, bytes]] = {}  # path → extra headers and the body answered
         self.accepted: dict[str, list[tuple[str, str, float]]] = {}  # path → (webhook-id, ce type, at)
         self.rejected: list[str] = []
         self.requests: Counter = Counter()
@@ -77,11 +78,17 @@ class Receiver:
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain")
                 reply = b"ok" if status < 300 else f"nope {status} sig={self.headers.get('webhook-signature')}".encode()
+                extra, reply = receiver.replies.get(self.path, ({}, reply))
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default backlog of 5 drops a burst of parallel senders' connects
+
+        self._server = Server(("127.0.0.1", self._port), Handler)
         self._server.daemon_threads = True
         self._port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -31,16 +31,14 @@ SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init_
 KNOWN: dict[tuple[str, str], str] = {
     # in-process benchmarks of one service's own functions, measured beside the service over the bus
     ("bench/baseline_app.py", "services.consultations.models"): "the plain-Flask baseline's tables",
-    ("bench/baseline_app.py", "services.consultations.domain"): "the same rules called in-process",
+    ("bench/baseline_app.py", "services.consultations.handlers"): "the same handlers called in-process",
+    ("bench/baseline_app.py", "services.consultations.store"): "the same handlers called in-process",
     ("bench/reports.py", "services.reports"): "rendering in-process, the baseline of the service",
     ("bench/notifications.py", "services.notifications"): "the mailer alone, the SMTP ceiling",
     # the demo seed writes through two services' rules before they start (no running system needed)
     ("deploy/demo.py", "services.consultations"): "demo seed",
     ("deploy/demo.py", "services.consultations.models"): "demo seed",
     ("deploy/demo.py", "services.registry"): "demo seed",
-    # typed errors register themselves with nameko's deserialiser; moving that registration out is
-    # part of splitting the services into service/handlers/rules/store
-    ("chassis/errors.py", "nameko.exceptions"): "registration of the typed errors",
 }
 # bench/ starts its systems with chassis.testing, as the tests do
 BENCH_MAY_IMPORT_TESTS = False

@@ -9,7 +9,7 @@ import pytest
 from contracts.registry import DevLoginIn
 from gateway.openapi import _storable
 from gateway.problems import RequestInvalid
-from services.consultations.domain import same_text
+from services.consultations.rules import same_text
 from services.moderation.rules import comment_is_public
 from services.registry.rules import window_start
 

@@ -12,7 +12,7 @@ from chassis.errors import InvalidInput, parse
 from chassis.text import canonical, line_breakers, visible
 from contracts.consultations import AttachmentMeta, ConsultationIn, ConsultationPatch, DecisionIn
 from contracts.registry import DevLoginIn, IdentityIn, OrganisationIn, UnitIn
-from services.consultations.domain import same_text
+from services.consultations.rules import same_text
 from services.consultations.plan import PlanEntryIn
 from services.moderation.screening import fingerprint, screen
 from services.reports import rules
@@ -186,7 +186,7 @@ def test_csv_safe_leaves_ordinary_text():
 def test_r_3_11_one_month_is_a_calendar_month():
     from datetime import date
 
-    from services.consultations.domain import Rules, add_months, term_shortfall
+    from services.consultations.rules import Rules, add_months, term_shortfall
 
     rules = Rules()
     assert term_shortfall(date(2026, 12, 1), date(2026, 12, 30), True, rules)
@@ -208,7 +208,7 @@ def test_r_3_11_one_month_is_a_calendar_month():
 def test_dates_are_bounded_naming_the_field():
     from datetime import date
 
-    from services.consultations.domain import Rules, date_errors
+    from services.consultations.rules import Rules, date_errors
 
     today, rules = date(2026, 11, 30), Rules(max_years_ahead=2, max_term_days=366)
     assert date_errors(date(2026, 12, 1), date(2027, 1, 1), today, rules) == []

@@ -14,10 +14,14 @@ from chassis.consumer import handler_key, once_keys, once_per_event
 from chassis.errors import InvalidEvent
 from chassis.events import make_envelope
 from contracts.consultations import CommentSubmitted
+from services.consultations.service import ConsultationsService
 from services.moderation.service import ModerationService
 from tests.support.fakes import FakeUnitOfWork, MemoryStore
 
 PINNED = {
+    ConsultationsService: {m: f"consultations.{m}" for m in (
+        "on_comment_approved", "on_comment_rejected", "on_initiative_approved", "on_initiative_rejected",
+        "on_report_published")},
     ModerationService: {"on_comment_submitted": "moderation.on_comment_submitted",
                         "on_consultation_submitted": "moderation.on_consultation_submitted"},
 }

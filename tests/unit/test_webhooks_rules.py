@@ -101,6 +101,9 @@ def test_public_addresses_pass_and_configured_cluster_ranges_do_not():
     webhook_http.check_address("93.184.216.34", Settings())
     with pytest.raises(webhook_http.Refused, match="blocked range"):
         webhook_http.check_address("93.184.216.34", Settings(webhook_blocked_cidrs="93.184.0.0/16"))
+    with pytest.raises(webhook_http.Refused, match="blocked range"):  # the test allowance never lifts them
+        webhook_http.check_address("127.0.0.1", Settings(webhook_allow_loopback=True,
+                                                         webhook_blocked_cidrs="127.0.0.0/8"))
 
 
 def test_https_only_and_no_loopback_in_production_even_if_the_test_setting_is_on():
@@ -114,6 +117,34 @@ def test_https_only_and_no_loopback_in_production_even_if_the_test_setting_is_on
     dev = Settings(webhook_allow_loopback=True)
     webhook_http.check_address("127.0.0.1", dev)
     assert webhook_http.check_url("http://127.0.0.1:9/x", dev).addresses == ("127.0.0.1",)
+
+
+def test_a_subscription_failing_in_a_row_is_paused_growing_then_probed_and_closed_by_a_success():
+    from services.notifications.webhook_service import Circuits
+
+    now = [1000.0]
+    clock = lambda: now[0]  # noqa: E731
+    s, sub, other = Settings(webhook_retry_base_seconds=5), uuid.uuid4(), uuid.uuid4()
+    c = Circuits()
+    for _ in range(Circuits.THRESHOLD - 1):
+        c.record(sub, False, s, clock)
+    assert c.paused(clock) == [] and c.probing(clock) == []
+    c.record(sub, False, s, clock)
+    assert c.paused(clock) == [sub]
+    first = c.until[sub] - now[0]
+    assert 2.5 <= first <= 5
+    now[0] += first + 0.01
+    assert c.paused(clock) == [] and c.probing(clock) == [sub]  # one delivery at a time
+    c.record(sub, False, s, clock)  # the probe failed: a longer pause
+    assert c.paused(clock) == [sub] and 5 <= c.until[sub] - now[0] <= 10
+    for _ in range(20):
+        now[0] = c.until[sub] + 0.01
+        c.record(sub, False, s, clock)
+    assert c.until[sub] - now[0] <= Circuits.MAX_PAUSE
+    c.record(other, False, s, clock)
+    assert other not in c.paused(clock)
+    c.record(sub, True, s, clock)
+    assert sub not in c.paused(clock) + c.probing(clock) and sub not in c.failures
 
 
 def test_backoff_is_exponential_with_jitter_capped_and_lasts_about_a_day():
@@ -193,3 +224,22 @@ def test_version_2_is_published_beside_version_1_and_the_asyncapi_document_carri
         CATALOGUE.pop(key, None)
         VERSIONS.pop((*key, 1), None)
         VERSIONS.pop((*key, 2), None)
+
+
+def test_a_later_version_is_public_only_with_its_own_fields_and_named_by_type_dot_version(monkeypatch):
+    key = ("consultations", "decision_published")
+    assert public_events.project(*key, {"title": "x", "author_id": "y"}, version=2) is None  # not listed: inside
+    monkeypatch.setitem(public_events.LATER_VERSIONS, (*key, 2), ("consultation_id", "title"))
+    assert public_events.project(*key, {"consultation_id": "c", "title": "x", "author_id": "y"}, version=2) == {
+        "consultation_id": "c", "title": "x"}
+    assert {"decision_published", "decision_published.v1", "decision_published.v2"} <= set(public_events.selectors())
+    from contracts.webhooks import FeedQuery
+
+    FeedQuery(types="decision_published.v2,comment_published")
+    with pytest.raises(ValueError, match="comment_published.v2"):
+        FeedQuery(types="comment_published.v2")
+    for (source, event_type, version), fields in public_events.LATER_VERSIONS.items():
+        if (source, event_type, version) == (*key, 2):
+            continue
+        model = VERSIONS[(source, event_type, version)]
+        assert set(fields) <= set(model.model_fields) and not set(fields) & PERSONAL

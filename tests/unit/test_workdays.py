@@ -67,7 +67,7 @@ def test_R_3_10_one_clock_for_the_deadline_list_and_the_moderators_queue(setting
     """R-3.10: consultations (``/api/v1/deadlines``) and moderation (its queue) compute the due time
     with one function, so ``HOLIDAYS_ARE_DAYS_OFF`` moves both the same way."""
     from contracts.moderation import moderation_due
-    from services.consultations import domain as consultations
+    from services.consultations import rules as consultations
     from services.moderation import rules as moderation
 
     assert consultations.moderation_due is moderation_due

@@ -1,0 +1,65 @@
+"""Comments (R-3.5, R-3.7, R-3.9): submitted for moderation, published with the author's name; the
+cabinet's lists of one's comments and initiatives."""
+from __future__ import annotations
+
+import uuid
+
+from chassis.errors import Conflict, InvalidInput
+from contracts.consultations import CommentIn, CommentOut, CommentPage, CommentSubmitted, MyInitiative, Status
+from contracts.identity import Principal
+from services.consultations import rules
+from services.consultations.handlers.reading import current_text, load
+
+
+def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -> CommentOut:
+    rules.require_participant(actor)
+    with uow.transaction() as store:
+        row = load(store, actor, cid)
+        if row.status != Status.active.value:
+            raise Conflict("Коментувати можна лише під час консультації", code="consultation_not_active")
+        if data.alternative_id is not None and not store.has_alternative(cid, data.alternative_id):
+            raise InvalidInput("Такої альтернативи в цій консультації немає", code="alternative_not_found",
+                               errors=[{"field": "alternative_id", "message": "не належить консультації"}])
+        if data.paragraph_id is not None:
+            version, text = current_text(store, cid)
+            if version is None or data.paragraph_id not in {p.id for p in text}:
+                raise InvalidInput("Такого пункту в чинній редакції немає", code="paragraph_not_found",
+                                   errors=[{"field": "paragraph_id", "message": "не належить чинній редакції"}])
+        # one author, one text, one consultation: serialised per author and consultation, so two
+        # identical posts sent at once cannot both pass
+        store.serialise_author(cid, actor.person_id)
+        if any(rules.same_text(body, data.body) for body in store.bodies_by(cid, actor.person_id)):
+            raise Conflict("Ви вже надіслали такий самий коментар до цієї консультації", code="duplicate_comment",
+                           errors=[{"field": "body", "message": "такий самий текст уже надіслано"}])
+        comment_id = uuid.uuid4()
+        created = store.add_comment(id=comment_id, consultation_id=cid, author_id=actor.person_id,
+                                    author_name=actor.full_name, alternative_id=data.alternative_id,
+                                    paragraph_id=data.paragraph_id, body=data.body)
+        store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
+                                         author_name=actor.full_name, alternative_id=data.alternative_id,
+                                         paragraph_id=data.paragraph_id, body=data.body,
+                                         submitted_at=created["created_at"]))
+        return rules.comment_out(created, actor)
+
+
+def list_comments(uow, actor: Principal | None, cid: uuid.UUID, page: int, per_page: int, newest_first: bool,
+                  alternative_id: uuid.UUID | None, paragraph_id: uuid.UUID | None = None) -> CommentPage:
+    """Published comments, plus the actor's own pending or rejected ones (only they see those)."""
+    with uow.transaction() as store:
+        load(store, actor, cid)
+        total, rows = store.comment_page(cid, actor.person_id if actor is not None else None, page, per_page,
+                                         newest_first, alternative_id, paragraph_id)
+    return CommentPage(items=[rules.comment_out(r, actor) for r in rows], total=total, page=page, per_page=per_page)
+
+
+def my_comments(uow, actor: Principal) -> list[CommentOut]:
+    """The author's comments with their status and, when rejected, the grounds (R-3.9)."""
+    with uow.transaction() as store:
+        return [rules.comment_out(r, actor) for r in store.comments_by(actor.person_id)]
+
+
+def my_initiatives(uow, actor: Principal) -> list[MyInitiative]:
+    """The initiator's initiatives, newest first, with status and the grounds or conclusion (R-3.10,
+    R-3.11): whatever became of them, the initiator keeps seeing them here."""
+    with uow.transaction() as store:
+        return [MyInitiative.model_validate(r._asdict()) for r in store.initiatives_of(actor.person_id)]
