@@ -78,9 +78,12 @@ def service_grant(service: str, sources: list[str] | None = None) -> Grant:
 
 
 def gateway_grant() -> Grant:
+    """RPC, and each worker's session-cache queue bound to ``registry.events`` (gateway.session_cache)."""
     reply = rf"rpc\.reply-{STANDALONE_PROXY}-{UUID}"
-    return Grant(user=GATEWAY, configure=_any("nameko-rpc", reply), write=_any("nameko-rpc", reply),
-                 read=_any("nameko-rpc", reply))
+    sessions = rf"gateway-sessions-{UUID}"
+    return Grant(user=GATEWAY, configure=_any("nameko-rpc", reply, sessions),
+                 write=_any("nameko-rpc", reply, sessions),
+                 read=_any("nameko-rpc", reply, sessions, r"registry\.events"))
 
 
 def city_grant(name: str) -> Grant:

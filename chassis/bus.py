@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
+from amqp.exceptions import MessageNacked
 from kombu import Connection, Exchange, Producer
 
 from chassis.settings import get_settings
@@ -50,6 +52,10 @@ def retry_exchange(service: str) -> Exchange:
 
 
 class ConfirmingPublisher:
+    """Persistent publishes on one channel in confirm mode. :meth:`publish_many` sends a batch and
+    then waits once for the broker's confirms of all of it (one round trip per batch, not per
+    message); :meth:`publish` is a batch of one."""
+
     def __init__(self, amqp_uri: str, connect_timeout: float = 5.0, publish_timeout: float | None = None):
         self.amqp_uri = amqp_uri
         self.connect_timeout = connect_timeout
@@ -58,16 +64,34 @@ class ConfirmingPublisher:
         self._conn: Connection | None = None
         self._producer: Producer | None = None
         self._lock = threading.Lock()
+        self._sent = 0  # delivery tags the broker numbers from 1 on a channel in confirm mode
+        self._unconfirmed: set[int] = set()
+        self._nacked = 0
 
     def _ensure(self) -> Producer:
         if self._producer is None:
-            conn = Connection(self.amqp_uri, connect_timeout=self.connect_timeout,
-                              transport_options={"confirm_publish": True})
+            conn = Connection(self.amqp_uri, connect_timeout=self.connect_timeout)
             # AMQP_URI may list several brokers of a cluster ("amqp://a;amqp://b"): try each once
             conn.ensure_connection(max_retries=max(1, len(conn.alt)), interval_start=0)
+            channel = conn.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            self._sent, self._unconfirmed, self._nacked = 0, set(), 0
             self._conn = conn
-            self._producer = Producer(conn.channel())
+            self._producer = Producer(channel, auto_declare=False)
         return self._producer
+
+    def _on_ack(self, tag: int, multiple: bool) -> None:
+        if multiple:
+            self._unconfirmed = {t for t in self._unconfirmed if t > tag}
+        else:
+            self._unconfirmed.discard(tag)
+
+    def _on_nack(self, tag: int, multiple: bool) -> None:
+        before = len(self._unconfirmed)
+        self._on_ack(tag, multiple)
+        self._nacked += before - len(self._unconfirmed)
 
     def publish(self, body: dict, *, exchange: Exchange | str, routing_key: str,
                 headers: dict | None = None, message_id: str | None = None,
@@ -75,15 +99,45 @@ class ConfirmingPublisher:
                 content_encoding: str | None = None) -> None:
         """Publish one persistent message and wait for the broker's confirm: ``body`` as JSON, or
         raw bytes as they are when ``content_type`` is given (a body that could not be decoded)."""
+        self.publish_many([dict(body=body, exchange=exchange, routing_key=routing_key, headers=headers,
+                                message_id=message_id, expiration=expiration, content_type=content_type,
+                                content_encoding=content_encoding)])
+
+    def publish_many(self, messages: list[dict]) -> None:
+        """Publish every message (keyword arguments of :meth:`publish`), then wait for all their
+        confirms at once, at most ``publish_timeout``. Raises if any is refused or unconfirmed: the
+        caller then treats the whole batch as not sent (sending it again is what consumers absorb)."""
+        if not messages:
+            return
         with self._lock:
             try:
-                self._ensure().publish(
-                    body, exchange=exchange, routing_key=routing_key,
-                    serializer=None if content_type else "json", content_type=content_type,
-                    content_encoding=content_encoding,
-                    delivery_mode=2, headers=headers or {}, message_id=message_id,
-                    expiration=expiration, retry=False, declare=[], timeout=self.publish_timeout,
-                    confirm_timeout=self.publish_timeout)
+                producer = self._ensure()
+                channel = producer.channel
+                for m in messages:
+                    body, content_type, content_encoding = producer._prepare(  # noqa: SLF001
+                        m["body"], None if m.get("content_type") else "json", m.get("content_type"),
+                        m.get("content_encoding"), None, m.get("headers") or {})
+                    properties = {"delivery_mode": 2}
+                    if m.get("message_id"):
+                        properties["message_id"] = m["message_id"]
+                    if m.get("expiration") is not None:
+                        properties["expiration"] = str(int(m["expiration"] * 1000))
+                    message = channel.prepare_message(body, 0, content_type, content_encoding,
+                                                      m.get("headers") or {}, properties)
+                    exchange = m["exchange"]
+                    channel.basic_publish(message, exchange=getattr(exchange, "name", exchange),
+                                          routing_key=m["routing_key"], timeout=self.publish_timeout)
+                    self._sent += 1
+                    self._unconfirmed.add(self._sent)
+                deadline = time.monotonic() + self.publish_timeout
+                while self._unconfirmed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(f"{len(self._unconfirmed)} publishes unconfirmed after "
+                                           f"{self.publish_timeout:g} s")
+                    self._conn.drain_events(timeout=remaining)
+                if self._nacked:
+                    raise MessageNacked(f"the broker refused {self._nacked} of {len(messages)} messages")
             except Exception:
                 self.close(graceful=False)
                 raise

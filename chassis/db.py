@@ -19,8 +19,10 @@ from chassis.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def make_engine(service: str, settings: Settings | None = None, read: bool = False) -> Engine:
-    """The service's engine; ``read``: on ``DATABASE_READ_URL`` (a replica) when it is set.
+def make_engine(service: str, settings: Settings | None = None, read: bool = False,
+                relay: bool = False) -> Engine:
+    """The service's engine; ``read``: on ``DATABASE_READ_URL`` (a replica) when it is set;
+    ``relay``: the outbox relay's own, one connection without a pre-ping on checkout.
 
     Behind PgBouncer in transaction mode (docs/kubernetes.md, "PgBouncer"): a startup option such
     as the idle-in-transaction timeout is refused by PgBouncer (set ``DB_IDLE_IN_TRANSACTION_SECONDS=0``
@@ -34,8 +36,9 @@ def make_engine(service: str, settings: Settings | None = None, read: bool = Fal
     if not settings.db_prepared_statements:
         args["prepare_threshold"] = None
     url = settings.service_read_db_url(service) if read else settings.service_db_url(service)
-    return create_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
-                         pool_pre_ping=True, pool_recycle=1800, connect_args=args,
+    pool_size, overflow = (1, 0) if relay else (settings.pool_size, settings.db_max_overflow)
+    return create_engine(url, pool_size=pool_size, max_overflow=overflow,
+                         pool_pre_ping=not relay, pool_recycle=1800, connect_args=args,
                          poolclass=metrics.MeasuredQueuePool)
 
 
@@ -129,8 +132,9 @@ class Db:
             with Session(self.engine, expire_on_commit=False) as session:
                 with session.begin():
                     yield session
-                if session.info.pop("outbox_dirty", False) and self.relay is not None:
-                    self.relay.kick()
+                new_events = session.info.pop("outbox_new", None)
+                if new_events and self.relay is not None:
+                    self.relay.submit(new_events)
         except DatabaseSilent as exc:
             log.warning("database connection dropped: %s", exc)
             raise Unavailable("База даних не відповідає; спробуйте пізніше", code="database_silent") from None
@@ -156,6 +160,7 @@ class Database(DependencyProvider):
         self.engine: Engine | None = None
         self.read_engine: Engine | None = None
         self.relay: OutboxRelay | None = None
+        self.relay_engine: Engine | None = None
 
     def setup(self):
         settings = get_settings()
@@ -168,11 +173,15 @@ class Database(DependencyProvider):
         tracing.setup(service)
         tracing.instrument_engine(self.engine)
         metrics.install_scrape_collector(service, lambda: self.engine)
-        if settings.sql_count:
-            count_statements(self.engine)
         if self.outbox:
-            self.relay = OutboxRelay(self.engine, settings.amqp_uri, service,
+            self.relay_engine = make_engine(service, settings, relay=True)
+            bound_silence(self.relay_engine, settings.db_silence_seconds)
+            self.relay = OutboxRelay(self.relay_engine, settings.amqp_uri, service,
                                      settings.outbox_poll_seconds)
+        if settings.sql_count:
+            for engine in (self.engine, self.relay_engine):
+                if engine is not None:
+                    count_statements(engine)
 
     def start(self):
         from chassis.ops_http import add_check
@@ -193,7 +202,7 @@ class Database(DependencyProvider):
     def stop(self):
         if self.relay is not None:
             self.relay.stop()
-        for engine in (self.engine, self.read_engine):
+        for engine in (self.engine, self.read_engine, self.relay_engine):
             if engine is not None:
                 engine.dispose()
 

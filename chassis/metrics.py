@@ -46,7 +46,7 @@ TIMER_INTERVAL = Gauge("econsult_timer_interval_seconds", "The timer's interval"
 TIMER_SECONDS = Histogram("econsult_timer_duration_seconds", "Timer runs, by outcome",
                           ["service", "timer", "outcome"], buckets=SLOW)
 OUTBOX_PUBLISH_SECONDS = Histogram("econsult_outbox_publish_duration_seconds",
-                                   "One outbox event published and confirmed by the broker", ["service"],
+                                   "A batch of outbox events published and confirmed by the broker", ["service"],
                                    buckets=FAST)
 OUTBOX_PUBLISHED = Counter("econsult_outbox_published_total", "Outbox events published", ["service"])
 OUTBOX_PRUNED = Counter("econsult_retention_pruned_rows_total", "Rows removed by retention "

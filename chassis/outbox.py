@@ -1,22 +1,29 @@
-"""Transactional outbox (DESIGN, "Contracts": facts are never lost between commit and bus).
+"""Transactional outbox (docs/events.md): facts are never lost between commit and bus.
 
 A service calls :func:`add_event` inside the transaction that makes the change; the row commits or
-rolls back with it. The relay (:class:`OutboxRelay`, run by every service instance) claims unsent
-rows with ``FOR UPDATE SKIP LOCKED``, publishes each to ``<service>.events`` with publisher
-confirms, then marks them sent in the same transaction. If the broker is unreachable the rows wait
-and the relay retries with backoff; a crash after publishing but before marking re-publishes, which
-consumers absorb because they dedupe by ``event_id``.
+rolls back with it. Right after the commit the instance's relay (:class:`OutboxRelay`) is handed
+the new events and publishes them at once: it claims their rows (``UPDATE … published_at = now()
+… FOR UPDATE SKIP LOCKED … RETURNING``, one statement for the whole batch), publishes each with
+publisher confirms awaited once per batch, and commits. A transaction that rolled back left no row,
+so nothing of it is claimed or published. Every ``OUTBOX_POLL_SECONDS`` the relay also polls for
+rows left unsent (the broker was down, or the process died between commit and publish) and
+publishes them the same way. A claim is a row lock held until the publish is confirmed: a crash in
+between rolls it back and the poller of any instance sends the event again, which consumers absorb
+because they dedupe by ``event_id``. While the broker is unreachable the rows wait and the relay
+retries with backoff.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
+from typing import NamedTuple
 
 from sqlalchemy import (BigInteger, Column, DateTime, Index, MetaData, PrimaryKeyConstraint,
                         String, Table, Uuid, func, select, text, update)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from chassis import metrics, tracing
@@ -50,58 +57,93 @@ processed_events = Table(
     PrimaryKeyConstraint("handler", "event_id"),
 )
 
+# The poller leaves a row this young to the relay that committed it (it is on its way already).
+FRESH_SECONDS = 1.0
+
+
+class OutboxRow(NamedTuple):
+    event_id: object
+    type: str
+    envelope: dict
+    request_id: str | None
+
 
 def add_event(session: Session, data: EventData) -> Envelope:
     """Write ``data`` as an event into the outbox, inside the caller's transaction: one envelope per
     version of its type still published (each its own event id; consumers pick a version); returns
     the envelope of ``data``'s own version."""
     traceparent = tracing.current_traceparent() if tracing.enabled() else None
+    request_id = current_request_id()
     envelopes = [make_envelope(d) for d in every_version(data)]
     for env in envelopes:
         stored = env.model_dump(mode="json")
         if traceparent:
             stored[tracing.OUTBOX_KEY] = traceparent
         session.execute(outbox.insert().values(
-            event_id=env.event_id, type=env.type, envelope=stored, request_id=current_request_id()))
-    session.info["outbox_dirty"] = True
+            event_id=env.event_id, type=env.type, envelope=stored, request_id=request_id))
+        session.info.setdefault("outbox_new", []).append(OutboxRow(env.event_id, env.type, stored, request_id))
     return envelopes[0]
 
 
-def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
-               batch: int = 100) -> int:
-    """Publish up to ``batch`` unsent events; returns how many went out."""
+def _publish(conn: Connection, publisher: ConfirmingPublisher, service: str, rows: list[OutboxRow]) -> None:
+    """Publish the claimed ``rows`` (their locks held by ``conn``'s open transaction), one confirm
+    wait for all of them."""
+    fault_point("outbox.before_publish")  # drills: the change is committed, nothing published
     exchange = event_exchange(service)
-    with tracing.suppressed(), engine.begin() as conn:
-        rows = conn.execute(
-            select(outbox.c.id, outbox.c.type, outbox.c.envelope, outbox.c.request_id,
-                   outbox.c.event_id)
-            .where(outbox.c.published_at.is_(None)).order_by(outbox.c.id)
-            .limit(batch).with_for_update(skip_locked=True)).all()
-        if not rows:
-            return 0
-        fault_point("outbox.before_publish")  # drills: the change is committed, nothing published
-        traceparents = []
-        for row in rows:
-            envelope = dict(row.envelope)
-            traceparent = envelope.pop(tracing.OUTBOX_KEY, None)
-            traceparents.append(traceparent)
+    messages, traceparents = [], []
+    for row in rows:
+        envelope = dict(row.envelope)
+        traceparent = envelope.pop(tracing.OUTBOX_KEY, None)
+        traceparents.append(traceparent)
+        headers = {"nameko.request_id": row.request_id} if row.request_id else {}
+        if tracing.enabled():
             with tracing.publish_span(service, row.type, traceparent):
-                headers = {"nameko.request_id": row.request_id} if row.request_id else {}
-                if tracing.enabled():
-                    headers["nameko.traceparent"] = tracing.current_traceparent()
-                started = time.perf_counter()
-                publisher.publish(envelope, exchange=exchange, routing_key=row.type,
-                                  headers=headers, message_id=str(row.event_id))
-                metrics.OUTBOX_PUBLISH_SECONDS.labels(service).observe(time.perf_counter() - started)
-        fault_point("outbox.after_publish")  # drills: published, not yet marked: sent again later
-        conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
-                     .values(published_at=func.now()))
+                headers["nameko.traceparent"] = tracing.current_traceparent()
+        messages.append(dict(body=envelope, exchange=exchange, routing_key=row.type, headers=headers,
+                             message_id=str(row.event_id)))
+    started = time.perf_counter()
+    publisher.publish_many(messages)
+    metrics.OUTBOX_PUBLISH_SECONDS.labels(service).observe(time.perf_counter() - started)
+    fault_point("outbox.after_publish")  # drills: published, not yet marked: sent again later
     metrics.OUTBOX_PUBLISHED.labels(service).inc(len(rows))
-    for row, traceparent in zip(rows, traceparents):  # each line: the request and trace of its change
-        set_request_id(row.request_id)
-        with tracing.attached(traceparent):
-            log.info("event published", extra={"event_type": row.type, "event_id": str(row.event_id)})
-    set_request_id(None)
+    if log.isEnabledFor(logging.DEBUG):  # each line: the request and trace of its change
+        for row, traceparent in zip(rows, traceparents):
+            set_request_id(row.request_id)
+            with tracing.attached(traceparent):
+                log.debug("event published", extra={"event_type": row.type, "event_id": str(row.event_id)})
+        set_request_id(None)
+
+
+def relay_once(engine: Engine, publisher: ConfirmingPublisher, service: str,
+               batch: int = 100, min_age: float = 0.0) -> int:
+    """The poller: publish up to ``batch`` unsent events at least ``min_age`` seconds old; returns
+    how many went out."""
+    with tracing.suppressed(), engine.begin() as conn:
+        query = (select(outbox.c.id, outbox.c.event_id, outbox.c.type, outbox.c.envelope, outbox.c.request_id)
+                 .where(outbox.c.published_at.is_(None)))
+        if min_age:
+            query = query.where(outbox.c.created_at < func.now() - text(f"interval '{float(min_age)} seconds'"))
+        found = conn.execute(query.order_by(outbox.c.id).limit(batch).with_for_update(skip_locked=True)).all()
+        if not found:
+            return 0
+        rows = [OutboxRow(r.event_id, r.type, r.envelope, r.request_id) for r in found]
+        _publish(conn, publisher, service, rows)
+        conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in found])).values(published_at=func.now()))
+    return len(rows)
+
+
+CLAIM = text("UPDATE outbox SET published_at = now() WHERE id IN (SELECT id FROM outbox WHERE event_id = "
+             "ANY(:ids) AND published_at IS NULL FOR UPDATE SKIP LOCKED) RETURNING event_id")
+
+
+def relay_fresh(engine: Engine, publisher: ConfirmingPublisher, service: str, fresh: list[OutboxRow]) -> int:
+    """Publish events just committed by this instance: one statement claims and marks them (rows
+    another relay holds or has sent are skipped), the publish is confirmed, then the mark commits."""
+    with tracing.suppressed(), engine.begin() as conn:
+        claimed = set(conn.execute(CLAIM, {"ids": [r.event_id for r in fresh]}).scalars())
+        rows = [r for r in fresh if r.event_id in claimed]
+        if rows:
+            _publish(conn, publisher, service, rows)
     return len(rows)
 
 
@@ -112,35 +154,62 @@ def unpublished_count(engine: Engine) -> int:
 
 
 class OutboxRelay:
-    """The relay loop of one service instance: wakes on a local kick or every poll interval."""
+    """The relay of one service instance: publishes what this instance commits as soon as it is
+    committed (:meth:`submit`), and polls every ``poll_seconds`` for anything left unsent.
+    ``engine`` is its own (one connection, no pre-ping: a broken connection fails one attempt, the
+    pool drops it and the retry connects afresh)."""
 
-    def __init__(self, engine: Engine, amqp_uri: str, service: str, poll_seconds: float = 0.5):
-        self.engine, self.service, self.poll_seconds = engine, service, poll_seconds
+    def __init__(self, engine: Engine, amqp_uri: str, service: str, poll_seconds: float = 0.5,
+                 batch: int = 100):
+        self.engine, self.service, self.poll_seconds, self.batch = engine, service, poll_seconds, batch
         self.publisher = ConfirmingPublisher(amqp_uri)
+        self.fresh: collections.deque[OutboxRow] = collections.deque()
         self.wakeup = threading.Event()
         self.running = False
+
+    def submit(self, rows: list[OutboxRow]) -> None:
+        """Events of a transaction that has just committed: publish them now."""
+        self.fresh.extend(rows)
+        self.wakeup.set()
 
     def kick(self) -> None:
         self.wakeup.set()
 
+    def _step(self, poll_due: bool) -> int:
+        if self.fresh:
+            take = [self.fresh.popleft() for _ in range(min(self.batch, len(self.fresh)))]
+            return relay_fresh(self.engine, self.publisher, self.service, take)
+        if poll_due:
+            return relay_once(self.engine, self.publisher, self.service, self.batch, FRESH_SECONDS)
+        return 0
+
     def run(self) -> None:
         self.running = True
         failures = 0
+        next_poll = 0.0
         while self.running:
+            now = time.monotonic()
+            poll_due = not self.fresh and now >= next_poll
+            if poll_due:
+                next_poll = now + self.poll_seconds
             try:
-                sent = relay_once(self.engine, self.publisher, self.service)
+                sent = self._step(poll_due)
                 if failures:
                     log.info("outbox relay recovered after %d failed attempts", failures)
                 failures = 0
             except (Exception, DatabaseSilent) as exc:
                 failures += 1
+                self.fresh.clear()  # their rows wait in the outbox: the poller sends them
                 delay = min(0.25 * 2 ** failures, 5.0)
                 log.warning("outbox relay cannot publish (%s: %s); events wait in the outbox, "
                             "retrying in %.1f s", type(exc).__name__, exc, delay)
                 time.sleep(delay)
+                next_poll = 0.0
                 continue
-            if sent == 0:
-                self.wakeup.wait(self.poll_seconds)
+            if poll_due and sent >= self.batch:
+                next_poll = 0.0  # a backlog: poll again at once
+            if not self.fresh:
+                self.wakeup.wait(max(0.0, next_poll - time.monotonic()))
                 self.wakeup.clear()
 
     def stop(self) -> None:

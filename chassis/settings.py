@@ -21,8 +21,13 @@ class Settings(BaseSettings):
     amqp_uri: str = Field("amqp://guest:guest@localhost:5672/", description="RabbitMQ connection URI")
     database_url: str = Field("postgresql://postgres@localhost:5432", description="PostgreSQL server; a database per service")
     db_prefix: str = Field("econsult_", description="database name = prefix + service name")
-    db_pool_size: int = Field(2, description="pooled connections per service instance")
-    db_max_overflow: int = Field(10, description="extra connections per instance; keep replicas × services × (pool + overflow) < max_connections")
+    db_pool_size: int = Field(0, ge=0, description="connections a service instance keeps open; 0: MAX_WORKERS, one "
+                              "per concurrent worker (a smaller pool opens and closes PostgreSQL backends in "
+                              "bursts under load). Budget per instance: pool + DB_MAX_OVERFLOW + 1 (the outbox "
+                              "relay's own), docs/scaling.md")
+    db_max_overflow: int = Field(4, ge=0, description="connections beyond the pool, opened and closed on demand "
+                                 "(an instance's own threads: timers, senders, readiness checks); keep replicas × "
+                                 "services × (pool + overflow + 1) < max_connections (or PgBouncer's max_client_conn)")
     db_idle_in_transaction_seconds: float = Field(60.0, ge=0, description="PostgreSQL ends a session left idle "
                                                   "inside a transaction this long (a client gone half-open "
                                                   "would otherwise hold its locks for ever); 0: off")
@@ -49,7 +54,9 @@ class Settings(BaseSettings):
                                 "half-open broker connection is noticed after about twice this")
     amqp_publish_timeout: float = Field(10.0, gt=0, description="longest wait for a publish and its confirm (s)")
     max_workers: int = Field(16, description="concurrent workers per service instance")
-    outbox_poll_seconds: float = Field(0.5, description="outbox relay poll interval (s)")
+    outbox_poll_seconds: float = Field(0.5, description="how often the outbox relay looks for events left "
+                                       "unsent (broker down, a process killed after its commit); new "
+                                       "events go out right after their commit (s)")
     event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
     fault_point: str = Field("", description="test-only: SIGKILL at this point once (chassis.faults); "
                                              "refused when APP_ENV=production")
@@ -67,6 +74,10 @@ class Settings(BaseSettings):
     # identity and sessions (issue: Registry and identity)
     secret_key: str = Field(DEV_SECRET, description="signs session tokens and cookies; set in production")
     session_ttl_minutes: int = Field(12 * 60, description="session lifetime")
+    session_cache_seconds: float = Field(30.0, ge=0, description="each gateway worker keeps a resolved session "
+                                         "this long at most, dropped at once by the registry's events (logout, "
+                                         "consent, erasure, roles); a revoked session is refused within this "
+                                         "bound even if an event is missed (docs/identity.md); 0: off")
     community_code: str = Field("UA-DEMO-COMMUNITY", description="the community's КАТОТТГ code (R-1.3); set it")
     oauth_authorize_url: str = Field("https://id.gov.ua/", description="identity provider: authorization endpoint")
     oauth_token_url: str = Field("https://id.gov.ua/get-access-token", description="identity provider: token endpoint")
@@ -173,6 +184,16 @@ class Settings(BaseSettings):
                                   "dead letters replayed)")
     retention_batch: int = Field(1000, ge=1, description="rows deleted per statement by the retention timer")
     retention_interval_seconds: float = Field(3600.0, gt=0, description="how often each instance prunes")
+
+    @property
+    def pool_size(self) -> int:
+        """Connections each service instance keeps: DB_POOL_SIZE, or MAX_WORKERS when it is 0."""
+        return self.db_pool_size or self.max_workers
+
+    @property
+    def connections_per_instance(self) -> int:
+        """The most PostgreSQL connections one service instance opens (the relay's own included)."""
+        return self.pool_size + self.db_max_overflow + 1
 
     def service_db_url(self, service: str) -> str:
         """SQLAlchemy URL of one service's own database (psycopg 3 driver)."""

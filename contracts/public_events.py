@@ -46,6 +46,8 @@ PRIVATE: dict[tuple[str, str], str] = {
     ("registry", "person_erased"): "about a person",
     ("registry", "role_granted"): "about a person",
     ("registry", "role_revoked"): "about a person",
+    ("registry", "session_revoked"): "about a person's session",
+    ("registry", "consent_given"): "about a person",
 }
 
 # (source, type, version) → the data fields published of a version after the first (docs/events.md,
@@ -74,14 +76,6 @@ def selectors() -> list[str]:
     for _, t, v in LATER_VERSIONS:
         named.setdefault(t, []).append(v)
     return sorted([*named, *(f"{t}.v{v}" for t, vs in named.items() for v in vs)])
-
-
-def parse_selector(value: str) -> tuple[str, int]:
-    """``decision_published`` → (decision_published, 1); ``decision_published.v2`` → (…, 2)."""
-    name, dot, version = value.rpartition(".v")
-    if dot and version.isdigit():
-        return name, int(version)
-    return value, 1
 
 
 def subject_of(data: dict) -> str | None:

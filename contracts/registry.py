@@ -3,7 +3,7 @@ Who is acting (``Principal``, ``Role``) and the R-1.3 eligibility rule live in `
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -238,6 +238,22 @@ class PersonErased(EventData):
 
     person_id: uuid.UUID
     erased_at: datetime
+
+
+@event("registry", "session_revoked")
+class SessionRevoked(EventData):
+    """A session ended before its time (logout): its token stops working."""
+
+    session_id: uuid.UUID
+    person_id: uuid.UUID
+
+
+@event("registry", "consent_given")
+class ConsentGiven(EventData):
+    """A person agreed to the processing of their personal data (this version of the consent text)."""
+
+    person_id: uuid.UUID
+    consent_version: str
 
 
 @event("registry", "role_granted")

@@ -94,13 +94,19 @@ def install(app: Flask, settings: Settings) -> None:
         address = request.remote_addr or "unknown"
         rpc = current_app.extensions["rpc"]
         session_id = auth.session_to_resolve() if rule not in LOGIN_RULES else None
-        if session_id:
+        cached = auth.cached_principal(session_id) if session_id else None
+        if cached is not None:  # the session cache knows the caller: only the counting is left
+            auth.remember(cached)
+            wait = rpc.call("registry", "rate_hit",
+                            buckets(settings, rule, method, address, str(cached.person_id)))
+        elif session_id:
             # One round trip for an authenticated write: the registry resolves the session and counts
             # the request (before: resolve_session and rate_hit, two RPCs; docs/benchmarks.md).
+            generation = auth.cache_generation()
             found = rpc.call("registry", "resolve_and_hit", session_id,
                              buckets(settings, rule, method, address, None), person_bucket(settings))
             if found["principal"] is not None:
-                auth.remember(found["principal"])
+                auth.remember(found["principal"], session_id, generation)
             wait = found["wait"]
         else:
             wanted = buckets(settings, rule, method, address,

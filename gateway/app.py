@@ -19,6 +19,7 @@ from gateway.openapi import ApiSpec
 from gateway.problems import register_error_handlers
 from gateway.rpc import RpcPool
 from gateway.web import register as web_pages
+from gateway.session_cache import Listener, SessionCache
 
 log = logging.getLogger("gateway.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -42,6 +43,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_attachment_mb * 1024 * 1024) + 64 * 1024
     app.extensions["rpc"] = RpcPool(settings.amqp_uri, settings.rpc_timeout)
+    if settings.session_cache_seconds > 0:
+        cache = app.extensions["session_cache"] = SessionCache(settings.session_cache_seconds)
+        app.extensions["session_listener"] = Listener(cache, settings.amqp_uri, settings.amqp_heartbeat).start()
 
     spec = build_spec()
     spec.dev_login = settings.auth_dev_login

@@ -1,6 +1,7 @@
 """Who is calling: signed, expiring session tokens (Bearer for API clients, an HttpOnly SameSite
 cookie with a double-submit CSRF token for browsers), resolved by the registry, which also knows
-whether the session was revoked (logout, erasure)."""
+whether the session was revoked (logout, erasure); kept briefly by each worker
+(gateway.session_cache), dropped by the registry's events."""
 from __future__ import annotations
 
 import hashlib
@@ -123,9 +124,36 @@ def session_to_resolve() -> str | None:
     return session_id
 
 
-def remember(principal: dict) -> None:
-    """The caller as the registry resolved it for this request (see gateway.abuse)."""
-    g.principal = Principal.model_validate(principal)
+def _cache():
+    return current_app.extensions.get("session_cache")
+
+
+def cached_principal(session_id: str) -> Principal | None:
+    """The session as this worker resolved it lately (gateway.session_cache), or None."""
+    cache = _cache()
+    return cache.get(session_id) if cache is not None else None
+
+
+def cache_generation() -> int:
+    """Read before asking the registry; :func:`remember` caches only if nothing changed since."""
+    cache = _cache()
+    return cache.generation if cache is not None else 0
+
+
+def remember(principal: dict | Principal, session_id: str | None = None, generation: int | None = None) -> None:
+    """The caller as the registry resolved it for this request (see gateway.abuse); kept in the
+    session cache when ``session_id`` and the ``generation`` read before the lookup are given."""
+    g.principal = principal if isinstance(principal, Principal) else Principal.model_validate(principal)
+    cache = _cache()
+    if cache is not None and session_id is not None and generation is not None:
+        cache.put(session_id, str(g.principal.person_id), g.principal, generation)
+
+
+def forget_person(person_id) -> None:
+    """After a change to a person made through this worker: no wait for the registry's event."""
+    cache = _cache()
+    if cache is not None:
+        cache.drop_person(str(person_id))
 
 
 def current_principal() -> Principal | None:
@@ -133,18 +161,23 @@ def current_principal() -> Principal | None:
     if "principal" in g:
         return g.principal
     token, from_cookie = _token_from_request()
-    principal = None
-    if token:
-        session_id = read_token(token)
-        if from_cookie and request.method not in SAFE_METHODS:
-            check_csrf()
-        try:
-            principal = Principal.model_validate(
-                current_app.extensions["rpc"].call("registry", "resolve_session", session_id))
-        except NotFound:
-            raise Unauthorized("Сесію завершено, увійдіть знову", code="session_revoked") from None
-    g.principal = principal
-    return principal
+    if not token:
+        g.principal = None
+        return None
+    session_id = read_token(token)
+    if from_cookie and request.method not in SAFE_METHODS:
+        check_csrf()
+    principal = cached_principal(session_id)
+    if principal is not None:
+        g.principal = principal
+        return principal
+    generation = cache_generation()
+    try:
+        found = current_app.extensions["rpc"].call("registry", "resolve_session", session_id)
+    except NotFound:
+        raise Unauthorized("Сесію завершено, увійдіть знову", code="session_revoked") from None
+    remember(found, session_id, generation)
+    return g.principal
 
 
 def require_login() -> Principal:

@@ -134,6 +134,7 @@ def register(spec: ApiSpec):
     def auth_logout():
         principal = auth.require_login()
         rpc("logout", str(principal.session_id))
+        auth.forget_person(principal.person_id)
         resp = _no_content()
         auth.clear_session_cookies(resp)
         return resp
@@ -152,7 +153,10 @@ def register(spec: ApiSpec):
     @api.route("/me/consent", "POST", summary="Give consent to personal-data processing (R-3.5)",
                body=ConsentIn, response=MeOut, tags=["cabinet"], auth="login")
     def me_consent(body: ConsentIn):
-        return MeOut(**rpc("give_consent", str(auth.require_login().person_id), body.model_dump()))
+        person_id = auth.require_login().person_id
+        out = MeOut(**rpc("give_consent", str(person_id), body.model_dump()))
+        auth.forget_person(person_id)
+        return out
 
     @api.route("/me", "PUT", summary="Update my contacts, interests and e-mail preference (R-2.4); "
                "omitted fields stay", body=MeUpdate, response=MeOut, tags=["cabinet"], auth="consent")
@@ -164,7 +168,9 @@ def register(spec: ApiSpec):
                "published comments stay public with the author's name", status=204, tags=["cabinet"],
                auth="login")
     def me_delete():
-        rpc("erase_me", str(auth.require_login().person_id))
+        person_id = auth.require_login().person_id
+        rpc("erase_me", str(person_id))
+        auth.forget_person(person_id)
         resp = _no_content()
         auth.clear_session_cookies(resp)
         return resp
@@ -206,14 +212,17 @@ def register(spec: ApiSpec):
                body=RoleGrant, response=RoleOut, status=201, tags=["admin"], auth=ADMIN,
                errors=(404, 409))
     def admin_grant(person_id: uuid.UUID, body: RoleGrant):
-        return RoleOut(**rpc("grant_role", str(auth.require_login().person_id), str(person_id),
-                             body.model_dump(mode="json"))), 201
+        out = RoleOut(**rpc("grant_role", str(auth.require_login().person_id), str(person_id),
+                            body.model_dump(mode="json")))
+        auth.forget_person(person_id)
+        return out, 201
 
     @api.route("/admin/persons/<uuid:person_id>/roles/<uuid:role_id>", "DELETE",
                summary="Revoke a role (audited)", status=204, tags=["admin"], auth=ADMIN,
                errors=(404, 409))
     def admin_revoke(person_id: uuid.UUID, role_id: uuid.UUID):
         rpc("revoke_role", str(auth.require_login().person_id), str(person_id), str(role_id))
+        auth.forget_person(person_id)
         return _no_content()
 
     @api.route("/admin/units", "POST", summary="Add a structural unit", body=UnitIn, response=UnitOut,

@@ -69,6 +69,7 @@ def cabinet_erase():
                                      "Видалення не підтверджено"))
             return page("erase.html", 422)
         identity.rpc("erase_me", str(me.person_id))
+        auth.forget_person(me.person_id)
         resp = redirect("/", 303)
         auth.clear_session_cookies(resp)
         notify("Згоду відкликано, контакти та інтереси видалено, сесію завершено.")

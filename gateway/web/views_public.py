@@ -171,6 +171,7 @@ def consent():
             forms.keep(forms.Invalid({"agree": "позначте, що погоджуєтеся"}, "Згоду не надано"))
             return page("consent.html", 422, text=text, next_path=back())
         identity.rpc("give_consent", str(me.person_id), {"version": text["version"]})
+        auth.forget_person(me.person_id)
         notify("Згоду надано. Тепер ви можете брати участь у консультаціях.")
         return redirect(back(), 303)
     return page("consent.html", text=text, next_path=back())
@@ -182,6 +183,7 @@ def logout():
     resp = redirect("/", 303)
     if me is not None:
         identity.rpc("logout", str(me.session_id))
+        auth.forget_person(me.person_id)
     auth.clear_session_cookies(resp)
     return resp
 

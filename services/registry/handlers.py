@@ -14,9 +14,9 @@ from datetime import date, datetime, timedelta
 from chassis.errors import Conflict, InvalidInput, NotFound
 from chassis.workdays import local_today
 from contracts.identity import Principal, Role, RoleOut, eligibility
-from contracts.registry import (AuditEntry, Consent, DevLoginIn, IdentityIn, InterestedPage, InterestedPerson,
+from contracts.registry import (AuditEntry, Consent, ConsentGiven, DevLoginIn, IdentityIn, InterestedPage, InterestedPerson,
                                 MeOut, MeUpdate, OrganisationIn, OrganisationOut, PersonErased, PersonRef,
-                                PersonRegistered, PersonUpdated, RoleGrant, RoleGranted, RoleRevoked, SessionOut,
+                                PersonRegistered, PersonUpdated, RoleGrant, RoleGranted, RoleRevoked, SessionOut, SessionRevoked,
                                 UnitIn, UnitOut)
 from services.registry import rules
 from services.registry.consent import CONSENT_VERSION
@@ -68,7 +68,9 @@ def login(uow, identity: IdentityIn, ttl: timedelta) -> SessionOut:
 
 def revoke_session(uow, session_id: uuid.UUID) -> None:
     with uow.transaction() as store:
-        store.revoke_session(session_id)
+        person_id = store.revoke_session(session_id)
+        if person_id is not None:  # the gateways drop the session from their caches (docs/identity.md)
+            store.add_event(SessionRevoked(session_id=session_id, person_id=person_id))
 
 
 def active_roles(store, person_id: uuid.UUID) -> list[RoleOut]:
@@ -162,6 +164,7 @@ def give_consent(uow, person_id: uuid.UUID, version: str) -> MeOut:
         person(store, person_id, lock=True)
         store.give_consent(person_id, version)
         audit(store, person_id, "consent_given", person_id, version=version)
+        store.add_event(ConsentGiven(person_id=person_id, consent_version=version))
         return me(store, person_id)
 
 

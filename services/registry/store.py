@@ -83,9 +83,10 @@ class Store(SqlStore):
     def login_session(self, session_id: uuid.UUID):
         return self.session.execute(select(sessions).where(sessions.c.id == session_id)).first()
 
-    def revoke_session(self, session_id: uuid.UUID) -> None:
-        self.session.execute(update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
-                             .values(revoked_at=func.now()))
+    def revoke_session(self, session_id: uuid.UUID) -> uuid.UUID | None:
+        """The session's person, if it was still open."""
+        return self.session.execute(update(sessions).where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+                                    .values(revoked_at=func.now()).returning(sessions.c.person_id)).scalar()
 
     def revoke_sessions_of(self, person_id: uuid.UUID, at: datetime) -> None:
         self.session.execute(update(sessions).where(sessions.c.person_id == person_id,

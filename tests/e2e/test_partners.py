@@ -141,3 +141,33 @@ def test_the_event_feed_pages_by_cursor_with_etag_and_retry_after(system, env, a
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.types"
     assert requests.get(base + "/api/v1/events").status_code == 401
     assert "/api/v1/events" in requests.get(base + "/openapi.json").json()["paths"]
+
+
+def test_every_use_of_a_key_is_attributed_in_the_log_and_the_metrics_never_with_the_key(system, env, admin):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    key = issue(admin)
+    for route, headers in (("/api/v1/consultations", {"X-Api-Key": key["key"]}),
+                           ("/api/v1/events", {"Authorization": f"Bearer {key['key']}"}),
+                           ("/api/v1/events", {"X-Api-Key": key["key"]})):
+        assert requests.get(system.base_url + route, headers=headers, timeout=10).status_code == 200
+
+    def counted() -> dict[str, float]:
+        body = requests.get(f"http://127.0.0.1:{env.vars['GATEWAY_METRICS_PORT']}/metrics", timeout=5).text
+        return {s.labels["route"]: s.value for fam in text_string_to_metric_families(body) for s in fam.samples
+                if s.name == "gateway_api_key_requests_total" and s.labels.get("key_id") == key["id"]}
+
+    assert wait_for(lambda: counted() == {"/api/v1/consultations": 1.0, "/api/v1/events": 2.0}, 10), counted()
+    import json
+
+    def lines() -> list[dict]:
+        out = []
+        for line in system.logs("gateway").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    assert wait_for(lambda: len([r for r in lines() if r.get("api_key") == key["id"]]) == 3, 10)
+    assert key["key"] not in system.logs("gateway")

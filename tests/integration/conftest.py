@@ -25,7 +25,7 @@ def probe_world(env):
     proxied = env.amqp_uri.replace(f"{url.hostname}:{url.port or 5672}", f"127.0.0.1:{proxy.port}")
     cluster = Cluster(env.vars, ROOT / "var" / "test-logs" / env.run_id, "")
     cluster.start("probe", [*cluster.commands["registry"][:-1], PROBE],
-                  env={"AMQP_URI": proxied, "EVENT_MAX_ATTEMPTS": "3"})
+                  env={"AMQP_URI": proxied, "EVENT_MAX_ATTEMPTS": "3", "LOG_LEVEL": "DEBUG"})
     with ClusterRpcProxy({"AMQP_URI": env.amqp_uri}, timeout=10) as rpc:
         cluster.wait_rpc(rpc, "probe")
         yield {"engine": engine, "proxy": proxy, "rpc": rpc, "cluster": cluster}

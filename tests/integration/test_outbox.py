@@ -10,7 +10,7 @@ from kombu import Connection, Queue
 
 import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis.bus import ConfirmingPublisher, event_exchange
-from chassis.db import Db
+from chassis.db import Db, make_engine
 from chassis.events import Envelope, make_envelope
 from chassis.outbox import unpublished_count
 from tests.support import probe
@@ -127,6 +127,7 @@ def test_failing_handler_is_dead_lettered_and_others_flow_on(env, probe_world):
 
 
 def test_the_relays_line_carries_the_request_id_of_the_change(env, probe_world):
+    """At DEBUG (the probe runs with LOG_LEVEL=DEBUG) the relay logs each event it published."""
     from chassis.log import set_request_id
 
     engine = probe_world["engine"]
@@ -146,3 +147,70 @@ def test_the_relays_line_carries_the_request_id_of_the_change(env, probe_world):
 
     assert wait_for(lambda: published_line() is not None), probe_world["cluster"].logs("probe")[-2000:]
     assert published_line()["request_id"] == rid
+
+
+def test_the_relay_publishes_a_commit_at_once_one_statement_and_one_confirm_wait_per_batch(env, probe_world):
+    """The events of a committed transaction go out from the relay's own engine with one claiming
+    statement and one wait for the broker's confirms, however many there are; a rolled-back
+    transaction hands it nothing."""
+    from sqlalchemy import event
+
+    from chassis.outbox import OutboxRelay
+
+    settings = env.settings()
+    relay_engine = make_engine("probe", settings, relay=True)
+    relay = OutboxRelay(relay_engine, env.amqp_uri, "probe", poll_seconds=60)
+    statements, waits = [], []
+    event.listen(relay_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    publish_many = relay.publisher.publish_many
+    relay.publisher.publish_many = lambda messages: (waits.append(len(messages)), publish_many(messages))[1]
+    tap = Tap(env.amqp_uri, "probe", "item_created")
+    try:
+        db = Db(probe_world["engine"], relay)
+        with pytest.raises(RuntimeError):
+            with db.transaction() as session:
+                probe.create_item(session, "відкочено до релею")
+                raise RuntimeError("rolled back")
+        assert not relay.fresh
+        with db.transaction() as session:
+            names = [f"партія {i}" for i in range(3)]
+            for name in names:
+                probe.create_item(session, name)
+        assert len(relay.fresh) == 3
+        assert relay._step(poll_due=False) == 3  # noqa: SLF001
+        assert len(statements) == 1 and statements[0].lstrip().startswith("UPDATE outbox"), statements
+        assert waits == [3]
+        got = tap.drain(10, until=3, where=lambda b: b["data"]["name"].startswith("партія"))
+        assert sorted(b["data"]["name"] for b in got) == names
+    finally:
+        relay.stop()
+        relay_engine.dispose()
+        tap.close()
+
+
+def test_the_relay_skips_an_event_another_relay_holds_and_never_sends_it_twice(env, probe_world):
+    """A row another instance's poller has claimed (locked) or sent is not published again."""
+    from sqlalchemy import func
+
+    from chassis.outbox import OutboxRelay, outbox
+
+    engine = probe_world["engine"]
+    relay_engine = make_engine("probe", env.settings(), relay=True)
+    relay = OutboxRelay(relay_engine, env.amqp_uri, "probe", poll_seconds=60)
+    tap = Tap(env.amqp_uri, "probe", "item_created")
+    try:
+        with Db(engine, relay).transaction() as session:
+            probe.create_item(session, "у чужих руках")
+        row = relay.fresh[0]
+        with engine.begin() as other:  # another relay claims the row, publishes it, marks it sent
+            other.execute(outbox.select().where(outbox.c.event_id == row.event_id).with_for_update())
+            assert relay._step(poll_due=False) == 0  # noqa: SLF001  (locked: skipped, no wait)
+            other.execute(outbox.update().where(outbox.c.event_id == row.event_id)
+                          .values(published_at=func.now()))
+        relay.submit([row])
+        assert relay._step(poll_due=False) == 0  # noqa: SLF001  (sent already)
+        assert tap.drain(1.5, where=lambda b: b["data"]["name"] == "у чужих руках") == []
+    finally:
+        relay.stop()
+        relay_engine.dispose()
+        tap.close()

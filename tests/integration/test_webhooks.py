@@ -336,3 +336,26 @@ def test_no_redirect_is_followed_answers_are_capped_and_every_delivery_checks_th
     finally:
         world.rpc("webhook_disable", late["id"])
         world.restart_notifications()
+
+
+def test_a_delivery_still_pending_past_the_window_fails_even_if_never_tried_again(world):
+    """The minute sweep (docs/webhooks.md): a delivery whose subscription was paused, so never tried
+    again, fails once the retry window is over, and its subscription is marked failing."""
+    from chassis.db import Db, make_engine
+    from services.notifications import webhook_domain as wd
+
+    sub = world.subscribe("/paused")
+    world.publish(1)
+    assert wait_for(lambda: world.settled(sub["id"], 1), 30)
+    with world.db() as conn:  # as if it had waited out a pause since long before the window
+        conn.execute("UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() + interval '1 day', "
+                     "created_at = now() - interval '61 seconds' WHERE subscription_id = %s", (sub["id"],))
+    engine = make_engine("notifications", world.env.settings())
+    with Db(engine).transaction() as session:
+        flipped = wd.expire(session, 60)
+    engine.dispose()
+    assert flipped in ([(uuid.UUID(sub["id"]), "ops@partner.example")], [])  # [] if the service's own sweep was first
+    assert world.statuses(sub["id"]) == {"failed": 1}
+    got = world.rpc("webhook_get", sub["id"])
+    assert got["status"] == "failing" and "within 60" in got["status_reason"]
+    world.rpc("webhook_disable", sub["id"])

@@ -63,8 +63,13 @@ def test_the_city_system_template_reads_events_only_through_its_own_queues():
         brokerusers.city_grant(".*")
 
 
-def test_the_gateway_calls_rpc_and_nothing_else():
+def test_the_gateway_calls_rpc_and_only_listens_to_the_registrys_events():
     g = brokerusers.gateway_grant()
     assert allowed(g.write, "nameko-rpc") and allowed(g.read, f"rpc.reply-standalone_rpc_proxy-{uuid.uuid4()}")
     for s in SERVICES:
         assert not allowed(g.write, f"{s}.events") and not allowed(g.read, f"rpc-{s}")
+        assert not allowed(g.configure, f"{s}.events")
+        assert allowed(g.read, f"{s}.events") == (s == "registry")  # the session cache's invalidations
+    own = f"gateway-sessions-{uuid.uuid4()}"
+    assert allowed(g.configure, own) and allowed(g.write, own) and allowed(g.read, own)
+    assert not allowed(g.configure, "gateway-sessions-x") and not allowed(g.read, "evt-registry-person_erased--x.y")

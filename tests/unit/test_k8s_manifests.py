@@ -280,12 +280,13 @@ def test_nginx_config_says_what_deploy_nginx_says():
 
 
 def test_connection_budget_fits_pgbouncer_and_max_connections():
-    """Every service at its maximum replicas holds at most (DB_POOL_SIZE + DB_MAX_OVERFLOW) client
-    connections to PgBouncer; PgBouncer holds at most instances × databases × default_pool_size
+    """Every service at its maximum replicas holds at most (DB_POOL_SIZE + DB_MAX_OVERFLOW + 1, the
+    outbox relay's own) client connections to PgBouncer; PgBouncer holds at most instances × databases × default_pool_size
     server connections, under the server's max_connections with room for the operator, the
     replication and the migration job (docs/scaling.md, "Connection budget")."""
     config = objects("production", "ConfigMap")["econsult-config"]["data"]
-    per_instance = int(config["DB_POOL_SIZE"]) + int(config["DB_MAX_OVERFLOW"])
+    per_instance = Settings(db_pool_size=int(config["DB_POOL_SIZE"]),
+                            db_max_overflow=int(config["DB_MAX_OVERFLOW"])).connections_per_instance
     replicas = sum(s["spec"]["maxReplicaCount"] for s in objects("production", "ScaledObject").values())
     rw = next(p for p in objects("production", "Pooler").values() if p["spec"]["type"] == "rw")
     params = rw["spec"]["pgbouncer"]["parameters"]

@@ -224,3 +224,22 @@ def test_version_2_is_published_beside_version_1_and_the_asyncapi_document_carri
         CATALOGUE.pop(key, None)
         VERSIONS.pop((*key, 1), None)
         VERSIONS.pop((*key, 2), None)
+
+
+def test_a_later_version_is_public_only_with_its_own_fields_and_named_by_type_dot_version(monkeypatch):
+    key = ("consultations", "decision_published")
+    assert public_events.project(*key, {"title": "x", "author_id": "y"}, version=2) is None  # not listed: inside
+    monkeypatch.setitem(public_events.LATER_VERSIONS, (*key, 2), ("consultation_id", "title"))
+    assert public_events.project(*key, {"consultation_id": "c", "title": "x", "author_id": "y"}, version=2) == {
+        "consultation_id": "c", "title": "x"}
+    assert {"decision_published", "decision_published.v1", "decision_published.v2"} <= set(public_events.selectors())
+    from contracts.webhooks import FeedQuery
+
+    FeedQuery(types="decision_published.v2,comment_published")
+    with pytest.raises(ValueError, match="comment_published.v2"):
+        FeedQuery(types="comment_published.v2")
+    for (source, event_type, version), fields in public_events.LATER_VERSIONS.items():
+        if (source, event_type, version) == (*key, 2):
+            continue
+        model = VERSIONS[(source, event_type, version)]
+        assert set(fields) <= set(model.model_fields) and not set(fields) & PERSONAL
