@@ -14,7 +14,7 @@ from contracts.consultations import AttachmentMeta, ConsultationIn, Consultation
 from contracts.registry import DevLoginIn, IdentityIn, OrganisationIn, UnitIn
 from services.consultations.rules import same_text
 from services.consultations.plan import PlanEntryIn
-from services.moderation.screening import fingerprint, screen
+from contracts.screening import fingerprint, screen
 from services.reports import rules
 
 BREAKERS = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029", "\u202a", "\u202b", "\u202c",
