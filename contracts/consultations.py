@@ -14,6 +14,7 @@ from chassis.rpc_contract import WIRE_PATCH, RpcContract
 from chassis.text import SingleLine
 from contracts.common import FEED_PAGE_MAX, FeedLimit, Page, PerPage, Strict, Year
 from contracts.identity import Principal
+from contracts.screening import Screening
 
 # The 22 subject categories of consultations (R-1.13), worded as in the regulation, item 1.13.
 CATEGORIES: dict[int, str] = {
@@ -504,6 +505,10 @@ class CommentSubmitted(EventData):
     paragraph_id: uuid.UUID | None = None
     body: str
     submitted_at: datetime
+    screening: Screening | None = Field(
+        None, description="R-3.7: the moderation rules' outcome where the comment was written; `pass` means "
+                          "it was published in the same transaction (comment_published follows), `hold` that it "
+                          "waits for a moderator. Absent: moderation screens it on receipt")
 
 
 @event("consultations", "survey_answered")

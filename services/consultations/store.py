@@ -258,12 +258,15 @@ class Store(SqlStore):
         """Until the transaction ends, this author's other comments on this consultation wait."""
         self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"comment:{cid}:{author_id}", 0))))
 
-    def bodies_by(self, cid: uuid.UUID, author_id: uuid.UUID) -> list[str]:
-        return list(self.session.execute(select(comments.c.body).where(comments.c.consultation_id == cid,
-                                                                       comments.c.author_id == author_id)).scalars())
+    def bodies_of(self, author_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
+        """(consultation, text) of every comment of the author, whatever its status."""
+        return [tuple(r) for r in self.session.execute(
+            select(comments.c.consultation_id, comments.c.body).where(comments.c.author_id == author_id))]
 
-    def add_comment(self, **values) -> dict:
-        return self.session.execute(comments.insert().values(status="pending", **values)
+    def add_comment(self, published: bool = False, **values) -> dict:
+        """A new comment: pending, or published at once (decided now) when the screening passed it."""
+        state = {"status": "published", "decided_at": func.now()} if published else {"status": "pending"}
+        return self.session.execute(comments.insert().values(**state, **values)
                                     .returning(comments)).one()._asdict()
 
     def comment_page(self, cid: uuid.UUID, viewer: uuid.UUID | None, page: int, per_page: int, newest_first: bool,
