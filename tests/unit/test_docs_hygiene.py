@@ -61,12 +61,24 @@ def test_nothing_points_at_documents_outside_the_repository():
     assert not hits, "point at docs/ (or state the rule) instead of a document the repository lacks:\n" + "\n".join(hits)
 
 
+def anchors(page: Path) -> set[str]:
+    """The ids GitHub gives the page's headings: lower case, punctuation dropped, spaces to hyphens."""
+    found = set()
+    for heading in re.findall(r"^#+\s+(.+?)\s*$", page.read_text(encoding="utf-8"), re.M):
+        found.add(re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-"))
+    return found
+
+
 def test_every_relative_link_in_the_readme_and_docs_resolves():
     broken = []
     for doc in doc_files():
         for target in LINK.findall(doc.read_text(encoding="utf-8")):
             if re.match(r"[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
                 continue  # an address outside, or an anchor in the same page
-            if not (doc.parent / target.split("#", 1)[0]).exists():
+            path, _, anchor = target.partition("#")
+            page = doc.parent / path
+            if not page.exists():
                 broken.append(f"{doc.relative_to(ROOT)} -> {target}")
+            elif anchor and page.suffix == ".md" and anchor not in anchors(page):
+                broken.append(f"{doc.relative_to(ROOT)} -> {target} (no such heading)")
     assert not broken, "broken links:\n" + "\n".join(broken)
