@@ -82,3 +82,19 @@ def test_every_relative_link_in_the_readme_and_docs_resolves():
             elif anchor and page.suffix == ".md" and anchor not in anchors(page):
                 broken.append(f"{doc.relative_to(ROOT)} -> {target} (no such heading)")
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+CAPABILITY_PAGES = ("consultations", "moderation", "identity", "notifications", "reports", "web", "hardening",
+                    "observability", "webhooks", "events", "operations", "kubernetes", "scaling")
+
+
+def test_each_capability_page_lists_its_clauses_and_every_clause_has_a_page():
+    clauses = set(re.findall(r"^### (R-\d+\.\d+)\b", (ROOT / "docs" / "requirements.md").read_text(encoding="utf-8"), re.M))
+    listed: set[str] = set()
+    for name in CAPABILITY_PAGES:
+        text = (ROOT / "docs" / f"{name}.md").read_text(encoding="utf-8")
+        line = re.search(r"^\*\*Clauses[:*].*$", text, re.M)
+        assert line, f"docs/{name}.md: say under the title which clauses it serves (a '**Clauses**' line)"
+        listed |= set(re.findall(r"R-\d+\.\d+", line.group(0)))
+    unplaced = {"R-1.8"}  # work with the media: people, not code
+    assert clauses - listed <= unplaced, f"clauses on no capability page: {sorted(clauses - listed - unplaced)}"
