@@ -6,7 +6,8 @@ One active consultation; ``--residents`` residents (200) logged in first; for ea
 whatever the answers (open loop: latency counts from the *scheduled* send time, so a queueing
 system is not flattered). Per phase it prints the achieved rate (2xx answers per second), p50 /
 p95 / p99, errors (by status), submit → public latency (the comment's row turning ``published``,
-which is exactly what the public list reads; polled in the consultations database every 10 ms), and
+which is exactly what the public list reads; polled in the consultations database every 10 ms while
+the phase runs and up to 30 s after it, in one read-committed transaction per phase), and
 CPU milliseconds per request of every process (each gunicorn worker of the gateway, each service,
 the PostgreSQL backends serving this run's databases, the RabbitMQ node — shared with anything else
 on the machine —, and this client), SQL statements per request (``SQL_COUNT``) and transactions per
@@ -91,7 +92,9 @@ def main() -> None:
         headers = [r.headers() for r in residents]
 
         db_admin = psycopg.connect(f"{world.database_url}/postgres", autocommit=True)
-        poller_db = psycopg.connect(f"{world.database_url}/{world.db_prefix}consultations", autocommit=True)
+        # one READ COMMITTED transaction per phase (each poll sees what committed before it), so its
+        # polls add no transactions to the counts
+        poller_db = psycopg.connect(f"{world.database_url}/{world.db_prefix}consultations")
         own_backends = {db_admin.info.backend_pid, poller_db.info.backend_pid}
         admin_lock = threading.Lock()
 
@@ -145,6 +148,34 @@ def main() -> None:
                     with res_lock:
                         results.append((scheduled, time.time(), status, cid_))
 
+                # submit -> public, polled while the phase runs (and up to 30 s after it): every
+                # accepted comment from its scheduled send until its row reads published
+                public: list[float] = []
+                seen: set[str] = set()
+                sending = threading.Event()
+
+                def poll_public():
+                    deadline = None
+                    while True:
+                        with res_lock:
+                            waiting = {i: s for s, _, st, i in results if st == 201 and i not in seen}
+                        if not sending.is_set():
+                            deadline = deadline or time.time() + 30
+                            if not waiting or time.time() > deadline:
+                                poller_db.rollback()
+                                return
+                        if waiting:
+                            rows = poller_db.execute("SELECT id::text FROM comments WHERE status = 'published' "
+                                                     "AND id = ANY(%s::uuid[])", (list(waiting),)).fetchall()
+                            now = time.time()
+                            for (i,) in rows:
+                                seen.add(i)
+                                public.append(now - waiting[i])
+                        time.sleep(0.01)
+
+                sending.set()
+                poller = threading.Thread(target=poll_public, daemon=True)
+                poller.start()
                 tx0, st0 = transactions(), statements(rpc)
                 sampler.mark()
                 n = int(rate * args.seconds)
@@ -164,17 +195,9 @@ def main() -> None:
                 tx1, st1 = transactions(), statements(rpc)
 
                 ok = [(s, d, i) for s, d, st, i in results if st == 201]
-                # submit -> public: poll until every accepted comment is published (or 30 s pass)
-                pending = {i: s for s, d, i in ok}
-                public: list[float] = []
-                deadline = time.time() + 30
-                while pending and time.time() < deadline:
-                    rows = poller_db.execute("SELECT id::text FROM comments WHERE status = 'published' AND "
-                                             "id = ANY(%s::uuid[])", (list(pending),)).fetchall()
-                    now = time.time()
-                    for (i,) in rows:
-                        public.append(now - pending.pop(i))
-                    time.sleep(0.01)
+                sending.clear()
+                poller.join()
+                pending = [i for _, _, i in ok if i not in seen]
                 statuses = collections.Counter(st for _, _, st, _ in results if st != 201)
                 errors = sum(statuses.values()) + dropped
                 lat = [d - s for s, d, _ in ok]

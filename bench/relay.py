@@ -54,7 +54,7 @@ def child(variant: str, events: int, per_commit: int) -> dict:
     from chassis.db import Db, ensure_database, make_engine
     from chassis.log import configure_logging
     from chassis.settings import Settings
-    from tests.support import probe
+    from chassis.testing import probe
 
     configure_logging("bench-relay", "INFO")
     logging.getLogger().handlers[0].stream = open(os.devnull, "w")  # the lines are written, not shown

@@ -15,19 +15,23 @@ from contracts.identity import Principal
 from contracts.moderation import (Audit, AuditItem, CaseDecision, CaseOut, CommentApproved, Queue, QueueQuery,
                                   Stats)
 from services.moderation import rules
-from services.moderation.screening import screen
+from contracts.screening import screen
 
 
 def screen_comment(store, data, holidays_off: bool = True) -> str:
-    """Screen a submitted comment: pass → published at once; hold → the queue. Returns the outcome."""
-    result = screen(data.body, store.previous_hashes(data.author_id))
+    """Record the screening of a submitted comment (R-3.7): hold → the queue with its R-3.10 clock;
+    pass → nothing more when the writer already applied these rules and published it (the event
+    carries the outcome), ``comment_approved`` when it did not. Returns the outcome."""
+    result = data.screening
+    if result is None:
+        result = screen(data.body, store.previous_hashes(data.author_id))
     store.add_screening("comment", data.comment_id, data.consultation_id, data.author_id, data.body,
                         result.text_hash, result.outcome, result.matches)
     if result.held:
         store.open_case("comment", data.comment_id, data.consultation_id, data.author_id, data.author_name,
                         data.body, result.matches, data.submitted_at,
                         rules.due_at(data.submitted_at, holidays_off), "screening")
-    else:
+    elif data.screening is None:
         store.add_event(CommentApproved(comment_id=data.comment_id, consultation_id=data.consultation_id))
     return result.outcome
 

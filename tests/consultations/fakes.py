@@ -186,13 +186,12 @@ class FakeStore(MemoryStore):
     def serialise_author(self, cid, author_id):
         pass
 
-    def bodies_by(self, cid, author_id):
-        return [c["body"] for c in self.comments.values()
-                if c["consultation_id"] == cid and c["author_id"] == author_id]
+    def bodies_of(self, author_id):
+        return [(c["consultation_id"], c["body"]) for c in self.comments.values() if c["author_id"] == author_id]
 
-    def add_comment(self, **values):
-        row = dict(values, status="pending", created_at=now(), decided_at=None, rejection_grounds=None,
-                   rejection_note=None)
+    def add_comment(self, published=False, **values):
+        row = dict(values, status="published" if published else "pending", created_at=now(),
+                   decided_at=now() if published else None, rejection_grounds=None, rejection_note=None)
         self.comments[values["id"]] = row
         return dict(row)
 

@@ -100,19 +100,52 @@ def test_r_1_10_r_3_17_timers_open_on_the_start_date_and_close_after_the_last_da
         ["draft", "scheduled", "active", "closed"]
 
 
-def test_r_3_7_a_comment_waits_for_moderation_and_only_its_author_sees_it_meanwhile(uow, store):
+HELD = "Прошу відремонтувати міст, деталі на www.example.com"  # a link: the screening holds it
+
+
+def test_r_3_7_a_held_comment_waits_for_moderation_and_only_its_author_sees_it_meanwhile(uow, store):
     cid = active(uow)
     author = principal(name="Автор Коментаря")
-    c = comments.add_comment(uow, author, cid, CommentIn(body="Прошу відремонтувати міст"))
-    assert c.status == "pending" and store.events_of(CommentSubmitted)[0].author_name == "Автор Коментаря"
+    c = comments.add_comment(uow, author, cid, CommentIn(body=HELD))
+    submitted, = store.events_of(CommentSubmitted)
+    assert c.status == "pending" and submitted.author_name == "Автор Коментаря"
+    assert submitted.screening.outcome == "hold" and submitted.screening.matches[0]["rule"] == "link"
+    assert store.events_of(CommentPublished) == []
     assert comments.list_comments(uow, author, cid, 1, 20, True, None).total == 1
     assert comments.list_comments(uow, None, cid, 1, 20, True, None).total == 0
     with pytest.raises(Conflict) as exc:
-        comments.add_comment(uow, author, cid, CommentIn(body="ПРОШУ  відремонтувати міст!"))
+        comments.add_comment(uow, author, cid, CommentIn(body=HELD.upper()))
     assert exc.value.code == "duplicate_comment"
     with pytest.raises(InvalidInput) as exc:
         comments.add_comment(uow, author, cid, CommentIn(body="Інше", alternative_id=uuid.uuid4()))
     assert exc.value.errors[0]["field"] == "alternative_id"
+
+
+def test_r_3_7_r_3_8_a_clean_comment_is_screened_and_published_in_the_transaction_that_writes_it(uow, store):
+    """R-3.7: moderation's screening rules are applied where the comment is written; a clean comment is
+    public at once (R-3.8: in the proposals the unit studies), the outcome travels with comment_submitted
+    for moderation's audit, and comment_published follows in the same outbox."""
+    cid = active(uow)
+    author = principal()
+    c = comments.add_comment(uow, author, cid, CommentIn(body="Прошу відремонтувати міст"))
+    assert c.status == "published"
+    assert comments.list_comments(uow, None, cid, 1, 20, True, None).total == 1
+    submitted, published = store.events[-2:]
+    assert isinstance(submitted, CommentSubmitted) and submitted.screening.outcome == "pass"
+    assert submitted.screening.matches == [] and len(submitted.screening.text_hash) == 64
+    assert published == CommentPublished(comment_id=c.id, consultation_id=cid, author_id=author.person_id)
+
+
+def test_r_3_7_the_authors_text_copied_to_another_consultation_is_held_as_a_duplicate(uow, store):
+    """R-3.7: the same text in another consultation is not refused (409 is for the same consultation)
+    but held for a moderator, as moderation's screening always did."""
+    first, second = active(uow), active(uow)
+    author = principal()
+    comments.add_comment(uow, author, first, CommentIn(body="Прошу відремонтувати міст"))
+    copy = comments.add_comment(uow, author, second, CommentIn(body="прошу  відремонтувати МІСТ"))
+    assert copy.status == "pending"
+    assert store.events_of(CommentSubmitted)[-1].screening.matches[0]["rule"] == "duplicate"
+    assert len(store.events_of(CommentPublished)) == 1
 
 
 def test_comments_only_while_active(uow, store):
@@ -128,7 +161,7 @@ def test_comments_only_while_active(uow, store):
 def test_r_3_7_r_3_9_moderation_outcomes_apply_once_and_a_late_approval_never_republishes(uow, store):
     cid = active(uow)
     author = principal()
-    c = comments.add_comment(uow, author, cid, CommentIn(body="Прошу відремонтувати міст"))
+    c = comments.add_comment(uow, author, cid, CommentIn(body=HELD))
     with uow.transaction() as s:
         assert outcomes.comment_rejected(s, c.id, ["obscene"], "Лайка")
         assert not outcomes.comment_approved(s, c.id)
@@ -136,7 +169,7 @@ def test_r_3_7_r_3_9_moderation_outcomes_apply_once_and_a_late_approval_never_re
     assert [type(e) for e in store.events[-1:]] == [CommentWasRejected]
     mine, = comments.my_comments(uow, author)
     assert mine.status == "rejected" and mine.rejection_grounds == ["obscene"]
-    other = comments.add_comment(uow, author, cid, CommentIn(body="Зовсім інший коментар"))
+    other = comments.add_comment(uow, author, cid, CommentIn(body="Зовсім інший коментар, див. www.example.org"))
     with uow.transaction() as s:
         assert outcomes.comment_approved(s, other.id)
     assert store.events_of(CommentPublished)[0].comment_id == other.id
@@ -150,7 +183,7 @@ def test_a_redelivered_moderation_event_is_applied_once_through_the_service(stor
     service = Service.__new__(Service)
     service.uow = FakeUnitOfWork(store)
     cid = active(service.uow)
-    c = comments.add_comment(service.uow, principal(), cid, CommentIn(body="Прошу відремонтувати міст"))
+    c = comments.add_comment(service.uow, principal(), cid, CommentIn(body=HELD))
     payload = make_envelope(CommentApproved(comment_id=c.id, consultation_id=cid)).model_dump(mode="json")
     service.on_comment_approved(payload)
     service.on_comment_approved(payload)

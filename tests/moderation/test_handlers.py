@@ -9,6 +9,7 @@ import pytest
 from chassis.errors import Conflict, InvalidInput, NotFound
 from contracts.consultations import CommentSubmitted, ConsultationSubmitted
 from contracts.moderation import CaseDecision, CommentApproved, CommentRejected, InitiativeApproved
+from contracts.screening import screen
 from services.moderation import handlers, rules
 from tests.moderation.fakes import FakeStore
 from tests.support.fakes import fixtures
@@ -26,7 +27,28 @@ def comment(body: str, author=None) -> CommentSubmitted:
                             author_name="Автор", body=body, submitted_at=AT)
 
 
-def test_r_3_7_a_clean_comment_is_approved_at_once_without_a_case(store):
+def test_r_3_7_a_comment_the_writer_screened_and_published_is_audited_without_an_approval(store):
+    """R-3.7: the outcome comment_submitted carries is recorded as the screening (audit, statistics);
+    the comment is already public, so no comment_approved follows and no case opens."""
+    c = comment("Прошу відремонтувати міст до осені.")
+    c = c.model_copy(update={"screening": screen(c.body)})
+    assert handlers.screen_comment(store, c) == "pass"
+    assert store.events == [] and not store.cases
+    assert store.screenings[0].outcome == "pass" and store.screenings[0].text_hash == c.screening.text_hash
+
+
+def test_r_3_7_r_3_10_a_comment_the_writer_held_waits_in_the_queue_with_what_it_matched(store):
+    """R-3.7, R-3.10: a held outcome opens the case with the writer's matches and the two-working-day clock."""
+    c = comment("Прошу відремонтувати міст до осені.")
+    held = screen("Дзвоніть 067 123 45 67")
+    c = c.model_copy(update={"screening": held})
+    assert handlers.screen_comment(store, c, holidays_off=True) == "hold"
+    case, = store.cases.values()
+    assert case.source == "screening" and case.due_at == rules.due_at(AT, True)
+    assert case.matches == held.matches and not store.events
+
+
+def test_r_3_7_a_clean_comment_without_an_outcome_is_screened_here_and_approved_at_once(store):
     c = comment("Прошу відремонтувати міст до осені.")
     assert handlers.screen_comment(store, c) == "pass"
     assert store.events == [CommentApproved(comment_id=c.comment_id, consultation_id=c.consultation_id)]

@@ -45,7 +45,7 @@ TRICKY = ("рахуйте", "застрахуйте", "врахуйте", "ро�
 
 
 def false_positives(dictionary: bool) -> None:
-    from services.moderation.screening import lexicon, normalise_word, screen
+    from contracts.screening import lexicon, normalise_word, screen
 
     for name, texts in (("regulation sentences", regulation_sentences()),
                         ("ordinary sentences (Faker uk_UA)", faker_sentences(3000))):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.corpus import TRICKY, faker_sentences, regulation_sentences
-from services.moderation.screening import fingerprint, screen
+from contracts.screening import fingerprint, screen
 
 
 @pytest.mark.parametrize("text", [
@@ -61,7 +61,7 @@ def test_false_positives_on_the_regulation_and_ordinary_sentences():
 
 
 def test_word_lists_are_data_a_moderator_can_extend(tmp_path, monkeypatch):
-    import services.moderation.screening as screening
+    import contracts.screening as screening
 
     data = tmp_path / "data"
     data.mkdir()

@@ -1,12 +1,15 @@
-"""Comments (R-3.5, R-3.7, R-3.9): submitted for moderation, published with the author's name; the
-cabinet's lists of one's comments and initiatives."""
+"""Comments (R-3.5, R-3.7, R-3.9): screened by the moderation rules where they are written, a clean
+one published with the author's name in the same transaction, a held one waiting for a moderator;
+the cabinet's lists of one's comments and initiatives."""
 from __future__ import annotations
 
 import uuid
 
 from chassis.errors import Conflict, InvalidInput
-from contracts.consultations import CommentIn, CommentOut, CommentPage, CommentSubmitted, MyInitiative, Status
+from contracts.consultations import (CommentIn, CommentOut, CommentPage, CommentPublished, CommentSubmitted,
+                                    MyInitiative, Status)
 from contracts.identity import Principal
+from contracts.screening import fingerprint, screen
 from services.consultations import rules
 from services.consultations.handlers.reading import current_text, load
 
@@ -28,17 +31,21 @@ def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -
         # one author, one text, one consultation: serialised per author and consultation, so two
         # identical posts sent at once cannot both pass
         store.serialise_author(cid, actor.person_id)
-        if any(rules.same_text(body, data.body) for body in store.bodies_by(cid, actor.person_id)):
+        earlier = store.bodies_of(actor.person_id)  # (consultation, text) of every comment of the author
+        if any(c == cid and rules.same_text(body, data.body) for c, body in earlier):
             raise Conflict("Ви вже надіслали такий самий коментар до цієї консультації", code="duplicate_comment",
                            errors=[{"field": "body", "message": "такий самий текст уже надіслано"}])
+        screening = screen(data.body, {fingerprint(body) for _, body in earlier})
         comment_id = uuid.uuid4()
         created = store.add_comment(id=comment_id, consultation_id=cid, author_id=actor.person_id,
                                     author_name=actor.full_name, alternative_id=data.alternative_id,
-                                    paragraph_id=data.paragraph_id, body=data.body)
+                                    paragraph_id=data.paragraph_id, body=data.body, published=not screening.held)
         store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
                                          author_name=actor.full_name, alternative_id=data.alternative_id,
                                          paragraph_id=data.paragraph_id, body=data.body,
-                                         submitted_at=created["created_at"]))
+                                         submitted_at=created["created_at"], screening=screening))
+        if not screening.held:  # R-3.7 screening passed it: public now, as moderation's approval would make it
+            store.add_event(CommentPublished(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id))
         return rules.comment_out(created, actor)
 
 

@@ -1,6 +1,11 @@
 """Automatic screening of comments and initiatives (R-3.7, R-1.5): never a silent rejection, only
 `pass` (published at once) or `hold` (a moderator decides), with what matched.
 
+The moderation service owns these rules and their word lists; they are published here, pure (no I/O
+but reading the word lists once), so that the consultations service applies them where a comment is
+written and publishes a clean one in the same transaction. Moderation records every outcome from the
+``comment_submitted`` event (which carries it) and screens initiatives itself.
+
 Every check reads the text as it is seen (chassis.text.visible: NFKC, no format characters or
 stray combining marks). Obscene language is found after normalising each word: lower case, Latin and digit look-alikes
 mapped to Cyrillic (when the word is mostly Cyrillic), separators inside a word removed
@@ -12,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from chassis.text import canonical, visible
 
-DATA = Path(__file__).with_name("data")
+DATA = Path(__file__).with_name("screening_data")
 
 # Latin letters and digits that look like Cyrillic ones (used inside mostly-Cyrillic words)
 LOOKALIKES = str.maketrans({
@@ -108,11 +116,12 @@ def words(text: str) -> list[tuple[str, str]]:
     return out
 
 
-@dataclass
-class Screening:
-    outcome: str                                   # pass | hold
-    matches: list[dict] = field(default_factory=list)
-    text_hash: str = ""
+class Screening(BaseModel):
+    """What the screening found: carried by ``comment_submitted`` and recorded by moderation."""
+
+    outcome: Literal["pass", "hold"] = Field(description="pass: published at once; hold: a moderator decides")
+    matches: list[dict] = Field(default_factory=list, description="what matched: rule, text, ground")
+    text_hash: str = Field("", description="fingerprint of the text (sha256 of its canonical form)")
 
     @property
     def held(self) -> bool:
@@ -145,4 +154,4 @@ def screen(text: str, previous_hashes: set[str] | frozenset[str] = frozenset()) 
     digest = fingerprint(text)
     if stripped and digest in previous_hashes:
         matches.append({"rule": "duplicate", "text": stripped[:100]})
-    return Screening("hold" if matches else "pass", matches, digest)
+    return Screening(outcome="hold" if matches else "pass", matches=matches, text_hash=digest)
