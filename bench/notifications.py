@@ -1,4 +1,4 @@
-"""The start-day e-mail fan-out (R-1.10, R-3.4; issue 6): one consultation to 100,000 interested
+"""The start-day e-mail fan-out (R-1.10, R-3.4): one consultation to 100,000 interested
 persons, from the `consultation_published` event to `notification_batch_completed`, into a local SMTP
 server (aiosmtpd in its own process, accepting and discarding); beside the SMTP server alone in the
 same run (a plain smtplib client, as many connections as all senders together, each reused, sending

@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     oauth_fields: str = Field("givenname,middlename,lastname,drfocode,unzr,email,phone,address", description="person data asked of the provider")
     oauth_redirect_url: str = Field("", description="default: PUBLIC_URL + /api/v1/auth/callback")
 
-    # ---- abuse limits (issue 8; OWASP API4): counted by the registry, shared by every gateway ----
+    # ---- abuse limits (OWASP API4): counted by the registry, shared by every gateway ----
     rate_limit_enabled: bool = Field(True, description="per-person and per-address limits on writes and logins")
     rate_window_seconds: int = Field(60, ge=1, description="fixed counting window")
     rate_writes_per_person: int = Field(30, ge=1, description="unsafe requests per person per window")
