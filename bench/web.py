@@ -1,4 +1,4 @@
-"""The web pages (issue 9) beside the JSON they are built from, same gateway, same run:
+"""The web pages beside the JSON they are built from, same gateway, same run:
 
 * the home page (two listings) beside `GET /api/v1/consultations?status=active`;
 * a consultation's page (the consultation, a page of comments, the results: three RPCs) beside

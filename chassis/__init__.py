@@ -9,5 +9,5 @@ errors), run (the service runner), migrate (Alembic per service).
 
 import warnings
 
-# nameko imports eventlet, which warns on import; DESIGN records why we keep it for now.
+# nameko imports eventlet, which warns on import; docs/dependencies.md says why nameko stays.
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")

@@ -1,7 +1,7 @@
 """Event subscriptions that never drop a message and never apply one twice.
 
 * :func:`subscribe` is nameko's ``@event_handler`` (service-pool, durable queue, ack after the
-  worker returns, i.e. after its transaction committed) with a failure policy DESIGN asks for:
+  worker returns, i.e. after its transaction committed) with a failure policy:
   a handler that raises is retried a few times with backoff through ``<queue>.retry`` (a TTL
   queue that dead-letters back into the main queue) and then parked in ``<queue>.dead``. Outages
   of the database or broker are retried without limit (they are not the message's fault).

@@ -1,6 +1,6 @@
 """The event envelope and the catalogue of every event the services publish.
 
-An event is ``{event_id, type, occurred_at, version, data}`` (DESIGN, "Contracts"), published to
+An event is ``{event_id, type, occurred_at, version, data}`` (docs/events.md), published to
 the exchange ``<service>.events`` with routing key ``type``. Each event's ``data`` is a pydantic
 model registered here with :func:`event`; ``docs/asyncapi.yaml`` is generated from the catalogue.
 """

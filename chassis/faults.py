@@ -1,4 +1,4 @@
-"""Test-only fault injection for the fault drills (issue 8, item 4; docs/drills.md).
+"""Test-only fault injection for the fault drills (docs/drills.md).
 
 ``FAULT_POINT=<name>`` makes the process SIGKILL itself the first time (after ``FAULT_SKIP``
 passes) it reaches :func:`fault_point` with that name, so a drill can kill a service exactly

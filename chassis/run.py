@@ -1,6 +1,6 @@
 """Run one service: ``python -m chassis.run <service>``.
 
-Sets ``PSYCOPG_WAIT_FUNC=wait_selector`` before psycopg is imported (DESIGN, "Known traps": psycopg's
+Sets ``PSYCOPG_WAIT_FUNC=wait_selector`` before psycopg is imported (psycopg's
 C wait function blocks eventlet's hub), monkey-patches eventlet, logs JSON, declares the topology,
 then runs it under nameko's runner (chassis.lifecycle: readiness gate; SIGTERM or Ctrl-C stops
 gracefully within SHUTDOWN_GRACE_SECONDS).

@@ -33,7 +33,7 @@ class BaseService:
     @rpc(expected_exceptions=ServiceError)
     def health(self, db_probe_seconds: float = 0.0) -> dict:
         """The service is up and its database answers. ``db_probe_seconds`` (≤ 0.5) holds the query
-        that long; the test of DESIGN's psycopg/eventlet trap uses it to prove concurrency."""
+        that long; the test that psycopg's wait function does not block eventlet uses it to prove concurrency."""
         if not isinstance(db_probe_seconds, (int, float)) or not 0 <= db_probe_seconds <= MAX_PROBE_SECONDS:
             raise InvalidInput("db_probe_seconds must be between 0 and 0.5",
                                errors=[{"field": "db_probe_seconds", "message": "0..0.5"}])

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     smtp_rate_per_second: float = Field(50.0, description="e-mails per second per sender")
     smtp_concurrency: int = Field(2, description="parallel SMTP connections per notifications instance")
     smtp_batch: int = Field(100, description="e-mails a sender claims at once")
+    smtp_sent_group: int = Field(20, ge=1, description="e-mails a sender marks `sent` in one commit (within "
+                                 "0.5 s): the most a sender that dies can send a second time, with the same "
+                                 "Message-ID; 1: one commit per e-mail")
     delivery_stuck_seconds: float = Field(120.0, description="a claimed e-mail not sent by then is retried")
     digest_send_hour: int = Field(18, ge=0, le=23, description="Kyiv hour the day's digest e-mails go out")
     gateway_port: int = Field(8000, description="port the gateway listens on (gunicorn reads it too)")
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
     oauth_fields: str = Field("givenname,middlename,lastname,drfocode,unzr,email,phone,address", description="person data asked of the provider")
     oauth_redirect_url: str = Field("", description="default: PUBLIC_URL + /api/v1/auth/callback")
 
-    # ---- abuse limits (issue 8; OWASP API4): counted by the registry, shared by every gateway ----
+    # ---- abuse limits (OWASP API4): counted by the registry, shared by every gateway ----
     rate_limit_enabled: bool = Field(True, description="per-person and per-address limits on writes and logins")
     rate_window_seconds: int = Field(60, ge=1, description="fixed counting window")
     rate_writes_per_person: int = Field(30, ge=1, description="unsafe requests per person per window")

@@ -1,4 +1,4 @@
-"""Declare every exchange, queue and binding before traffic (DESIGN, "Known traps").
+"""Declare every exchange, queue and binding before traffic, so nothing published early is lost.
 
 An event published before its subscriber's queue exists is dropped, so each service runner and
 ``make run`` declare the whole topology up front: the RPC exchange, every ``<service>.events``

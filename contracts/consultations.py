@@ -651,14 +651,14 @@ class Consultations(RpcContract, service="consultations"):
     def list_categories(self) -> list[Category]:
         """The 22 categories of R-1.13."""
 
-    def create(self, actor: Principal, body: ConsultationIn) -> ConsultationOut:
+    def create(self, actor: Principal | None, body: ConsultationIn) -> ConsultationOut:
         """An official's draft, or an initiative that goes to moderation (R-3.10)."""
 
-    def update_draft(self, actor: Principal, consultation_id: uuid.UUID,
+    def update_draft(self, actor: Principal | None, consultation_id: uuid.UUID,
                      body: Annotated[ConsultationPatch, WIRE_PATCH]) -> ConsultationOut:
         """Edit a draft; omitted fields stay as they are."""
 
-    def publish(self, actor: Principal, consultation_id: uuid.UUID) -> ConsultationOut:
+    def publish(self, actor: Principal | None, consultation_id: uuid.UUID) -> ConsultationOut:
         """Publish a draft (R-3.13 fields complete, term long enough)."""
 
     def get(self, actor: Principal | None, consultation_id: uuid.UUID) -> ConsultationOut:
@@ -669,36 +669,36 @@ class Consultations(RpcContract, service="consultations"):
              year: Year | None = None) -> ConsultationPage:
         """Published consultations, filtered; may lag behind writes (read replica)."""
 
-    def deadlines(self, actor: Principal, only_overdue: bool = False) -> DeadlineList:
+    def deadlines(self, actor: Principal | None, only_overdue: bool = False) -> DeadlineList:
         """The R-3.10, R-3.17 and R-3.18 deadlines the actor answers for."""
 
-    def archive(self, actor: Principal, consultation_id: uuid.UUID) -> ConsultationOut:
+    def archive(self, actor: Principal | None, consultation_id: uuid.UUID) -> ConsultationOut:
         """Archive a consultation whose decision is recorded (R-3.18)."""
 
     def plan(self, actor: Principal | None, year: Year) -> Plan:
         """The annual indicative plan (R-3.3)."""
 
-    def plan_add(self, actor: Principal, year: Year, body: PlanEntryIn) -> PlanEntryOut:
+    def plan_add(self, actor: Principal | None, year: Year, body: PlanEntryIn) -> PlanEntryOut:
         """An official's entry for their unit, or an eligible person's proposal."""
 
-    def plan_change(self, actor: Principal, entry_id: uuid.UUID,
+    def plan_change(self, actor: Principal | None, entry_id: uuid.UUID,
                     body: Annotated[PlanEntryPatch, WIRE_PATCH]) -> PlanEntryOut:
         """An official takes a proposal into the plan, declines it, or moves an entry on."""
 
     def public_catalogue(self) -> list[ConsultationSummary]:
         """Every public consultation, for feeds and open data (R-1.4, R-1.7)."""
 
-    def add_attachment(self, actor: Principal, consultation_id: uuid.UUID, meta: AttachmentMeta) -> AttachmentOut:
+    def add_attachment(self, actor: Principal | None, consultation_id: uuid.UUID, meta: AttachmentMeta) -> AttachmentOut:
         """Record a stored file as a material or the decision's file."""
 
     def get_attachment(self, actor: Principal | None, consultation_id: uuid.UUID,
                        attachment_id: uuid.UUID) -> AttachmentOut:
         """An attachment's metadata, if ``actor`` may see the consultation."""
 
-    def record_decision(self, actor: Principal, consultation_id: uuid.UUID, body: DecisionIn) -> ConsultationOut:
+    def record_decision(self, actor: Principal | None, consultation_id: uuid.UUID, body: DecisionIn) -> ConsultationOut:
         """The adopted decision (R-3.18)."""
 
-    def add_comment(self, actor: Principal, consultation_id: uuid.UUID, body: CommentIn) -> CommentOut:
+    def add_comment(self, actor: Principal | None, consultation_id: uuid.UUID, body: CommentIn) -> CommentOut:
         """A comment, pending until moderation (R-3.10, R-3.12)."""
 
     def list_comments(self, actor: Principal | None, consultation_id: uuid.UUID, page: Page = 1,
@@ -711,26 +711,26 @@ class Consultations(RpcContract, service="consultations"):
         """A consultation's page in one call: the consultation, a page of its comments, the comments on
         its paragraphs and the live tallies (what ``get``, ``list_comments`` and ``results`` answer)."""
 
-    def new_version(self, actor: Principal, consultation_id: uuid.UUID, body: NewVersionIn) -> ConsultationOut:
+    def new_version(self, actor: Principal | None, consultation_id: uuid.UUID, body: NewVersionIn) -> ConsultationOut:
         """A new version of a draft act."""
 
     def version_diff(self, actor: Principal | None, consultation_id: uuid.UUID, a: int, b: int) -> VersionDiff:
         """What changed between two versions of a draft act."""
 
-    def respond(self, actor: Principal, consultation_id: uuid.UUID, body: ResponseIn) -> Results:
+    def respond(self, actor: Principal | None, consultation_id: uuid.UUID, body: ResponseIn) -> Results:
         """Survey answers and/or support of one alternative."""
 
     def results(self, actor: Principal | None, consultation_id: uuid.UUID) -> Results:
         """Tallies of a survey or of the alternatives."""
 
-    def decide_initiative(self, actor: Principal, consultation_id: uuid.UUID,
+    def decide_initiative(self, actor: Principal | None, consultation_id: uuid.UUID,
                           body: InitiativeDecision) -> ConsultationOut:
         """The competent unit's conclusion on an initiative (R-3.10)."""
 
-    def my_comments(self, actor: Principal) -> list[CommentOut]:
+    def my_comments(self, actor: Principal | None) -> list[CommentOut]:
         """The actor's comments with their moderation status."""
 
-    def my_initiatives(self, actor: Principal) -> list[MyInitiative]:
+    def my_initiatives(self, actor: Principal | None) -> list[MyInitiative]:
         """The actor's initiatives with their status."""
 
     def report_source(self, consultation_id: uuid.UUID) -> ReportSource:

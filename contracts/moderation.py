@@ -180,18 +180,18 @@ class Moderation(RpcContract, service="moderation"):
     def grounds(self) -> list[Ground]:
         """The coded grounds of R-3.7 and R-1.5."""
 
-    def queue(self, actor: Principal, query: Annotated[QueueQuery | None, WIRE_NO_NONE] = None) -> Queue:
+    def queue(self, actor: Principal | None, query: Annotated[QueueQuery | None, WIRE_NO_NONE] = None) -> Queue:
         """One page of the open cases."""
 
-    def decide(self, actor: Principal, case_id: uuid.UUID, body: CaseDecision, unit_name: str | None = None) -> CaseOut:
+    def decide(self, actor: Principal | None, case_id: uuid.UUID, body: CaseDecision, unit_name: str | None = None) -> CaseOut:
         """A moderator approves or rejects (naming the grounds) a comment or an initiative."""
 
-    def report_comment(self, actor: Principal, comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
+    def report_comment(self, actor: Principal | None, comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
         """A person reports a published comment; it goes back to the queue."""
 
-    def audit(self, actor: Principal, consultation_id: uuid.UUID | None = None,
+    def audit(self, actor: Principal | None, consultation_id: uuid.UUID | None = None,
               moderator_id: uuid.UUID | None = None) -> Audit:
         """Screening results and decisions, newest first."""
 
-    def stats(self, actor: Principal) -> Stats:
+    def stats(self, actor: Principal | None) -> Stats:
         """Open, overdue and decided cases; decisions by moderator and by ground."""

@@ -31,7 +31,7 @@ PUBLIC: dict[tuple[str, str], tuple[str, ...]] = {
 
 # (source, type) → why it is not published
 PRIVATE: dict[tuple[str, str], str] = {
-    ("consultations", "consultation_submitted"): "an initiative on moderation is hidden (DESIGN, who sees what)",
+    ("consultations", "consultation_submitted"): "an initiative on moderation is hidden until approved",
     ("consultations", "comment_submitted"): "a pending comment, its author and text are not public",
     ("consultations", "comment_rejected"): "a rejected comment is never public",
     ("consultations", "survey_answered"): "who answered a survey is about a person",

@@ -115,7 +115,7 @@ class MeUpdate(Strict):
     interests: list[int] | None = Field(None, max_length=22)
     email_enabled: bool | None = None
     email_mode: EmailMode | None = Field(None, description="immediate: one e-mail per consultation; "
-                                         "daily_digest: one e-mail a day grouped by category (issue 6, item 5)")
+                                         "daily_digest: one e-mail a day grouped by category (R-1.10, R-3.4)")
 
 
 class UnitIn(Strict):

@@ -185,26 +185,26 @@ class Reports(RpcContract, service="reports"):
                     version: int | None = None) -> StoredFile:
         """A published version's file in one of ``REPORT_FORMATS`` (the newest by default)."""
 
-    def take_snapshot(self, actor: Principal, consultation_id: uuid.UUID) -> ReportOut:
+    def take_snapshot(self, actor: Principal | None, consultation_id: uuid.UUID) -> ReportOut:
         """Take the report's snapshot again (refused once published)."""
 
     def proposals(self, actor: Principal | None, consultation_id: uuid.UUID, page: Page = 1, per_page: PerPage = 50,
                   missing_only: bool = False) -> ProposalPage:
         """Every proposal with its consideration."""
 
-    def consider(self, actor: Principal, consultation_id: uuid.UUID, body: ConsiderationIn) -> Updated:
+    def consider(self, actor: Principal | None, consultation_id: uuid.UUID, body: ConsiderationIn) -> Updated:
         """Consider one proposal."""
 
-    def consider_bulk(self, actor: Principal, consultation_id: uuid.UUID, body: BulkConsiderationIn) -> Updated:
+    def consider_bulk(self, actor: Principal | None, consultation_id: uuid.UUID, body: BulkConsiderationIn) -> Updated:
         """One consideration for many proposals."""
 
-    def set_conclusion(self, actor: Principal, consultation_id: uuid.UUID, body: ConclusionIn) -> ReportOut:
+    def set_conclusion(self, actor: Principal | None, consultation_id: uuid.UUID, body: ConclusionIn) -> ReportOut:
         """The generalised conclusion of the report."""
 
-    def publish(self, actor: Principal, consultation_id: uuid.UUID) -> PublishQueued:
+    def publish(self, actor: Principal | None, consultation_id: uuid.UUID) -> PublishQueued:
         """Queue a version for rendering once everything is considered."""
 
-    def delete_report(self, actor: Principal, consultation_id: uuid.UUID) -> None:
+    def delete_report(self, actor: Principal | None, consultation_id: uuid.UUID) -> None:
         """Drop an unpublished draft report (administrators)."""
 
     def protocol_file(self, actor: Principal | None, consultation_id: uuid.UUID, fmt: str) -> StoredFile:

@@ -1,4 +1,4 @@
-"""Abuse limits and response hardening (issue 8; OWASP API4, ASVS 5.0 V3, V4, V13).
+"""Abuse limits and response hardening (OWASP API4, ASVS 5.0 V3, V4, V13).
 
 * Rate limits on writes (per person and per client address) and logins (per address): 429
   problem+json with ``Retry-After`` (a Ukrainian page on the web routes). The counts live in the registry's database (``rate_hit`` RPC,

@@ -1,4 +1,4 @@
-"""The public HTTP API, prefix ``/api/v1`` (DESIGN, "HTTP API")."""
+"""The public HTTP API, prefix ``/api/v1`` (docs/architecture.md)."""
 from __future__ import annotations
 
 from pydantic import BaseModel

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(routes_reports.register(spec))
     app.register_blueprint(routes_webhooks.register(spec))
     app.register_blueprint(docs.register())
-    app.register_blueprint(web_pages())  # the web pages at /, outside /openapi.json (issue 9)
+    app.register_blueprint(web_pages())  # the web pages at /, outside /openapi.json
     app.extensions["openapi"] = spec.document()
     public_cache.install(app, {op.rule for op in spec.operations if op.method == "GET" and op.auth == "public"})
     register_error_handlers(app)

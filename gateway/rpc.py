@@ -1,6 +1,6 @@
 """A pooled, thread-safe RPC client for the gateway's request threads.
 
-nameko's standalone ``ClusterRpcProxy`` is single-threaded (DESIGN, "Known traps"), so each request
+nameko's standalone ``ClusterRpcProxy`` is single-threaded, so each request
 thread borrows one long-lived proxy from the pool and returns it afterwards; a proxy that saw a
 transport error or a timeout is thrown away and a fresh one is built on the next borrow.
 The caller's request id travels in the nameko context data, so every service logs it too.

@@ -1,4 +1,4 @@
-"""Server-rendered Ukrainian pages for residents, officials and moderators (issue 9), mounted at ``/``
+"""Server-rendered Ukrainian pages for residents, officials and moderators, mounted at ``/``
 apart from ``/api/v1`` and out of ``/openapi.json``.
 
 The pages call the services through the same RPC pool and the same authorization helpers and rule

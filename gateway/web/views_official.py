@@ -133,8 +133,7 @@ def official_edit(cid: uuid.UUID):
 def official_publish(cid: uuid.UUID):
     auth.require_role(*OFFICIAL)
     try:
-        published = ConsultationOut(**forms.attempt(
-            lambda: svc.publish(consultations.actor(), cid)))
+        published = forms.attempt(lambda: svc.publish(consultations.actor(), cid))
     except forms.Invalid as exc:
         forms.keep(exc, {})
         return form_page(_get(cid), 422)

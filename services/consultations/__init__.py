@@ -1,1 +1,1 @@
-"""The consultations service (DESIGN, "Shape")."""
+"""The consultations service (docs/consultations.md)."""

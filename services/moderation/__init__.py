@@ -1,1 +1,1 @@
-"""The moderation service (DESIGN, "Shape")."""
+"""The moderation service (docs/moderation.md)."""

@@ -1,1 +1,1 @@
-"""The notifications service (DESIGN, "Shape")."""
+"""The notifications service (docs/notifications.md)."""

@@ -1,1 +1,1 @@
-"""The registry service (DESIGN, "Shape")."""
+"""The registry service (docs/identity.md)."""

@@ -1,7 +1,7 @@
 """From what an id.gov.ua-style provider says about a person to our :class:`IdentityIn`.
 
 The provider's user info carries ``givenname``, ``middlename``, ``lastname``, ``drfocode`` (РНОКПП),
-``unzr`` (УНЗР), ``email``, ``phone``, ``address`` … (DESIGN, "Identity provider"). The birth date
+``unzr`` (УНЗР), ``email``, ``phone``, ``address`` … (docs/identity.md). The birth date
 comes from the УНЗР (starts YYYYMMDD) or else the РНОКПП (first five digits: days since
 1899-12-31). Community membership (R-1.3): the registered address carries the community's КАТОТТГ
 code from settings (field ``katottg``, or the code inside ``address``).

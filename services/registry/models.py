@@ -80,7 +80,7 @@ audit_log = Table(
 )
 
 
-rate_counters = Table(  # issue 8: request counts per key and fixed window, shared by every gateway
+rate_counters = Table(  # OWASP API4: request counts per key and fixed window, shared by every gateway
     "rate_counters", metadata,
     Column("key", String(200), primary_key=True),
     Column("window_start", DateTime(timezone=True), primary_key=True),

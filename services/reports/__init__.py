@@ -1,1 +1,1 @@
-"""The reports service (DESIGN, "Shape")."""
+"""The reports service (docs/reports.md)."""

@@ -1,4 +1,4 @@
-"""Fault drills on the chassis under load (issue 8, item 4): the outbox relay killed between the
+"""Fault drills on the chassis under load: the outbox relay killed between the
 commit and the publish (and between the publish and its mark), RabbitMQ stopped and started,
 PostgreSQL restarted (both THROWAWAY servers started here, never the shared ones), and network
 faults on AMQP and PostgreSQL through the loopback proxy. The load is the probe service

@@ -1,4 +1,4 @@
-"""Fault drills on the start-day fan-out (issue 8, item 4; R-1.10, R-3.4; DESIGN, "Known traps":
+"""Fault drills on the start-day fan-out (R-1.10, R-3.4;
 e-mail is at-least-once, one duplicate only where a sender dies between the SMTP 250 and its
 commit). Real registry and notifications processes on the real bus and database; the SMTP server
 is the test's own (the one outside party). Each drill prints ``lost= duplicated= unexpected=``.

@@ -1,4 +1,4 @@
-"""schemathesis against /openapi.json of the running test system (issue 8 item 3): bounded, seeded
+"""schemathesis against /openapi.json of the running test system: bounded, seeded
 and derandomized, anonymous and as a resident; zero 5xx and every response as documented."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hardening (issue 8 item 2; OWASP API3 mass assignment, API4 resource consumption, ASVS 5.0
+"""Hardening (OWASP API3 mass assignment, API4 resource consumption, ASVS 5.0
 V3/V4/V13): unknown fields, rate limits, size limits, duplicates, CSRF, safe GETs, inert user
 text, security headers."""
 from __future__ import annotations

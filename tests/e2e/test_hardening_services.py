@@ -296,7 +296,7 @@ def test_invisible_characters_and_lookalikes_go_to_the_moderators_not_published_
 
 def test_a_stuck_row_past_its_retry_budget_is_failed_not_pended_again(env, system):
     """A row left `sending` by a dead sender goes back to `pending` only while it has attempts left."""
-    from services.notifications.domain import MAX_ATTEMPTS
+    from services.notifications.rules import MAX_ATTEMPTS
 
     spent, fresh = uuid.uuid4(), uuid.uuid4()
     for person, attempts in ((spent, MAX_ATTEMPTS), (fresh, 1)):

@@ -209,7 +209,7 @@ def test_archive_bundle_checks_with_sha256sum_and_refuses_deletion(system, close
     assert ok.returncode == 0, ok.stdout + ok.stderr
     (tmp_path / "decision.json").write_text("{}")  # tampered: the check must fail
     assert subprocess.run(["sha256sum", "-c", "manifest.sha256"], cwd=tmp_path, capture_output=True).returncode != 0
-    # a rejected or pending comment is never public (DESIGN, R-3.9): the public bundle carries the
+    # a rejected or pending comment is never public: the public bundle carries the
     # public protocol; the owning unit, moderators and administrators get the full one
     public_protocol = (tmp_path / "protocol" / "protocol.csv").read_text(encoding="utf-8-sig")
     assert closed["texts"][0] in public_protocol and "xуйня" not in public_protocol and "veloplan" not in public_protocol

@@ -1,4 +1,4 @@
-"""The cabinet page's e-mail choice (issue 6 item 5, R-1.10, R-3.4): a resident picks the daily digest
+"""The cabinet page's e-mail choice (R-1.10, R-3.4): a resident picks the daily digest
 in a real browser and the registry holds it; the page shows the choice back."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The web pages in a real browser (issue 9): Playwright drives Debian's Chromium against the running
+"""The web pages in a real browser: Playwright drives Debian's Chromium against the running
 gateway; axe-core (npm registry) checks WCAG on the main pages; screenshots at phone and desktop
 widths land in var/screenshots/. If Chromium cannot start the tests fail, they never skip."""
 from __future__ import annotations

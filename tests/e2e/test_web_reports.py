@@ -1,4 +1,4 @@
-"""The R-3.16 report in a real browser (issue 9 with issue 7): after the consultation closes, an
+"""The R-3.16 report in a real browser: after the consultation closes, an
 official of the owning unit considers the proposals (one alone, the rest ticked together), is
 refused publishing while one lacks a consideration, publishes, sees «звіт формується» and then
 version 1 with its files; a resident reads the report on the consultation page; an official of

@@ -1,4 +1,4 @@
-"""docs/asyncapi.yaml is generated from the event models and kept in sync (DESIGN, "Contracts").
+"""docs/asyncapi.yaml is generated from the event models and kept in sync.
 
 Needs neither RabbitMQ nor PostgreSQL, and no fixture from conftest.py.
 """

@@ -1,4 +1,4 @@
-"""docker-compose.yml starts the same system as `make run` (Foundation, item 5), production-shaped.
+"""docker-compose.yml starts the same system as `make run`, production-shaped.
 This reads the file; tests/deploy/ brings it up for real with podman."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The drills' fault hook cannot fire in production, and conditional reads answer 304 (issue 8)."""
+"""The drills' fault hook cannot fire in production, and conditional reads answer 304."""
 from __future__ import annotations
 
 import os

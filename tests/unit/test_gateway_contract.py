@@ -117,7 +117,7 @@ def test_every_gateway_route_is_in_the_openapi_document():
     undocumented_ok = {"/openapi.json", "/docs", "/docs/init.js", "/docs/assets/{filename}", "/static/{filename}"}
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("web."):
-            assert not rule.rule.startswith("/api/"), rule.rule  # web pages stay apart (issue 9)
+            assert not rule.rule.startswith("/api/"), rule.rule  # web pages stay apart
             continue
         path = rule.rule.replace("<path:", "<").replace("<", "{").replace(">", "}")
         path = path.replace("{int:", "{").replace("{uuid:", "{")

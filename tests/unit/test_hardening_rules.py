@@ -1,4 +1,4 @@
-"""Plain rules of issue 8 (no infrastructure)."""
+"""Plain hardening rules (no infrastructure; docs/hardening.md)."""
 from __future__ import annotations
 
 from collections import namedtuple

@@ -13,7 +13,7 @@ from chassis.text import canonical, line_breakers, visible
 from contracts.consultations import AttachmentMeta, ConsultationIn, ConsultationPatch, DecisionIn
 from contracts.registry import DevLoginIn, IdentityIn, OrganisationIn, UnitIn
 from services.consultations.rules import same_text
-from services.consultations.plan import PlanEntryIn
+from contracts.consultations import PlanEntryIn
 from contracts.screening import fingerprint, screen
 from services.reports import rules
 
@@ -127,15 +127,6 @@ def test_manifest_names_cannot_add_lines_and_sha256sum_checks_them(tmp_path):
     checked = subprocess.run(["sha256sum", "-c", "manifest.sha256"], cwd=tmp_path, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert rules.entry_name("dir/a\nb\u202etxt.pdf") == "a_b_txt.pdf"
-
-
-def test_failed_rows_are_counted_by_cause():
-    from services.notifications import domain
-
-    assert domain.failure_cause("failed", domain.unbuildable_reason(ValueError("x"))) == "unbuildable"
-    assert domain.failure_cause("failed", "retries_spent: 451") == "retries_spent"
-    assert domain.failure_cause("failed", "550 refused") == "smtp"
-    assert domain.failure_cause("skipped", "no longer in the register") == "skipped"
 
 
 # ---- formulas in the report's and the protocol's files (R-3.16, R-3.14) ------------------------------

@@ -1,4 +1,4 @@
-"""The e-mail as it goes on the wire (issue 6): RFC 8058 headers stay plain, lines end in CRLF."""
+"""The e-mail as it goes on the wire (R-3.4): RFC 8058 headers stay plain, lines end in CRLF."""
 from services.notifications import mailer
 
 

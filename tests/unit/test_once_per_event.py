@@ -16,6 +16,7 @@ from chassis.events import make_envelope
 from contracts.consultations import CommentSubmitted
 from services.consultations.service import ConsultationsService
 from services.moderation.service import ModerationService
+from services.notifications.service import NotificationsService
 from tests.support.fakes import FakeUnitOfWork, MemoryStore
 
 PINNED = {
@@ -24,6 +25,8 @@ PINNED = {
         "on_report_published")},
     ModerationService: {"on_comment_submitted": "moderation.on_comment_submitted",
                         "on_consultation_submitted": "moderation.on_consultation_submitted"},
+    NotificationsService: {"on_comment_rejected": "notifications.on_comment_rejected",
+                           "on_initiative_status_changed": "notifications.on_initiative_status_changed"},
 }
 
 

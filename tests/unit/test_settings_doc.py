@@ -48,7 +48,7 @@ def test_every_setting_has_one_row_with_a_description():
 class Sample(BaseSettings):
     plain: int = 3
 
-    # ---- mail sending (issue 4; RFC 5321): the outgoing server ----
+    # ---- mail sending (RFC 5321): the outgoing server ----
     sample_smtp_host: str = Field("", description="the | server")
     sample_limit: float = Field(1.5, ge=0, le=10, description="a bound")
 

@@ -1,4 +1,4 @@
-"""The consideration table's pager for thousands of proposals (R-3.16, issue 9)."""
+"""The consideration table's pager for thousands of proposals (R-3.16)."""
 from gateway.web.views_reports import pager_window
 
 

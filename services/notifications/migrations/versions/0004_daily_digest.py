@@ -1,4 +1,4 @@
-"""daily digests: one delivery per person × day and the consultations it lists (issue 6, item 5);
+"""daily digests: one delivery per person × day and the consultations it lists (R-1.10, R-3.4);
 an index for giving back rows a dead sender left in `sending`
 
 Revision ID: 0004

@@ -1,4 +1,4 @@
-"""rate counters: per-person and per-address request counts, shared by every gateway (issue 8)
+"""rate counters: per-person and per-address request counts, shared by every gateway (OWASP API4)
 
 Revision ID: 0003
 Revises: 0002

@@ -1,4 +1,4 @@
-"""each person's e-mail mode: every start-day e-mail at once, or one daily digest (issue 6, item 5)
+"""each person's e-mail mode: every start-day e-mail at once, or one daily digest (R-1.10, R-3.4)
 
 Revision ID: 0004
 Revises: 0003

@@ -1,37 +1,38 @@
-"""Notification rules as plain functions over a SQLAlchemy session (R-1.10, R-2.4, R-3.4, R-3.11).
+"""The notifications service's SQL (R-1.10, R-2.4, R-3.4, R-3.11): functions over a SQLAlchemy
+session, and :class:`Deliveries`, the delivery engine's reads and writes, each its own transaction.
 
 One delivery row per person × consultation × channel × kind (unique), selected before anything is
 sent; a sender claims due rows with SKIP LOCKED, marks them `sending` (committed), sends, and marks
-each `sent` right after the server's 250. A crash between the 250 and that commit is the only way to
-send twice (the deterministic Message-ID lets the receiving server drop it); rows stuck in
-`sending` go back to `pending` after a while.
+the accepted ones `sent` in small groups. A crash between a server's 250 and that group's commit
+is the only way to send twice (the deterministic Message-ID lets the receiving server drop it);
+rows stuck in `sending` go back to `pending` after a while.
 """
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Uuid, and_, bindparam, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
-from chassis.outbox import add_event
-from chassis.workdays import local_tz
+from chassis.outbox import add_event, processed_events
+from chassis.store import SqlStore
+from services.notifications.models import deliveries, digest_items, fanouts, inbox, used_unsubscribe_tokens
+from services.notifications.rules import CHANNEL, DIGEST, KIND, MAX_ATTEMPTS, RETRIES_SPENT, after_failure, failure_cause
 from contracts.notifications import Inbox, InboxItem, NotificationBatchCompleted, Progress
-from services.notifications.models import deliveries, digest_items, fanouts, inbox
 
-KIND = "consultation_started"
-DIGEST = "daily_digest"
-CHANNEL = "email"
 STUCK_AFTER = timedelta(minutes=2)
-MAX_ATTEMPTS = 8
-# causes of a failed row (the start of its ``last_error``), counted in the progress figures
-UNBUILDABLE, RETRIES_SPENT = "unbuildable", "retries_spent"
 
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def event_seen(session: Session, handler: str, event_id: uuid.UUID) -> bool:
+    return session.execute(select(processed_events.c.event_id).where(
+        processed_events.c.handler == handler, processed_events.c.event_id == event_id)).first() is not None
 
 
 def start_fanout(session: Session, data) -> None:
@@ -43,17 +44,17 @@ def start_fanout(session: Session, data) -> None:
 
 
 def add_recipients(session: Session, consultation_id: uuid.UUID, person_ids: list[uuid.UUID]) -> int:
+    """One delivery row per person (a redelivered event adds nothing); one statement, compiled once,
+    whatever the number of persons."""
     if not person_ids:
         return 0
-    rows = session.execute(insert(deliveries).values([
-        {"person_id": p, "consultation_id": consultation_id, "channel": CHANNEL, "kind": KIND, "status": "pending"}
-        for p in person_ids]).on_conflict_do_nothing().returning(deliveries.c.id)).all()
-    return len(rows)
+    return len(session.execute(_ADD_RECIPIENTS, {"person_ids": person_ids, "consultation_id": consultation_id}).all())
 
 
-def digest_send_at(day: date, hour: int) -> datetime:
-    """When the digest of ``day`` goes out: ``hour`` o'clock in the city (the `tz` setting) that same day (R-3.4)."""
-    return datetime.combine(day, time(hour), local_tz())
+_ADD_RECIPIENTS = insert(deliveries).from_select(
+    ["person_id", "consultation_id", "channel", "kind", "status"],
+    select(func.unnest(bindparam("person_ids", type_=ARRAY(Uuid))), bindparam("consultation_id", type_=Uuid),
+           literal(CHANNEL), literal(KIND), literal("pending"))).on_conflict_do_nothing().returning(deliveries.c.id)
 
 
 def add_digest_recipients(session: Session, consultation_id: uuid.UUID, day: date, person_ids: list[uuid.UUID],
@@ -86,22 +87,6 @@ def digest_consultations(session: Session, person_id: uuid.UUID, day: date) -> l
     return session.execute(select(fanouts).join(digest_items, digest_items.c.consultation_id == fanouts.c.consultation_id)
                            .where(digest_items.c.person_id == person_id, digest_items.c.day == day)
                            .order_by(fanouts.c.category, fanouts.c.title)).all()
-
-
-def consultation_context(fanout, categories: dict[int, str]) -> dict:
-    """What the templates show of one consultation."""
-    return {"title": fanout.title, "category": categories.get(fanout.category, ""),
-            "starts_on": fanout.starts_on.strftime("%d.%m.%Y"), "ends_on": fanout.ends_on.strftime("%d.%m.%Y"),
-            "url": fanout.url, "question": fanout.question}
-
-
-def digest_context(day: date, rows: list, categories: dict[int, str]) -> dict:
-    """The digest's consultations grouped by category (item 5), in category order."""
-    groups: dict[str, list[dict]] = {}
-    for f in rows:
-        groups.setdefault(categories.get(f.category, ""), []).append(consultation_context(f, categories))
-    return {"day": day.strftime("%d.%m.%Y"), "count": len(rows),
-            "groups": [{"category": c, "items": items} for c, items in groups.items()]}
 
 
 def _status_counts(session: Session, consultation_id: uuid.UUID) -> tuple[Counter, int]:
@@ -159,8 +144,8 @@ def fanout_for(session: Session, consultation_id: uuid.UUID):
     return session.execute(select(fanouts).where(fanouts.c.consultation_id == consultation_id)).first()
 
 
-def mark_sent(session: Session, delivery_id: int) -> None:
-    session.execute(update(deliveries).where(deliveries.c.id == delivery_id)
+def mark_sent(session: Session, delivery_ids: list[int]) -> None:
+    session.execute(update(deliveries).where(deliveries.c.id.in_(delivery_ids))
                     .values(status="sent", sent_at=func.now(), last_error=None))
 
 
@@ -169,28 +154,11 @@ def mark_skipped(session: Session, delivery_id: int, why: str) -> None:
 
 
 def mark_failed(session: Session, delivery_id: int, error: str, temporary: bool, attempts: int) -> None:
-    if temporary and attempts < MAX_ATTEMPTS:
-        delay = timedelta(seconds=min(2 ** attempts, 600))
-        session.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
-            status="pending", last_error=error[:500], next_attempt_at=now() + delay))
-    else:
-        if temporary:
-            error = f"{RETRIES_SPENT}: {error}"
-        session.execute(update(deliveries).where(deliveries.c.id == delivery_id)
-                        .values(status="failed", last_error=error[:500]))
-
-
-def unbuildable_reason(exc: BaseException) -> str:
-    """Why a message could not be built, without its contents (no names, no addresses)."""
-    return f"{UNBUILDABLE}: {type(exc).__name__}"
-
-
-def failure_cause(status: str, last_error: str | None) -> str:
-    """The cause a failed or skipped row is counted under in the progress figures."""
-    if status == "skipped":
-        return "skipped"
-    cause = (last_error or "").split(":", 1)[0]
-    return cause if cause in (UNBUILDABLE, RETRIES_SPENT) else "smtp"
+    outcome = after_failure(error, temporary, attempts)
+    values = {"status": outcome.status, "last_error": outcome.error}
+    if outcome.delay is not None:
+        values["next_attempt_at"] = now() + outcome.delay
+    session.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
 
 
 def progress(session: Session, consultation_id: uuid.UUID) -> Progress | None:
@@ -247,3 +215,84 @@ def mark_read(session: Session, person_id: uuid.UUID, item_id: int | None) -> in
     return session.execute(update(inbox).where(and_(*cond)).values(read_at=func.now())).rowcount
 
 
+
+
+def use_unsubscribe_token(session: Session, token_id: str) -> bool:
+    """True the first time an unsubscribe link is used."""
+    return session.execute(insert(used_unsubscribe_tokens).values(token_id=token_id).on_conflict_do_nothing()
+                           .returning(used_unsubscribe_tokens.c.token_id)).first() is not None
+
+
+class Store(SqlStore):
+    """The service's reads and writes in one unit of work's transaction (``chassis.store``)."""
+
+    def notify(self, person_id: uuid.UUID, event_id: uuid.UUID, title: str, body: str,
+               link: str | None = None) -> None:
+        notify(self.session, person_id, event_id, title, body, link)
+
+    def event_seen(self, handler: str, event_id: uuid.UUID) -> bool:
+        return event_seen(self.session, handler, event_id)
+
+    def start_fanout(self, data) -> None:
+        start_fanout(self.session, data)
+
+    def add_recipients(self, consultation_id: uuid.UUID, person_ids: list[uuid.UUID]) -> int:
+        return add_recipients(self.session, consultation_id, person_ids)
+
+    def add_digest_recipients(self, consultation_id: uuid.UUID, day: date, person_ids: list[uuid.UUID],
+                              send_at: datetime) -> list[uuid.UUID]:
+        return add_digest_recipients(self.session, consultation_id, day, person_ids, send_at)
+
+    def selected(self, consultation_id: uuid.UUID) -> None:
+        selected(self.session, consultation_id)
+
+    def complete_finished(self) -> list[Progress]:
+        return complete_finished(self.session)
+
+    def progress(self, consultation_id: uuid.UUID) -> Progress | None:
+        return progress(self.session, consultation_id)
+
+    def read_inbox(self, person_id: uuid.UUID) -> Inbox:
+        return read_inbox(self.session, person_id)
+
+    def mark_read(self, person_id: uuid.UUID, item_id: int | None) -> int:
+        return mark_read(self.session, person_id, item_id)
+
+    def use_unsubscribe_token(self, token_id: str) -> bool:
+        return use_unsubscribe_token(self.session, token_id)
+
+
+class Deliveries:
+    """What the senders read and write, each call its own transaction of ``uow`` (the engine in
+    handlers.py takes this or, in tests, an in-memory fake with the same methods)."""
+
+    def __init__(self, uow):
+        self.uow = uow
+
+    def claim(self, limit: int, stuck_after: timedelta, token: uuid.UUID) -> list:
+        with self.uow.transaction() as store:
+            return claim(store.session, limit, stuck_after, token)
+
+    def fanouts(self, consultation_ids: set[uuid.UUID]) -> dict:
+        with self.uow.transaction() as store:
+            return {c: fanout_for(store.session, c) for c in consultation_ids}
+
+    def still_mine(self, delivery_id: int, token: uuid.UUID) -> bool:
+        with self.uow.transaction() as store:
+            return still_mine(store.session, delivery_id, token)
+
+    def digest_listing(self, person_id: uuid.UUID, day: date) -> list:
+        with self.uow.transaction() as store:
+            return digest_consultations(store.session, person_id, day)
+
+    def skip(self, delivery_id: int, why: str) -> None:
+        with self.uow.transaction() as store:
+            mark_skipped(store.session, delivery_id, why)
+
+    def mark_sent(self, delivery_ids: list[int]) -> None:
+        with self.uow.transaction() as store:
+            mark_sent(store.session, delivery_ids)
+
+    def mark_failed(self, delivery_id: int, error: str, temporary: bool, attempts: int) -> None:
+        with self.uow.transaction() as store:
+            mark_failed(store.session, delivery_id, error, temporary, attempts)
