@@ -16,11 +16,11 @@ from chassis.db import Db, make_engine
 from chassis.log import configure_logging
 from chassis.store import OpenUnit
 from chassis.workdays import local_today
-from contracts.consultations import ConsultationIn
+from contracts.consultations import ConsultationIn, PlanEntryIn
 from contracts.identity import Role
 from contracts.registry import DevLoginIn
-from services.consultations import plan
 from services.consultations.handlers import drafting as consultations
+from services.consultations.handlers import plan
 from services.consultations.rules import Rules
 from services.consultations.store import Store as ConsultationsStore
 from services.consultations.models import consultations as consultations_table
@@ -106,10 +106,10 @@ def main() -> None:
             question="Чи підтримуєте ви облаштування велодоріжки вздовж річки Уж?",
             alternatives=[{"text": "Підтримую"}, {"text": "Не підтримую"}]), today)
         year = today.year
-        plan.add(s, official, year, plan.PlanEntryIn(title=f"Стратегія розвитку громади до 2035 {MARK}",
-                                                     category=5, planned_quarter=4))
-        plan.add(s, resident, year, plan.PlanEntryIn(title=f"Освітлення вулиць у приватному секторі {MARK}",
-                                                     category=15))
+        plan.add(uow, official, year, PlanEntryIn(title=f"Стратегія розвитку громади до 2035 {MARK}",
+                                                  category=5, planned_quarter=4))
+        plan.add(uow, resident, year, PlanEntryIn(title=f"Освітлення вулиць у приватному секторі {MARK}",
+                                                  category=15))
     print("demo data loaded: dev-login subjects " + ", ".join(PEOPLE))
 
 

@@ -16,6 +16,7 @@ from chassis.workdays import calendar_deadline, working_deadline
 from contracts import identity
 from contracts.consultations import (NOTICE_LABELS, PUBLIC_STATUSES, CommentOut, ConsultationPublished, Deadline,
                                      DecisionOut, Form, Notice, QuestionKind, QuestionOut, ResponseIn, Status)
+from contracts.consultations import PlanEntryPatch, PlanStatus
 from contracts.identity import Principal, Role
 from contracts.moderation import moderation_due  # noqa: F401  (R-3.10: the one clock, shown in the deadlines)
 
@@ -298,3 +299,49 @@ def check_archivable(actor: Principal | None, row) -> None:
     """R-1.11: the owning unit or an administrator archives a closed consultation."""
     if not (owns(actor, row) or (actor is not None and actor.has(Role.admin))):
         raise Forbidden("Архівує підрозділ-власник або адміністратор", code="not_owner")
+
+
+# ---- the annual plan (R-3.3) ---------------------------------------------------------------------
+
+def plan_unit(actor: Principal | None) -> str | None:
+    """The name of the first unit the actor is an official of: the unit their plan entries belong to."""
+    if actor is None:
+        return None
+    return next((r.unit_name for r in actor.roles if r.role == Role.official and r.unit_name), None)
+
+
+def new_plan_entry(actor: Principal | None) -> tuple[str | None, PlanStatus]:
+    """An official's entry is planned at once for their unit; anyone else's is a proposal."""
+    if actor is None or not actor.consent_given:
+        raise Forbidden("Потрібно увійти та надати згоду", code="consent_required")
+    unit = plan_unit(actor)
+    return unit, (PlanStatus.planned if unit else PlanStatus.proposed)
+
+
+def require_plan_official(actor: Principal | None) -> str:
+    unit = plan_unit(actor)
+    if unit is None:
+        raise Forbidden("План змінюють посадові особи", code="role_required")
+    return unit
+
+
+def plan_change(row, patch: PlanEntryPatch, unit: str) -> dict:
+    """The columns a patch changes: the official takes a proposal into their unit's plan; linking
+    a consultation marks the entry held unless the patch says otherwise."""
+    values = patch.model_dump(exclude_unset=True)
+    if "status" in values:
+        values["status"] = patch.status.value
+        if row.status == PlanStatus.proposed.value and patch.status == PlanStatus.planned:
+            values["unit_name"] = unit
+    if patch.consultation_id is not None:
+        values.setdefault("status", PlanStatus.held.value)
+    return values
+
+
+def plan_scope(actor: Principal | None) -> tuple[bool, uuid.UUID | None]:
+    """Beyond the public plan: (every proposal and declined entry, for officials and moderators;
+    the proposer whose own entries they see, for anyone else logged in)."""
+    if actor is not None and (plan_unit(actor) or actor.has(Role.moderator)):
+        return True, None
+    return False, actor.person_id if actor is not None else None
+

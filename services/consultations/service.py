@@ -17,13 +17,14 @@ from chassis.store import UnitOfWork
 from chassis.workdays import local_today
 from contracts.consultations import (CATEGORIES, Category, Consultations, CommentIn, ConsultationIn,
                                      ConsultationPatch, AttachmentMeta, DecisionIn, Form, InitiativeDecision,
-                                     NewVersionIn, ResponseIn, Status)
+                                     NewVersionIn, PlanEntryIn, PlanEntryPatch, ResponseIn, Status)
 from contracts.identity import principal_from as _actor
 from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
 from contracts.reports import ReportPublished
-from services.consultations import plan, report_feed, rules
+from services.consultations import report_feed, rules
 from services.consultations.handlers import comments, decisions, drafting, outcomes, reading, surveys, timers
 from services.consultations.handlers import page as consultation_page
+from services.consultations.handlers import plan
 from services.consultations.models import PERSONAL
 from services.consultations.store import Store
 
@@ -106,22 +107,17 @@ class ConsultationsService(BaseService):
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def plan(self, actor: dict | None, year: int) -> dict:
-        with self.db.transaction() as session:
-            return dump(plan.for_year(session, _actor(actor), year))
+        return dump(plan.for_year(self.uow, _actor(actor), year))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def plan_add(self, actor: dict, year: int, body: dict) -> dict:
-        data = parse(plan.PlanEntryIn, body)
-        with self.db.transaction() as session:
-            return dump(plan.add(session, _actor(actor), year, data))
+        return dump(plan.add(self.uow, _actor(actor), year, parse(PlanEntryIn, body)))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def plan_change(self, actor: dict, entry_id, body: dict) -> dict:
-        data = parse(plan.PlanEntryPatch, body)
-        with self.db.transaction() as session:
-            return dump(plan.change(session, _actor(actor), _uuid(entry_id, "entry_id"), data))
+        return dump(plan.change(self.uow, _actor(actor), _uuid(entry_id, "entry_id"), parse(PlanEntryPatch, body)))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves

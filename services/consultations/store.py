@@ -12,10 +12,10 @@ from sqlalchemy import and_, func, or_, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chassis.store import SqlStore
-from contracts.consultations import PUBLIC_STATUSES, MyInitiative, QuestionIn, Status
+from contracts.consultations import PUBLIC_STATUSES, MyInitiative, PlanStatus, QuestionIn, Status
 from services.consultations import drafts
 from services.consultations.models import (alternatives, attachments, comments, consultations, decisions,
-                                           draft_versions, options, paragraphs, questions, responses,
+                                           draft_versions, options, paragraphs, plan_entries, questions, responses,
                                            status_history, supports)
 
 PUBLIC = [s.value for s in PUBLIC_STATUSES]
@@ -378,6 +378,32 @@ class Store(SqlStore):
                                   .join(decisions, decisions.c.consultation_id == consultations.c.id)
                                   .where(*scope)).all(),
         }
+
+    # ---- the annual plan (R-3.3) -----------------------------------------------------------------
+    def add_plan_entry(self, **values):
+        return self.session.execute(plan_entries.insert().values(**values).returning(plan_entries)).one()
+
+    def plan_entry(self, entry_id: uuid.UUID, lock: bool = False):
+        q = select(plan_entries).where(plan_entries.c.id == entry_id)
+        return self.session.execute(q.with_for_update() if lock else q).first()
+
+    def update_plan_entry(self, entry_id: uuid.UUID, **values) -> None:
+        self.session.execute(update(plan_entries).where(plan_entries.c.id == entry_id).values(**values))
+
+    def plan_of_year(self, year: int, statuses: list[str], everything_proposed: bool,
+                     proposer: uuid.UUID | None) -> list:
+        """The entries of ``year`` in ``statuses``; also every proposed or declined one, or those of
+        ``proposer``; by quarter (unplanned last), then title."""
+        visible = plan_entries.c.status.in_(statuses)
+        if everything_proposed:
+            visible = or_(visible, plan_entries.c.status.in_([PlanStatus.proposed.value, PlanStatus.declined.value]))
+        elif proposer is not None:
+            visible = or_(visible, plan_entries.c.proposed_by == proposer)
+        return self.session.execute(select(plan_entries).where(plan_entries.c.year == year, visible)
+                                    .order_by(plan_entries.c.planned_quarter.nulls_last(), plan_entries.c.title)).all()
+
+    def consultations_among(self, ids: set[uuid.UUID]) -> list:
+        return self.session.execute(select(consultations).where(consultations.c.id.in_(ids))).all() if ids else []
 
 
 def respondents(cid: uuid.UUID):

@@ -13,10 +13,11 @@ import eventlet
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from chassis import metrics
-from chassis.consumer import claim_event, handler_key
+from chassis.consumer import handler_key
 from chassis.errors import Conflict, InvalidInput
 from chassis.errors import parse_uuid
 from chassis.faults import fault_point
+from contracts.notifications import Inbox, Progress
 from services.notifications import mailer, rules, store
 
 log = logging.getLogger(__name__)
@@ -30,41 +31,44 @@ def unsubscribe_serializer(secret_key: str) -> URLSafeSerializer:
 
 # ---- the start-day fan-out: selection ----------------------------------------------------------------
 
-def select_recipients(db, interested_persons: Callable, env, data, digest_send_hour: int, tz) -> int | None:
+def select_recipients(uow, interested_persons: Callable, env, data, digest_send_hour: int, tz) -> int | None:
     """Select every recipient first (idempotent inserts, batch by batch), then let the senders go.
     The event counts as handled only at the end, so a crash mid-selection selects again. None when
     the event was handled before."""
+    # not once_per_event: the selection spans one transaction per page of recipients, and the event
+    # is claimed only in the last of them, after every page is in (so a crash in between selects
+    # again); the key is the one the decorator would derive for this handler
     handler = handler_key("notifications", "on_consultation_published")
-    with db.transaction() as session:
-        if store.event_seen(session, handler, env.event_id):
+    with uow.transaction() as tx:
+        if tx.event_seen(handler, env.event_id):
             return None
-        store.start_fanout(session, data)
+        tx.start_fanout(data)
     after, total = None, 0
     send_at = rules.digest_send_at(data.starts_on, digest_send_hour, tz)
     while True:
         page = interested_persons(data.category, after, SELECT_BATCH)
         digest, at_once = rules.split_by_mode(page["items"])
-        with db.transaction() as session:
-            late = store.add_digest_recipients(session, data.consultation_id, data.starts_on, digest, send_at)
-            total += len(digest) - len(late) + store.add_recipients(session, data.consultation_id, at_once + late)
+        with uow.transaction() as tx:
+            late = tx.add_digest_recipients(data.consultation_id, data.starts_on, digest, send_at)
+            total += len(digest) - len(late) + tx.add_recipients(data.consultation_id, at_once + late)
         after = page["next_after"]
         if not after:
             break
-    with db.transaction() as session:
-        store.selected(session, data.consultation_id)
+    with uow.transaction() as tx:
+        tx.selected(data.consultation_id)
         if data.initiator_id:  # R-3.11: the initiator learns in the cabinet that it started
-            store.notify(session, data.initiator_id, env.event_id,
-                         *rules.started_message(data.title, data.starts_on, data.ends_on), data.url)
-        claim_event(session, handler, env.event_id)
+            tx.notify(data.initiator_id, env.event_id,
+                      *rules.started_message(data.title, data.starts_on, data.ends_on), data.url)
+        tx.claim_event(handler, env.event_id)
     return total
 
 
 # ---- the start-day fan-out: sending ------------------------------------------------------------------
 
-def send_due(db, mail_contacts: Callable[[list[str]], dict], settings, categories: dict[int, str]) -> int:
+def send_due(uow, mail_contacts: Callable[[list[str]], dict], settings, categories: dict[int, str]) -> int:
     """Run SMTP_CONCURRENCY senders until nothing is due (or DRAIN_SECONDS pass), then complete the
     fan-outs with nothing left to send."""
-    deliveries = store.Deliveries(db)
+    deliveries = store.Deliveries(uow)
     signer = unsubscribe_serializer(settings.secret_key)
 
     def drain(_) -> int:
@@ -74,8 +78,8 @@ def send_due(db, mail_contacts: Callable[[list[str]], dict], settings, categorie
 
     n = max(1, settings.smtp_concurrency)
     sent = sum(eventlet.GreenPool(n).imap(drain, range(n)))
-    with db.transaction() as session:
-        for p in store.complete_finished(session):
+    with uow.transaction() as tx:
+        for p in tx.complete_finished():
             log.info("fan-out of %s done: %d sent, %d failed of %d", p.consultation_id, p.sent, p.failed,
                      p.recipients)
     return sent
@@ -221,9 +225,25 @@ def tell_author(tx, env, data, ground_titles: dict[str, str]) -> None:
     tx.notify(data.author_id, env.event_id, *rules.rejection_message(data.grounds, ground_titles), None)
 
 
+def inbox(uow, person_id: uuid.UUID) -> Inbox:
+    with uow.transaction() as tx:
+        return tx.read_inbox(person_id)
+
+
+def mark_read(uow, person_id: uuid.UUID, item_id: int | None) -> int:
+    with uow.transaction() as tx:
+        return tx.mark_read(person_id, item_id)
+
+
+def progress(uow, consultation_id: uuid.UUID) -> Progress | None:
+    """How far a consultation's start-day fan-out has got (None before it started)."""
+    with uow.transaction() as tx:
+        return tx.progress(consultation_id)
+
+
 # ---- one-click unsubscribe (RFC 8058) ----------------------------------------------------------------
 
-def unsubscribe(db, secret_key: str, token: str, registry_unsubscribe: Callable[[str], object]) -> None:
+def unsubscribe(uow, secret_key: str, token: str, registry_unsubscribe: Callable[[str], object]) -> None:
     """Each signed link works once: its use is recorded in the same transaction that asks the
     registry to switch the person's e-mail off."""
     try:
@@ -232,7 +252,7 @@ def unsubscribe(db, secret_key: str, token: str, registry_unsubscribe: Callable[
     except (BadSignature, KeyError, TypeError):
         raise InvalidInput("Недійсне посилання для відписки", code="unsubscribe_token_invalid",
                            errors=[{"field": "token", "message": "підпис не збігається"}]) from None
-    with db.transaction() as session:
-        if not store.use_unsubscribe_token(session, f"{data['p']}:{data.get('d')}"):
+    with uow.transaction() as tx:
+        if not tx.use_unsubscribe_token(f"{data['p']}:{data.get('d')}"):
             raise Conflict("Це посилання вже використано", code="unsubscribe_token_used")
         registry_unsubscribe(str(person_id))

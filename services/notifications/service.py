@@ -40,7 +40,7 @@ class NotificationsService(WebhookEntrypoints, BaseService):
     @subscribe("consultations", "consultation_published")
     def on_consultation_published(self, payload):
         env, data = open_envelope(payload, ConsultationPublished)
-        total = handlers.select_recipients(self.db, self.registry.interested_persons, env, data,
+        total = handlers.select_recipients(self.uow, self.registry.interested_persons, env, data,
                                            get_settings().digest_send_hour, local_tz())
         if total is not None:
             log.info("fan-out of %s: %d recipients queued", data.consultation_id, total)
@@ -48,7 +48,7 @@ class NotificationsService(WebhookEntrypoints, BaseService):
 
     @timer(interval=1.0)
     def send_due(self):
-        sent = handlers.send_due(self.db, self.registry.mail_contacts, get_settings(), CATEGORIES)
+        sent = handlers.send_due(self.uow, self.registry.mail_contacts, get_settings(), CATEGORIES)
         if sent:
             log.info("sent %d e-mails", sent)
 
@@ -65,24 +65,21 @@ class NotificationsService(WebhookEntrypoints, BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     def inbox(self, person_id) -> dict:
-        with self.db.transaction() as session:
-            return store.read_inbox(session, _uuid(person_id, "person_id")).model_dump(mode="json")
+        return handlers.inbox(self.uow, _uuid(person_id, "person_id")).model_dump(mode="json")
 
     @rpc(expected_exceptions=ServiceError)
     def mark_read(self, person_id, item_id=None) -> int:
         if item_id is not None and not isinstance(item_id, int):
             raise InvalidInput("id має бути числом", errors=[{"field": "id", "message": "ціле число"}])
-        with self.db.transaction() as session:
-            return store.mark_read(session, _uuid(person_id, "person_id"), item_id)
+        return handlers.mark_read(self.uow, _uuid(person_id, "person_id"), item_id)
 
     @rpc(expected_exceptions=ServiceError)
     def progress(self, consultation_id) -> dict | None:
-        with self.db.transaction() as session:
-            p = store.progress(session, _uuid(consultation_id, "consultation_id"))
-            return p.model_dump(mode="json") if p else None
+        p = handlers.progress(self.uow, _uuid(consultation_id, "consultation_id"))
+        return p.model_dump(mode="json") if p else None
 
     # ---- one-click unsubscribe (RFC 8058) -----------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
     def unsubscribe(self, token: str) -> dict:
-        handlers.unsubscribe(self.db, get_settings().secret_key, token, self.registry.unsubscribe)
+        handlers.unsubscribe(self.uow, get_settings().secret_key, token, self.registry.unsubscribe)
         return {"unsubscribed": True}

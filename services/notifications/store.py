@@ -224,43 +224,75 @@ def use_unsubscribe_token(session: Session, token_id: str) -> bool:
 
 
 class Store(SqlStore):
-    """The cabinet inbox's writes in the once-per-event handlers' transaction."""
+    """The service's reads and writes in one unit of work's transaction (``chassis.store``)."""
 
-    def notify(self, person_id: uuid.UUID, event_id: uuid.UUID, title: str, body: str, link: str | None) -> None:
+    def notify(self, person_id: uuid.UUID, event_id: uuid.UUID, title: str, body: str,
+               link: str | None = None) -> None:
         notify(self.session, person_id, event_id, title, body, link)
+
+    def event_seen(self, handler: str, event_id: uuid.UUID) -> bool:
+        return event_seen(self.session, handler, event_id)
+
+    def start_fanout(self, data) -> None:
+        start_fanout(self.session, data)
+
+    def add_recipients(self, consultation_id: uuid.UUID, person_ids: list[uuid.UUID]) -> int:
+        return add_recipients(self.session, consultation_id, person_ids)
+
+    def add_digest_recipients(self, consultation_id: uuid.UUID, day: date, person_ids: list[uuid.UUID],
+                              send_at: datetime) -> list[uuid.UUID]:
+        return add_digest_recipients(self.session, consultation_id, day, person_ids, send_at)
+
+    def selected(self, consultation_id: uuid.UUID) -> None:
+        selected(self.session, consultation_id)
+
+    def complete_finished(self) -> list[Progress]:
+        return complete_finished(self.session)
+
+    def progress(self, consultation_id: uuid.UUID) -> Progress | None:
+        return progress(self.session, consultation_id)
+
+    def read_inbox(self, person_id: uuid.UUID) -> Inbox:
+        return read_inbox(self.session, person_id)
+
+    def mark_read(self, person_id: uuid.UUID, item_id: int | None) -> int:
+        return mark_read(self.session, person_id, item_id)
+
+    def use_unsubscribe_token(self, token_id: str) -> bool:
+        return use_unsubscribe_token(self.session, token_id)
 
 
 class Deliveries:
-    """What the senders read and write, each call its own transaction (the engine in handlers.py
-    takes this or, in tests, an in-memory fake with the same methods)."""
+    """What the senders read and write, each call its own transaction of ``uow`` (the engine in
+    handlers.py takes this or, in tests, an in-memory fake with the same methods)."""
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self, uow):
+        self.uow = uow
 
     def claim(self, limit: int, stuck_after: timedelta, token: uuid.UUID) -> list:
-        with self.db.transaction() as session:
-            return claim(session, limit, stuck_after, token)
+        with self.uow.transaction() as store:
+            return claim(store.session, limit, stuck_after, token)
 
     def fanouts(self, consultation_ids: set[uuid.UUID]) -> dict:
-        with self.db.transaction() as session:
-            return {c: fanout_for(session, c) for c in consultation_ids}
+        with self.uow.transaction() as store:
+            return {c: fanout_for(store.session, c) for c in consultation_ids}
 
     def still_mine(self, delivery_id: int, token: uuid.UUID) -> bool:
-        with self.db.transaction() as session:
-            return still_mine(session, delivery_id, token)
+        with self.uow.transaction() as store:
+            return still_mine(store.session, delivery_id, token)
 
     def digest_listing(self, person_id: uuid.UUID, day: date) -> list:
-        with self.db.transaction() as session:
-            return digest_consultations(session, person_id, day)
+        with self.uow.transaction() as store:
+            return digest_consultations(store.session, person_id, day)
 
     def skip(self, delivery_id: int, why: str) -> None:
-        with self.db.transaction() as session:
-            mark_skipped(session, delivery_id, why)
+        with self.uow.transaction() as store:
+            mark_skipped(store.session, delivery_id, why)
 
     def mark_sent(self, delivery_ids: list[int]) -> None:
-        with self.db.transaction() as session:
-            mark_sent(session, delivery_ids)
+        with self.uow.transaction() as store:
+            mark_sent(store.session, delivery_ids)
 
     def mark_failed(self, delivery_id: int, error: str, temporary: bool, attempts: int) -> None:
-        with self.db.transaction() as session:
-            mark_failed(session, delivery_id, error, temporary, attempts)
+        with self.uow.transaction() as store:
+            mark_failed(store.session, delivery_id, error, temporary, attempts)

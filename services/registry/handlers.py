@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from chassis.errors import Conflict, InvalidInput, NotFound
 from chassis.workdays import local_today
 from contracts.identity import Principal, Role, RoleOut, eligibility
+from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut, KeyUse
 from contracts.registry import (AuditEntry, Consent, ConsentGiven, DevLoginIn, IdentityIn, InterestedPage, InterestedPerson,
                                 MeOut, MeUpdate, OrganisationIn, OrganisationOut, PersonErased, PersonRef,
                                 PersonRegistered, PersonUpdated, RoleGrant, RoleGranted, RoleRevoked, SessionOut, SessionRevoked,
@@ -395,3 +396,47 @@ def unsubscribe(uow, person_id: uuid.UUID) -> bool:
             audit(store, person_id, "unsubscribed", person_id)
             store.add_event(PersonUpdated(person_id=person_id, fields=["email_enabled"]))
         return changed
+
+
+# ---- partners' API keys (docs/webhooks.md, "API keys") ------------------------------------------------
+
+def api_key_out(store, key_id: uuid.UUID) -> ApiKeyOut:
+    row = store.api_key(key_id)
+    if row is None:
+        raise NotFound("Ключ не знайдено", code="api_key_not_found")
+    return ApiKeyOut(**row._mapping)
+
+
+def issue_api_key(uow, data: ApiKeyIn, admin_id: uuid.UUID | None) -> ApiKeyIssued:
+    """A key for a named partner with read scopes, a per-key rate limit and an optional expiry:
+    shown once, kept as a SHA-256."""
+    key_id, (prefix, key) = uuid.uuid4(), rules.new_api_key()
+    with uow.transaction() as store:
+        store.add_api_key(id=key_id, partner=data.partner, prefix=prefix, key_hash=rules.api_key_digest(key),
+                          scopes=[s.value for s in data.scopes], rate_per_minute=data.rate_per_minute,
+                          expires_at=data.expires_at, created_by=admin_id)
+        return ApiKeyIssued(**api_key_out(store, key_id).model_dump(), key=key)
+
+
+def list_api_keys(uow) -> ApiKeyList:
+    with uow.transaction() as store:
+        return ApiKeyList(items=[ApiKeyOut(**r._mapping) for r in store.api_keys()])
+
+
+def revoke_api_key(uow, key_id: uuid.UUID) -> ApiKeyOut:
+    with uow.transaction() as store:
+        store.revoke_api_key(key_id)
+        return api_key_out(store, key_id)
+
+
+def use_api_key(uow, key: str, scope: str, window: int = 60) -> KeyUse:
+    """Check a presented key for ``scope`` and count the request against its rate."""
+    at = now()
+    with uow.transaction() as store:
+        row = store.api_key_by_hash(rules.api_key_digest(key))
+        rules.check_api_key(row, scope, at)
+        wait = count_hits(store, [Bucket(key=f"apikey:{row.id}", limit=row.rate_per_minute, window=window)], at)
+        if rules.api_key_use_stale(row.last_used_at, at):
+            store.touch_api_key(row.id, at)
+        return KeyUse(key_id=row.id, partner=row.partner, prefix=row.prefix, wait=wait)
+

@@ -1,10 +1,12 @@
 """Registry rules as pure functions (R-1.13, R-2.1, R-2.2, R-2.4, R-3.16): no database, no broker."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from chassis.errors import Conflict, Forbidden, InvalidInput
+from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.identity import Principal, Role, RoleOut, age_on
 from contracts.registry import EmailMode, MeUpdate, RoleGrant
 from services.registry.consent import CONSENT_VERSION
@@ -121,3 +123,39 @@ def window_start(at: datetime, window: int) -> datetime:
 def wait_seconds(start: datetime, window: int, at: datetime) -> int:
     """How long a caller over the limit waits: until its window ends."""
     return int((start + timedelta(seconds=window) - at).total_seconds()) + 1
+
+
+# ---- partners' API keys ---------------------------------------------------------------------------
+
+API_KEY_PREFIX = "ek_"
+API_KEY_TOUCH = timedelta(seconds=60)  # a key's last use is written at most this often
+
+
+def api_key_digest(key: str) -> str:
+    """What is kept of a key: a SHA-256 (a key is 32 random bytes, so a plain hash cannot be
+    reversed by guessing; no slow hash needed)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key() -> tuple[str, str]:
+    """(the prefix shown in lists and logs, the whole key shown once)."""
+    prefix = API_KEY_PREFIX + secrets.token_hex(4)
+    return prefix, f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def looks_like_api_key(key) -> bool:
+    return isinstance(key, str) and key.startswith(API_KEY_PREFIX) and len(key) <= 200
+
+
+def check_api_key(row, scope: str, at: datetime) -> None:
+    """Unknown, revoked or expired: NotFound (the gateway answers 401); no such scope: Forbidden."""
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= at):
+        raise NotFound("Ключ API недійсний, відкликаний або прострочений", code="api_key_invalid")
+    if scope not in row.scopes:
+        raise Forbidden(f"Ключ не має дозволу {scope}", code="api_key_scope",
+                        errors=[{"field": "scope", "message": f"потрібен {scope}"}])
+
+
+def api_key_use_stale(last_used_at: datetime | None, at: datetime) -> bool:
+    return last_used_at is None or at - last_used_at > API_KEY_TOUCH
+

@@ -1,5 +1,5 @@
 """All SQL of the registry service (persons, sessions, roles, units, organisations, the audit log,
-the request counters); the API keys keep theirs in ``api_keys.py``."""
+the request counters, partners' API keys)."""
 from __future__ import annotations
 
 import uuid
@@ -9,6 +9,7 @@ from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chassis.store import SqlStore
+from services.registry.api_key_models import api_keys
 from services.registry.models import audit_log, organisations, persons, rate_counters, roles, sessions, units
 
 
@@ -191,3 +192,23 @@ class Store(SqlStore):
 
     def forget_windows_before(self, cutoff: datetime) -> None:
         self.session.execute(delete(rate_counters).where(rate_counters.c.window_start < cutoff))
+
+    # ---- partners' API keys ----------------------------------------------------------------------
+    def add_api_key(self, **values) -> None:
+        self.session.execute(api_keys.insert().values(**values))
+
+    def api_key(self, key_id: uuid.UUID):
+        return self.session.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+
+    def api_key_by_hash(self, key_hash: str):
+        return self.session.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+
+    def api_keys(self) -> list:
+        return self.session.execute(select(api_keys).order_by(api_keys.c.created_at)).all()
+
+    def revoke_api_key(self, key_id: uuid.UUID) -> None:
+        self.session.execute(update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                             .values(revoked_at=func.now()))
+
+    def touch_api_key(self, key_id: uuid.UUID, at: datetime) -> None:
+        self.session.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))

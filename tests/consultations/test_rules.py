@@ -181,3 +181,38 @@ def test_r_1_11_the_owning_unit_or_an_administrator_archives():
     rules.check_archivable(principal("admin"), consultation("closed"))
     with pytest.raises(Forbidden):
         rules.check_archivable(principal("official", unit_id=uuid.uuid4()), consultation("closed"))
+
+
+def official_of(unit_name: str):
+    p = principal("official", unit_id=UNIT)
+    return p.model_copy(update={"roles": [r.model_copy(update={"unit_name": unit_name}) if r.role == "official" else r
+                                          for r in p.roles]})
+
+
+def test_r_3_3_an_officials_plan_entry_is_planned_anyone_elses_is_a_proposal():
+    from contracts.consultations import PlanStatus
+    assert rules.new_plan_entry(official_of("Управління освіти")) == ("Управління освіти", PlanStatus.planned)
+    assert rules.new_plan_entry(principal()) == (None, PlanStatus.proposed)
+    for nobody in (None, principal(consent=False)):
+        with pytest.raises(Forbidden):
+            rules.new_plan_entry(nobody)
+    with pytest.raises(Forbidden):
+        rules.require_plan_official(principal("moderator"))
+
+
+def test_r_3_3_an_official_takes_a_proposal_into_their_units_plan_and_a_linked_one_is_held():
+    from contracts.consultations import PlanEntryPatch
+    proposed = SimpleNamespace(status="proposed")
+    assert rules.plan_change(proposed, PlanEntryPatch(status="planned"), "Управління освіти") == {
+        "status": "planned", "unit_name": "Управління освіти"}
+    linked = uuid.uuid4()
+    assert rules.plan_change(SimpleNamespace(status="planned"), PlanEntryPatch(consultation_id=linked), "У") == {
+        "consultation_id": linked, "status": "held"}
+
+
+def test_r_3_3_who_sees_proposals_in_the_plan():
+    resident = principal()
+    assert rules.plan_scope(None) == (False, None)
+    assert rules.plan_scope(resident) == (False, resident.person_id)
+    assert rules.plan_scope(principal("moderator")) == (True, None)
+    assert rules.plan_scope(official_of("У")) == (True, None)

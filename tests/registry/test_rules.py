@@ -110,3 +110,22 @@ def test_a_caller_over_the_limit_waits_until_its_window_ends():
     at = datetime(2026, 11, 25, 5, 30, 17, tzinfo=timezone.utc)
     start = rules.window_start(at, 60)
     assert rules.wait_seconds(start, 60, at) == 44
+
+
+def test_a_partners_api_key_is_kept_as_a_digest_and_checked_for_scope_and_expiry():
+    from chassis.errors import NotFound
+    prefix, key = rules.new_api_key()
+    assert key.startswith(prefix + "_") and prefix.startswith(rules.API_KEY_PREFIX) and rules.looks_like_api_key(key)
+    assert rules.api_key_digest(key) != key and len(rules.api_key_digest(key)) == 64
+    assert not rules.looks_like_api_key("Bearer x") and not rules.looks_like_api_key(None)
+    at = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+    row = SimpleNamespace(revoked_at=None, expires_at=at + timedelta(days=1), scopes=["events:read"])
+    rules.check_api_key(row, "events:read", at)
+    with pytest.raises(Forbidden):
+        rules.check_api_key(row, "consultations:read", at)
+    for dead in (None, SimpleNamespace(**{**vars(row), "revoked_at": at}),
+                 SimpleNamespace(**{**vars(row), "expires_at": at})):
+        with pytest.raises(NotFound):
+            rules.check_api_key(dead, "events:read", at)
+    assert rules.api_key_use_stale(None, at) and rules.api_key_use_stale(at - timedelta(seconds=61), at)
+    assert not rules.api_key_use_stale(at - timedelta(seconds=30), at)

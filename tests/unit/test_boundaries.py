@@ -39,8 +39,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("deploy/demo.py", "services.consultations"): "demo seed",
     ("deploy/demo.py", "services.consultations.models"): "demo seed",
     ("deploy/demo.py", "services.registry"): "demo seed",
-    # the relay benchmark borrows the tests' probe service; the last import of tests/ from bench/
-    ("bench/relay.py", "tests.support.probe"): "the probe service whose outbox the relay empties",
 }
 # bench/ starts its systems with chassis.testing, as the tests do
 BENCH_MAY_IMPORT_TESTS = False

@@ -13,7 +13,7 @@ from chassis.text import canonical, line_breakers, visible
 from contracts.consultations import AttachmentMeta, ConsultationIn, ConsultationPatch, DecisionIn
 from contracts.registry import DevLoginIn, IdentityIn, OrganisationIn, UnitIn
 from services.consultations.rules import same_text
-from services.consultations.plan import PlanEntryIn
+from contracts.consultations import PlanEntryIn
 from contracts.screening import fingerprint, screen
 from services.reports import rules
 

@@ -6,7 +6,8 @@
 * ``comments``: comments and the cabinet's lists (R-3.5, R-3.9);
 * ``outcomes``: what moderation and reports decided, and the unit's conclusion on an initiative;
 * ``surveys``: answers and support of alternatives, live tallies (R-1.9, R-3.12);
-* ``decisions``: the adopted decision (R-3.18), deadlines and the archive (R-1.11, R-3.17).
+* ``decisions``: the adopted decision (R-3.18), deadlines and the archive (R-1.11, R-3.17);
+* ``plan``: the annual indicative plan, its entries and proposals (R-3.3).
 
 A function whose first argument is ``uow`` opens its own transaction; one taking ``store`` runs in
 a transaction its caller opened (an event's, or another handler's).
