@@ -35,10 +35,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("bench/baseline_app.py", "services.consultations.store"): "the same handlers called in-process",
     ("bench/reports.py", "services.reports"): "rendering in-process, the baseline of the service",
     ("bench/notifications.py", "services.notifications"): "the mailer alone, the SMTP ceiling",
-    # the demo seed writes through two services' rules before they start (no running system needed)
-    ("deploy/demo.py", "services.consultations"): "demo seed",
-    ("deploy/demo.py", "services.consultations.models"): "demo seed",
-    ("deploy/demo.py", "services.registry"): "demo seed",
 }
 # bench/ starts its systems with chassis.testing, as the tests do
 BENCH_MAY_IMPORT_TESTS = False
