@@ -34,7 +34,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("bench/baseline_app.py", "services.consultations.handlers"): "the same handlers called in-process",
     ("bench/baseline_app.py", "services.consultations.store"): "the same handlers called in-process",
     ("bench/reports.py", "services.reports"): "rendering in-process, the baseline of the service",
-    ("bench/notifications.py", "services.notifications"): "the mailer alone, the SMTP ceiling",
 }
 # bench/ starts its systems with chassis.testing, as the tests do
 BENCH_MAY_IMPORT_TESTS = False
