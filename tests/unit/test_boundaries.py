@@ -33,7 +33,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("bench/baseline_app.py", "services.consultations.models"): "the plain-Flask baseline's tables",
     ("bench/baseline_app.py", "services.consultations.handlers"): "the same handlers called in-process",
     ("bench/baseline_app.py", "services.consultations.store"): "the same handlers called in-process",
-    ("bench/reports.py", "services.reports"): "rendering in-process, the baseline of the service",
 }
 # bench/ starts its systems with chassis.testing, as the tests do
 BENCH_MAY_IMPORT_TESTS = False
