@@ -2,9 +2,9 @@
 
 Three user actions through the whole system — comment submission, a consultation page read with
 its first page of comments (two requests, one figure), a survey response — at a fixed concurrency,
-each beside a plain Flask + SQLAlchemy app (``bench/baseline_app.py``, ``/domain/…``) that runs the
-very same domain functions on the same database in-process (no bus, no registry), under the same
-gunicorn settings, in the same run; the ratio; ``/healthz`` (no RPC) as the ceiling; and the SQL
+each beside a plain Flask + SQLAlchemy app (``bench/baseline_app.py``, ``/domain/…``) that issues
+the service handlers' statements by hand on the same database (outbox rows included; no bus, no
+registry), under the same gunicorn settings, in the same run; the ratio; ``/healthz`` (no RPC) as the ceiling; and the SQL
 statements per request, counted by every service (``SQL_COUNT=1``, reported by ``health``).
 
     python bench/e2e.py [--requests 400] [--concurrency 8] [--comments 1000]
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import HEADER, drive, hammer, machine  # noqa: E402
+from common import HEADER, drive, hammer, machine, stop_process  # noqa: E402
 from consultations import SEED as SEED_COMMENTS  # noqa: E402
 
 SURVEY = {"form": "survey", "title": "Опитування щодо парку", "category": 15,
@@ -167,8 +167,7 @@ def main() -> None:
             print(fig.row(ref) + (f"  {sql}" if sql else ""))
     finally:
         if baseline:
-            baseline.terminate()
-            baseline.wait(10)
+            stop_process(baseline)
         cluster.stop_all()
         destroy_world(infra, world)
         infra.stop()
