@@ -25,12 +25,13 @@ sys.path.insert(0, str(ROOT))
 from common import HEADER, drive, hammer, machine, stop_process  # noqa: E402
 from consultations import SEED as SEED_COMMENTS  # noqa: E402
 
+from chassis.settings import SERVICES  # noqa: E402
+
 SURVEY = {"form": "survey", "title": "Опитування щодо парку", "category": 15,
           "question": "Що змінити в парку наступного року?",
           "questions": [{"text": "Що облаштувати насамперед?", "kind": "single",
                          "options": ["Освітлення", "Лавки", "Туалети"]},
                         {"text": "Коли ви відвідуєте парк?", "kind": "multiple", "options": ["Ранок", "День", "Вечір"]}]}
-SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
 
 
 def sql_statements(rpc) -> dict[str, int]:
