@@ -11,6 +11,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                response_headers_conformance, response_schema_conformance,
                                                status_code_conformance)
 
+from tests.support.api import dev_login
+
 MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection]
@@ -56,3 +58,14 @@ def fuzz(base_url: str, headers: dict, skip: set = frozenset(), only=None, path:
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collected and reported together
             failures.append(f"{operation.label}: {str(exc)[:600]}")
     return failures
+
+
+def fuzz_share(base_url: str, who: str, part: int, parts: int = 2) -> None:
+    """One share of the operations as ``who`` ("anonymous", or "resident": signed in, the operations
+    ending the resident's own session left out); fails listing every operation that failed."""
+    if who == "resident":
+        headers, skip = dev_login(base_url, full_name="Фазер Тестовий Резидент").headers(), SELF_ENDING
+    else:
+        headers, skip = {}, frozenset()
+    failures = fuzz(base_url, headers, skip, only=share(part, parts))
+    assert not failures, "\n\n".join(failures)
