@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
+from contracts.consultations import ReportCommentPage, ReportRespondentPage
 from contracts.identity import Principal, Role
 from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
                                ReportPublished, ReportStats, VersionList, VersionOut)
@@ -115,14 +116,14 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
     page that overlaps events harmless)."""
     after = None
     while True:
-        chunk = src.comments(str(cid), after, BACKFILL_PAGE, True)
+        chunk = ReportCommentPage.model_validate(src.comments(str(cid), after, BACKFILL_PAGE, True))
         with transaction() as session:
             store.merge_comments(session, [{
-                "consultation_id": cid, "comment_id": uuid.UUID(c["id"]), "author_id": uuid.UUID(c["author_id"]),
-                "author_name": c["author_name"], "body": c["body"], "created_at": c["created_at"],
-                "alternative_id": c["alternative_id"], "paragraph_id": c["paragraph_id"], "status": c["status"],
-                "decided_at": c["decided_at"], "grounds": c["rejection_grounds"] or None} for c in chunk["items"]])
-        after = chunk["next_after"]
+                "consultation_id": cid, "comment_id": c.id, "author_id": c.author_id, "author_name": c.author_name,
+                "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
+                "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
+                "grounds": c.rejection_grounds or None} for c in chunk.items])
+        after = chunk.next_after
         if after is None:
             return
 
@@ -130,10 +131,10 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
 def _backfill_respondents(transaction: Transaction, src: Sources, cid: uuid.UUID) -> None:
     after = None
     while True:
-        chunk = src.respondents(str(cid), after, BACKFILL_PAGE)
+        chunk = ReportRespondentPage.model_validate(src.respondents(str(cid), after, BACKFILL_PAGE))
         with transaction() as session:
-            store.add_respondents(session, cid, [uuid.UUID(p) for p in chunk["items"]])
-        after = chunk["next_after"]
+            store.add_respondents(session, cid, chunk.items)
+        after = str(chunk.next_after) if chunk.next_after is not None else None
         if after is None:
             return
 
