@@ -29,6 +29,7 @@ from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chassis.outbox import add_event
 from contracts.consultations import ReportCommentPage, ReportRespondentPage
 from contracts.identity import Principal, Role
+from contracts.registry import ParticipantProfile
 from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
                                ReportPublished, ReportStats, VersionList, VersionOut)
 from services.reports import render, rules, store
@@ -46,8 +47,8 @@ class Sources:
     source: Callable[[str], dict]                                  # consultations.report_source
     comments: Callable[[str, list | None, int, bool], dict]         # consultations.report_comments
     respondents: Callable[[str, str | None, int], dict]             # consultations.report_respondents
-    returning: Callable[[str, list[str]], list[str]]                # consultations.report_returning, any number
-    profiles: Callable[[list[str], str], list[dict]]               # registry.participant_profiles, any number
+    returning: Callable[[uuid.UUID, list[uuid.UUID]], list[uuid.UUID]]  # consultations.report_returning, any number
+    profiles: Callable[[list[uuid.UUID], date], list[ParticipantProfile]]  # registry.participant_profiles, any number
     year_counts: Callable[[int], list[dict]] = lambda year: []     # consultations.year_counts
 
 
@@ -106,8 +107,8 @@ class Gathered:
     """Everything a snapshot needs from other services, read before our transaction opens."""
 
     data: dict
-    returning: set[str] = field(default_factory=set)
-    profiles: list[dict] = field(default_factory=list)
+    returning: set[uuid.UUID] = field(default_factory=set)
+    profiles: list[ParticipantProfile] = field(default_factory=list)
     backfilled: bool = False
 
 
@@ -158,8 +159,8 @@ def gather(transaction: Transaction, src: Sources, cid: uuid.UUID, expected: dic
     with transaction() as session:
         ids = store.participant_ids(session, cid)
     if ids:
-        got.returning = set(src.returning(str(cid), ids))
-        got.profiles = src.profiles(ids, (data["closed_at"] or now().isoformat())[:10])
+        got.returning = set(src.returning(cid, ids))
+        got.profiles = src.profiles(ids, date.fromisoformat((data["closed_at"] or now().isoformat())[:10]))
     return got
 
 
@@ -176,8 +177,8 @@ def take_snapshot(session: Session, cid: uuid.UUID, got: Gathered, replace: bool
     page = data["consultation"]
     store.clear_snapshot_rows(session, cid)
     submitted, published = store.copy_feed_comments(session, cid)
-    store.insert_participants(session, ((cid, p["person_id"], p["full_name"], p["age_band"],
-                                         p["person_id"] not in got.returning) for p in got.profiles))
+    store.insert_participants(session, ((cid, p.person_id, p.full_name, p.age_band,
+                                         p.person_id not in got.returning) for p in got.profiles))
     taken = now()
     values = dict(title=page["title"], category=page["category"], form=page["form"],
                   unit_id=uuid.UUID(data["unit_id"]) if data["unit_id"] else None, unit_name=page["unit_name"],

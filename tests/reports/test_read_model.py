@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from chassis.db import make_engine
+from contracts.registry import ParticipantProfile
 from services.reports import handlers, rules
 from services.reports.models import feed_comments, protocol_requests, snapshot_comments, snapshot_participants
 from tests.support.world import migrate
@@ -92,11 +93,11 @@ class Consultations:
 
     def returning(self, cid, ids):
         self._note("returning")
-        return ids[:1]
+        return ids[:1]  # as the typed clients give them: UUIDs and models
 
     def profiles(self, ids, on):
         self._note("profiles")
-        return [{"person_id": p, "full_name": f"Особа {p[-4:]}", "age_band": "18–35"} for p in ids]
+        return [ParticipantProfile(person_id=p, full_name=f"Особа {str(p)[-4:]}", age_band="18–35") for p in ids]
 
     def sources(self) -> handlers.Sources:
         return handlers.Sources(source=self.source, comments=self.comments, respondents=self.respondents,
