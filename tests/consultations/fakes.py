@@ -41,6 +41,7 @@ class FakeStore(MemoryStore):
         self.supports: dict[tuple, uuid.UUID] = {}
         self.decisions: dict[uuid.UUID, Row] = {}
         self.files: list[Row] = []
+        self.plan: dict[uuid.UUID, Row] = {}
 
     # consultations and their history
     def consultation(self, cid, lock=False):
@@ -260,3 +261,25 @@ class FakeStore(MemoryStore):
                 "decision": [Row(id=c.id, title=c.title, unit_name=c.unit_name,
                                  publication_due=self.decisions[c.id].publication_due,
                                  recorded_at=self.decisions[c.id].recorded_at) for c in mine if c.id in self.decisions]}
+
+    # the annual plan
+    def add_plan_entry(self, **values):
+        row = Row(**{"consultation_id": None, "planned_quarter": None, "note": None, "created_at": now(), **values})
+        self.plan[row.id] = row
+        return row
+
+    def plan_entry(self, entry_id, lock=False):
+        return self.plan.get(entry_id)
+
+    def update_plan_entry(self, entry_id, **values):
+        vars(self.plan[entry_id]).update(values)
+
+    def plan_of_year(self, year, statuses, everything_proposed, proposer):
+        seen = [e for e in self.plan.values() if e.year == year and (
+            e.status in statuses or (everything_proposed and e.status in ("proposed", "declined"))
+            or (proposer is not None and e.proposed_by == proposer))]
+        return sorted(seen, key=lambda e: (e.planned_quarter is None, e.planned_quarter or 0, e.title))
+
+    def consultations_among(self, ids):
+        return [self.consultations[i] for i in ids if i in self.consultations]
+

@@ -271,3 +271,27 @@ def test_a_draft_act_keeps_its_versions_and_paragraph_ids(uow, store):
     assert [p.change for p in diff.paragraphs] != []
     with pytest.raises(NotFound):
         drafting.version_diff(uow, None, act.id, 1, 3)
+
+
+def test_r_3_3_a_proposal_is_seen_by_its_proposer_and_officials_until_an_official_plans_it(uow, store):
+    from contracts.consultations import PlanEntryIn, PlanEntryPatch
+    from services.consultations.handlers import plan
+    official = OFFICIAL.model_copy(update={"roles": [
+        r.model_copy(update={"unit_name": "Управління транспорту"}) if r.role == "official" else r
+        for r in OFFICIAL.roles]})
+    resident, stranger = principal(), principal()
+    proposal = plan.add(uow, resident, 2027, PlanEntryIn(title="Освітлення вулиць", category=15))
+    assert proposal.status == "proposed" and proposal.unit_name is None
+    assert [e.id for e in plan.for_year(uow, resident, 2027).items] == [proposal.id]
+    assert [e.id for e in plan.for_year(uow, official, 2027).items] == [proposal.id]
+    assert plan.for_year(uow, stranger, 2027).items == [] and plan.for_year(uow, None, 2027).items == []
+    with pytest.raises(Forbidden):
+        plan.change(uow, resident, proposal.id, PlanEntryPatch(status="planned"))
+    with pytest.raises(InvalidInput):  # a consultation the official cannot see is unknown
+        plan.change(uow, official, proposal.id, PlanEntryPatch(consultation_id=uuid.uuid4()))
+    planned = plan.change(uow, official, proposal.id, PlanEntryPatch(status="planned"))
+    assert planned.status == "planned" and planned.unit_name == "Управління транспорту"
+    assert [e.id for e in plan.for_year(uow, None, 2027).items] == [proposal.id]
+    with pytest.raises(NotFound):
+        plan.change(uow, official, uuid.uuid4(), PlanEntryPatch(status="held"))
+

@@ -137,23 +137,36 @@ def test_only_moderators_see_the_queue_and_decide(system, cast, role, status):
 
 
 def test_nothing_is_lost_while_moderation_is_down(env, system, cast):
+    """Clauses R-3.7, R-3.10: the screening runs where the comment is written, so clean comments are
+    public while moderation is down; a held one waits, and once moderation is back every screening is
+    recorded exactly once and the held comment is in the queue."""
     author = dev_login(system.base_url, full_name="Терплячий Автор")
     system.stop("moderation")
     try:
         ids = [author.post(f"/api/v1/consultations/{cast['cid']}/comments",
                            json={"body": f"Пропозиція номер {i}: відремонтувати тротуар біля мосту."}).json()["id"]
                for i in range(5)]
-        time.sleep(1.5)
-        assert not set(ids) & set(public_ids(system, cast["cid"]))  # waiting, pending
+        held = author.post(f"/api/v1/consultations/{cast['cid']}/comments",
+                           json={"body": "Деталі пропозиції на www.example.com"}).json()["id"]
+        public = [x["id"] for x in Caller(system.base_url).get(
+            f"/api/v1/consultations/{cast['cid']}/comments", params={"per_page": 100}).json()["items"]]
+        assert set(ids) <= set(public) and held not in public  # clean ones public at once, without moderation
     finally:
         system.start("moderation")
-    assert eventually(lambda: set(ids) <= set(Caller(system.base_url).get(
-        f"/api/v1/consultations/{cast['cid']}/comments", params={"per_page": 100}).json()["items"] and
-        [x["id"] for x in Caller(system.base_url).get(f"/api/v1/consultations/{cast['cid']}/comments",
-                                                       params={"per_page": 100}).json()["items"]]), seconds=30)
+    queue = cast["moderator"].get
+
+    def in_queue():  # 503 while moderation starts
+        r = queue("/api/v1/moderation/queue")
+        return r.status_code == 200 and held in {c["subject_id"] for c in r.json()["items"]}
+    assert eventually(in_queue, seconds=30)
     engine = make_engine("moderation", env.settings())
-    with engine.connect() as conn:
-        counts = dict(conn.execute(select(screenings.c.subject_id, func.count()).where(
-            screenings.c.subject_id.in_(ids)).group_by(screenings.c.subject_id)).all())
+
+    def screened():
+        with engine.connect() as conn:
+            return dict(conn.execute(select(screenings.c.subject_id, func.count()).where(
+                screenings.c.subject_id.in_([*ids, held])).group_by(screenings.c.subject_id)).all())
+    assert eventually(lambda: len(screened()) == 6, seconds=30)
+    counts = screened()
     engine.dispose()
-    assert sorted(counts.values()) == [1] * 5, "every comment screened exactly once"
+    assert sorted(counts.values()) == [1] * 6, "every comment screened exactly once"
+    assert held not in public_ids(system, cast["cid"])
