@@ -133,7 +133,10 @@ def test_a_comment_is_one_trace_from_the_gateway_through_the_outbox_to_moderatio
         trace_id = roots[-1]["context"]["trace_id"]
         mine = [s for s in spans if s["context"]["trace_id"] == trace_id]
         names = {s["name"] for s in mine}
-        return mine if {"moderation.on_comment_submitted", "consultations.events publish comment_published"} <= names else None
+        ids = {s["context"]["span_id"] for s in mine}
+        complete = all(s["parent_id"] is None or s["parent_id"] in ids for s in mine)  # every span exported
+        return mine if complete and {"moderation.on_comment_submitted",
+                                     "consultations.events publish comment_published"} <= names else None
 
     trace = eventually(whole_trace)
     assert trace, sorted({s["name"] for s in observed.spans()})

@@ -16,6 +16,7 @@ TEXT_SUFFIXES = {".py", ".yaml", ".yml", ".conf", ".html", ".j2", ".mako", ".sh"
 TEXT_NAMES = {"Makefile", "Dockerfile", "Containerfile", "Procfile", "run"}
 # "item 1.13" is a clause of the regulation and stays; "item 5" of a tracker does not
 TRACKER = re.compile(r"\b[Ii]ssue\s+#?\d+\b|\b[Ii]tem\s+\d+\b(?![.\d])")
+HISTORY = re.compile(r"\b(?:this branch|before this change|after this change|used to (?:be|count|read|run|take))\b")
 OUTSIDE = re.compile(r"\bDESIGN\b|REQUIREMENTS\.md|\.\./shared\b")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -54,6 +55,11 @@ def test_the_scan_sees_the_code():
 def test_code_comments_and_tests_cite_no_tracker_numbers():
     hits = offending(code_files(), TRACKER)
     assert not hits, "say what the code does (cite the clause, R-x.y), not which issue asked for it:\n" + "\n".join(hits)
+
+
+def test_code_comments_describe_the_code_not_its_history():
+    hits = offending(code_files(), HISTORY)
+    assert not hits, "say what the code does, not what it did before or on which branch:\n" + "\n".join(hits)
 
 
 def test_nothing_points_at_documents_outside_the_repository():

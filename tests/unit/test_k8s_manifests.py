@@ -264,7 +264,7 @@ def test_image_and_ports_agree_with_compose_and_settings():
 def test_nginx_config_says_what_deploy_nginx_says():
     nginx_dir = ROOT / "deploy" / "nginx"
     if not nginx_dir.is_dir():
-        pytest.skip("deploy/nginx/ is not on this branch (the containers work adds it); nothing to compare")
+        pytest.skip("deploy/nginx/ is missing; nothing to compare")
     data = objects("production", "ConfigMap")["nginx-conf"]["data"]
     compared = [key for key in data if (nginx_dir / key).is_file()]
     assert compared, f"no file of deploy/nginx/ named like the ConfigMap's keys {sorted(data)}"
