@@ -14,8 +14,6 @@ import json
 import sys
 from datetime import date, timedelta
 
-from sqlalchemy import select
-
 from chassis.db import Db, make_engine
 from chassis.log import configure_logging
 from chassis.store import OpenUnit
@@ -24,7 +22,6 @@ from contracts.consultations import ConsultationIn, PlanEntryIn
 from contracts.identity import Principal
 from services.consultations.handlers import drafting as consultations
 from services.consultations.handlers import plan
-from services.consultations.models import consultations as consultations_table
 from services.consultations.rules import Rules
 from services.consultations.store import Store as ConsultationsStore
 
@@ -47,7 +44,7 @@ def main() -> None:
     who = {k: Principal.model_validate(v) for k, v in json.loads(sys.stdin.read()).items()}
     con = Db(make_engine("consultations"))
     with con.transaction() as s:
-        if s.execute(select(consultations_table.c.id).where(consultations_table.c.title.like(f"%{MARK}"))).first():
+        if ConsultationsStore(s).any_titled_like(f"%{MARK}"):
             print("demo data already loaded")
             return
     today = local_today()

@@ -16,11 +16,12 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from chassis.consumer import subscribe
-from chassis.errors import InvalidInput, NotFound, ServiceError, parse, parse_uuid
+from chassis.errors import InvalidInput, NotFound, ServiceError
 from chassis.events import Envelope
 from chassis.faults import fault_point
 from chassis.settings import get_settings
 from contracts import public_events
+from contracts.notifications import Notifications
 from contracts.webhooks import FeedQuery, ReplayIn, SubscriptionIn
 from services.notifications import webhook_domain as wd, webhook_http
 
@@ -291,26 +292,28 @@ class WebhookEntrypoints:
 
     # ---- administrators -------------------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
-    def webhook_create(self, admin_id, body: dict) -> dict:
-        data = parse(SubscriptionIn, body)
+    @Notifications.serves
+    def webhook_create(self, admin_id: uuid.UUID, body: SubscriptionIn) -> dict:
         try:
-            webhook_http.check_url(data.url, get_settings())
+            webhook_http.check_url(body.url, get_settings())
         except webhook_http.Refused as exc:
             raise InvalidInput("Цю адресу не можна використати для вебхука", code="webhook_url_refused",
                                errors=[{"field": "url", "message": str(exc)}]) from None
         with self.db.transaction() as session:
-            sub, secret = wd.create_subscription(session, data.url, data.event_types, data.description,
-                                                 data.owner_contact, parse_uuid(admin_id, "admin_id"))
+            sub, secret = wd.create_subscription(session, body.url, body.event_types, body.description,
+                                                 body.owner_contact, admin_id)
         log.info("webhook subscription %s created", sub["id"])
         return _json({**sub, "secret": secret})
 
     @rpc(expected_exceptions=ServiceError)
+    @Notifications.serves
     def webhook_list(self) -> dict:
         with self.db.transaction() as session:
             return _json({"items": wd.list_subscriptions(session)})
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_get(self, sub_id) -> dict:
+    @Notifications.serves
+    def webhook_get(self, sub_id: str) -> dict:
         with self.db.transaction() as session:
             sub = wd.get_subscription(session, _uuid_or_404(sub_id, "Підписку"))
         if sub is None:
@@ -318,7 +321,8 @@ class WebhookEntrypoints:
         return _json(sub)
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_rotate_secret(self, sub_id) -> dict:
+    @Notifications.serves
+    def webhook_rotate_secret(self, sub_id: str) -> dict:
         grace = timedelta(hours=get_settings().webhook_secret_grace_hours)
         with self.db.transaction() as session:
             secret = wd.rotate_secret(session, _uuid_or_404(sub_id, "Підписку"), grace)
@@ -329,47 +333,49 @@ class WebhookEntrypoints:
         return _json({"secret": secret, "previous_secret_until": sub["previous_secret_until"]})
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_disable(self, sub_id) -> dict:
+    @Notifications.serves
+    def webhook_disable(self, sub_id: str) -> dict:
         with self.db.transaction() as session:
             if not wd.disable(session, _uuid_or_404(sub_id, "Підписку"), "disabled by an administrator"):
                 raise NotFound("Підписку не знайдено", code="webhook_not_found")
             return _json(wd.get_subscription(session, _uuid_or_404(sub_id, "Підписку")))
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_deliveries(self, sub_id, limit: int = 50, before: int | None = None) -> dict:
+    @Notifications.serves
+    def webhook_deliveries(self, sub_id: str, limit: int = 50, before: int | None = None) -> dict:
         sid = _uuid_or_404(sub_id, "Підписку")
         with self.db.transaction() as session:
             if wd.get_subscription(session, sid) is None:
                 raise NotFound("Підписку не знайдено", code="webhook_not_found")
-            items = wd.deliveries(session, sid, int(limit), before)
-        return _json({"items": items, "next_before": items[-1]["id"] if len(items) == int(limit) else None})
+            items = wd.deliveries(session, sid, limit, before)
+        return _json({"items": items, "next_before": items[-1]["id"] if len(items) == limit else None})
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_resend(self, sub_id, delivery_id) -> dict:
+    @Notifications.serves
+    def webhook_resend(self, sub_id: str, delivery_id: int) -> dict:
         with self.db.transaction() as session:
-            if not isinstance(delivery_id, int) or not wd.resend(session, _uuid_or_404(sub_id, "Підписку"),
-                                                                  delivery_id):
+            if not wd.resend(session, _uuid_or_404(sub_id, "Підписку"), delivery_id):
                 raise NotFound("Доставку не знайдено (або вона саме надсилається)", code="delivery_not_found")
         return {"queued": 1}
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_replay(self, sub_id, body: dict) -> dict:
-        data = parse(ReplayIn, body)
-        if data.until <= data.since:
+    @Notifications.serves
+    def webhook_replay(self, sub_id: str, body: ReplayIn) -> dict:
+        if body.until <= body.since:
             raise InvalidInput("Кінець проміжку має бути пізніше за початок",
                                errors=[{"field": "until", "message": "має бути пізніше за since"}])
         sid = _uuid_or_404(sub_id, "Підписку")
         with self.db.transaction() as session:
             if wd.get_subscription(session, sid) is None:
                 raise NotFound("Підписку не знайдено", code="webhook_not_found")
-            return {"queued": wd.replay(session, sid, data.since, data.until)}
+            return {"queued": wd.replay(session, sid, body.since, body.until)}
 
     # ---- the public feed ------------------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
-    def event_feed(self, query: dict) -> dict:
-        q = parse(FeedQuery, query)
+    @Notifications.serves
+    def event_feed(self, query: FeedQuery) -> dict:
         with self.db.transaction() as session:
-            items, next_after = wd.feed(session, q.after, q.type_list(), q.limit)
+            items, next_after = wd.feed(session, query.after, query.type_list(), query.limit)
         return _json({"items": items, "next_after": next_after})
 
 
