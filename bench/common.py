@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -148,6 +149,18 @@ def draft(**over) -> dict:
     return {"form": "proposal", "title": "Тарифи на проїзд", "category": 17,
             "question": "Чи підтримуєте ви зміну тарифу на проїзд?",
             "alternatives": [{"text": "Залишити як є"}, {"text": "Змінити з пільгами"}], **over}
+
+
+def stop_process(proc) -> None:
+    """Stop a process this benchmark started: SIGTERM, and SIGKILL if it is still there after the
+    gunicorn grace period (a loaded machine can outlast it), so the system under test is always torn
+    down after it."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def machine() -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import HEADER, hammer, machine  # noqa: E402
+from common import HEADER, hammer, machine, stop_process  # noqa: E402
 
 SEED = """
 INSERT INTO comments (id, consultation_id, author_id, author_name, body, status, created_at)
@@ -98,8 +98,7 @@ def main() -> None:
             print(fig.row(ref))
     finally:
         if baseline:
-            baseline.terminate()
-            baseline.wait(10)
+            stop_process(baseline)
         cluster.stop_all()
         destroy_world(infra, world)
         infra.stop()

@@ -2,9 +2,9 @@
 
 Three user actions through the whole system — comment submission, a consultation page read with
 its first page of comments (two requests, one figure), a survey response — at a fixed concurrency,
-each beside a plain Flask + SQLAlchemy app (``bench/baseline_app.py``, ``/domain/…``) that runs the
-very same domain functions on the same database in-process (no bus, no registry), under the same
-gunicorn settings, in the same run; the ratio; ``/healthz`` (no RPC) as the ceiling; and the SQL
+each beside a plain Flask + SQLAlchemy app (``bench/baseline_app.py``, ``/domain/…``) that issues
+the service handlers' statements by hand on the same database (outbox rows included; no bus, no
+registry), under the same gunicorn settings, in the same run; the ratio; ``/healthz`` (no RPC) as the ceiling; and the SQL
 statements per request, counted by every service (``SQL_COUNT=1``, reported by ``health``).
 
     python bench/e2e.py [--requests 400] [--concurrency 8] [--comments 1000]
@@ -22,15 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import HEADER, drive, hammer, machine  # noqa: E402
+from common import HEADER, drive, hammer, machine, stop_process  # noqa: E402
 from consultations import SEED as SEED_COMMENTS  # noqa: E402
+
+from chassis.settings import SERVICES  # noqa: E402
 
 SURVEY = {"form": "survey", "title": "Опитування щодо парку", "category": 15,
           "question": "Що змінити в парку наступного року?",
           "questions": [{"text": "Що облаштувати насамперед?", "kind": "single",
                          "options": ["Освітлення", "Лавки", "Туалети"]},
                         {"text": "Коли ви відвідуєте парк?", "kind": "multiple", "options": ["Ранок", "День", "Вечір"]}]}
-SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
 
 
 def sql_statements(rpc) -> dict[str, int]:
@@ -167,8 +168,7 @@ def main() -> None:
             print(fig.row(ref) + (f"  {sql}" if sql else ""))
     finally:
         if baseline:
-            baseline.terminate()
-            baseline.wait(10)
+            stop_process(baseline)
         cluster.stop_all()
         destroy_world(infra, world)
         infra.stop()

@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from common import isolated_system, machine  # noqa: E402
 from cpu import CpuSampler, children, pids_named  # noqa: E402
 
-SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
+from chassis.settings import SERVICES  # noqa: E402
+
 WORDS = ("лавки", "ліхтарі", "урни", "велодоріжку", "пандус", "зупинку", "клумбу", "тротуар", "парковку",
          "дитячий майданчик", "навіс", "питний фонтанчик")
 PLACES = ("біля школи", "у парку", "на площі", "біля ринку", "на набережній", "у дворі", "біля лікарні",

@@ -2,7 +2,8 @@
 persons, from the `consultation_published` event to `notification_batch_completed`, into a local SMTP
 server (aiosmtpd in its own process, accepting and discarding); beside the SMTP server alone in the
 same run (a plain smtplib client, as many connections as all senders together, each reused, sending
-the same number of ready-made messages of the same size) as the ceiling.
+the same number of ready-made messages rendered from the service's templates with the standard
+library, their size printed beside the fan-out's) as the ceiling.
 
     python bench/notifications.py [--persons 100000] [--instances 1] [--concurrency 2] [--batch 100]
 
@@ -27,7 +28,8 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -45,14 +47,21 @@ FROM generate_series(1, %(n)s) AS g
 """
 
 
+CEILING_FROM = "ceiling@localhost"  # the envelope sender of the ceiling's messages: the sink tells them apart
+
+
 class Sink:
-    """Accepts every message and throws it away, counting."""
+    """Accepts every message and throws it away, counting messages and bytes of the ceiling's and of
+    the fan-out's apart."""
 
     def __init__(self):
-        self.count = 0
+        self.count = {True: 0, False: 0}
+        self.bytes = {True: 0, False: 0}
 
     async def handle_DATA(self, server, session, envelope):
-        self.count += len(envelope.rcpt_tos)
+        ceiling = envelope.mail_from == CEILING_FROM
+        self.count[ceiling] += len(envelope.rcpt_tos)
+        self.bytes[ceiling] += len(envelope.original_content or envelope.content)
         return "250 OK"
 
 
@@ -70,7 +79,7 @@ def run_sink(port: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     controller.stop()
-    print(sink.count, flush=True)
+    print(sink.count[True], sink.bytes[True], sink.count[False], sink.bytes[False], flush=True)
 
 
 def ceiling(port: int, total: int, concurrency: int, message: bytes) -> float:
@@ -81,7 +90,7 @@ def ceiling(port: int, total: int, concurrency: int, message: bytes) -> float:
     def worker(n: int) -> None:
         smtp = smtplib.SMTP("127.0.0.1", port, timeout=30)
         for i in range(n):
-            smtp.sendmail("noreply@localhost", [f"person{i}@example.org"], message)
+            smtp.sendmail(CEILING_FROM, [f"person{i}@example.org"], message)
         smtp.quit()
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in shares]
@@ -91,6 +100,35 @@ def ceiling(port: int, total: int, concurrency: int, message: bytes) -> float:
     for t in threads:
         t.join()
     return time.perf_counter() - started
+
+
+def ready_made(today, category: str) -> bytes:
+    """One start-day e-mail built with the standard library alone: the notifications service's own
+    templates (read as files, rendered with Jinja), text and HTML alternatives, SMTP policy; the
+    sink reports its size beside the fan-out's messages."""
+    from email import policy
+    from email.message import EmailMessage
+    from email.utils import formataddr
+
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    templates = Environment(loader=FileSystemLoader(ROOT / "services" / "notifications" / "templates"),
+                            autoescape=select_autoescape(["html.j2"]), keep_trailing_newline=True)
+    unsubscribe = "http://localhost:8000/api/v1/unsubscribe?token=" + "x" * 90
+    context = {"title": "Тарифи на проїзд", "category": category, "starts_on": today.strftime("%d.%m.%Y"),
+               "ends_on": today.strftime("%d.%m.%Y"), "url": f"http://localhost:8000/consultations/{uuid.uuid4()}",
+               "question": "Чи підтримуєте ви зміну тарифу на проїзд у громадському транспорті?",
+               "full_name": "Мешканець 12345", "unsubscribe_url": unsubscribe}
+    msg = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
+    msg["From"] = "Електронні консультації <noreply@localhost>"
+    msg["To"] = formataddr(("Мешканець 12345", "person12345@example.org"))
+    msg["Subject"] = "Розпочато консультацію: Тарифи на проїзд"
+    msg["Message-ID"] = f"<delivery-1.{uuid.uuid4()}@econsult>"
+    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(templates.get_template("consultation_published.txt.j2").render(context))
+    msg.add_alternative(templates.get_template("consultation_published.html.j2").render(context), subtype="html")
+    return msg.as_bytes()
 
 
 def main() -> None:
@@ -132,7 +170,6 @@ def run(args, world, cluster, sink: subprocess.Popen) -> None:
     from chassis.events import make_envelope
     from chassis.workdays import local_today
     from contracts.consultations import CATEGORIES, ConsultationPublished, Form
-    from services.notifications import mailer
 
     today = local_today()
     dsn = f"{world.database_url}/{world.db_prefix}registry"
@@ -167,15 +204,7 @@ def run(args, world, cluster, sink: subprocess.Popen) -> None:
     sampler = CpuSampler(groups).start()
 
     # the ceiling: the SMTP server alone, the same message size, same connections and reuse
-    sample = mailer.compose("Електронні консультації <noreply@localhost>", "Мешканець 12345",
-                            "person12345@example.org", "Розпочато консультацію: Тарифи на проїзд",
-                            "consultation_published",
-                            {"title": "Тарифи на проїзд", "category": CATEGORIES[args.category],
-                             "starts_on": today.strftime("%d.%m.%Y"), "ends_on": today.strftime("%d.%m.%Y"),
-                             "url": "http://localhost:8000/consultations/" + str(uuid.uuid4()),
-                             "question": "Чи підтримуєте ви зміну тарифу на проїзд у громадському транспорті?"},
-                            mailer.message_id(1, str(uuid.uuid4())),
-                            "http://localhost:8000/api/v1/unsubscribe?token=" + "x" * 90).as_bytes()
+    sample = ready_made(today, CATEGORIES[args.category])
     sampler.mark()
     alone = ceiling(int(world.vars["SMTP_PORT"]), recipients, args.concurrency * args.instances, sample)
     cpu_alone = sampler.delta()
@@ -211,7 +240,7 @@ def run(args, world, cluster, sink: subprocess.Popen) -> None:
     sampler.stop()
     db_admin.close()
     sink.send_signal(signal.SIGTERM)
-    received = int(sink.stdout.read().strip() or 0)
+    ceiling_count, ceiling_bytes, received, received_bytes = map(int, sink.stdout.read().split() or (0,) * 4)
     sink.wait(10)
 
     sent = last["sent"]
@@ -225,7 +254,9 @@ def run(args, world, cluster, sink: subprocess.Popen) -> None:
     print(f"{'fan-out: event -> notification_batch_completed':<52} {sent:>8} {total_seconds:>8.1f} "
           f"{sent / total_seconds:>10.0f}  {(sent / total_seconds) / (recipients / alone):5.3f}")
     print(f"recipients selected (all queued) after {selected_at:.1f} s; sent {sent:,}, failed "
-          f"{last['failed']}; the SMTP server counted {received - recipients:,} fan-out e-mails")
+          f"{last['failed']}; the SMTP server counted {received:,} fan-out e-mails, "
+          f"{received_bytes / max(1, received):.0f} bytes each on average (ceiling: {ceiling_count:,}, "
+          f"{ceiling_bytes / max(1, ceiling_count):.0f} bytes)")
     print("CPU ms per e-mail by process (ceiling | fan-out):")
     for name in groups:
         (a, na), (f, nf) = cpu_alone.get(name, (0.0, 0)), cpu_fanout.get(name, (0.0, 0))

@@ -9,10 +9,9 @@ questions × 50,000 respondents), through a real isolated system (bench/common.i
 * the reports service's peak resident memory (VmHWM), before and after;
 
 with the CPU seconds each phase cost per process (``bench/cpu.py``: the machine is shared, so CPU is
-the figure to trust), and, in the same run, two baselines: the same consultation once more with an **empty** read model
-(what a consultation older than the read model costs: completed from consultations in pages of
-5,000), and the previous renderer (fpdf2 and openpyxl, from git ``--old-renderer-rev``) writing the
-five files for ``--old-rows`` rows in a fresh process, beside the current renderer on the same rows.
+the figure to trust), and, in the same run, the baseline: the same consultation once more with an
+**empty** read model (what a consultation older than the read model costs: completed from
+consultations in pages of 5,000). Everything goes through the running services.
 
 Seeding is bulk SQL into the services' own databases (registry persons, consultations' comments and
 answers, the reports read model); considerations are seeded too (not what is measured here).
@@ -22,10 +21,7 @@ answers, the reports read model); considerations are seeded too (not what is mea
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -94,56 +90,12 @@ def today_kyiv() -> date:
     return datetime.now(ZoneInfo("Europe/Kyiv")).date()
 
 
-RENDER_CHILD = """
-import resource, sys, tempfile, time
-sys.path.insert(0, sys.argv[1])
-import render
-n = int(sys.argv[2])
-rows = ({"number": i, "comment_id": f"id-{i}", "author_name": f"Учасник Звіту {i % 20000}",
-         "created_at": "2026-11-20T10:00:00+00:00", "target": "загалом",
-         "body": f"Пропозиція {i}: облаштувати безпечний перехід біля школи та додати освітлення на зупинці.",
-         "outcome": "враховано", "justification": None} for i in range(1, n + 1))
-doc = render.Document(title="Звіт", sections=[("Питання", ["Як зробити вулицю безпечнішою?"])], meta={},
-                      columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("target", "Щодо"),
-                               ("body", "Пропозиція"), ("outcome", "Результат розгляду"),
-                               ("justification", "Обґрунтування"), ("comment_id", "Ідентифікатор")])
-started = time.perf_counter()
-with tempfile.TemporaryDirectory() as tmp:
-    render.write_all(doc, rows, tmp, "b")
-print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
-
-
-def render_in_child(module_dir: str, rows: int) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of a fresh process writing the five files with ``module_dir``'s render.py."""
-    out = subprocess.run([sys.executable, "-c", RENDER_CHILD, module_dir, str(rows)], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout.split()
-    return float(out[0]), float(out[1])
-
-
-def renderers(rev: str, rows: int) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(old, current) renderer on the same rows: the old one is render.py as it was at ``rev``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        old = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:services/reports/render.py"],
-                             capture_output=True, text=True, check=True).stdout
-        Path(tmp, "render.py").write_text(old)
-        before = render_in_child(tmp, rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "render.py").write_text("from services.reports.render import *  # noqa\n"
-                                          "from services.reports.render import write_all, Document  # noqa\n")
-        now = render_in_child(tmp, rows)
-    return before, now
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--comments", type=int, default=100_000)
     ap.add_argument("--respondents", type=int, default=50_000)
     ap.add_argument("--questions", type=int, default=10)
     ap.add_argument("--authors", type=int, default=20_000)
-    ap.add_argument("--old-rows", type=int, default=5_000, help="rows for the old-renderer baseline")
-    ap.add_argument("--old-renderer-rev", default="c63e2f6")
-    ap.add_argument("--no-backfill", action="store_true", help="skip the empty-read-model baseline")
     args = ap.parse_args()
 
     import psycopg
@@ -236,15 +188,12 @@ def main() -> None:
         sizes = {fmt: f["size"] for fmt, f in official.get(report + "/versions").json()["items"][0]["files"].items()}
         rss_publish = vm_hwm_mib(pid)
 
-        backfill = None
-        if not args.no_backfill:
-            old = make(with_read_model=False)
-            sampler.mark()
-            backfill = close(old) + (cpu_since(),)
+        old = make(with_read_model=False)
+        sampler.mark()
+        backfill = close(old) + (cpu_since(),)
         rss_end = vm_hwm_mib(pid)
         sampler.stop()
         admin.close()
-        (old_s, old_peak), (new_s, new_peak) = renderers(args.old_renderer_rev, args.old_rows)
 
     print(f"# bench/reports.py on {machine()}")
     print(f"# {args.comments} published comments by {args.authors} persons, {args.respondents * args.questions} "
@@ -258,13 +207,9 @@ def main() -> None:
     print("   sizes: " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in sorted(sizes.items())))
     print(f"reports service peak RSS (VmHWM): {rss_before:.0f} MiB at start, {rss_snapshot:.0f} after the snapshot "
           f"and protocol, {rss_publish:.0f} after publishing, {rss_end:.0f} at the end   target < 300")
-    if backfill:
-        print(f"baseline, empty read model (completed from consultations, pages of 5,000): close → snapshot "
-              f"{backfill[0]:.2f} s (CPU seconds: {backfill[2]}), → protocol files {backfill[1]:.2f} s (CPU seconds: "
-              f"{backfill[3]})")
-    print(f"baseline, the five files for {args.old_rows} rows in a fresh process: renderer at {args.old_renderer_rev} "
-          f"(fpdf2, openpyxl) {old_s:.2f} s, peak {old_peak:.0f} MiB; current {new_s:.2f} s, peak {new_peak:.0f} MiB "
-          f"(ratio {old_s / new_s:.1f}×)")
+    print(f"baseline, empty read model (completed from consultations, pages of 5,000): close → snapshot "
+          f"{backfill[0]:.2f} s (CPU seconds: {backfill[2]}), → protocol files {backfill[1]:.2f} s (CPU seconds: "
+          f"{backfill[3]})  ratio {backfill[0] / snapshot_s:.1f}×")
 
 
 def _sql(template: str, params: dict) -> str:

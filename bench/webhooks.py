@@ -1,9 +1,16 @@
-"""Webhooks under load (docs/webhooks.md): public events committed into the consultations service's
-outbox at a stated rate, delivered to five subscriptions — three healthy, one slow (answers after
---slow seconds), one failing (always 500). The delay of a delivery is from the event's commit (its
-CloudEvents ``time``, set in the committing transaction) to the receiver getting it, so it includes
-the outbox relay, the broker, the feed and the sender.
+"""Webhooks under load (docs/webhooks.md): public events committed through the consultations
+service's outbox at a stated rate, delivered to five subscriptions — three healthy, one slow
+(answers after --slow seconds), one failing (always 500). The delay of a delivery is from the
+event's commit (its CloudEvents ``time``, set in the committing transaction) to the receiver
+getting it, so it includes the outbox relay, the broker, the feed and the sender.
 
+The events are published the way a service publishes them: this process runs a second instance
+of the consultations service's publishing side over the same database (the engines and the
+``OutboxRelay`` chassis.db.Database builds) and commits each event with ``chassis.outbox.add_event``
+inside ``Db.transaction()``, whose commit hands the new events to that relay at once; the
+service's own relay polls the same outbox as the fallback, as a second instance would. The CPU of
+this process (the commits, the relay, and its waiting for the deliveries) counts as the
+publishing service's.
     python bench/webhooks.py [--events 10000] [--rate 20] [--slow 0.5]
 
 The rate: the busiest moment for public events is a backlog released at once — the 2,000 comments
@@ -29,7 +36,8 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -88,29 +96,49 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
-def commit_events(dsn: str, n: int, rate: float) -> float:
-    """Commit ``n`` comment_published events into the consultations outbox, one transaction each, at
-    ``rate`` per second (0: as fast as possible); returns the seconds it took."""
-    import psycopg
-    from psycopg.types.json import Jsonb
-
-    from chassis.events import make_envelope
+def commit_events(db, n: int, rate: float) -> float:
+    """Commit ``n`` comment_published events at ``rate`` per second (0: as fast as possible), one
+    transaction each, the way a service does: :func:`chassis.outbox.add_event` inside
+    ``db.transaction()`` (chassis.db.Db), whose commit hands the new events to the relay; returns the
+    seconds it took."""
+    from chassis.outbox import add_event
     from contracts.consultations import CommentPublished
 
     consultation = uuid.uuid4()
-    with psycopg.connect(dsn, autocommit=True) as db:
-        started = time.perf_counter()
-        for i in range(n):
-            if rate:
-                ahead = started + i / rate - time.perf_counter()
-                if ahead > 0:
-                    time.sleep(ahead)
-            env = make_envelope(CommentPublished(comment_id=uuid.uuid4(), consultation_id=consultation,
-                                                 author_id=uuid.uuid4()))
-            env.occurred_at = datetime.now(timezone.utc)  # the commit follows at once
-            db.execute("INSERT INTO outbox (event_id, type, envelope) VALUES (%s, %s, %s)",
-                       (env.event_id, env.type, Jsonb(env.model_dump(mode="json"))))
-        return time.perf_counter() - started
+    started = time.perf_counter()
+    for i in range(n):
+        if rate:
+            ahead = started + i / rate - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+        with db.transaction() as session:
+            add_event(session, CommentPublished(comment_id=uuid.uuid4(), consultation_id=consultation,
+                                                author_id=uuid.uuid4()))
+    return time.perf_counter() - started
+
+
+@contextmanager
+def publisher(world):
+    """A second instance of the consultations service's publishing side, in this process: its
+    engine, its outbox relay (chassis.db.make_engine / chassis.outbox.OutboxRelay, as
+    chassis.db.Database builds them) running, and the ``Db`` a worker gets."""
+    from chassis.db import Db, make_engine
+    from chassis.outbox import OutboxRelay
+    from chassis.settings import Settings
+
+    settings = Settings(database_url=world.database_url, db_prefix=world.db_prefix, amqp_uri=world.amqp_uri)
+    engine = make_engine("consultations", settings)
+    relay_engine = make_engine("consultations", settings, relay=True)
+    relay = OutboxRelay(relay_engine, world.amqp_uri, "consultations", settings.outbox_poll_seconds)
+    thread = threading.Thread(target=relay.run, daemon=True)
+    thread.start()
+    try:
+        yield Db(engine, relay)
+    finally:
+        relay.stop()
+        thread.join(10)
+        engine.dispose()
+        relay_engine.dispose()
 
 
 def main() -> None:
@@ -138,19 +166,19 @@ def main() -> None:
                                 stdout=subprocess.PIPE, text=True)
     try:
         assert receiver.stdout.readline().strip() == "ready"
-        with isolated_system(**settings) as (world, cluster), \
+        with isolated_system(**settings) as (world, cluster), publisher(world) as outbox_db, \
                 ClusterRpcProxy({"AMQP_URI": world.amqp_uri}, timeout=30) as rpc:
             db = psycopg.connect(f"{world.database_url}/{world.db_prefix}notifications", autocommit=True)
-            outbox_dsn = f"{world.database_url}/{world.db_prefix}consultations"
             backends = postgres_backends(world.database_url, world.db_prefix, lambda: {db.info.backend_pid})
 
             sampler = CpuSampler({
                 "notifications (feed + senders)": lambda: [cluster.procs["notifications"].pid],
-                "consultations (outbox relay)": lambda: [cluster.procs["consultations"].pid],
+                # the publishing service: its process (its poller) and this one (commits, relay)
+                "consultations + this client (publish)": lambda: [cluster.procs["consultations"].pid,
+                                                                 os.getpid()],
                 "PostgreSQL backends": backends,
                 "RabbitMQ node (shared)": lambda: pids_named("beam.smp"),
-                "receiver": lambda: [receiver.pid],
-                "this client (commits events)": lambda: [os.getpid()]}).start()
+                "receiver": lambda: [receiver.pid]}).start()
 
             def subscribe(path: str) -> str:
                 return rpc.notifications.webhook_create(str(uuid.uuid4()), {
@@ -167,7 +195,7 @@ def main() -> None:
                 healthy = [subs[p] for p in HEALTHY]
                 sampler.mark()
                 started = time.perf_counter()
-                offered = commit_events(outbox_dsn, n, args.rate)
+                offered = commit_events(outbox_db, n, args.rate)
                 while delivered(healthy) < n * len(healthy):
                     time.sleep(0.2)
                     if time.perf_counter() - started > 3600:
@@ -209,7 +237,7 @@ def main() -> None:
             delays["five" if got >= mark else "alone"].append(delay)
     rate = f"{args.rate:g} events/s" if args.rate else "all at once"
     print(f"# bench/webhooks.py on {machine()}")
-    print(f"comment_published events committed into the consultations outbox at {rate}, one notifications "
+    print(f"comment_published events committed through the consultations outbox (add_event, relay handed them at commit) at {rate}, one notifications "
           f"instance (WEBHOOK_CONCURRENCY {get_settings().webhook_concurrency}), "
           f"receivers on loopback; slow = {args.slow:g} s, failing = always 500")
     print(f"{'case':<44} {'events':>7} {'delivered':>9} {'per s':>7} {'p50 s':>6} {'p95 s':>6} {'p99 s':>6}")

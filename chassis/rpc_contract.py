@@ -199,6 +199,12 @@ class RpcContract:
         return wrapper
 
 
+def over_proxy(proxy) -> Callable[..., Any]:
+    """The transport of a typed client inside a service: ``Registry(over_proxy(self.registry))``
+    over nameko's ``RpcProxy("registry")`` dependency."""
+    return lambda service, method, *args: getattr(proxy, method)(*args)
+
+
 def _client_method(method: Method) -> Callable:
     def call(self, *args, **kwargs):
         return method.decode_result(self._call(method.service, method.name, *method.encode(args, kwargs)))

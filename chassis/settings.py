@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
+
+def discover_services(root: Path = Path(__file__).resolve().parents[1] / "services") -> tuple[str, ...]:
+    """The services, learnt from the folder beside ``chassis/`` (in the image too): every package
+    there with a ``service.py``, sorted by name. Nothing is imported; a new service is one folder."""
+    return tuple(sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file() and (p / "service.py").is_file()))
+
+
+SERVICES = discover_services()
 DEV_SECRET = "dev-only-secret-change-me"
 DEV_ENVS = ("development", "test")  # the only values that allow dev login and the default SECRET_KEY
 

@@ -7,6 +7,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from chassis.events import EventData, event
+from chassis.rpc_contract import RpcContract
+from contracts.webhooks import (DeliveryList, FeedPage, FeedQuery, Queued, ReplayIn, SecretRotated, Subscription,
+                                SubscriptionCreated, SubscriptionIn, SubscriptionList)
 
 
 @event("notifications", "notification_batch_completed")
@@ -45,3 +48,53 @@ class InboxItem(BaseModel):
 class Inbox(BaseModel):
     items: list[InboxItem]
     unread: int
+
+
+class UnsubscribeOut(BaseModel):
+    unsubscribed: bool
+
+
+# ---- RPC ------------------------------------------------------------------------------------------
+
+class Notifications(RpcContract, service="notifications"):
+    """The notifications service's RPC methods (the cabinet inbox, fan-out progress, unsubscribe,
+    webhooks and the public event feed); an instance is its typed client."""
+
+    def inbox(self, person_id: uuid.UUID) -> Inbox:
+        """The person's cabinet messages (R-3.11) with the unread count."""
+
+    def mark_read(self, person_id: uuid.UUID, item_id: int | None = None) -> int:
+        """Mark one message (or, without ``item_id``, all) read; how many changed."""
+
+    def progress(self, consultation_id: uuid.UUID) -> Progress | None:
+        """The start-day e-mails of a consultation: queued, sent, failed; null without a fan-out."""
+
+    def unsubscribe(self, token: str) -> UnsubscribeOut:
+        """One-click unsubscribe (RFC 8058) with the token of an e-mail's link."""
+
+    def webhook_create(self, admin_id: uuid.UUID, body: SubscriptionIn) -> SubscriptionCreated:
+        """An administrator subscribes a partner's URL to public event types (the secret is shown once)."""
+
+    def webhook_list(self) -> SubscriptionList:
+        """Every webhook subscription."""
+
+    def webhook_get(self, sub_id: str) -> Subscription:
+        """One subscription (an unknown or malformed id is not found)."""
+
+    def webhook_rotate_secret(self, sub_id: str) -> SecretRotated:
+        """A new signing secret; the previous one stays valid for the grace period."""
+
+    def webhook_disable(self, sub_id: str) -> Subscription:
+        """Stop deliveries to a subscription."""
+
+    def webhook_deliveries(self, sub_id: str, limit: int = 50, before: int | None = None) -> DeliveryList:
+        """A subscription's deliveries, newest first, a page at a time."""
+
+    def webhook_resend(self, sub_id: str, delivery_id: int) -> Queued:
+        """Queue one delivery again."""
+
+    def webhook_replay(self, sub_id: str, body: ReplayIn) -> Queued:
+        """Queue again every event of a time range."""
+
+    def event_feed(self, query: FeedQuery) -> FeedPage:
+        """One page of the public event feed (CloudEvents), after a cursor."""

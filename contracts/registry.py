@@ -6,12 +6,15 @@ import uuid
 from datetime import date, datetime, timezone
 from enum import Enum
 
+from typing import Annotated, Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chassis.events import EventData, event
+from chassis.rpc_contract import WIRE_PATCH, RpcContract
 from chassis.text import SingleLine
 from contracts.common import Strict
-from contracts.identity import Eligibility, Role, RoleOut
+from contracts.identity import Eligibility, Principal, Role, RoleOut
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
 PHONE_PATTERN = r"^\+?[0-9 ()-]{7,20}$"
@@ -271,3 +274,141 @@ class RoleRevoked(EventData):
     role: Role
     role_id: uuid.UUID
     revoked_by: uuid.UUID | None = None
+
+
+# ---- RPC ------------------------------------------------------------------------------------------
+
+MAX_PERSONS = 5000  # persons a lookup takes at once
+
+
+class Bucket(BaseModel):
+    """One fixed-window counter of the gateway's abuse limits (OWASP API4)."""
+
+    key: str = Field(min_length=1, max_length=200)
+    limit: int = Field(ge=1)
+    window: int = Field(ge=1, le=86_400, description="seconds")
+
+
+class ResolvedAndHit(BaseModel):
+    principal: Principal | None = Field(description="null for an invalid or revoked session")
+    wait: int = Field(description="seconds to wait when over a limit, else 0")
+
+
+class ConsentText(BaseModel):
+    version: str
+    text: str
+
+
+class MailContact(BaseModel):
+    full_name: str
+    email: str
+
+
+class ParticipantProfile(BaseModel):
+    """A participant as the R-3.16 report shows them: no birth date, an age band."""
+
+    person_id: uuid.UUID
+    full_name: str
+    age_band: str
+
+
+PersonIds = Annotated[list[uuid.UUID], Field(max_length=MAX_PERSONS)]
+
+
+class Registry(RpcContract, service="registry"):
+    """The registry service's RPC methods; an instance is its typed client."""
+
+    def register_person(self, person: IdentityIn) -> PersonRef:
+        """Create or update a person from identity data; ``person_registered`` on creation."""
+
+    def login(self, identity: IdentityIn) -> SessionOut:
+        """After the identity provider vouched for the person: upsert them and open a session."""
+
+    def login_userinfo(self, userinfo: dict[str, Any]) -> SessionOut:
+        """Log in with what the identity provider's user-info endpoint returned."""
+
+    def dev_login(self, body: DevLoginIn) -> SessionOut:
+        """A made-up person with chosen roles (only with AUTH_DEV_LOGIN=1)."""
+
+    def resolve_session(self, session_id: uuid.UUID) -> Principal:
+        """Who a valid session belongs to, with their roles."""
+
+    def rate_hit(self, buckets: list[Bucket]) -> int:
+        """The gateway's abuse limits: count one request per bucket; seconds to wait, or 0."""
+
+    def resolve_and_hit(self, session_id: uuid.UUID, buckets: list[Bucket], person_bucket: Bucket) -> ResolvedAndHit:
+        """An authenticated write in one round trip: resolve the session and count the request in
+        ``buckets`` and, when the session is valid, in the person's bucket (its key completed with
+        the person's id)."""
+
+    def logout(self, session_id: uuid.UUID) -> None:
+        """Revoke a session."""
+
+    def consent_text(self) -> ConsentText:
+        """The current text of the consent to personal-data processing (R-2.3)."""
+
+    def get_me(self, person_id: uuid.UUID) -> MeOut:
+        """The person's own data."""
+
+    def give_consent(self, person_id: uuid.UUID, body: ConsentIn) -> MeOut:
+        """Record consent to the given version of the text."""
+
+    def update_me(self, person_id: uuid.UUID, body: Annotated[MeUpdate, WIRE_PATCH]) -> MeOut:
+        """Contacts, interests and e-mail preferences (fields left out stay)."""
+
+    def erase_me(self, person_id: uuid.UUID) -> None:
+        """Erase the person's data (R-2.4)."""
+
+    def export_me(self, person_id: uuid.UUID) -> dict[str, Any]:
+        """Everything the registry holds about the person (R-2.4)."""
+
+    def grant_role(self, actor_id: uuid.UUID, person_id: uuid.UUID, body: RoleGrant) -> RoleOut:
+        """An administrator grants a role."""
+
+    def revoke_role(self, actor_id: uuid.UUID, person_id: uuid.UUID, role_id: uuid.UUID) -> None:
+        """An administrator revokes a role."""
+
+    def list_units(self) -> list[UnitOut]:
+        """The structural units."""
+
+    def create_unit(self, actor_id: uuid.UUID, body: UnitIn) -> UnitOut:
+        """An administrator adds a structural unit."""
+
+    def register_organisation(self, person_id: uuid.UUID, body: OrganisationIn) -> OrganisationOut:
+        """A person files their institution (R-2.2), naming themselves its head."""
+
+    def confirm_organisation(self, actor_id: uuid.UUID, organisation_id: uuid.UUID) -> OrganisationOut:
+        """An administrator confirms a filed institution."""
+
+    def list_organisations(self, actor_id: uuid.UUID | None = None) -> list[OrganisationOut]:
+        """Confirmed organisations; an administrator also sees those waiting."""
+
+    def admin_get_person(self, actor_id: uuid.UUID, person_id: uuid.UUID) -> MeOut:
+        """An administrator reads another person's data (audited, R-2.4)."""
+
+    def audit_log(self, actor_id: uuid.UUID, person_id: uuid.UUID | None = None) -> list[AuditEntry]:
+        """The personal-data audit log, newest first."""
+
+    def mail_contacts(self, person_ids: list[uuid.UUID]) -> dict[str, MailContact]:
+        """Contacts, by person id, of those who may still be e-mailed (only the first MAX_PERSONS)."""
+
+    def unsubscribe(self, person_id: uuid.UUID) -> bool:
+        """One-click unsubscribe from e-mail (RFC 8058); whether anything changed."""
+
+    def participant_profiles(self, person_ids: PersonIds, on_date: date) -> list[ParticipantProfile]:
+        """Full name and age band on ``on_date`` (the R-3.16 representativeness table)."""
+
+    def interested_persons(self, category: int, after: uuid.UUID | None = None, limit: int = 1000) -> InterestedPage:
+        """One keyset batch of the register for ``category``; call again with ``next_after``."""
+
+    def api_key_issue(self, admin_id: uuid.UUID, body: ApiKeyIn) -> ApiKeyIssued:
+        """An administrator issues a partner's API key (shown once)."""
+
+    def api_key_list(self) -> ApiKeyList:
+        """Every partner key, without the keys themselves."""
+
+    def api_key_revoke(self, key_id: str) -> ApiKeyOut:
+        """Revoke a key at once (an unknown or malformed id is not found)."""
+
+    def api_key_use(self, key: str, scope: str) -> KeyUse:
+        """A request with a key: which partner, and the seconds to wait when over its rate."""

@@ -1,34 +1,24 @@
 """A small Ukrainian demo set for `make run` (skipped with DEMO=0): persons of every role for dev
 login, a consultation of each form in different states, an initiative on moderation, plan entries.
 
-Written straight through the services' domain rules into their databases (before the services
-start), so it needs no running system; events wait in the outboxes and go out once the services
-are up. Running it again changes nothing.
+Each service writes its part with its own command (``python -m services.registry.seed``, then
+``python -m services.consultations.seed``), run here as subprocesses before the services start, so it
+needs no running system and this module imports nothing of the services (docs/operations.md). Running
+it again changes nothing.
 """
 from __future__ import annotations
 
-import logging
+import json
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
-from sqlalchemy import select
-
-from chassis.db import Db, make_engine
-from chassis.log import configure_logging
-from chassis.store import OpenUnit
 from chassis.workdays import local_today
-from contracts.consultations import ConsultationIn, PlanEntryIn
 from contracts.identity import Role
 from contracts.registry import DevLoginIn
-from services.consultations.handlers import drafting as consultations
-from services.consultations.handlers import plan
-from services.consultations.rules import Rules
-from services.consultations.store import Store as ConsultationsStore
-from services.consultations.models import consultations as consultations_table
-from services.registry import handlers as registry
-from services.registry.store import Store as RegistryStore
 
-log = logging.getLogger("demo")
-MARK = "[demo]"
+ROOT = Path(__file__).resolve().parents[1]
 
 PEOPLE = {  # dev-login subjects: use them at POST /api/v1/auth/dev-login
     "demo-resident": DevLoginIn(subject="demo-resident", full_name="Шевчук Оксана Михайлівна",
@@ -45,72 +35,22 @@ PEOPLE = {  # dev-login subjects: use them at POST /api/v1/auth/dev-login
                             birth_date=local_today() - timedelta(days=13 * 365 + 100), roles=[Role.resident]),
 }
 
-NOTICE = {
-    "holder": "Виконавчий комітет Коростенської міської ради",
-    "materials": "Пояснювальна записка та розрахунки додано до оголошення",
-    "stakeholders": "Мешканці міста, пасажири, перевізники",
-    "consequences": "Зміна умов перевезень для пасажирів",
-    "procedure": "Пропозиції подаються через веб-сервіс до дати завершення консультації",
-    "participation": "Оголошення на сайті ради, у соцмережах і на зупинках",
-    "responsible_official": "Бондаренко Ігор Васильович",
-    "results_publication": "Звіт буде оприлюднено на веб-сервісі протягом 15 днів після завершення",
-}
+
+
+def seed(module: str, payload: str) -> str:
+    """Run one service's seed command with ``payload`` on stdin; its stdout."""
+    return subprocess.run([sys.executable, "-m", module], input=payload, cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                          check=True).stdout
 
 
 def main() -> None:
-    configure_logging("demo")
-    reg, con = Db(make_engine("registry")), Db(make_engine("consultations"))
-    with con.transaction() as s:
-        if s.execute(select(consultations_table.c.id).where(consultations_table.c.title.like(f"%{MARK}"))).first():
-            print("demo data already loaded")
-            return
-    who = {}
-    with reg.transaction() as s:
-        store = RegistryStore(s)
-        for key, person in PEOPLE.items():
-            ref = registry.dev_person(store, person)
-            who[key] = registry.principal(store, ref.id)
-    today = local_today()
-    rules = Rules()
-    official, resident = who["demo-official"], who["demo-resident"]
-    with con.transaction() as s:
-        uow = OpenUnit(ConsultationsStore(s))  # all of it in one transaction
-
-        def publish(body: dict, start: date, end: date) -> str:
-            c = consultations.create(uow, official, ConsultationIn(**body, notice=NOTICE, starts_on=start, ends_on=end),
-                                     today)
-            return str(consultations.publish(uow, official, c.id, start, rules).id)
-
-        publish({"form": "proposal", "title": f"Тарифи на проїзд у міських автобусах {MARK}", "category": 17,
-                 "question": "Який тариф на проїзд у міських автобусах встановити з 1 січня?",
-                 "alternatives": [{"text": "Залишити 12 грн"}, {"text": "15 грн із пільгами для студентів"}]},
-                today, today + timedelta(days=20))
-        publish({"form": "survey", "title": f"Опитування щодо парку Древлянський {MARK}", "category": 15,
-                 "question": "Що варто змінити в парку Древлянський наступного року?",
-                 "questions": [{"text": "Що облаштувати насамперед?", "kind": "single",
-                                "options": ["Освітлення", "Лавки", "Дитячий майданчик"]},
-                               {"text": "Ваші пропозиції", "kind": "text"}]},
-                today, today + timedelta(days=30))
-        act = consultations.create(uow, official, ConsultationIn(
-            form="draft_act", title=f"Проєкт правил благоустрою міста {MARK}", category=15, notice=NOTICE,
-            question="Обговорення проєкту Правил благоустрою території міста Коростеня",
-            draft_text="1. Загальні положення.\n\n2. Утримання прибудинкових територій.\n\n3. Відповідальність.",
-            starts_on=today + timedelta(days=3), ends_on=today + timedelta(days=25)), today)
-        consultations.publish(uow, official, act.id, today, rules)
-        consultations.create(uow, official, ConsultationIn(
-            form="proposal", title=f"Нічні рейси до мікрорайону Хмільники {MARK}", category=17,
-            question="Чи потрібні нічні рейси до мікрорайону Хмільники?",
-            alternatives=[{"text": "Так, щодня"}, {"text": "Лише у вихідні"}]), today)
-        consultations.create(uow, resident, ConsultationIn(
-            form="proposal", title=f"Велодоріжка вздовж річки Уж {MARK}", category=15,
-            question="Чи підтримуєте ви облаштування велодоріжки вздовж річки Уж?",
-            alternatives=[{"text": "Підтримую"}, {"text": "Не підтримую"}]), today)
-        year = today.year
-        plan.add(uow, official, year, PlanEntryIn(title=f"Стратегія розвитку громади до 2035 {MARK}",
-                                                  category=5, planned_quarter=4))
-        plan.add(uow, resident, year, PlanEntryIn(title=f"Освітлення вулиць у приватному секторі {MARK}",
-                                                  category=15))
-    print("demo data loaded: dev-login subjects " + ", ".join(PEOPLE))
+    people = json.dumps([p.model_dump(mode="json") for p in PEOPLE.values()], ensure_ascii=False)
+    who = json.loads(seed("services.registry.seed", people))
+    authors = {"official": who["demo-official"], "resident": who["demo-resident"]}
+    out = seed("services.consultations.seed", json.dumps(authors, ensure_ascii=False)).strip()
+    if out == "demo data loaded":
+        out += ": dev-login subjects " + ", ".join(PEOPLE)
+    print(out)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import yaml
 
+from chassis.settings import SERVICES
+
 ROOT = Path(__file__).resolve().parents[1]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 RULE = ROOT / "deploy" / "k8s" / "monitoring" / "prometheusrule.yaml"
 GRAFANA = ROOT / "deploy" / "grafana"
-SERVICES = ("consultations", "moderation", "notifications", "registry", "reports")
 
 
 def p99(metric: str, by: str, where: str = "") -> str:

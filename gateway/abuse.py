@@ -9,14 +9,18 @@
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+import uuid
+
+from flask import Flask, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from chassis.errors import ServiceError
 from chassis.settings import Settings
+from contracts.registry import Bucket
 from gateway import auth
 from gateway.auth import SAFE_METHODS
+from gateway.clients import registry
 
 LOGIN_RULES = {"/api/v1/auth/login", "/api/v1/auth/callback", "/api/v1/auth/dev-login", "/login/dev"}
 # Swagger UI (/docs) needs its own scripts and styles, inline styles and data: images; nothing else
@@ -64,6 +68,10 @@ def person_bucket(settings: Settings, person_id: str = "") -> dict:
             "window": settings.rate_window_seconds}
 
 
+def _typed(found: list[dict]) -> list[Bucket]:
+    return [Bucket(**b) for b in found]
+
+
 def _person_id() -> str | None:
     try:
         principal = auth.current_principal()
@@ -92,26 +100,24 @@ def install(app: Flask, settings: Settings) -> None:
         if not counted(rule, method):
             return None
         address = request.remote_addr or "unknown"
-        rpc = current_app.extensions["rpc"]
         session_id = auth.session_to_resolve() if rule not in LOGIN_RULES else None
         cached = auth.cached_principal(session_id) if session_id else None
         if cached is not None:  # the session cache knows the caller: only the counting is left
             auth.remember(cached)
-            wait = rpc.call("registry", "rate_hit",
-                            buckets(settings, rule, method, address, str(cached.person_id)))
+            wait = registry.rate_hit(_typed(buckets(settings, rule, method, address, str(cached.person_id))))
         elif session_id:
             # One round trip for an authenticated write: the registry resolves the session and counts
             # the request (before: resolve_session and rate_hit, two RPCs; docs/benchmarks.md).
             generation = auth.cache_generation()
-            found = rpc.call("registry", "resolve_and_hit", session_id,
-                             buckets(settings, rule, method, address, None), person_bucket(settings))
-            if found["principal"] is not None:
-                auth.remember(found["principal"], session_id, generation)
-            wait = found["wait"]
+            found = registry.resolve_and_hit(uuid.UUID(session_id), _typed(buckets(settings, rule, method, address, None)),
+                                             Bucket(**person_bucket(settings)))
+            if found.principal is not None:
+                auth.remember(found.principal, session_id, generation)
+            wait = found.wait
         else:
             wanted = buckets(settings, rule, method, address,
                              _person_id() if rule not in LOGIN_RULES else None)
-            wait = rpc.call("registry", "rate_hit", wanted)
+            wait = registry.rate_hit(_typed(wanted))
         if wait:
             exc = TooManyRequests(f"Забагато запитів; спробуйте через {wait} с", code="rate_limited")
             exc.retry_after = wait

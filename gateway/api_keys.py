@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 from prometheus_client import Counter
 
 from chassis.errors import Forbidden, NotFound
 from gateway.abuse import TooManyRequests
 from gateway.auth import API_KEY_PREFIX, SAFE_METHODS, Unauthorized
+from gateway.clients import registry
 
 log = logging.getLogger("gateway.api_keys")
 API = "/api/v1"
@@ -60,16 +61,16 @@ def install(app: Flask) -> None:
             raise Forbidden("Ключ API дає лише читання подій, консультацій і відкритих даних",
                             code="api_key_not_for_this_route")
         try:
-            found = current_app.extensions["rpc"].call("registry", "api_key_use", key, scope)
+            found = registry.api_key_use(key, scope)
         except NotFound as exc:
             raise Unauthorized(exc.detail, code="api_key_invalid") from None
         g.partner = found
-        KEY_REQUESTS.labels(found["key_id"], rule).inc()
-        log.info("api key %s (%s) on %s", found["prefix"], found["key_id"], rule,
-                 extra={"api_key": found["key_id"], "route": rule})
-        if found["wait"]:
-            exc = TooManyRequests(f"Забагато запитів з цим ключем; спробуйте через {found['wait']} с",
+        KEY_REQUESTS.labels(str(found.key_id), rule).inc()
+        log.info("api key %s (%s) on %s", found.prefix, found.key_id, rule,
+                 extra={"api_key": str(found.key_id), "route": rule})
+        if found.wait:
+            exc = TooManyRequests(f"Забагато запитів з цим ключем; спробуйте через {found.wait} с",
                                   code="rate_limited")
-            exc.retry_after = found["wait"]
+            exc.retry_after = found.wait
             raise exc
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 
 from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -13,6 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from chassis.errors import Forbidden, NotFound, ServiceError
 from contracts import identity
 from contracts.identity import Principal, Role
+from gateway.clients import registry
 
 SESSION_COOKIE = "econsult_session"
 CSRF_COOKIE = "econsult_csrf"
@@ -173,7 +175,7 @@ def current_principal() -> Principal | None:
         return principal
     generation = cache_generation()
     try:
-        found = current_app.extensions["rpc"].call("registry", "resolve_session", session_id)
+        found = registry.resolve_session(uuid.UUID(session_id))
     except NotFound:
         raise Unauthorized("Сесію завершено, увійдіть знову", code="session_revoked") from None
     remember(found, session_id, generation)

@@ -9,6 +9,8 @@ from flask import current_app
 
 from contracts.consultations import Consultations
 from contracts.moderation import Moderation
+from contracts.notifications import Notifications
+from contracts.registry import Registry
 from contracts.reports import Reports
 
 
@@ -19,4 +21,6 @@ def call(service: str, method: str, *args):
 
 consultations = Consultations(call)
 moderation = Moderation(call)
+notifications = Notifications(call)
+registry = Registry(call)
 reports = Reports(call)

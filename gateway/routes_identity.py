@@ -9,9 +9,10 @@ from flask import Response, current_app, json, redirect, request
 from pydantic import BaseModel
 
 from contracts.identity import Role, RoleOut
-from contracts.registry import (AuditEntry, ConsentIn, DevLoginIn, MeOut, MeUpdate, OrganisationIn,
-                                OrganisationOut, RoleGrant, UnitIn, UnitOut)
+from contracts.registry import (AuditEntry, ConsentIn, ConsentText, DevLoginIn, MeOut, MeUpdate, OrganisationIn,
+                                OrganisationOut, RoleGrant, SessionOut, UnitIn, UnitOut)
 from gateway import auth, oauth
+from gateway.clients import registry
 from gateway.openapi import ApiSpec
 
 
@@ -21,11 +22,6 @@ class TokenOut(BaseModel):
     person_id: uuid.UUID
     expires_at: str
     consent_required: bool
-
-
-class ConsentText(BaseModel):
-    version: str
-    text: str
 
 
 class UnitList(BaseModel):
@@ -45,24 +41,20 @@ class AuditQuery(BaseModel):
     person_id: uuid.UUID | None = None
 
 
-def rpc(method: str, *args):
-    return current_app.extensions["rpc"].call("registry", method, *args)
-
-
-def _session_response(session: dict, status: int = 200) -> Response:
-    token = auth.sign_session(session["session_id"])
-    body = TokenOut(access_token=token, person_id=session["person_id"],
-                    expires_at=session["expires_at"], consent_required=session["consent_required"])
+def _session_response(session: SessionOut, status: int = 200) -> Response:
+    token = auth.sign_session(str(session.session_id))
+    body = TokenOut(access_token=token, person_id=session.person_id,
+                    expires_at=session.model_dump(mode="json")["expires_at"], consent_required=session.consent_required)
     resp = Response(json.dumps(body.model_dump(mode="json")), status=status, mimetype="application/json")
     auth.set_session_cookies(resp, token)
     return resp
 
 
-def browser_login(session: dict, next_path: str) -> Response:
+def browser_login(session: SessionOut, next_path: str) -> Response:
     """A browser's session starts: cookies set, on to the consent step first when it is due."""
     consent = "/me/consent" + (f"?next={quote(next_path)}" if next_path != "/" else "")
-    resp = redirect(consent if session["consent_required"] else next_path, 302)
-    auth.set_session_cookies(resp, auth.sign_session(session["session_id"]))
+    resp = redirect(consent if session.consent_required else next_path, 302)
+    auth.set_session_cookies(resp, auth.sign_session(str(session.session_id)))
     return resp
 
 
@@ -72,7 +64,7 @@ EXPORTING = ("consultations", "moderation", "notifications", "reports")  # besid
 def export_everything(person_id: str) -> dict:
     """R-2.4: the registry's export (its rules on who may export apply first), then what every
     other service keeps about the person, each under its own name, in one document."""
-    data = rpc("export_me", person_id)
+    data = registry.export_me(person_id)
     for service in EXPORTING:
         data[service] = current_app.extensions["rpc"].call(service, "export_person", person_id)
     return data
@@ -107,7 +99,7 @@ def register(spec: ApiSpec):
                query=CallbackQuery, response=TokenOut, tags=["auth"], errors=(400, 502, 503))
     def auth_callback(query: CallbackQuery):
         info, next_path = oauth.finish(query.code, query.state, request.cookies.get(oauth.OAUTH_COOKIE))
-        session = rpc("login_userinfo", info)
+        session = registry.login_userinfo(info)
         if request.accept_mimetypes.best == "application/json" or "json" in request.headers.get("Accept", ""):
             resp = _session_response(session)
         else:
@@ -127,13 +119,13 @@ def register(spec: ApiSpec):
                    "(only when AUTH_DEV_LOGIN=1, never in production)", body=DevLoginIn,
                    response=TokenOut, tags=["auth"], errors=(403,))
         def auth_dev_login(body: DevLoginIn):
-            return _session_response(rpc("dev_login", body.model_dump(mode="json")))
+            return _session_response(registry.dev_login(body))
 
     @api.route("/auth/logout", "POST", summary="End the session (the token stops working at once)",
                status=204, tags=["auth"], auth="login")
     def auth_logout():
         principal = auth.require_login()
-        rpc("logout", str(principal.session_id))
+        registry.logout(principal.session_id)
         auth.forget_person(principal.person_id)
         resp = _no_content()
         auth.clear_session_cookies(resp)
@@ -142,34 +134,33 @@ def register(spec: ApiSpec):
     @api.route("/consent", summary="The current consent text and its version", response=ConsentText,
                tags=["cabinet"])
     def consent_text():
-        return ConsentText(**rpc("consent_text"))
+        return registry.consent_text()
 
     # ---- the personal cabinet --------------------------------------------------------------------
     @api.route("/me", summary="My register entry, eligibility (R-1.3) and roles", response=MeOut,
                tags=["cabinet"], auth="login")
     def me_get():
-        return MeOut(**rpc("get_me", str(auth.require_login().person_id)))
+        return registry.get_me(auth.require_login().person_id)
 
     @api.route("/me/consent", "POST", summary="Give consent to personal-data processing (R-3.5)",
                body=ConsentIn, response=MeOut, tags=["cabinet"], auth="login")
     def me_consent(body: ConsentIn):
         person_id = auth.require_login().person_id
-        out = MeOut(**rpc("give_consent", str(person_id), body.model_dump()))
+        out = registry.give_consent(person_id, body)
         auth.forget_person(person_id)
         return out
 
     @api.route("/me", "PUT", summary="Update my contacts, interests and e-mail preference (R-2.4); "
                "omitted fields stay", body=MeUpdate, response=MeOut, tags=["cabinet"], auth="consent")
     def me_put(body: MeUpdate):
-        return MeOut(**rpc("update_me", str(auth.require_consent().person_id),
-                           body.model_dump(mode="json", exclude_unset=True)))
+        return registry.update_me(auth.require_consent().person_id, body)
 
     @api.route("/me", "DELETE", summary="Withdraw consent: contacts and interests are erased at once; "
                "published comments stay public with the author's name", status=204, tags=["cabinet"],
                auth="login")
     def me_delete():
         person_id = auth.require_login().person_id
-        rpc("erase_me", str(person_id))
+        registry.erase_me(person_id)
         auth.forget_person(person_id)
         resp = _no_content()
         auth.clear_session_cookies(resp)
@@ -187,33 +178,31 @@ def register(spec: ApiSpec):
     @api.route("/units", summary="Structural units of the executive committee", response=UnitList,
                tags=["registry"])
     def units_list():
-        return UnitList(items=rpc("list_units"))
+        return UnitList(items=registry.list_units())
 
     @api.route("/organisations", summary="Confirmed civil-society institutions (R-2.2)",
                response=OrganisationList, tags=["registry"])
     def organisations_list():
-        return OrganisationList(items=rpc("list_organisations"))
+        return OrganisationList(items=registry.list_organisations())
 
     @api.route("/organisations", "POST", summary="File my institution (R-2.2): I become its head "
                "once an administrator confirms it", body=OrganisationIn, response=OrganisationOut,
                status=201, tags=["registry"], auth="consent")
     def organisations_create(body: OrganisationIn):
         person = auth.require_consent()
-        return OrganisationOut(**rpc("register_organisation", str(person.person_id),
-                                     body.model_dump(mode="json"))), 201
+        return registry.register_organisation(person.person_id, body), 201
 
     # ---- administration --------------------------------------------------------------------------
     @api.route("/admin/persons/<uuid:person_id>", summary="A person's register entry (the read is "
                "audited)", response=MeOut, tags=["admin"], auth=ADMIN, errors=(404,))
     def admin_person(person_id: uuid.UUID):
-        return MeOut(**rpc("admin_get_person", str(auth.require_login().person_id), str(person_id)))
+        return registry.admin_get_person(auth.require_login().person_id, person_id)
 
     @api.route("/admin/persons/<uuid:person_id>/roles", "POST", summary="Grant a role (audited)",
                body=RoleGrant, response=RoleOut, status=201, tags=["admin"], auth=ADMIN,
                errors=(404, 409))
     def admin_grant(person_id: uuid.UUID, body: RoleGrant):
-        out = RoleOut(**rpc("grant_role", str(auth.require_login().person_id), str(person_id),
-                            body.model_dump(mode="json")))
+        out = registry.grant_role(auth.require_login().person_id, person_id, body)
         auth.forget_person(person_id)
         return out, 201
 
@@ -221,32 +210,30 @@ def register(spec: ApiSpec):
                summary="Revoke a role (audited)", status=204, tags=["admin"], auth=ADMIN,
                errors=(404, 409))
     def admin_revoke(person_id: uuid.UUID, role_id: uuid.UUID):
-        rpc("revoke_role", str(auth.require_login().person_id), str(person_id), str(role_id))
+        registry.revoke_role(auth.require_login().person_id, person_id, role_id)
         auth.forget_person(person_id)
         return _no_content()
 
     @api.route("/admin/units", "POST", summary="Add a structural unit", body=UnitIn, response=UnitOut,
                status=201, tags=["admin"], auth=ADMIN, errors=(409,))
     def admin_unit(body: UnitIn):
-        return UnitOut(**rpc("create_unit", str(auth.require_login().person_id), body.model_dump())), 201
+        return registry.create_unit(auth.require_login().person_id, body), 201
 
     @api.route("/admin/organisations", summary="All institutions, pending ones too",
                response=OrganisationList, tags=["admin"], auth=ADMIN)
     def admin_organisations():
-        return OrganisationList(items=rpc("list_organisations", str(auth.require_login().person_id)))
+        return OrganisationList(items=registry.list_organisations(auth.require_login().person_id))
 
     @api.route("/admin/organisations/<uuid:organisation_id>/confirm", "POST",
                summary="Confirm an institution; its head gets the institution_head role",
                response=OrganisationOut, tags=["admin"], auth=ADMIN, errors=(404, 409))
     def admin_confirm(organisation_id: uuid.UUID):
-        return OrganisationOut(**rpc("confirm_organisation", str(auth.require_login().person_id),
-                                     str(organisation_id)))
+        return registry.confirm_organisation(auth.require_login().person_id, organisation_id)
 
     @api.route("/admin/audit", summary="Audit trail (role changes, reads of personal data, consent)",
                query=AuditQuery, response=AuditList, tags=["admin"], auth=ADMIN)
     def admin_audit(query: AuditQuery):
-        return AuditList(items=rpc("audit_log", str(auth.require_login().person_id),
-                                   str(query.person_id) if query.person_id else None))
+        return AuditList(items=registry.audit_log(auth.require_login().person_id, query.person_id))
 
     return api
 

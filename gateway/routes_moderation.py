@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app
 from pydantic import BaseModel, ConfigDict
 
 from chassis.errors import InvalidInput
 from contracts.identity import Role
 from contracts.moderation import Ground, Audit, CaseDecision, CaseOut, Queue, QueueQuery, ReportIn, Stats
 from gateway import auth
-from gateway.clients import moderation as svc
+from gateway.clients import moderation as svc, registry
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 
@@ -32,8 +31,7 @@ def decide(case_id: uuid.UUID, body: CaseDecision) -> CaseOut:
     auth.require_role(*MODERATOR)
     unit_name = None
     if body.unit_id is not None:
-        units = current_app.extensions["rpc"].call("registry", "list_units")
-        unit_name = next((u["name"] for u in units if u["id"] == str(body.unit_id)), None)
+        unit_name = next((u.name for u in registry.list_units() if u.id == body.unit_id), None)
         if unit_name is None:
             raise InvalidInput("Немає такого підрозділу", code="unit_not_found",
                                errors=[{"field": "body.unit_id", "message": "невідомий підрозділ"}])

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field
 
 from chassis.errors import NotFound
 from contracts.identity import Role
 from contracts.notifications import Inbox, Progress
 from gateway import auth
-from gateway.clients import consultations
+from gateway.clients import consultations, notifications
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
 
@@ -34,22 +33,18 @@ class Unsubscribed(BaseModel):
     message: str = "Ви більше не отримуватимете листів про консультації. Змінити це можна в особистому кабінеті."
 
 
-def rpc(method: str, *args):
-    return current_app.extensions["rpc"].call("notifications", method, *args)
-
-
 def register(spec: ApiSpec):
     api = spec.blueprint("notifications", "/api/v1")
 
     @api.route("/me/notifications", summary="My cabinet messages (R-3.11) with the unread count",
                response=Inbox, tags=["cabinet"], auth="login")
     def inbox():
-        return Inbox(**rpc("inbox", str(auth.require_login().person_id)))
+        return notifications.inbox(auth.require_login().person_id)
 
     @api.route("/me/notifications/read", "POST", summary="Mark one or all messages read", body=ReadIn,
                response=Marked, tags=["cabinet"], auth="login")
     def mark_read(body: ReadIn):
-        return Marked(marked=rpc("mark_read", str(auth.require_login().person_id), body.id))
+        return Marked(marked=notifications.mark_read(auth.require_login().person_id, body.id))
 
     @api.route("/consultations/<uuid:consultation_id>/notifications", summary="Progress of the start-day "
                "e-mails: queued, sent, failed", response=Progress, tags=["consultations"],
@@ -57,15 +52,15 @@ def register(spec: ApiSpec):
     def progress(consultation_id: uuid.UUID):
         # who sees what is the consultations service's to say: a hidden one is 404 here too
         consultations.get(actor(), consultation_id)
-        p = rpc("progress", str(consultation_id))
+        p = notifications.progress(consultation_id)
         if p is None:
             raise NotFound("Розсилки для цієї консультації немає", code="no_fanout")
-        return Progress(**p)
+        return p
 
     @api.route("/unsubscribe", "POST", summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post); "
                "each link works once", query=TokenQuery, response=Unsubscribed, tags=["cabinet"],
                errors=(409,))
     def unsubscribe(query: TokenQuery):
-        return Unsubscribed(**rpc("unsubscribe", query.token))
+        return Unsubscribed(unsubscribed=notifications.unsubscribe(query.token).unsubscribed)
 
     return api

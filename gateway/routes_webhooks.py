@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, current_app, json
+from flask import Response, json
 
 from contracts.identity import Role
 from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut
@@ -12,6 +12,7 @@ from contracts.webhooks import (DeliveriesQuery, DeliveryList, FeedPage, FeedQue
                                 SecretRotated, Subscription, SubscriptionCreated, SubscriptionIn,
                                 SubscriptionList)
 from gateway import auth
+from gateway.clients import notifications, registry
 from gateway.openapi import ApiSpec
 
 ADMIN = (Role.admin,)
@@ -24,64 +25,60 @@ FEED_HELP = (
     "again); every page carries an ETag, so `If-None-Match` answers 304 when nothing changed.")
 
 
-def rpc(method: str, *args):
-    return current_app.extensions["rpc"].call("notifications", method, *args)
-
-
 def register(spec: ApiSpec):
     api = spec.blueprint("webhooks", "/api/v1")
 
     @api.route(W, summary="Webhook subscriptions (never with their secrets)", response=SubscriptionList,
                tags=["webhooks"], auth=ADMIN)
     def list_subscriptions():
-        return SubscriptionList(**rpc("webhook_list"))
+        return notifications.webhook_list()
 
     @api.route(W, "POST", summary="Register a receiver: its URL is checked (https, public addresses only); "
                "the signing secret is shown in this answer only", body=SubscriptionIn,
                response=SubscriptionCreated, status=201, tags=["webhooks"], auth=ADMIN)
     def create_subscription(body: SubscriptionIn):
         admin = auth.require_role(*ADMIN)
-        return SubscriptionCreated(**rpc("webhook_create", str(admin.person_id), body.model_dump(mode="json")))
+        return notifications.webhook_create(admin.person_id, body)
 
     @api.route(W + "/<uuid:subscription_id>", summary="One subscription (no secret)", response=Subscription,
                tags=["webhooks"], auth=ADMIN, errors=(404,))
     def get_subscription(subscription_id: uuid.UUID):
-        return Subscription(**rpc("webhook_get", str(subscription_id)))
+        return notifications.webhook_get(str(subscription_id))
 
     @api.route(W + "/<uuid:subscription_id>", "DELETE", summary="Disable a subscription (its log is kept)",
                response=Subscription, tags=["webhooks"], auth=ADMIN, errors=(404,))
     def disable_subscription(subscription_id: uuid.UUID):
-        return Subscription(**rpc("webhook_disable", str(subscription_id)))
+        return notifications.webhook_disable(str(subscription_id))
 
     @api.route(W + "/<uuid:subscription_id>/rotate-secret", "POST", summary="A new secret, shown once; the "
                "old one keeps signing beside it for WEBHOOK_SECRET_GRACE_HOURS", response=SecretRotated,
                tags=["webhooks"], auth=ADMIN, errors=(404,))
     def rotate_secret(subscription_id: uuid.UUID):
-        return SecretRotated(**rpc("webhook_rotate_secret", str(subscription_id)))
+        return notifications.webhook_rotate_secret(str(subscription_id))
 
     @api.route(W + "/<uuid:subscription_id>/deliveries", summary="Deliveries, newest first, each with its "
                "attempts (status, latency, the answer's first 500 characters without secrets)",
                query=DeliveriesQuery, response=DeliveryList, tags=["webhooks"], auth=ADMIN, errors=(404,))
     def deliveries(subscription_id: uuid.UUID, query: DeliveriesQuery):
-        return DeliveryList(**rpc("webhook_deliveries", str(subscription_id), query.limit, query.before))
+        return notifications.webhook_deliveries(str(subscription_id), query.limit, query.before)
 
     @api.route(W + "/<uuid:subscription_id>/deliveries/<int:delivery_id>/resend", "POST",
                summary="Send one delivery again, with the same webhook-id", response=Queued, tags=["webhooks"],
                auth=ADMIN, errors=(404,))
     def resend(subscription_id: uuid.UUID, delivery_id: int):
-        return Queued(**rpc("webhook_resend", str(subscription_id), delivery_id))
+        return notifications.webhook_resend(str(subscription_id), delivery_id)
 
     @api.route(W + "/<uuid:subscription_id>/replay", "POST", summary="Send again every kept event of the "
                "subscription's types that occurred in [since, until)", body=ReplayIn, response=Queued,
                tags=["webhooks"], auth=ADMIN, errors=(404,))
     def replay(subscription_id: uuid.UUID, body: ReplayIn):
-        return Queued(**rpc("webhook_replay", str(subscription_id), body.model_dump(mode="json")))
+        return notifications.webhook_replay(str(subscription_id), body)
 
     @api.route("/events", summary="The feed of public events, by cursor (a partner's API key with "
                "events:read in X-Api-Key, or an administrator)", description=FEED_HELP,
                query=FeedQuery, response=FeedPage, tags=["events"], auth=ADMIN)
     def events(query: FeedQuery):
-        page = FeedPage(**rpc("event_feed", query.model_dump()))
+        page = notifications.event_feed(query)
         response = Response(json.dumps(page.model_dump(mode="json"), ensure_ascii=False), mimetype="application/json")
         if not page.items:
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -93,22 +90,19 @@ def register(spec: ApiSpec):
     @api.route(K, summary="Partners' API keys (never the keys themselves)", response=ApiKeyList,
                tags=["partners"], auth=ADMIN)
     def list_keys():
-        return ApiKeyList(**registry("api_key_list"))
+        return registry.api_key_list()
 
     @api.route(K, "POST", summary="Issue a key to a named partner with read scopes, a rate limit and an "
                "expiry; the key is shown in this answer only", body=ApiKeyIn, response=ApiKeyIssued,
                status=201, tags=["partners"], auth=ADMIN)
     def issue_key(body: ApiKeyIn):
         admin = auth.require_role(*ADMIN)
-        return ApiKeyIssued(**registry("api_key_issue", str(admin.person_id), body.model_dump(mode="json")))
+        return registry.api_key_issue(admin.person_id, body)
 
     @api.route(K + "/<uuid:key_id>", "DELETE", summary="Revoke a key at once", response=ApiKeyOut,
                tags=["partners"], auth=ADMIN, errors=(404,))
     def revoke_key(key_id: uuid.UUID):
-        return ApiKeyOut(**registry("api_key_revoke", str(key_id)))
+        return registry.api_key_revoke(str(key_id))
 
     return api
 
-
-def registry(method: str, *args):
-    return current_app.extensions["rpc"].call("registry", method, *args)

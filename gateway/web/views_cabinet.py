@@ -4,19 +4,17 @@ from __future__ import annotations
 from flask import Response, json, redirect, request
 
 from contracts.moderation import GROUNDS
-from contracts.notifications import Inbox
-from contracts.registry import MeOut, MeUpdate
+from contracts.registry import MeUpdate
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
-from gateway import routes_notifications as notifications
-from gateway.clients import consultations as svc
+from gateway.clients import consultations as svc, notifications, registry
 from gateway.web import forms, notify, page, web
 from gateway.web.views_official import new_consultation
 
 
 def _cabinet(status: int = 200):
     me = auth.require_login()
-    person = MeOut(**identity.rpc("get_me", str(me.person_id)))
-    inbox = Inbox(**notifications.rpc("inbox", str(me.person_id)))
+    person = registry.get_me(me.person_id)
+    inbox = notifications.inbox(me.person_id)
     mine = svc.my_comments(consultations.actor())
     initiatives = svc.my_initiatives(consultations.actor())
     return page("cabinet.html", status, person=person, inbox=inbox, mine=mine, initiatives=initiatives,
@@ -37,7 +35,7 @@ def cabinet_update():
             "email_mode": request.form.get("email_mode") or None}
     try:
         body = forms.parse(MeUpdate, data)
-        forms.attempt(lambda: identity.rpc("update_me", str(me.person_id), body.model_dump(mode="json")))
+        forms.attempt(lambda: registry.update_me(me.person_id, body))
     except forms.Invalid as exc:
         forms.keep(exc)
         return _cabinet(422)
@@ -48,7 +46,7 @@ def cabinet_update():
 @web.route("/me/notifications/read", methods=["POST"])
 def cabinet_read():
     me = auth.require_login()
-    notifications.rpc("mark_read", str(me.person_id), None)
+    notifications.mark_read(me.person_id, None)
     return redirect("/me#inbox", 303)
 
 
@@ -68,7 +66,7 @@ def cabinet_erase():
             forms.keep(forms.Invalid({"confirm": "введіть слово ВИДАЛИТИ великими літерами"},
                                      "Видалення не підтверджено"))
             return page("erase.html", 422)
-        identity.rpc("erase_me", str(me.person_id))
+        registry.erase_me(me.person_id)
         auth.forget_person(me.person_id)
         resp = redirect("/", 303)
         auth.clear_session_cookies(resp)

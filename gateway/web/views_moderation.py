@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 from flask import redirect, request
 
 from contracts.moderation import GROUNDS, QUEUE_RULES, CaseDecision, QueueQuery
-from gateway import auth, routes_identity as identity, routes_moderation as moderation
+from gateway import auth, routes_moderation as moderation
+from gateway.clients import registry
 from gateway.web import forms, notify, page, web
 
 RULES_UK = {"obscene": "ненормативна лексика", "link": "посилання", "email": "адреса e-mail",
@@ -29,7 +30,7 @@ def _queue(status: int = 200, failed_case: str | None = None):
     filters = query.model_dump(mode="json", exclude_defaults=True, exclude={"after"})
     links = {"next": f"/moderation?{urlencode({**filters, 'after': queue.next_after})}" if queue.next_after else None,
              "first": f"/moderation?{urlencode(filters)}" if query.after else None}
-    units = identity.rpc("list_units")
+    units = registry.list_units()
     return page("moderation.html", status, queue=queue, GROUNDS=GROUNDS, units=units, RULES_UK=RULES_UK,
                 failed_case=failed_case, filters=filters, links=links, QUEUE_RULES=QUEUE_RULES)
 

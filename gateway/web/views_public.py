@@ -10,10 +10,10 @@ from flask import abort, current_app, redirect, request
 from chassis.workdays import local_today
 from contracts.consultations import NOTICE_LABELS, CommentIn, Notice, PlanEntryIn, ResponseIn, Status
 from contracts.moderation import ReportIn
-from contracts.registry import DevLoginIn
+from contracts.registry import ConsentIn, DevLoginIn
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
 from gateway import routes_moderation as moderation, routes_open as open_routes
-from gateway.clients import consultations as svc
+from gateway.clients import consultations as svc, registry
 from gateway.web import forms, notify, page, principal, web
 from gateway.web.views_reports import report_context
 
@@ -153,7 +153,7 @@ def login_dev():
             "consent": False}
     try:
         body = forms.parse(DevLoginIn, data)
-        session = forms.attempt(lambda: identity.rpc("dev_login", body.model_dump(mode="json")))
+        session = forms.attempt(lambda: registry.dev_login(body))
     except forms.Invalid as exc:
         forms.keep(exc)
         return page("login.html", 422, next_path=back())
@@ -165,12 +165,12 @@ def consent():
     from gateway.web import back
 
     me = auth.require_login()
-    text = identity.rpc("consent_text")
+    text = registry.consent_text()
     if request.method == "POST":
         if request.form.get("agree") != "on":
             forms.keep(forms.Invalid({"agree": "позначте, що погоджуєтеся"}, "Згоду не надано"))
             return page("consent.html", 422, text=text, next_path=back())
-        identity.rpc("give_consent", str(me.person_id), {"version": text["version"]})
+        registry.give_consent(me.person_id, ConsentIn(version=text.version))
         auth.forget_person(me.person_id)
         notify("Згоду надано. Тепер ви можете брати участь у консультаціях.")
         return redirect(back(), 303)
@@ -182,7 +182,7 @@ def logout():
     me = principal()
     resp = redirect("/", 303)
     if me is not None:
-        identity.rpc("logout", str(me.session_id))
+        registry.logout(me.session_id)
         auth.forget_person(me.person_id)
     auth.clear_session_cookies(resp)
     return resp

@@ -44,6 +44,11 @@ PAGE_AND_TALLIES = {newest: text(_PAGE_AND_TALLIES.format(order="DESC" if newest
 
 class Store(SqlStore):
     # ---- consultations and their history ----------------------------------------------------------
+    def any_titled_like(self, pattern: str) -> bool:
+        """Whether a consultation's title matches the SQL LIKE ``pattern`` (the demo seed's mark)."""
+        return self.session.execute(select(consultations.c.id).where(consultations.c.title.like(pattern))
+                                    .limit(1)).first() is not None
+
     def consultation(self, cid: uuid.UUID, lock: bool = False):
         stmt = select(consultations).where(consultations.c.id == cid)
         return self.session.execute(stmt.with_for_update() if lock else stmt).first()

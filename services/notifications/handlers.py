@@ -18,6 +18,7 @@ from chassis.errors import Conflict, InvalidInput
 from chassis.errors import parse_uuid
 from chassis.faults import fault_point
 from contracts.notifications import Inbox, Progress
+from contracts.registry import InterestedPage, MailContact
 from services.notifications import mailer, rules, store
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def unsubscribe_serializer(secret_key: str) -> URLSafeSerializer:
 
 # ---- the start-day fan-out: selection ----------------------------------------------------------------
 
-def select_recipients(uow, interested_persons: Callable, env, data, digest_send_hour: int, tz) -> int | None:
+def select_recipients(uow, interested_persons: Callable[..., InterestedPage], env, data, digest_send_hour: int, tz) -> int | None:
     """Select every recipient first (idempotent inserts, batch by batch), then let the senders go.
     The event counts as handled only at the end, so a crash mid-selection selects again. None when
     the event was handled before."""
@@ -47,11 +48,11 @@ def select_recipients(uow, interested_persons: Callable, env, data, digest_send_
     send_at = rules.digest_send_at(data.starts_on, digest_send_hour, tz)
     while True:
         page = interested_persons(data.category, after, SELECT_BATCH)
-        digest, at_once = rules.split_by_mode(page["items"])
+        digest, at_once = rules.split_by_mode(page.items)
         with uow.transaction() as tx:
             late = tx.add_digest_recipients(data.consultation_id, data.starts_on, digest, send_at)
             total += len(digest) - len(late) + tx.add_recipients(data.consultation_id, at_once + late)
-        after = page["next_after"]
+        after = page.next_after
         if not after:
             break
     with uow.transaction() as tx:
@@ -65,7 +66,7 @@ def select_recipients(uow, interested_persons: Callable, env, data, digest_send_
 
 # ---- the start-day fan-out: sending ------------------------------------------------------------------
 
-def send_due(uow, mail_contacts: Callable[[list[str]], dict], settings, categories: dict[int, str]) -> int:
+def send_due(uow, mail_contacts: Callable[[list[uuid.UUID]], dict[str, MailContact]], settings, categories: dict[int, str]) -> int:
     """Run SMTP_CONCURRENCY senders until nothing is due (or DRAIN_SECONDS pass), then complete the
     fan-outs with nothing left to send."""
     deliveries = store.Deliveries(uow)
@@ -90,7 +91,7 @@ class Sender:
     contacts at that moment, send each e-mail built from a message rendered once per consultation
     (or digest listing), and mark the accepted ones `sent` in small groups (rules.SentGroup)."""
 
-    def __init__(self, deliveries, mail_contacts: Callable[[list[str]], dict], smtp, settings,
+    def __init__(self, deliveries, mail_contacts: Callable[[list[uuid.UUID]], dict[str, MailContact]], smtp, settings,
                  categories: dict[int, str], signer: URLSafeSerializer):
         self.deliveries, self.mail_contacts, self.smtp, self.s = deliveries, mail_contacts, smtp, settings
         self.categories, self.signer = categories, signer
@@ -113,7 +114,7 @@ class Sender:
                 if not batch:
                     return sent
                 fault_point("notifications.after_claim")
-                contacts = self.mail_contacts([str(d.person_id) for d in batch])
+                contacts = self.mail_contacts([d.person_id for d in batch])
                 self._prepare({d.consultation_id for d in batch if d.consultation_id} - set(self.prepared))
                 for d in batch:
                     self.sent_group.flush_if_due()
@@ -156,7 +157,7 @@ class Sender:
                                            rules.digest_context(d.day, listed, self.categories))
         return self.prepared[key]
 
-    def _send_one(self, d, contact: dict | None, fresh: bool) -> int:
+    def _send_one(self, d, contact: MailContact | None, fresh: bool) -> int:
         listed = None
         if not fresh and not self.deliveries.still_mine(d.id, self.token):
             return 0  # given back as stuck and taken by another sender: theirs now
@@ -173,7 +174,7 @@ class Sender:
             message = self._message(d, listed)
             if isinstance(message, Exception):
                 raise message
-            data = message.build(contact["full_name"], contact["email"], mailer.message_id(d.id, about),
+            data = message.build(contact.full_name, contact.email, mailer.message_id(d.id, about),
                                  rules.unsubscribe_url(self.s.public_url,
                                                        self.signer.dumps({"p": str(d.person_id), "d": d.id})))
         except Exception as exc:  # e.g. a line break in an old title: this row fails, the batch goes on
@@ -183,7 +184,7 @@ class Sender:
             return 0
         started = time.perf_counter()
         try:
-            self.smtp.send_raw(message.envelope_from, contact["email"], data)
+            self.smtp.send_raw(message.envelope_from, contact.email, data)
         except mailer.TemporaryFailure as exc:
             metrics.EMAILS.labels("retry").inc()
             self.deliveries.mark_failed(d.id, str(exc), True, d.attempts)
@@ -243,7 +244,7 @@ def progress(uow, consultation_id: uuid.UUID) -> Progress | None:
 
 # ---- one-click unsubscribe (RFC 8058) ----------------------------------------------------------------
 
-def unsubscribe(uow, secret_key: str, token: str, registry_unsubscribe: Callable[[str], object]) -> None:
+def unsubscribe(uow, secret_key: str, token: str, registry_unsubscribe: Callable[[uuid.UUID], bool]) -> None:
     """Each signed link works once: its use is recorded in the same transaction that asks the
     registry to switch the person's e-mail off."""
     try:
@@ -255,4 +256,4 @@ def unsubscribe(uow, secret_key: str, token: str, registry_unsubscribe: Callable
     with uow.transaction() as tx:
         if not tx.use_unsubscribe_token(f"{data['p']}:{data.get('d')}"):
             raise Conflict("Це посилання вже використано", code="unsubscribe_token_used")
-        registry_unsubscribe(str(person_id))
+        registry_unsubscribe(person_id)

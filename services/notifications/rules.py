@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from contracts.registry import InterestedPerson
+
 KIND = "consultation_started"
 DIGEST = "daily_digest"
 CHANNEL = "email"
@@ -24,22 +26,13 @@ STATUS_UK = {"forwarded": "передано до структурного під
 
 # ---- who gets what (R-1.10) ------------------------------------------------------------------------
 
-def split_by_mode(items: Iterable[dict]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+def split_by_mode(items: Iterable[InterestedPerson]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     """A page of the register as (daily-digest persons, persons e-mailed at once); a person who
     chose nothing (or anything but the digest) is e-mailed at once."""
     digest, at_once = [], []
     for p in items:
-        (digest if p.get("email_mode") == DIGEST else at_once).append(_uuid(p["person_id"]))
+        (digest if p.email_mode == DIGEST else at_once).append(p.person_id)
     return digest, at_once
-
-
-def _uuid(value) -> uuid.UUID:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise ValueError("person_id is not a UUID") from None
 
 
 def digest_send_at(day: date, hour: int, tz: ZoneInfo) -> datetime:

@@ -4,15 +4,16 @@ SQL in store.py)."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from chassis.consumer import once_per_event, subscribe
-from chassis.errors import InvalidInput, ServiceError
-from chassis.errors import parse_uuid as _uuid
+from chassis.errors import ServiceError
 from chassis.events import open_envelope
 from chassis.faults import fault_point
+from chassis.rpc_contract import over_proxy
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from chassis.store import UnitOfWork
@@ -20,6 +21,8 @@ from chassis.workdays import local_tz
 from contracts.consultations import (CATEGORIES, CommentWasRejected, ConsultationPublished,
                                      InitiativeStatusChanged)
 from contracts.moderation import GROUNDS
+from contracts.notifications import Notifications
+from contracts.registry import Registry
 from services.notifications import handlers, store
 from services.notifications.models import PERSONAL
 from services.notifications.webhook_service import WebhookEntrypoints
@@ -36,11 +39,15 @@ class NotificationsService(WebhookEntrypoints, BaseService):
     def uow(self) -> UnitOfWork[store.Store]:
         return UnitOfWork(self.db, store.Store)
 
+    @property
+    def people(self) -> Registry:
+        return Registry(over_proxy(self.registry))
+
     # ---- the start-day fan-out ---------------------------------------------------------------------
     @subscribe("consultations", "consultation_published")
     def on_consultation_published(self, payload):
         env, data = open_envelope(payload, ConsultationPublished)
-        total = handlers.select_recipients(self.uow, self.registry.interested_persons, env, data,
+        total = handlers.select_recipients(self.uow, self.people.interested_persons, env, data,
                                            get_settings().digest_send_hour, local_tz())
         if total is not None:
             log.info("fan-out of %s: %d recipients queued", data.consultation_id, total)
@@ -48,7 +55,7 @@ class NotificationsService(WebhookEntrypoints, BaseService):
 
     @timer(interval=1.0)
     def send_due(self):
-        sent = handlers.send_due(self.uow, self.registry.mail_contacts, get_settings(), CATEGORIES)
+        sent = handlers.send_due(self.uow, self.people.mail_contacts, get_settings(), CATEGORIES)
         if sent:
             log.info("sent %d e-mails", sent)
 
@@ -64,22 +71,24 @@ class NotificationsService(WebhookEntrypoints, BaseService):
         handlers.tell_author(tx, env, data, {code: g.title for code, g in GROUNDS.items()})
 
     @rpc(expected_exceptions=ServiceError)
-    def inbox(self, person_id) -> dict:
-        return handlers.inbox(self.uow, _uuid(person_id, "person_id")).model_dump(mode="json")
+    @Notifications.serves
+    def inbox(self, person_id: uuid.UUID) -> dict:
+        return handlers.inbox(self.uow, person_id).model_dump(mode="json")
 
     @rpc(expected_exceptions=ServiceError)
-    def mark_read(self, person_id, item_id=None) -> int:
-        if item_id is not None and not isinstance(item_id, int):
-            raise InvalidInput("id має бути числом", errors=[{"field": "id", "message": "ціле число"}])
-        return handlers.mark_read(self.uow, _uuid(person_id, "person_id"), item_id)
+    @Notifications.serves
+    def mark_read(self, person_id: uuid.UUID, item_id: int | None = None) -> int:
+        return handlers.mark_read(self.uow, person_id, item_id)
 
     @rpc(expected_exceptions=ServiceError)
-    def progress(self, consultation_id) -> dict | None:
-        p = handlers.progress(self.uow, _uuid(consultation_id, "consultation_id"))
+    @Notifications.serves
+    def progress(self, consultation_id: uuid.UUID) -> dict | None:
+        p = handlers.progress(self.uow, consultation_id)
         return p.model_dump(mode="json") if p else None
 
     # ---- one-click unsubscribe (RFC 8058) -----------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
+    @Notifications.serves
     def unsubscribe(self, token: str) -> dict:
-        handlers.unsubscribe(self.uow, get_settings().secret_key, token, self.registry.unsubscribe)
+        handlers.unsubscribe(self.uow, get_settings().secret_key, token, self.people.unsubscribe)
         return {"unsubscribed": True}

@@ -237,9 +237,9 @@ def deliveries(uow, sub_id: uuid.UUID, limit: int, before: int | None) -> list[d
         return store.deliveries(sub_id, limit, before)
 
 
-def resend(uow, sub_id: uuid.UUID, delivery_id) -> None:
+def resend(uow, sub_id: uuid.UUID, delivery_id: int) -> None:
     with uow.transaction() as store:
-        if not isinstance(delivery_id, int) or not store.resend(sub_id, delivery_id):
+        if not store.resend(sub_id, delivery_id):
             raise NotFound("Доставку не знайдено (або вона саме надсилається)", code="delivery_not_found")
 
 

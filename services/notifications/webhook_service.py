@@ -16,12 +16,13 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from chassis.consumer import subscribe
-from chassis.errors import InvalidInput, NotFound, ServiceError, parse, parse_uuid
+from chassis.errors import InvalidInput, NotFound, ServiceError
 from chassis.events import Envelope
 from chassis.faults import fault_point
 from chassis.settings import get_settings
 from chassis.store import UnitOfWork
 from contracts import public_events
+from contracts.notifications import Notifications
 from contracts.webhooks import FeedQuery, ReplayIn, SubscriptionIn
 from services.notifications import webhook_domain as wd, webhook_handlers as wh, webhook_http
 from services.notifications.webhook_store import WebhookStore
@@ -154,62 +155,68 @@ class WebhookEntrypoints:
 
     # ---- administrators -------------------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
-    def webhook_create(self, admin_id, body: dict) -> dict:
-        data = parse(SubscriptionIn, body)
+    @Notifications.serves
+    def webhook_create(self, admin_id: uuid.UUID, body: SubscriptionIn) -> dict:
         try:
-            webhook_http.check_url(data.url, get_settings())
+            webhook_http.check_url(body.url, get_settings())
         except webhook_http.Refused as exc:
             raise InvalidInput("Цю адресу не можна використати для вебхука", code="webhook_url_refused",
                                errors=[{"field": "url", "message": str(exc)}]) from None
-        sub, secret = wh.create_subscription(self.webhook_uow, data.url, data.event_types, data.description,
-                                             data.owner_contact, parse_uuid(admin_id, "admin_id"))
+        sub, secret = wh.create_subscription(self.webhook_uow, body.url, body.event_types, body.description,
+                                             body.owner_contact, admin_id)
         log.info("webhook subscription %s created", sub["id"])
         return _json({**sub, "secret": secret})
 
     @rpc(expected_exceptions=ServiceError)
+    @Notifications.serves
     def webhook_list(self) -> dict:
         return _json({"items": wh.list_subscriptions(self.webhook_uow)})
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_get(self, sub_id) -> dict:
+    @Notifications.serves
+    def webhook_get(self, sub_id: str) -> dict:
         return _json(wh.get_subscription(self.webhook_uow, _uuid_or_404(sub_id, "Підписку")))
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_rotate_secret(self, sub_id) -> dict:
+    @Notifications.serves
+    def webhook_rotate_secret(self, sub_id: str) -> dict:
         grace = timedelta(hours=get_settings().webhook_secret_grace_hours)
         secret, sub = wh.rotate_secret(self.webhook_uow, _uuid_or_404(sub_id, "Підписку"), grace)
         log.info("webhook subscription %s: secret rotated", sub_id)
         return _json({"secret": secret, "previous_secret_until": sub["previous_secret_until"]})
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_disable(self, sub_id) -> dict:
+    @Notifications.serves
+    def webhook_disable(self, sub_id: str) -> dict:
         return _json(wh.disable(self.webhook_uow, _uuid_or_404(sub_id, "Підписку")))
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_deliveries(self, sub_id, limit: int = 50, before: int | None = None) -> dict:
+    @Notifications.serves
+    def webhook_deliveries(self, sub_id: str, limit: int = 50, before: int | None = None) -> dict:
         sid = _uuid_or_404(sub_id, "Підписку")
-        items = wh.deliveries(self.webhook_uow, sid, int(limit), before)
-        return _json({"items": items, "next_before": items[-1]["id"] if len(items) == int(limit) else None})
+        items = wh.deliveries(self.webhook_uow, sid, limit, before)
+        return _json({"items": items, "next_before": items[-1]["id"] if len(items) == limit else None})
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_resend(self, sub_id, delivery_id) -> dict:
+    @Notifications.serves
+    def webhook_resend(self, sub_id: str, delivery_id: int) -> dict:
         wh.resend(self.webhook_uow, _uuid_or_404(sub_id, "Підписку"), delivery_id)
         return {"queued": 1}
 
     @rpc(expected_exceptions=ServiceError)
-    def webhook_replay(self, sub_id, body: dict) -> dict:
-        data = parse(ReplayIn, body)
-        if data.until <= data.since:
+    @Notifications.serves
+    def webhook_replay(self, sub_id: str, body: ReplayIn) -> dict:
+        if body.until <= body.since:
             raise InvalidInput("Кінець проміжку має бути пізніше за початок",
                                errors=[{"field": "until", "message": "має бути пізніше за since"}])
         sid = _uuid_or_404(sub_id, "Підписку")
-        return {"queued": wh.replay(self.webhook_uow, sid, data.since, data.until)}
+        return {"queued": wh.replay(self.webhook_uow, sid, body.since, body.until)}
 
     # ---- the public feed ------------------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
-    def event_feed(self, query: dict) -> dict:
-        q = parse(FeedQuery, query)
-        items, next_after = wh.feed(self.webhook_uow, q.after, q.type_list(), q.limit)
+    @Notifications.serves
+    def event_feed(self, query: FeedQuery) -> dict:
+        items, next_after = wh.feed(self.webhook_uow, query.after, query.type_list(), query.limit)
         return _json({"items": items, "next_after": next_after})
 
 

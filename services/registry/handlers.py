@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from chassis.errors import Conflict, InvalidInput, NotFound
 from chassis.workdays import local_today
 from contracts.identity import Principal, Role, RoleOut, eligibility
-from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut, KeyUse
+from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut, Bucket, KeyUse
 from contracts.registry import (AuditEntry, Consent, ConsentGiven, DevLoginIn, IdentityIn, InterestedPage, InterestedPerson,
                                 MeOut, MeUpdate, OrganisationIn, OrganisationOut, PersonErased, PersonRef,
                                 PersonRegistered, PersonUpdated, RoleGrant, RoleGranted, RoleRevoked, SessionOut, SessionRevoked,
@@ -22,7 +22,6 @@ from contracts.registry import (AuditEntry, Consent, ConsentGiven, DevLoginIn, I
 from services.registry import rules
 from services.registry.consent import CONSENT_VERSION
 from services.registry.rules import now
-from services.registry.throttle import Bucket
 
 
 # ---- persons and sessions -------------------------------------------------------------------------

@@ -24,7 +24,9 @@ from typing import Callable, Iterator
 
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from contracts.consultations import ReportCommentPage, ReportRespondentPage
 from contracts.identity import Principal, Role
+from contracts.registry import ParticipantProfile
 from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
                                ReportPublished, ReportStats, VersionList, VersionOut)
 from services.reports import render, rules
@@ -53,8 +55,8 @@ class Sources:
     source: Callable[[str], dict]                                  # consultations.report_source
     comments: Callable[[str, list | None, int, bool], dict]         # consultations.report_comments
     respondents: Callable[[str, str | None, int], dict]             # consultations.report_respondents
-    returning: Callable[[str, list[str]], list[str]]                # consultations.report_returning, any number
-    profiles: Callable[[list[str], str], list[dict]]               # registry.participant_profiles, any number
+    returning: Callable[[uuid.UUID, list[uuid.UUID]], list[uuid.UUID]]  # consultations.report_returning, any number
+    profiles: Callable[[list[uuid.UUID], date], list[ParticipantProfile]]  # registry.participant_profiles, any number
     year_counts: Callable[[int], list[dict]] = lambda year: []     # consultations.year_counts
 
 
@@ -113,8 +115,8 @@ class Gathered:
     """Everything a snapshot needs from other services, read before our transaction opens."""
 
     data: dict
-    returning: set[str] = field(default_factory=set)
-    profiles: list[dict] = field(default_factory=list)
+    returning: set[uuid.UUID] = field(default_factory=set)
+    profiles: list[ParticipantProfile] = field(default_factory=list)
     backfilled: bool = False
 
 
@@ -123,14 +125,14 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
     page that overlaps events harmless)."""
     after = None
     while True:
-        chunk = src.comments(str(cid), after, BACKFILL_PAGE, True)
+        chunk = ReportCommentPage.model_validate(src.comments(str(cid), after, BACKFILL_PAGE, True))
         with transaction() as store:
             store.merge_comments([{
-                "consultation_id": cid, "comment_id": uuid.UUID(c["id"]), "author_id": uuid.UUID(c["author_id"]),
-                "author_name": c["author_name"], "body": c["body"], "created_at": c["created_at"],
-                "alternative_id": c["alternative_id"], "paragraph_id": c["paragraph_id"], "status": c["status"],
-                "decided_at": c["decided_at"], "grounds": c["rejection_grounds"] or None} for c in chunk["items"]])
-        after = chunk["next_after"]
+                "consultation_id": cid, "comment_id": c.id, "author_id": c.author_id, "author_name": c.author_name,
+                "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
+                "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
+                "grounds": c.rejection_grounds or None} for c in chunk.items])
+        after = chunk.next_after
         if after is None:
             return
 
@@ -138,10 +140,10 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
 def _backfill_respondents(transaction: Transaction, src: Sources, cid: uuid.UUID) -> None:
     after = None
     while True:
-        chunk = src.respondents(str(cid), after, BACKFILL_PAGE)
+        chunk = ReportRespondentPage.model_validate(src.respondents(str(cid), after, BACKFILL_PAGE))
         with transaction() as store:
-            store.add_respondents(cid, [uuid.UUID(p) for p in chunk["items"]])
-        after = chunk["next_after"]
+            store.add_respondents(cid, chunk.items)
+        after = str(chunk.next_after) if chunk.next_after is not None else None
         if after is None:
             return
 
@@ -165,8 +167,8 @@ def gather(transaction: Transaction, src: Sources, cid: uuid.UUID, expected: dic
     with transaction() as store:
         ids = store.participant_ids(cid)
     if ids:
-        got.returning = set(src.returning(str(cid), ids))
-        got.profiles = src.profiles(ids, (data["closed_at"] or now().isoformat())[:10])
+        got.returning = set(src.returning(cid, ids))
+        got.profiles = src.profiles(ids, date.fromisoformat((data["closed_at"] or now().isoformat())[:10]))
     return got
 
 
@@ -183,8 +185,8 @@ def take_snapshot(store: Store, cid: uuid.UUID, got: Gathered, replace: bool = F
     page = data["consultation"]
     store.clear_snapshot_rows(cid)
     submitted, published = store.copy_feed_comments(cid)
-    store.insert_participants(((cid, p["person_id"], p["full_name"], p["age_band"],
-                                         p["person_id"] not in got.returning) for p in got.profiles))
+    store.insert_participants(((cid, p.person_id, p.full_name, p.age_band,
+                                p.person_id not in got.returning) for p in got.profiles))
     taken = now()
     values = dict(title=page["title"], category=page["category"], form=page["form"],
                   unit_id=uuid.UUID(data["unit_id"]) if data["unit_id"] else None, unit_name=page["unit_name"],

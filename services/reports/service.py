@@ -13,13 +13,15 @@ from chassis.errors import InvalidInput, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.files import store_from
+from chassis.rpc_contract import Method
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from chassis.store import UnitOfWork
 from chassis.workdays import local_today
 from contracts.consultations import (CommentPublished, CommentSubmitted, CommentWasRejected, ConsultationArchived,
-                                     ConsultationClosed, DecisionPublished, SurveyAnswered)
+                                     ConsultationClosed, Consultations, DecisionPublished, SurveyAnswered)
 from contracts.identity import principal_from as _actor
+from contracts.registry import Registry
 from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn, Reports
 from services.reports import handlers, render
 from services.reports.models import PERSONAL
@@ -44,10 +46,11 @@ def _fmt(fmt, allowed) -> str:
     return fmt
 
 
-def _fan_out(method, chunks_args: list[tuple]) -> list:
-    """Call an RPC method once per argument tuple, all at once, and gather the answers in order."""
-    replies = [method.call_async(*args) for args in chunks_args]
-    return [r.result() for r in replies]
+def _fan_out(proxy, method: Method, chunks_args: list[tuple]) -> list:
+    """Call a declared RPC method once per argument tuple, all at once, and gather the typed answers
+    in order."""
+    replies = [getattr(proxy, method.name).call_async(*method.encode(args, {})) for args in chunks_args]
+    return [method.decode_result(r.result()) for r in replies]
 
 
 class ReportsService(BaseService):
@@ -63,10 +66,12 @@ class ReportsService(BaseService):
             return [ids[i:i + PERSONS_A_CALL] for i in range(0, len(ids), PERSONS_A_CALL)]
 
         def returning(cid, ids):
-            return [p for part in _fan_out(c.report_returning, [(cid, ch) for ch in chunks(ids)]) for p in part]
+            calls = [(cid, ch) for ch in chunks(ids)]
+            return [p for part in _fan_out(c, Consultations.methods["report_returning"], calls) for p in part]
 
         def profiles(ids, on):
-            return [p for part in _fan_out(r.participant_profiles, [(ch, on) for ch in chunks(ids)]) for p in part]
+            calls = [(ch, on) for ch in chunks(ids)]
+            return [p for part in _fan_out(r, Registry.methods["participant_profiles"], calls) for p in part]
 
         return handlers.Sources(source=c.report_source, comments=c.report_comments, respondents=c.report_respondents,
                                 returning=returning, profiles=profiles, year_counts=c.year_counts)

@@ -73,14 +73,14 @@ class Store(SqlStore):
                                  .where(feed_respondents.c.consultation_id == cid)).scalar_one()
         return {"comments": {s: by_status.get(s, 0) for s in rules.STATUS_RANK}, "respondents": people}
 
-    def participant_ids(self, cid: uuid.UUID) -> list[str]:
+    def participant_ids(self, cid: uuid.UUID) -> list[uuid.UUID]:
         """Authors of published comments and respondents, each once."""
         people = union(
             select(feed_comments.c.author_id.label("pid")).where(feed_comments.c.consultation_id == cid,
                                                                  feed_comments.c.status == "published",
                                                                  feed_comments.c.author_id.is_not(None)),
             select(feed_respondents.c.person_id).where(feed_respondents.c.consultation_id == cid)).subquery()
-        return [str(p) for p in self.session.execute(select(people.c.pid).order_by(people.c.pid)).scalars()]
+        return list(self.session.execute(select(people.c.pid).order_by(people.c.pid)).scalars())
 
     # ---- the snapshot -------------------------------------------------------------------------------
 

@@ -1,75 +1,15 @@
-"""schemathesis against /openapi.json of the running test system: bounded, seeded
-and derandomized, anonymous and as a resident; zero 5xx and every response as documented."""
+"""schemathesis on the reports routes of a real, archived report (tests/support/fuzzing.py); the
+other operations are fuzzed by tests/e2e/test_fuzz_anonymous_*.py and test_fuzz_resident.py."""
 from __future__ import annotations
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_headers_conformance, response_schema_conformance,
-                                               status_code_conformance)
-from schemathesis.checks import not_a_server_error
 
-from tests.support.consultations import close_now, open_consultation
-from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login
+from tests.support.consultations import close_now, open_consultation
+from tests.support.fuzzing import fuzz
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.system
-
-MAX_EXAMPLES = 25
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance, negative_data_rejection]
-# ending the fuzzing resident's own session would turn the rest of the run anonymous (the matrix covers them)
-SELF_ENDING = {("POST", "/api/v1/auth/logout"), ("DELETE", "/api/v1/me")}
-
-
-@pytest.fixture(scope="module")
-def resident(system) -> dict:
-    return dev_login(system.base_url, full_name="Фазер Тестовий Резидент").headers()
-
-
-FUZZ = settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
-                suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
-
-
-def fuzz(base_url: str, headers: dict, skip: set = frozenset(), only=None, path: dict | None = None,
-         seen: dict | None = None) -> list[str]:
-    """Every operation of the live document (or those ``only`` accepts), each with its own bounded,
-    derandomized hypothesis run; ``path`` pins path parameters to real objects, ``seen`` collects the
-    status codes per operation. Returns the failures
-    (operation and the check that failed), so one run reports them all."""
-    api = schemathesis.openapi.from_url(base_url + "/openapi.json")
-    failures = []
-    for result in api.get_all_operations():
-        operation = result.ok()
-        if (operation.method.upper(), operation.path) in skip or (only and not only(operation.path)):
-            continue
-
-        @FUZZ
-        @given(case=operation.as_strategy())
-        def run(case):
-            if path:
-                case.path_parameters = {**(case.path_parameters or {}), **{
-                    k: v for k, v in path.items() if "{" + k + "}" in operation.path}}
-            response = case.call_and_validate(headers=headers, checks=CHECKS, timeout=15)
-            if seen is not None:
-                seen.setdefault(f"{operation.method.upper()} {operation.path}", set()).add(response.status_code)
-
-        try:
-            run()
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collected and reported together
-            failures.append(f"{operation.label}: {str(exc)[:600]}")
-    return failures
-
-
-def test_anonymous_calls_answer_as_documented(system):
-    failures = fuzz(system.base_url, {})
-    assert not failures, "\n\n".join(failures)
-
-
-def test_resident_calls_answer_as_documented(system, resident):
-    failures = fuzz(system.base_url, resident, SELF_ENDING)
-    assert not failures, "\n\n".join(failures)
 
 
 @pytest.fixture(scope="module")

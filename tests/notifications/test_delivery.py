@@ -6,6 +6,7 @@ import uuid
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 
+from contracts.registry import MailContact
 from services.notifications import handlers, rules
 from tests.notifications.fakes import FakeDeliveries, FakeSmtp, fanout, settings
 
@@ -24,7 +25,10 @@ def world(n: int, **kw):
 
 
 def sender(store, contacts, smtp, **kw):
-    return handlers.Sender(store, lambda ids: {i: contacts[i] for i in ids if i in contacts}, smtp, settings(**kw),
+    def mail_contacts(ids):  # the registry's answer, as its typed client gives it
+        return {str(i): MailContact(**contacts[str(i)]) for i in ids if str(i) in contacts}
+
+    return handlers.Sender(store, mail_contacts, smtp, settings(**kw),
                            CATEGORIES, handlers.unsubscribe_serializer("secret"))
 
 

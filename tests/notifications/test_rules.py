@@ -7,14 +7,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from contracts.registry import InterestedPerson
 from services.notifications import rules
 
 
 def test_r_1_10_a_person_in_digest_mode_waits_for_the_digest_everyone_else_is_emailed_at_once():
     a, b, c = (uuid.uuid4() for _ in range(3))
-    digest, at_once = rules.split_by_mode([{"person_id": str(a), "email_mode": "daily_digest"},
-                                           {"person_id": str(b), "email_mode": "immediate"},
-                                           {"person_id": str(c)}])
+    digest, at_once = rules.split_by_mode([
+        InterestedPerson(person_id=a, full_name="А", email="a@example.org", email_mode="daily_digest"),
+        InterestedPerson(person_id=b, full_name="Б", email="b@example.org", email_mode="immediate"),
+        InterestedPerson(person_id=c, full_name="В", email="c@example.org")])
     assert (digest, at_once) == ([a], [b, c])
 
 

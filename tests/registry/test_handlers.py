@@ -12,7 +12,7 @@ from contracts.registry import (DevLoginIn, IdentityIn, MeUpdate, OrganisationIn
                                 PersonUpdated, RoleGrant, RoleGranted, RoleRevoked, UnitIn)
 from services.registry import handlers
 from services.registry.consent import CONSENT_VERSION
-from services.registry.throttle import Bucket
+from contracts.registry import Bucket
 from tests.registry.fakes import FakeStore
 from tests.support.fakes import fixtures
 

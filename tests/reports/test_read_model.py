@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from chassis.db import make_engine
+from contracts.registry import ParticipantProfile
 from services.reports import handlers, rules
 from services.reports.models import feed_comments, protocol_requests, snapshot_comments, snapshot_participants
 from services.reports.store import Store
@@ -93,11 +94,11 @@ class Consultations:
 
     def returning(self, cid, ids):
         self._note("returning")
-        return ids[:1]
+        return ids[:1]  # as the typed clients give them: UUIDs and models
 
     def profiles(self, ids, on):
         self._note("profiles")
-        return [{"person_id": p, "full_name": f"Особа {p[-4:]}", "age_band": "18–35"} for p in ids]
+        return [ParticipantProfile(person_id=p, full_name=f"Особа {str(p)[-4:]}", age_band="18–35") for p in ids]
 
     def sources(self) -> handlers.Sources:
         return handlers.Sources(source=self.source, comments=self.comments, respondents=self.respondents,
@@ -165,7 +166,8 @@ def test_R_3_14_and_R_3_16_a_read_model_short_of_the_closing_counts_is_completed
         handlers.comment_rejected(store, outcome(cid, 0, author, ["obscene"]), T0)
     older = [{"id": str(uuid.UUID(int=n + 1)), "author_id": str(author), "author_name": f"Автор {n}",
               "body": f"Пропозиція {n}", "created_at": (T0 + timedelta(minutes=n)).isoformat(), "alternative_id": None,
-              "paragraph_id": None, "status": "published", "decided_at": T0.isoformat(), "rejection_grounds": []}
+              "paragraph_id": None, "status": "published", "decided_at": T0.isoformat(), "rejection_grounds": [],
+              "rejection_note": None}
              for n in range(7)]
     older[0] |= {"status": "rejected", "rejection_grounds": ["obscene"]}
     respondent = str(uuid.uuid4())
@@ -198,7 +200,7 @@ def test_R_3_16_no_transaction_of_the_reports_database_is_open_while_other_servi
     counts = {"comments": {"pending": 0, "published": 2, "rejected": 0}, "respondents": 0}
     rows = [{"id": str(uuid.UUID(int=n + 1)), "author_id": str(uuid.uuid4()), "author_name": "Автор", "body": f"Т {n}",
              "created_at": T0.isoformat(), "alternative_id": None, "paragraph_id": None, "status": "published",
-             "decided_at": None, "rejection_grounds": []} for n in range(2)]
+             "decided_at": None, "rejection_grounds": [], "rejection_note": None} for n in range(2)]
     fake = Consultations(engine, cid, rows, [], counts)
     got = handlers.gather(transaction, fake.sources(), cid, counts)
     assert {"source", "comments", "returning", "profiles"} <= set(fake.calls)

@@ -27,19 +27,8 @@ FRAMEWORKS = {"nameko", "eventlet", "flask", "sqlalchemy"}
 SERVICES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists())
 
 # Known exceptions, each named exactly (file, imported module) with the reason; a new import of the
-# same kind elsewhere fails. Remove a line when its import goes.
-KNOWN: dict[tuple[str, str], str] = {
-    # in-process benchmarks of one service's own functions, measured beside the service over the bus
-    ("bench/baseline_app.py", "services.consultations.models"): "the plain-Flask baseline's tables",
-    ("bench/baseline_app.py", "services.consultations.handlers"): "the same handlers called in-process",
-    ("bench/baseline_app.py", "services.consultations.store"): "the same handlers called in-process",
-    ("bench/reports.py", "services.reports"): "rendering in-process, the baseline of the service",
-    ("bench/notifications.py", "services.notifications"): "the mailer alone, the SMTP ceiling",
-    # the demo seed writes through two services' rules before they start (no running system needed)
-    ("deploy/demo.py", "services.consultations"): "demo seed",
-    ("deploy/demo.py", "services.consultations.models"): "demo seed",
-    ("deploy/demo.py", "services.registry"): "demo seed",
-}
+# same kind elsewhere fails. None today: keep it that way.
+KNOWN: dict[tuple[str, str], str] = {}
 # bench/ starts its systems with chassis.testing, as the tests do
 BENCH_MAY_IMPORT_TESTS = False
 
