@@ -21,10 +21,10 @@ from contracts.consultations import (CATEGORIES, Category, Consultations, Commen
 from contracts.identity import principal_from as _actor
 from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
 from contracts.reports import ReportPublished
-from services.consultations import report_feed, rules
+from services.consultations import rules
 from services.consultations.handlers import comments, decisions, drafting, outcomes, reading, surveys, timers
 from services.consultations.handlers import page as consultation_page
-from services.consultations.handlers import plan
+from services.consultations.handlers import plan, report_feed
 from services.consultations.models import PERSONAL
 from services.consultations.store import Store
 
@@ -210,8 +210,7 @@ class ConsultationsService(BaseService):
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def report_source(self, consultation_id) -> dict:
-        with self.db.transaction() as session:
-            return report_feed.source(session, _uuid(consultation_id, "id"))
+        return report_feed.source(self.uow, _uuid(consultation_id, "id"))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
@@ -223,29 +222,24 @@ class ConsultationsService(BaseService):
                 cursor = (datetime.fromisoformat(after[0]), _uuid(after[1], "after"))
             except (TypeError, ValueError, IndexError):
                 raise InvalidInput("Некоректний курсор", errors=[{"field": "after", "message": "[time, id]"}]) from None
-        with self.db.transaction() as session:
-            return report_feed.comment_page(session, _uuid(consultation_id, "id"), cursor,
-                                            limit, bool(everything))
+        return report_feed.comment_page(self.uow, _uuid(consultation_id, "id"), cursor, limit, bool(everything))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def report_respondents(self, consultation_id, after=None, limit: int = 1000) -> dict:
-        with self.db.transaction() as session:
-            return report_feed.respondent_page(session, _uuid(consultation_id, "id"),
-                                               _uuid(after, "after") if after else None, limit)
+        return report_feed.respondent_page(self.uow, _uuid(consultation_id, "id"),
+                                           _uuid(after, "after") if after else None, limit)
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def report_returning(self, consultation_id, person_ids: list) -> list[str]:
         """Of up to FEED_PAGE_MAX persons, those who took part in a consultation opened earlier."""
-        with self.db.transaction() as session:
-            return report_feed.returning(session, _uuid(consultation_id, "id"), person_ids)
+        return report_feed.returning(self.uow, _uuid(consultation_id, "id"), person_ids)
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
     def year_counts(self, year: int) -> list[dict]:
-        with self.db.transaction() as session:
-            return report_feed.year_counts(session, year)
+        return report_feed.year_counts(self.uow, year)
 
     # ---- what moderation and reports decided (each event applied once) ---------------------------
     @subscribe("moderation", "comment_approved")

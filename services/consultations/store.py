@@ -1,14 +1,13 @@
 """All SQL of the consultations service's handlers: consultations and their history, alternatives,
 survey questions, draft versions and paragraphs, comments, answers and support, decisions,
-attachments. (The annual plan and the reports feed keep their queries in ``plan.py`` and
-``report_feed.py``.) Rows come back as SQLAlchemy rows (attribute access), lists of them, or plain
-values."""
+attachments, the annual plan, and what the reports service reads. Rows come back as SQLAlchemy rows
+(attribute access), lists of them, or plain values."""
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select, text, union, update
+from sqlalchemy import and_, func, or_, select, text, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chassis.store import SqlStore
@@ -410,6 +409,47 @@ class Store(SqlStore):
     def consultations_among(self, ids: set[uuid.UUID]) -> list:
         return self.session.execute(select(consultations).where(consultations.c.id.in_(ids))).all() if ids else []
 
+
+    # ---- what the reports service reads -------------------------------------------------------------
+    def comments_after(self, cid: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
+                       everything: bool) -> list:
+        """Up to ``limit`` comments after the ``(created_at, id)`` cursor, oldest first: published ones,
+        or every submitted one (``everything``)."""
+        cond = [comments.c.consultation_id == cid]
+        if not everything:
+            cond.append(comments.c.status == "published")
+        if after is not None:
+            cond.append(tuple_(comments.c.created_at, comments.c.id) > tuple_(*after))
+        return self.session.execute(select(comments).where(and_(*cond))
+                                    .order_by(comments.c.created_at, comments.c.id).limit(limit)).all()
+
+    def respondent_ids(self, cid: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+        people = respondents(cid)
+        q = select(people.c.pid).order_by(people.c.pid).limit(limit)
+        if after is not None:
+            q = q.where(people.c.pid > after)
+        return self.session.execute(q).scalars().all()
+
+    def took_part_before(self, cid: uuid.UUID, person_ids: list[uuid.UUID]) -> set:
+        """Of ``person_ids``, those with a comment, a survey answer or a supported alternative in a
+        consultation opened before ``cid``."""
+        opened = self.session.execute(select(consultations.c.opened_at).where(consultations.c.id == cid)).scalar()
+        if not person_ids or opened is None:
+            return set()
+        other = select(consultations.c.id).where(consultations.c.id != cid, consultations.c.opened_at < opened)
+        found: set = set()
+        for table, person in ((comments, comments.c.author_id), (responses, responses.c.person_id),
+                              (supports, supports.c.person_id)):
+            found |= set(self.session.execute(select(person).where(
+                person.in_(person_ids), table.c.consultation_id.in_(other)).distinct()).scalars())
+        return found
+
+    def year_counts(self, year: int) -> list:
+        """``(category, status, count)`` of the published consultations starting in ``year``."""
+        return self.session.execute(select(consultations.c.category, consultations.c.status, func.count())
+                                    .where(func.extract("year", consultations.c.starts_on) == year,
+                                           consultations.c.published_at.is_not(None))
+                                    .group_by(consultations.c.category, consultations.c.status)).all()
 
 def respondents(cid: uuid.UUID):
     """Who answered the survey or supported an alternative of ``cid`` (a subquery of ``pid``)."""

@@ -1,5 +1,5 @@
 """The R-3.16 report, the R-3.14 protocol, the R-1.11 archive bundle and statistics: the use cases,
-each over a SQLAlchemy session (SQL in store.py, pure rules in rules.py).
+each over the service's ``Store`` (SQL in store.py, pure rules in rules.py).
 
 Other services are reached through :class:`Sources` (callables: nameko RPC proxies in service.py,
 anything in tests and benchmarks), and never while a transaction of ours is open: what a use case
@@ -18,26 +18,34 @@ import uuid
 import zipfile
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import wraps
 from datetime import date, datetime, timezone
 from typing import Callable, Iterator
 
-from sqlalchemy import null
-from sqlalchemy.orm import Session
-
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from chassis.outbox import add_event
 from contracts.consultations import ReportCommentPage, ReportRespondentPage
 from contracts.identity import Principal, Role
 from contracts.registry import ParticipantProfile
 from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
                                ReportPublished, ReportStats, VersionList, VersionOut)
-from services.reports import render, rules, store
+from services.reports import render, rules
 from services.reports.rules import insider, owns
+from services.reports.store import Store
 
 log = logging.getLogger(__name__)
 BACKFILL_PAGE = 5000  # comments or respondents a page when the read model must be completed
-Transaction = Callable[[], AbstractContextManager[Session]]
+Transaction = Callable[[], AbstractContextManager[Store]]
+
+
+def one_transaction(use_case):
+    """``use_case(store, …)`` called as ``use_case(uow, …)``: the whole use case in one transaction
+    of the unit of work."""
+    @wraps(use_case)
+    def run(uow, *args, **kwargs):
+        with uow.transaction() as store:
+            return use_case(store, *args, **kwargs)
+    return run
 
 
 @dataclass
@@ -58,17 +66,17 @@ def now() -> datetime:
 
 # ---- who sees and does what ----------------------------------------------------------------------
 
-def _visible(session: Session, actor: Principal | None, cid: uuid.UUID, lock: bool = False):
-    snap = store.snapshot(session, cid, lock)
-    if snap is None or not (insider(actor, snap) or store.versions(session, cid)):
+def _visible(store: Store, actor: Principal | None, cid: uuid.UUID, lock: bool = False):
+    snap = store.snapshot(cid, lock)
+    if snap is None or not (insider(actor, snap) or store.versions(cid)):
         raise NotFound("Звіту не знайдено", code="report_not_found")
     return snap
 
 
-def _editable(session: Session, actor: Principal | None, cid: uuid.UUID, admin: bool = False):
+def _editable(store: Store, actor: Principal | None, cid: uuid.UUID, admin: bool = False):
     """The report as its preparer may change it: officials of the owning unit (``admin``: or an
     administrator); 404 for whoever may not see it, 409 once archived."""
-    snap = _visible(session, actor, cid, lock=True)
+    snap = _visible(store, actor, cid, lock=True)
     if not (owns(actor, snap) or (admin and actor is not None and actor.has(Role.admin))):
         raise Forbidden("Звіт готує посадова особа підрозділу-власника", code="not_owner")
     if snap.archived_at is not None:
@@ -78,26 +86,26 @@ def _editable(session: Session, actor: Principal | None, cid: uuid.UUID, admin: 
 
 # ---- the read model (consultations' events) -------------------------------------------------------
 
-def comment_submitted(session: Session, d, at: datetime) -> None:
-    store.merge_comments(session, [{
+def comment_submitted(store: Store, d, at: datetime) -> None:
+    store.merge_comments([{
         "consultation_id": d.consultation_id, "comment_id": d.comment_id, "author_id": d.author_id,
         "author_name": d.author_name, "body": d.body, "created_at": d.submitted_at, "alternative_id": d.alternative_id,
         "paragraph_id": d.paragraph_id, "status": "pending"}])
 
 
-def comment_published(session: Session, d, at: datetime) -> None:
-    store.merge_comments(session, [{"consultation_id": d.consultation_id, "comment_id": d.comment_id,
+def comment_published(store: Store, d, at: datetime) -> None:
+    store.merge_comments([{"consultation_id": d.consultation_id, "comment_id": d.comment_id,
                                     "author_id": d.author_id, "status": "published", "decided_at": at}])
 
 
-def comment_rejected(session: Session, d, at: datetime) -> None:
-    store.merge_comments(session, [{"consultation_id": d.consultation_id, "comment_id": d.comment_id,
+def comment_rejected(store: Store, d, at: datetime) -> None:
+    store.merge_comments([{"consultation_id": d.consultation_id, "comment_id": d.comment_id,
                                     "author_id": d.author_id, "status": "rejected", "decided_at": at,
                                     "grounds": list(d.grounds) or None}])
 
 
-def survey_answered(session: Session, d) -> None:
-    store.add_respondents(session, d.consultation_id, [d.person_id])
+def survey_answered(store: Store, d) -> None:
+    store.add_respondents(d.consultation_id, [d.person_id])
 
 
 # ---- the snapshot (on consultation_closed, or on demand) ----------------------------------------
@@ -118,8 +126,8 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
     after = None
     while True:
         chunk = ReportCommentPage.model_validate(src.comments(str(cid), after, BACKFILL_PAGE, True))
-        with transaction() as session:
-            store.merge_comments(session, [{
+        with transaction() as store:
+            store.merge_comments([{
                 "consultation_id": cid, "comment_id": c.id, "author_id": c.author_id, "author_name": c.author_name,
                 "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
                 "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
@@ -133,8 +141,8 @@ def _backfill_respondents(transaction: Transaction, src: Sources, cid: uuid.UUID
     after = None
     while True:
         chunk = ReportRespondentPage.model_validate(src.respondents(str(cid), after, BACKFILL_PAGE))
-        with transaction() as session:
-            store.add_respondents(session, cid, chunk.items)
+        with transaction() as store:
+            store.add_respondents(cid, chunk.items)
         after = str(chunk.next_after) if chunk.next_after is not None else None
         if after is None:
             return
@@ -148,54 +156,54 @@ def gather(transaction: Transaction, src: Sources, cid: uuid.UUID, expected: dic
     if data["status"] not in ("closed", "archived"):
         raise Conflict("Звіт складають після завершення консультації", code="consultation_not_closed")
     expected = expected if expected and expected.get("comments") is not None else data["counts"]
-    with transaction() as session:
-        have = store.feed_counts(session, cid)
+    with transaction() as store:
+        have = store.feed_counts(cid)
     got = Gathered(data=data)
     if not rules.read_model_complete(have, expected):
         log.info("read model incomplete for a closed consultation: backfilling from consultations")
         _backfill_comments(transaction, src, cid)
         _backfill_respondents(transaction, src, cid)
         got.backfilled = True
-    with transaction() as session:
-        ids = store.participant_ids(session, cid)
+    with transaction() as store:
+        ids = store.participant_ids(cid)
     if ids:
         got.returning = set(src.returning(cid, ids))
         got.profiles = src.profiles(ids, date.fromisoformat((data["closed_at"] or now().isoformat())[:10]))
     return got
 
 
-def take_snapshot(session: Session, cid: uuid.UUID, got: Gathered, replace: bool = False) -> bool:
+def take_snapshot(store: Store, cid: uuid.UUID, got: Gathered, replace: bool = False) -> bool:
     """Freeze the read model as the report's snapshot (one INSERT … SELECT) with the participants;
     the protocol's files are rendered afterwards (:func:`render_protocols`). Idempotent: an existing
     snapshot stays unless ``replace``; never once a version is published."""
-    existing = store.snapshot(session, cid, lock=True)
+    existing = store.snapshot(cid, lock=True)
     if existing is not None and not replace:
         return False
-    if existing is not None and store.versions(session, cid):
+    if existing is not None and store.versions(cid):
         raise Conflict("Звіт уже оприлюднено: знімок незмінний", code="report_published")
     data = got.data
     page = data["consultation"]
-    store.clear_snapshot_rows(session, cid)
-    submitted, published = store.copy_feed_comments(session, cid)
-    store.insert_participants(session, ((cid, p.person_id, p.full_name, p.age_band,
-                                         p.person_id not in got.returning) for p in got.profiles))
+    store.clear_snapshot_rows(cid)
+    submitted, published = store.copy_feed_comments(cid)
+    store.insert_participants(((cid, p.person_id, p.full_name, p.age_band,
+                                p.person_id not in got.returning) for p in got.profiles))
     taken = now()
     values = dict(title=page["title"], category=page["category"], form=page["form"],
                   unit_id=uuid.UUID(data["unit_id"]) if data["unit_id"] else None, unit_name=page["unit_name"],
                   source=data, closed_at=data["closed_at"], report_due=data["report_due"],
                   comments_published=published, comments_submitted=submitted, participants=len(got.profiles),
-                  taken_at=taken, protocol=null())
-    store.upsert_snapshot(session, cid, values)
-    store.request_protocol(session, cid, taken)
+                  taken_at=taken)
+    store.upsert_snapshot(cid, values)
+    store.request_protocol(cid, taken)
     return True
 
 
-def may_retake(session: Session, actor: Principal | None, cid: uuid.UUID) -> bool:
+def may_retake(store: Store, actor: Principal | None, cid: uuid.UUID) -> bool:
     """Checked before anything is read from other services: with a snapshot, the owning unit's
     officials or an administrator may take it again (True); without one, an administrator may
     (True) and an official only if the consultation is their unit's (False: ask consultations)."""
-    if store.snapshot(session, cid) is not None:
-        _editable(session, actor, cid, admin=True)
+    if store.snapshot(cid) is not None:
+        _editable(store, actor, cid, admin=True)
         return True
     if actor is None:
         raise Forbidden("Знімок бере посадова особа підрозділу-власника або адміністратор", code="not_owner")
@@ -207,42 +215,85 @@ def check_owner(actor: Principal | None, data: dict) -> None:
         raise Forbidden("Знімок бере посадова особа підрозділу-власника або адміністратор", code="not_owner")
 
 
-def retake(session: Session, actor: Principal | None, cid: uuid.UUID, got: Gathered) -> ReportOut:
+def retake(store: Store, actor: Principal | None, cid: uuid.UUID, got: Gathered) -> ReportOut:
     """On demand (consultations closed before this service existed, or a missed event)."""
-    if store.snapshot(session, cid) is not None:
-        _editable(session, actor, cid, admin=True)
+    if store.snapshot(cid) is not None:
+        _editable(store, actor, cid, admin=True)
     elif not (actor is not None and actor.has(Role.admin)):
         check_owner(actor, got.data)
-    take_snapshot(session, cid, got, replace=True)
-    return report_view(session, actor, cid)
+    take_snapshot(store, cid, got, replace=True)
+    return _report_view(store, actor, cid)
+
+
+
+def snapshot_on_demand(uow, src: Sources, actor: Principal | None, cid: uuid.UUID) -> ReportOut:
+    """The rights are checked before other services are asked, the snapshot taken after."""
+    with uow.transaction() as store:
+        allowed = may_retake(store, actor, cid)
+    if not allowed:
+        check_owner(actor, src.source(str(cid)))
+    got = gather(uow.transaction, src, cid)
+    with uow.transaction() as store:
+        return retake(store, actor, cid, got)
+
+
+def consultation_closed(uow, src: Sources, key: str, event_id, cid: uuid.UUID, expected: dict) -> None:
+    """Snapshot the read model (checked against the event's ``expected`` counts, completed from
+    consultations if short); other services are asked before our transaction opens, so the event is
+    claimed under ``key`` in the last transaction, not in the first. A redelivery changes nothing."""
+    with uow.transaction() as store:
+        if store.snapshot(cid) is not None:
+            store.claim_event(key, event_id)
+            return
+    got = gather(uow.transaction, src, cid, expected)
+    with uow.transaction() as store:
+        if store.claim_event(key, event_id):
+            take_snapshot(store, cid, got)
+
+
+def consultation_archived(uow, src: Sources, files_store, key: str, event_id, cid: uuid.UUID,
+                          archived_at: datetime, decision_adopted_on) -> None:
+    """The archive bundle (R-1.11), with a snapshot first if none was taken; what other services
+    hold is read before the transaction that claims the event under ``key``."""
+    with uow.transaction() as store:
+        missing = store.snapshot(cid) is None
+    got = gather(uow.transaction, src, cid) if missing else None
+    page = got.data["consultation"] if got else src.source(str(cid))["consultation"]
+    with uow.transaction() as store:
+        if store.claim_event(key, event_id):
+            if got is not None:
+                take_snapshot(store, cid, got)
+            archive(store, files_store, cid, page, archived_at, decision_adopted_on)
 
 
 # ---- consideration of proposals (R-3.16) --------------------------------------------------------
 
-def consider(session: Session, actor: Principal | None, cid: uuid.UUID, comment_ids: list[uuid.UUID],
+@one_transaction
+def consider(store: Store, actor: Principal | None, cid: uuid.UUID, comment_ids: list[uuid.UUID],
              c: Consideration) -> int:
     """Mark one or many proposals with the same consideration (bulk where many say the same)."""
-    _editable(session, actor, cid)
-    if store.versions(session, cid):
+    _editable(store, actor, cid)
+    if store.versions(cid):
         raise Conflict("Звіт оприлюднено: розгляд незмінний", code="report_published")
     ids = list(dict.fromkeys(comment_ids))
-    known = store.known_proposals(session, cid, ids)
+    known = store.known_proposals(cid, ids)
     unknown = [str(i) for i in ids if i not in known]
     if unknown:
         raise InvalidInput(f"Не пропозиції цієї консультації: {len(unknown)}", code="proposal_not_found",
                            errors=[{"field": "comment_ids", "message": i} for i in unknown[:rules.SHOWN_IDS]])
-    store.upsert_considerations(session, [
+    store.upsert_considerations([
         {"consultation_id": cid, "comment_id": i, "outcome": c.outcome.value,
          "justification": (c.justification or "").strip() or None, "decided_by": actor.person_id} for i in ids])
     return len(ids)
 
 
-def set_conclusion(session: Session, actor: Principal | None, cid: uuid.UUID, text: str) -> ReportOut:
-    _editable(session, actor, cid)
-    if store.versions(session, cid):
+@one_transaction
+def set_conclusion(store: Store, actor: Principal | None, cid: uuid.UUID, text: str) -> ReportOut:
+    _editable(store, actor, cid)
+    if store.versions(cid):
         raise Conflict("Звіт оприлюднено: висновок незмінний", code="report_published")
-    store.set_snapshot(session, cid, conclusion=text)
-    return report_view(session, actor, cid)
+    store.set_snapshot(cid, conclusion=text)
+    return _report_view(store, actor, cid)
 
 
 def _targets(snap) -> Callable[[object, object], str]:
@@ -259,15 +310,16 @@ def _targets(snap) -> Callable[[object, object], str]:
     return target
 
 
-def proposals(session: Session, actor: Principal | None, cid: uuid.UUID, page: int, per_page: int,
+@one_transaction
+def proposals(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, per_page: int,
               missing_only: bool) -> ProposalPage:
-    snap = _visible(session, actor, cid)
+    snap = _visible(store, actor, cid)
     target = _targets(snap)
-    total, rows = store.proposal_page(session, cid, page, per_page, missing_only)
+    total, rows = store.proposal_page(cid, page, per_page, missing_only)
     return ProposalPage(items=[ProposalOut(comment_id=r.comment_id, number=r.seq, author_name=r.author_name,
                                            created_at=r.created_at, target=target(r.alternative_id, r.paragraph_id),
                                            body=r.body, outcome=r.outcome, justification=r.justification)
-                               for r in rows], total=total, considered=store.considered(session, cid),
+                               for r in rows], total=total, considered=store.considered(cid),
                         page=page, per_page=per_page)
 
 
@@ -278,29 +330,35 @@ def _version_out(r) -> VersionOut:
                       content_sha256=r.content_sha256, files=r.files)
 
 
-def report_view(session: Session, actor: Principal | None, cid: uuid.UUID) -> ReportOut:
-    snap = _visible(session, actor, cid)
-    done = store.versions(session, cid)
+def _report_view(store: Store, actor: Principal | None, cid: uuid.UUID) -> ReportOut:
+    snap = _visible(store, actor, cid)
+    done = store.versions(cid)
     return ReportOut(
         consultation_id=cid, title=snap.title, unit_name=snap.unit_name,
         status="published" if done else "draft", closed_at=snap.closed_at, report_due=snap.report_due,
         overdue=rules.overdue(snap.report_due, done[0].published_at if done else None, now()),
-        proposals=snap.comments_published, considered=store.considered(session, cid), participants=snap.participants,
-        representativeness=store.representativeness(session, cid), conclusion=snap.conclusion,
+        proposals=snap.comments_published, considered=store.considered(cid), participants=snap.participants,
+        representativeness=store.representativeness(cid), conclusion=snap.conclusion,
         versions=[_version_out(v) for v in done], archived=snap.archived_at is not None,
         retain_until=snap.retain_until)
 
 
-def versions(session: Session, actor: Principal | None, cid: uuid.UUID) -> VersionList:
-    _visible(session, actor, cid)
-    return VersionList(items=[_version_out(v) for v in store.versions(session, cid)])
+def report_view(uow, actor: Principal | None, cid: uuid.UUID) -> ReportOut:
+    with uow.transaction() as store:
+        return _report_view(store, actor, cid)
 
 
-def _document(session: Session, snap, version: int, published_at: datetime) -> render.Document:
+@one_transaction
+def versions(store: Store, actor: Principal | None, cid: uuid.UUID) -> VersionList:
+    _visible(store, actor, cid)
+    return VersionList(items=[_version_out(v) for v in store.versions(cid)])
+
+
+def _document(store: Store, snap, version: int, published_at: datetime) -> render.Document:
     src = snap.source
     page = src["consultation"]
     notice = page.get("notice") or {}
-    rep = store.representativeness(session, snap.consultation_id)
+    rep = store.representativeness(snap.consultation_id)
     decision = page.get("decision")
     materials = [a for a in page.get("attachments", []) if a["kind"] == "material"]
     decision_files = [a for a in page.get("attachments", []) if a["kind"] == "decision"]
@@ -321,7 +379,7 @@ def _document(session: Session, snap, version: int, published_at: datetime) -> r
         lines.append(f"{q['text']}: " + "; ".join(f"{o['text']} — {o['count']}" for o in q["options"]))
     if lines:
         sections.append(("Результати голосування та опитування", lines))
-    names = store.participant_names(session, snap.consultation_id)
+    names = store.participant_names(snap.consultation_id)
     more = snap.participants - len(names)
     sections.append(("Учасники", [f"Усього: {snap.participants}; пропозицій і зауважень: {snap.comments_published}",
                                   "За віком: " + "; ".join(f"{b}: {n}" for b, n in rep["age_bands"].items()),
@@ -346,9 +404,9 @@ def _document(session: Session, snap, version: int, published_at: datetime) -> r
                  ("comment_id", "Ідентифікатор")])
 
 
-def _report_rows(session: Session, snap) -> Iterator[dict]:
+def _report_rows(store: Store, snap) -> Iterator[dict]:
     target = _targets(snap)
-    for r in store.proposal_rows(session, snap.consultation_id):
+    for r in store.proposal_rows(snap.consultation_id):
         yield {"number": r.seq, "comment_id": str(r.comment_id), "author_name": r.author_name,
                "created_at": r.created_at.isoformat(timespec="seconds"), "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "outcome": OUTCOME_LABELS[Outcome(r.outcome)] if r.outcome else None,
@@ -368,7 +426,7 @@ def _store_files(files_store, doc: render.Document, rows: Iterator[dict], stem: 
         return files
 
 
-def _build_version(session: Session, files_store, snap, page: dict, reason: str, actor_id,
+def _build_version(store: Store, files_store, snap, page: dict, reason: str, actor_id,
                    public_url: str) -> VersionOut | None:
     """A new immutable version when what it would say differs from the last one; None otherwise.
     ``page``: the consultation's page now (its decision and attachments), read before the transaction."""
@@ -376,87 +434,112 @@ def _build_version(session: Session, files_store, snap, page: dict, reason: str,
     source = {**snap.source, "consultation": {**snap.source["consultation"], "decision": page.get("decision"),
                                               "attachments": page.get("attachments", [])}}
     mark = rules.fingerprint(page.get("decision"), page.get("attachments", []))
-    previous = store.versions(session, cid)
+    previous = store.versions(cid)
     if previous and previous[-1].source_sha256 == mark:
         return None
-    store.set_snapshot(session, cid, source=source)
-    snap = store.snapshot(session, cid)
+    store.set_snapshot(cid, source=source)
+    snap = store.snapshot(cid)
     number = (previous[-1].version + 1) if previous else 1
     at = now()
-    files = _store_files(files_store, _document(session, snap, number, at), _report_rows(session, snap),
+    files = _store_files(files_store, _document(store, snap, number, at), _report_rows(store, snap),
                          f"report-v{number}")
-    row = store.insert_version(session, consultation_id=cid, version=number, published_at=at, published_by=actor_id,
+    row = store.insert_version(consultation_id=cid, version=number, published_at=at, published_by=actor_id,
                                reason=reason, content_sha256=files["json"]["sha256"], files=files, source_sha256=mark)
     base = f"{public_url.rstrip('/')}/api/v1/consultations/{cid}/report"
-    add_event(session, ReportPublished(consultation_id=cid, report_version=number, published_at=at,
+    store.add_event(ReportPublished(consultation_id=cid, report_version=number, published_at=at,
                                        files={fmt: f"{base}.{fmt}?version={number}" for fmt in files}))
     return _version_out(row)
 
 
-def publish_check(session: Session, actor: Principal | None, cid: uuid.UUID) -> bool:
+def publish_check(store: Store, actor: Principal | None, cid: uuid.UUID) -> bool:
     """Before anything is read from consultations: may ``actor`` publish, and is a version out already?"""
-    snap = _editable(session, actor, cid)
-    rules.refuse_unless_complete(store.missing(session, cid), snap.conclusion)
-    return bool(store.versions(session, cid))
+    snap = _editable(store, actor, cid)
+    rules.refuse_unless_complete(store.missing(cid), snap.conclusion)
+    return bool(store.versions(cid))
 
 
-def publish(session: Session, actor: Principal | None, cid: uuid.UUID, page: dict | None) -> dict:
+def _queue_publish(store: Store, actor: Principal | None, cid: uuid.UUID, page: dict | None) -> dict:
     """Version 1 once every proposal is considered and the conclusion written (R-3.16); later, a new
     version when the decision or its attachments changed (R-3.18; ``page``: the consultation now).
     Checked here; the files are rendered by :func:`publish_due` off the request."""
-    snap = _editable(session, actor, cid)
-    rules.refuse_unless_complete(store.missing(session, cid), snap.conclusion)
-    previous = store.versions(session, cid)
+    snap = _editable(store, actor, cid)
+    rules.refuse_unless_complete(store.missing(cid), snap.conclusion)
+    previous = store.versions(cid)
     if previous and page is not None and previous[-1].source_sha256 == rules.fingerprint(
             page.get("decision"), page.get("attachments", [])):
         raise Conflict("Ця версія звіту вже оприлюднена", code="already_published")
-    store.request_publish(session, cid, "decision" if previous else "publish", actor.person_id)
+    store.request_publish(cid, "decision" if previous else "publish", actor.person_id)
     return {"consultation_id": str(cid), "status": "queued", "next_version": len(previous) + 1}
 
 
-def publish_one(session: Session, files_store, cid: uuid.UUID, page: dict, public_url: str) -> bool:
-    """Build the version requested for ``cid`` if this instance gets the request (SKIP LOCKED)."""
-    req = store.claim_publish(session, cid)
-    if req is None:
-        return False
-    snap = store.snapshot(session, cid, lock=True)
-    made = False
-    if snap is not None and snap.archived_at is None:
-        with metrics.render_tracked():
-            made = _build_version(session, files_store, snap, page, req.reason, req.requested_by, public_url) is not None
-    store.drop_publish(session, cid)
+def publish(uow, src: Sources, actor: Principal | None, cid: uuid.UUID) -> dict:
+    """Checked first; the consultation's page is read only for a later version, before the
+    transaction that queues it."""
+    with uow.transaction() as store:
+        again = publish_check(store, actor, cid)
+    page = src.source(str(cid))["consultation"] if again else None
+    with uow.transaction() as store:
+        return _queue_publish(store, actor, cid, page)
+
+
+def publish_due(uow, src: Sources, files_store, public_url: str) -> int:
+    """Render and store the versions asked for; each consultation's page is read before the
+    transaction that renders it."""
+    with uow.transaction() as store:
+        due = store.publish_candidates()
+    made = 0
+    for cid in due:
+        page = src.source(str(cid))["consultation"]
+        with uow.transaction() as store:
+            made += publish_one(store, files_store, cid, page, public_url)
     return made
 
 
-def on_decision(session: Session, cid: uuid.UUID) -> bool:
+def publish_one(store: Store, files_store, cid: uuid.UUID, page: dict, public_url: str) -> bool:
+    """Build the version requested for ``cid`` if this instance gets the request (SKIP LOCKED)."""
+    req = store.claim_publish(cid)
+    if req is None:
+        return False
+    snap = store.snapshot(cid, lock=True)
+    made = False
+    if snap is not None and snap.archived_at is None:
+        with metrics.render_tracked():
+            made = _build_version(store, files_store, snap, page, req.reason, req.requested_by, public_url) is not None
+    store.drop_publish(cid)
+    return made
+
+
+def on_decision(store: Store, cid: uuid.UUID) -> bool:
     """decision_published: a published report gets a new version with the decision (R-3.16, R-3.18),
     rendered by the publishing timer; an unpublished one will carry it in version 1."""
-    snap = store.snapshot(session, cid, lock=True)
-    if snap is None or not store.versions(session, cid):
+    snap = store.snapshot(cid, lock=True)
+    if snap is None or not store.versions(cid):
         return False
-    store.request_publish(session, cid, "decision")
+    store.request_publish(cid, "decision")
     return True
 
 
-def file_of(session: Session, actor: Principal | None, cid: uuid.UUID, fmt: str, version: int | None) -> dict:
-    _visible(session, actor, cid)
-    row = store.version_row(session, cid, version)
+@one_transaction
+def file_of(store: Store, actor: Principal | None, cid: uuid.UUID, fmt: str, version: int | None) -> dict:
+    _visible(store, actor, cid)
+    row = store.version_row(cid, version)
     if row is None or fmt not in (row.files or {}):
         raise NotFound("Такої версії звіту немає", code="report_version_not_found")
     return {**row.files[fmt], "filename": f"report-{cid}-v{row.version}.{fmt}", "version": row.version}
 
 
-def delete_report(session: Session, actor: Principal | None, cid: uuid.UUID, today: date) -> None:
+@one_transaction
+def delete_report(store: Store, actor: Principal | None, cid: uuid.UUID, today: date) -> None:
     """Administrators may drop an unpublished draft report (e.g. to start again); published versions
     are immutable and an archived report is kept five years after the decision (R-1.11)."""
     if actor is None or not actor.has(Role.admin):
         raise Forbidden("Видаляє адміністратор", code="role_required")
-    snap = _visible(session, actor, cid, lock=True)
+    snap = _visible(store, actor, cid, lock=True)
     if snap.archived_at is not None and (snap.retain_until is None or snap.retain_until > today):
         raise Conflict(f"Архів зберігається до {snap.retain_until} (п. 1.11)", code="retention_period")
-    if store.versions(session, cid):
+    if store.versions(cid):
         raise Conflict("Оприлюднені версії звіту незмінні", code="published_versions_immutable")
-    store.delete_snapshot(session, cid)
+    store.delete_snapshot(cid)
 
 
 # ---- the protocol (R-3.14) ------------------------------------------------------------------------
@@ -477,44 +560,46 @@ def _protocol_document(snap, full: bool) -> render.Document:
         columns=columns, formats=render.PROTOCOL_FORMATS, rows_title="Коментарі")
 
 
-def _protocol_rows(session: Session, snap, full: bool) -> Iterator[dict]:
+def _protocol_rows(store: Store, snap, full: bool) -> Iterator[dict]:
     target = _targets(snap)
-    for r in store.proposal_rows(session, snap.consultation_id, published_only=not full):
+    for r in store.proposal_rows(snap.consultation_id, published_only=not full):
         yield {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
                "status": rules.STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
                "grounds": r.grounds or None}
 
 
-def protocol_files(session: Session, snap, files_store, full: bool) -> dict[str, dict]:
-    return _store_files(files_store, _protocol_document(snap, full), _protocol_rows(session, snap, full), "protocol")
+def protocol_files(store: Store, snap, files_store, full: bool) -> dict[str, dict]:
+    return _store_files(files_store, _protocol_document(snap, full), _protocol_rows(store, snap, full), "protocol")
 
 
-def render_protocols(session: Session, files_store) -> int:
+@one_transaction
+def render_protocols(store: Store, files_store) -> int:
     """The protocol never changes after closing: rendered once per snapshot, by a timer (any number
     of instances: SKIP LOCKED), so the snapshot is ready without waiting for its files."""
-    req = store.claim_protocol(session)
+    req = store.claim_protocol()
     if req is None:
         return 0
-    snap = store.snapshot(session, req.consultation_id)
+    snap = store.snapshot(req.consultation_id)
     if snap is not None and snap.taken_at == req.taken_at and not snap.protocol:
         with metrics.render_tracked():
-            protocol = {"full": protocol_files(session, snap, files_store, True),
-                        "public": protocol_files(session, snap, files_store, False)}
-        store.set_snapshot(session, snap.consultation_id, protocol=protocol)
-    store.drop_protocol(session, req.consultation_id, req.taken_at)
+            protocol = {"full": protocol_files(store, snap, files_store, True),
+                        "public": protocol_files(store, snap, files_store, False)}
+        store.set_snapshot(snap.consultation_id, protocol=protocol)
+    store.drop_protocol(req.consultation_id, req.taken_at)
     return 1
 
 
-def protocol_file(session: Session, actor: Principal | None, files_store, cid: uuid.UUID, fmt: str) -> dict:
+@one_transaction
+def protocol_file(store: Store, actor: Principal | None, files_store, cid: uuid.UUID, fmt: str) -> dict:
     """Every submitted comment with time, author and moderation outcome (grounds too) for the owning
     unit, moderators and administrators; the public version lists the published ones. Rendered
     here if asked for before the timer got to it."""
-    snap = store.snapshot(session, cid)
+    snap = store.snapshot(cid)
     if snap is None:
         raise NotFound("Протоколу ще немає", code="protocol_not_found")
     full = insider(actor, snap)
-    files = (snap.protocol or {}).get("full" if full else "public") or protocol_files(session, snap, files_store, full)
+    files = (snap.protocol or {}).get("full" if full else "public") or protocol_files(store, snap, files_store, full)
     if fmt not in files:
         raise NotFound("Такого формату немає", code="format_not_found")
     return {**files[fmt], "filename": f"protocol-{cid}{'' if full else '-public'}.{fmt}"}
@@ -522,28 +607,28 @@ def protocol_file(session: Session, actor: Principal | None, files_store, cid: u
 
 # ---- the archive (R-1.11) -------------------------------------------------------------------------
 
-def archive(session: Session, files_store, cid: uuid.UUID, page: dict, archived_at: datetime,
+def archive(store: Store, files_store, cid: uuid.UUID, page: dict, archived_at: datetime,
             decision_date: date | None) -> str:
     """consultation_archived: read-only from now on, kept five years after the decision, and two zip
     bundles (materials, protocol, report versions, decision) with ``manifest.sha256``: the public
     one carries the public protocol (a rejected or pending comment is never public, R-3.9), the
     one for the owning unit, moderators and administrators the full protocol (R-3.14).
     ``page``: the consultation's page now, read before the transaction."""
-    snap = store.snapshot(session, cid, lock=True)
+    snap = store.snapshot(cid, lock=True)
     if snap.bundle_sha256:
         return snap.bundle_sha256
     protocol = snap.protocol or {}
-    digest, text = _bundle(session, files_store, snap, page,
-                           protocol.get("public") or protocol_files(session, snap, files_store, False))
-    full_digest, full_text = _bundle(session, files_store, snap, page,
-                                     protocol.get("full") or protocol_files(session, snap, files_store, True))
-    store.set_snapshot(session, cid, archived_at=archived_at,
+    digest, text = _bundle(store, files_store, snap, page,
+                           protocol.get("public") or protocol_files(store, snap, files_store, False))
+    full_digest, full_text = _bundle(store, files_store, snap, page,
+                                     protocol.get("full") or protocol_files(store, snap, files_store, True))
+    store.set_snapshot(cid, archived_at=archived_at,
                        retain_until=rules.retain_until(decision_date, archived_at.date()),
                        bundle_sha256=digest, manifest=text, full_bundle_sha256=full_digest, full_manifest=full_text)
     return digest
 
 
-def _bundle(session: Session, files_store, snap, page: dict, protocol: dict[str, dict]) -> tuple[str, str]:
+def _bundle(store: Store, files_store, snap, page: dict, protocol: dict[str, dict]) -> tuple[str, str]:
     """One zip in the file store; returns its SHA-256 and its manifest."""
     entries: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="econsult-bundle-") as tmp:
@@ -563,7 +648,7 @@ def _bundle(session: Session, files_store, snap, page: dict, protocol: dict[str,
                 add("decision.json", json.dumps(page["decision"], ensure_ascii=False, indent=1).encode())
             for fmt, f in protocol.items():
                 add(f"protocol/protocol.{fmt}", files_store.get(f["sha256"]))
-            for v in store.versions(session, snap.consultation_id):
+            for v in store.versions(snap.consultation_id):
                 for fmt, f in v.files.items():
                     blob = files_store.get(f["sha256"])
                     if blob is not None:
@@ -574,9 +659,10 @@ def _bundle(session: Session, files_store, snap, page: dict, protocol: dict[str,
             return files_store.put(f.read()), text
 
 
-def bundle(session: Session, actor: Principal | None, cid: uuid.UUID) -> dict:
+@one_transaction
+def bundle(store: Store, actor: Principal | None, cid: uuid.UUID) -> dict:
     """The full bundle for the insiders, the public one for everyone else."""
-    snap = store.snapshot(session, cid)
+    snap = store.snapshot(cid)
     if snap is None or not snap.bundle_sha256:
         raise NotFound("Архівного пакета немає", code="bundle_not_found")
     full = insider(actor, snap) and snap.full_bundle_sha256
@@ -587,7 +673,8 @@ def bundle(session: Session, actor: Principal | None, cid: uuid.UUID) -> dict:
 
 # ---- statistics --------------------------------------------------------------------------------
 
-def stats(session: Session, counts: list[dict], year: int, at: datetime) -> ReportStats:
+@one_transaction
+def stats(store: Store, counts: list[dict], year: int, at: datetime) -> ReportStats:
     """``counts``: consultations of the year by category and status (from consultations)."""
     by_cat: dict[int, int] = {}
     by_status: dict[str, int] = {}
@@ -595,7 +682,7 @@ def stats(session: Session, counts: list[dict], year: int, at: datetime) -> Repo
         by_cat[c["category"]] = by_cat.get(c["category"], 0) + c["count"]
         by_status[c["status"]] = by_status.get(c["status"], 0) + c["count"]
     per = []
-    for r in store.closed_in(session, year):
+    for r in store.closed_in(year):
         per.append({"consultation_id": str(r.consultation_id), "title": r.title, "category": r.category,
                     "participants": r.participants, "comments": r.comments_published,
                     "considered": r.n or 0, "report_published_at": r.first.isoformat() if r.first else None,

@@ -8,7 +8,7 @@ from functools import lru_cache
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from chassis.consumer import claim_event, subscribe
+from chassis.consumer import handler_key, once_per_event, subscribe
 from chassis.errors import InvalidInput, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
@@ -16,14 +16,16 @@ from chassis.files import store_from
 from chassis.rpc_contract import Method
 from chassis.service import BaseService
 from chassis.settings import get_settings
+from chassis.store import UnitOfWork
 from chassis.workdays import local_today
 from contracts.consultations import (CommentPublished, CommentSubmitted, CommentWasRejected, ConsultationArchived,
                                      ConsultationClosed, Consultations, DecisionPublished, SurveyAnswered)
 from contracts.identity import principal_from as _actor
 from contracts.registry import Registry
 from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn, Reports
-from services.reports import handlers, render, store
+from services.reports import handlers, render
 from services.reports.models import PERSONAL
+from services.reports.store import Store
 
 log = logging.getLogger(__name__)
 PERSONS_A_CALL = 5000  # what consultations' and the registry's person lookups take at once
@@ -74,183 +76,142 @@ class ReportsService(BaseService):
         return handlers.Sources(source=c.report_source, comments=c.report_comments, respondents=c.report_respondents,
                                 returning=returning, profiles=profiles, year_counts=c.year_counts)
 
-    def _once(self, handler: str, payload: dict, model, apply) -> None:
-        env, data = open_envelope(payload, model)
-        with self.db.transaction() as session:
-            if claim_event(session, f"reports.{handler}", env.event_id):
-                apply(session, data, env.occurred_at)
+    @property
+    def uow(self) -> UnitOfWork[Store]:
+        return UnitOfWork(self.db, Store)
 
     # ---- the read model: consultations' events as they happen ----------------------------------------
     @subscribe("consultations", "comment_submitted")
-    def on_comment_submitted(self, payload):
-        self._once("on_comment_submitted", payload, CommentSubmitted, handlers.comment_submitted)
+    @once_per_event(CommentSubmitted)
+    def on_comment_submitted(self, store, data, env):
+        handlers.comment_submitted(store, data, env.occurred_at)
 
     @subscribe("consultations", "comment_published")
-    def on_comment_published(self, payload):
-        self._once("on_comment_published", payload, CommentPublished, handlers.comment_published)
+    @once_per_event(CommentPublished)
+    def on_comment_published(self, store, data, env):
+        handlers.comment_published(store, data, env.occurred_at)
 
     @subscribe("consultations", "comment_rejected")
-    def on_comment_rejected(self, payload):
-        self._once("on_comment_rejected", payload, CommentWasRejected, handlers.comment_rejected)
+    @once_per_event(CommentWasRejected)
+    def on_comment_rejected(self, store, data, env):
+        handlers.comment_rejected(store, data, env.occurred_at)
 
     @subscribe("consultations", "survey_answered")
-    def on_survey_answered(self, payload):
-        self._once("on_survey_answered", payload, SurveyAnswered, lambda s, d, at: handlers.survey_answered(s, d))
+    @once_per_event(SurveyAnswered)
+    def on_survey_answered(self, store, data):
+        handlers.survey_answered(store, data)
 
     # ---- closing, decision, archive -------------------------------------------------------------------
     @subscribe("consultations", "consultation_closed")
     def on_consultation_closed(self, payload):
-        """Snapshot the read model (checked against the event's counts, completed from consultations
-        if short); other services are asked before our transaction opens. A redelivery changes nothing."""
+        # claimed in the handler's last transaction (other services are asked between two of ours),
+        # so not @once_per_event; the key is the one it would derive
         env, data = open_envelope(payload, ConsultationClosed)
-        with self.db.transaction() as session:
-            if store.snapshot(session, data.consultation_id) is not None:
-                claim_event(session, "reports.on_consultation_closed", env.event_id)
-                return
-        expected = {"comments": data.comments, "respondents": data.respondents}
-        got = handlers.gather(self.db.transaction, self._sources(), data.consultation_id, expected)
-        with self.db.transaction() as session:
-            if claim_event(session, "reports.on_consultation_closed", env.event_id):
-                handlers.take_snapshot(session, data.consultation_id, got)
+        handlers.consultation_closed(self.uow, self._sources(), handler_key(self.name, "on_consultation_closed"),
+                                     env.event_id, data.consultation_id,
+                                     {"comments": data.comments, "respondents": data.respondents})
 
     @subscribe("consultations", "decision_published")
-    def on_decision_published(self, payload):
-        self._once("on_decision_published", payload, DecisionPublished,
-                   lambda s, d, at: handlers.on_decision(s, d.consultation_id))
+    @once_per_event(DecisionPublished)
+    def on_decision_published(self, store, data):
+        handlers.on_decision(store, data.consultation_id)
 
     @subscribe("consultations", "consultation_archived")
     def on_consultation_archived(self, payload):
+        # claimed across transactions like on_consultation_closed
         env, data = open_envelope(payload, ConsultationArchived)
-        cid = data.consultation_id
-        with self.db.transaction() as session:
-            missing = store.snapshot(session, cid) is None
-        got = handlers.gather(self.db.transaction, self._sources(), cid) if missing else None
-        page = got.data["consultation"] if got else self.consultations.report_source(str(cid))["consultation"]
-        with self.db.transaction() as session:
-            if claim_event(session, "reports.on_consultation_archived", env.event_id):
-                if got is not None:
-                    handlers.take_snapshot(session, cid, got)
-                handlers.archive(session, _files(), cid, page, data.archived_at, data.decision_adopted_on)
+        handlers.consultation_archived(self.uow, self._sources(), _files(),
+                                       handler_key(self.name, "on_consultation_archived"), env.event_id,
+                                       data.consultation_id, data.archived_at, data.decision_adopted_on)
 
     # ---- the report -------------------------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def get_report(self, actor: dict | None, consultation_id) -> dict:
-        with self.db.transaction() as session:
-            return dump(handlers.report_view(session, _actor(actor), _uuid(consultation_id, "id")))
+        return dump(handlers.report_view(self.uow, _actor(actor), _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def list_versions(self, actor: dict | None, consultation_id) -> dict:
-        with self.db.transaction() as session:
-            return dump(handlers.versions(session, _actor(actor), _uuid(consultation_id, "id")))
+        return dump(handlers.versions(self.uow, _actor(actor), _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def report_file(self, actor: dict | None, consultation_id, fmt: str, version: int | None = None) -> dict:
         if version is not None and (not isinstance(version, int) or version < 1):
             raise InvalidInput("Номер версії — ціле від 1", errors=[{"field": "version", "message": "≥ 1"}])
-        with self.db.transaction() as session:
-            return handlers.file_of(session, _actor(actor), _uuid(consultation_id, "id"),
-                                    _fmt(fmt, render.REPORT_FORMATS), version)
+        return handlers.file_of(self.uow, _actor(actor), _uuid(consultation_id, "id"),
+                                _fmt(fmt, render.REPORT_FORMATS), version)
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def take_snapshot(self, actor: dict, consultation_id) -> dict:
-        who, cid = _actor(actor), _uuid(consultation_id, "id")
-        with self.db.transaction() as session:
-            allowed = handlers.may_retake(session, who, cid)
-        src = self._sources()
-        if not allowed:
-            handlers.check_owner(who, src.source(str(cid)))
-        got = handlers.gather(self.db.transaction, src, cid)
-        with self.db.transaction() as session:
-            return dump(handlers.retake(session, who, cid, got))
+        return dump(handlers.snapshot_on_demand(self.uow, self._sources(), _actor(actor),
+                                                _uuid(consultation_id, "id")))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def proposals(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 50,
                   missing_only: bool = False) -> dict:
-        with self.db.transaction() as session:
-            return dump(handlers.proposals(session, _actor(actor), _uuid(consultation_id, "id"), page, per_page,
-                                           bool(missing_only)))
+        return dump(handlers.proposals(self.uow, _actor(actor), _uuid(consultation_id, "id"), page, per_page,
+                                       bool(missing_only)))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def consider(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(ConsiderationIn, body)
-        with self.db.transaction() as session:
-            n = handlers.consider(session, _actor(actor), _uuid(consultation_id, "id"), [data.comment_id], data)
+        n = handlers.consider(self.uow, _actor(actor), _uuid(consultation_id, "id"), [data.comment_id], data)
         return {"updated": n}
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def consider_bulk(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(BulkConsiderationIn, body)
-        with self.db.transaction() as session:
-            n = handlers.consider(session, _actor(actor), _uuid(consultation_id, "id"), data.comment_ids, data)
+        n = handlers.consider(self.uow, _actor(actor), _uuid(consultation_id, "id"), data.comment_ids, data)
         return {"updated": n}
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def set_conclusion(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(ConclusionIn, body)
-        with self.db.transaction() as session:
-            return dump(handlers.set_conclusion(session, _actor(actor), _uuid(consultation_id, "id"), data.conclusion))
+        return dump(handlers.set_conclusion(self.uow, _actor(actor), _uuid(consultation_id, "id"), data.conclusion))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def publish(self, actor: dict, consultation_id) -> dict:
-        who, cid = _actor(actor), _uuid(consultation_id, "id")
-        with self.db.transaction() as session:
-            again = handlers.publish_check(session, who, cid)
-        page = self.consultations.report_source(str(cid))["consultation"] if again else None
-        with self.db.transaction() as session:
-            return handlers.publish(session, who, cid, page)
+        return handlers.publish(self.uow, self._sources(), _actor(actor), _uuid(consultation_id, "id"))
 
     @timer(interval=get_settings().timer_interval_seconds)
     def publish_queued(self):
-        """Render and store the versions asked for (R-3.16); the request returned at once. The
-        consultation's page is read before the transaction that renders."""
-        with self.db.transaction() as session:
-            due = store.publish_candidates(session)
-        made = 0
-        for cid in due:
-            page = self.consultations.report_source(str(cid))["consultation"]
-            with self.db.transaction() as session:
-                made += handlers.publish_one(session, _files(), cid, page, get_settings().public_url)
+        """Render and store the versions asked for (R-3.16); the request returned at once."""
+        made = handlers.publish_due(self.uow, self._sources(), _files(), get_settings().public_url)
         if made:
             log.info("published %d report versions", made)
 
     @timer(interval=get_settings().timer_interval_seconds)
     def render_protocols(self):
         """The protocol's files of each new snapshot (R-3.14)."""
-        with self.db.transaction() as session:
-            handlers.render_protocols(session, _files())
+        handlers.render_protocols(self.uow, _files())
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def delete_report(self, actor: dict, consultation_id) -> None:
-        with self.db.transaction() as session:
-            handlers.delete_report(session, _actor(actor), _uuid(consultation_id, "id"), local_today())
+        handlers.delete_report(self.uow, _actor(actor), _uuid(consultation_id, "id"), local_today())
 
     # ---- protocol, archive, statistics -----------------------------------------------------------------
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def protocol_file(self, actor: dict | None, consultation_id, fmt: str) -> dict:
-        with self.db.transaction() as session:
-            return handlers.protocol_file(session, _actor(actor), _files(), _uuid(consultation_id, "id"),
-                                          _fmt(fmt, render.PROTOCOL_FORMATS))
+        return handlers.protocol_file(self.uow, _actor(actor), _files(), _uuid(consultation_id, "id"),
+                                      _fmt(fmt, render.PROTOCOL_FORMATS))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def bundle(self, actor: dict | None, consultation_id) -> dict:
-        with self.db.transaction() as session:
-            return handlers.bundle(session, _actor(actor), _uuid(consultation_id, "id"))
+        return handlers.bundle(self.uow, _actor(actor), _uuid(consultation_id, "id"))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
     def stats(self, year: int) -> dict:
         counts = self.consultations.year_counts(year)
-        with self.db.transaction() as session:
-            return dump(handlers.stats(session, counts, year, handlers.now()))
+        return dump(handlers.stats(self.uow, counts, year, handlers.now()))

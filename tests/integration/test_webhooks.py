@@ -263,7 +263,7 @@ def test_a_subscription_and_the_feed_pick_a_version_while_two_are_published(worl
     sent in both versions). A subscription naming `decision_published` gets only v1 and one naming
     `decision_published.v2` only v2, each through the real sender; the feed gives both unless asked."""
     from chassis.db import Db, make_engine
-    from services.notifications import webhook_domain as wd
+    from services.notifications.webhook_store import WebhookStore
     from contracts import public_events
 
     monkeypatch.setitem(public_events.LATER_VERSIONS, ("consultations", "decision_published", 2),
@@ -276,25 +276,26 @@ def test_a_subscription_and_the_feed_pick_a_version_while_two_are_published(worl
     engine = make_engine("notifications", world.env.settings())
     db = Db(engine)
     with db.transaction() as session:
-        subs = {}
+        store, subs = WebhookStore(session), {}
         for path, types in (("/v1", ["decision_published"]), ("/v2", ["decision_published.v2"])):
-            sub, secret = wd.create_subscription(session, world.receiver.url(path), types, "", "ops@partner.example", None)
+            sub, secret = store.create_subscription(world.receiver.url(path), types, "", "ops@partner.example", None)
             subs[path] = sub["id"]
             world.receiver.secrets[path] = [secret]
         rows = [public_events.from_envelope("consultations", e) for e in (v1, v2)]
         assert rows[1]["data"] == {"consultation_id": str(cid), "title": "Рішення", "decided_on": "2026-11-30"}
-        wd.record_public_events(session, rows)
+        store.record_public_events(rows)
     assert wait_for(lambda: world.settled(str(subs["/v1"]), 1) and world.settled(str(subs["/v2"]), 1), 30)
     got = {p: [(b["id"], b["type"]) for b in world.receiver.bodies[p]] for p in ("/v1", "/v2")}
     assert got == {"/v1": [(str(v1.event_id), "ua.econsult.decision_published.v1")],
                    "/v2": [(str(v2.event_id), "ua.econsult.decision_published.v2")]}
     assert not world.receiver.rejected
     with db.transaction() as session:
-        both, _ = wd.feed(session, 0, [], 1000)
-        only_v2, _ = wd.feed(session, 0, ["decision_published.v2"], 1000)
-        only_v1, _ = wd.feed(session, 0, ["decision_published"], 1000)
+        store = WebhookStore(session)
+        both, _ = store.feed(0, [], 1000)
+        only_v2, _ = store.feed(0, ["decision_published.v2"], 1000)
+        only_v1, _ = store.feed(0, ["decision_published"], 1000)
         for sub_id in subs.values():
-            wd.disable(session, sub_id, "test over")
+            store.disable(sub_id, "test over")
     mine = {str(v1.event_id), str(v2.event_id)}
     assert {e["id"] for e in both} >= mine
     assert [e["type"] for e in only_v2] == ["ua.econsult.decision_published.v2"]
@@ -342,7 +343,7 @@ def test_a_delivery_still_pending_past_the_window_fails_even_if_never_tried_agai
     """The minute sweep (docs/webhooks.md): a delivery whose subscription was paused, so never tried
     again, fails once the retry window is over, and its subscription is marked failing."""
     from chassis.db import Db, make_engine
-    from services.notifications import webhook_domain as wd
+    from services.notifications.webhook_store import WebhookStore
 
     sub = world.subscribe("/paused")
     world.publish(1)
@@ -352,7 +353,7 @@ def test_a_delivery_still_pending_past_the_window_fails_even_if_never_tried_agai
                      "created_at = now() - interval '61 seconds' WHERE subscription_id = %s", (sub["id"],))
     engine = make_engine("notifications", world.env.settings())
     with Db(engine).transaction() as session:
-        flipped = wd.expire(session, 60)
+        flipped = WebhookStore(session).expire(60)
     engine.dispose()
     assert flipped in ([(uuid.UUID(sub["id"]), "ops@partner.example")], [])  # [] if the service's own sweep was first
     assert world.statuses(sub["id"]) == {"failed": 1}

@@ -18,6 +18,7 @@ from chassis.db import make_engine
 from contracts.registry import ParticipantProfile
 from services.reports import handlers, rules
 from services.reports.models import feed_comments, protocol_requests, snapshot_comments, snapshot_participants
+from services.reports.store import Store
 from tests.support.world import migrate
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
@@ -38,7 +39,7 @@ def transaction(engine):
             def __enter__(self):
                 self.session = Session(engine, expire_on_commit=False)
                 self.session.begin()
-                return self.session
+                return Store(self.session)
 
             def __exit__(self, kind, *_):
                 (self.session.rollback if kind else self.session.commit)()
@@ -128,18 +129,18 @@ def test_R_3_14_and_R_3_16_events_in_any_order_and_twice_make_the_same_read_mode
     random.Random(7).shuffle(events)
     at = T0 + timedelta(days=1)
     for apply, data in events:
-        with transaction() as session:
-            apply(session, data, at)
-    with transaction() as session:
-        handlers.survey_answered(session, SimpleNamespace(consultation_id=cid, person_id=c))
-        handlers.survey_answered(session, SimpleNamespace(consultation_id=cid, person_id=c))
+        with transaction() as store:
+            apply(store, data, at)
+    with transaction() as store:
+        handlers.survey_answered(store, SimpleNamespace(consultation_id=cid, person_id=c))
+        handlers.survey_answered(store, SimpleNamespace(consultation_id=cid, person_id=c))
 
     counts = {"comments": {"pending": 1, "published": 1, "rejected": 2}, "respondents": 1}
     fake = Consultations(engine, cid, [], [], counts)
     got = handlers.gather(transaction, fake.sources(), cid, counts)
-    with transaction() as session:
-        assert handlers.take_snapshot(session, cid, got)
-        assert not handlers.take_snapshot(session, cid, got)  # a redelivered closing changes nothing
+    with transaction() as store:
+        assert handlers.take_snapshot(store, cid, got)
+        assert not handlers.take_snapshot(store, cid, got)  # a redelivered closing changes nothing
 
     assert "comments" not in fake.calls and "respondents" not in fake.calls and not got.backfilled
     rows = snapshot_rows(engine, cid)
@@ -160,9 +161,9 @@ def test_R_3_14_and_R_3_16_a_read_model_short_of_the_closing_counts_is_completed
     read in pages and merged (what the events already gave stays)."""
     cid = uuid.uuid4()
     author = uuid.uuid4()
-    with transaction() as session:  # the read model saw one comment and its rejection only
-        handlers.comment_submitted(session, submitted(cid, 0, author), T0)
-        handlers.comment_rejected(session, outcome(cid, 0, author, ["obscene"]), T0)
+    with transaction() as store:  # the read model saw one comment and its rejection only
+        handlers.comment_submitted(store, submitted(cid, 0, author), T0)
+        handlers.comment_rejected(store, outcome(cid, 0, author, ["obscene"]), T0)
     older = [{"id": str(uuid.UUID(int=n + 1)), "author_id": str(author), "author_name": f"Автор {n}",
               "body": f"Пропозиція {n}", "created_at": (T0 + timedelta(minutes=n)).isoformat(), "alternative_id": None,
               "paragraph_id": None, "status": "published", "decided_at": T0.isoformat(), "rejection_grounds": [],
@@ -177,8 +178,8 @@ def test_R_3_14_and_R_3_16_a_read_model_short_of_the_closing_counts_is_completed
         got = handlers.gather(transaction, fake.sources(), cid, counts)
     finally:
         handlers.BACKFILL_PAGE = saved
-    with transaction() as session:
-        handlers.take_snapshot(session, cid, got)
+    with transaction() as store:
+        handlers.take_snapshot(store, cid, got)
     assert got.backfilled and fake.calls.count("comments") == 3
     rows = snapshot_rows(engine, cid)
     assert [r.body for r in rows] == [f"Пропозиція {n}" for n in range(7)]
@@ -204,8 +205,8 @@ def test_R_3_16_no_transaction_of_the_reports_database_is_open_while_other_servi
     got = handlers.gather(transaction, fake.sources(), cid, counts)
     assert {"source", "comments", "returning", "profiles"} <= set(fake.calls)
     assert fake.open_transactions == [0] * len(fake.calls)
-    with transaction() as session:
-        handlers.take_snapshot(session, cid, got)
+    with transaction() as store:
+        handlers.take_snapshot(store, cid, got)
     assert len(snapshot_rows(engine, cid)) == 2
 
 

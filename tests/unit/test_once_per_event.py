@@ -17,6 +17,7 @@ from contracts.consultations import CommentSubmitted
 from services.consultations.service import ConsultationsService
 from services.moderation.service import ModerationService
 from services.notifications.service import NotificationsService
+from services.reports.service import ReportsService
 from tests.support.fakes import FakeUnitOfWork, MemoryStore
 
 PINNED = {
@@ -27,6 +28,9 @@ PINNED = {
                         "on_consultation_submitted": "moderation.on_consultation_submitted"},
     NotificationsService: {"on_comment_rejected": "notifications.on_comment_rejected",
                            "on_initiative_status_changed": "notifications.on_initiative_status_changed"},
+    ReportsService: {m: f"reports.{m}" for m in (
+        "on_comment_published", "on_comment_rejected", "on_comment_submitted", "on_decision_published",
+        "on_survey_answered")},
 }
 
 

@@ -120,7 +120,7 @@ def test_https_only_and_no_loopback_in_production_even_if_the_test_setting_is_on
 
 
 def test_a_subscription_failing_in_a_row_is_paused_growing_then_probed_and_closed_by_a_success():
-    from services.notifications.webhook_service import Circuits
+    from services.notifications.webhook_handlers import Circuits
 
     now = [1000.0]
     clock = lambda: now[0]  # noqa: E731
