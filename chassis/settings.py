@@ -41,6 +41,10 @@ class Settings(BaseSettings):
                                                   "would otherwise hold its locks for ever); 0: off")
     db_silence_seconds: float = Field(60.0, ge=0, description="a statement or pool ping that hears nothing "
                                       "from PostgreSQL this long drops its connection (half-open links); 0: off")
+    db_ping_idle_seconds: float = Field(1.0, ge=0, description="a pooled connection idle longer than this is "
+                                        "pinged before use (a dead one is replaced); one used more recently is "
+                                        "trusted (if the server went away meanwhile, its first statement fails and "
+                                        "the pool reconnects); 0: ping on every checkout")
     smtp_host: str = Field("localhost", description="outgoing mail server (the local catcher in `make run`)")
     smtp_port: int = Field(1025, description="outgoing mail server port")
     smtp_user: str = Field("", description="SMTP login, when the server wants one")
