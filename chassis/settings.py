@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     amqp_publish_timeout: float = Field(10.0, gt=0, description="longest wait for a publish and its confirm (s)")
     event_batch_seconds: float = Field(0.05, ge=0, description="how long an event handler that only records "
                                        "events waits for others to share its transaction (reports' read model, "
-                                       "moderation's screening record); each message is acknowledged after "
-                                       "the commit that carries it")
+                                       "the public event feed, moderation's screening record); each message is "
+                                       "acknowledged after the commit that carries it")
     event_batch_max: int = Field(50, ge=1, description="the most events one such transaction carries")
     max_workers: int = Field(16, description="concurrent workers per service instance")
     outbox_poll_seconds: float = Field(0.5, description="how often the outbox relay looks for events left "

@@ -77,12 +77,19 @@ def send_due(uow, mail_contacts: Callable[[list[uuid.UUID]], dict[str, MailConta
                                  settings.smtp_password, settings.smtp_rate_per_second)
         return Sender(deliveries, mail_contacts, smtp, settings, categories, signer).drain()
 
-    n = max(1, settings.smtp_concurrency)
-    sent = sum(eventlet.GreenPool(n).imap(drain, range(n)))
+    # idle ticks (most of them) cost one transaction: no sender claims when nothing is due or stuck
     with uow.transaction() as tx:
-        for p in tx.complete_finished():
-            log.info("fan-out of %s done: %d sent, %d failed of %d", p.consultation_id, p.sent, p.failed,
-                     p.recipients)
+        due = tx.anything_to_send(timedelta(seconds=settings.delivery_stuck_seconds))
+        finished = [] if due else tx.complete_finished()
+    sent = 0
+    if due:
+        n = max(1, settings.smtp_concurrency)
+        sent = sum(eventlet.GreenPool(n).imap(drain, range(n)))
+        with uow.transaction() as tx:
+            finished = tx.complete_finished()
+    for p in finished:
+        log.info("fan-out of %s done: %d sent, %d failed of %d", p.consultation_id, p.sent, p.failed,
+                 p.recipients)
     return sent
 
 

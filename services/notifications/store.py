@@ -132,6 +132,14 @@ def claim(session: Session, limit: int, stuck_after: timedelta = STUCK_AFTER,
                            .returning(deliveries)).all()
 
 
+def anything_to_send(session: Session, stuck_after: timedelta = STUCK_AFTER) -> bool:
+    """Whether a sender's claim would find work: a due pending delivery, or a `sending` one to give back."""
+    due = select(deliveries.c.id).where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= func.now())
+    stuck = select(deliveries.c.id).where(deliveries.c.status == "sending",
+                                          deliveries.c.claimed_at < now() - stuck_after)
+    return session.execute(select(due.exists() | stuck.exists())).scalar_one()
+
+
 def still_mine(session: Session, delivery_id: int, token: uuid.UUID) -> bool:
     """Just before sending: the row is still ours (not given back as stuck and claimed by another
     sender); touching it keeps it ours for another `stuck_after`."""
@@ -248,6 +256,9 @@ class Store(SqlStore):
 
     def complete_finished(self) -> list[Progress]:
         return complete_finished(self.session)
+
+    def anything_to_send(self, stuck_after: timedelta) -> bool:
+        return anything_to_send(self.session, stuck_after)
 
     def progress(self, consultation_id: uuid.UUID) -> Progress | None:
         return progress(self.session, consultation_id)
