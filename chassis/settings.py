@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     db_idle_in_transaction_seconds: float = Field(60.0, ge=0, description="PostgreSQL ends a session left idle "
                                                   "inside a transaction this long (a client gone half-open "
                                                   "would otherwise hold its locks for ever); 0: off")
-    db_silence_seconds: float = Field(60.0, ge=0, description="a statement or pool ping that hears nothing "
-                                      "from PostgreSQL this long drops its connection (half-open links); 0: off")
+    db_silence_seconds: float = Field(60.0, ge=0, description="a statement, COMMIT, ROLLBACK or pool ping that "
+                                      "hears nothing from PostgreSQL this long drops its connection (half-open links); 0: off")
     db_ping_idle_seconds: float = Field(1.0, ge=0, description="a pooled connection idle longer than this is "
                                         "pinged before use (a dead one is replaced); one used more recently is "
                                         "trusted (if the server went away meanwhile, its first statement fails and "
