@@ -135,8 +135,8 @@ def world(make_env):
 
 
 @pytest.mark.parametrize("point,skips", KILLS, ids=[k[0].split(".")[1] for k in KILLS])
-def test_r_3_16_report_fanout_killed_at_each_point_is_exactly_once(world, point, skips):
-    """As at the start day: no e-mail lost, none unexpected, a duplicate only for an e-mail the server
+def test_R_3_16_report_fanout_killed_at_each_point_is_exactly_once(world, point, skips):
+    """Clause R-3.16. As at the start day: no e-mail lost, none unexpected, a duplicate only for an e-mail the server
     accepted whose row was still ``sending`` at the kill (at most one extra copy, same Message-ID);
     every contributor has exactly one cabinet message, e-mail or not."""
     skip = random.Random(f"{SEED}:{point}").randrange(*skips)
@@ -164,7 +164,8 @@ def test_r_3_16_report_fanout_killed_at_each_point_is_exactly_once(world, point,
     assert len(cabinet) == authors and set(cabinet.values()) == {1}, cabinet
 
 
-def test_r_3_16_the_same_report_event_five_times_tells_each_contributor_once(world):
+def test_R_3_16_the_same_report_event_five_times_tells_each_contributor_once(world):
+    """Clause R-3.16."""
     cid, want, authors = world.report(10, without_email=2)
     mark = len(world.smtp.received)
     world.publish(cid, times=5)

@@ -22,7 +22,8 @@ def feedback_inbox(caller: Caller, title: str) -> list[dict]:
     return [m for m in caller.get("/api/v1/me/notifications").json()["items"] if title in m["title"]]
 
 
-def test_r_3_16_every_contributor_learns_what_became_of_each_comment_once_per_version(env, system):
+def test_R_3_16_every_contributor_learns_what_became_of_each_comment_once_per_version(env, system):
+    """Clause R-3.16."""
     base, tag = system.base_url, "y" + uuid.uuid4().hex[:8]
     title = f"Сквер на Шевченка {tag}"
     official = dev_login(base, ["official"], unit="Управління благоустрою ВСМД", full_name="Звітна Ірина")

@@ -33,13 +33,15 @@ def message(items, first=True, version=1, decision=None) -> SimpleNamespace:
                            decision_url=rules.decision_link("https://consult.example", CID) if decision else None)
 
 
-def test_r_3_16_the_first_version_tells_every_comment():
+def test_R_3_16_the_first_version_tells_every_comment():
+    """Clause R-3.16."""
     mine = [comment(1, Outcome.accepted), comment(2, Outcome.not_accepted, "Суперечить закону")]
     assert rules.feedback_changes({}, mine) == mine
     assert rules.feedback_due(mine, None, None)
 
 
-def test_r_3_16_a_later_version_tells_only_the_comments_whose_consideration_or_justification_changed():
+def test_R_3_16_a_later_version_tells_only_the_comments_whose_consideration_or_justification_changed():
+    """Clause R-3.16."""
     before = [comment(1, Outcome.accepted), comment(2, Outcome.not_accepted, "Суперечить закону"),
               comment(3, Outcome.partly_accepted, "Частково")]
     now = [comment(1, Outcome.accepted), comment(2, Outcome.not_accepted, "Суперечить закону № 5"),
@@ -48,20 +50,23 @@ def test_r_3_16_a_later_version_tells_only_the_comments_whose_consideration_or_j
     assert rules.feedback_changes(told_of(before), before) == []
 
 
-def test_r_3_16_whitespace_round_a_justification_is_no_change():
+def test_R_3_16_whitespace_round_a_justification_is_no_change():
+    """Clause R-3.16."""
     before = [comment(1, Outcome.not_accepted, "Суперечить закону")]
     assert rules.feedback_changes(told_of(before), [comment(1, Outcome.not_accepted, "  Суперечить закону\n")]) == []
     assert rules.feedback_changes(told_of([comment(2, Outcome.accepted, "")]), [comment(2, Outcome.accepted)]) == []
 
 
-def test_r_3_18_a_version_that_only_records_the_decision_sends_the_decision_link_once():
+def test_R_3_18_a_version_that_only_records_the_decision_sends_the_decision_link_once():
+    """Clause R-3.18."""
     link = rules.decision_link("https://consult.example", CID)
     assert rules.feedback_due([], link, None), "the decision is new to the person"
     assert not rules.feedback_due([], link, link), "told already"
     assert not rules.feedback_due([], None, None), "nothing changed: no message"
 
 
-def test_r_3_16_the_message_lists_each_comment_with_its_label_justification_and_the_links():
+def test_R_3_16_the_message_lists_each_comment_with_its_label_justification_and_the_links():
+    """Clause R-3.16."""
     decision = DecisionRef(number="№ 415", adopted_on=date(2026, 12, 10), title="Про тарифи")
     items = [rules.feedback_item(comment(4, Outcome.not_accepted, " Бюджет не дозволяє ")),
              rules.feedback_item(comment(7, Outcome.partly_accepted, "Лише для пільговиків")),
@@ -75,7 +80,8 @@ def test_r_3_16_the_message_lists_each_comment_with_its_label_justification_and_
     assert "ваші пропозиції (3)" in text
 
 
-def test_r_3_18_a_later_message_says_what_changed_or_only_that_the_decision_is_recorded():
+def test_R_3_18_a_later_message_says_what_changed_or_only_that_the_decision_is_recorded():
+    """Clause R-3.18."""
     decision = DecisionRef(number="№ 415", adopted_on=date(2026, 12, 10), title="Про тарифи")
     only_decision = rules.feedback_lines(message([], first=False, version=2, decision=decision))
     assert only_decision[0] == "Оприлюднено нову версію звіту консультації «Тарифи на проїзд» (версія 2)."
@@ -85,7 +91,8 @@ def test_r_3_18_a_later_message_says_what_changed_or_only_that_the_decision_is_r
     assert rules.feedback_subject("Т", True) != rules.feedback_subject("Т", False)
 
 
-def test_r_3_16_the_comment_excerpt_is_cut_at_a_word():
+def test_R_3_16_the_comment_excerpt_is_cut_at_a_word():
+    """Clause R-3.16."""
     assert report_rules.excerpt("  коротко \n і ясно ") == "коротко і ясно"
     long = "слово " * 100
     cut = report_rules.excerpt(long, 50)
@@ -93,7 +100,8 @@ def test_r_3_16_the_comment_excerpt_is_cut_at_a_word():
     assert report_rules.excerpt("х" * 400, 300) == "х" * 300 + "…"
 
 
-def test_r_3_16_contributions_are_grouped_by_author_in_order():
+def test_R_3_16_contributions_are_grouped_by_author_in_order():
+    """Clause R-3.16."""
     a, b = uuid.UUID(int=1), uuid.UUID(int=2)
     rows = [SimpleNamespace(author_id=a, n=1), SimpleNamespace(author_id=a, n=2), SimpleNamespace(author_id=b, n=3)]
     assert [(who, [r.n for r in rs]) for who, rs in report_rules.group_by_author(rows)] == [(a, [1, 2]), (b, [3])]
@@ -117,7 +125,8 @@ def run_sender(store, contacts, smtp):
     return handlers.Sender(store, mail_contacts, smtp, settings(), {}, handlers.unsubscribe_serializer("secret")).drain()
 
 
-def test_r_3_16_each_contributor_gets_their_own_email_with_its_own_message_id_and_unsubscribe_link():
+def test_R_3_16_each_contributor_gets_their_own_email_with_its_own_message_id_and_unsubscribe_link():
+    """Clause R-3.16."""
     store, contacts = feedback_world(3)
     smtp = FakeSmtp()
     assert run_sender(store, contacts, smtp) == 3
@@ -134,7 +143,8 @@ def test_r_3_16_each_contributor_gets_their_own_email_with_its_own_message_id_an
     assert len({m for m in (message_from_bytes(r)["Message-ID"] for _, r in smtp.accepted)}) == 3
 
 
-def test_r_3_16_a_contributor_who_did_not_choose_email_is_skipped_and_the_html_is_escaped():
+def test_R_3_16_a_contributor_who_did_not_choose_email_is_skipped_and_the_html_is_escaped():
+    """Clause R-3.16."""
     store, contacts = feedback_world(2)
     gone = next(iter(contacts))
     del contacts[gone]
