@@ -214,8 +214,8 @@ class Sender:
             if not self.deliveries.still_mine(d.id, self.token):
                 return 0  # given back as stuck and taken by another sender: theirs now
             self.touched = time.monotonic()
-        if contact is None:  # unsubscribed, erased or withdrew consent since selection
-            self.deliveries.skip(d.id, "no longer in the register")
+        if contact is None:  # unsubscribed, erased or withdrew consent since selection; a contributor: no e-mail chosen
+            self.deliveries.skip(d.id, "no e-mail chosen" if d.kind == rules.FEEDBACK else "no longer in the register")
             return 0
         if d.kind == rules.DIGEST:  # the day's digest: what it lists, read at sending
             listed = self.deliveries.digest_listing(d.person_id, d.day)
