@@ -10,6 +10,7 @@ from pydantic import Field
 from chassis.events import EventData, event
 from chassis.rpc_contract import RpcContract
 from contracts.common import Page, PerPage, Strict, Year
+from contracts.consultations import Channel
 from contracts.identity import Principal
 
 
@@ -86,6 +87,7 @@ class ProposalOut(BaseModel):
     number: int
     author_name: str
     created_at: datetime
+    channel: Channel = Field(Channel.web, description="how it was received")
     target: str = Field(description="«загалом», an alternative or a paragraph")
     body: str
     outcome: Outcome | None = None
@@ -119,7 +121,10 @@ class ReportOut(BaseModel):
     proposals: int
     considered: int
     participants: int
-    representativeness: dict
+    representativeness: dict = Field(description="`age_bands`, `first_time`, `returning`, `total` of the "
+                                                 "participants with an account; `by_channel`: published proposals "
+                                                 "and distinct authors per channel (web, paper, email, hearing, "
+                                                 "service_centre)")
     conclusion: str | None
     versions: list[VersionOut]
     archived: bool

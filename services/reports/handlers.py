@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from contracts.consultations import ReportCommentPage, ReportRespondentPage
+from contracts.consultations import CHANNEL_LABELS, ReportCommentPage, ReportRespondentPage
 from contracts.identity import Principal, Role
 from contracts.registry import ParticipantProfile
 from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
@@ -90,7 +90,7 @@ def comment_submitted(store: Store, d, at: datetime) -> None:
     store.merge_comments([{
         "consultation_id": d.consultation_id, "comment_id": d.comment_id, "author_id": d.author_id,
         "author_name": d.author_name, "body": d.body, "created_at": d.submitted_at, "alternative_id": d.alternative_id,
-        "paragraph_id": d.paragraph_id, "status": "pending"}])
+        "paragraph_id": d.paragraph_id, "status": "pending", "channel": d.channel.value}])
 
 
 def comment_published(store: Store, d, at: datetime) -> None:
@@ -131,7 +131,7 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
                 "consultation_id": cid, "comment_id": c.id, "author_id": c.author_id, "author_name": c.author_name,
                 "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
                 "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
-                "grounds": c.rejection_grounds or None} for c in chunk.items])
+                "grounds": c.rejection_grounds or None, "channel": c.channel.value} for c in chunk.items])
         after = chunk.next_after
         if after is None:
             return
@@ -317,7 +317,7 @@ def proposals(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, 
     target = _targets(snap)
     total, rows = store.proposal_page(cid, page, per_page, missing_only)
     return ProposalPage(items=[ProposalOut(comment_id=r.comment_id, number=r.seq, author_name=r.author_name,
-                                           created_at=r.created_at, target=target(r.alternative_id, r.paragraph_id),
+                                           created_at=r.created_at, channel=r.channel, target=target(r.alternative_id, r.paragraph_id),
                                            body=r.body, outcome=r.outcome, justification=r.justification)
                                for r in rows], total=total, considered=store.considered(cid),
                         page=page, per_page=per_page)
@@ -384,6 +384,7 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
     sections.append(("Учасники", [f"Усього: {snap.participants}; пропозицій і зауважень: {snap.comments_published}",
                                   "За віком: " + "; ".join(f"{b}: {n}" for b, n in rep["age_bands"].items()),
                                   f"Уперше: {rep['first_time']}; повторно: {rep['returning']}",
+                                  rules.channel_line(rep["by_channel"]),
                                   ", ".join(names) + (f" та ще {more}" if more > 0 else "")]))
     sections.append(("Узагальнений висновок", [snap.conclusion or "—"]))
     if decision:
@@ -399,8 +400,8 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
             "decision_attachments": decision_files}
     return render.Document(
         title=f"Звіт про результати консультації «{snap.title}» (версія {version})", sections=sections, meta=meta,
-        columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("target", "Щодо"),
-                 ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування"),
+        columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
+                 ("target", "Щодо"), ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування"),
                  ("comment_id", "Ідентифікатор")])
 
 
@@ -408,7 +409,8 @@ def _report_rows(store: Store, snap) -> Iterator[dict]:
     target = _targets(snap)
     for r in store.proposal_rows(snap.consultation_id):
         yield {"number": r.seq, "comment_id": str(r.comment_id), "author_name": r.author_name,
-               "created_at": r.created_at.isoformat(timespec="seconds"), "target": target(r.alternative_id, r.paragraph_id),
+               "created_at": r.created_at.isoformat(timespec="seconds"), "channel": CHANNEL_LABELS[r.channel],
+               "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "outcome": OUTCOME_LABELS[Outcome(r.outcome)] if r.outcome else None,
                "justification": r.justification}
 
@@ -546,7 +548,8 @@ def delete_report(store: Store, actor: Principal | None, cid: uuid.UUID, today: 
 
 def _protocol_document(snap, full: bool) -> render.Document:
     counts = {"submitted": snap.comments_submitted, "published": snap.comments_published}
-    columns = [("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("status", "Результат модерації"),
+    columns = [("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
+               ("status", "Результат модерації"),
                ("target", "Щодо"), ("body", "Текст"), ("decided_at", "Рішення модерації")]
     if full:
         columns.append(("grounds", "Підстави відхилення (п. 3.7, 1.5)"))
@@ -564,7 +567,7 @@ def _protocol_rows(store: Store, snap, full: bool) -> Iterator[dict]:
     target = _targets(snap)
     for r in store.proposal_rows(snap.consultation_id, published_only=not full):
         yield {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
-               "status": rules.STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
+               "channel": CHANNEL_LABELS[r.channel], "status": rules.STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
                "grounds": r.grounds or None}
 

@@ -9,6 +9,7 @@ from typing import Iterable
 
 from chassis.errors import InvalidInput
 from chassis.text import NOT_IN_A_LINE
+from contracts.consultations import CHANNEL_LABELS, Channel
 
 AGE_BANDS = ("14–17", "18–35", "36–60", "60+", "unknown")
 STATUS_RANK = {"pending": 0, "published": 1, "rejected": 2}  # a comment's moderation status only moves forward
@@ -50,6 +51,24 @@ def representativeness(rows: Iterable[tuple[str, bool, int]]) -> dict:
         else:
             returning += n
     return {"age_bands": bands, "first_time": first, "returning": returning, "total": first + returning}
+
+
+def by_channel(rows: Iterable[tuple[str, int, int]]) -> dict:
+    """Published proposals and their distinct authors (by name: a submission received offline has no
+    account behind it) for every channel, from ``(channel, proposals, authors)`` rows; every channel
+    is present, with zeros where none came."""
+    out = {c.value: {"label": CHANNEL_LABELS[c.value], "proposals": 0, "authors": 0} for c in Channel}
+    for channel, proposals, authors in rows:
+        slot = out.get(channel or "web") or out["web"]
+        slot["proposals"] += proposals
+        slot["authors"] += authors
+    return out
+
+
+def channel_line(channels: dict) -> str:
+    """The report's line «За каналами: …» (channels that brought proposals only)."""
+    shown = [f"{c['label']}: {c['proposals']} (авторів {c['authors']})" for c in channels.values() if c["proposals"]]
+    return "За каналами надходження: " + ("; ".join(shown) or "—")
 
 
 def retain_until(decision_date: date | None, archived_on: date) -> date:

@@ -81,17 +81,17 @@ class ReportsService(BaseService):
         return UnitOfWork(self.db, Store)
 
     # ---- the read model: consultations' events as they happen ----------------------------------------
-    @subscribe("consultations", "comment_submitted")
+    @subscribe("consultations", "comment_submitted", version=2)
     @once_per_event(CommentSubmitted)
     def on_comment_submitted(self, store, data, env):
         handlers.comment_submitted(store, data, env.occurred_at)
 
-    @subscribe("consultations", "comment_published")
+    @subscribe("consultations", "comment_published", version=2)
     @once_per_event(CommentPublished)
     def on_comment_published(self, store, data, env):
         handlers.comment_published(store, data, env.occurred_at)
 
-    @subscribe("consultations", "comment_rejected")
+    @subscribe("consultations", "comment_rejected", version=2)
     @once_per_event(CommentWasRejected)
     def on_comment_rejected(self, store, data, env):
         handlers.comment_rejected(store, data, env.occurred_at)
