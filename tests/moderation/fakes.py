@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from tests.support.fakes import MemoryStore
@@ -23,6 +24,14 @@ class FakeStore(MemoryStore):
         self.screenings.append(SimpleNamespace(kind=kind, subject_id=subject_id, consultation_id=consultation_id,
                                                author_id=author_id, text=text, text_hash=text_hash,
                                                outcome=outcome, matches=matches, **received))
+
+    def recent_screenings(self, consultation_id, limit):
+        found = [SimpleNamespace(at=datetime.now(timezone.utc), **vars(s)) for s in reversed(self.screenings)
+                 if consultation_id is None or s.consultation_id == consultation_id]
+        return found[:limit]
+
+    def recent_decisions(self, consultation_id, moderator_id, limit):
+        return []
 
     def last_comment_screening(self, comment_id):
         return next((s for s in reversed(self.screenings) if s.kind == "comment" and s.subject_id == comment_id),
