@@ -220,3 +220,7 @@ class Reports(RpcContract, service="reports"):
 
     def stats(self, year: Year) -> ReportStats:
         """Statistics of a year."""
+
+    def consultation_pack(self, actor: Principal | None, consultation_id: uuid.UUID) -> StoredFile:
+        """The printable pack (PDF): the notice, the question and alternatives or the draft with its
+        paragraph numbers, and a form to fill in by hand; for whoever may see the consultation."""

@@ -608,6 +608,18 @@ def protocol_file(store: Store, actor: Principal | None, files_store, cid: uuid.
     return {**files[fmt], "filename": f"protocol-{cid}{'' if full else '-public'}.{fmt}"}
 
 
+# ---- the printable consultation pack -------------------------------------------------------------
+
+def consultation_pack(files_store, page: dict) -> dict:
+    """The pack of a consultation as ``page`` (its reader's view, read from consultations) shows it:
+    a PDF written as the report's is, kept in the file store by its SHA-256."""
+    doc = render.Document(title=f"Консультація з громадськістю: «{page['title']}»",
+                          sections=rules.pack_sections(page), meta={}, columns=[], formats=("pdf",),
+                          rows_title=None)
+    files = _store_files(files_store, doc, iter(()), "pack")
+    return {**files["pdf"], "filename": f"consultation-pack-{page['id']}.pdf"}
+
+
 # ---- the archive (R-1.11) -------------------------------------------------------------------------
 
 def archive(store: Store, files_store, cid: uuid.UUID, page: dict, archived_at: datetime,

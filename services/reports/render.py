@@ -32,7 +32,7 @@ class Document:
     meta: dict
     columns: list[tuple[str, str]]  # (key, Ukrainian heading)
     formats: tuple[str, ...] = REPORT_FORMATS
-    rows_title: str = "Пропозиції та зауваження"
+    rows_title: str | None = "Пропозиції та зауваження"
     written: dict[str, str] = field(default_factory=dict)
 
 
@@ -206,7 +206,8 @@ class _Pdf:
             self._text(heading, 12, bold=True, before=3)
             for p in paragraphs:
                 self._text(p, 10)
-        self._text(doc.rows_title, 12, bold=True, before=3)
+        if doc.rows_title:  # a document of sections only (the consultation pack) has no table
+            self._text(doc.rows_title, 12, bold=True, before=3)
         self.columns = doc.columns
 
     def row(self, r: dict) -> None:
