@@ -314,6 +314,11 @@ class Filler:
             ("POST", "/api/v1/consultations/{consultation_id}/versions"): {
                 "draft_text": "1. Перший пункт нової редакції.\n\n2. Другий пункт."},
             ("POST", "/api/v1/consultations/{consultation_id}/comments"): {"body": unique("Коментар матриці")},
+            ("POST", "/api/v1/consultations/{consultation_id}/offline-comments"): {
+                "channel": "paper", "author_name": "Лист Матриці Доступу", "body": unique("Пропозиція листом"),
+                # the closed objects ran until yesterday, the others start today
+                "received_on": (local_today() - timedelta(days=1 if self.state in ("closed", "archived") else 0)
+                                ).isoformat()},
             ("POST", "/api/v1/consultations/{consultation_id}/responses"): {"alternative_id": getattr(self, "_alternative", None)},
             ("POST", "/api/v1/comments/{comment_id}/reports"): {"reason": "Перевірка скарги"},
             ("POST", "/api/v1/moderation/cases/{case_id}/decision"): {"decision": "approve"},
