@@ -259,8 +259,9 @@ class Store(SqlStore):
                                     .limit(limit)).all()
 
     # ---- comments --------------------------------------------------------------------------------
-    def serialise_author(self, cid: uuid.UUID, author_id: uuid.UUID) -> None:
-        """Until the transaction ends, this author's other comments on this consultation wait."""
+    def serialise_author(self, cid: uuid.UUID, author_id: uuid.UUID | str) -> None:
+        """Until the transaction ends, this author's other comments on this consultation wait (an
+        author without an account: ``offline:<name>``)."""
         self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"comment:{cid}:{author_id}", 0))))
 
     def bodies_of(self, author_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:

@@ -4,7 +4,6 @@ the cabinet's lists of one's comments and initiatives."""
 from __future__ import annotations
 
 import uuid
-
 from datetime import date
 
 from chassis.errors import Conflict, InvalidInput
@@ -63,7 +62,7 @@ def add_offline_comment(uow, actor: Principal | None, cid: uuid.UUID, data: Offl
     403 when they may): the same table, the same screening and moderation as a web comment, with the
     channel, the day received, the name as written, who registered it and when (``created_at``)."""
     with uow.transaction() as store:
-        row = load(store, actor, cid, lock=True)  # serialises registrations on one consultation
+        row = load(store, actor, cid)
         rules.require_owner(actor, row, "Пропозиції, отримані іншими каналами, реєструє посадова особа "
                                         "підрозділу-власника")
         problem = rules.offline_status_problem(row.status, row.report_published_at is not None)
@@ -77,6 +76,9 @@ def add_offline_comment(uow, actor: Principal | None, cid: uuid.UUID, data: Offl
                 raise InvalidInput("Скан не знайдено серед файлів консультації", code="scan_not_found",
                                    errors=[{"field": "scan_id", "message": "спершу завантажте файл з kind=scan"}])
         name = rules.name_as_published(data.author_name)
+        # one writer, one text, one consultation: two officials typing in the same letter at once
+        # cannot both register it
+        store.serialise_author(cid, f"offline:{name.lower()}")
         earlier = store.offline_bodies(cid, name)  # the same writer's submissions to this consultation
         if any(rules.same_text(body, data.body) for body in earlier):
             raise Conflict("Цю пропозицію цього автора вже зареєстровано", code="duplicate_comment",
