@@ -66,7 +66,7 @@ def report_comment(uow, actor: Principal, comment_id: uuid.UUID, reason: str,
         if action == "open":
             at = rules.now()
             store.open_case("comment", comment_id, seen.consultation_id, seen.author_id, None, seen.text,
-                            matches, at, rules.due_at(at, holidays_off), "report")
+                            matches, at, rules.due_at(at, holidays_off), "report", seen.channel)
         elif action == "append":
             store.set_matches(existing.id, existing.matches + matches)
         elif action == "reopen":  # published before: reports reopen it for a fresh look
