@@ -14,8 +14,8 @@ from chassis.errors import Forbidden, InvalidInput, NotFound
 from chassis.text import canonical
 from chassis.workdays import calendar_deadline, working_deadline
 from contracts import identity
-from contracts.consultations import (NOTICE_LABELS, PUBLIC_STATUSES, Channel, CommentOut, ConsultationPublished, Deadline,
-                                     DecisionOut, Form, Notice, QuestionKind, QuestionOut, ResponseIn, Status)
+from contracts.consultations import (NOTICE_LABELS, PUBLIC_STATUSES, Channel, CommentOut, ConsultationPublished,
+                                     Deadline, DecisionOut, Form, Notice, QuestionKind, QuestionOut, ResponseIn, Status)
 from contracts.consultations import PlanEntryPatch, PlanStatus
 from contracts.identity import Principal, Role
 from contracts.moderation import moderation_due  # noqa: F401  (R-3.10: the one clock, shown in the deadlines)
@@ -291,8 +291,8 @@ def received_on_errors(channel: Channel, received_on: date, starts_on: date | No
         errors.append({"field": "received_on", "message": f"не раніше дня початку консультації ({starts_on:%d.%m.%Y})",
                        "type": "received_before_start"})
     if ends_on is not None and received_on > ends_on:
-        errors.append({"field": "received_on", "message": f"не пізніше останнього дня консультації ({ends_on:%d.%m.%Y})",
-                       "type": "received_after_end"})
+        errors.append({"field": "received_on", "type": "received_after_end",
+                       "message": f"не пізніше останнього дня консультації ({ends_on:%d.%m.%Y})"})
     return errors
 
 

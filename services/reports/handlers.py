@@ -317,7 +317,8 @@ def proposals(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, 
     target = _targets(snap)
     total, rows = store.proposal_page(cid, page, per_page, missing_only)
     return ProposalPage(items=[ProposalOut(comment_id=r.comment_id, number=r.seq, author_name=r.author_name,
-                                           created_at=r.created_at, channel=r.channel, target=target(r.alternative_id, r.paragraph_id),
+                                           created_at=r.created_at, channel=r.channel,
+                                           target=target(r.alternative_id, r.paragraph_id),
                                            body=r.body, outcome=r.outcome, justification=r.justification)
                                for r in rows], total=total, considered=store.considered(cid),
                         page=page, per_page=per_page)
@@ -401,7 +402,8 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
     return render.Document(
         title=f"Звіт про результати консультації «{snap.title}» (версія {version})", sections=sections, meta=meta,
         columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
-                 ("target", "Щодо"), ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування"),
+                 ("target", "Щодо"), ("body", "Пропозиція"), ("outcome", "Результат розгляду"),
+                 ("justification", "Обґрунтування"),
                  ("comment_id", "Ідентифікатор")])
 
 
@@ -567,7 +569,8 @@ def _protocol_rows(store: Store, snap, full: bool) -> Iterator[dict]:
     target = _targets(snap)
     for r in store.proposal_rows(snap.consultation_id, published_only=not full):
         yield {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
-               "channel": CHANNEL_LABELS[r.channel], "status": rules.STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
+               "channel": CHANNEL_LABELS[r.channel], "status": rules.STATUS_LABELS.get(r.status, r.status),
+               "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
                "grounds": r.grounds or None}
 

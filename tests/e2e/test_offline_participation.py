@@ -88,7 +88,8 @@ def test_r_3_7_a_held_submission_waits_in_the_queue_with_its_channel(system, act
     moderator = dev_login(base, ["moderator"], full_name="Модератор Черги Листів")
     assert eventually(lambda: case_for(moderator, r.json()["id"]) is not None, seconds=15)
     assert case_for(moderator, r.json()["id"])["channel"] == "service_centre"
-    assert r.json()["id"] not in {i["id"] for i in Caller(base).get(f"/api/v1/consultations/{cid}/comments").json()["items"]}
+    public = Caller(base).get(f"/api/v1/consultations/{cid}/comments").json()["items"]
+    assert r.json()["id"] not in {i["id"] for i in public}
     assert r.json()["id"] in {i["id"] for i in official.get(f"/api/v1/consultations/{cid}/comments").json()["items"]}
 
 

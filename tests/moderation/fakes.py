@@ -45,7 +45,8 @@ class FakeStore(MemoryStore):
         self.cases[case_id] = SimpleNamespace(
             id=case_id, kind=kind, subject_id=subject_id, status="open", consultation_id=consultation_id,
             author_id=author_id, author_name=author_name, text=text, matches=list(matches), source=source,
-            reports=0, priority=0, submitted_at=submitted_at, channel=channel, due_at=due_at, decision=None, grounds=None,
+            reports=0, priority=0, submitted_at=submitted_at, channel=channel, due_at=due_at, decision=None,
+            grounds=None,
             note=None, decided_by=None)
 
     def comment_case(self, comment_id, lock=False):
