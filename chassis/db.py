@@ -102,6 +102,21 @@ def bound_silence(engine: Engine, seconds: float) -> None:
 
     engine.dialect.do_ping = bounded_ping  # type: ignore[method-assign]
 
+    # COMMIT and ROLLBACK are not cursor statements: bounded here, or a relay whose connection went
+    # half-open inside a transaction would wait in its COMMIT for as long as TCP retransmits (minutes)
+    def bounded(step):
+        def run(dbapi_connection) -> None:
+            try:
+                with eventlet.Timeout(seconds, DatabaseSilent(f"PostgreSQL silent for {seconds:g} s")):
+                    step(dbapi_connection)
+            except DatabaseSilent:
+                dbapi_connection.close()  # its protocol state is unknown: never back into the pool
+                raise
+        return run
+
+    engine.dialect.do_commit = bounded(engine.dialect.do_commit)  # type: ignore[method-assign]
+    engine.dialect.do_rollback = bounded(engine.dialect.do_rollback)  # type: ignore[method-assign]
+
 
 class Db:
     """What a worker gets: ``with self.db.transaction() as session: ...`` commits or rolls back."""

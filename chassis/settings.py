@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     db_idle_in_transaction_seconds: float = Field(60.0, ge=0, description="PostgreSQL ends a session left idle "
                                                   "inside a transaction this long (a client gone half-open "
                                                   "would otherwise hold its locks for ever); 0: off")
-    db_silence_seconds: float = Field(60.0, ge=0, description="a statement or pool ping that hears nothing "
-                                      "from PostgreSQL this long drops its connection (half-open links); 0: off")
+    db_silence_seconds: float = Field(60.0, ge=0, description="a statement, COMMIT, ROLLBACK or pool ping that "
+                                      "hears nothing from PostgreSQL this long drops its connection (half-open links); 0: off")
     smtp_host: str = Field("localhost", description="outgoing mail server (the local catcher in `make run`)")
     smtp_port: int = Field(1025, description="outgoing mail server port")
     smtp_user: str = Field("", description="SMTP login, when the server wants one")
