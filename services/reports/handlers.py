@@ -16,6 +16,7 @@ import os
 import tempfile
 import uuid
 import zipfile
+from collections import OrderedDict
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import wraps
@@ -613,14 +614,29 @@ def protocol_file(store: Store, actor: Principal | None, files_store, cid: uuid.
 
 # ---- the printable consultation pack -------------------------------------------------------------
 
+PACKS_KEPT = 512  # packs remembered by what they are made from (the file store keeps the bytes)
+_packs: OrderedDict[str, dict] = OrderedDict()
+
+
 def consultation_pack(files_store, page: dict) -> dict:
-    """The pack of a consultation as ``page`` (its reader's view, read from consultations) shows it:
-    a PDF written as the report's is, kept in the file store by its SHA-256."""
+    """The pack of a consultation as ``page`` (read from consultations for the caller) shows it: a
+    PDF written as the report's is, kept in the file store by its SHA-256. Rendered once per content
+    (``rules.pack_fingerprint``) in this process: the same pack for every reader costs no new render
+    (a render holds the service's event loop for its whole run)."""
+    key = rules.pack_fingerprint(page)
+    known = _packs.get(key)
+    if known is not None:
+        _packs.move_to_end(key)
+        return known
     doc = render.Document(title=f"Консультація з громадськістю: «{page['title']}»",
                           sections=rules.pack_sections(page), meta={}, columns=[], formats=("pdf",),
                           rows_title=None)
     files = _store_files(files_store, doc, iter(()), "pack")
-    return {**files["pdf"], "filename": f"consultation-pack-{page['id']}.pdf"}
+    made = {**files["pdf"], "filename": f"consultation-pack-{page['id']}.pdf"}
+    _packs[key] = made
+    while len(_packs) > PACKS_KEPT:
+        _packs.popitem(last=False)
+    return made
 
 
 # ---- the archive (R-1.11) -------------------------------------------------------------------------

@@ -15,6 +15,11 @@ import logging
 import zlib
 from functools import lru_cache
 
+# imported with the module, never lazily inside a request: two green threads importing the same
+# module at once deadlock on the interpreter's import lock and freeze the service's event loop
+from fontTools import subset
+from fontTools.ttLib import TTFont
+
 MM = 72 / 25.4
 PAGE_W, PAGE_H = 210 * MM, 297 * MM
 MARGIN, BOTTOM = 10 * MM, 15 * MM
@@ -31,8 +36,6 @@ class Face:
     """One TrueType face: glyph ids and widths per character, the metrics a PDF font needs."""
 
     def __init__(self, path: str):
-        from fontTools.ttLib import TTFont
-
         self.path = path
         font = TTFont(path)
         upm = font["head"].unitsPerEm
@@ -55,9 +58,6 @@ class Face:
 
     def subset(self, used: set[str]) -> bytes:
         """The font file with only the glyphs of ``used`` (glyph ids kept, so the text stays valid)."""
-        from fontTools import subset
-        from fontTools.ttLib import TTFont
-
         logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table otherwise
         options = subset.Options()
         options.retain_gids = True

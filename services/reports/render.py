@@ -16,6 +16,8 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import font_roboto
+
 from chassis.text import csv_safe
 from contracts.reports import CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS  # noqa: F401
 from services.reports import pdf
@@ -191,8 +193,6 @@ class _Xlsx:
 
 def _font_files() -> tuple[str, str]:
     """Roboto (Apache 2.0, with Cyrillic) from the font-roboto package on PyPI."""
-    import font_roboto
-
     return font_roboto.font_files["Roboto"], font_roboto.font_files["RobotoBold"]
 
 

@@ -82,6 +82,16 @@ def _day(value: str | None) -> str:
     return date.fromisoformat(value).strftime("%d.%m.%Y") if value else "—"
 
 
+PACK_FIELDS = ("id", "title", "question", "notice", "starts_on", "ends_on", "alternatives", "questions",
+               "draft_version", "paragraphs")
+
+
+def pack_fingerprint(page: dict) -> str:
+    """What the pack is made from (the same for every reader who may see the consultation): a new
+    fingerprint only when the pack would say something else."""
+    return fingerprint(*(page.get(k) for k in PACK_FIELDS))
+
+
 def pack_sections(page: dict) -> list[tuple[str, list[str]]]:
     """What the printable pack says, for residents without the web (offline participation): the
     information notice (R-3.13), the question with its alternatives or the draft act with its

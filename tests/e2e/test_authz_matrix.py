@@ -30,6 +30,7 @@ STATE_CHANGING = {("PATCH", "/api/v1/consultations/{consultation_id}"),
                   ("POST", "/api/v1/consultations/{consultation_id}/archive"),
                   ("POST", "/api/v1/consultations/{consultation_id}/decision"),
                   ("POST", "/api/v1/consultations/{consultation_id}/initiative-decision"),
+                  ("POST", "/api/v1/consultations/{consultation_id}/offline-comments"),  # a new proposal
                   ("POST", "/api/v1/moderation/cases/{case_id}/decision"),
                   ("POST", "/api/v1/admin/organisations/{organisation_id}/confirm"),
                   ("POST", "/api/v1/admin/persons/{person_id}/roles"),

@@ -86,3 +86,30 @@ def test_the_printable_pack_has_the_notice_the_numbered_draft_and_a_form_in_extr
                      "Прізвище, ім'я, по батькові автора"):
         assert expected in text
     assert "Пропозиції та зауваження" not in text  # no table heading in a document of sections only
+
+
+def test_the_pack_is_rendered_once_per_content_whoever_reads_it(monkeypatch):
+    """The pack depends only on what it shows: a second reader (whose page differs in what only they
+    see) gets the stored file without a new render; a changed draft makes a new one."""
+    from services.reports import handlers
+
+    stored, renders = {}, []
+
+    class Files:
+        def put(self, data: bytes) -> str:
+            import hashlib
+
+            digest = hashlib.sha256(data).hexdigest()
+            stored[digest] = data
+            return digest
+
+    real = render.write_all
+    monkeypatch.setattr(render, "write_all", lambda *a, **k: renders.append(1) or real(*a, **k))
+    monkeypatch.setattr(handlers, "_packs", type(handlers._packs)())
+    page = {"id": "c1", "title": "Сквер", "question": "Що посадити?", "starts_on": "2026-11-10",
+            "ends_on": "2026-12-10", "notice": {}, "alternatives": [], "questions": [], "paragraphs": []}
+    first = handlers.consultation_pack(Files(), {**page, "missing_for_publication": None})
+    again = handlers.consultation_pack(Files(), {**page, "missing_for_publication": [], "outcome": {"x": 1}})
+    assert first == again and len(renders) == 1 and first["sha256"] in stored
+    changed = handlers.consultation_pack(Files(), {**page, "question": "Що посадити навесні?"})
+    assert changed["sha256"] != first["sha256"] and len(renders) == 2
