@@ -219,6 +219,11 @@ class ReportsService(BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
+    def contributions(self, consultation_id, after=None, limit: int = 1000) -> dict:
+        return dump(handlers.contributions(self.uow, consultation_id, after, limit))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def stats(self, year: int) -> dict:
         counts = self.consultations.year_counts(year)
         return dump(handlers.stats(self.uow, counts, year, handlers.now()))

@@ -195,6 +195,36 @@ class Store(SqlStore):
             select(snapshot_participants.c.full_name).where(snapshot_participants.c.consultation_id == cid)
             .order_by(snapshot_participants.c.full_name).limit(limit))]
 
+    # ---- contributors of a published report ("you said, we did") ---------------------------------------
+
+    def _authored(self, cid: uuid.UUID):
+        """Published comments of the snapshot with their author (the read model keeps the author)."""
+        return (_joined().join(feed_comments, and_(feed_comments.c.consultation_id == snapshot_comments.c.consultation_id,
+                                                   feed_comments.c.comment_id == snapshot_comments.c.comment_id)),
+                [snapshot_comments.c.consultation_id == cid, snapshot_comments.c.status == "published",
+                 feed_comments.c.author_id.is_not(None)])
+
+    def contributors(self, cid: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+        """Authors of published comments, in id order, ``limit`` after ``after``."""
+        joined, cond = self._authored(cid)
+        if after is not None:
+            cond.append(feed_comments.c.author_id > after)
+        return list(self.session.execute(select(feed_comments.c.author_id).select_from(joined).where(*cond)
+                                         .group_by(feed_comments.c.author_id).order_by(feed_comments.c.author_id)
+                                         .limit(limit)).scalars())
+
+    def contributions_of(self, cid: uuid.UUID, author_ids: list[uuid.UUID]) -> list:
+        """Their published comments with the consideration, by author, then number."""
+        if not author_ids:
+            return []
+        joined, cond = self._authored(cid)
+        return self.session.execute(
+            select(feed_comments.c.author_id, snapshot_comments.c.comment_id, snapshot_comments.c.seq,
+                   snapshot_comments.c.body, snapshot_comments.c.alternative_id, snapshot_comments.c.paragraph_id,
+                   considerations.c.outcome, considerations.c.justification)
+            .select_from(joined).where(*cond, feed_comments.c.author_id.in_(author_ids))
+            .order_by(feed_comments.c.author_id, snapshot_comments.c.seq)).all()
+
     # ---- versions and the work queues -----------------------------------------------------------------
 
     def insert_version(self, **values):
