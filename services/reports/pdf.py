@@ -15,8 +15,7 @@ import logging
 import zlib
 from functools import lru_cache
 
-# imported with the module, never lazily inside a request: two green threads importing the same
-# module at once deadlock on the interpreter's import lock and freeze the service's event loop
+# imported with the module (when the service starts), not during the first request that renders
 from fontTools import subset
 from fontTools.ttLib import TTFont
 
