@@ -11,6 +11,7 @@ from pydantic import Field
 from chassis.events import EventData, event
 from chassis.rpc_contract import RpcContract
 from contracts.common import Page, PerPage, Strict, Year
+from contracts.consultations import Channel
 from contracts.identity import Principal
 
 
@@ -87,6 +88,7 @@ class ProposalOut(BaseModel):
     number: int
     author_name: str
     created_at: datetime
+    channel: Channel = Field(Channel.web, description="how it was received")
     target: str = Field(description="«загалом», an alternative or a paragraph")
     body: str
     outcome: Outcome | None = None
@@ -120,7 +122,10 @@ class ReportOut(BaseModel):
     proposals: int
     considered: int
     participants: int
-    representativeness: dict
+    representativeness: dict = Field(description="`age_bands`, `first_time`, `returning`, `total` of the "
+                                                 "participants with an account; `by_channel`: published proposals "
+                                                 "and distinct authors per channel (web, paper, email, hearing, "
+                                                 "service_centre)")
     conclusion: str | None
     versions: list[VersionOut]
     archived: bool
@@ -255,6 +260,10 @@ class Reports(RpcContract, service="reports"):
 
     def stats(self, year: Year) -> ReportStats:
         """Statistics of a year."""
+
+    def consultation_pack(self, actor: Principal | None, consultation_id: uuid.UUID) -> StoredFile:
+        """The printable pack (PDF): the notice, the question and alternatives or the draft with its
+        paragraph numbers, and a form to fill in by hand; for whoever may see the consultation."""
 
     def contributions(self, consultation_id: uuid.UUID, after: uuid.UUID | None = None,
                       limit: AuthorsPerPage = 1000) -> ContributionPage:

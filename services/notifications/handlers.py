@@ -290,7 +290,10 @@ def tell_initiator(tx, env, data, public_url: str) -> None:
 
 
 def tell_author(tx, env, data, ground_titles: dict[str, str]) -> None:
-    """The author learns in the cabinet that a comment was not published, and on which grounds."""
+    """The author learns in the cabinet that a comment was not published, and on which grounds; a
+    submission received offline has no cabinet behind it (nothing to tell)."""
+    if data.author_id is None:
+        return
     tx.notify(data.author_id, env.event_id, *rules.rejection_message(data.grounds, ground_titles), None)
 
 

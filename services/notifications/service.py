@@ -88,7 +88,7 @@ class NotificationsService(WebhookEntrypoints, BaseService):
     def on_initiative_status_changed(self, tx, data, env):
         handlers.tell_initiator(tx, env, data, get_settings().public_url)
 
-    @subscribe("consultations", "comment_rejected")
+    @subscribe("consultations", "comment_rejected", version=2)
     @once_per_event(CommentWasRejected)
     def on_comment_rejected(self, tx, data, env):
         handlers.tell_author(tx, env, data, {code: g.title for code, g in GROUNDS.items()})

@@ -16,6 +16,7 @@ import os
 import tempfile
 import uuid
 import zipfile
+from collections import OrderedDict
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import wraps
@@ -24,7 +25,7 @@ from typing import Callable, Iterator
 
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from contracts.consultations import ReportCommentPage, ReportRespondentPage
+from contracts.consultations import CHANNEL_LABELS, ReportCommentPage, ReportRespondentPage
 from contracts.identity import Principal, Role
 from contracts.registry import ParticipantProfile
 from contracts.reports import (OUTCOME_LABELS, AuthorContributions, Consideration, Contribution, ContributionPage,
@@ -91,7 +92,7 @@ def comment_submitted(store: Store, d, at: datetime) -> None:
     store.merge_comments([{
         "consultation_id": d.consultation_id, "comment_id": d.comment_id, "author_id": d.author_id,
         "author_name": d.author_name, "body": d.body, "created_at": d.submitted_at, "alternative_id": d.alternative_id,
-        "paragraph_id": d.paragraph_id, "status": "pending"}])
+        "paragraph_id": d.paragraph_id, "status": "pending", "channel": d.channel.value}])
 
 
 def comment_published(store: Store, d, at: datetime) -> None:
@@ -132,7 +133,7 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
                 "consultation_id": cid, "comment_id": c.id, "author_id": c.author_id, "author_name": c.author_name,
                 "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
                 "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
-                "grounds": c.rejection_grounds or None} for c in chunk.items])
+                "grounds": c.rejection_grounds or None, "channel": c.channel.value} for c in chunk.items])
         after = chunk.next_after
         if after is None:
             return
@@ -318,7 +319,8 @@ def proposals(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, 
     target = _targets(snap)
     total, rows = store.proposal_page(cid, page, per_page, missing_only)
     return ProposalPage(items=[ProposalOut(comment_id=r.comment_id, number=r.seq, author_name=r.author_name,
-                                           created_at=r.created_at, target=target(r.alternative_id, r.paragraph_id),
+                                           created_at=r.created_at, channel=r.channel,
+                                           target=target(r.alternative_id, r.paragraph_id),
                                            body=r.body, outcome=r.outcome, justification=r.justification)
                                for r in rows], total=total, considered=store.considered(cid),
                         page=page, per_page=per_page)
@@ -409,6 +411,7 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
     sections.append(("Учасники", [f"Усього: {snap.participants}; пропозицій і зауважень: {snap.comments_published}",
                                   "За віком: " + "; ".join(f"{b}: {n}" for b, n in rep["age_bands"].items()),
                                   f"Уперше: {rep['first_time']}; повторно: {rep['returning']}",
+                                  rules.channel_line(rep["by_channel"]),
                                   ", ".join(names) + (f" та ще {more}" if more > 0 else "")]))
     sections.append(("Узагальнений висновок", [snap.conclusion or "—"]))
     if decision:
@@ -424,8 +427,9 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
             "decision_attachments": decision_files}
     return render.Document(
         title=f"Звіт про результати консультації «{snap.title}» (версія {version})", sections=sections, meta=meta,
-        columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("target", "Щодо"),
-                 ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування"),
+        columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
+                 ("target", "Щодо"), ("body", "Пропозиція"), ("outcome", "Результат розгляду"),
+                 ("justification", "Обґрунтування"),
                  ("comment_id", "Ідентифікатор")])
 
 
@@ -433,7 +437,8 @@ def _report_rows(store: Store, snap) -> Iterator[dict]:
     target = _targets(snap)
     for r in store.proposal_rows(snap.consultation_id):
         yield {"number": r.seq, "comment_id": str(r.comment_id), "author_name": r.author_name,
-               "created_at": r.created_at.isoformat(timespec="seconds"), "target": target(r.alternative_id, r.paragraph_id),
+               "created_at": r.created_at.isoformat(timespec="seconds"), "channel": CHANNEL_LABELS[r.channel],
+               "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "outcome": OUTCOME_LABELS[Outcome(r.outcome)] if r.outcome else None,
                "justification": r.justification}
 
@@ -571,7 +576,8 @@ def delete_report(store: Store, actor: Principal | None, cid: uuid.UUID, today: 
 
 def _protocol_document(snap, full: bool) -> render.Document:
     counts = {"submitted": snap.comments_submitted, "published": snap.comments_published}
-    columns = [("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("status", "Результат модерації"),
+    columns = [("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
+               ("status", "Результат модерації"),
                ("target", "Щодо"), ("body", "Текст"), ("decided_at", "Рішення модерації")]
     if full:
         columns.append(("grounds", "Підстави відхилення (п. 3.7, 1.5)"))
@@ -589,7 +595,8 @@ def _protocol_rows(store: Store, snap, full: bool) -> Iterator[dict]:
     target = _targets(snap)
     for r in store.proposal_rows(snap.consultation_id, published_only=not full):
         yield {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
-               "status": rules.STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
+               "channel": CHANNEL_LABELS[r.channel], "status": rules.STATUS_LABELS.get(r.status, r.status),
+               "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
                "grounds": r.grounds or None}
 
@@ -628,6 +635,33 @@ def protocol_file(store: Store, actor: Principal | None, files_store, cid: uuid.
     if fmt not in files:
         raise NotFound("Такого формату немає", code="format_not_found")
     return {**files[fmt], "filename": f"protocol-{cid}{'' if full else '-public'}.{fmt}"}
+
+
+# ---- the printable consultation pack -------------------------------------------------------------
+
+PACKS_KEPT = 512  # packs remembered by what they are made from (the file store keeps the bytes)
+_packs: OrderedDict[str, dict] = OrderedDict()
+
+
+def consultation_pack(files_store, page: dict) -> dict:
+    """The pack of a consultation as ``page`` (read from consultations for the caller) shows it: a
+    PDF written as the report's is, kept in the file store by its SHA-256. Rendered once per content
+    (``rules.pack_fingerprint``) in this process: the same pack for every reader costs no new render
+    (a render holds the service's event loop for its whole run)."""
+    key = rules.pack_fingerprint(page)
+    known = _packs.get(key)
+    if known is not None:
+        _packs.move_to_end(key)
+        return known
+    doc = render.Document(title=f"Консультація з громадськістю: «{page['title']}»",
+                          sections=rules.pack_sections(page), meta={}, columns=[], formats=("pdf",),
+                          rows_title=None)
+    files = _store_files(files_store, doc, iter(()), "pack")
+    made = {**files["pdf"], "filename": f"consultation-pack-{page['id']}.pdf"}
+    _packs[key] = made
+    while len(_packs) > PACKS_KEPT:
+        _packs.popitem(last=False)
+    return made
 
 
 # ---- the archive (R-1.11) -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ PAGE = 1000  # rows read at a time from our own tables
 
 
 _FEED_KEYS = ("consultation_id", "comment_id", "author_id", "author_name", "body", "created_at", "alternative_id",
-              "paragraph_id", "status", "decided_at", "grounds")
+              "paragraph_id", "status", "decided_at", "grounds", "channel")
 
 
 def _if(cond, a, b):
@@ -44,6 +44,7 @@ def _merge_comments():
               "created_at": func.coalesce(t.created_at, x.created_at),
               "alternative_id": func.coalesce(t.alternative_id, x.alternative_id),
               "paragraph_id": func.coalesce(t.paragraph_id, x.paragraph_id),
+              "channel": func.coalesce(t.channel, x.channel),
               "status": _if(ahead, x.status, t.status), "rank": _if(ahead, x.rank, t.rank),
               "decided_at": _if(ahead, x.decided_at, t.decided_at), "grounds": _if(ahead, x.grounds, t.grounds)})
 
@@ -108,9 +109,9 @@ class Store(SqlStore):
         statement inside the database); returns (submitted, published)."""
         self.session.execute(text("""
             INSERT INTO snapshot_comments (consultation_id, comment_id, seq, author_name, body, created_at,
-                                           alternative_id, paragraph_id, status, decided_at, grounds)
+                                           alternative_id, paragraph_id, status, decided_at, grounds, channel)
             SELECT consultation_id, comment_id, row_number() OVER (ORDER BY created_at, comment_id), author_name, body,
-                   created_at, alternative_id, paragraph_id, status, decided_at, grounds
+                   created_at, alternative_id, paragraph_id, status, decided_at, grounds, coalesce(channel, 'web')
             FROM feed_comments WHERE consultation_id = :cid AND body IS NOT NULL"""), {"cid": cid})
         counts = dict(self.session.execute(select(snapshot_comments.c.status, func.count())
                                       .where(snapshot_comments.c.consultation_id == cid)
@@ -186,10 +187,15 @@ class Store(SqlStore):
                    considerations.c.outcome.is_(None)).order_by(snapshot_comments.c.seq)).scalars())
 
     def representativeness(self, cid: uuid.UUID) -> dict:
-        return rules.representativeness(self.session.execute(
+        rep = rules.representativeness(self.session.execute(
             select(snapshot_participants.c.age_band, snapshot_participants.c.first_time, func.count())
             .where(snapshot_participants.c.consultation_id == cid)
             .group_by(snapshot_participants.c.age_band, snapshot_participants.c.first_time)).all())
+        s = snapshot_comments.c
+        rep["by_channel"] = rules.by_channel(self.session.execute(
+            select(s.channel, func.count(), func.count(func.distinct(func.lower(s.author_name))))
+            .where(s.consultation_id == cid, s.status == "published").group_by(s.channel)).all())
+        return rep
 
     def participant_names(self, cid: uuid.UUID, limit: int = PAGE) -> list[str]:
         return [r.full_name for r in self.session.execute(

@@ -30,6 +30,7 @@ STATE_CHANGING = {("PATCH", "/api/v1/consultations/{consultation_id}"),
                   ("POST", "/api/v1/consultations/{consultation_id}/archive"),
                   ("POST", "/api/v1/consultations/{consultation_id}/decision"),
                   ("POST", "/api/v1/consultations/{consultation_id}/initiative-decision"),
+                  ("POST", "/api/v1/consultations/{consultation_id}/offline-comments"),  # a new proposal
                   ("POST", "/api/v1/moderation/cases/{case_id}/decision"),
                   ("POST", "/api/v1/admin/organisations/{organisation_id}/confirm"),
                   ("POST", "/api/v1/admin/persons/{person_id}/roles"),
@@ -314,6 +315,11 @@ class Filler:
             ("POST", "/api/v1/consultations/{consultation_id}/versions"): {
                 "draft_text": "1. Перший пункт нової редакції.\n\n2. Другий пункт."},
             ("POST", "/api/v1/consultations/{consultation_id}/comments"): {"body": unique("Коментар матриці")},
+            ("POST", "/api/v1/consultations/{consultation_id}/offline-comments"): {
+                "channel": "paper", "author_name": "Лист Матриці Доступу", "body": unique("Пропозиція листом"),
+                # the closed objects ran until yesterday, the others start today
+                "received_on": (local_today() - timedelta(days=1 if self.state in ("closed", "archived") else 0)
+                                ).isoformat()},
             ("POST", "/api/v1/consultations/{consultation_id}/responses"): {"alternative_id": getattr(self, "_alternative", None)},
             ("POST", "/api/v1/comments/{comment_id}/reports"): {"reason": "Перевірка скарги"},
             ("POST", "/api/v1/moderation/cases/{case_id}/decision"): {"decision": "approve"},

@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from chassis.db import make_engine
+from contracts.consultations import Channel
 from contracts.registry import ParticipantProfile
 from services.reports import handlers, rules
 from services.reports.models import feed_comments, protocol_requests, snapshot_comments, snapshot_participants
@@ -51,7 +52,7 @@ def transaction(engine):
 def submitted(cid, n: int, author, body: str | None = None, alternative_id=None):
     return SimpleNamespace(consultation_id=cid, comment_id=uuid.UUID(int=n + 1), author_id=author,
                            author_name=f"Автор {n}", body=body or f"Пропозиція {n}", submitted_at=T0 + timedelta(minutes=n),
-                           alternative_id=alternative_id, paragraph_id=None)
+                           alternative_id=alternative_id, paragraph_id=None, channel=Channel.web)
 
 
 def outcome(cid, n: int, author, grounds=()):

@@ -173,6 +173,11 @@ MATRIX: list[Row] = [
     Row("GET", C + "/comments", readable(), CONSULTATION_STATES),
     Row("POST", C + "/comments", participation(), CONSULTATION_STATES),
     Row("POST", C + "/responses", participation(), CONSULTATION_STATES),
+    Row("POST", C + "/offline-comments", owner_action("409", "2xx", "2xx", "409"), CONSULTATION_STATES,
+        note="a submission received offline: the owning unit, while active and after closing until the report "
+             "is published (the closed object's report is not; the archived one's is)"),
+    Row("GET", C + "/pack.pdf", readable(), CONSULTATION_STATES,
+        note="the printable pack: for whoever may see the consultation"),
     Row("GET", C + "/results", readable(), CONSULTATION_STATES),
     Row("GET", C + "/notifications", per_state(
         draft=roles("403", anonymous="401", owner="404", other_official="404", moderator="404", admin="404"),
