@@ -6,8 +6,8 @@ into var/screenshots/.
 Accessibility (docs/accessibility.md):
 
 * every page made by the ``new_page`` fixture is checked by axe-core automatically: each new
-  document before the test's next action on it (a Playwright locator handler), and every page
-  once more when the test ends; the violations fail the test, listed;
+  document once it has loaded, and for certain before the test's next action on it (a Playwright
+  locator handler), and every page once more when the test ends; the violations fail the test, listed;
 * ``check_axe(page, name)`` checks the page as it is now (after an interaction that loaded no new
   document: a ``<details>`` opened, keyboard steps) and fails at once;
 * ``tab_to(page, locator)`` presses Tab until the locator has the focus, checking at every stop that
@@ -89,11 +89,19 @@ def axe_violations(page) -> list[dict]:
     if page.evaluate("() => document.contentType") != "text/html" or not page.url.startswith("http"):
         return []
     if not page.evaluate("() => typeof window.axe === 'object'"):
-        page.evaluate(_axe_source() + "\n;undefined")
-    result = page.evaluate("async (options) => { const r = await axe.run(document, options);"
-                           f" document.body && document.body.setAttribute('{CHECKED}', '1'); return r; }}",
-                           _AXE_OPTIONS)
+        page.evaluate("if (typeof window.axe !== 'object') {\n" + _axe_source() + "\n}\n;undefined")
+    result = page.evaluate(_AXE_RUN, _AXE_OPTIONS)
     return result["violations"]
+
+
+# one axe run at a time in a document (axe refuses a second while one runs): the runs queue up
+_AXE_RUN = f"""async (options) => {{
+  const run = (window.__axeQueue || Promise.resolve()).catch(() => null).then(() => axe.run(document, options));
+  window.__axeQueue = run;
+  const result = await run;
+  if (document.body) document.body.setAttribute('{CHECKED}', '1');
+  return result;
+}}"""
 
 
 def describe(name: str, url: str, violations: list[dict]) -> str:
@@ -120,18 +128,32 @@ def check_axe(page, name: str) -> None:
 
 
 def _watch(page) -> None:
-    """Check every new document of ``page`` before the test's next action on it: a locator handler runs
-    when <body> lacks the mark, i.e. on each document axe has not seen yet. What it finds is kept and
-    fails the test at its next ``check_axe`` or at the end (a handler's exception would be lost)."""
-    page._axe_found = []
+    """Check every new document of ``page``: as soon as it has loaded (beside the test, so a test that
+    navigates on at once may cut that run short), and for certain before the test's next action on it
+    (a locator handler runs when <body> lacks the mark, i.e. on a document axe has not finished with).
+    What they find is kept and fails the test at its next ``check_axe`` or at its end (an exception in
+    a handler would be lost)."""
+    page._axe_found, seen = [], set()
 
-    def handler(_locator) -> None:
-        violations = axe_violations(page)
-        if violations:
-            page._axe_found.append(describe("before the next action", page.url, violations))
+    def keep(when: str, url: str, violations: list[dict]) -> None:
+        key = (url, tuple(sorted(v["id"] for v in violations)))
+        if violations and key not in seen:  # the same document seen by both checks: once
+            seen.add(key)
+            page._axe_found.append(describe(when, url, violations))
+
+    def on_load(_page) -> None:
+        try:
+            url, violations = page.url, axe_violations(page)
+        except Exception:  # the test moved on (navigation, closed page): the locator handler has it
+            return
+        keep("on load", url, violations)
+
+    def before_action(_locator) -> None:
+        keep("before the next action", page.url, axe_violations(page))
         page.evaluate(f"() => document.body && document.body.setAttribute('{CHECKED}', '1')")
 
-    page.add_locator_handler(page.locator(f"body:not([{CHECKED}])"), handler)
+    page.on("load", on_load)
+    page.add_locator_handler(page.locator(f"body:not([{CHECKED}])"), before_action)
 
 
 @pytest.fixture(scope="module")
