@@ -265,7 +265,19 @@ def skip_to_main(page) -> None:
     assert page.evaluate("() => document.activeElement.id") == "main"
 
 
+def assert_reflows(page, name: str, width: int = 320) -> None:
+    """WCAG 1.4.10 Reflow: at 320 CSS px (1280 px at 400 % zoom) nothing scrolls sideways."""
+    page.set_viewport_size({"width": width, "height": 640})
+    wide = page.evaluate("""() => [document.documentElement.scrollWidth, [...document.querySelectorAll('main *')]
+        .filter(el => el.getBoundingClientRect().right > innerWidth + 1).slice(0, 3)
+        .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className ? '.' + el.className : ''))]""")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert wide[0] <= width, f"{name}: {wide[0]} px wide at {width} px (1.4.10), e.g. {wide[1]}"
+
+
 def shoot(page, name: str) -> None:
+    """Screenshots at phone and desktop widths, after checking the page reflows at 320 px."""
+    assert_reflows(page, name)
     SHOTS.mkdir(parents=True, exist_ok=True)
     for label, (w, h) in SIZES.items():
         page.set_viewport_size({"width": w, "height": h})
