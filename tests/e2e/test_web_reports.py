@@ -108,6 +108,15 @@ def test_official_considers_is_refused_then_publishes_and_a_resident_reads_the_r
     assert page.locator("input[name=comment_ids]").count() == 0
     shoot(page, "report-desk-published")
 
+    author = new_page()  # the first proposal's author: what became of it, on the cabinet's pages
+    author.context.set_extra_http_headers({"Authorization": f"Bearer {closed['authors'][0].token}"})
+    assert eventually(lambda: author.goto(f"{base}/me/feedback/{cid}").status == 200, seconds=20)
+    assert "враховано" in author.locator("table.feedback").inner_text()
+    check_axe(author, "feedback")
+    author.goto(f"{base}/me#feedback")
+    assert author.locator("#feedback table.feedback").count() == 1
+    check_axe(author, "cabinet-feedback")
+
     reader = new_page()  # anyone, not logged in
     reader.goto(f"{base}/consultations/{cid}#report")
     section = reader.locator("#report")
