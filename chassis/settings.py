@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     public_cache_mb: int = Field(16, ge=1, description="memory each gateway worker gives to the anonymous "
                                  "responses it keeps (least recently used dropped first; a response over "
                                  "1/16 of it is not kept)")
+    accessibility_email: str = Field("accessibility@localhost", description="where people report accessibility "
+                                     "problems: shown on the accessibility statement (`/accessibility`); set it")
+    accessibility_phone: str = Field("", description="a telephone for the same, shown beside the e-mail when set")
 
     # operations endpoints of each service instance (chassis.ops_http): /livez, /readyz, /metrics
     ops_host: str = Field("127.0.0.1", description="address the instance's operations endpoints listen on")

@@ -452,6 +452,8 @@ class PlanStatus(str, Enum):
     declined = "declined"    # a proposal not taken into the plan
 
 
+PLAN_STATUS_LABELS = {"proposed": "запропоновано", "planned": "заплановано", "held": "проведено",
+                      "cancelled": "скасовано", "declined": "не включено до плану"}
 PUBLIC_PLAN_STATUSES = (PlanStatus.planned, PlanStatus.held, PlanStatus.cancelled)
 
 

@@ -104,6 +104,7 @@ class Row:
     expect: dict  # role → cell, or state → role → cell
     states: tuple[str, ...] = ()  # the object states the route is tried in (empty: no object)
     note: str = ""
+    web: bool = False  # a web page (gateway/web/), not in /openapi.json
 
 
 API = "/api/v1"
@@ -115,6 +116,8 @@ MATRIX: list[Row] = [
     Row("GET", "/healthz", EVERYONE),
     Row("GET", "/readyz", EVERYONE),
     Row("GET", "/readyz/{service}", EVERYONE),
+    # ---- web pages outside /openapi.json (docs/web.md) -----------------------------------------
+    Row("GET", "/accessibility", EVERYONE, web=True, note="the accessibility statement (docs/accessibility.md)"),
     # ---- login and the cabinet (R-2.3, R-2.4, R-3.5) -----------------------------------------
     Row("GET", API + "/auth/login", roles("3xx")),
     Row("GET", API + "/auth/callback", roles("422"), note="no state cookie: refused for everyone"),
@@ -275,7 +278,7 @@ def _partner(row: Row) -> Row:
         expect = {state: {**cells, "partner": cell(cells)} for state, cells in row.expect.items()}
     else:
         expect = {**row.expect, "partner": cell(row.expect)}
-    return Row(row.method, row.path, expect, row.states, row.note)
+    return Row(row.method, row.path, expect, row.states, row.note, row.web)
 
 
 MATRIX = [_partner(row) for row in MATRIX]
