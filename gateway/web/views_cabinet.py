@@ -48,11 +48,11 @@ def cabinet_update():
     return redirect("/me", 303)
 
 
-@web.route("/me/feedback/<uuid:cid>")
-def cabinet_feedback(cid: uuid.UUID):
+@web.route("/me/feedback/<uuid:consultation_id>")
+def cabinet_feedback(consultation_id: uuid.UUID):
     """What became of my comments on one consultation (R-3.16, R-3.18); 404 where I have none."""
     me = auth.require_login()
-    found = notifications.feedback_for(me.person_id, cid)
+    found = notifications.feedback_for(me.person_id, consultation_id)
     if found is None:
         raise NotFound("Ваших пропозицій у звіті цієї консультації немає", code="no_feedback")
     return page("feedback.html", feedback=found)

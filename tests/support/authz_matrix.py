@@ -139,6 +139,9 @@ MATRIX: list[Row] = [
     Row("GET", API + "/me/feedback/{consultation_id}", per_state(**{s: roles("404", anonymous="401")
                                                                      for s in CONSULTATION_STATES}),
         CONSULTATION_STATES),
+    Row("GET", "/me/feedback/{consultation_id}", per_state(**{s: roles("404", anonymous="3xx", partner="3xx")
+                                                          for s in CONSULTATION_STATES}),
+        CONSULTATION_STATES, web=True, note="the cabinet's page of the same; without a session: to the login"),
     Row("GET", API + "/units", EVERYONE),
     Row("GET", API + "/organisations", EVERYONE),
     Row("POST", API + "/organisations", LOGGED_IN),
