@@ -27,9 +27,10 @@ from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.consultations import ReportCommentPage, ReportRespondentPage
 from contracts.identity import Principal, Role
 from contracts.registry import ParticipantProfile
-from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
-                               ReportPublished, ReportStats, VersionList, VersionOut)
-from services.reports import render, rules
+from contracts.reports import (OUTCOME_LABELS, Consideration, GroupDetail, GroupMember, GroupOut, GroupPage, Outcome,
+                               OutcomeCount, ProposalOut, ProposalPage, ReportOut, ReportPublished, ReportStats,
+                               VersionList, VersionOut)
+from services.reports import grouping, render, rules
 from services.reports.rules import insider, owns
 from services.reports.store import Store
 
@@ -96,6 +97,7 @@ def comment_submitted(store: Store, d, at: datetime) -> None:
 def comment_published(store: Store, d, at: datetime) -> None:
     store.merge_comments([{"consultation_id": d.consultation_id, "comment_id": d.comment_id,
                                     "author_id": d.author_id, "status": "published", "decided_at": at}])
+    store.queue_grouping(d.consultation_id, [d.comment_id])
 
 
 def comment_rejected(store: Store, d, at: datetime) -> None:
@@ -106,6 +108,59 @@ def comment_rejected(store: Store, d, at: datetime) -> None:
 
 def survey_answered(store: Store, d) -> None:
     store.add_respondents(d.consultation_id, [d.person_id])
+
+
+# ---- grouping near-identical comments (R-3.16), off the request path -----------------------------
+
+GROUP_BATCH = 200  # comments grouped a transaction
+
+
+def group_pending(uow, engine: grouping.Engine, budget: int = 10) -> int:
+    """Group the published comments waiting in the queue: for each consultation with some (at most
+    ``budget`` batches in all), one transaction holding that consultation's advisory lock catches its
+    index up with rows other instances wrote, places a batch and writes it. Returns the comments
+    grouped."""
+    with uow.transaction() as store:
+        due = store.grouping_due()
+    done = 0
+    for cid in due:
+        while budget > 0:
+            budget -= 1
+            try:
+                with uow.transaction() as store:
+                    n, more = _group_batch(store, engine, cid)
+            except Exception:
+                engine.forget(cid)
+                raise
+            done += n
+            if not more:
+                break
+    return done
+
+
+def _group_batch(store: Store, engine: grouping.Engine, cid: uuid.UUID) -> tuple[int, bool]:
+    if not store.lock_grouping(cid):
+        return 0, False
+    idx = engine.index(cid)
+    idx.load(store.grouped_after(cid, idx.upto))
+    rows = store.queued(cid, GROUP_BATCH)
+    placed, new_groups, touched = [], [], set()
+    for r in rows:
+        if r.status != "published":
+            continue
+        g = engine.place(idx, r.comment_id, r.body, lambda ids: store.bodies(cid, ids))
+        placed.append({"comment_id": g.comment_id, "group_id": g.group_id, "signature": g.signature,
+                       "text_hash": g.text_hash, "similarity": g.similarity})
+        if g.new_group:
+            new_groups.append((g.group_id, g.comment_id))
+        else:
+            touched.add(g.group_id)
+    idx.upto = max(idx.upto, store.add_grouped(cid, placed, new_groups))
+    if touched:
+        variants = store.text_variants(cid, sorted(touched))
+        store.set_representatives(cid, {g: rules.choose_representative(v) for g, v in variants.items()})
+    store.unqueue(cid, [r.comment_id for r in rows])
+    return len(placed), len(rows) == GROUP_BATCH
 
 
 # ---- the snapshot (on consultation_closed, or on demand) ----------------------------------------
@@ -132,6 +187,7 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
                 "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
                 "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
                 "grounds": c.rejection_grounds or None} for c in chunk.items])
+            store.queue_grouping(cid, [c.id for c in chunk.items if c.status == "published"])
         after = chunk.next_after
         if after is None:
             return
@@ -272,15 +328,18 @@ def consultation_archived(uow, src: Sources, files_store, key: str, event_id, ci
 def consider(store: Store, actor: Principal | None, cid: uuid.UUID, comment_ids: list[uuid.UUID],
              c: Consideration) -> int:
     """Mark one or many proposals with the same consideration (bulk where many say the same)."""
-    _editable(store, actor, cid)
-    if store.versions(cid):
-        raise Conflict("Звіт оприлюднено: розгляд незмінний", code="report_published")
+    _unpublished_report(store, actor, cid)
     ids = list(dict.fromkeys(comment_ids))
     known = store.known_proposals(cid, ids)
     unknown = [str(i) for i in ids if i not in known]
     if unknown:
         raise InvalidInput(f"Не пропозиції цієї консультації: {len(unknown)}", code="proposal_not_found",
                            errors=[{"field": "comment_ids", "message": i} for i in unknown[:rules.SHOWN_IDS]])
+    return _write_considerations(store, actor, cid, ids, c)
+
+
+def _write_considerations(store: Store, actor: Principal, cid: uuid.UUID, ids: list[uuid.UUID],
+                          c: Consideration) -> int:
     store.upsert_considerations([
         {"consultation_id": cid, "comment_id": i, "outcome": c.outcome.value,
          "justification": (c.justification or "").strip() or None, "decided_by": actor.person_id} for i in ids])
@@ -316,11 +375,99 @@ def proposals(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, 
     snap = _visible(store, actor, cid)
     target = _targets(snap)
     total, rows = store.proposal_page(cid, page, per_page, missing_only)
-    return ProposalPage(items=[ProposalOut(comment_id=r.comment_id, number=r.seq, author_name=r.author_name,
-                                           created_at=r.created_at, target=target(r.alternative_id, r.paragraph_id),
-                                           body=r.body, outcome=r.outcome, justification=r.justification)
-                               for r in rows], total=total, considered=store.considered(cid),
+    return ProposalPage(items=[_proposal_out(r, target) for r in rows], total=total, considered=store.considered(cid),
                         page=page, per_page=per_page)
+
+
+def _proposal_out(r, target, cls=ProposalOut, **extra) -> ProposalOut:
+    return cls(comment_id=r.comment_id, number=r.seq, author_name=r.author_name, created_at=r.created_at,
+               target=target(r.alternative_id, r.paragraph_id), body=r.body, outcome=r.outcome,
+               justification=r.justification, group_id=r.group_id, **extra)
+
+
+# ---- groups of near-identical proposals on the desk (R-3.16) ------------------------------------
+
+AUTHORS_SHOWN = 20
+
+
+def _group_out(store: Store, cid: uuid.UUID, group_id: uuid.UUID, stats, target) -> GroupOut:
+    rep = store.representative_of(cid, group_id) or store.group_members(cid, group_id, 0, 1)[0]
+    authors = store.group_authors(cid, group_id, AUTHORS_SHOWN)
+    return GroupOut(group_id=group_id, heading=rules.group_heading(stats.size), size=stats.size,
+                    considered=stats.considered, representative=_proposal_out(rep, target), authors=authors,
+                    more_authors=max(0, stats.size - len(authors)),
+                    outcomes=[OutcomeCount(outcome=o, justification=j, count=n)
+                              for o, j, n in rules.outcome_summary(store.group_outcomes(cid, group_id))])
+
+
+@one_transaction
+def groups(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, per_page: int,
+           min_size: int) -> GroupPage:
+    snap = _visible(store, actor, cid)
+    target = _targets(snap)
+    total, rows = store.group_page(cid, page, per_page, min_size)
+    return GroupPage(items=[_group_out(store, cid, r.group_id, r, target) for r in rows], total=total, page=page,
+                     per_page=per_page)
+
+
+def _group_stats(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
+    stats = store.group_stats(cid, group_id)
+    if not stats.size:
+        raise NotFound("Такої групи пропозицій немає", code="group_not_found")
+    return stats
+
+
+@one_transaction
+def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID, page: int,
+          per_page: int) -> GroupDetail:
+    """The group with a page of its members, each with what it changes in the representative."""
+    snap = _visible(store, actor, cid)
+    target = _targets(snap)
+    stats = _group_stats(store, cid, group_id)
+    head = _group_out(store, cid, group_id, stats, target)
+    rep = head.representative
+    rep_hash = rules.text_hash(rules.normalise(rep.body))
+    members = []
+    for r in store.group_members(cid, group_id, (page - 1) * per_page, per_page):
+        same = (r.text_hash or rules.text_hash(rules.normalise(r.body))) == rep_hash
+        diff = [{"op": "same", "text": r.body}] if same else [
+            {"op": op, "text": t} for op, t in rules.diff_words(rep.body, r.body)]
+        members.append(_proposal_out(r, target, GroupMember, same_text=same, similarity=r.similarity, diff=diff))
+    return GroupDetail(group=head, members=members, total=stats.size, page=page, per_page=per_page)
+
+
+def _unpublished_report(store: Store, actor: Principal | None, cid: uuid.UUID):
+    snap = _editable(store, actor, cid)
+    if store.versions(cid):
+        raise Conflict("Звіт оприлюднено: розгляд незмінний", code="report_published")
+    return snap
+
+
+@one_transaction
+def consider_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID,
+                   c: Consideration) -> int:
+    """One consideration for every member of the group, written for each proposal (so every
+    proposal stays considered one by one, R-3.16)."""
+    _unpublished_report(store, actor, cid)
+    ids = store.group_member_ids(cid, group_id)
+    if not ids:
+        raise NotFound("Такої групи пропозицій немає", code="group_not_found")
+    return _write_considerations(store, actor, cid, ids, c)
+
+
+@one_transaction
+def split_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID,
+                comment_id: uuid.UUID) -> int:
+    """The member becomes a group of its own (its consideration, if any, stays until changed)."""
+    _unpublished_report(store, actor, cid)
+    _group_stats(store, cid, group_id)
+    if store.group_of(cid, comment_id) != group_id:
+        raise InvalidInput("Пропозиція не належить до цієї групи", code="not_in_group",
+                           errors=[{"field": "comment_id", "message": "не член цієї групи"}])
+    if group_id == comment_id:
+        return 0
+    store.split_out(cid, comment_id)
+    return 1
 
 
 # ---- the report and its versions ----------------------------------------------------------------
