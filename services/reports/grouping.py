@@ -26,13 +26,23 @@ from services.reports import rules
 PERMUTATIONS = 64  # signature length: 256 bytes a comment (uint32 each)
 SEED = 1
 SCHEME = "affine32"
-# recall first: a false candidate costs one verified comparison, a missed one a wrong group
+# Recall first: a false candidate costs one verified comparison, a missed one a wrong group. Banded
+# for 0.7 (10 bands of 6 rows), a pair at the grouping threshold 0.85 is a candidate with p = 0.99,
+# one at 0.8 with 0.95, unrelated texts (J ≤ 0.3) with p < 0.01.
+LSH_THRESHOLD = 0.7
 LSH_WEIGHTS = (0.2, 0.8)
-CHECKS_A_GROUP = 6  # candidates of one group verified before that group is given up
+INDEXED_A_GROUP = 64  # members of one group in the index at most: a 40,000-member campaign stays small
+CHECKS = 8  # candidates verified a comment, the most similar by their signatures first
 SHINGLE_CACHE = 20_000  # shingle sets of recently seen comments (verification without the database)
 INDEXES = 8  # consultations whose index stays in memory (least recently used dropped)
 
 _template = MinHash(num_perm=PERMUTATIONS, seed=SEED, scheme=SCHEME)
+
+
+def _band_key(band: bytes) -> int:
+    """A band's bucket key: Python's hash of its bytes (the index lives in one process), 32 bytes
+    instead of the band's 48 and more; a collision is a false candidate, caught by verification."""
+    return hash(band)
 
 
 def signature(shingles: Iterable[str]) -> MinHash:
@@ -67,9 +77,11 @@ class Index:
     comment's group, and the group of each exact text."""
 
     upto: int = 0  # the highest ``seq`` loaded
-    lsh: MinHashLSH = field(default_factory=lambda: MinHashLSH(threshold=rules.GROUP_THRESHOLD,
-                                                               num_perm=PERMUTATIONS, weights=LSH_WEIGHTS))
+    lsh: MinHashLSH = field(default_factory=lambda: MinHashLSH(threshold=LSH_THRESHOLD, num_perm=PERMUTATIONS,
+                                                               weights=LSH_WEIGHTS, hashfunc=_band_key))
     group_of: dict = field(default_factory=dict)  # indexed comment → group
+    signature_of: dict = field(default_factory=dict)  # indexed comment → its signature (uint32 array)
+    indexed_in: dict = field(default_factory=dict)  # group → its members in the index
     by_text: dict = field(default_factory=dict)   # text hash → group of its first comment
 
     def load(self, rows: Iterable) -> None:
@@ -80,9 +92,26 @@ class Index:
             if r.split:
                 continue
             self.by_text.setdefault(r.text_hash, r.group_id)
-            if rules.indexed(r.similarity) and r.comment_id not in self.group_of:
-                self.lsh.insert(r.comment_id, from_bytes(r.signature))
-                self.group_of[r.comment_id] = r.group_id
+            if r.comment_id not in self.group_of:
+                self.add(r.comment_id, r.group_id, r.similarity, from_bytes(r.signature))
+
+    def add(self, comment_id, group_id, similarity: float | None, m) -> None:
+        """Into the index if it adds coverage (``rules.indexed``); the same decision whether the
+        comment is placed here or loaded from the rows of another instance."""
+        if not rules.indexed(similarity, self.indexed_in.get(group_id, 0), INDEXED_A_GROUP):
+            return
+        self.indexed_in[group_id] = self.indexed_in.get(group_id, 0) + 1
+        self.lsh.insert(comment_id, m)
+        self.group_of[comment_id] = group_id
+        self.signature_of[comment_id] = np.asarray(m.hashvalues, dtype=np.uint32)
+
+    def ranked(self, m, candidates: list) -> list:
+        """Candidates by the Jaccard their signatures estimate, the highest first."""
+        if len(candidates) <= 1:
+            return candidates
+        mine = np.asarray(m.hashvalues, dtype=np.uint32)
+        agree = (np.stack([self.signature_of[c] for c in candidates]) == mine).sum(axis=1)
+        return [candidates[i] for i in np.argsort(-agree, kind="stable")]
 
 
 class Engine:
@@ -119,8 +148,8 @@ class Engine:
 
     def place(self, idx: Index, comment_id: uuid.UUID, body: str, bodies: Callable[[list], dict]) -> Grouped:
         """Group one comment: an exact copy (normalised) joins its text's group; otherwise the
-        index's candidates are verified, a few a group, and the comment joins the group of the
-        best one at or above the threshold, or founds a group."""
+        index's candidates, the most similar by signature first, are verified (``CHECKS`` of them)
+        and the comment joins the group of the best one at or above the threshold, or founds one."""
         norm = rules.normalise(body)
         digest = rules.text_hash(norm)
         sh = rules.shingles(norm)
@@ -129,26 +158,13 @@ class Engine:
         group = idx.by_text.get(digest)
         similarity: float | None = 1.0
         if group is None:
-            by_group: dict = {}
-            for cand in idx.lsh.query(m):
-                by_group.setdefault(idx.group_of[cand], []).append(cand)
-            scores = []
-            for g, cands in by_group.items():
-                picked = cands[:CHECKS_A_GROUP]
-                known = self._shingles_of(picked, bodies)
-                best = 0.0
-                for c in picked:
-                    best = max(best, rules.jaccard(sh, known[c]))
-                    if best >= rules.GROUP_THRESHOLD:
-                        break
-                scores.append((g, best))
-            group, top = rules.best_group(scores)
+            picked = idx.ranked(m, list(idx.lsh.query(m)))[:CHECKS]
+            known = self._shingles_of(picked, bodies)
+            group, top = rules.best_group((idx.group_of[c], rules.jaccard(sh, known[c])) for c in picked)
             similarity = top if group is not None else None
         new = group is None
         if new:
             group = uuid.uuid4()
         idx.by_text.setdefault(digest, group)
-        if rules.indexed(similarity):
-            idx.lsh.insert(comment_id, m)
-            idx.group_of[comment_id] = group
+        idx.add(comment_id, group, similarity, m)
         return Grouped(comment_id, group, to_bytes(m), digest, similarity, new)

@@ -548,16 +548,50 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
         title=f"Звіт про результати консультації «{snap.title}» (версія {version})", sections=sections, meta=meta,
         columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("target", "Щодо"),
                  ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування"),
-                 ("comment_id", "Ідентифікатор")])
+                 ("comment_id", "Ідентифікатор"), ("group_id", "Група однакових/майже однакових")])
+
+
+def _outcome_text(outcome: str | None, justification: str | None) -> str:
+    if outcome is None:
+        return "не розглянуто"
+    label = OUTCOME_LABELS[Outcome(outcome)]
+    return f"{label}: {justification}" if justification else label
+
+
+def _group_blocks(store: Store, cid: uuid.UUID) -> dict:
+    """Every group of two or more published proposals as the people-facing files show it once, at
+    its first member: «N однакових/майже однакових пропозицій», the representative text, every
+    author and the considerations (R-3.14, R-3.16)."""
+    blocks = {}
+    for g in store.report_groups(cid):
+        rep = store.representative_of(cid, g.group_id) or store.group_members(cid, g.group_id, 0, 1)[0]
+        blocks[g.group_id] = {
+            "first_seq": g.first_seq, "heading": rules.group_heading(g.size), "body": rep.body,
+            "authors": "Автори: " + ", ".join(g.authors),
+            "outcome": "; ".join(_outcome_text(o, j) + (f" ({n})" if n < g.size else "")
+                                 for o, j, n in rules.outcome_summary(store.group_outcomes(cid, g.group_id)))}
+    return blocks
+
+
+def _grouped(r, row: dict, blocks: dict) -> dict:
+    """``group_id`` on a published member of a group; the group's block on its first member."""
+    block = blocks.get(r.group_id) if r.status == "published" else None
+    if block is not None:
+        row["group_id"] = str(r.group_id)
+        if r.seq == block["first_seq"]:
+            row["group"] = block
+    return row
 
 
 def _report_rows(store: Store, snap) -> Iterator[dict]:
     target = _targets(snap)
+    blocks = _group_blocks(store, snap.consultation_id)
     for r in store.proposal_rows(snap.consultation_id):
-        yield {"number": r.seq, "comment_id": str(r.comment_id), "author_name": r.author_name,
-               "created_at": r.created_at.isoformat(timespec="seconds"), "target": target(r.alternative_id, r.paragraph_id),
-               "body": r.body, "outcome": OUTCOME_LABELS[Outcome(r.outcome)] if r.outcome else None,
-               "justification": r.justification}
+        yield _grouped(r, {
+            "number": r.seq, "comment_id": str(r.comment_id), "author_name": r.author_name,
+            "created_at": r.created_at.isoformat(timespec="seconds"), "target": target(r.alternative_id, r.paragraph_id),
+            "body": r.body, "outcome": OUTCOME_LABELS[Outcome(r.outcome)] if r.outcome else None,
+            "justification": r.justification}, blocks)
 
 
 def _store_files(files_store, doc: render.Document, rows: Iterator[dict], stem: str) -> dict[str, dict]:
@@ -694,7 +728,8 @@ def delete_report(store: Store, actor: Principal | None, cid: uuid.UUID, today: 
 def _protocol_document(snap, full: bool) -> render.Document:
     counts = {"submitted": snap.comments_submitted, "published": snap.comments_published}
     columns = [("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("status", "Результат модерації"),
-               ("target", "Щодо"), ("body", "Текст"), ("decided_at", "Рішення модерації")]
+               ("target", "Щодо"), ("body", "Текст"), ("decided_at", "Рішення модерації"),
+               ("group_id", "Група однакових/майже однакових")]
     if full:
         columns.append(("grounds", "Підстави відхилення (п. 3.7, 1.5)"))
     return render.Document(
@@ -709,11 +744,12 @@ def _protocol_document(snap, full: bool) -> render.Document:
 
 def _protocol_rows(store: Store, snap, full: bool) -> Iterator[dict]:
     target = _targets(snap)
+    blocks = _group_blocks(store, snap.consultation_id)
     for r in store.proposal_rows(snap.consultation_id, published_only=not full):
-        yield {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
+        yield _grouped(r, {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
                "status": rules.STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
-               "grounds": r.grounds or None}
+               "grounds": r.grounds or None}, blocks)
 
 
 def protocol_files(store: Store, snap, files_store, full: bool) -> dict[str, dict]:

@@ -158,10 +158,11 @@ def best_group(scores: Iterable[tuple[object, float]], threshold: float = GROUP_
     return (best, top) if top >= threshold else (None, top)
 
 
-def indexed(similarity: float | None) -> bool:
-    """Whether a grouped comment goes into the LSH index: a founder (``None``) and every member not
-    nearly a copy of the one it matched (so an index of a 40,000-copy campaign stays small)."""
-    return similarity is None or similarity < INDEX_BELOW
+def indexed(similarity: float | None, in_index: int, most: int) -> bool:
+    """Whether a grouped comment goes into the LSH index: a founder (``None``) always; a member
+    only if it is not nearly a copy of the one it matched and its group has fewer than ``most``
+    members there (``in_index``), so a 40,000-member campaign takes a few dozen entries."""
+    return similarity is None or (similarity < INDEX_BELOW and in_index < most)
 
 
 def choose_representative(variants: Iterable[tuple[object, int, int]]):
