@@ -241,7 +241,7 @@ class Filler:
         if "{consultation_id}" in self.row.path:
             o = self.obj()
             values.update(consultation_id=o["id"], attachment_id=o["attachment_id"])
-            self._alternative = o["alternative_id"]
+            self._alternative, self._cid = o["alternative_id"], o["id"]
             self._proposal = o.get("proposal_id") or str(uuid.uuid4())
             if self.fresh and self.row.path.endswith("/report/publish"):  # publishable: the conclusion written
                 r = self.w.owner.put(f"/api/v1/consultations/{o['id']}/report/conclusion",
@@ -286,6 +286,10 @@ class Filler:
             r = w.admin.post("/api/v1/admin/webhooks", json=WEBHOOK)
             assert r.status_code == 201, r.text
             return r.json()["id"]
+        if name == "group_id":  # the group of the object's proposal (any proposal is in one), else none
+            r = w.owner.get(f"/api/v1/consultations/{self._cid}/report/considerations")
+            items = r.json()["items"] if r.status_code == 200 else []
+            return next((i["group_id"] for i in items if i["comment_id"] == self._proposal), str(uuid.uuid4()))
         if name == "delivery_id":
             return "1"
         if name == "key_id":
@@ -325,6 +329,10 @@ class Filler:
                 "comment_ids": [getattr(self, "_proposal", None)], "outcome": "partly_accepted",
                 "justification": "Частково враховано (матриця доступу)"},
             ("PUT", "/api/v1/consultations/{consultation_id}/report/conclusion"): {"conclusion": unique("Висновок")},
+            ("PUT", "/api/v1/consultations/{consultation_id}/report/groups/{group_id}/consideration"): {
+                "outcome": "partly_accepted", "justification": "Частково враховано (матриця доступу)"},
+            ("POST", "/api/v1/consultations/{consultation_id}/report/groups/{group_id}/split"): {
+                "comment_id": getattr(self, "_proposal", None)},
             ("POST", "/api/v1/admin/webhooks"): WEBHOOK,
             ("POST", "/api/v1/admin/api-keys"): {"partner": unique("Партнер"), "scopes": ["consultations:read"]},
             ("POST", "/api/v1/admin/webhooks/{subscription_id}/replay"): {
