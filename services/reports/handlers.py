@@ -429,7 +429,7 @@ def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.
     rep_hash = rules.text_hash(rules.normalise(rep.body))
     members = []
     for r in store.group_members(cid, group_id, (page - 1) * per_page, per_page):
-        same = (r.text_hash or rules.text_hash(rules.normalise(r.body))) == rep_hash
+        same = rules.text_hash(rules.normalise(r.body)) == rep_hash
         diff = [{"op": "same", "text": r.body}] if same else [
             {"op": op, "text": t} for op, t in rules.diff_words(rep.body, r.body)]
         members.append(_proposal_out(r, target, GroupMember, same_text=same, similarity=r.similarity, diff=diff))
