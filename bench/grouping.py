@@ -219,22 +219,23 @@ def main() -> None:
         with db("consultations") as conn:
             conn.execute("INSERT INTO comments (id, consultation_id, author_id, author_name, body, status, created_at, "
                          "decided_at) SELECT md5(%(cid)s || g)::uuid, %(cid)s, gen_random_uuid(), 'Учасник ' || g, "
-                         "%(body)s || CASE WHEN g % 2 = 0 THEN ' ' || g ELSE '' END, 'published', "
+                         "%(body)s || CASE WHEN mod(g, 2) = 0 THEN ' ' || g ELSE '' END, 'published', "
                          "now() - interval '2 days' + (g || ' milliseconds')::interval, now() - interval '1 day' "
                          "FROM generate_series(1, %(n)s) AS g", seed)
         with db("reports") as conn:
             conn.execute("INSERT INTO feed_comments (consultation_id, comment_id, author_id, author_name, body, "
                          "created_at, status, rank, decided_at) SELECT %(cid)s, md5(%(cid)s || g)::uuid, "
-                         "gen_random_uuid(), 'Учасник ' || g, %(body)s || CASE WHEN g % 2 = 0 THEN ' ' || g ELSE '' "
+                         "gen_random_uuid(), 'Учасник ' || g, %(body)s || CASE WHEN mod(g, 2) = 0 THEN ' ' || g ELSE '' "
                          "END, now() - interval '2 days' + (g || ' milliseconds')::interval, 'published', 1, "
                          "now() - interval '1 day' FROM generate_series(1, %(n)s) AS g", seed)
             conn.execute("INSERT INTO comment_grouping (consultation_id, comment_id, group_id, signature, text_hash, "
                          "similarity) SELECT %(cid)s, md5(%(cid)s || g)::uuid, %(gid)s, '\\x00', "
-                         "CASE WHEN g % 2 = 0 THEN md5(g::text) ELSE 'same' END, CASE WHEN g = 1 THEN NULL ELSE 0.9 END "
+                         "CASE WHEN mod(g, 2) = 0 THEN md5(g::text) ELSE 'same' END, CASE WHEN g = 1 THEN NULL ELSE 0.9 END "
                          "FROM generate_series(1, %(n)s) AS g", seed)
             conn.execute("INSERT INTO comment_groups (consultation_id, group_id, representative_id) "
                          "VALUES (%(cid)s, %(gid)s, md5(%(cid)s || 1)::uuid)", seed)
-            conn.execute("ANALYZE feed_comments; ANALYZE comment_grouping")
+            conn.execute("ANALYZE feed_comments")
+            conn.execute("ANALYZE comment_grouping")
         with db("consultations") as conn:
             conn.execute("UPDATE consultations SET starts_on = %s, ends_on = %s WHERE id = %s",
                          (local_today() - timedelta(days=20), local_today() - timedelta(days=1), did))

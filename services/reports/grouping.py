@@ -10,6 +10,9 @@ number of instances (one grouper a consultation at a time: the use case holds an
 
 A candidate from the index is never trusted: the group is chosen by the actual Jaccard of the two
 texts' shingles (``rules.jaccard``), so an LSH false positive costs a comparison, never precision.
+Groups are the connected parts of the "verified Jaccard ≥ 0.85" relation: a comment close enough to
+members of two groups (two variants of one campaign that each drifted from the other) links them,
+and the smaller is merged into the larger (``rules.linked``).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ LSH_THRESHOLD = 0.7
 LSH_WEIGHTS = (0.2, 0.8)
 INDEXED_A_GROUP = 64  # members of one group in the index at most: a 40,000-member campaign stays small
 CHECKS = 8  # candidates verified a comment, the most similar by their signatures first
+LINKED_GROUPS = 16  # groups among the candidates whose best one is verified too (a comment may link them)
 SHINGLE_CACHE = 20_000  # shingle sets of recently seen comments (verification without the database)
 INDEXES = 8  # consultations whose index stays in memory (least recently used dropped)
 
@@ -69,31 +73,53 @@ class Grouped:
     text_hash: str
     similarity: float | None  # None: it founded the group
     new_group: bool
+    merged: list = field(default_factory=list)  # groups it linked, merged into ``group_id``
 
 
 @dataclass
 class Index:
     """One consultation's grouped comments in memory: the LSH over the indexed ones, each indexed
-    comment's group, and the group of each exact text."""
+    comment's group, the group of each exact text, and which groups were merged into which."""
 
     upto: int = 0  # the highest ``seq`` loaded
     lsh: MinHashLSH = field(default_factory=lambda: MinHashLSH(threshold=LSH_THRESHOLD, num_perm=PERMUTATIONS,
                                                                weights=LSH_WEIGHTS, hashfunc=_band_key))
-    group_of: dict = field(default_factory=dict)  # indexed comment → group
+    group_of: dict = field(default_factory=dict)  # indexed comment → group (as placed; see ``find``)
     signature_of: dict = field(default_factory=dict)  # indexed comment → its signature (uint32 array)
     indexed_in: dict = field(default_factory=dict)  # group → its members in the index
-    by_text: dict = field(default_factory=dict)   # text hash → group of its first comment
+    by_text: dict = field(default_factory=dict)   # text hash → group of its first comment (see ``find``)
+    merged_into: dict = field(default_factory=dict)  # a merged group → the group it went into
+
+    def find(self, group):
+        """The group ``group`` is part of now (merges followed, the path shortened)."""
+        root = group
+        while root in self.merged_into:
+            root = self.merged_into[root]
+        while group != root:
+            self.merged_into[group], group = root, self.merged_into[group]
+        return root
+
+    def merge(self, into, groups: Iterable) -> None:
+        for g in groups:
+            g = self.find(g)
+            if g != into:
+                self.merged_into[g] = into
+                self.indexed_in[into] = self.indexed_in.get(into, 0) + self.indexed_in.pop(g, 0)
 
     def load(self, rows: Iterable) -> None:
         """Rows ``(comment_id, group_id, seq, signature, text_hash, similarity, split)`` in ``seq``
-        order, as written by any instance."""
+        order, as written by any instance; a row seen again (its group merged by another instance:
+        a merge gives the rows a new ``seq``) records the merge."""
         for r in rows:
             self.upto = max(self.upto, r.seq)
             if r.split:
                 continue
+            known = self.group_of.get(r.comment_id)
+            if known is not None:
+                self.merge(r.group_id, [known])
+                continue
             self.by_text.setdefault(r.text_hash, r.group_id)
-            if r.comment_id not in self.group_of:
-                self.add(r.comment_id, r.group_id, r.similarity, from_bytes(r.signature))
+            self.add(r.comment_id, r.group_id, r.similarity, from_bytes(r.signature))
 
     def add(self, comment_id, group_id, similarity: float | None, m) -> None:
         """Into the index if it adds coverage (``rules.indexed``); the same decision whether the
@@ -112,6 +138,20 @@ class Index:
         mine = np.asarray(m.hashvalues, dtype=np.uint32)
         agree = (np.stack([self.signature_of[c] for c in candidates]) == mine).sum(axis=1)
         return [candidates[i] for i in np.argsort(-agree, kind="stable")]
+
+    def to_verify(self, ranked: list) -> list:
+        """The ``CHECKS`` most similar candidates, and the most similar one of every other group
+        among them (so a comment that links two groups is seen to)."""
+        picked = ranked[:CHECKS]
+        groups = {self.find(self.group_of[c]) for c in picked}
+        for c in ranked[CHECKS:]:
+            g = self.find(self.group_of[c])
+            if g not in groups:
+                groups.add(g)
+                picked.append(c)
+                if len(groups) >= LINKED_GROUPS:
+                    break
+        return picked
 
 
 class Engine:
@@ -157,14 +197,22 @@ class Engine:
         self._remember(comment_id, sh)
         group = idx.by_text.get(digest)
         similarity: float | None = 1.0
-        if group is None:
-            picked = idx.ranked(m, list(idx.lsh.query(m)))[:CHECKS]
+        merged: list = []
+        if group is not None:
+            group = idx.find(group)
+        else:
+            picked = idx.to_verify(idx.ranked(m, list(idx.lsh.query(m))))
             known = self._shingles_of(picked, bodies)
-            group, top = rules.best_group((idx.group_of[c], rules.jaccard(sh, known[c])) for c in picked)
+            best: dict = {}
+            for c in picked:
+                g = idx.find(idx.group_of[c])
+                best[g] = max(best.get(g, 0.0), rules.jaccard(sh, known[c]))
+            group, merged, top = rules.linked(best, idx.indexed_in)
             similarity = top if group is not None else None
+            idx.merge(group, merged) if merged else None
         new = group is None
         if new:
             group = uuid.uuid4()
         idx.by_text.setdefault(digest, group)
         idx.add(comment_id, group, similarity, m)
-        return Grouped(comment_id, group, to_bytes(m), digest, similarity, new)
+        return Grouped(comment_id, group, to_bytes(m), digest, similarity, new, merged)

@@ -112,7 +112,7 @@ def survey_answered(store: Store, d) -> None:
 
 # ---- grouping near-identical comments, off the request path -----------------------------
 
-GROUP_BATCH = 200  # comments grouped a transaction
+GROUP_BATCH = 100  # comments grouped a transaction (CPU-bound: the service's green threads wait that long)
 
 
 def group_pending(uow, engine: grouping.Engine, budget: int = 10) -> int:
@@ -144,18 +144,27 @@ def _group_batch(store: Store, engine: grouping.Engine, cid: uuid.UUID) -> tuple
     idx = engine.index(cid)
     idx.load(store.grouped_after(cid, idx.upto))
     rows = store.queued(cid, GROUP_BATCH)
-    placed, new_groups, touched = [], [], set()
+    placed, founded, touched, merged = [], [], set(), set()
     for r in rows:
-        if r.status != "published":
+        if r.status != "published" or r.grouped:
             continue
         g = engine.place(idx, r.comment_id, r.body, lambda ids: store.bodies(cid, ids))
         placed.append({"comment_id": g.comment_id, "group_id": g.group_id, "signature": g.signature,
                        "text_hash": g.text_hash, "similarity": g.similarity})
         if g.new_group:
-            new_groups.append((g.group_id, g.comment_id))
+            founded.append((g.group_id, g.comment_id))
         else:
             touched.add(g.group_id)
-    idx.upto = max(idx.upto, store.add_grouped(cid, placed, new_groups))
+        merged.update(g.merged)
+    for p in placed:  # a group founded and merged in this batch never reaches the database
+        p["group_id"] = idx.find(p["group_id"])
+    new = {g for g, _ in founded}
+    top = store.add_grouped(cid, placed, [(g, c) for g, c in founded if idx.find(g) == g])
+    moved = {g: idx.find(g) for g in merged if g not in new}
+    if moved:
+        top = max(top, store.merge_groups(cid, moved))
+    idx.upto = max(idx.upto, top)
+    touched = {idx.find(g) for g in touched | merged | new}
     if touched:
         variants = store.text_variants(cid, sorted(touched))
         store.set_representatives(cid, {g: rules.choose_representative(v) for g, v in variants.items()})

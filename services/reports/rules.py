@@ -158,6 +158,18 @@ def best_group(scores: Iterable[tuple[object, float]], threshold: float = GROUP_
     return (best, top) if top >= threshold else (None, top)
 
 
+def linked(best: dict, sizes: dict, threshold: float = GROUP_THRESHOLD):
+    """From each candidate group's best verified Jaccard (``best``: group → score), the group the
+    comment joins, the groups it links to that one (merged into it), and the score it joined with:
+    every group at or above ``threshold`` is linked; the one kept is the largest (``sizes``), the
+    closest of equals. ``(None, [], best score)`` when none reaches the threshold."""
+    close = [g for g, score in best.items() if score >= threshold]
+    if not close:
+        return None, [], max(best.values(), default=0.0)
+    close.sort(key=lambda g: (-sizes.get(g, 0), -best[g]))
+    return close[0], close[1:], max(best[g] for g in close)
+
+
 def indexed(similarity: float | None, in_index: int, most: int) -> bool:
     """Whether a grouped comment goes into the LSH index: a founder (``None``) always; a member
     only if it is not nearly a copy of the one it matched and its group has fewer than ``most``

@@ -261,12 +261,15 @@ class Store(SqlStore):
             .where(g.consultation_id == cid, g.seq > seq).order_by(g.seq).execution_options(yield_per=PAGE))
 
     def queued(self, cid: uuid.UUID, limit: int) -> list:
-        """Waiting comments with their text and status (a comment whose text has not arrived yet
-        stays queued), the longest waiting first."""
-        q, f = grouping_queue.c, feed_comments.c
+        """Waiting comments with their text, status and whether they are grouped already (queued
+        again by a backfill racing the grouper); a comment whose text has not arrived yet stays
+        queued. The longest waiting first."""
+        q, f, g = grouping_queue.c, feed_comments.c, comment_grouping.c
         return self.session.execute(
-            select(q.comment_id, f.body, f.status).select_from(grouping_queue.join(feed_comments, and_(
-                f.consultation_id == q.consultation_id, f.comment_id == q.comment_id)))
+            select(q.comment_id, f.body, f.status, g.group_id.is_not(None).label("grouped"))
+            .select_from(grouping_queue.join(feed_comments, and_(
+                f.consultation_id == q.consultation_id, f.comment_id == q.comment_id)).outerjoin(
+                comment_grouping, and_(g.consultation_id == q.consultation_id, g.comment_id == q.comment_id)))
             .where(q.consultation_id == cid, f.body.is_not(None)).order_by(q.queued_at, q.comment_id)
             .limit(limit)).all()
 
@@ -288,6 +291,21 @@ class Store(SqlStore):
         if new_groups:
             self.session.execute(insert(comment_groups).on_conflict_do_nothing(),
                                  [{"consultation_id": cid, "group_id": g, "representative_id": c} for g, c in new_groups])
+        return top
+
+    def merge_groups(self, cid: uuid.UUID, moved: dict) -> int:
+        """Groups merged into others (``from → into``): their rows move with a new ``seq``, so
+        every instance's index catches the merge up; returns the highest seq given."""
+        top = 0
+        for old, into in moved.items():
+            seqs = self.session.execute(
+                update(comment_grouping).where(comment_grouping.c.consultation_id == cid,
+                                               comment_grouping.c.group_id == old, comment_grouping.c.split.is_(False))
+                .values(group_id=into, seq=func.nextval(func.pg_get_serial_sequence("comment_grouping", "seq")))
+                .returning(comment_grouping.c.seq)).scalars().all()
+            top = max([top, *seqs])
+            self.session.execute(delete(comment_groups).where(comment_groups.c.consultation_id == cid,
+                                                              comment_groups.c.group_id == old))
         return top
 
     def text_variants(self, cid: uuid.UUID, group_ids: list[uuid.UUID]) -> dict:
@@ -314,6 +332,17 @@ class Store(SqlStore):
     def _effective(self):
         s, g = snapshot_comments.c, comment_grouping.c
         return func.coalesce(g.group_id, s.comment_id)
+
+    def _in_group(self, cid: uuid.UUID, group_id: uuid.UUID):
+        """The condition for a group's members that the indexes serve: rows of ``comment_grouping``
+        by ``(consultation_id, group_id)`` when the group has any; else the one proposal not
+        grouped (yet) whose own id it is."""
+        g = comment_grouping.c
+        has_rows = self.session.execute(select(g.comment_id).where(g.consultation_id == cid, g.group_id == group_id)
+                                        .limit(1)).first() is not None
+        if has_rows:
+            return g.group_id == group_id
+        return and_(snapshot_comments.c.comment_id == group_id, g.group_id.is_(None))
 
     def _grouped_join(self):
         s, g, c = snapshot_comments.c, comment_grouping.c, considerations.c
@@ -342,7 +371,7 @@ class Store(SqlStore):
             select(func.count().label("size"), func.count(considerations.c.outcome).label("considered"),
                    func.min(s.seq).label("first_seq"))
             .select_from(self._grouped_join())
-            .where(s.consultation_id == cid, s.status == "published", self._effective() == group_id)).one()
+            .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))).one()
 
     def group_members(self, cid: uuid.UUID, group_id: uuid.UUID, offset: int = 0, limit: int | None = None) -> list:
         """A group's published proposals with their consideration and grouping, in submission order."""
@@ -350,7 +379,7 @@ class Store(SqlStore):
         stmt = (select(snapshot_comments, considerations.c.outcome, considerations.c.justification,
                        comment_grouping.c.text_hash, comment_grouping.c.similarity, self._effective().label("group_id"))
                 .select_from(self._grouped_join())
-                .where(s.consultation_id == cid, s.status == "published", self._effective() == group_id)
+                .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
                 .order_by(s.seq).offset(offset))
         return self.session.execute(stmt.limit(limit) if limit else stmt).all()
 
@@ -358,12 +387,12 @@ class Store(SqlStore):
         s = snapshot_comments.c
         return list(self.session.execute(
             select(s.comment_id).select_from(self._grouped_join())
-            .where(s.consultation_id == cid, s.status == "published", self._effective() == group_id)).scalars())
+            .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))).scalars())
 
     def group_authors(self, cid: uuid.UUID, group_id: uuid.UUID, limit: int | None = None) -> list[str]:
         s = snapshot_comments.c
         stmt = (select(s.author_name).select_from(self._grouped_join())
-                .where(s.consultation_id == cid, s.status == "published", self._effective() == group_id)
+                .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
                 .order_by(s.seq))
         return list(self.session.execute(stmt.limit(limit) if limit else stmt).scalars())
 
@@ -371,7 +400,7 @@ class Store(SqlStore):
         s, c = snapshot_comments.c, considerations.c
         return self.session.execute(
             select(c.outcome, c.justification, func.count()).select_from(self._grouped_join())
-            .where(s.consultation_id == cid, s.status == "published", self._effective() == group_id)
+            .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
             .group_by(c.outcome, c.justification)).all()
 
     def representative_of(self, cid: uuid.UUID, group_id: uuid.UUID):
@@ -383,7 +412,7 @@ class Store(SqlStore):
             .select_from(self._grouped_join().join(comment_groups, and_(
                 r.consultation_id == s.consultation_id, r.representative_id == s.comment_id)))
             .where(r.consultation_id == cid, r.group_id == group_id, s.status == "published",
-                   self._effective() == group_id)).first()
+                   self._in_group(cid, group_id))).first()
 
     def group_of(self, cid: uuid.UUID, comment_id: uuid.UUID):
         """A published proposal's group (None: not a published proposal of the snapshot)."""

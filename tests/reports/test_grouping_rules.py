@@ -124,3 +124,38 @@ def test_r_3_16_the_index_keeps_founders_and_a_bounded_number_of_distinct_member
     assert rules.indexed(None, 10_000, 64)
     assert rules.indexed(0.9, 63, 64) and not rules.indexed(0.9, 64, 64)
     assert not rules.indexed(rules.INDEX_BELOW, 0, 64), "a near copy adds nothing to the index"
+
+
+def test_r_3_16_a_comment_close_to_two_groups_links_them_into_the_larger():
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    assert rules.linked({a: 0.9, b: 0.86, c: 0.5}, {a: 1, b: 5}) == (b, [a], 0.9)
+    assert rules.linked({a: 0.7}, {a: 3}) == (None, [], 0.7)
+    assert rules.linked({}, {}) == (None, [], 0.0)
+
+
+def test_r_3_16_two_drifted_variants_found_two_groups_and_the_comment_between_them_merges_them():
+    """Single linkage over verified pairs: variants that each drifted from the template (below 0.85
+    with each other) found two groups; the template itself is close to both and links them, and an
+    index loaded from the re-sequenced rows (another instance) follows the merge."""
+    words = TEMPLATE.split()
+    left = " ".join(["Шановні", "депутати!"] + words[:10] + ["дуже"] + words[11:] + ["З", "повагою"])
+    right = " ".join(words[:30] + ["також"] + words[31:] + ["Дякую", "вам"])
+    texts = {uuid.uuid4(): t for t in (left, right, TEMPLATE)}
+    l_id, r_id, t_id = texts
+    assert rules.jaccard(*(rules.shingles(rules.normalise(t)) for t in (left, right))) < rules.GROUP_THRESHOLD
+    engine, idx = grouping.Engine(), grouping.Index()
+    placed = {cid: engine.place(idx, cid, body, lambda ids: {i: texts[i] for i in ids}) for cid, body in texts.items()}
+    assert placed[l_id].new_group and placed[r_id].new_group
+    link = placed[t_id]
+    assert link.merged and idx.find(placed[l_id].group_id) == idx.find(placed[r_id].group_id) == link.group_id
+
+    other = grouping.Index()
+    row = type("Row", (), {"split": False, "similarity": None})
+    rows = [type("R", (row,), {"comment_id": c, "group_id": placed[c].group_id, "seq": n, "signature": placed[c].signature,
+                               "text_hash": placed[c].text_hash}) for n, c in enumerate((l_id, r_id), 1)]
+    other.load(rows)
+    assert other.find(placed[l_id].group_id) != other.find(placed[r_id].group_id)
+    moved = [type("R", (row,), {"comment_id": c, "group_id": link.group_id, "seq": n, "signature": placed[c].signature,
+                                "text_hash": placed[c].text_hash}) for n, c in enumerate((l_id, r_id), 3)]
+    other.load(moved)
+    assert other.find(placed[l_id].group_id) == other.find(placed[r_id].group_id) == link.group_id
