@@ -399,14 +399,16 @@ def _proposal_out(r, target, cls=ProposalOut, **extra) -> ProposalOut:
 AUTHORS_SHOWN = 20
 
 
-def _group_out(store: Store, cid: uuid.UUID, group_id: uuid.UUID, stats, target) -> GroupOut:
+def _group_out(store: Store, cid: uuid.UUID, group_id: uuid.UUID, summary, target, first_rows=()) -> GroupOut:
+    """``first_rows``: the group's first members when already read (their authors are the first)."""
     rep = store.representative_of(cid, group_id) or store.group_members(cid, group_id, 0, 1)[0]
-    authors = store.group_authors(cid, group_id, AUTHORS_SHOWN)
-    return GroupOut(group_id=group_id, heading=rules.group_heading(stats.size), size=stats.size,
-                    considered=stats.considered, representative=_proposal_out(rep, target), authors=authors,
-                    more_authors=max(0, stats.size - len(authors)),
+    authors = [r.author_name for r in first_rows][:AUTHORS_SHOWN] if len(first_rows) >= min(
+        AUTHORS_SHOWN, summary.size) else store.group_authors(cid, group_id, AUTHORS_SHOWN)
+    return GroupOut(group_id=group_id, heading=rules.group_heading(summary.size), size=summary.size,
+                    considered=summary.considered, representative=_proposal_out(rep, target), authors=authors,
+                    more_authors=max(0, summary.size - len(authors)),
                     outcomes=[OutcomeCount(outcome=o, justification=j, count=n)
-                              for o, j, n in rules.outcome_summary(store.group_outcomes(cid, group_id))])
+                              for o, j, n in rules.outcome_summary(summary.outcomes)])
 
 
 @one_transaction
@@ -415,15 +417,15 @@ def groups(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, per
     snap = _visible(store, actor, cid)
     target = _targets(snap)
     total, rows = store.group_page(cid, page, per_page, min_size)
-    return GroupPage(items=[_group_out(store, cid, r.group_id, r, target) for r in rows], total=total, page=page,
-                     per_page=per_page)
+    return GroupPage(items=[_group_out(store, cid, r.group_id, store.group_summary(cid, r.group_id), target)
+                            for r in rows], total=total, page=page, per_page=per_page)
 
 
-def _group_stats(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
-    stats = store.group_stats(cid, group_id)
-    if not stats.size:
+def _group_summary(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
+    summary = store.group_summary(cid, group_id)
+    if not summary.size:
         raise NotFound("Такої групи пропозицій немає", code="group_not_found")
-    return stats
+    return summary
 
 
 @one_transaction
@@ -432,17 +434,18 @@ def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.
     """The group with a page of its members, each with what it changes in the representative."""
     snap = _visible(store, actor, cid)
     target = _targets(snap)
-    stats = _group_stats(store, cid, group_id)
-    head = _group_out(store, cid, group_id, stats, target)
+    summary = _group_summary(store, cid, group_id)
+    rows = store.group_members(cid, group_id, (page - 1) * per_page, per_page)
+    head = _group_out(store, cid, group_id, summary, target, rows if page == 1 else ())
     rep = head.representative
     rep_hash = rules.text_hash(rules.normalise(rep.body))
     members = []
-    for r in store.group_members(cid, group_id, (page - 1) * per_page, per_page):
+    for r in rows:
         same = rules.text_hash(rules.normalise(r.body)) == rep_hash
         diff = [{"op": "same", "text": r.body}] if same else [
             {"op": op, "text": t} for op, t in rules.diff_words(rep.body, r.body)]
         members.append(_proposal_out(r, target, GroupMember, same_text=same, similarity=r.similarity, diff=diff))
-    return GroupDetail(group=head, members=members, total=stats.size, page=page, per_page=per_page)
+    return GroupDetail(group=head, members=members, total=summary.size, page=page, per_page=per_page)
 
 
 def _unpublished_report(store: Store, actor: Principal | None, cid: uuid.UUID):
@@ -469,7 +472,7 @@ def split_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id:
                 comment_id: uuid.UUID) -> int:
     """The member becomes a group of its own (its consideration, if any, stays until changed)."""
     _unpublished_report(store, actor, cid)
-    _group_stats(store, cid, group_id)
+    _group_summary(store, cid, group_id)
     if store.group_of(cid, comment_id) != group_id:
         raise InvalidInput("Пропозиція не належить до цієї групи", code="not_in_group",
                            errors=[{"field": "comment_id", "message": "не член цієї групи"}])
@@ -578,7 +581,7 @@ def _group_blocks(store: Store, cid: uuid.UUID) -> dict:
             "first_seq": g.first_seq, "heading": rules.group_heading(g.size), "body": rep.body,
             "authors": "Автори: " + ", ".join(g.authors),
             "outcome": "; ".join(_outcome_text(o, j) + (f" ({n})" if n < g.size else "")
-                                 for o, j, n in rules.outcome_summary(store.group_outcomes(cid, g.group_id)))}
+                                 for o, j, n in rules.outcome_summary(store.group_summary(cid, g.group_id).outcomes))}
     return blocks
 
 

@@ -209,13 +209,13 @@ def diff_words(representative: str, text: str) -> list[tuple[str, str]]:
     return out
 
 
-def outcome_summary(rows: Iterable[tuple[str | None, str | None]]) -> list[tuple[str | None, str | None, int]]:
-    """A group's considerations as ``(outcome, justification, count)``, the most frequent first;
-    ``(None, None, n)`` counts members not considered yet."""
+def outcome_summary(rows: Iterable[tuple[str | None, str | None, int]]) -> list[tuple[str | None, str | None, int]]:
+    """A group's considerations from ``(outcome, justification, count)`` rows: the same pairs added
+    up, the most frequent first, ``(None, None, n)`` (members not considered yet) last."""
     counts: dict[tuple, int] = {}
-    for outcome, justification in rows:
+    for outcome, justification, n in rows:
         key = (outcome, justification if outcome else None)
-        counts[key] = counts.get(key, 0) + 1
+        counts[key] = counts.get(key, 0) + n
     return [(o, j, n) for (o, j), n in sorted(counts.items(), key=lambda kv: (kv[0][0] is None, -kv[1]))]
 
 

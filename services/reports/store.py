@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from sqlalchemy import and_, case, delete, func, null, select, text, union, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
@@ -20,6 +20,13 @@ PAGE = 1000  # rows read at a time from our own tables
 
 _FEED_KEYS = ("consultation_id", "comment_id", "author_id", "author_name", "body", "created_at", "alternative_id",
               "paragraph_id", "status", "decided_at", "grounds")
+
+
+class GroupSummary(NamedTuple):
+    size: int
+    considered: int
+    first_seq: int
+    outcomes: list  # (outcome, justification, count)
 
 
 def _if(cond, a, b):
@@ -364,14 +371,16 @@ class Store(SqlStore):
                                     .offset((page - 1) * per_page).limit(per_page)).all()
         return total, rows
 
-    def group_stats(self, cid: uuid.UUID, group_id: uuid.UUID):
-        """``(size, considered, first_seq)`` of one group's published proposals (size 0: no such group)."""
-        s = snapshot_comments.c
-        return self.session.execute(
-            select(func.count().label("size"), func.count(considerations.c.outcome).label("considered"),
-                   func.min(s.seq).label("first_seq"))
-            .select_from(self._grouped_join())
-            .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))).one()
+    def group_summary(self, cid: uuid.UUID, group_id: uuid.UUID) -> GroupSummary:
+        """A group's published proposals in one pass: how many, how many considered, the first's
+        seq, and the considerations ``(outcome, justification, count)`` (size 0: no such group)."""
+        s, c = snapshot_comments.c, considerations.c
+        rows = self.session.execute(
+            select(c.outcome, c.justification, func.count(), func.min(s.seq)).select_from(self._grouped_join())
+            .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
+            .group_by(c.outcome, c.justification)).all()
+        return GroupSummary(size=sum(r[2] for r in rows), considered=sum(r[2] for r in rows if r[0]),
+                            first_seq=min((r[3] for r in rows), default=0), outcomes=[tuple(r[:3]) for r in rows])
 
     def group_members(self, cid: uuid.UUID, group_id: uuid.UUID, offset: int = 0, limit: int | None = None) -> list:
         """A group's published proposals with their consideration and grouping, in submission order."""
@@ -395,13 +404,6 @@ class Store(SqlStore):
                 .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
                 .order_by(s.seq))
         return list(self.session.execute(stmt.limit(limit) if limit else stmt).scalars())
-
-    def group_outcomes(self, cid: uuid.UUID, group_id: uuid.UUID) -> list:
-        s, c = snapshot_comments.c, considerations.c
-        return self.session.execute(
-            select(c.outcome, c.justification, func.count()).select_from(self._grouped_join())
-            .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
-            .group_by(c.outcome, c.justification)).all()
 
     def representative_of(self, cid: uuid.UUID, group_id: uuid.UUID):
         """The group's chosen representative as a published proposal of the snapshot, if it is one."""

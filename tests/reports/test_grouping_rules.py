@@ -59,7 +59,7 @@ def test_r_3_16_diff_against_the_representative_word_by_word():
 
 
 def test_r_3_16_outcome_summary_counts_each_consideration_and_the_missing_last():
-    rows = [("accepted", None)] * 3 + [("not_accepted", "Суперечить плану")] * 5 + [(None, None)] * 2
+    rows = [("accepted", None, 2), ("not_accepted", "Суперечить плану", 5), (None, None, 2), ("accepted", None, 1)]
     assert rules.outcome_summary(rows) == [("not_accepted", "Суперечить плану", 5), ("accepted", None, 3),
                                            (None, None, 2)]
     assert rules.group_heading(40000) == "40000 однакових/майже однакових пропозицій"
