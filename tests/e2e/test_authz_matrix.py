@@ -445,6 +445,9 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
     refuse = {"comment_id": proposal, "outcome": "not_accepted", "justification": "Підміна розгляду"}
     refuse_all = {"comment_ids": [proposal], "outcome": "not_accepted", "justification": "Підміна розгляду"}
     report = f"/api/v1/consultations/{closed}/report"
+    proposal_group = next(p["group_id"] for p in world.owner.get(report + "/considerations").json()["items"]
+                          if p["comment_id"] == proposal)
+    refuse_group = {"outcome": "not_accepted", "justification": "Підміна розгляду групи"}
 
     def report_state():
         return world.owner.get(report).json(), world.owner.get(report + "/considerations").json()
@@ -481,6 +484,12 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
         (Forbidden, "reports", "consider", who["other_official"], archived, refuse),
         (NotFound, "reports", "consider_bulk", who["resident"], closed, refuse_all),
         (Forbidden, "reports", "consider_bulk", who["admin"], closed, refuse_all),
+        (NotFound, "reports", "groups", who["resident"], closed, 1, 20, 2),
+        (NotFound, "reports", "group", who["other_official"], closed, proposal_group, 1, 50),
+        (NotFound, "reports", "consider_group", who["other_official"], closed, proposal_group, refuse_group),
+        (Forbidden, "reports", "consider_group", who["moderator"], closed, proposal_group, refuse_group),
+        (NotFound, "reports", "split_group", None, closed, proposal_group, {"comment_id": proposal}),
+        (Forbidden, "reports", "split_group", who["admin"], closed, proposal_group, {"comment_id": proposal}),
         (NotFound, "reports", "set_conclusion", who["other_official"], closed, {"conclusion": "Підміна висновку"}),
         (Forbidden, "reports", "set_conclusion", who["moderator"], closed, {"conclusion": "Підміна висновку"}),
         (NotFound, "reports", "publish", who["other_official"], closed),
