@@ -75,7 +75,7 @@ def test_r_3_16_the_desk_answers_a_campaign_once_and_every_proposal_stays_consid
 
     missing = official.put(report + f"/groups/{gid}/consideration", json={"outcome": "not_accepted"})
     assert missing.status_code == 422 and missing.headers["Content-Type"].startswith("application/problem+json")
-    assert missing.json()["errors"][0]["field"] == "justification"
+    assert missing.json()["errors"][0]["field"] == "body.justification"
     outsider = official.post(report + f"/groups/{gid}/split", json={"comment_id": ids[-1]})
     assert outsider.status_code == 422 and outsider.json()["errors"][0]["field"] == "comment_id"
     assert official.post(report + f"/groups/{gid}/split", json={"comment_id": "x"}).status_code == 422
