@@ -127,7 +127,10 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=50.0, help="comments a second offered")
     ap.add_argument("--desk-group", type=int, default=40_000)
     ap.add_argument("--desk-requests", type=int, default=300)
+    ap.add_argument("--desk-only", action="store_true", help="skip the lag and quality phase")
     args = ap.parse_args()
+    if args.desk_only:  # a token first phase (its figures mean nothing)
+        args.comments, args.rate = 200, 200.0
 
     import psycopg
 
@@ -218,22 +221,22 @@ def main() -> None:
         seed = {"cid": did, "n": n, "gid": str(gid), "body": template}
         with db("consultations") as conn:
             conn.execute("INSERT INTO comments (id, consultation_id, author_id, author_name, body, status, created_at, "
-                         "decided_at) SELECT md5(%(cid)s || g)::uuid, %(cid)s, gen_random_uuid(), 'Учасник ' || g, "
+                         "decided_at) SELECT md5(%(cid)s::text || g)::uuid, %(cid)s::uuid, gen_random_uuid(), 'Учасник ' || g, "
                          "%(body)s || CASE WHEN mod(g, 2) = 0 THEN ' ' || g ELSE '' END, 'published', "
                          "now() - interval '2 days' + (g || ' milliseconds')::interval, now() - interval '1 day' "
                          "FROM generate_series(1, %(n)s) AS g", seed)
         with db("reports") as conn:
             conn.execute("INSERT INTO feed_comments (consultation_id, comment_id, author_id, author_name, body, "
-                         "created_at, status, rank, decided_at) SELECT %(cid)s, md5(%(cid)s || g)::uuid, "
+                         "created_at, status, rank, decided_at) SELECT %(cid)s::uuid, md5(%(cid)s::text || g)::uuid, "
                          "gen_random_uuid(), 'Учасник ' || g, %(body)s || CASE WHEN mod(g, 2) = 0 THEN ' ' || g ELSE '' "
                          "END, now() - interval '2 days' + (g || ' milliseconds')::interval, 'published', 1, "
                          "now() - interval '1 day' FROM generate_series(1, %(n)s) AS g", seed)
             conn.execute("INSERT INTO comment_grouping (consultation_id, comment_id, group_id, signature, text_hash, "
-                         "similarity) SELECT %(cid)s, md5(%(cid)s || g)::uuid, %(gid)s, '\\x00', "
+                         "similarity) SELECT %(cid)s::uuid, md5(%(cid)s::text || g)::uuid, %(gid)s::uuid, '\\x00', "
                          "CASE WHEN mod(g, 2) = 0 THEN md5(g::text) ELSE 'same' END, CASE WHEN g = 1 THEN NULL ELSE 0.9 END "
                          "FROM generate_series(1, %(n)s) AS g", seed)
             conn.execute("INSERT INTO comment_groups (consultation_id, group_id, representative_id) "
-                         "VALUES (%(cid)s, %(gid)s, md5(%(cid)s || 1)::uuid)", seed)
+                         "VALUES (%(cid)s::uuid, %(gid)s::uuid, md5(%(cid)s::text || 1)::uuid)", seed)
             conn.execute("ANALYZE feed_comments")
             conn.execute("ANALYZE comment_grouping")
         with db("consultations") as conn:

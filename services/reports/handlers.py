@@ -399,9 +399,14 @@ def _proposal_out(r, target, cls=ProposalOut, **extra) -> ProposalOut:
 AUTHORS_SHOWN = 20
 
 
-def _group_out(store: Store, cid: uuid.UUID, group_id: uuid.UUID, summary, target, first_rows=()) -> GroupOut:
+def _representative(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
+    return store.representative_of(cid, group_id) or store.group_members(cid, group_id, 0, 1)[0]
+
+
+def _group_out(store: Store, cid: uuid.UUID, group_id: uuid.UUID, summary, target, first_rows=(),
+               rep=None) -> GroupOut:
     """``first_rows``: the group's first members when already read (their authors are the first)."""
-    rep = store.representative_of(cid, group_id) or store.group_members(cid, group_id, 0, 1)[0]
+    rep = rep or _representative(store, cid, group_id)
     authors = [r.author_name for r in first_rows][:AUTHORS_SHOWN] if len(first_rows) >= min(
         AUTHORS_SHOWN, summary.size) else store.group_authors(cid, group_id, AUTHORS_SHOWN)
     return GroupOut(group_id=group_id, heading=rules.group_heading(summary.size), size=summary.size,
@@ -436,12 +441,16 @@ def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.
     target = _targets(snap)
     summary = _group_summary(store, cid, group_id)
     rows = store.group_members(cid, group_id, (page - 1) * per_page, per_page)
-    head = _group_out(store, cid, group_id, summary, target, rows if page == 1 else ())
+    rep_row = _representative(store, cid, group_id)
+    head = _group_out(store, cid, group_id, summary, target, rows if page == 1 else (), rep_row)
     rep = head.representative
-    rep_hash = rules.text_hash(rules.normalise(rep.body))
+
+    def text_hash(row) -> str:  # stored by the grouper; computed for a proposal not grouped yet
+        return row.text_hash or rules.text_hash(rules.normalise(row.body))
+    rep_hash = text_hash(rep_row)
     members = []
     for r in rows:
-        same = rules.text_hash(rules.normalise(r.body)) == rep_hash
+        same = text_hash(r) == rep_hash
         diff = [{"op": "same", "text": r.body}] if same else [
             {"op": op, "text": t} for op, t in rules.diff_words(rep.body, r.body)]
         members.append(_proposal_out(r, target, GroupMember, same_text=same, similarity=r.similarity, diff=diff))
@@ -576,7 +585,7 @@ def _group_blocks(store: Store, cid: uuid.UUID) -> dict:
     author and the considerations (R-3.14, R-3.16)."""
     blocks = {}
     for g in store.report_groups(cid):
-        rep = store.representative_of(cid, g.group_id) or store.group_members(cid, g.group_id, 0, 1)[0]
+        rep = _representative(store, cid, g.group_id)
         blocks[g.group_id] = {
             "first_seq": g.first_seq, "heading": rules.group_heading(g.size), "body": rep.body,
             "authors": "Автори: " + ", ".join(g.authors),

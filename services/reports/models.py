@@ -8,7 +8,7 @@ delete a published row, whatever the code does). No birth dates anywhere: partic
 their age band (computed by the registry) and whether it was their first consultation.
 """
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Identity, Index, Integer, LargeBinary,
-                        MetaData, SmallInteger, String, Table, Text, UniqueConstraint, Uuid, func)
+                        MetaData, SmallInteger, String, Table, Text, UniqueConstraint, Uuid, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -106,6 +106,7 @@ snapshot_comments = Table(
     Column("decided_at", DateTime(timezone=True)),
     Column("grounds", JSONB),
     Index("ix_snapshot_comments_seq", "consultation_id", "seq"),
+    Index("ix_snapshot_comments_unpublished", "consultation_id", postgresql_where=text("status <> 'published'")),
 )
 
 snapshot_participants = Table(

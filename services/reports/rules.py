@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Iterable
 
 from chassis.errors import InvalidInput
@@ -185,11 +186,17 @@ def choose_representative(variants: Iterable[tuple[object, int, int]]):
     return best[0] if best else None
 
 
+@lru_cache(maxsize=65536)
+def _word_key(word: str) -> str:
+    """A word as compared (normalised); a campaign's members repeat the same words, so cached."""
+    return canonical(word)
+
+
 def diff_words(representative: str, text: str) -> list[tuple[str, str]]:
     """What ``text`` changes in ``representative``, word by word (words compared normalised, shown
     as written): ``(op, words)`` with op ``same`` | ``added`` | ``removed``; adjacent runs merged."""
     a, b = WORD.findall(representative or ""), WORD.findall(text or "")
-    matcher = difflib.SequenceMatcher(a=[canonical(w) for w in a], b=[canonical(w) for w in b], autojunk=False)
+    matcher = difflib.SequenceMatcher(a=[_word_key(w) for w in a], b=[_word_key(w) for w in b], autojunk=False)
     out: list[tuple[str, str]] = []
 
     def put(op: str, words: list[str]) -> None:

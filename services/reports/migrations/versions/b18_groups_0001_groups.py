@@ -41,12 +41,15 @@ def upgrade() -> None:
         sa.Column("representative_id", sa.Uuid, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
+    op.create_index("ix_snapshot_comments_unpublished", "snapshot_comments", ["consultation_id"],
+                    postgresql_where=sa.text("status <> 'published'"))
     # comments published before the grouper existed are grouped too
     op.execute("INSERT INTO grouping_queue (consultation_id, comment_id) "
                "SELECT consultation_id, comment_id FROM feed_comments WHERE status = 'published'")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_snapshot_comments_unpublished", "snapshot_comments")
     op.drop_table("comment_groups")
     op.drop_table("comment_grouping")
     op.drop_table("grouping_queue")
