@@ -150,6 +150,7 @@ class GroupMember(ProposalOut):
 
 class GroupDetail(BaseModel):
     group: GroupOut
+    editable: bool = Field(description="the report is neither published nor archived: considerations may change")
     members: list[GroupMember]
     total: int
     page: int

@@ -213,11 +213,10 @@ def _group(cid: uuid.UUID, group_id: uuid.UUID, status: int = 200):
         raise NotFound("Консультацію не знайдено")
     page_no, _ = _state()
     detail = reports.group_of(cid, group_id, reports.MembersQuery(page=page_no, per_page=PER_PAGE))
-    report = reports.report_of(cid)
-    return page("report_group.html", status, c=c, report=report, detail=detail, page_no=page_no,
+    return page("report_group.html", status, c=c, detail=detail, page_no=page_no,
                 pager=pager_window(page_no, max(1, -(-detail.total // PER_PAGE))),
                 outcomes=[(o.value, OUTCOMES_UK[o.value]) for o in Outcome], OUTCOMES_UK=OUTCOMES_UK,
-                editable=not report.versions and not report.archived)
+                editable=detail.editable)
 
 
 def _group_url(cid: uuid.UUID, group_id: uuid.UUID, anchor: str = "") -> str:

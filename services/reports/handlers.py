@@ -454,7 +454,8 @@ def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.
         diff = [{"op": "same", "text": r.body}] if same else [
             {"op": op, "text": t} for op, t in rules.diff_words(rep.body, r.body)]
         members.append(_proposal_out(r, target, GroupMember, same_text=same, similarity=r.similarity, diff=diff))
-    return GroupDetail(group=head, members=members, total=summary.size, page=page, per_page=per_page)
+    return GroupDetail(group=head, editable=snap.archived_at is None and not store.versions(cid), members=members,
+                       total=summary.size, page=page, per_page=per_page)
 
 
 def _unpublished_report(store: Store, actor: Principal | None, cid: uuid.UUID):
