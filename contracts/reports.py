@@ -211,6 +211,45 @@ class Updated(BaseModel):
     updated: int
 
 
+AuthorsPerPage = Annotated[int, Field(ge=1, le=5000, description="authors per page, 1–5000")]
+
+
+class Contribution(BaseModel):
+    """One published comment of a published report and how it was taken into account (R-3.16)."""
+
+    comment_id: uuid.UUID
+    number: int = Field(description="its number in the report")
+    target: str = Field(description="«загалом», an alternative or a paragraph")
+    excerpt: str = Field(description="the comment's first 300 characters, for its author to recognise it")
+    outcome: Outcome
+    justification: str | None = None
+
+
+class AuthorContributions(BaseModel):
+    author_id: uuid.UUID
+    comments: list[Contribution]
+
+
+class DecisionRef(BaseModel):
+    """The decision a report version carries (R-3.18)."""
+
+    number: str
+    adopted_on: date
+    title: str
+
+
+class ContributionPage(BaseModel):
+    """A page of a published report's contributors, authors in id order (the "you said, we did"
+    messages read it; service-to-service)."""
+
+    consultation_id: uuid.UUID
+    title: str
+    report_version: int = Field(description="the newest published version")
+    decision: DecisionRef | None = None
+    items: list[AuthorContributions]
+    next_after: uuid.UUID | None = Field(None, description="pass as ``after`` for the next page; null: the last")
+
+
 class StoredFile(BaseModel):
     """A file in the file store, served by its SHA-256 (the gateway reads it from the store)."""
 
@@ -288,3 +327,8 @@ class Reports(RpcContract, service="reports"):
 
     def stats(self, year: Year) -> ReportStats:
         """Statistics of a year."""
+
+    def contributions(self, consultation_id: uuid.UUID, after: uuid.UUID | None = None,
+                      limit: AuthorsPerPage = 1000) -> ContributionPage:
+        """Every published comment of a published report with its consideration, grouped by author,
+        ``limit`` authors after ``after`` (service-to-service; not found before publication)."""

@@ -1,7 +1,11 @@
 """The personal cabinet (R-2.4, R-3.5, R-3.9, R-3.11) and the initiative form (R-2.2, R-3.10)."""
 from __future__ import annotations
 
+import uuid
+
 from flask import Response, json, redirect, request
+
+from chassis.errors import NotFound
 
 from contracts.moderation import GROUNDS
 from contracts.registry import MeUpdate
@@ -17,8 +21,9 @@ def _cabinet(status: int = 200):
     inbox = notifications.inbox(me.person_id)
     mine = svc.my_comments(consultations.actor())
     initiatives = svc.my_initiatives(consultations.actor())
+    feedback = notifications.feedback(me.person_id).items
     return page("cabinet.html", status, person=person, inbox=inbox, mine=mine, initiatives=initiatives,
-                GROUNDS=GROUNDS)
+                feedback=feedback, GROUNDS=GROUNDS)
 
 
 @web.route("/me")
@@ -41,6 +46,16 @@ def cabinet_update():
         return _cabinet(422)
     notify("Зміни збережено.")
     return redirect("/me", 303)
+
+
+@web.route("/me/feedback/<uuid:cid>")
+def cabinet_feedback(cid: uuid.UUID):
+    """What became of my comments on one consultation (R-3.16, R-3.18); 404 where I have none."""
+    me = auth.require_login()
+    found = notifications.feedback_for(me.person_id, cid)
+    if found is None:
+        raise NotFound("Ваших пропозицій у звіті цієї консультації немає", code="no_feedback")
+    return page("feedback.html", feedback=found)
 
 
 @web.route("/me/notifications/read", methods=["POST"])

@@ -31,7 +31,7 @@ class ModerationService(BaseService):
         return UnitOfWork(self.db, Store)
 
     @subscribe("consultations", "comment_submitted")
-    @once_per_event(CommentSubmitted)
+    @once_per_event(CommentSubmitted, batch=True)
     def on_comment_submitted(self, store, data):
         handlers.screen_comment(store, data, get_settings().holidays_are_days_off)
 

@@ -27,9 +27,10 @@ from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.consultations import ReportCommentPage, ReportRespondentPage
 from contracts.identity import Principal, Role
 from contracts.registry import ParticipantProfile
-from contracts.reports import (OUTCOME_LABELS, Consideration, GroupDetail, GroupMember, GroupOut, GroupPage, Outcome,
-                               OutcomeCount, ProposalOut, ProposalPage, ReportOut, ReportPublished, ReportStats,
-                               VersionList, VersionOut)
+from contracts.reports import (OUTCOME_LABELS, AuthorContributions, Consideration, Contribution, ContributionPage,
+                               DecisionRef, GroupDetail, GroupMember, GroupOut, GroupPage, Outcome, OutcomeCount,
+                               ProposalOut, ProposalPage, ReportOut, ReportPublished, ReportStats, VersionList,
+                               VersionOut)
 from services.reports import grouping, render, rules
 from services.reports.rules import insider, owns
 from services.reports.store import Store
@@ -490,6 +491,30 @@ def split_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id:
         return 0
     store.split_out(cid, comment_id)
     return 1
+
+
+@one_transaction
+def contributions(store: Store, cid: uuid.UUID, after: uuid.UUID | None, limit: int) -> ContributionPage:
+    """A page of a published report's contributors, each with every published comment and its
+    consideration (the "you said, we did" messages; docs/notifications.md). Not found until a
+    version is published: before that nothing is decided."""
+    snap = store.snapshot(cid)
+    done = store.versions(cid) if snap is not None else []
+    if not done:
+        raise NotFound("Звіту не знайдено", code="report_not_found")
+    target = _targets(snap)
+    authors = store.contributors(cid, after, limit + 1)
+    rows = store.contributions_of(cid, authors[:limit])
+    decision = snap.source["consultation"].get("decision")
+    return ContributionPage(
+        consultation_id=cid, title=snap.title, report_version=done[-1].version,
+        decision=DecisionRef(number=decision["number"], adopted_on=decision["adopted_on"], title=decision["title"])
+        if decision else None,
+        items=[AuthorContributions(author_id=author, comments=[
+            Contribution(comment_id=r.comment_id, number=r.seq, target=target(r.alternative_id, r.paragraph_id),
+                         excerpt=rules.excerpt(r.body), outcome=Outcome(r.outcome), justification=r.justification)
+            for r in group if r.outcome is not None]) for author, group in rules.group_by_author(rows)],
+        next_after=authors[limit - 1] if len(authors) > limit else None)
 
 
 # ---- the report and its versions ----------------------------------------------------------------

@@ -229,3 +229,25 @@ def outcome_summary(rows: Iterable[tuple[str | None, str | None, int]]) -> list[
 def group_heading(size: int) -> str:
     """How a group is named in the report and the protocol (R-3.14, R-3.16)."""
     return f"{size} однакових/майже однакових пропозицій"
+
+
+EXCERPT_CHARS = 300  # of a comment, in its author's "you said, we did" message
+
+
+def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
+    """The start of a comment, whitespace folded, cut at a word with «…» when longer than ``limit``."""
+    text = " ".join(body.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def group_by_author(rows: Iterable) -> list[tuple]:
+    """``(author_id, [row, …])`` in the order the rows come (sorted by author, then number)."""
+    groups: list[tuple] = []
+    for r in rows:
+        if not groups or groups[-1][0] != r.author_id:
+            groups.append((r.author_id, []))
+        groups[-1][1].append(r)
+    return groups

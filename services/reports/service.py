@@ -83,22 +83,22 @@ class ReportsService(BaseService):
 
     # ---- the read model: consultations' events as they happen ----------------------------------------
     @subscribe("consultations", "comment_submitted")
-    @once_per_event(CommentSubmitted)
+    @once_per_event(CommentSubmitted, batch=True)
     def on_comment_submitted(self, store, data, env):
         handlers.comment_submitted(store, data, env.occurred_at)
 
     @subscribe("consultations", "comment_published")
-    @once_per_event(CommentPublished)
+    @once_per_event(CommentPublished, batch=True)
     def on_comment_published(self, store, data, env):
         handlers.comment_published(store, data, env.occurred_at)
 
     @subscribe("consultations", "comment_rejected")
-    @once_per_event(CommentWasRejected)
+    @once_per_event(CommentWasRejected, batch=True)
     def on_comment_rejected(self, store, data, env):
         handlers.comment_rejected(store, data, env.occurred_at)
 
     @subscribe("consultations", "survey_answered")
-    @once_per_event(SurveyAnswered)
+    @once_per_event(SurveyAnswered, batch=True)
     def on_survey_answered(self, store, data):
         handlers.survey_answered(store, data)
 
@@ -242,6 +242,11 @@ class ReportsService(BaseService):
     @Reports.serves
     def bundle(self, actor: dict | None, consultation_id) -> dict:
         return handlers.bundle(self.uow, _actor(actor), _uuid(consultation_id, "id"))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
+    def contributions(self, consultation_id, after=None, limit: int = 1000) -> dict:
+        return dump(handlers.contributions(self.uow, consultation_id, after, limit))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves

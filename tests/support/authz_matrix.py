@@ -130,6 +130,12 @@ MATRIX: list[Row] = [
     Row("GET", API + "/me/initiatives", LOGGED_IN),
     Row("GET", API + "/me/notifications", LOGGED_IN),
     Row("POST", API + "/me/notifications/read", LOGGED_IN),
+    Row("GET", API + "/me/feedback", LOGGED_IN),
+    # "you said, we did": nobody in the matrix authored a proposal in these reports, so every
+    # consultation answers 404 for every logged-in caller (hidden: another's or none), whatever its state
+    Row("GET", API + "/me/feedback/{consultation_id}", per_state(**{s: roles("404", anonymous="401")
+                                                                     for s in CONSULTATION_STATES}),
+        CONSULTATION_STATES),
     Row("GET", API + "/units", EVERYONE),
     Row("GET", API + "/organisations", EVERYONE),
     Row("POST", API + "/organisations", LOGGED_IN),
