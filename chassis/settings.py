@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     min_term_days: int = Field(15, description="R-1.12: shortest consultation, calendar days")
     min_term_days_initiative: int = Field(30, description="R-3.11: shortest for initiatives (one month)")
     timer_interval_seconds: float = Field(30.0, description="how often services run their timers")
+    grouping_interval_seconds: float = Field(1.0, gt=0, description="how often the reports service groups newly "
+                                             "published comments with their near-identical ones (lag behind "
+                                             "publication: about this plus one batch)")
     file_store: str = Field("var/files", description="a directory, or s3://bucket/prefix (needs boto3)")
     max_attachment_mb: float = Field(20.0, description="largest attachment, MiB")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -79,6 +79,15 @@ class BulkConsiderationIn(Consideration):
     comment_ids: list[uuid.UUID] = Field(min_length=1, max_length=5000)
 
 
+GroupSize = Annotated[int, Field(ge=1, le=1_000_000, description="the smallest group listed")]
+
+
+class SplitIn(Strict):
+    """A member taken out of its group, to be considered alone (R-3.16)."""
+
+    comment_id: uuid.UUID
+
+
 class ConclusionIn(Strict):
     conclusion: str = Field(min_length=1, max_length=20000, description="the generalised conclusion (R-3.16)")
 
@@ -93,12 +102,59 @@ class ProposalOut(BaseModel):
     body: str
     outcome: Outcome | None = None
     justification: str | None = None
+    group_id: uuid.UUID | None = Field(None, description="its group of near-identical proposals (…/report/groups)")
 
 
 class ProposalPage(BaseModel):
     items: list[ProposalOut]
     total: int
     considered: int
+    page: int
+    per_page: int
+
+
+class DiffPart(BaseModel):
+    op: Literal["same", "added", "removed"] = Field(description="against the group's representative text")
+    text: str
+
+
+class OutcomeCount(BaseModel):
+    outcome: Outcome | None = Field(description="None: members not considered yet")
+    justification: str | None
+    count: int
+
+
+class GroupOut(BaseModel):
+    """Near-identical published proposals (normalised text, MinHash/LSH, verified Jaccard ≥ 0.85)."""
+
+    group_id: uuid.UUID
+    heading: str = Field(description="«N однакових/майже однакових пропозицій»")
+    size: int
+    considered: int
+    representative: ProposalOut
+    authors: list[str] = Field(description="the first authors, in order of submission")
+    more_authors: int
+    outcomes: list[OutcomeCount]
+
+
+class GroupPage(BaseModel):
+    items: list[GroupOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class GroupMember(ProposalOut):
+    same_text: bool = Field(description="the representative's text exactly, once normalised")
+    similarity: float | None = Field(description="verified Jaccard with the member it joined; None: it founded the group")
+    diff: list[DiffPart] = Field(description="what it changes in the representative's text, word by word")
+
+
+class GroupDetail(BaseModel):
+    group: GroupOut
+    editable: bool = Field(description="the report is neither published nor archived: considerations may change")
+    members: list[GroupMember]
+    total: int
     page: int
     per_page: int
 
@@ -242,6 +298,22 @@ class Reports(RpcContract, service="reports"):
 
     def consider_bulk(self, actor: Principal | None, consultation_id: uuid.UUID, body: BulkConsiderationIn) -> Updated:
         """One consideration for many proposals."""
+
+    def groups(self, actor: Principal | None, consultation_id: uuid.UUID, page: Page = 1, per_page: PerPage = 20,
+               min_size: GroupSize = 2) -> GroupPage:
+        """Groups of near-identical proposals, the largest first."""
+
+    def group(self, actor: Principal | None, consultation_id: uuid.UUID, group_id: uuid.UUID, page: Page = 1,
+              per_page: PerPage = 50) -> GroupDetail:
+        """One group: its representative, authors and members with their differences."""
+
+    def consider_group(self, actor: Principal | None, consultation_id: uuid.UUID, group_id: uuid.UUID,
+                       body: Consideration) -> Updated:
+        """One consideration for every member of a group (stored per proposal)."""
+
+    def split_group(self, actor: Principal | None, consultation_id: uuid.UUID, group_id: uuid.UUID,
+                    body: SplitIn) -> Updated:
+        """Take one member out of its group, to be considered alone."""
 
     def set_conclusion(self, actor: Principal | None, consultation_id: uuid.UUID, body: ConclusionIn) -> ReportOut:
         """The generalised conclusion of the report."""

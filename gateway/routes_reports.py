@@ -14,8 +14,9 @@ from chassis.errors import NotFound
 from contracts.common import PerPage, Year
 from contracts.identity import Role
 from contracts.reports import (CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS, BulkConsiderationIn,
-                               ConclusionIn, ConsiderationIn, ProposalPage, PublishQueued, ReportOut,
-                               ReportStats, StoredFile, Updated, VersionList)
+                               ConclusionIn, Consideration, ConsiderationIn, GroupDetail, GroupPage, GroupSize,
+                               ProposalPage, PublishQueued, ReportOut, ReportStats, SplitIn, StoredFile, Updated,
+                               VersionList)
 from gateway.clients import reports as svc
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
@@ -32,6 +33,19 @@ class ProposalQuery(BaseModel):
     page: int = Field(1, ge=1, le=100_000)
     per_page: PerPage = 50
     missing: bool = Field(False, description="only proposals without a consideration")
+
+
+class GroupsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: PerPage = 20
+    min_size: GroupSize = 2
+
+
+class MembersQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: PerPage = 50
 
 
 class StatsQuery(BaseModel):
@@ -55,6 +69,22 @@ def consider(cid: uuid.UUID, body: ConsiderationIn) -> Updated:
 
 def consider_bulk(cid: uuid.UUID, body: BulkConsiderationIn) -> Updated:
     return svc.consider_bulk(actor(), cid, body)
+
+
+def groups_of(cid: uuid.UUID, query: GroupsQuery) -> GroupPage:
+    return svc.groups(actor(), cid, query.page, query.per_page, query.min_size)
+
+
+def group_of(cid: uuid.UUID, group_id: uuid.UUID, query: MembersQuery) -> GroupDetail:
+    return svc.group(actor(), cid, group_id, query.page, query.per_page)
+
+
+def consider_group(cid: uuid.UUID, group_id: uuid.UUID, body: Consideration) -> Updated:
+    return svc.consider_group(actor(), cid, group_id, body)
+
+
+def split_group(cid: uuid.UUID, group_id: uuid.UUID, body: SplitIn) -> Updated:
+    return svc.split_group(actor(), cid, group_id, body)
 
 
 def set_conclusion(cid: uuid.UUID, body: ConclusionIn) -> ReportOut:
@@ -135,6 +165,30 @@ def register(spec: ApiSpec):
                auth=(Role.official,), errors=(403, 404, 409))
     def considerations_bulk(consultation_id: uuid.UUID, body: BulkConsiderationIn):
         return consider_bulk(consultation_id, body)
+
+    @api.route(base + "/report/groups", summary="Groups of near-identical proposals (normalised text, MinHash/LSH, "
+               "verified Jaccard ≥ 0.85), the largest first: representative, count, authors, considerations",
+               query=GroupsQuery, response=GroupPage, tags=["reports"], errors=(404,))
+    def groups_get(consultation_id: uuid.UUID, query: GroupsQuery):
+        return groups_of(consultation_id, query)
+
+    @api.route(base + "/report/groups/<uuid:group_id>", summary="One group: representative, authors and a page of "
+               "its members with what each changes in the representative's text", query=MembersQuery,
+               response=GroupDetail, tags=["reports"], errors=(404,))
+    def group_get(consultation_id: uuid.UUID, group_id: uuid.UUID, query: MembersQuery):
+        return group_of(consultation_id, group_id, query)
+
+    @api.route(base + "/report/groups/<uuid:group_id>/consideration", "PUT", summary="One consideration for "
+               "every member of the group, stored for each proposal (R-3.16)", body=Consideration,
+               response=Updated, tags=["reports"], auth=(Role.official,), errors=(403, 404, 409))
+    def group_consider(consultation_id: uuid.UUID, group_id: uuid.UUID, body: Consideration):
+        return consider_group(consultation_id, group_id, body)
+
+    @api.route(base + "/report/groups/<uuid:group_id>/split", "POST", summary="Take a member out of its group, "
+               "to be considered alone (422 if it is not a member)", body=SplitIn, response=Updated,
+               tags=["reports"], auth=(Role.official,), errors=(403, 404, 409))
+    def group_split(consultation_id: uuid.UUID, group_id: uuid.UUID, body: SplitIn):
+        return split_group(consultation_id, group_id, body)
 
     @api.route(base + "/report/conclusion", "PUT", summary="The generalised conclusion of the report",
                body=ConclusionIn, response=ReportOut, tags=["reports"], auth=(Role.official,),

@@ -14,12 +14,13 @@ from chassis.errors import NotFound
 from contracts.consultations import ConsultationOut
 from contracts.identity import Role
 from contracts.reports import (PROTOCOL_FORMATS, REPORT_FORMATS, OUTCOME_LABELS, BulkConsiderationIn,
-                               ConclusionIn, ConsiderationIn, Outcome, ReportOut)
+                               ConclusionIn, Consideration, ConsiderationIn, Outcome, ReportOut, SplitIn)
 from gateway import auth, routes_consultations as consultations, routes_reports as reports
 from gateway.clients import consultations as svc
 from gateway.web import forms, notify, page, web
 
 PER_PAGE = 50
+GROUPS_PER_PAGE = 10
 AGE_BANDS_UK = {"14–17": "14–17 років", "18–35": "18–35 років", "36–60": "36–60 років", "60+": "понад 60 років",
                 "unknown": "вік невідомий"}
 OUTCOMES_UK = {o.value: label for o, label in OUTCOME_LABELS.items()}
@@ -80,6 +81,13 @@ def _state() -> tuple[int, bool]:
     return page_no, request.values.get("missing") == "1"
 
 
+def _group_page() -> int:
+    try:
+        return max(1, min(int(request.values.get("gpage", 1)), 100_000))
+    except ValueError:
+        return 1
+
+
 def _desk_url(cid: uuid.UUID, anchor: str = "", **extra) -> str:
     page_no, missing = _state()
     query = {k: v for k, v in {"page": page_no if page_no > 1 else None, "missing": "1" if missing else None,
@@ -101,7 +109,11 @@ def _desk(cid: uuid.UUID, status: int = 200):
     except ValueError:
         queued = 0
     forming = bool(report and queued and not any(v.version >= queued for v in report.versions))
-    return page("report_desk.html", status, c=c, report=report, proposals=proposals, missing=missing,
+    groups = reports.groups_of(cid, reports.GroupsQuery(page=_group_page(), per_page=GROUPS_PER_PAGE)) \
+        if report else None
+    return page("report_desk.html", status, c=c, report=report, proposals=proposals, missing=missing, groups=groups,
+                group_pager=pager_window(_group_page(), max(1, -(-groups.total // GROUPS_PER_PAGE))) if groups else [1],
+                group_page=_group_page(),
                 pager=pager_window(page_no, max(1, -(-proposals.total // PER_PAGE))) if proposals else [1],
                 page_no=page_no,
                 forming=forming, queued=queued, versions=versions_with_files(cid, report),
@@ -190,3 +202,62 @@ def report_snapshot(cid: uuid.UUID):
         return _desk(cid, 422)
     notify("Перелік пропозицій оновлено з консультації.")
     return redirect(_desk_url(cid), 303)
+
+
+# ---- groups of near-identical proposals (R-3.16) --------------------------------------------------
+
+def _group(cid: uuid.UUID, group_id: uuid.UUID, status: int = 200):
+    auth.require_role(Role.official)
+    c = svc.get(consultations.actor(), cid)
+    if not owns(c):
+        raise NotFound("Консультацію не знайдено")
+    page_no, _ = _state()
+    detail = reports.group_of(cid, group_id, reports.MembersQuery(page=page_no, per_page=PER_PAGE))
+    return page("report_group.html", status, c=c, detail=detail, page_no=page_no,
+                pager=pager_window(page_no, max(1, -(-detail.total // PER_PAGE))),
+                outcomes=[(o.value, OUTCOMES_UK[o.value]) for o in Outcome], OUTCOMES_UK=OUTCOMES_UK,
+                editable=detail.editable)
+
+
+def _group_url(cid: uuid.UUID, group_id: uuid.UUID, anchor: str = "") -> str:
+    page_no, _ = _state()
+    return f"/official/consultations/{cid}/report/groups/{group_id}" + (f"?page={page_no}" if page_no > 1 else "") \
+        + anchor
+
+
+@web.route("/official/consultations/<uuid:cid>/report/groups/<uuid:group_id>")
+def report_group(cid: uuid.UUID, group_id: uuid.UUID):
+    """A group: the representative, its authors, its members with what each changes in the text."""
+    return _group(cid, group_id)
+
+
+@web.route("/official/consultations/<uuid:cid>/report/groups/<uuid:group_id>/consideration", methods=["POST"])
+def report_group_consider(cid: uuid.UUID, group_id: uuid.UUID):
+    """One consideration and justification for the whole group (stored for each proposal);
+    ``back=desk`` returns to the desk's list of groups."""
+    auth.require_role(Role.official)
+    try:
+        body = forms.parse(Consideration, {"outcome": request.form.get("outcome", ""),
+                                           "justification": forms.text("justification")})
+        updated = forms.attempt(lambda: reports.consider_group(cid, group_id, body))
+    except forms.Invalid as exc:
+        forms.keep(exc)
+        return _group(cid, group_id, 422)
+    notify(f"Розгляд збережено для всієї групи: {updated.updated} пропозицій.")
+    if request.form.get("back") == "desk":
+        return redirect(_desk_url(cid, "#groups", gpage=_group_page() if _group_page() > 1 else None), 303)
+    return redirect(_group_url(cid, group_id, "#group-consider"), 303)
+
+
+@web.route("/official/consultations/<uuid:cid>/report/groups/<uuid:group_id>/split", methods=["POST"])
+def report_group_split(cid: uuid.UUID, group_id: uuid.UUID):
+    """Take one member out of the group: it is then considered alone in the proposals' table."""
+    auth.require_role(Role.official)
+    try:
+        body = forms.parse(SplitIn, {"comment_id": request.form.get("comment_id", "")})
+        forms.attempt(lambda: reports.split_group(cid, group_id, body))
+    except forms.Invalid as exc:
+        forms.keep(exc, {})
+        return _group(cid, group_id, 422)
+    notify("Пропозицію виокремлено з групи: розгляньте її окремо в переліку пропозицій.")
+    return redirect(_group_url(cid, group_id), 303)

@@ -29,9 +29,10 @@ from contracts.consultations import CHANNEL_LABELS, ReportCommentPage, ReportRes
 from contracts.identity import Principal, Role
 from contracts.registry import ParticipantProfile
 from contracts.reports import (OUTCOME_LABELS, AuthorContributions, Consideration, Contribution, ContributionPage,
-                               DecisionRef, Outcome, ProposalOut, ProposalPage, ReportOut, ReportPublished,
-                               ReportStats, VersionList, VersionOut)
-from services.reports import render, rules
+                               DecisionRef, GroupDetail, GroupMember, GroupOut, GroupPage, Outcome, OutcomeCount,
+                               ProposalOut, ProposalPage, ReportOut, ReportPublished, ReportStats, VersionList,
+                               VersionOut)
+from services.reports import grouping, render, rules
 from services.reports.rules import insider, owns
 from services.reports.store import Store
 
@@ -98,6 +99,7 @@ def comment_submitted(store: Store, d, at: datetime) -> None:
 def comment_published(store: Store, d, at: datetime) -> None:
     store.merge_comments([{"consultation_id": d.consultation_id, "comment_id": d.comment_id,
                                     "author_id": d.author_id, "status": "published", "decided_at": at}])
+    store.queue_grouping(d.consultation_id, [d.comment_id])
 
 
 def comment_rejected(store: Store, d, at: datetime) -> None:
@@ -108,6 +110,68 @@ def comment_rejected(store: Store, d, at: datetime) -> None:
 
 def survey_answered(store: Store, d) -> None:
     store.add_respondents(d.consultation_id, [d.person_id])
+
+
+# ---- grouping near-identical comments (R-3.16), off the request path -----------------------------
+
+GROUP_BATCH = 100  # comments grouped a transaction (CPU-bound: the service's green threads wait that long)
+
+
+def group_pending(uow, engine: grouping.Engine, budget: int = 10) -> int:
+    """Group the published comments waiting in the queue: for each consultation with some (at most
+    ``budget`` batches in all), one transaction holding that consultation's advisory lock catches its
+    index up with rows other instances wrote, places a batch and writes it. Returns the comments
+    grouped."""
+    with uow.transaction() as store:
+        due = store.grouping_due()
+    done = 0
+    for cid in due:
+        while budget > 0:
+            budget -= 1
+            try:
+                with uow.transaction() as store:
+                    n, more = _group_batch(store, engine, cid)
+            except Exception:
+                engine.forget(cid)
+                raise
+            done += n
+            if not more:
+                break
+    return done
+
+
+def _group_batch(store: Store, engine: grouping.Engine, cid: uuid.UUID) -> tuple[int, bool]:
+    if not store.lock_grouping(cid):
+        return 0, False
+    idx = engine.index(cid)
+    idx.load(store.grouped_after(cid, idx.upto))
+    rows = store.queued(cid, GROUP_BATCH)
+    placed, founded, touched, merged = [], [], set(), set()
+    for r in rows:
+        if r.status != "published" or r.grouped:
+            continue
+        g = engine.place(idx, r.comment_id, r.body, lambda ids: store.bodies(cid, ids))
+        placed.append({"comment_id": g.comment_id, "group_id": g.group_id, "signature": g.signature,
+                       "text_hash": g.text_hash, "similarity": g.similarity})
+        if g.new_group:
+            founded.append((g.group_id, g.comment_id))
+        else:
+            touched.add(g.group_id)
+        merged.update(g.merged)
+    for p in placed:  # a group founded and merged in this batch never reaches the database
+        p["group_id"] = idx.find(p["group_id"])
+    new = {g for g, _ in founded}
+    top = store.add_grouped(cid, placed, [(g, c) for g, c in founded if idx.find(g) == g])
+    moved = {g: idx.find(g) for g in merged if g not in new}
+    if moved:
+        top = max(top, store.merge_groups(cid, moved))
+    idx.upto = max(idx.upto, top)
+    touched = {idx.find(g) for g in touched | merged | new}
+    if touched:
+        variants = store.text_variants(cid, sorted(touched))
+        store.set_representatives(cid, {g: rules.choose_representative(v) for g, v in variants.items()})
+    store.unqueue(cid, [r.comment_id for r in rows])
+    return len(placed), len(rows) == GROUP_BATCH
 
 
 # ---- the snapshot (on consultation_closed, or on demand) ----------------------------------------
@@ -134,6 +198,7 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
                 "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
                 "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
                 "grounds": c.rejection_grounds or None, "channel": c.channel.value} for c in chunk.items])
+            store.queue_grouping(cid, [c.id for c in chunk.items if c.status == "published"])
         after = chunk.next_after
         if after is None:
             return
@@ -274,15 +339,18 @@ def consultation_archived(uow, src: Sources, files_store, key: str, event_id, ci
 def consider(store: Store, actor: Principal | None, cid: uuid.UUID, comment_ids: list[uuid.UUID],
              c: Consideration) -> int:
     """Mark one or many proposals with the same consideration (bulk where many say the same)."""
-    _editable(store, actor, cid)
-    if store.versions(cid):
-        raise Conflict("Звіт оприлюднено: розгляд незмінний", code="report_published")
+    _unpublished_report(store, actor, cid)
     ids = list(dict.fromkeys(comment_ids))
     known = store.known_proposals(cid, ids)
     unknown = [str(i) for i in ids if i not in known]
     if unknown:
         raise InvalidInput(f"Не пропозиції цієї консультації: {len(unknown)}", code="proposal_not_found",
                            errors=[{"field": "comment_ids", "message": i} for i in unknown[:rules.SHOWN_IDS]])
+    return _write_considerations(store, actor, cid, ids, c)
+
+
+def _write_considerations(store: Store, actor: Principal, cid: uuid.UUID, ids: list[uuid.UUID],
+                          c: Consideration) -> int:
     store.upsert_considerations([
         {"consultation_id": cid, "comment_id": i, "outcome": c.outcome.value,
          "justification": (c.justification or "").strip() or None, "decided_by": actor.person_id} for i in ids])
@@ -318,12 +386,112 @@ def proposals(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, 
     snap = _visible(store, actor, cid)
     target = _targets(snap)
     total, rows = store.proposal_page(cid, page, per_page, missing_only)
-    return ProposalPage(items=[ProposalOut(comment_id=r.comment_id, number=r.seq, author_name=r.author_name,
-                                           created_at=r.created_at, channel=r.channel,
-                                           target=target(r.alternative_id, r.paragraph_id),
-                                           body=r.body, outcome=r.outcome, justification=r.justification)
-                               for r in rows], total=total, considered=store.considered(cid),
+    return ProposalPage(items=[_proposal_out(r, target) for r in rows], total=total, considered=store.considered(cid),
                         page=page, per_page=per_page)
+
+
+def _proposal_out(r, target, cls=ProposalOut, **extra) -> ProposalOut:
+    return cls(comment_id=r.comment_id, number=r.seq, author_name=r.author_name, created_at=r.created_at,
+               target=target(r.alternative_id, r.paragraph_id), body=r.body, outcome=r.outcome,
+               justification=r.justification, group_id=r.group_id, channel=r.channel, **extra)
+
+
+# ---- groups of near-identical proposals on the desk (R-3.16) ------------------------------------
+
+AUTHORS_SHOWN = 20
+
+
+def _representative(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
+    return store.representative_of(cid, group_id) or store.group_members(cid, group_id, 0, 1)[0]
+
+
+def _group_out(store: Store, cid: uuid.UUID, group_id: uuid.UUID, summary, target, first_rows=(),
+               rep=None) -> GroupOut:
+    """``first_rows``: the group's first members when already read (their authors are the first)."""
+    rep = rep or _representative(store, cid, group_id)
+    authors = [r.author_name for r in first_rows][:AUTHORS_SHOWN] if len(first_rows) >= min(
+        AUTHORS_SHOWN, summary.size) else store.group_authors(cid, group_id, AUTHORS_SHOWN)
+    return GroupOut(group_id=group_id, heading=rules.group_heading(summary.size), size=summary.size,
+                    considered=summary.considered, representative=_proposal_out(rep, target), authors=authors,
+                    more_authors=max(0, summary.size - len(authors)),
+                    outcomes=[OutcomeCount(outcome=o, justification=j, count=n)
+                              for o, j, n in rules.outcome_summary(summary.outcomes)])
+
+
+@one_transaction
+def groups(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, per_page: int,
+           min_size: int) -> GroupPage:
+    snap = _visible(store, actor, cid)
+    target = _targets(snap)
+    total, rows = store.group_page(cid, page, per_page, min_size)
+    return GroupPage(items=[_group_out(store, cid, r.group_id, store.group_summary(cid, r.group_id), target)
+                            for r in rows], total=total, page=page, per_page=per_page)
+
+
+def _group_summary(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
+    summary = store.group_summary(cid, group_id)
+    if not summary.size:
+        raise NotFound("Такої групи пропозицій немає", code="group_not_found")
+    return summary
+
+
+@one_transaction
+def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID, page: int,
+          per_page: int) -> GroupDetail:
+    """The group with a page of its members, each with what it changes in the representative."""
+    snap = _visible(store, actor, cid)
+    target = _targets(snap)
+    summary = _group_summary(store, cid, group_id)
+    rows = store.group_members(cid, group_id, (page - 1) * per_page, per_page)
+    rep_row = _representative(store, cid, group_id)
+    head = _group_out(store, cid, group_id, summary, target, rows if page == 1 else (), rep_row)
+    rep = head.representative
+
+    def text_hash(row) -> str:  # stored by the grouper; computed for a proposal not grouped yet
+        return row.text_hash or rules.text_hash(rules.normalise(row.body))
+    rep_hash = text_hash(rep_row)
+    members = []
+    for r in rows:
+        same = text_hash(r) == rep_hash
+        diff = [{"op": "same", "text": r.body}] if same else [
+            {"op": op, "text": t} for op, t in rules.diff_words(rep.body, r.body)]
+        members.append(_proposal_out(r, target, GroupMember, same_text=same, similarity=r.similarity, diff=diff))
+    return GroupDetail(group=head, editable=snap.archived_at is None and not store.versions(cid), members=members,
+                       total=summary.size, page=page, per_page=per_page)
+
+
+def _unpublished_report(store: Store, actor: Principal | None, cid: uuid.UUID):
+    snap = _editable(store, actor, cid)
+    if store.versions(cid):
+        raise Conflict("Звіт оприлюднено: розгляд незмінний", code="report_published")
+    return snap
+
+
+@one_transaction
+def consider_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID,
+                   c: Consideration) -> int:
+    """One consideration for every member of the group, written for each proposal (so every
+    proposal stays considered one by one, R-3.16)."""
+    _unpublished_report(store, actor, cid)
+    ids = store.group_member_ids(cid, group_id)
+    if not ids:
+        raise NotFound("Такої групи пропозицій немає", code="group_not_found")
+    return _write_considerations(store, actor, cid, ids, c)
+
+
+@one_transaction
+def split_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID,
+                comment_id: uuid.UUID) -> int:
+    """The member becomes a group of its own (its consideration, if any, stays until changed)."""
+    _unpublished_report(store, actor, cid)
+    _group_summary(store, cid, group_id)
+    if store.group_of(cid, comment_id) != group_id:
+        raise InvalidInput("Пропозиція не належить до цієї групи", code="not_in_group",
+                           errors=[{"field": "comment_id", "message": "не член цієї групи"}])
+    if group_id == comment_id:
+        return 0
+    store.split_out(cid, comment_id)
+    return 1
 
 
 @one_transaction
@@ -428,19 +596,52 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
     return render.Document(
         title=f"Звіт про результати консультації «{snap.title}» (версія {version})", sections=sections, meta=meta,
         columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
-                 ("target", "Щодо"), ("body", "Пропозиція"), ("outcome", "Результат розгляду"),
-                 ("justification", "Обґрунтування"),
-                 ("comment_id", "Ідентифікатор")])
+                 ("target", "Щодо"), ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування"),
+                 ("comment_id", "Ідентифікатор"), ("group_id", "Група однакових/майже однакових")])
+
+
+def _outcome_text(outcome: str | None, justification: str | None) -> str:
+    if outcome is None:
+        return "не розглянуто"
+    label = OUTCOME_LABELS[Outcome(outcome)]
+    return f"{label}: {justification}" if justification else label
+
+
+def _group_blocks(store: Store, cid: uuid.UUID) -> dict:
+    """Every group of two or more published proposals as the people-facing files show it once, at
+    its first member: «N однакових/майже однакових пропозицій», the representative text, every
+    author and the considerations (R-3.14, R-3.16)."""
+    blocks = {}
+    for g in store.report_groups(cid):
+        rep = _representative(store, cid, g.group_id)
+        blocks[g.group_id] = {
+            "first_seq": g.first_seq, "heading": rules.group_heading(g.size), "body": rep.body,
+            "authors": "Автори: " + ", ".join(g.authors),
+            "outcome": "; ".join(_outcome_text(o, j) + (f" ({n})" if n < g.size else "")
+                                 for o, j, n in rules.outcome_summary(store.group_summary(cid, g.group_id).outcomes))}
+    return blocks
+
+
+def _grouped(r, row: dict, blocks: dict) -> dict:
+    """``group_id`` on a published member of a group; the group's block on its first member."""
+    block = blocks.get(r.group_id) if r.status == "published" else None
+    if block is not None:
+        row["group_id"] = str(r.group_id)
+        if r.seq == block["first_seq"]:
+            row["group"] = block
+    return row
 
 
 def _report_rows(store: Store, snap) -> Iterator[dict]:
     target = _targets(snap)
+    blocks = _group_blocks(store, snap.consultation_id)
     for r in store.proposal_rows(snap.consultation_id):
-        yield {"number": r.seq, "comment_id": str(r.comment_id), "author_name": r.author_name,
-               "created_at": r.created_at.isoformat(timespec="seconds"), "channel": CHANNEL_LABELS[r.channel],
-               "target": target(r.alternative_id, r.paragraph_id),
-               "body": r.body, "outcome": OUTCOME_LABELS[Outcome(r.outcome)] if r.outcome else None,
-               "justification": r.justification}
+        yield _grouped(r, {
+            "number": r.seq, "comment_id": str(r.comment_id), "author_name": r.author_name,
+            "created_at": r.created_at.isoformat(timespec="seconds"), "channel": CHANNEL_LABELS[r.channel],
+            "target": target(r.alternative_id, r.paragraph_id),
+            "body": r.body, "outcome": OUTCOME_LABELS[Outcome(r.outcome)] if r.outcome else None,
+            "justification": r.justification}, blocks)
 
 
 def _store_files(files_store, doc: render.Document, rows: Iterator[dict], stem: str) -> dict[str, dict]:
@@ -577,8 +778,8 @@ def delete_report(store: Store, actor: Principal | None, cid: uuid.UUID, today: 
 def _protocol_document(snap, full: bool) -> render.Document:
     counts = {"submitted": snap.comments_submitted, "published": snap.comments_published}
     columns = [("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
-               ("status", "Результат модерації"),
-               ("target", "Щодо"), ("body", "Текст"), ("decided_at", "Рішення модерації")]
+               ("status", "Результат модерації"), ("target", "Щодо"), ("body", "Текст"),
+               ("decided_at", "Рішення модерації"), ("group_id", "Група однакових/майже однакових")]
     if full:
         columns.append(("grounds", "Підстави відхилення (п. 3.7, 1.5)"))
     return render.Document(
@@ -593,12 +794,15 @@ def _protocol_document(snap, full: bool) -> render.Document:
 
 def _protocol_rows(store: Store, snap, full: bool) -> Iterator[dict]:
     target = _targets(snap)
+    blocks = _group_blocks(store, snap.consultation_id)
     for r in store.proposal_rows(snap.consultation_id, published_only=not full):
-        yield {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
-               "channel": CHANNEL_LABELS[r.channel], "status": rules.STATUS_LABELS.get(r.status, r.status),
-               "target": target(r.alternative_id, r.paragraph_id),
-               "body": r.body, "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
-               "grounds": r.grounds or None}
+        yield _grouped(r, {"number": r.seq, "author_name": r.author_name,
+                           "created_at": r.created_at.isoformat(timespec="seconds"),
+                           "channel": CHANNEL_LABELS[r.channel], "status": rules.STATUS_LABELS.get(r.status, r.status),
+                           "target": target(r.alternative_id, r.paragraph_id),
+                           "body": r.body,
+                           "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
+                           "grounds": r.grounds or None}, blocks)
 
 
 def protocol_files(store: Store, snap, files_store, full: bool) -> dict[str, dict]:

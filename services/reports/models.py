@@ -2,12 +2,13 @@
 
 A read model of every consultation's comments and respondents, fed by consultations' events as
 they happen (R-3.14, R-3.16: what the protocol and the report will list), a snapshot of each closed consultation (R-3.16: what the report shows), the consideration of every
-proposal, and the published versions of the report (immutable: a trigger refuses to change or
+proposal, the groups of near-identical published comments (MinHash signatures kept per comment),
+and the published versions of the report (immutable: a trigger refuses to change or
 delete a published row, whatever the code does). No birth dates anywhere: participants carry only
 their age band (computed by the registry) and whether it was their first consultation.
 """
-from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Index, Integer, MetaData, SmallInteger, String,
-                        Table, Text, UniqueConstraint, Uuid, func)
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Identity, Index, Integer, LargeBinary,
+                        MetaData, SmallInteger, String, Table, Text, UniqueConstraint, Uuid, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -107,6 +108,7 @@ snapshot_comments = Table(
     Column("grounds", JSONB),
     Column("channel", String(20), nullable=False, server_default="web"),  # how it was received
     Index("ix_snapshot_comments_seq", "consultation_id", "seq"),
+    Index("ix_snapshot_comments_unpublished", "consultation_id", postgresql_where=text("status <> 'published'")),
 )
 
 snapshot_participants = Table(
@@ -126,6 +128,36 @@ considerations = Table(
     Column("justification", Text),
     Column("decided_by", Uuid, nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+grouping_queue = Table(
+    "grouping_queue", metadata,  # published comments waiting for the grouper (a timer, off the request)
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("comment_id", Uuid, primary_key=True),
+    Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+comment_grouping = Table(
+    "comment_grouping", metadata,  # each published comment's group of near-identical ones (R-3.16)
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("comment_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, nullable=False),  # a split-out comment is its own group: group_id = comment_id
+    Column("seq", BigInteger, Identity(), nullable=False),  # order of grouping: an index catches up from it
+    Column("signature", LargeBinary, nullable=False),  # the MinHash signature (uint32 × GROUP_PERMUTATIONS)
+    Column("text_hash", String(64), nullable=False),  # sha256 of the normalised text (exact copies)
+    Column("similarity", Float),  # verified Jaccard with the member it matched; NULL: it founded the group
+    Column("split", Boolean, nullable=False, server_default="false"),  # split out by an official
+    Column("grouped_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_comment_grouping_group", "consultation_id", "group_id"),
+    Index("ix_comment_grouping_seq", "consultation_id", "seq"),
+)
+
+comment_groups = Table(
+    "comment_groups", metadata,
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, primary_key=True),
+    Column("representative_id", Uuid, nullable=False),  # rules.choose_representative
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 # What this database keeps about a person, for their export (R-2.4; chassis.export)

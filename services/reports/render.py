@@ -38,6 +38,13 @@ class Document:
     written: dict[str, str] = field(default_factory=dict)
 
 
+def collapsed(r: dict) -> bool:
+    """A member of a group after its first: the files people read (HTML, PDF) show the group once
+    (``r["group"]``, at its first member); CSV, JSON and XLSX keep one row per comment with its
+    ``group_id`` (R-3.14, R-3.16)."""
+    return bool(r.get("group_id")) and "group" not in r
+
+
 def _cell(value) -> str:
     if value is None:
         return ""
@@ -94,6 +101,14 @@ class _Html:
                      + "".join(f"<th>{e(label)}</th>" for _, label in doc.columns) + "</tr></thead><tbody>\n")
 
     def row(self, r: dict) -> None:
+        if collapsed(r):
+            return
+        if "group" in r:
+            e, g = html.escape, r["group"]
+            self.f.write(f'<tr class="group"><td colspan="{len(self.keys)}"><p><strong>{e(g["heading"])}</strong></p>'
+                         f'<p>{e(g["body"])}</p><p>{e(g["authors"])}</p><p>Результат розгляду: {e(g["outcome"])}</p>'
+                         "</td></tr>\n")
+            return
         self.f.write("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(k)))}</td>" for k in self.keys) + "</tr>\n")
 
     def close(self) -> None:
@@ -211,12 +226,20 @@ class _Pdf:
         self.columns = doc.columns
 
     def row(self, r: dict) -> None:
+        if collapsed(r):
+            return
+        if "group" in r:
+            g = r["group"]
+            self._text(g["heading"], 9, bold=True, before=1.5)
+            for line in (g["body"], g["authors"], f"Результат розгляду: {g['outcome']}"):
+                self._text(line, 9)
+            return
         k0 = self.columns[0][0]
         head = " · ".join(_cell(r.get(k)) for k, _ in self.columns[:4] if r.get(k) not in (None, ""))
         self._text(head, 9, bold=True, before=1.5)
         for key, label in self.columns[4:]:
             value = _cell(r.get(key))
-            if value and key not in (k0, "comment_id"):
+            if value and key not in (k0, "comment_id", "group_id"):
                 self._text(value if key == "body" else f"{label}: {value}", 9)
 
     def close(self) -> None:

@@ -2,13 +2,16 @@
 tests/reports/."""
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import re
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Iterable
 
 from chassis.errors import InvalidInput
-from chassis.text import NOT_IN_A_LINE
+from chassis.text import NOT_IN_A_LINE, canonical
 from contracts.consultations import CHANNEL_LABELS, NOTICE_LABELS, Channel
 
 AGE_BANDS = ("14–17", "18–35", "36–60", "60+", "unknown")
@@ -197,6 +200,121 @@ def insider(actor, snap) -> bool:
     """Sees the report before it is published and the full protocol with grounds (R-3.14): the
     owning unit, moderators and administrators."""
     return owns(actor, snap) or (actor is not None and (actor.has("moderator") or actor.has("admin")))
+
+
+# ---- groups of near-identical proposals (R-3.16) ------------------------------------------------
+
+GROUP_THRESHOLD = 0.85  # Jaccard over word shingles: at or above it, two comments say the same
+SHINGLE_WORDS = 2  # words a shingle: one changed word in a 60-word text leaves J ≈ 0.93
+INDEX_BELOW = 0.95  # a member this close to the one it matched adds nothing to the LSH index
+WORD = re.compile(r"\S+")
+
+
+def normalise(text: str) -> str:
+    """The text as the moderation screening compares it (``chassis.text.canonical``: case,
+    look-alike Latin letters in Cyrillic words, invisible characters, punctuation and spacing)."""
+    return canonical(text or "")
+
+
+def text_hash(normalised: str) -> str:
+    """Exact copies after normalising share it."""
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def shingles(normalised: str, size: int = SHINGLE_WORDS) -> set[str]:
+    """Word ``size``-shingles of a normalised text; a text shorter than that is one shingle."""
+    words = normalised.split()
+    if len(words) <= size:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i:i + size]) for i in range(len(words) - size + 1)}
+
+
+def jaccard(a: set, b: set) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def best_group(scores: Iterable[tuple[object, float]], threshold: float = GROUP_THRESHOLD):
+    """The group whose verified Jaccard is highest and at least ``threshold`` (``(group, score)``
+    pairs), or ``(None, best score)``: the comment founds a group of its own."""
+    best, top = None, 0.0
+    for group, score in scores:
+        if score > top:
+            best, top = group, score
+    return (best, top) if top >= threshold else (None, top)
+
+
+def linked(best: dict, sizes: dict, threshold: float = GROUP_THRESHOLD):
+    """From each candidate group's best verified Jaccard (``best``: group → score), the group the
+    comment joins, the groups it links to that one (merged into it), and the score it joined with:
+    every group at or above ``threshold`` is linked; the one kept is the largest (``sizes``), the
+    closest of equals. ``(None, [], best score)`` when none reaches the threshold."""
+    close = [g for g, score in best.items() if score >= threshold]
+    if not close:
+        return None, [], max(best.values(), default=0.0)
+    close.sort(key=lambda g: (-sizes.get(g, 0), -best[g]))
+    return close[0], close[1:], max(best[g] for g in close)
+
+
+def indexed(similarity: float | None, in_index: int, most: int) -> bool:
+    """Whether a grouped comment goes into the LSH index: a founder (``None``) always; a member
+    only if it is not nearly a copy of the one it matched and its group has fewer than ``most``
+    members there (``in_index``), so a 40,000-member campaign takes a few dozen entries."""
+    return similarity is None or (similarity < INDEX_BELOW and in_index < most)
+
+
+def choose_representative(variants: Iterable[tuple[object, int, int]]):
+    """The comment that stands for its group: of the group's distinct texts (after normalising)
+    the one most members share, the earliest of equals; ``variants`` are ``(first comment of the
+    text, members with it, that comment's seq)``."""
+    best = min(variants, key=lambda v: (-v[1], v[2]), default=None)
+    return best[0] if best else None
+
+
+@lru_cache(maxsize=65536)
+def _word_key(word: str) -> str:
+    """A word as compared (normalised); a campaign's members repeat the same words, so cached."""
+    return canonical(word)
+
+
+def diff_words(representative: str, text: str) -> list[tuple[str, str]]:
+    """What ``text`` changes in ``representative``, word by word (words compared normalised, shown
+    as written): ``(op, words)`` with op ``same`` | ``added`` | ``removed``; adjacent runs merged."""
+    a, b = WORD.findall(representative or ""), WORD.findall(text or "")
+    matcher = difflib.SequenceMatcher(a=[_word_key(w) for w in a], b=[_word_key(w) for w in b], autojunk=False)
+    out: list[tuple[str, str]] = []
+
+    def put(op: str, words: list[str]) -> None:
+        if not words:
+            return
+        if out and out[-1][0] == op:
+            out[-1] = (op, out[-1][1] + " " + " ".join(words))
+        else:
+            out.append((op, " ".join(words)))
+
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            put("same", b[j1:j2])
+            continue
+        put("removed", a[i1:i2])
+        put("added", b[j1:j2])
+    return out
+
+
+def outcome_summary(rows: Iterable[tuple[str | None, str | None, int]]) -> list[tuple[str | None, str | None, int]]:
+    """A group's considerations from ``(outcome, justification, count)`` rows: the same pairs added
+    up, the most frequent first, ``(None, None, n)`` (members not considered yet) last."""
+    counts: dict[tuple, int] = {}
+    for outcome, justification, n in rows:
+        key = (outcome, justification if outcome else None)
+        counts[key] = counts.get(key, 0) + n
+    return [(o, j, n) for (o, j), n in sorted(counts.items(), key=lambda kv: (kv[0][0] is None, -kv[1]))]
+
+
+def group_heading(size: int) -> str:
+    """How a group is named in the report and the protocol (R-3.14, R-3.16)."""
+    return f"{size} однакових/майже однакових пропозицій"
 
 
 EXCERPT_CHARS = 300  # of a comment, in its author's "you said, we did" message

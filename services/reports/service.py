@@ -22,13 +22,14 @@ from contracts.consultations import (CommentPublished, CommentSubmitted, Comment
                                      ConsultationClosed, Consultations, DecisionPublished, SurveyAnswered)
 from contracts.identity import principal_from as _actor
 from contracts.registry import Registry
-from contracts.reports import BulkConsiderationIn, ConclusionIn, ConsiderationIn, Reports
-from services.reports import handlers, render
+from contracts.reports import BulkConsiderationIn, ConclusionIn, Consideration, ConsiderationIn, Reports, SplitIn
+from services.reports import grouping, handlers, render
 from services.reports.models import PERSONAL
 from services.reports.store import Store
 
 log = logging.getLogger(__name__)
 PERSONS_A_CALL = 5000  # what consultations' and the registry's person lookups take at once
+_ENGINE = grouping.Engine()  # this process's LSH indexes (a cache of the database's rows)
 
 
 @lru_cache(maxsize=1)
@@ -172,6 +173,32 @@ class ReportsService(BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves
+    def groups(self, actor: dict | None, consultation_id, page: int = 1, per_page: int = 20,
+               min_size: int = 2) -> dict:
+        return dump(handlers.groups(self.uow, _actor(actor), _uuid(consultation_id, "id"), page, per_page, min_size))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
+    def group(self, actor: dict | None, consultation_id, group_id, page: int = 1, per_page: int = 50) -> dict:
+        return dump(handlers.group(self.uow, _actor(actor), _uuid(consultation_id, "id"), _uuid(group_id, "group_id"),
+                                   page, per_page))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
+    def consider_group(self, actor: dict, consultation_id, group_id, body: dict) -> dict:
+        data = parse(Consideration, body)
+        return {"updated": handlers.consider_group(self.uow, _actor(actor), _uuid(consultation_id, "id"),
+                                                   _uuid(group_id, "group_id"), data)}
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
+    def split_group(self, actor: dict, consultation_id, group_id, body: dict) -> dict:
+        data = parse(SplitIn, body)
+        return {"updated": handlers.split_group(self.uow, _actor(actor), _uuid(consultation_id, "id"),
+                                                _uuid(group_id, "group_id"), data.comment_id)}
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
     def set_conclusion(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(ConclusionIn, body)
         return dump(handlers.set_conclusion(self.uow, _actor(actor), _uuid(consultation_id, "id"), data.conclusion))
@@ -187,6 +214,12 @@ class ReportsService(BaseService):
         made = handlers.publish_due(self.uow, self._sources(), _files(), get_settings().public_url)
         if made:
             log.info("published %d report versions", made)
+
+    @timer(interval=get_settings().grouping_interval_seconds)
+    def group_comments(self):
+        """Newly published comments into their groups of near-identical ones (R-3.16), off the
+        request path; the index lives in this process and is caught up from the database."""
+        handlers.group_pending(self.uow, _ENGINE)
 
     @timer(interval=get_settings().timer_interval_seconds)
     def render_protocols(self):

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from sqlalchemy import and_, case, delete, func, null, select, text, union, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from chassis.store import SqlStore
 from services.reports import rules
-from services.reports.models import (considerations, feed_comments, feed_respondents, protocol_requests,
-                                     publish_requests, reports, snapshot_comments, snapshot_participants,
-                                     snapshots)
+from services.reports.models import (comment_grouping, comment_groups, considerations, feed_comments,
+                                     feed_respondents, grouping_queue, protocol_requests, publish_requests, reports,
+                                     snapshot_comments, snapshot_participants, snapshots)
 
 PAGE = 1000  # rows read at a time from our own tables
 
 
 _FEED_KEYS = ("consultation_id", "comment_id", "author_id", "author_name", "body", "created_at", "alternative_id",
               "paragraph_id", "status", "decided_at", "grounds", "channel")
+
+
+class GroupSummary(NamedTuple):
+    size: int
+    considered: int
+    outcomes: list  # (outcome, justification, count)
 
 
 def _if(cond, a, b):
@@ -150,8 +156,9 @@ class Store(SqlStore):
         if published_only:
             cond.append(snapshot_comments.c.status == "published")
         yield from self.session.execute(
-            select(snapshot_comments, considerations.c.outcome, considerations.c.justification)
-            .select_from(_joined()).where(*cond).order_by(snapshot_comments.c.seq)
+            select(snapshot_comments, considerations.c.outcome, considerations.c.justification,
+                   self._effective().label("group_id"))
+            .select_from(self._grouped_join()).where(*cond).order_by(snapshot_comments.c.seq)
             .execution_options(yield_per=PAGE))
 
     def proposal_page(self, cid: uuid.UUID, page: int, per_page: int, missing_only: bool) -> tuple[int, list]:
@@ -159,8 +166,9 @@ class Store(SqlStore):
         if missing_only:
             cond.append(considerations.c.outcome.is_(None))
         total = self.session.execute(select(func.count()).select_from(_joined()).where(*cond)).scalar_one()
-        rows = self.session.execute(select(snapshot_comments, considerations.c.outcome, considerations.c.justification)
-                               .select_from(_joined()).where(*cond).order_by(snapshot_comments.c.seq)
+        rows = self.session.execute(select(snapshot_comments, considerations.c.outcome, considerations.c.justification,
+                                           self._effective().label("group_id"))
+                               .select_from(self._grouped_join()).where(*cond).order_by(snapshot_comments.c.seq)
                                .offset((page - 1) * per_page).limit(per_page)).all()
         return total, rows
 
@@ -271,6 +279,227 @@ class Store(SqlStore):
     def drop_protocol(self, cid: uuid.UUID, taken_at: datetime) -> None:
         self.session.execute(delete(protocol_requests).where(protocol_requests.c.consultation_id == cid,
                                                         protocol_requests.c.taken_at == taken_at))
+
+    # ---- groups of near-identical proposals (R-3.16) ------------------------------------------------
+
+    def queue_grouping(self, cid: uuid.UUID, ids: list[uuid.UUID]) -> None:
+        """Published comments for the grouper (a comment already grouped is not queued again)."""
+        if ids:
+            grouped = set(self.session.execute(select(comment_grouping.c.comment_id).where(
+                comment_grouping.c.consultation_id == cid, comment_grouping.c.comment_id.in_(ids))).scalars())
+            rows = [{"consultation_id": cid, "comment_id": i} for i in ids if i not in grouped]
+            if rows:
+                self.session.execute(insert(grouping_queue).on_conflict_do_nothing(), rows)
+
+    def grouping_due(self, limit: int = 20) -> list[uuid.UUID]:
+        """Consultations with comments waiting for the grouper, the longest waiting first."""
+        return list(self.session.execute(
+            select(grouping_queue.c.consultation_id).group_by(grouping_queue.c.consultation_id)
+            .order_by(func.min(grouping_queue.c.queued_at)).limit(limit)).scalars())
+
+    def lock_grouping(self, cid: uuid.UUID) -> bool:
+        """One grouper a consultation at a time, across instances (until the transaction ends)."""
+        key = int.from_bytes(cid.bytes[:8], "big", signed=True) ^ 0x67726F7570  # "group"
+        return self.session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar_one()
+
+    def grouped_after(self, cid: uuid.UUID, seq: int) -> Iterator:
+        """Grouped comments of ``cid`` written after ``seq``, in order (an index catches up)."""
+        g = comment_grouping.c
+        yield from self.session.execute(
+            select(g.comment_id, g.group_id, g.seq, g.signature, g.text_hash, g.similarity, g.split)
+            .where(g.consultation_id == cid, g.seq > seq).order_by(g.seq).execution_options(yield_per=PAGE))
+
+    def queued(self, cid: uuid.UUID, limit: int) -> list:
+        """Waiting comments with their text, status and whether they are grouped already (queued
+        again by a backfill racing the grouper); a comment whose text has not arrived yet stays
+        queued. The longest waiting first."""
+        q, f, g = grouping_queue.c, feed_comments.c, comment_grouping.c
+        return self.session.execute(
+            select(q.comment_id, f.body, f.status, g.group_id.is_not(None).label("grouped"))
+            .select_from(grouping_queue.join(feed_comments, and_(
+                f.consultation_id == q.consultation_id, f.comment_id == q.comment_id)).outerjoin(
+                comment_grouping, and_(g.consultation_id == q.consultation_id, g.comment_id == q.comment_id)))
+            .where(q.consultation_id == cid, f.body.is_not(None)).order_by(q.queued_at, q.comment_id)
+            .limit(limit)).all()
+
+    def unqueue(self, cid: uuid.UUID, ids: list[uuid.UUID]) -> None:
+        if ids:
+            self.session.execute(delete(grouping_queue).where(grouping_queue.c.consultation_id == cid,
+                                                              grouping_queue.c.comment_id.in_(ids)))
+
+    def bodies(self, cid: uuid.UUID, ids: list[uuid.UUID]) -> dict:
+        return dict(self.session.execute(select(feed_comments.c.comment_id, feed_comments.c.body).where(
+            feed_comments.c.consultation_id == cid, feed_comments.c.comment_id.in_(ids))).all())
+
+    def add_grouped(self, cid: uuid.UUID, rows: list[dict], new_groups: list[tuple]) -> int:
+        """The batch's rows and its new groups (founder as representative); returns the highest seq."""
+        top = 0
+        if rows:
+            top = max(self.session.execute(insert(comment_grouping).returning(comment_grouping.c.seq),
+                                           [{"consultation_id": cid, **r} for r in rows]).scalars())
+        if new_groups:
+            self.session.execute(insert(comment_groups).on_conflict_do_nothing(),
+                                 [{"consultation_id": cid, "group_id": g, "representative_id": c} for g, c in new_groups])
+        return top
+
+    def merge_groups(self, cid: uuid.UUID, moved: dict) -> int:
+        """Groups merged into others (``from → into``): their rows move with a new ``seq``, so
+        every instance's index catches the merge up; returns the highest seq given."""
+        top = 0
+        for old, into in moved.items():
+            seqs = self.session.execute(
+                update(comment_grouping).where(comment_grouping.c.consultation_id == cid,
+                                               comment_grouping.c.group_id == old, comment_grouping.c.split.is_(False))
+                .values(group_id=into, seq=func.nextval(func.pg_get_serial_sequence("comment_grouping", "seq")))
+                .returning(comment_grouping.c.seq)).scalars().all()
+            top = max([top, *seqs])
+            self.session.execute(delete(comment_groups).where(comment_groups.c.consultation_id == cid,
+                                                              comment_groups.c.group_id == old))
+        return top
+
+    def text_variants(self, cid: uuid.UUID, group_ids: list[uuid.UUID]) -> dict:
+        """group → [(first comment of a text, members with it, its seq)] (``rules.choose_representative``)."""
+        rows = self.session.execute(text("""
+            SELECT DISTINCT ON (group_id, text_hash) group_id, comment_id, seq,
+                   count(*) OVER (PARTITION BY group_id, text_hash) AS n
+            FROM comment_grouping WHERE consultation_id = :cid AND group_id = ANY(:gids) AND NOT split
+            ORDER BY group_id, text_hash, seq"""), {"cid": cid, "gids": list(group_ids)}).all()
+        out: dict = {}
+        for r in rows:
+            out.setdefault(r.group_id, []).append((r.comment_id, r.n, r.seq))
+        return out
+
+    def set_representatives(self, cid: uuid.UUID, chosen: dict) -> None:
+        for group_id, comment_id in chosen.items():
+            self.session.execute(update(comment_groups).where(comment_groups.c.consultation_id == cid,
+                                                              comment_groups.c.group_id == group_id)
+                                 .values(representative_id=comment_id))
+
+    # the desk and the files: a snapshot's published proposals by their group (an ungrouped or split-out
+    # one is its own group)
+
+    def _effective(self):
+        s, g = snapshot_comments.c, comment_grouping.c
+        return func.coalesce(g.group_id, s.comment_id)
+
+    def _has_rows(self, cid: uuid.UUID, group_id: uuid.UUID) -> bool:
+        g = comment_grouping.c
+        return self.session.execute(select(g.comment_id).where(g.consultation_id == cid, g.group_id == group_id)
+                                    .limit(1)).first() is not None
+
+    def _in_group(self, cid: uuid.UUID, group_id: uuid.UUID):
+        """The condition for a group's members that the indexes serve: rows of ``comment_grouping``
+        by ``(consultation_id, group_id)`` when the group has any; else the one proposal not
+        grouped (yet) whose own id it is."""
+        g = comment_grouping.c
+        if self._has_rows(cid, group_id):
+            return g.group_id == group_id
+        return and_(snapshot_comments.c.comment_id == group_id, g.group_id.is_(None))
+
+    def _grouped_join(self):
+        s, g, c = snapshot_comments.c, comment_grouping.c, considerations.c
+        return snapshot_comments.outerjoin(comment_grouping, and_(g.consultation_id == s.consultation_id,
+                                                                  g.comment_id == s.comment_id)) \
+            .outerjoin(considerations, and_(c.consultation_id == s.consultation_id, c.comment_id == s.comment_id))
+
+    def group_page(self, cid: uuid.UUID, page: int, per_page: int, min_size: int) -> tuple[int, list]:
+        """Groups of at least ``min_size`` published proposals, the largest first:
+        ``(group_id, size, considered, first_seq)``."""
+        s = snapshot_comments.c
+        gid = self._effective().label("group_id")
+        grouped = (select(gid, func.count().label("size"), func.count(considerations.c.outcome).label("considered"),
+                          func.min(s.seq).label("first_seq"))
+                   .select_from(self._grouped_join()).where(s.consultation_id == cid, s.status == "published")
+                   .group_by(gid).having(func.count() >= min_size)).subquery()
+        total = self.session.execute(select(func.count()).select_from(grouped)).scalar_one()
+        rows = self.session.execute(select(grouped).order_by(grouped.c.size.desc(), grouped.c.first_seq)
+                                    .offset((page - 1) * per_page).limit(per_page)).all()
+        return total, rows
+
+    def group_summary(self, cid: uuid.UUID, group_id: uuid.UUID) -> GroupSummary:
+        """A group's published proposals: how many, how many considered, and the considerations
+        ``(outcome, justification, count)`` (size 0: no such group). Counted on the narrow tables
+        (``comment_grouping`` and ``considerations``, which only ever hold published proposals of the
+        snapshot), less the members the snapshot holds as not published (a partial index finds those),
+        so a 40,000-member group is never read row by row from the snapshot."""
+        s, g, c = snapshot_comments.c, comment_grouping.c, considerations.c
+        if not self._has_rows(cid, group_id):
+            rows = self.session.execute(
+                select(c.outcome, c.justification, func.count()).select_from(self._grouped_join())
+                .where(s.consultation_id == cid, s.status == "published", s.comment_id == group_id)
+                .group_by(c.outcome, c.justification)).all()
+        else:
+            rows = self.session.execute(
+                select(c.outcome, c.justification, func.count())
+                .select_from(comment_grouping.outerjoin(considerations, and_(
+                    c.consultation_id == g.consultation_id, c.comment_id == g.comment_id)))
+                .where(g.consultation_id == cid, g.group_id == group_id).group_by(c.outcome, c.justification)).all()
+            hidden = self.session.execute(
+                select(func.count()).select_from(snapshot_comments.join(comment_grouping, and_(
+                    g.consultation_id == s.consultation_id, g.comment_id == s.comment_id)))
+                .where(s.consultation_id == cid, s.status != "published", g.group_id == group_id)).scalar_one()
+            rows = [(o, j, n - (hidden if o is None else 0)) for o, j, n in rows]
+        rows = [r for r in rows if r[2] > 0]
+        return GroupSummary(size=sum(r[2] for r in rows), considered=sum(r[2] for r in rows if r[0]),
+                            outcomes=[tuple(r) for r in rows])
+
+    def group_members(self, cid: uuid.UUID, group_id: uuid.UUID, offset: int = 0, limit: int | None = None) -> list:
+        """A group's published proposals with their consideration and grouping, in submission order."""
+        s = snapshot_comments.c
+        stmt = (select(snapshot_comments, considerations.c.outcome, considerations.c.justification,
+                       comment_grouping.c.text_hash, comment_grouping.c.similarity, self._effective().label("group_id"))
+                .select_from(self._grouped_join())
+                .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
+                .order_by(s.seq).offset(offset))
+        return self.session.execute(stmt.limit(limit) if limit else stmt).all()
+
+    def group_member_ids(self, cid: uuid.UUID, group_id: uuid.UUID) -> list[uuid.UUID]:
+        s = snapshot_comments.c
+        return list(self.session.execute(
+            select(s.comment_id).select_from(self._grouped_join())
+            .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))).scalars())
+
+    def group_authors(self, cid: uuid.UUID, group_id: uuid.UUID, limit: int | None = None) -> list[str]:
+        s = snapshot_comments.c
+        stmt = (select(s.author_name).select_from(self._grouped_join())
+                .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
+                .order_by(s.seq))
+        return list(self.session.execute(stmt.limit(limit) if limit else stmt).scalars())
+
+    def representative_of(self, cid: uuid.UUID, group_id: uuid.UUID):
+        """The group's chosen representative as a published proposal of the snapshot, if it is one."""
+        s, r = snapshot_comments.c, comment_groups.c
+        return self.session.execute(
+            select(snapshot_comments, considerations.c.outcome, considerations.c.justification,
+                   comment_grouping.c.text_hash, comment_grouping.c.similarity, self._effective().label("group_id"))
+            .select_from(self._grouped_join().join(comment_groups, and_(
+                r.consultation_id == s.consultation_id, r.representative_id == s.comment_id)))
+            .where(r.consultation_id == cid, r.group_id == group_id, s.status == "published",
+                   self._in_group(cid, group_id))).first()
+
+    def group_of(self, cid: uuid.UUID, comment_id: uuid.UUID):
+        """A published proposal's group (None: not a published proposal of the snapshot)."""
+        s = snapshot_comments.c
+        return self.session.execute(
+            select(self._effective()).select_from(self._grouped_join())
+            .where(s.consultation_id == cid, s.comment_id == comment_id, s.status == "published")).scalar()
+
+    def split_out(self, cid: uuid.UUID, comment_id: uuid.UUID) -> None:
+        """The proposal becomes a group of its own, for good (never joined again)."""
+        self.session.execute(update(comment_grouping).where(comment_grouping.c.consultation_id == cid,
+                                                            comment_grouping.c.comment_id == comment_id)
+                             .values(group_id=comment_id, split=True))
+
+    def report_groups(self, cid: uuid.UUID) -> list:
+        """Every group of two or more published proposals: ``(group_id, size, first_seq, authors)``
+        (authors in submission order), for the report's and the protocol's files."""
+        s = snapshot_comments.c
+        gid = self._effective().label("group_id")
+        return self.session.execute(
+            select(gid, func.count().label("size"), func.min(s.seq).label("first_seq"),
+                   func.array_agg(aggregate_order_by(s.author_name, s.seq)).label("authors"))
+            .select_from(self._grouped_join()).where(s.consultation_id == cid, s.status == "published")
+            .group_by(gid).having(func.count() > 1)).all()
 
     # ---- statistics ---------------------------------------------------------------------------------
 

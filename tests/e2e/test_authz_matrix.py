@@ -243,7 +243,7 @@ class Filler:
         if "{consultation_id}" in self.row.path:
             o = self.obj()
             values.update(consultation_id=o["id"], attachment_id=o["attachment_id"])
-            self._alternative = o["alternative_id"]
+            self._alternative, self._cid = o["alternative_id"], o["id"]
             self._proposal = o.get("proposal_id") or str(uuid.uuid4())
             if self.fresh and self.row.path.endswith("/report/publish"):  # publishable: the conclusion written
                 r = self.w.owner.put(f"/api/v1/consultations/{o['id']}/report/conclusion",
@@ -288,6 +288,10 @@ class Filler:
             r = w.admin.post("/api/v1/admin/webhooks", json=WEBHOOK)
             assert r.status_code == 201, r.text
             return r.json()["id"]
+        if name == "group_id":  # the group of the object's proposal (any proposal is in one), else none
+            r = w.owner.get(f"/api/v1/consultations/{self._cid}/report/considerations")
+            items = r.json()["items"] if r.status_code == 200 else []
+            return next((i["group_id"] for i in items if i["comment_id"] == self._proposal), str(uuid.uuid4()))
         if name == "delivery_id":
             return "1"
         if name == "key_id":
@@ -332,6 +336,10 @@ class Filler:
                 "comment_ids": [getattr(self, "_proposal", None)], "outcome": "partly_accepted",
                 "justification": "Частково враховано (матриця доступу)"},
             ("PUT", "/api/v1/consultations/{consultation_id}/report/conclusion"): {"conclusion": unique("Висновок")},
+            ("PUT", "/api/v1/consultations/{consultation_id}/report/groups/{group_id}/consideration"): {
+                "outcome": "partly_accepted", "justification": "Частково враховано (матриця доступу)"},
+            ("POST", "/api/v1/consultations/{consultation_id}/report/groups/{group_id}/split"): {
+                "comment_id": getattr(self, "_proposal", None)},
             ("POST", "/api/v1/admin/webhooks"): WEBHOOK,
             ("POST", "/api/v1/admin/api-keys"): {"partner": unique("Партнер"), "scopes": ["consultations:read"]},
             ("POST", "/api/v1/admin/webhooks/{subscription_id}/replay"): {
@@ -448,6 +456,9 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
     refuse = {"comment_id": proposal, "outcome": "not_accepted", "justification": "Підміна розгляду"}
     refuse_all = {"comment_ids": [proposal], "outcome": "not_accepted", "justification": "Підміна розгляду"}
     report = f"/api/v1/consultations/{closed}/report"
+    proposal_group = next(p["group_id"] for p in world.owner.get(report + "/considerations").json()["items"]
+                          if p["comment_id"] == proposal)
+    refuse_group = {"outcome": "not_accepted", "justification": "Підміна розгляду групи"}
 
     def report_state():
         return world.owner.get(report).json(), world.owner.get(report + "/considerations").json()
@@ -484,6 +495,12 @@ def test_services_refuse_rpc_for_a_person_who_may_not(env, world):
         (Forbidden, "reports", "consider", who["other_official"], archived, refuse),
         (NotFound, "reports", "consider_bulk", who["resident"], closed, refuse_all),
         (Forbidden, "reports", "consider_bulk", who["admin"], closed, refuse_all),
+        (NotFound, "reports", "groups", who["resident"], closed, 1, 20, 2),
+        (NotFound, "reports", "group", who["other_official"], closed, proposal_group, 1, 50),
+        (NotFound, "reports", "consider_group", who["other_official"], closed, proposal_group, refuse_group),
+        (Forbidden, "reports", "consider_group", who["moderator"], closed, proposal_group, refuse_group),
+        (NotFound, "reports", "split_group", None, closed, proposal_group, {"comment_id": proposal}),
+        (Forbidden, "reports", "split_group", who["admin"], closed, proposal_group, {"comment_id": proposal}),
         (NotFound, "reports", "set_conclusion", who["other_official"], closed, {"conclusion": "Підміна висновку"}),
         (Forbidden, "reports", "set_conclusion", who["moderator"], closed, {"conclusion": "Підміна висновку"}),
         (NotFound, "reports", "publish", who["other_official"], closed),

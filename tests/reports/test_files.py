@@ -113,3 +113,31 @@ def test_the_pack_is_rendered_once_per_content_whoever_reads_it(monkeypatch):
     assert first == again and len(renders) == 1 and first["sha256"] in stored
     changed = handlers.consultation_pack(Files(), {**page, "question": "Що посадити навесні?"})
     assert changed["sha256"] != first["sha256"] and len(renders) == 2
+
+
+def test_R_3_16_a_group_is_shown_once_in_html_and_pdf_and_row_by_row_in_csv_and_json(tmp_path):
+    """R-3.14, R-3.16: the files people read show «N однакових/майже однакових пропозицій» with the
+    representative and every author instead of N copies; CSV and JSON keep a row per comment with
+    its group_id."""
+    import csv
+    import json
+
+    cols = COLUMNS + [("group_id", "Група однакових/майже однакових")]
+    block = {"heading": "3 однакових/майже однакових пропозицій", "body": "Зберегти сквер біля школи",
+             "authors": "Автори: Перший Автор, Другий Автор, Третій Автор", "outcome": "враховано"}
+    grouped = [{"number": i, "author_name": f"{n} Автор", "body": "Зберегти сквер біля школи" + "!" * i,
+                "group_id": "g-1", **({"group": block} if i == 1 else {})}
+               for i, n in ((1, "Перший"), (2, "Другий"), (4, "Третій"))]
+    alone = {"number": 3, "author_name": "Окремий Автор", "body": "Побудувати велодоріжку"}
+    doc = render.Document(title="Звіт", sections=[], meta={}, columns=cols, formats=("html", "pdf", "csv", "json"))
+    paths = render.write_all(doc, grouped[:2] + [alone, grouped[2]], str(tmp_path), "r")
+    page = open(paths["html"], encoding="utf-8").read()
+    assert page.count("3 однакових/майже однакових пропозицій") == 1 and "Автори: Перший Автор, Другий Автор, " \
+        "Третій Автор" in page and "Зберегти сквер біля школи!!" not in page and "Побудувати велодоріжку" in page
+    text = " ".join(p.extract_text() for p in PdfReader(paths["pdf"]).pages)
+    assert "3 однакових/майже однакових пропозицій" in text and "Зберегти сквер біля школи!!" not in text
+    with open(paths["csv"], encoding="utf-8-sig") as f:
+        table = list(csv.reader(f))
+    assert table[0][-1] == "Група однакових/майже однакових" and [r[-1] for r in table[1:]] == ["g-1", "g-1", "", "g-1"]
+    items = json.load(open(paths["json"], encoding="utf-8"))["items"]
+    assert [i["group_id"] for i in items] == ["g-1", "g-1", None, "g-1"] and "group" not in items[0]

@@ -11,42 +11,16 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
 
-from chassis.db import make_engine
+from sqlalchemy import select, text
+
 from contracts.consultations import Channel
 from contracts.registry import ParticipantProfile
 from services.reports import handlers, rules
 from services.reports.models import feed_comments, protocol_requests, snapshot_comments, snapshot_participants
 from services.reports.store import Store
-from tests.support.world import migrate
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def engine(env):
-    migrate(env)
-    e = make_engine("reports", env.settings())
-    yield e
-    e.dispose()
-
-
-@pytest.fixture()
-def transaction(engine):
-    def open_one():
-        class Tx:
-            def __enter__(self):
-                self.session = Session(engine, expire_on_commit=False)
-                self.session.begin()
-                return Store(self.session)
-
-            def __exit__(self, kind, *_):
-                (self.session.rollback if kind else self.session.commit)()
-                self.session.close()
-        return Tx()
-    return open_one
 
 
 def submitted(cid, n: int, author, body: str | None = None, alternative_id=None):

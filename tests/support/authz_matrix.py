@@ -224,6 +224,13 @@ MATRIX: list[Row] = [
         note="part of the published report (R-3.16); before that, the insiders"),
     Row("PUT", R + "/considerations", report_change("2xx", "409"), CONSULTATION_STATES),
     Row("PUT", R + "/considerations/bulk", report_change("2xx", "409"), CONSULTATION_STATES),
+    Row("GET", R + "/groups", before_report(closed=REPORT_INSIDERS, archived=EVERYONE), CONSULTATION_STATES,
+        note="groups of near-identical proposals (R-3.16): as the considerations"),
+    Row("GET", R + "/groups/{group_id}", before_report(closed=REPORT_INSIDERS, archived=roles("404")),
+        CONSULTATION_STATES, note="the closed object's proposal is a group; the archived object has no proposals, "
+        "so the group named is unknown (404) for everyone"),
+    Row("PUT", R + "/groups/{group_id}/consideration", report_change("2xx", "409"), CONSULTATION_STATES),
+    Row("POST", R + "/groups/{group_id}/split", report_change("2xx", "409"), CONSULTATION_STATES),
     Row("PUT", R + "/conclusion", report_change("2xx", "409"), CONSULTATION_STATES),
     Row("POST", R + "/publish", report_change("2xx", "409"), CONSULTATION_STATES),
     Row("POST", R + "/snapshot", per_state(
