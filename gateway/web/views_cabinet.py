@@ -1,11 +1,14 @@
 """The personal cabinet (R-2.4, R-3.5, R-3.9, R-3.11) and the initiative form (R-2.2, R-3.10)."""
 from __future__ import annotations
 
+import uuid
+
 from flask import Response, json, redirect, request
 
-from contracts.moderation import GROUNDS
+from contracts.moderation import GROUNDS, NotMineIn
 from contracts.registry import MeUpdate
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
+from gateway import routes_moderation as moderation
 from gateway.clients import consultations as svc, notifications, registry
 from gateway.web import forms, notify, page, web
 from gateway.web.views_official import new_consultation
@@ -41,6 +44,20 @@ def cabinet_update():
         return _cabinet(422)
     notify("Зміни збережено.")
     return redirect("/me", 303)
+
+
+@web.route("/me/comments/<uuid:comment_id>/not-mine", methods=["POST"])
+def cabinet_not_mine(comment_id: uuid.UUID):
+    """The person a published comment is signed with tells the moderators it is not theirs."""
+    try:
+        body = forms.parse(NotMineIn, {"explanation": forms.text(f"explanation-{comment_id}")})
+        forms.attempt(lambda: moderation.disown_comment(comment_id, body))
+    except forms.Invalid as exc:
+        exc.errors = {f"explanation-{comment_id}": m for m in exc.errors.values()}
+        forms.keep(exc)
+        return _cabinet(422)
+    notify("Модератори перевірять коментар першочергово. Дякуємо, що повідомили!")
+    return redirect("/me#my-comments", 303)
 
 
 @web.route("/me/notifications/read", methods=["POST"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from chassis.errors import Conflict, NotFound
+from contracts.consultations import signed_as
 from contracts.identity import Principal
 from contracts.moderation import (Audit, AuditItem, CaseDecision, CaseOut, CommentApproved, Queue, QueueQuery,
                                   Stats)
@@ -28,7 +29,8 @@ def screen_comment(store, data, holidays_off: bool = True) -> str:
     store.add_screening("comment", data.comment_id, data.consultation_id, data.author_id, data.body,
                         result.text_hash, result.outcome, result.matches)
     if result.held:
-        store.open_case("comment", data.comment_id, data.consultation_id, data.author_id, data.author_name,
+        store.open_case("comment", data.comment_id, data.consultation_id, data.author_id,
+                        signed_as(data.author_name, data.organisation_name),
                         data.body, result.matches, data.submitted_at,
                         rules.due_at(data.submitted_at, holidays_off), "screening")
     elif data.screening is None:
