@@ -300,6 +300,7 @@ def test_r_3_3_a_proposal_is_seen_by_its_proposer_and_officials_until_an_officia
 # ---- institutions as commenters (R-2.2, R-3.5) ----------------------------------------------------
 
 def test_r_2_2_a_confirmed_head_comments_for_the_institution_signed_with_its_name(uow, store):
+    """Clause R-2.2."""
     from services.consultations.handlers.report_feed import respondent_breakdown
     from tests.support.principals import head_of
     cid, org = active(uow), uuid.uuid4()
@@ -318,6 +319,7 @@ def test_r_2_2_a_confirmed_head_comments_for_the_institution_signed_with_its_nam
 
 
 def test_r_2_2_only_a_confirmed_head_of_that_institution_acts_for_it(uow, store):
+    """Clause R-2.2."""
     from tests.support.principals import head_of
     cid = active(uow)
     stranger = head_of(uuid.uuid4(), "ОСББ «Світанок»", "condominium")
@@ -332,6 +334,7 @@ def test_r_2_2_only_a_confirmed_head_of_that_institution_acts_for_it(uow, store)
 
 
 def test_r_2_2_r_3_12_a_head_answers_for_the_institution_and_respondents_are_counted_by_type(uow, store):
+    """Clauses R-2.2, R-3.12."""
     from services.consultations.handlers.report_feed import respondent_breakdown
     from tests.support.principals import head_of
     cid = active(uow)

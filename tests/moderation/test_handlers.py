@@ -144,6 +144,7 @@ def test_r_3_7_a_report_reopens_an_approved_comment_but_held_and_rejected_ones_a
 
 
 def test_r_3_5_the_person_a_comment_is_signed_with_disowns_it_and_it_tops_the_queue_with_the_reason(store, uow):
+    """Clause R-3.5."""
     named = principal()
     other = comment("Прошу побудувати зупинку")
     handlers.screen_comment(store, other)
@@ -168,6 +169,7 @@ def test_r_3_5_the_person_a_comment_is_signed_with_disowns_it_and_it_tops_the_qu
 
 
 def test_r_3_5_a_held_comment_cannot_be_disowned_before_it_is_public(store, uow):
+    """Clause R-3.5."""
     named = principal()
     held = comment("Дзвоніть 067 123 45 67", author=named.person_id)
     handlers.screen_comment(store, held)

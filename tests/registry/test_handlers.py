@@ -138,6 +138,7 @@ def test_r_2_2_an_institution_is_listed_once_an_admin_confirms_it_and_its_head_g
 
 
 def test_r_2_2_an_institution_carries_its_edrpou_code_and_kind_and_a_code_is_filed_once(uow, store):
+    """Clause R-2.2."""
     head, other = person(uow, name="Голова профспілки"), person(uow)
     org = handlers.register_organisation(uow, head, OrganisationIn(name="Профспілка вчителів", kind="trade_union",
                                                                    edrpou="31316718"))
@@ -148,6 +149,7 @@ def test_r_2_2_an_institution_carries_its_edrpou_code_and_kind_and_a_code_is_fil
 
 
 def test_r_2_2_a_confirmed_head_s_principal_names_the_institution_and_its_kind(uow, store):
+    """Clause R-2.2."""
     admin, head = person(uow, "admin"), person(uow, name="Голова ОСББ")
     org = handlers.register_organisation(uow, head, OrganisationIn(name="ОСББ «Лісова»", kind="condominium",
                                                                    edrpou="20077720"))

@@ -21,23 +21,28 @@ UNIT = uuid.uuid4()
 # ---- the small-cell rule ---------------------------------------------------------------------------
 
 def test_r_3_12_counts_from_one_to_four_are_withheld_and_one_more_so_the_total_cannot_reveal_them():
+    """Clause R-3.12."""
     assert rules.withhold_small({"a": 3, "b": 40, "c": 12, "d": 0}, 5) == {"a": None, "b": 40, "c": None, "d": 0}
 
 
 def test_r_3_12_two_small_counts_hide_each_other_and_large_ones_stay():
+    """Clause R-3.12."""
     assert rules.withhold_small({"a": 3, "b": 1, "c": 12}, 5) == {"a": None, "b": None, "c": 12}
 
 
 def test_r_3_12_five_is_shown_and_zero_is_shown_it_is_who_is_missing():
+    """Clause R-3.12."""
     assert rules.withhold_small({"a": 5, "b": 0, "c": 7}, 5) == {"a": 5, "b": 0, "c": 7}
 
 
 def test_r_3_12_a_total_below_the_threshold_withholds_every_count_zeros_too():
+    """Clause R-3.12."""
     assert rules.withhold_small({"a": 4, "b": 0}, 5) == {"a": None, "b": None}
     assert rules.withhold_small({"a": 0, "b": 0}, 5) == {"a": 0, "b": 0}
 
 
 def test_r_3_12_a_dimension_shows_empty_groups_shares_and_the_gap_to_the_community():
+    """Clause R-3.12."""
     got = rules.dimension("age_band", "За віком", {"14–17": "14–17", "18–35": "18–35", "60+": "60+"},
                           {"18–35": 30, "60+": 10, "unknown": 2}, 42, {"14–17": 0.1, "60+": 0.3}, 5)
     cells = {c["key"]: c for c in got["cells"]}
@@ -83,6 +88,7 @@ SHARES = {"age_band": {"14–17": 0.05, "18–35": 0.25, "36–60": 0.42, "60+":
 
 
 def test_r_3_12_the_owning_unit_sees_participation_by_age_visits_channel_and_type_small_cells_withheld():
+    """Clause R-3.12."""
     ids = [uuid.uuid4() for _ in range(26)]
     bands = ["18–35"] * 20 + ["36–60"] * 3 + ["60+"] * 3
     src = sources("active", ids, {"private": 24, "ngo": 2}, set(ids[:6]), bands)
@@ -101,12 +107,14 @@ def test_r_3_12_the_owning_unit_sees_participation_by_age_visits_channel_and_typ
 @pytest.mark.parametrize("who", [principal(), principal("official", unit_id=uuid.uuid4()), principal("moderator"),
                                  principal("admin"), None])
 def test_r_3_12_anyone_but_the_owning_unit_gets_not_found(who):
+    """Clause R-3.12."""
     src = sources("active", [], {}, set(), [])
     with pytest.raises(NotFound):
         handlers.participation(Uow([]), src, who, uuid.uuid4(), date.today(), SHARES, 5)
 
 
 def test_r_3_12_after_closing_the_owning_unit_is_sent_to_the_report():
+    """Clause R-3.12."""
     src = sources("closed", [], {}, set(), [])
     with pytest.raises(Conflict) as refused:
         handlers.participation(Uow([]), src, principal("official", unit_id=UNIT), uuid.uuid4(), date.today(), SHARES, 5)
@@ -116,6 +124,7 @@ def test_r_3_12_after_closing_the_owning_unit_is_sent_to_the_report():
 # ---- the report's table ----------------------------------------------------------------------------
 
 def test_r_3_16_the_report_counts_respondents_by_type_and_channel_kept_with_the_snapshot():
+    """Clause R-3.16."""
     class Reps:
         def representativeness(self, cid):
             return rules.representativeness([("18–35", True, 3)])
