@@ -29,16 +29,35 @@ FROM generate_series(1, %(n)s) AS g
 """
 
 
+def seeded_consultation(world, comments: int) -> tuple[str, str]:
+    """An active consultation of an official of the transport unit, with ``comments`` published
+    comments written straight into its database: (consultation id, the database's DSN)."""
+    import psycopg
+
+    from chassis.testing.api import dev_login
+    from chassis.workdays import local_today
+    from common import NOTICE
+
+    official = dev_login(world.base_url, ["official"], unit="Управління транспорту")
+    body = {"form": "proposal", "title": "Розклад автобусів", "category": 17, "notice": NOTICE,
+            "question": "Як змінити розклад автобусів у вечірній час?",
+            "alternatives": [{"text": "Додати рейси"}, {"text": "Залишити як є"}],
+            "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}
+    cid = official.post("/api/v1/consultations", json=body).json()["id"]
+    official.post(f"/api/v1/consultations/{cid}/publish")
+    dsn = f"{world.database_url}/{world.db_prefix}consultations"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(SEED.replace("%(cid)s", f"'{cid}'").replace("%(n)s", str(comments)))
+        conn.execute("ANALYZE comments")
+    return cid, dsn
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--comments", type=int, default=10_000)
     ap.add_argument("--requests", type=int, default=1000)
     args = ap.parse_args()
 
-    import psycopg
-
-    from chassis.workdays import local_today
-    from common import NOTICE
     from chassis.testing.api import dev_login
     from chassis.testing.cluster import Cluster
     from chassis.testing.infra import discover
@@ -50,17 +69,7 @@ def main() -> None:
     baseline = None
     try:
         base = world.base_url
-        official = dev_login(base, ["official"], unit="Управління транспорту")
-        body = {"form": "proposal", "title": "Розклад автобусів", "category": 17, "notice": NOTICE,
-                "question": "Як змінити розклад автобусів у вечірній час?",
-                "alternatives": [{"text": "Додати рейси"}, {"text": "Залишити як є"}],
-                "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}
-        cid = official.post("/api/v1/consultations", json=body).json()["id"]
-        official.post(f"/api/v1/consultations/{cid}/publish")
-        dsn = f"{world.database_url}/{world.db_prefix}consultations"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(SEED.replace("%(cid)s", f"'{cid}'").replace("%(n)s", str(args.comments)))
-            conn.execute("ANALYZE comments")
+        cid, dsn = seeded_consultation(world, args.comments)
 
         port = free_port()
         env = {**world.vars, "GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1",

@@ -39,7 +39,6 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from common import isolated_system, machine  # noqa: E402
-from consultations import SEED  # noqa: E402
+from consultations import seeded_consultation  # noqa: E402
 from cpu import CpuSampler, children, pids_named  # noqa: E402
 
 BROWSER = {"Accept-Encoding": "gzip", "User-Agent": "bench-reads"}
@@ -168,8 +167,6 @@ def main() -> None:
     import psycopg
     import requests
 
-    from chassis.workdays import local_today
-    from common import NOTICE as FULL_NOTICE
     from chassis.testing.api import dev_login
     from chassis.testing.cluster import Cluster
     from chassis.testing.nginx import Nginx
@@ -182,17 +179,7 @@ def main() -> None:
     fronts: list[Nginx] = []
     with isolated_system(PUBLIC_CACHE_SECONDS=str(args.cache_seconds)) as (world, cluster):
         base = world.base_url
-        official = dev_login(base, ["official"], unit="Управління транспорту")
-        body = {"form": "proposal", "title": "Розклад автобусів", "category": 17, "notice": FULL_NOTICE,
-                "question": "Як змінити розклад автобусів у вечірній час?",
-                "alternatives": [{"text": "Додати рейси"}, {"text": "Залишити як є"}],
-                "starts_on": local_today().isoformat(), "ends_on": (local_today() + timedelta(days=20)).isoformat()}
-        cid = official.post("/api/v1/consultations", json=body).json()["id"]
-        official.post(f"/api/v1/consultations/{cid}/publish")
-        dsn = f"{world.database_url}/{world.db_prefix}consultations"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(SEED.replace("%(cid)s", f"'{cid}'").replace("%(n)s", str(args.comments)))
-            conn.execute("ANALYZE comments")
+        cid, dsn = seeded_consultation(world, args.comments)
         resident = dev_login(base, full_name="Мешканка Читачка Олена")
 
         old_port = free_port()

@@ -98,6 +98,8 @@ class Sender:
         self.token = uuid.uuid4()
         self.prepared: dict = {}  # consultation id or digest listing -> mailer.Prepared (or why it cannot be)
         self.sent_group = rules.SentGroup(self._commit_sent, settings.smtp_sent_group)
+        self.in_flight: int | None = None  # the row whose SMTP exchange is under way
+        self.touched = 0.0  # when this sender last claimed or touched a row (monotonic)
 
     def drain(self, seconds: float = DRAIN_SECONDS) -> int:
         s, sent, until = self.s, 0, time.monotonic() + seconds
@@ -109,7 +111,8 @@ class Sender:
                 # claim: until half of that, counted from before the claim (so the contacts RPC
                 # below, slow while the broker is away, eats into it), the rows are surely ours and
                 # need no check before sending
-                fresh_until = time.monotonic() + s.delivery_stuck_seconds / 2
+                self.touched = time.monotonic()
+                fresh_until = self.touched + s.delivery_stuck_seconds / 2
                 batch = self.deliveries.claim(s.smtp_batch, timedelta(seconds=s.delivery_stuck_seconds), self.token)
                 if not batch:
                     return sent
@@ -130,14 +133,26 @@ class Sender:
                 self.smtp.close()
 
     def _commit_on_time(self) -> None:
-        """Commit waiting `sent` marks once due even while an SMTP exchange hangs, so an accepted
-        e-mail's row never stays `sending` long enough to be given back and sent again."""
+        """While the sender works: commit waiting `sent` marks once due even while an SMTP exchange
+        hangs, and keep the claim on the row being sent fresh however slow the server is, so a row
+        of a live sender is never given back as stuck and sent again by another."""
         while self.draining:
             eventlet.sleep(rules.SENT_GROUP_SECONDS / 4)
             try:
                 self.sent_group.flush_if_due()
             except Exception:  # the rows stay `sending`: sent again, same Message-ID, once their claim is stale
                 log.exception("could not mark e-mails sent")
+            try:
+                self._keep_in_flight()
+            except Exception:
+                log.exception("could not keep the claim on delivery %s", self.in_flight)
+
+    def _keep_in_flight(self) -> None:
+        row = self.in_flight
+        if row is not None and time.monotonic() - self.touched >= self.s.delivery_stuck_seconds / 3:
+            self.touched = time.monotonic()
+            if not self.deliveries.still_mine(row, self.token):
+                log.warning("delivery %s was given back while its SMTP exchange was under way", row)
 
     def _prepare(self, consultation_ids: set) -> None:
         """Render each consultation's e-mail once (one read per consultation, not per e-mail)."""
@@ -159,8 +174,10 @@ class Sender:
 
     def _send_one(self, d, contact: MailContact | None, fresh: bool) -> int:
         listed = None
-        if not fresh and not self.deliveries.still_mine(d.id, self.token):
-            return 0  # given back as stuck and taken by another sender: theirs now
+        if not fresh:
+            if not self.deliveries.still_mine(d.id, self.token):
+                return 0  # given back as stuck and taken by another sender: theirs now
+            self.touched = time.monotonic()
         if contact is None:  # unsubscribed, erased or withdrew consent since selection
             self.deliveries.skip(d.id, "no longer in the register")
             return 0
@@ -183,6 +200,7 @@ class Sender:
             self.deliveries.mark_failed(d.id, reason, False, d.attempts)
             return 0
         started = time.perf_counter()
+        self.in_flight = d.id
         try:
             self.smtp.send_raw(message.envelope_from, contact.email, data)
         except mailer.TemporaryFailure as exc:
@@ -193,6 +211,8 @@ class Sender:
             metrics.EMAILS.labels("failed").inc()
             self.deliveries.mark_failed(d.id, str(exc), False, d.attempts)
             return 0
+        finally:
+            self.in_flight = None
         metrics.SMTP_SECONDS.observe(time.perf_counter() - started)
         fault_point("notifications.after_smtp_250")  # from here to the group's commit an e-mail can go twice
         self.sent_group.add(d.id)

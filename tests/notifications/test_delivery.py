@@ -132,3 +132,27 @@ def test_r_1_10_an_accepted_email_is_committed_on_time_while_the_next_exchange_h
 
     assert sender(store, contacts, SlowSecond(), smtp_sent_group=20).drain() == 2
     assert committed_meanwhile == [1]
+
+
+def test_r_1_10_a_slow_exchange_keeps_its_row_claimed_so_no_other_sender_takes_it_back():
+    """An SMTP exchange longer than the stuck limit (a slow or tarpitting server) must keep touching
+    its row; otherwise another sender gives it back and the person gets the e-mail twice."""
+    import eventlet
+
+    store, contacts, _, _ = world(1)
+    touched = []
+    mine = store.still_mine
+
+    def still_mine(delivery_id, token):
+        touched.append(delivery_id)
+        return mine(delivery_id, token)
+
+    store.still_mine = still_mine
+
+    class Slow(FakeSmtp):
+        def send_raw(self, from_addr, to_addr, data):
+            eventlet.sleep(1.0)
+            super().send_raw(from_addr, to_addr, data)
+
+    assert sender(store, contacts, Slow(), delivery_stuck_seconds=0.6).drain() == 1
+    assert len(touched) >= 3 and set(touched) == {1}
