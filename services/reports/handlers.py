@@ -92,8 +92,8 @@ def _editable(store: Store, actor: Principal | None, cid: uuid.UUID, admin: bool
 def comment_submitted(store: Store, d, at: datetime) -> None:
     store.merge_comments([{
         "consultation_id": d.consultation_id, "comment_id": d.comment_id, "author_id": d.author_id,
-        "author_name": signed_as(d.author_name, d.organisation_name), "body": d.body, "created_at": d.submitted_at, "alternative_id": d.alternative_id,
-        "paragraph_id": d.paragraph_id, "status": "pending"}])
+        "author_name": signed_as(d.author_name, d.organisation_name), "body": d.body, "created_at": d.submitted_at,
+        "alternative_id": d.alternative_id, "paragraph_id": d.paragraph_id, "status": "pending"}])
 
 
 def comment_published(store: Store, d, at: datetime) -> None:
