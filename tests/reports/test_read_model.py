@@ -51,7 +51,7 @@ def transaction(engine):
 def submitted(cid, n: int, author, body: str | None = None, alternative_id=None):
     return SimpleNamespace(consultation_id=cid, comment_id=uuid.UUID(int=n + 1), author_id=author,
                            author_name=f"Автор {n}", body=body or f"Пропозиція {n}", submitted_at=T0 + timedelta(minutes=n),
-                           alternative_id=alternative_id, paragraph_id=None)
+                           alternative_id=alternative_id, paragraph_id=None, organisation_name=None)
 
 
 def outcome(cid, n: int, author, grounds=()):
