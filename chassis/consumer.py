@@ -18,8 +18,12 @@ import logging
 from datetime import datetime, timezone
 from functools import partial, wraps
 
+import eventlet
+import eventlet.event
+
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
+from sqlalchemy import bindparam
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -46,12 +50,14 @@ def queue_name(source: str, event_type: str, service: str, method: str) -> str:
     return f"evt-{source}-{event_type}--{service}.{method}"
 
 
+# built once: building an INSERT per event (and its cache key) cost more CPU than running it
+CLAIM = insert(processed_events).values(handler=bindparam("handler"), event_id=bindparam("event_id")) \
+    .on_conflict_do_nothing().returning(processed_events.c.event_id)
+
+
 def claim_event(session: Session, handler: str, event_id) -> bool:
     """True the first time ``handler`` sees ``event_id``; False on every redelivery."""
-    inserted = session.execute(
-        insert(processed_events).values(handler=handler, event_id=event_id)
-        .on_conflict_do_nothing().returning(processed_events.c.event_id)).first()
-    return inserted is not None
+    return session.execute(CLAIM, {"handler": handler, "event_id": event_id}).first() is not None
 
 
 def handler_key(service: str, method: str) -> str:
@@ -59,7 +65,7 @@ def handler_key(service: str, method: str) -> str:
     return f"{service}.{method}"
 
 
-def once_per_event(model, *, key: str | None = None):
+def once_per_event(model, *, key: str | None = None, batch: bool = False):
     """Decorate an event-handler method of a service so that each event is applied once.
 
     The wrapped method is called as ``method(self, store, data)`` (``data`` the payload parsed
@@ -68,6 +74,12 @@ def once_per_event(model, *, key: str | None = None):
     ``key`` — by default ``"<service>.<method>"``. A redelivery is a no-op. The key is the
     handler's dedupe history: renaming the method changes it, so a renamed handler passes its old
     key explicitly (``tests/unit/test_once_per_event.py`` pins every key in use).
+
+    ``batch``: for a handler that only records the event in its own tables (no RPC, no e-mail): the
+    events of every such handler of the service that arrive within ``EVENT_BATCH_SECONDS`` share
+    one transaction (:class:`GroupCommit`); each message is still acknowledged only after the commit
+    that carries it, and a batch that fails is applied again one event per transaction, so a bad
+    event fails (and is retried, then parked) alone.
     """
     def decorate(method):
         takes_env = "env" in inspect.signature(method).parameters
@@ -75,16 +87,72 @@ def once_per_event(model, *, key: str | None = None):
         @wraps(method)
         def handle(self, payload):
             env, data = open_envelope(payload, model)
-            with self.uow.transaction() as store:
-                if store.claim_event(key or handler_key(self.name, method.__name__), env.event_id):
+            claim_key = key or handler_key(self.name, method.__name__)
+
+            def apply(store) -> None:
+                if store.claim_event(claim_key, env.event_id):
                     if takes_env:
                         method(self, store, data, env=env)
                     else:
                         method(self, store, data)
 
+            if batch:
+                GroupCommit.of(self.name).apply(self.uow, apply)
+                return
+            with self.uow.transaction() as store:
+                apply(store)
+
         handle.once_per_event_key = key
         return handle
     return decorate
+
+
+class GroupCommit:
+    """Several events to one transaction: the first handler to arrive waits ``EVENT_BATCH_SECONDS``
+    for others (each a nameko worker of its own message, so the batch is bounded by the workers, i.e.
+    the prefetch), then applies them all in one unit of work and wakes each waiter after the commit
+    (or with its own error). Per event it saves a transaction: pool checkout, BEGIN, COMMIT."""
+
+    _groups: dict[str, "GroupCommit"] = {}
+
+    def __init__(self):
+        self.pending: list[tuple[object, eventlet.event.Event]] = []
+        self.busy = False
+
+    @classmethod
+    def of(cls, service: str) -> "GroupCommit":
+        return cls._groups.setdefault(service, cls())
+
+    def apply(self, uow, fn) -> None:
+        done = eventlet.event.Event()
+        self.pending.append((fn, done))
+        if not self.busy:
+            self.busy = True
+            try:
+                settings = get_settings()
+                eventlet.sleep(settings.event_batch_seconds)
+                while self.pending:
+                    group = self.pending[:settings.event_batch_max]
+                    self.pending = self.pending[len(group):]
+                    self._commit(uow, group)
+            finally:
+                self.busy = False
+        done.wait()  # raises this event's own error, if it had one
+
+    def _commit(self, uow, group) -> None:
+        try:
+            with uow.transaction() as store:
+                for fn, _ in group:
+                    fn(store)
+        except Exception as exc:
+            if len(group) == 1:
+                group[0][1].send_exception(exc)
+                return
+            for one in group:  # again alone: only the event at fault fails
+                self._commit(uow, [one])
+            return
+        for _, done in group:
+            done.send(None)
 
 
 def once_keys(service_cls) -> dict[str, str]:

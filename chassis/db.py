@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
 import psycopg
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
@@ -37,9 +39,37 @@ def make_engine(service: str, settings: Settings | None = None, read: bool = Fal
         args["prepare_threshold"] = None
     url = settings.service_read_db_url(service) if read else settings.service_db_url(service)
     pool_size, overflow = (1, 0) if relay else (settings.pool_size, settings.db_max_overflow)
-    return create_engine(url, pool_size=pool_size, max_overflow=overflow,
-                         pool_pre_ping=not relay, pool_recycle=1800, connect_args=args,
-                         poolclass=metrics.MeasuredQueuePool)
+    every_checkout = not relay and not settings.db_ping_idle_seconds
+    engine = create_engine(url, pool_size=pool_size, max_overflow=overflow,
+                           pool_pre_ping=every_checkout, pool_recycle=1800, connect_args=args,
+                           poolclass=metrics.MeasuredQueuePool)
+    if not relay and settings.db_ping_idle_seconds:
+        ping_after_idle(engine, settings.db_ping_idle_seconds)
+    return engine
+
+
+def ping_after_idle(engine: Engine, seconds: float) -> None:
+    """Ping a pooled connection on checkout only when it has been idle ``seconds`` or more (SQLAlchemy's
+    "pessimistic" disconnect handling through the ``checkout`` event). Under load a connection comes
+    back within milliseconds and a ping on every checkout was a round trip (and a server transaction)
+    per unit of work; after a quiet spell, when a server restart is likeliest to have gone unseen,
+    the ping still runs. A failed ping invalidates the whole pool, as ``pool_pre_ping`` does."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(dbapi_connection, record) -> None:
+        record.info["idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, proxy) -> None:
+        since = record.info.get("idle_from")
+        if since is None or time.monotonic() - since < seconds:
+            return  # just connected, or in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa_exc.InvalidatePoolError(f"pooled connection failed its ping: {type(exc).__name__}") from exc
+        if not alive:
+            raise sa_exc.InvalidatePoolError("pooled connection did not answer its ping")
 
 
 def ensure_database(service: str, settings: Settings | None = None) -> bool:
@@ -101,6 +131,21 @@ def bound_silence(engine: Engine, seconds: float) -> None:
             return False  # the pool invalidates itself and checks out a fresh connection
 
     engine.dialect.do_ping = bounded_ping  # type: ignore[method-assign]
+
+    # COMMIT and ROLLBACK are not cursor statements: bounded here, or a relay whose connection went
+    # half-open inside a transaction would wait in its COMMIT for as long as TCP retransmits (minutes)
+    def bounded(step):
+        def run(dbapi_connection) -> None:
+            try:
+                with eventlet.Timeout(seconds, DatabaseSilent(f"PostgreSQL silent for {seconds:g} s")):
+                    step(dbapi_connection)
+            except DatabaseSilent:
+                dbapi_connection.close()  # its protocol state is unknown: never back into the pool
+                raise
+        return run
+
+    engine.dialect.do_commit = bounded(engine.dialect.do_commit)  # type: ignore[method-assign]
+    engine.dialect.do_rollback = bounded(engine.dialect.do_rollback)  # type: ignore[method-assign]
 
 
 class Db:

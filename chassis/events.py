@@ -24,9 +24,10 @@ class EventData(BaseModel):
     event_type: ClassVar[str]
     version: ClassVar[int] = 1
 
-    def as_version(self, version: int) -> "EventData":
+    def as_version(self, version: int) -> "EventData | None":
         """This fact in another published version of its type (a newer model overrides this when
-        the older one cannot be read from its fields)."""
+        the older one cannot be read from its fields, and answers None for a fact the older version
+        cannot state at all: it then goes out in the newer version only)."""
         return VERSIONS[(self.source, self.event_type, version)].model_validate(self.model_dump(mode="json"))
 
 
@@ -79,7 +80,9 @@ def every_version(data: EventData) -> list[EventData]:
     out = [data]
     for model in versions_of(type(data).source, type(data).event_type):
         if model is not type(data):
-            out.append(data.as_version(model.version))
+            older = data.as_version(model.version)
+            if older is not None:
+                out.append(older)
     return out
 
 

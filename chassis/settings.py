@@ -39,8 +39,12 @@ class Settings(BaseSettings):
     db_idle_in_transaction_seconds: float = Field(60.0, ge=0, description="PostgreSQL ends a session left idle "
                                                   "inside a transaction this long (a client gone half-open "
                                                   "would otherwise hold its locks for ever); 0: off")
-    db_silence_seconds: float = Field(60.0, ge=0, description="a statement or pool ping that hears nothing "
-                                      "from PostgreSQL this long drops its connection (half-open links); 0: off")
+    db_silence_seconds: float = Field(60.0, ge=0, description="a statement, COMMIT, ROLLBACK or pool ping that "
+                                      "hears nothing from PostgreSQL this long drops its connection (half-open links); 0: off")
+    db_ping_idle_seconds: float = Field(1.0, ge=0, description="a pooled connection idle longer than this is "
+                                        "pinged before use (a dead one is replaced); one used more recently is "
+                                        "trusted (if the server went away meanwhile, its first statement fails and "
+                                        "the pool reconnects); 0: ping on every checkout")
     smtp_host: str = Field("localhost", description="outgoing mail server (the local catcher in `make run`)")
     smtp_port: int = Field(1025, description="outgoing mail server port")
     smtp_user: str = Field("", description="SMTP login, when the server wants one")
@@ -64,6 +68,11 @@ class Settings(BaseSettings):
     amqp_heartbeat: int = Field(20, ge=0, description="AMQP heartbeat of the services' consumers (s): a "
                                 "half-open broker connection is noticed after about twice this")
     amqp_publish_timeout: float = Field(10.0, gt=0, description="longest wait for a publish and its confirm (s)")
+    event_batch_seconds: float = Field(0.05, ge=0, description="how long an event handler that only records "
+                                       "events waits for others to share its transaction (reports' read model, "
+                                       "the public event feed, moderation's screening record); each message is "
+                                       "acknowledged after the commit that carries it")
+    event_batch_max: int = Field(50, ge=1, description="the most events one such transaction carries")
     max_workers: int = Field(16, description="concurrent workers per service instance")
     outbox_poll_seconds: float = Field(0.5, description="how often the outbox relay looks for events left "
                                        "unsent (broker down, a process killed after its commit); new "
@@ -116,6 +125,9 @@ class Settings(BaseSettings):
     public_cache_mb: int = Field(16, ge=1, description="memory each gateway worker gives to the anonymous "
                                  "responses it keeps (least recently used dropped first; a response over "
                                  "1/16 of it is not kept)")
+    accessibility_email: str = Field("accessibility@localhost", description="where people report accessibility "
+                                     "problems: shown on the accessibility statement (`/accessibility`); set it")
+    accessibility_phone: str = Field("", description="a telephone for the same, shown beside the e-mail when set")
 
     # operations endpoints of each service instance (chassis.ops_http): /livez, /readyz, /metrics
     ops_host: str = Field("127.0.0.1", description="address the instance's operations endpoints listen on")

@@ -80,6 +80,22 @@ COMMENT_STATUS_LABELS = {"pending": "на модерації", "published": "о�
 FORM_LABELS = {"proposal": "пропозиції щодо рішення", "survey": "опитування", "draft_act": "проєкт акта"}
 
 
+class Channel(str, Enum):
+    """How a comment reached the city: written on the service, or received otherwise and registered
+    by an official of the owning unit (offline and assisted participation)."""
+
+    web = "web"
+    paper = "paper"
+    email = "email"
+    hearing = "hearing"
+    service_centre = "service_centre"
+
+
+CHANNEL_LABELS = {"web": "на вебсайті", "paper": "паперовий лист", "email": "електронна пошта",
+                  "hearing": "громадські слухання", "service_centre": "ЦНАП"}
+OFFLINE_CHANNELS = tuple(c for c in Channel if c != Channel.web)
+
+
 class Notice(Strict):
     """The information notice of R-3.13 (the question and alternatives live beside it)."""
 
@@ -316,7 +332,9 @@ class DecisionOut(BaseModel):
 class AttachmentMeta(Strict):
     """What the gateway tells the service about a file it checked and stored."""
 
-    kind: str = Field("material", pattern="^(material|decision)$")
+    kind: str = Field("material", pattern="^(material|decision|scan)$",
+                      description="material (R-3.13), decision (R-3.18) or scan (of a submission received offline: "
+                                  "only the owning unit and moderators see it)")
     title: SingleLine = Field(min_length=1, max_length=300)
     filename: SingleLine = Field(min_length=1, max_length=255)
     content_type: SingleLine = Field(max_length=100)
@@ -385,10 +403,26 @@ class CommentIn(Strict):
     on_behalf_of: uuid.UUID | None = ON_BEHALF_OF
 
 
+class OfflineCommentIn(Strict):
+    """A submission received on paper, by e-mail, at a hearing or at an administrative service centre,
+    registered by an official of the owning unit; no account is needed for its author."""
+
+    channel: Channel = Field(description="how it was received; `web` is refused here")
+    received_on: date = Field(description="the day it was received: not in the future, not before the "
+                                          "consultation started, not after its last day")
+    author_name: SingleLine = Field(min_length=3, max_length=300, description="the author's name as written")
+    body: str = Field(min_length=2, max_length=20000, description="the text, as received (transcribed)")
+    alternative_id: uuid.UUID | None = Field(None, description="on one alternative")
+    paragraph_id: uuid.UUID | None = Field(None, description="on one paragraph of a draft act")
+    scan_id: uuid.UUID | None = Field(None, description="the scan, attached first as `kind=scan` "
+                                      "(`POST …/attachments`); seen only by the owning unit and moderators")
+
+
 class CommentOut(BaseModel):
     id: uuid.UUID
     consultation_id: uuid.UUID
-    author_name: str = Field(description="published with the author's full name (R-3.5)")
+    author_name: str = Field(description="published with the author's full name (R-3.5); for a submission "
+                                         "received offline, the name as written")
     organisation_id: uuid.UUID | None = Field(None, description="the institution it was written for (R-2.2)")
     organisation_name: str | None = None
     organisation_kind: str | None = Field(None, description="the institution's kind (contracts.registry)")
@@ -398,6 +432,10 @@ class CommentOut(BaseModel):
     status: str = Field(description="pending until moderation publishes or rejects it")
     created_at: datetime
     rejection_grounds: list[str] | None = Field(None, description="to the author only (R-3.9)")
+    channel: Channel = Field(Channel.web, description="how it was received (`CHANNEL_LABELS`)")
+    received_on: date | None = Field(None, description="offline channels: the day it was received")
+    scan_id: uuid.UUID | None = Field(None, description="offline: the scan's attachment, for the owning unit "
+                                                         "and moderators only")
 
     @computed_field(description="the signature shown: the full name, or «Назва установи (від імені: ПІБ)»")
     @property
@@ -439,6 +477,8 @@ class PlanStatus(str, Enum):
     declined = "declined"    # a proposal not taken into the plan
 
 
+PLAN_STATUS_LABELS = {"proposed": "запропоновано", "planned": "заплановано", "held": "проведено",
+                      "cancelled": "скасовано", "declined": "не включено до плану"}
 PUBLIC_PLAN_STATUSES = (PlanStatus.planned, PlanStatus.held, PlanStatus.cancelled)
 
 
@@ -519,8 +559,10 @@ class ConsultationClosed(EventData):
 
 
 @event("consultations", "comment_submitted")
-class CommentSubmitted(EventData):
-    """A comment waits for moderation (R-3.7) before it is published."""
+class CommentSubmittedV1(EventData):
+    """A comment waits for moderation (R-3.7) before it is published. Deprecated by version 2 (a
+    submission received offline has no account: `author_id` may be null there); published beside it
+    for comments written on the service only."""
 
     comment_id: uuid.UUID
     consultation_id: uuid.UUID
@@ -539,6 +581,43 @@ class CommentSubmitted(EventData):
                           "waits for a moderator. Absent: moderation screens it on receipt")
 
 
+def _v1_when_it_has_an_author(data: EventData, version: int):
+    """A fact about a comment in version 1 of its type, which requires an author's account: None (not
+    published in version 1) for a submission received offline."""
+    if version == 1 and data.author_id is None:
+        return None
+    return EventData.as_version(data, version)
+
+
+@event("consultations", "comment_submitted", version=2)
+class CommentSubmitted(EventData):
+    """A comment waits for moderation (R-3.7) before it is published: written on the service, or
+    received offline and registered by an official of the owning unit (`channel`, `received_on`,
+    `entered_by`; no account behind it: `author_id` null)."""
+
+    comment_id: uuid.UUID
+    consultation_id: uuid.UUID
+    author_id: uuid.UUID | None = Field(description="null for a submission received offline (no account)")
+    author_name: str = Field(description="the verified full name, or the name as written on a submission "
+                                         "received offline")
+    organisation_id: uuid.UUID | None = Field(None, description="written for this institution (R-2.2)")
+    organisation_name: str | None = None
+    organisation_kind: str | None = None
+    alternative_id: uuid.UUID | None = None
+    paragraph_id: uuid.UUID | None = None
+    body: str
+    submitted_at: datetime = Field(description="when it was written, or registered (offline)")
+    screening: Screening | None = Field(
+        None, description="R-3.7: the moderation rules' outcome where the comment was written; `pass` means "
+                          "it was published in the same transaction (comment_published follows), `hold` that it "
+                          "waits for a moderator. Absent: moderation screens it on receipt")
+    channel: Channel = Field(Channel.web, description="how it was received")
+    received_on: date | None = Field(None, description="offline channels: the day it was received")
+    entered_by: uuid.UUID | None = Field(None, description="offline channels: the official who registered it")
+
+    as_version = _v1_when_it_has_an_author
+
+
 @event("consultations", "survey_answered")
 class SurveyAnswered(EventData):
     """A person answered the survey or supported an alternative (R-1.9, R-3.12): a participant of the
@@ -551,20 +630,49 @@ class SurveyAnswered(EventData):
 
 
 @event("consultations", "comment_published")
-class CommentPublished(EventData):
+class CommentPublishedV1(EventData):
+    """Deprecated by version 2 (`author_id` may be null); published beside it for comments written
+    on the service only."""
+
     comment_id: uuid.UUID
     consultation_id: uuid.UUID
     author_id: uuid.UUID
 
 
+@event("consultations", "comment_published", version=2)
+class CommentPublished(EventData):
+    """A comment is public: written on the service, or received offline (`author_id` null)."""
+
+    comment_id: uuid.UUID
+    consultation_id: uuid.UUID
+    author_id: uuid.UUID | None = Field(description="null for a submission received offline")
+
+    as_version = _v1_when_it_has_an_author
+
+
 @event("consultations", "comment_rejected")
-class CommentWasRejected(EventData):
-    """A comment is not (or no longer) public; its author sees the grounds in the cabinet (R-3.9)."""
+class CommentWasRejectedV1(EventData):
+    """A comment is not (or no longer) public; its author sees the grounds in the cabinet (R-3.9).
+    Deprecated by version 2 (`author_id` may be null); published beside it for comments written on
+    the service only."""
 
     comment_id: uuid.UUID
     consultation_id: uuid.UUID
     author_id: uuid.UUID
     grounds: list[str]
+
+
+@event("consultations", "comment_rejected", version=2)
+class CommentWasRejected(EventData):
+    """A comment is not (or no longer) public; its author sees the grounds in the cabinet (R-3.9);
+    a submission received offline (`author_id` null) has no cabinet to tell."""
+
+    comment_id: uuid.UUID
+    consultation_id: uuid.UUID
+    author_id: uuid.UUID | None = Field(description="null for a submission received offline")
+    grounds: list[str]
+
+    as_version = _v1_when_it_has_an_author
 
 
 @event("consultations", "initiative_status_changed")
@@ -640,13 +748,14 @@ class ReportComment(BaseModel):
     """A submitted comment with its moderation outcome (the protocol lists every one)."""
 
     id: uuid.UUID
-    author_id: uuid.UUID
+    author_id: uuid.UUID | None
     author_name: str
     organisation_name: str | None = Field(None, description="written for this institution (R-2.2)")
     body: str
     created_at: datetime
     alternative_id: uuid.UUID | None
     paragraph_id: uuid.UUID | None
+    channel: Channel = Channel.web
     status: str = Field(description="published, pending or rejected")
     decided_at: datetime | None
     rejection_grounds: list[str] = Field(description="codes of R-3.7 / R-1.5 grounds; empty unless rejected")
@@ -741,6 +850,11 @@ class Consultations(RpcContract, service="consultations"):
 
     def add_comment(self, actor: Principal | None, consultation_id: uuid.UUID, body: CommentIn) -> CommentOut:
         """A comment, pending until moderation (R-3.10, R-3.12)."""
+
+    def add_offline_comment(self, actor: Principal | None, consultation_id: uuid.UUID,
+                            body: OfflineCommentIn) -> CommentOut:
+        """A submission received offline, registered by an official of the owning unit; screened and
+        moderated like any comment."""
 
     def list_comments(self, actor: Principal | None, consultation_id: uuid.UUID, page: Page = 1,
                       per_page: PerPage = 20, newest_first: bool = True, alternative_id: uuid.UUID | None = None,

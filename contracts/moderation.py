@@ -79,7 +79,7 @@ class InitiativeRejected(EventData):
 
 # ---- RPC and HTTP contracts -------------------------------------------------------------------------
 
-from datetime import datetime  # noqa: E402
+from datetime import date, datetime  # noqa: E402
 
 from typing import Literal  # noqa: E402
 
@@ -98,6 +98,8 @@ class CaseOut(BaseModel):
     reports: int
     priority: int
     submitted_at: datetime
+    channel: str = Field("web", description="comment: how it was received (web, paper, email, hearing, "
+                                            "service_centre)")
     due_at: datetime = Field(description="R-3.10: 2 working days after submission")
     overdue: bool
     status: str
@@ -156,6 +158,13 @@ class AuditItem(BaseModel):
     grounds: list[str] | None = None
     moderator_id: uuid.UUID | None = None
     note: str | None = None
+    channel: str | None = Field(None, description="screening: how the comment was received (web, paper, email, "
+                                                   "hearing, service_centre)")
+    entered_by: uuid.UUID | None = Field(None, description="screening of a comment received offline: the official "
+                                                           "who registered it")
+    entered_at: datetime | None = Field(None, description="screening of a comment received offline: when it was "
+                                                          "registered")
+    received_on: date | None = Field(None, description="screening of a comment received offline: the day received")
 
 
 class Audit(BaseModel):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from chassis.events import EventData, event
 from chassis.rpc_contract import RpcContract
+from contracts.reports import Outcome
 from contracts.webhooks import (DeliveryList, FeedPage, FeedQuery, Queued, ReplayIn, SecretRotated, Subscription,
                                 SubscriptionCreated, SubscriptionIn, SubscriptionList)
 
@@ -54,6 +55,37 @@ class UnsubscribeOut(BaseModel):
     unsubscribed: bool
 
 
+class CommentFeedback(BaseModel):
+    """One of a person's comments and what became of it, as they were last told (R-3.16)."""
+
+    comment_id: uuid.UUID
+    number: int = Field(description="its number in the report")
+    target: str
+    excerpt: str
+    outcome: Outcome
+    outcome_label: str = Field(description="враховано | враховано частково | не враховано")
+    justification: str | None = None
+    report_version: int = Field(description="the report version that first told this")
+
+
+class ConsultationFeedback(BaseModel):
+    """"You said, we did": a person's comments on one consultation with their consideration, the
+    report and, once recorded, the decision (R-3.16, R-3.18)."""
+
+    consultation_id: uuid.UUID
+    title: str
+    report_version: int = Field(description="the newest version the person was told about")
+    report_url: str
+    decision_title: str | None = None
+    decision_url: str | None = None
+    told_at: datetime
+    comments: list[CommentFeedback]
+
+
+class FeedbackList(BaseModel):
+    items: list[ConsultationFeedback]
+
+
 # ---- RPC ------------------------------------------------------------------------------------------
 
 class Notifications(RpcContract, service="notifications"):
@@ -71,6 +103,12 @@ class Notifications(RpcContract, service="notifications"):
 
     def unsubscribe(self, token: str) -> UnsubscribeOut:
         """One-click unsubscribe (RFC 8058) with the token of an e-mail's link."""
+
+    def feedback(self, person_id: uuid.UUID) -> FeedbackList:
+        """What became of the person's comments, every consultation whose report they were told of."""
+
+    def feedback_for(self, person_id: uuid.UUID, consultation_id: uuid.UUID) -> ConsultationFeedback | None:
+        """The same for one consultation; null when the person has nothing there."""
 
     def webhook_create(self, admin_id: uuid.UUID, body: SubscriptionIn) -> SubscriptionCreated:
         """An administrator subscribes a partner's URL to public event types (the secret is shown once)."""

@@ -53,7 +53,9 @@ PRIVATE: dict[tuple[str, str], str] = {
 # (source, type, version) → the data fields published of a version after the first (docs/events.md,
 # "A new version"): while both are published, each is its own CloudEvents type (``….v1``, ``….v2``);
 # a version not listed here stays inside, so a new version never leaks a field by default
-LATER_VERSIONS: dict[tuple[str, str, int], tuple[str, ...]] = {}
+LATER_VERSIONS: dict[tuple[str, str, int], tuple[str, ...]] = {
+    ("consultations", "comment_published", 2): ("comment_id", "consultation_id"),  # offline ones too
+}
 
 PUBLIC_TYPES = sorted({t for _, t in PUBLIC})
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import Field
 
 from chassis.events import EventData, event
 from chassis.rpc_contract import RpcContract
 from contracts.common import Page, PerPage, Strict, Year
-from contracts.consultations import PRIVATE_PERSON, WEB_CHANNEL
+from contracts.consultations import CHANNEL_LABELS, PRIVATE_PERSON, Channel
 from contracts.identity import Principal
 from contracts.registry import ORGANISATION_KIND_LABELS
 
@@ -88,6 +89,7 @@ class ProposalOut(BaseModel):
     number: int
     author_name: str
     created_at: datetime
+    channel: Channel = Field(Channel.web, description="how it was received")
     target: str = Field(description="«загалом», an alternative or a paragraph")
     body: str
     outcome: Outcome | None = None
@@ -121,7 +123,10 @@ class ReportOut(BaseModel):
     proposals: int
     considered: int
     participants: int
-    representativeness: dict
+    representativeness: dict = Field(description="`age_bands`, `first_time`, `returning`, `total` of the "
+                                                 "participants with an account; `by_channel`: published proposals "
+                                                 "and distinct authors per channel (web, paper, email, hearing, "
+                                                 "service_centre)")
     conclusion: str | None
     versions: list[VersionOut]
     archived: bool
@@ -156,6 +161,45 @@ class Updated(BaseModel):
     updated: int
 
 
+AuthorsPerPage = Annotated[int, Field(ge=1, le=5000, description="authors per page, 1–5000")]
+
+
+class Contribution(BaseModel):
+    """One published comment of a published report and how it was taken into account (R-3.16)."""
+
+    comment_id: uuid.UUID
+    number: int = Field(description="its number in the report")
+    target: str = Field(description="«загалом», an alternative or a paragraph")
+    excerpt: str = Field(description="the comment's first 300 characters, for its author to recognise it")
+    outcome: Outcome
+    justification: str | None = None
+
+
+class AuthorContributions(BaseModel):
+    author_id: uuid.UUID
+    comments: list[Contribution]
+
+
+class DecisionRef(BaseModel):
+    """The decision a report version carries (R-3.18)."""
+
+    number: str
+    adopted_on: date
+    title: str
+
+
+class ContributionPage(BaseModel):
+    """A page of a published report's contributors, authors in id order (the "you said, we did"
+    messages read it; service-to-service)."""
+
+    consultation_id: uuid.UUID
+    title: str
+    report_version: int = Field(description="the newest published version")
+    decision: DecisionRef | None = None
+    items: list[AuthorContributions]
+    next_after: uuid.UUID | None = Field(None, description="pass as ``after`` for the next page; null: the last")
+
+
 class StoredFile(BaseModel):
     """A file in the file store, served by its SHA-256 (the gateway reads it from the store)."""
 
@@ -178,7 +222,6 @@ AGE_BAND_LABELS = {"14–17": "14–17 років", "18–35": "18–35 рокі
                    "unknown": "вік невідомий"}
 VISIT_LABELS = {"first_time": "уперше", "returning": "брали участь раніше"}
 RESPONDENT_TYPE_LABELS = {PRIVATE_PERSON: "приватна особа", **ORGANISATION_KIND_LABELS}
-CHANNEL_LABELS = {WEB_CHANNEL: "вебсайт"}
 DIMENSIONS = {"age_band": ("За віком", AGE_BAND_LABELS), "visits": ("Уперше чи повторно", VISIT_LABELS),
               "channel": ("За каналом подання", CHANNEL_LABELS),
               "respondent_type": ("За типом учасника", RESPONDENT_TYPE_LABELS)}
@@ -263,3 +306,12 @@ class Reports(RpcContract, service="reports"):
     def participation(self, actor: Principal | None, consultation_id: uuid.UUID) -> Participation:
         """Who has taken part so far against the community's shares, small counts withheld: the owning
         unit, while the consultation is active (others: not found)."""
+
+    def consultation_pack(self, actor: Principal | None, consultation_id: uuid.UUID) -> StoredFile:
+        """The printable pack (PDF): the notice, the question and alternatives or the draft with its
+        paragraph numbers, and a form to fill in by hand; for whoever may see the consultation."""
+
+    def contributions(self, consultation_id: uuid.UUID, after: uuid.UUID | None = None,
+                      limit: AuthorsPerPage = 1000) -> ContributionPage:
+        """Every published comment of a published report with its consideration, grouped by author,
+        ``limit`` authors after ``after`` (service-to-service; not found before publication)."""

@@ -144,10 +144,12 @@ def cache_generation() -> int:
 
 def remember(principal: dict | Principal, session_id: str | None = None, generation: int | None = None) -> None:
     """The caller as the registry resolved it for this request (see gateway.abuse); kept in the
-    session cache when ``session_id`` and the ``generation`` read before the lookup are given."""
+    session cache when ``session_id`` and the ``generation`` read before the lookup are given.
+    A session without consent is never kept: the consent that follows is made through one worker,
+    and another one must not serve the page after it from the copy before it."""
     g.principal = principal if isinstance(principal, Principal) else Principal.model_validate(principal)
     cache = _cache()
-    if cache is not None and session_id is not None and generation is not None:
+    if cache is not None and session_id is not None and generation is not None and g.principal.consent_given:
         cache.put(session_id, str(g.principal.person_id), g.principal, generation)
 
 

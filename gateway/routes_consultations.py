@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.consultations import (CommentIn, CommentOut, CommentPage, ConsultationIn, ConsultationOut,
                                      ConsultationPage, ConsultationPatch, ConsultationView, DeadlineList,
                                      DecisionIn, Form,
-                                     InitiativeDecision, MyInitiative, NewVersionIn, ResponseIn, Results,
+                                     InitiativeDecision, MyInitiative, NewVersionIn, OfflineCommentIn, ResponseIn,
+                                     Results,
                                      Status, VersionDiff)
 from contracts.common import PerPage, Year
 from contracts.identity import Role
@@ -64,6 +65,13 @@ def create(body: ConsultationIn) -> ConsultationOut:
 def add_comment(consultation_id: uuid.UUID, body: CommentIn) -> CommentOut:
     auth.require_eligible()
     return svc.add_comment(actor(), consultation_id, body)
+
+
+def add_offline_comment(consultation_id: uuid.UUID, body: OfflineCommentIn) -> CommentOut:
+    """A submission received offline, registered by an official of the owning unit (the service
+    checks the unit: 404 where the consultation is hidden, 403 where it is public)."""
+    auth.require_role(Role.official)
+    return svc.add_offline_comment(actor(), consultation_id, body)
 
 
 def respond(consultation_id: uuid.UUID, body: ResponseIn) -> Results:
@@ -128,6 +136,17 @@ def register(spec: ApiSpec):
                status=201, tags=["comments"], auth="consent", errors=(403, 404, 409))
     def comments_create(consultation_id: uuid.UUID, body: CommentIn):
         return add_comment(consultation_id, body), 201
+
+    @api.route("/consultations/<uuid:consultation_id>/offline-comments", "POST", summary="Register a "
+               "submission received on paper, by e-mail, at a hearing or at an administrative service centre "
+               "(officials of the owning unit; the author needs no account): `channel`, `received_on` (not in "
+               "the future, not before the start, not after the last day), the name as written, the text, the "
+               "target and an optional scan (`POST …/attachments` with `kind=scan` first). Screened and moderated "
+               "like any comment; while active, and after closing until the report is published",
+               body=OfflineCommentIn, response=CommentOut, status=201, tags=["comments"], auth=(Role.official,),
+               errors=(403, 404, 409))
+    def offline_comments_create(consultation_id: uuid.UUID, body: OfflineCommentIn):
+        return add_offline_comment(consultation_id, body), 201
 
     @api.route("/consultations/<uuid:consultation_id>/responses", "POST", summary="Answer the survey "
                "and/or support one alternative; sending again replaces the earlier answers until close",

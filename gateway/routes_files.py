@@ -60,8 +60,9 @@ def register(spec: ApiSpec):
     api = spec.blueprint("files", "/api/v1")
 
     @api.route("/consultations/<uuid:consultation_id>/attachments", "POST", summary="Attach a file "
-               "(multipart/form-data: `file`, `title`, `kind` = material | decision): PDF, DOCX, XLSX, ODT, "
-               "ODS, PNG, JPEG up to MAX_ATTACHMENT_MB; the type is checked from the file's bytes",
+               "(multipart/form-data: `file`, `title`, `kind` = material | decision | scan): PDF, DOCX, XLSX, "
+               "ODT, ODS, PNG, JPEG up to MAX_ATTACHMENT_MB; the type is checked from the file's bytes; a `scan` "
+               "(of a submission received offline) is seen by the owning unit and moderators only",
                response=AttachmentOut, status=201, tags=["consultations"], auth=(Role.official,),
                errors=(404, 409, 413, 415), description="Request body: multipart/form-data.")
     def attachments_create(consultation_id: uuid.UUID):

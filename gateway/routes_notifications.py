@@ -1,4 +1,4 @@
-"""The cabinet inbox (R-3.11), fan-out progress for officials, one-click unsubscribe (RFC 8058)."""
+"""The cabinet inbox (R-3.11), "you said, we did" (R-3.16), fan-out progress for officials, one-click unsubscribe (RFC 8058)."""
 from __future__ import annotations
 
 import uuid
@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chassis.errors import NotFound
 from contracts.identity import Role
-from contracts.notifications import Inbox, Progress
+from contracts.notifications import ConsultationFeedback, FeedbackList, Inbox, Progress
 from gateway import auth
 from gateway.clients import consultations, notifications
 from gateway.openapi import ApiSpec
@@ -45,6 +45,21 @@ def register(spec: ApiSpec):
                response=Marked, tags=["cabinet"], auth="login")
     def mark_read(body: ReadIn):
         return Marked(marked=notifications.mark_read(auth.require_login().person_id, body.id))
+
+    @api.route("/me/feedback", summary="\"You said, we did\": what became of my comments on every consultation "
+               "whose report is published, with the report and, once recorded, the decision (R-3.16, R-3.18)",
+               response=FeedbackList, tags=["cabinet"], auth="login")
+    def my_feedback():
+        return notifications.feedback(auth.require_login().person_id)
+
+    @api.route("/me/feedback/<uuid:consultation_id>", summary="The same for one consultation (404 where I have "
+               "no published comment or its report is not out)", response=ConsultationFeedback, tags=["cabinet"],
+               auth="login", errors=(404,))
+    def my_feedback_on(consultation_id: uuid.UUID):
+        found = notifications.feedback_for(auth.require_login().person_id, consultation_id)
+        if found is None:
+            raise NotFound("Ваших пропозицій у звіті цієї консультації немає", code="no_feedback")
+        return found
 
     @api.route("/consultations/<uuid:consultation_id>/notifications", summary="Progress of the start-day "
                "e-mails: queued, sent, failed", response=Progress, tags=["consultations"],

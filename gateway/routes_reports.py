@@ -201,6 +201,13 @@ def register(spec: ApiSpec):
     def participation(consultation_id: uuid.UUID):
         return participation_of(consultation_id)
 
+    @api.route(base + "/pack.pdf", summary="The printable consultation pack: the information notice, the "
+               "question and alternatives or the draft act with its paragraph numbers, and a form to fill in by "
+               "hand (PDF, Ukrainian text searchable); for whoever may see the consultation (404 otherwise)",
+               tags=["consultations"], content_type="application/pdf", errors=(404,))
+    def consultation_pack(consultation_id: uuid.UUID):
+        return send(svc.consultation_pack(actor(), consultation_id))
+
     @api.route("/reports/stats", summary="Statistics of a year: consultations by category and status, "
                "participants, comments, share considered, report deadlines met (R-3.17)", query=StatsQuery,
                response=ReportStats, tags=["reports"])

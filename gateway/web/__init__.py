@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from chassis.errors import Forbidden, NotFound, ServiceError
 from chassis.workdays import local_tz
-from contracts.consultations import CATEGORIES, COMMENT_STATUS_LABELS, FORM_LABELS, STATUS_LABELS
+from contracts.consultations import CATEGORIES, CHANNEL_LABELS, COMMENT_STATUS_LABELS, FORM_LABELS, STATUS_LABELS
 from gateway import auth, public_cache
 from gateway.abuse import TooManyRequests
 from gateway.rpc import ServiceFailed, ServiceUnavailable
@@ -160,7 +160,7 @@ def _csrf_field():
 @web.context_processor
 def _context():
     return {"me": principal(), "csrf_token": csrf_token, "CATEGORIES": CATEGORIES,
-            "STATUS_UK": STATUS_UK, "FORM_UK": FORM_UK, "ROLE_UK": ROLE_UK,
+            "STATUS_UK": STATUS_UK, "FORM_UK": FORM_UK, "ROLE_UK": ROLE_UK, "CHANNEL_UK": CHANNEL_LABELS,
             "dev_login": current_app.config["SETTINGS"].auth_dev_login, "when": _when,
             "errors": g.get("form_errors", {}), "values": g.get("form_values", {})}
 

@@ -5,6 +5,8 @@ import uuid
 
 from flask import Response, json, redirect, request
 
+from chassis.errors import NotFound
+
 from contracts.moderation import GROUNDS, NotMineIn
 from contracts.registry import MeUpdate
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
@@ -20,8 +22,9 @@ def _cabinet(status: int = 200):
     inbox = notifications.inbox(me.person_id)
     mine = svc.my_comments(consultations.actor())
     initiatives = svc.my_initiatives(consultations.actor())
+    feedback = notifications.feedback(me.person_id).items
     return page("cabinet.html", status, person=person, inbox=inbox, mine=mine, initiatives=initiatives,
-                GROUNDS=GROUNDS)
+                feedback=feedback, GROUNDS=GROUNDS)
 
 
 @web.route("/me")
@@ -58,6 +61,16 @@ def cabinet_not_mine(comment_id: uuid.UUID):
         return _cabinet(422)
     notify("Модератори перевірять коментар першочергово. Дякуємо, що повідомили!")
     return redirect("/me#my-comments", 303)
+
+
+@web.route("/me/feedback/<uuid:cid>")
+def cabinet_feedback(cid: uuid.UUID):
+    """What became of my comments on one consultation (R-3.16, R-3.18); 404 where I have none."""
+    me = auth.require_login()
+    found = notifications.feedback_for(me.person_id, cid)
+    if found is None:
+        raise NotFound("Ваших пропозицій у звіті цієї консультації немає", code="no_feedback")
+    return page("feedback.html", feedback=found)
 
 
 @web.route("/me/notifications/read", methods=["POST"])

@@ -6,8 +6,9 @@ import uuid
 
 from flask import redirect, request
 
-from contracts.consultations import (NOTICE_LABELS, ConsultationIn, ConsultationOut, ConsultationPatch,
-                                     DecisionIn, Notice)
+from chassis.workdays import local_today
+from contracts.consultations import (CHANNEL_LABELS, NOTICE_LABELS, OFFLINE_CHANNELS, ConsultationIn, ConsultationOut,
+                                     ConsultationPatch, DecisionIn, Notice, OfflineCommentIn)
 from contracts.identity import Role
 from gateway import auth, routes_consultations as consultations, routes_files as files
 from gateway.clients import consultations as svc
@@ -173,3 +174,38 @@ def official_decision(cid: uuid.UUID):
         return form_page(_get(cid), 422)
     notify("Рішення оприлюднено.")
     return redirect(f"/consultations/{cid}#decision", 303)
+
+
+# ---- submissions received offline ----------------------------------------------------------------
+
+OFFLINE_FIELDS = ("channel", "received_on", "author_name", "body", "alternative_id", "paragraph_id")
+
+
+def offline_page(c: ConsultationOut, status: int = 200):
+    return page("offline_form.html", status, c=c, today=local_today().isoformat(),
+                channels=[(ch.value, CHANNEL_LABELS[ch.value]) for ch in OFFLINE_CHANNELS])
+
+
+@web.route("/official/consultations/<uuid:cid>/offline", methods=["GET", "POST"])
+def official_offline(cid: uuid.UUID):
+    """A letter, an e-mail, a hearing's statement or a service centre's form typed in by an official of
+    the owning unit: the scan first (``routes_files.save_upload``, kind ``scan``), then the API's own
+    rule (``routes_consultations.add_offline_comment``)."""
+    auth.require_role(*OFFICIAL)
+    c = _get(cid)
+    if request.method == "POST":
+        values = {k: forms.text(k) for k in OFFLINE_FIELDS}
+        try:
+            body = forms.parse(OfflineCommentIn, {k: v for k, v in values.items() if v is not None})
+            upload = request.files.get("file")
+            if upload is not None and upload.filename:
+                scan = forms.attempt(lambda: files.save_upload(cid, upload, "scan", f"Скан: {body.author_name}"))
+                body = body.model_copy(update={"scan_id": scan.id})
+            added = forms.attempt(lambda: consultations.add_offline_comment(cid, body))
+        except forms.Invalid as exc:
+            forms.keep(exc)
+            return offline_page(c, 422)
+        notify("Пропозицію зареєстровано" + (" й оприлюднено." if added.status == "published"
+                                             else "; вона чекає на модерацію."))
+        return redirect(f"/official/consultations/{cid}/offline", 303)
+    return offline_page(c)

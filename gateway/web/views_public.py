@@ -3,12 +3,12 @@ the annual plan (R-1.4, R-1.9, R-2.5, R-3.3, R-3.5, R-3.12, R-3.13)."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import abort, current_app, redirect, request
 
 from chassis.workdays import local_today
-from contracts.consultations import NOTICE_LABELS, CommentIn, Notice, PlanEntryIn, ResponseIn, Status
+from contracts.consultations import NOTICE_LABELS, PLAN_STATUS_LABELS, CommentIn, Notice, PlanEntryIn, ResponseIn, Status
 from contracts.moderation import ReportIn
 from contracts.registry import ConsentIn, DevLoginIn
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
@@ -213,4 +213,19 @@ def plan(year: int):
             forms.keep(exc)
             status = 422
     data = svc.plan(consultations.actor(), year)
-    return page("plan.html", status, plan=data, year=year)
+    return page("plan.html", status, plan=data, year=year, PLAN_STATUS_UK=PLAN_STATUS_LABELS)
+
+
+# ---- the accessibility statement (ДСТУ EN 301 549:2022, WCAG 2.2 AA) ------------------------------
+
+# The day the statement was last checked against the site; change it with the statement's text.
+STATEMENT_REVIEWED = date(2026, 11, 30)
+# axe-core release the browser tests run (tests/support/browser.py AXE_VERSION says the same).
+AXE_CORE = "4.14.1"
+
+
+@web.route("/accessibility")
+def accessibility():
+    settings = current_app.config["SETTINGS"]
+    return page("accessibility.html", reviewed=STATEMENT_REVIEWED, axe_core=AXE_CORE,
+                email=settings.accessibility_email, phone=settings.accessibility_phone)

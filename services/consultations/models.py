@@ -69,8 +69,8 @@ comments = Table(
     "comments", metadata,
     Column("id", Uuid, primary_key=True),
     Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False),
-    Column("author_id", Uuid, nullable=False),
-    Column("author_name", String(300), nullable=False),
+    Column("author_id", Uuid),  # NULL: received offline, no account behind it
+    Column("author_name", String(300), nullable=False),  # as published
     *on_behalf(),
     Column("alternative_id", Uuid, ForeignKey("alternatives.id")),
     Column("paragraph_id", Uuid),  # a stable paragraph id of a draft act
@@ -80,6 +80,12 @@ comments = Table(
     Column("decided_at", DateTime(timezone=True)),
     Column("rejection_grounds", JSONB),
     Column("rejection_note", Text),
+    # how it was received: web, or an offline channel registered by an official (entered_by, created_at)
+    Column("channel", String(20), nullable=False, server_default="web"),
+    Column("author_name_as_written", String(300)),  # offline: the name exactly as the submission gives it
+    Column("received_on", Date),  # offline: the day it was received
+    Column("entered_by", Uuid),  # offline: the official who registered it
+    Column("scan_id", Uuid, ForeignKey("attachments.id")),  # offline: the scan, insiders only
     Index("ix_comments_public", "consultation_id", "created_at", postgresql_where=text("status = 'published'")),
     Index("ix_comments_author", "author_id"),
 )
@@ -191,6 +197,8 @@ PERSONAL = {
         "id", "form", "title", "question", "category", "status", "unit_name", "initiator_name", "notice",
         "starts_on", "ends_on", "outcome", "created_at", "updated_at")),
     "comments": Personal(comments, "author_id"),
+    "offline_comments_entered": Personal(comments, "entered_by", ("id", "consultation_id", "channel", "received_on",
+                                                                  "created_at")),
     "survey_answers": Personal(responses, "person_id"),
     "support_votes": Personal(supports, "person_id"),
     "plan_proposals": Personal(plan_entries, "proposed_by"),

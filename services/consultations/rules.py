@@ -14,8 +14,8 @@ from chassis.errors import Forbidden, InvalidInput, NotFound
 from chassis.text import canonical
 from chassis.workdays import calendar_deadline, working_deadline
 from contracts import identity
-from contracts.consultations import (NOTICE_LABELS, PUBLIC_STATUSES, CommentOut, ConsultationPublished, Deadline,
-                                     DecisionOut, Form, Notice, QuestionKind, QuestionOut, ResponseIn, Status)
+from contracts.consultations import (NOTICE_LABELS, PUBLIC_STATUSES, Channel, CommentOut, ConsultationPublished,
+                                     Deadline, DecisionOut, Form, Notice, QuestionKind, QuestionOut, ResponseIn, Status)
 from contracts.consultations import PlanEntryPatch, PlanStatus
 from contracts.identity import Principal, Role
 from contracts.moderation import moderation_due  # noqa: F401  (R-3.10: the one clock, shown in the deadlines)
@@ -257,12 +257,71 @@ def same_text(a: str, b: str) -> bool:
     return canonical(a) == canonical(b)
 
 
-def comment_out(row: dict, actor: Principal | None) -> CommentOut:
-    """A comment as ``actor`` sees it: the grounds of a rejection go to its author only (R-3.9)."""
+def comment_out(row: dict, actor: Principal | None, insider: bool = False) -> CommentOut:
+    """A comment as ``actor`` sees it: the grounds of a rejection go to its author (or, received
+    offline, to the official who registered it) only (R-3.9); the scan of an offline submission
+    (a signature, an address) to ``insider`` only: the owning unit and moderators."""
     out = CommentOut.model_validate(row)
-    if actor is None or actor.person_id != row["author_id"]:
+    if actor is None or actor.person_id not in (row["author_id"], row.get("entered_by")):
         out.rejection_grounds = None
+    if not insider:
+        out.scan_id = None
     return out
+
+
+def insider(actor: Principal | None, row) -> bool:
+    """Sees what is not public about a consultation's comments: officials of the owning unit, moderators."""
+    return owns(actor, row) or is_moderator(actor)
+
+
+# ---- offline and assisted participation -----------------------------------------------------------
+
+def offline_status_problem(status: str, report_published: bool) -> str | None:
+    """Why a submission received offline cannot be registered now, or None: while the consultation
+    runs, and after it closed until its report is published (a letter posted in time may arrive,
+    or be typed in, after the last day; the report's snapshot is then taken again); never once the
+    report is out or the consultation archived."""
+    if status == Status.active.value or (status == Status.closed.value and not report_published):
+        return None
+    if status == Status.closed.value:
+        return "Звіт уже оприлюднено: нові пропозиції не реєструються"
+    return "Пропозиції реєструють лише під час консультації (або після завершення до оприлюднення звіту)"
+
+
+def received_on_errors(channel: Channel, received_on: date, starts_on: date | None, ends_on: date | None,
+                       today: date) -> list[dict]:
+    """The channel and the day a submission was received, as field errors. Not ``web`` (those come
+    through the service itself); not in the future (today in the city: nobody receives tomorrow's
+    letter, and a later date would move it to the end of the protocol's order); not before the
+    consultation started (before the notice was public there was nothing to comment on: an earlier
+    letter is an appeal under other rules, not a proposal to this consultation); not after its last
+    day (the term applies to every channel alike: a web comment cannot come late either)."""
+    errors = []
+    if channel == Channel.web:
+        errors.append({"field": "channel", "message": "коментарі з вебсайту надходять лише через сам сервіс",
+                       "type": "channel_web"})
+    if received_on > today:
+        errors.append({"field": "received_on", "message": f"не пізніше сьогодні ({today:%d.%m.%Y})",
+                       "type": "received_in_future"})
+    if starts_on is not None and received_on < starts_on:
+        errors.append({"field": "received_on", "message": f"не раніше дня початку консультації ({starts_on:%d.%m.%Y})",
+                       "type": "received_before_start"})
+    if ends_on is not None and received_on > ends_on:
+        errors.append({"field": "received_on", "type": "received_after_end",
+                       "message": f"не пізніше останнього дня консультації ({ends_on:%d.%m.%Y})"})
+    return errors
+
+
+def check_received_on(channel: Channel, received_on: date, starts_on: date | None, ends_on: date | None,
+                      today: date) -> None:
+    errors = received_on_errors(channel, received_on, starts_on, ends_on, today)
+    if errors:
+        raise InvalidInput("Канал або дата надходження неприйнятні", code=errors[0]["type"], errors=errors)
+
+
+def name_as_published(name_as_written: str) -> str:
+    """The author's name as the page shows it: as written, with runs of spaces made one."""
+    return " ".join(name_as_written.split())
 
 
 # ---- survey answers and support (R-1.9, R-3.12) ---------------------------------------------------

@@ -17,7 +17,7 @@ from chassis.store import UnitOfWork
 from chassis.workdays import local_today
 from contracts.consultations import (CATEGORIES, Category, Consultations, CommentIn, ConsultationIn,
                                      ConsultationPatch, AttachmentMeta, DecisionIn, Form, InitiativeDecision,
-                                     NewVersionIn, PlanEntryIn, PlanEntryPatch, ResponseIn, Status)
+                                     NewVersionIn, OfflineCommentIn, PlanEntryIn, PlanEntryPatch, ResponseIn, Status)
 from contracts.identity import principal_from as _actor
 from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
 from contracts.reports import ReportPublished
@@ -149,6 +149,13 @@ class ConsultationsService(BaseService):
     def add_comment(self, actor: dict, consultation_id, body: dict) -> dict:
         data = parse(CommentIn, body)
         return dump(comments.add_comment(self.uow, _actor(actor), _uuid(consultation_id, "id"), data))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Consultations.serves
+    def add_offline_comment(self, actor: dict, consultation_id, body: dict) -> dict:
+        data = parse(OfflineCommentIn, body)
+        return dump(comments.add_offline_comment(self.uow, _actor(actor), _uuid(consultation_id, "id"), data,
+                                                 local_today()))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, literal, or_, select, text, tuple_, union, update
+from sqlalchemy import Uuid, and_, cast, func, literal, or_, select, text, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chassis.store import SqlStore
@@ -26,7 +26,7 @@ _PAGE_AND_TALLIES = """
 SELECT
   CASE WHEN :with_comments THEN (SELECT coalesce(json_agg(page ORDER BY page.created_at {order}, page.id), '[]')
       FROM (SELECT id, consultation_id, author_name, organisation_id, organisation_name, organisation_kind,
-                   alternative_id, paragraph_id, body, status, created_at
+                   alternative_id, paragraph_id, body, status, created_at, channel, received_on
             FROM comments WHERE consultation_id = :cid AND status = 'published'
             ORDER BY created_at {order}, id OFFSET :offset LIMIT :limit) page) END AS comments,
   CASE WHEN :with_results THEN (SELECT coalesce(json_object_agg(alternative_id, n), '{{}}') FROM (
@@ -260,14 +260,21 @@ class Store(SqlStore):
                                     .limit(limit)).all()
 
     # ---- comments --------------------------------------------------------------------------------
-    def serialise_author(self, cid: uuid.UUID, author_id: uuid.UUID) -> None:
-        """Until the transaction ends, this author's other comments on this consultation wait."""
+    def serialise_author(self, cid: uuid.UUID, author_id: uuid.UUID | str) -> None:
+        """Until the transaction ends, this author's other comments on this consultation wait (an
+        author without an account: ``offline:<name>``)."""
         self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"comment:{cid}:{author_id}", 0))))
 
     def bodies_of(self, author_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
         """(consultation, text) of every comment of the author, whatever its status."""
         return [tuple(r) for r in self.session.execute(
             select(comments.c.consultation_id, comments.c.body).where(comments.c.author_id == author_id))]
+
+    def offline_bodies(self, cid: uuid.UUID, author_name: str) -> list[str]:
+        """Texts of the submissions received offline on ``cid`` under this name (any case), any status."""
+        return list(self.session.execute(select(comments.c.body).where(
+            comments.c.consultation_id == cid, comments.c.channel != "web",
+            func.lower(comments.c.author_name) == author_name.lower())).scalars())
 
     def add_comment(self, published: bool = False, **values) -> dict:
         """A new comment: pending, or published at once (decided now) when the screening passed it."""
@@ -279,8 +286,8 @@ class Store(SqlStore):
                      alternative_id: uuid.UUID | None, paragraph_id: uuid.UUID | None) -> tuple[int, list[dict]]:
         """Published comments, plus ``viewer``'s own of any status: the number and one page."""
         visible = comments.c.status == "published"
-        if viewer is not None:
-            visible = or_(visible, comments.c.author_id == viewer)
+        if viewer is not None:  # their own, and what they registered from another channel
+            visible = or_(visible, comments.c.author_id == viewer, comments.c.entered_by == viewer)
         cond = [comments.c.consultation_id == cid, visible]
         if alternative_id is not None:
             cond.append(comments.c.alternative_id == alternative_id)
@@ -488,7 +495,9 @@ def voices(cid: uuid.UUID):
         return select(person.label("pid"), table.c.organisation_id.label("oid"),
                       table.c.organisation_kind.label("kind"), channel.label("channel")).where(
             table.c.consultation_id == cid, *cond)
-    return union(part(comments, comments.c.author_id, COMMENT_CHANNEL, comments.c.status == "published"),
+    # a submission received offline has no account: its author counts once by the name as written
+    author = func.coalesce(comments.c.author_id, cast(func.md5(func.lower(comments.c.author_name)), Uuid))
+    return union(part(comments, author, COMMENT_CHANNEL, comments.c.status == "published"),
                  part(responses, responses.c.person_id, literal(WEB_CHANNEL)),
                  part(supports, supports.c.person_id, literal(WEB_CHANNEL))).subquery()
 

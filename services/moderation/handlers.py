@@ -27,12 +27,14 @@ def screen_comment(store, data, holidays_off: bool = True) -> str:
     if result is None:
         result = screen(data.body, store.previous_hashes(data.author_id))
     store.add_screening("comment", data.comment_id, data.consultation_id, data.author_id, data.body,
-                        result.text_hash, result.outcome, result.matches)
+                        result.text_hash, result.outcome, result.matches, channel=data.channel.value,
+                        entered_by=data.entered_by, received_on=data.received_on,
+                        entered_at=data.submitted_at if data.entered_by else None)
     if result.held:
         store.open_case("comment", data.comment_id, data.consultation_id, data.author_id,
                         signed_as(data.author_name, data.organisation_name),
                         data.body, result.matches, data.submitted_at,
-                        rules.due_at(data.submitted_at, holidays_off), "screening")
+                        rules.due_at(data.submitted_at, holidays_off), "screening", data.channel.value)
     elif data.screening is None:
         store.add_event(CommentApproved(comment_id=data.comment_id, consultation_id=data.consultation_id))
     return result.outcome
@@ -81,7 +83,7 @@ def _flag(uow, actor: Principal, comment_id: uuid.UUID, reason: str, matches: li
         if action == "open":
             at = rules.now()
             store.open_case("comment", comment_id, seen.consultation_id, seen.author_id, None, seen.text,
-                            matches, at, rules.due_at(at, holidays_off), "report")
+                            matches, at, rules.due_at(at, holidays_off), "report", seen.channel)
         elif action == "append":
             matches = existing.matches + matches
             store.set_matches(existing.id, matches)
@@ -134,7 +136,9 @@ def audit(uow, actor: Principal | None, consultation_id: uuid.UUID | None,
     with uow.transaction() as store:
         if moderator_id is None:
             items += [AuditItem(at=r.at, kind="screening", subject_id=r.subject_id,
-                                consultation_id=r.consultation_id, outcome=r.outcome, matches=r.matches)
+                                consultation_id=r.consultation_id, outcome=r.outcome, matches=r.matches,
+                                channel=r.channel, entered_by=r.entered_by, entered_at=r.entered_at,
+                                received_on=r.received_on)
                       for r in store.recent_screenings(consultation_id, limit)]
         items += [AuditItem(at=r.at, kind="decision", subject_id=r.subject_id, consultation_id=r.consultation_id,
                             outcome=r.decision, grounds=r.grounds, moderator_id=r.moderator_id, note=r.note)

@@ -1,5 +1,5 @@
 """Tables of the moderation service's own database (no other service reads them)."""
-from sqlalchemy import (BigInteger, Column, DateTime, Index, Integer, MetaData, PrimaryKeyConstraint, String,
+from sqlalchemy import (BigInteger, Column, Date, DateTime, Index, Integer, MetaData, PrimaryKeyConstraint, String,
                         Table, Text, UniqueConstraint, Uuid, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -19,6 +19,7 @@ cases = Table(
     Column("matches", JSONB, nullable=False, server_default=text("'[]'")),
     Column("source", String(20), nullable=False, server_default="screening"),  # screening | report
     Column("reports", Integer, nullable=False, server_default="0"),
+    Column("channel", String(20), nullable=False, server_default="web"),  # how a comment was received
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("submitted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("due_at", DateTime(timezone=True), nullable=False),
@@ -43,6 +44,10 @@ screenings = Table(
     Column("outcome", String(10), nullable=False),  # pass | hold
     Column("matches", JSONB, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("channel", String(20), nullable=False, server_default="web"),  # how the comment was received
+    Column("entered_by", Uuid),  # received offline: the official who registered it
+    Column("received_on", Date),  # received offline: the day
+    Column("entered_at", DateTime(timezone=True)),  # received offline: when it was registered
     Index("ix_screenings_author", "author_id", "text_hash"),
 )
 
@@ -75,4 +80,6 @@ PERSONAL = {
     "screenings_of_my_texts": Personal(screenings, "author_id"),
     "comment_reports_filed": Personal(flags, "reporter_id"),
     "moderation_decisions_made": Personal(decisions, "moderator_id"),
+    "offline_comments_entered": Personal(screenings, "entered_by", ("subject_id", "consultation_id", "channel",
+                                                                    "received_on", "entered_at")),
 }

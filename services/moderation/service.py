@@ -30,8 +30,8 @@ class ModerationService(BaseService):
     def uow(self) -> UnitOfWork[Store]:
         return UnitOfWork(self.db, Store)
 
-    @subscribe("consultations", "comment_submitted")
-    @once_per_event(CommentSubmitted)
+    @subscribe("consultations", "comment_submitted", version=2)
+    @once_per_event(CommentSubmitted, batch=True)
     def on_comment_submitted(self, store, data):
         handlers.screen_comment(store, data, get_settings().holidays_are_days_off)
 

@@ -18,10 +18,11 @@ class Store(SqlStore):
             screenings.c.author_id == author_id, screenings.c.kind == "comment")).scalars())
 
     def add_screening(self, kind: str, subject_id, consultation_id, author_id, text: str, text_hash: str,
-                      outcome: str, matches: list) -> None:
+                      outcome: str, matches: list, **received) -> None:
+        """``received``: ``channel``, and for a comment received offline ``entered_by``, ``received_on``."""
         self.session.execute(screenings.insert().values(
             kind=kind, subject_id=subject_id, consultation_id=consultation_id, author_id=author_id, text=text,
-            text_hash=text_hash, outcome=outcome, matches=matches))
+            text_hash=text_hash, outcome=outcome, matches=matches, **received))
 
     def last_comment_screening(self, comment_id: uuid.UUID):
         return self.session.execute(select(screenings).where(screenings.c.kind == "comment",
@@ -30,12 +31,12 @@ class Store(SqlStore):
 
     # ---- cases -----------------------------------------------------------------------------------
     def open_case(self, kind: str, subject_id: uuid.UUID, consultation_id, author_id, author_name, text: str,
-                  matches: list, submitted_at: datetime, due_at: datetime, source: str) -> None:
+                  matches: list, submitted_at: datetime, due_at: datetime, source: str, channel: str = "web") -> None:
         """A new open case; nothing when the subject already has one."""
         self.session.execute(insert(cases).values(
             id=uuid.uuid4(), kind=kind, subject_id=subject_id, status="open", consultation_id=consultation_id,
             author_id=author_id, author_name=author_name, text=text, matches=matches, source=source,
-            submitted_at=submitted_at, due_at=due_at)
+            submitted_at=submitted_at, due_at=due_at, channel=channel)
             .on_conflict_do_nothing(index_elements=[cases.c.kind, cases.c.subject_id]))
 
     def comment_case(self, comment_id: uuid.UUID, lock: bool = False):

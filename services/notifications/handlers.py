@@ -17,8 +17,9 @@ from chassis.consumer import handler_key
 from chassis.errors import Conflict, InvalidInput
 from chassis.errors import parse_uuid
 from chassis.faults import fault_point
-from contracts.notifications import Inbox, Progress
+from contracts.notifications import ConsultationFeedback, Inbox, Progress
 from contracts.registry import InterestedPage, MailContact
+from contracts.reports import ContributionPage
 from services.notifications import mailer, rules, store
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,38 @@ def select_recipients(uow, interested_persons: Callable[..., InterestedPage], en
     return total
 
 
+# ---- "you said, we did" at report publication: selection (R-3.16, R-3.18) --------------------------
+
+FEEDBACK_BATCH = 1000  # authors a page
+
+
+def select_feedback(uow, contributions: Callable[..., ContributionPage], env, data, public_url: str) -> int | None:
+    """A report version is published: page through its contributors (asked of the reports service),
+    and give each person it changed something for one message (cabinet and e-mail), a page per
+    transaction; the event is claimed only after the last page, so a crash selects again and finds
+    the pages already done unchanged. None when the event was handled before."""
+    handler = handler_key("notifications", "on_report_published")
+    with uow.transaction() as tx:
+        if tx.event_seen(handler, env.event_id):
+            return None
+    after, total = None, 0
+    while True:
+        page = contributions(data.consultation_id, after, FEEDBACK_BATCH)
+        with uow.transaction() as tx:
+            total += tx.add_feedback(env.event_id, page, public_url)
+        after = page.next_after
+        if after is None:
+            break
+    with uow.transaction() as tx:
+        tx.claim_event(handler, env.event_id)
+    return total
+
+
+def feedback(uow, person_id: uuid.UUID, consultation_id: uuid.UUID | None = None) -> list[ConsultationFeedback]:
+    with uow.transaction() as tx:
+        return tx.feedback(person_id, consultation_id)
+
+
 # ---- the start-day fan-out: sending ------------------------------------------------------------------
 
 def send_due(uow, mail_contacts: Callable[[list[uuid.UUID]], dict[str, MailContact]], settings, categories: dict[int, str]) -> int:
@@ -77,12 +110,19 @@ def send_due(uow, mail_contacts: Callable[[list[uuid.UUID]], dict[str, MailConta
                                  settings.smtp_password, settings.smtp_rate_per_second)
         return Sender(deliveries, mail_contacts, smtp, settings, categories, signer).drain()
 
-    n = max(1, settings.smtp_concurrency)
-    sent = sum(eventlet.GreenPool(n).imap(drain, range(n)))
+    # idle ticks (most of them) cost one transaction: no sender claims when nothing is due or stuck
     with uow.transaction() as tx:
-        for p in tx.complete_finished():
-            log.info("fan-out of %s done: %d sent, %d failed of %d", p.consultation_id, p.sent, p.failed,
-                     p.recipients)
+        due = tx.anything_to_send(timedelta(seconds=settings.delivery_stuck_seconds))
+        finished = [] if due else tx.complete_finished()
+    sent = 0
+    if due:
+        n = max(1, settings.smtp_concurrency)
+        sent = sum(eventlet.GreenPool(n).imap(drain, range(n)))
+        with uow.transaction() as tx:
+            finished = tx.complete_finished()
+    for p in finished:
+        log.info("fan-out of %s done: %d sent, %d failed of %d", p.consultation_id, p.sent, p.failed,
+                 p.recipients)
     return sent
 
 
@@ -163,7 +203,10 @@ class Sender:
                 self.s.smtp_from, rules.start_subject(f.title), "consultation_published",
                 rules.consultation_context(f, self.categories))
 
-    def _message(self, d, listed: list | None):
+    def _message(self, d, listed):
+        if d.kind == rules.FEEDBACK:  # one person's own message: rendered for them alone
+            return _prepared(self.s.smtp_from, rules.feedback_subject(listed.title, listed.first), "report_feedback",
+                             rules.feedback_context(listed))
         if d.kind != rules.DIGEST:
             return self.prepared[d.consultation_id]
         key = (d.day, tuple(f.consultation_id for f in listed))  # the same for all who chose the same topics
@@ -178,15 +221,20 @@ class Sender:
             if not self.deliveries.still_mine(d.id, self.token):
                 return 0  # given back as stuck and taken by another sender: theirs now
             self.touched = time.monotonic()
-        if contact is None:  # unsubscribed, erased or withdrew consent since selection
-            self.deliveries.skip(d.id, "no longer in the register")
+        if contact is None:  # unsubscribed, erased or withdrew consent since selection; a contributor: no e-mail chosen
+            self.deliveries.skip(d.id, "no e-mail chosen" if d.kind == rules.FEEDBACK else "no longer in the register")
             return 0
         if d.kind == rules.DIGEST:  # the day's digest: what it lists, read at sending
             listed = self.deliveries.digest_listing(d.person_id, d.day)
             if not listed:
                 self.deliveries.skip(d.id, "nothing to list")
                 return 0
-        about = rules.message_about(d.kind, d.consultation_id, d.day)
+        elif d.kind == rules.FEEDBACK:  # "you said, we did": the message it sends
+            listed = self.deliveries.feedback_message(d.feedback_id)
+            if listed is None:
+                self.deliveries.skip(d.id, "no message")
+                return 0
+        about = rules.message_about(d.kind, d.consultation_id, d.day, getattr(d, "feedback_id", None))
         try:
             message = self._message(d, listed)
             if isinstance(message, Exception):
@@ -242,7 +290,10 @@ def tell_initiator(tx, env, data, public_url: str) -> None:
 
 
 def tell_author(tx, env, data, ground_titles: dict[str, str]) -> None:
-    """The author learns in the cabinet that a comment was not published, and on which grounds."""
+    """The author learns in the cabinet that a comment was not published, and on which grounds; a
+    submission received offline has no cabinet behind it (nothing to tell)."""
+    if data.author_id is None:
+        return
     tx.notify(data.author_id, env.event_id, *rules.rejection_message(data.grounds, ground_titles), None)
 
 

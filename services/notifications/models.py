@@ -1,7 +1,8 @@
 """Tables of the notifications service's own database (no other service reads them). No contacts
 are kept here: e-mail addresses are fetched from the registry when sending (data minimisation)."""
-from sqlalchemy import (BigInteger, Column, Date, DateTime, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text,
                         UniqueConstraint, Uuid, func, text, Index)
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -11,7 +12,7 @@ deliveries = Table(
     Column("person_id", Uuid, nullable=False),
     Column("consultation_id", Uuid),  # null for a daily digest, which covers a day (``day``)
     Column("channel", String(20), nullable=False),
-    Column("kind", String(40), nullable=False),  # consultation_started | daily_digest
+    Column("kind", String(40), nullable=False),  # consultation_started | daily_digest | report_feedback
     Column("day", Date),  # the Kyiv day a daily digest covers
     Column("status", String(20), nullable=False),  # pending | sending | sent | failed | skipped
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -21,11 +22,46 @@ deliveries = Table(
     Column("claim_token", Uuid),  # which sender owns a `sending` row
     Column("sent_at", DateTime(timezone=True)),
     Column("last_error", Text),
+    Column("feedback_id", BigInteger),  # a report_feedback e-mail: its message (feedback_messages)
     UniqueConstraint("person_id", "consultation_id", "channel", "kind"),
     Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index("ix_deliveries_sending", "claimed_at", postgresql_where=text("status = 'sending'")),
     # one digest per person × day: a redelivered event or a restart never sends a second one
     Index("uq_deliveries_digest", "person_id", "day", unique=True, postgresql_where=text("kind = 'daily_digest'")),
+    # one e-mail per "you said, we did" message (its consultation_id is null: the message says which)
+    Index("uq_deliveries_feedback", "feedback_id", unique=True, postgresql_where=text("kind = 'report_feedback'")),
+)
+
+# "You said, we did" (R-3.16, R-3.18): one message per person × consultation × report version that
+# changed something for them, with what it lists (``items``: the comments, as told), and what each
+# person was last told about each of their comments (what a later version is compared with).
+feedback_messages = Table(
+    "feedback_messages", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("person_id", Uuid, nullable=False),
+    Column("consultation_id", Uuid, nullable=False),
+    Column("report_version", Integer, nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("report_url", String(1000), nullable=False),
+    Column("decision_title", String(1000)),
+    Column("decision_url", String(1000)),
+    Column("first", Boolean, nullable=False),  # the person's first message about this consultation
+    Column("items", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("person_id", "consultation_id", "report_version"),
+)
+
+feedback_told = Table(
+    "feedback_told", metadata,
+    Column("person_id", Uuid, primary_key=True),
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("comment_id", Uuid, primary_key=True),
+    Column("number", Integer, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("excerpt", Text, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("justification", Text),
+    Column("report_version", Integer, nullable=False),  # the version that told it
 )
 
 # What a person's daily digest lists (person × day × consultation); ids only, no contacts.
@@ -81,4 +117,6 @@ PERSONAL = {
         "last_error")),
     "digest_items": Personal(digest_items, "person_id"),
     "cabinet_messages": Personal(inbox, "person_id"),
+    "report_feedback_messages": Personal(feedback_messages, "person_id"),
+    "report_feedback": Personal(feedback_told, "person_id"),
 }

@@ -11,9 +11,11 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from contracts.registry import InterestedPerson
+from contracts.reports import OUTCOME_LABELS
 
 KIND = "consultation_started"
 DIGEST = "daily_digest"
+FEEDBACK = "report_feedback"  # "you said, we did" (R-3.16, R-3.18)
 CHANNEL = "email"
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 600
@@ -66,8 +68,11 @@ def digest_context(day: date, rows: list, categories: dict[int, str]) -> dict:
             "groups": [{"category": c, "items": items} for c, items in groups.items()]}
 
 
-def message_about(kind: str, consultation_id: uuid.UUID | None, day: date | None) -> str:
-    """What an e-mail is about, in its Message-ID: the consultation, or the digest's day."""
+def message_about(kind: str, consultation_id: uuid.UUID | None, day: date | None, feedback_id: int | None = None) -> str:
+    """What an e-mail is about, in its Message-ID: the consultation, the digest's day, or the
+    "you said, we did" message."""
+    if kind == FEEDBACK:
+        return f"feedback-{feedback_id}"
     return f"digest-{day.isoformat()}" if kind == DIGEST else str(consultation_id)
 
 
@@ -90,6 +95,80 @@ def rejection_message(grounds: Iterable[str], titles: dict[str, str]) -> tuple[s
     """The author's message about a rejected comment, naming the grounds in the regulation's words."""
     named = "; ".join(titles.get(g, g) for g in grounds)
     return "Ваш коментар не оприлюднено", f"Підстава (п. 3.7 Положення): {named}."
+
+
+# ---- "you said, we did": what became of each contributor's comments (R-3.16, R-3.18) ---------------
+
+def told_key(outcome: str, justification: str | None) -> tuple[str, str]:
+    """What a person is told about one comment, compared across versions (whitespace at the ends and
+    an empty justification do not count as a change)."""
+    return outcome, (justification or "").strip()
+
+
+def feedback_changes(told: dict[uuid.UUID, tuple[str, str]], comments: list) -> list:
+    """The comments (``contracts.reports.Contribution``) whose consideration or justification
+    differs from what the person was last told (``told``: comment id → :func:`told_key`); on the
+    first version every one."""
+    return [c for c in comments if told.get(c.comment_id) != told_key(c.outcome.value, c.justification)]
+
+
+def feedback_due(changed: list, decision_url: str | None, decision_url_told: str | None) -> bool:
+    """A message goes out when a comment's consideration changed, or the decision was recorded since
+    the person was last told (R-3.18); a version that changes neither for them sends nothing."""
+    return bool(changed) or (decision_url is not None and decision_url != decision_url_told)
+
+
+def feedback_item(c) -> dict:
+    """One listed comment, as the message and the cabinet show it."""
+    return {"comment_id": str(c.comment_id), "number": c.number, "target": c.target, "excerpt": c.excerpt,
+            "outcome": c.outcome.value, "outcome_label": OUTCOME_LABELS[c.outcome],
+            "justification": (c.justification or "").strip() or None}
+
+
+def report_link(public_url: str, consultation_id: uuid.UUID) -> str:
+    return f"{public_url.rstrip('/')}/consultations/{consultation_id}#report"
+
+
+def decision_link(public_url: str, consultation_id: uuid.UUID) -> str:
+    return f"{public_url.rstrip('/')}/consultations/{consultation_id}#decision"
+
+
+def decision_caption(decision) -> str | None:
+    """``contracts.reports.DecisionRef`` as one line («№ 415 від 01.12.2026: Про …»)."""
+    if decision is None:
+        return None
+    return f"{decision.number} від {decision.adopted_on:%d.%m.%Y}: {decision.title}"
+
+
+def feedback_subject(title: str, first: bool) -> str:
+    return (f"Що сталося з вашими пропозиціями: «{title}»" if first
+            else f"Оновлено звіт консультації «{title}»")
+
+
+def feedback_lines(m) -> list[str]:
+    """The message as plain text lines (the cabinet message's body; the e-mail's templates say the
+    same). ``m``: a feedback message (title, report_version, first, items, report_url, decision_*)."""
+    if m.first:
+        lines = [f"Оприлюднено звіт про результати консультації «{m.title}» (версія {m.report_version}). "
+                 f"Ось як розглянуто ваші пропозиції ({len(m.items)}):"]
+    elif m.items:
+        lines = [f"Оприлюднено нову версію звіту консультації «{m.title}» (версія {m.report_version}). "
+                 f"Змінився розгляд ваших пропозицій ({len(m.items)}):"]
+    else:
+        lines = [f"Оприлюднено нову версію звіту консультації «{m.title}» (версія {m.report_version})."]
+    for i in m.items:
+        lines.append(f"№ {i['number']} ({i['target']}): «{i['excerpt']}» — {i['outcome_label']}"
+                     + (f". Обґрунтування: {i['justification']}" if i["justification"] else ""))
+    if m.decision_url:
+        lines.append(f"Ухвалено рішення {m.decision_title}: {m.decision_url}")
+    lines.append(f"Звіт: {m.report_url}")
+    return lines
+
+
+def feedback_context(m) -> dict:
+    """What the e-mail's templates show."""
+    return {"title": m.title, "report_version": m.report_version, "first": m.first, "items": list(m.items),
+            "report_url": m.report_url, "decision_title": m.decision_title, "decision_url": m.decision_url}
 
 
 # ---- failures and retries (R-3.4) --------------------------------------------------------------------

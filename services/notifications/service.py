@@ -23,6 +23,7 @@ from contracts.consultations import (CATEGORIES, CommentWasRejected, Consultatio
 from contracts.moderation import GROUNDS
 from contracts.notifications import Notifications
 from contracts.registry import Registry
+from contracts.reports import ReportPublished, Reports
 from services.notifications import handlers, store
 from services.notifications.models import PERSONAL
 from services.notifications.webhook_service import WebhookEntrypoints
@@ -34,6 +35,7 @@ class NotificationsService(WebhookEntrypoints, BaseService):
     name = "notifications"
     personal_data = PERSONAL  # its export
     registry = RpcProxy("registry")
+    reports = RpcProxy("reports")
 
     @property
     def uow(self) -> UnitOfWork[store.Store]:
@@ -53,6 +55,27 @@ class NotificationsService(WebhookEntrypoints, BaseService):
             log.info("fan-out of %s: %d recipients queued", data.consultation_id, total)
             fault_point("notifications.after_commit_before_ack")
 
+    # ---- "you said, we did" at report publication (R-3.16, R-3.18) ------------------------------------
+    @subscribe("reports", "report_published")
+    def on_report_published(self, payload):
+        env, data = open_envelope(payload, ReportPublished)
+        total = handlers.select_feedback(self.uow, Reports(over_proxy(self.reports)).contributions, env, data,
+                                         get_settings().public_url)
+        if total is not None:
+            log.info("report v%d of %s: %d contributors told", data.report_version, data.consultation_id, total)
+            fault_point("notifications.after_commit_before_ack")
+
+    @rpc(expected_exceptions=ServiceError)
+    @Notifications.serves
+    def feedback(self, person_id: uuid.UUID) -> dict:
+        return {"items": [f.model_dump(mode="json") for f in handlers.feedback(self.uow, person_id)]}
+
+    @rpc(expected_exceptions=ServiceError)
+    @Notifications.serves
+    def feedback_for(self, person_id: uuid.UUID, consultation_id: uuid.UUID) -> dict | None:
+        found = handlers.feedback(self.uow, person_id, consultation_id)
+        return found[0].model_dump(mode="json") if found else None
+
     @timer(interval=1.0)
     def send_due(self):
         sent = handlers.send_due(self.uow, self.people.mail_contacts, get_settings(), CATEGORIES)
@@ -65,7 +88,7 @@ class NotificationsService(WebhookEntrypoints, BaseService):
     def on_initiative_status_changed(self, tx, data, env):
         handlers.tell_initiator(tx, env, data, get_settings().public_url)
 
-    @subscribe("consultations", "comment_rejected")
+    @subscribe("consultations", "comment_rejected", version=2)
     @once_per_event(CommentWasRejected)
     def on_comment_rejected(self, tx, data, env):
         handlers.tell_author(tx, env, data, {code: g.title for code, g in GROUNDS.items()})

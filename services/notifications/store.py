@@ -19,9 +19,15 @@ from sqlalchemy.orm import Session
 
 from chassis.outbox import add_event, processed_events
 from chassis.store import SqlStore
-from services.notifications.models import deliveries, digest_items, fanouts, inbox, used_unsubscribe_tokens
-from services.notifications.rules import CHANNEL, DIGEST, KIND, MAX_ATTEMPTS, RETRIES_SPENT, after_failure, failure_cause
-from contracts.notifications import Inbox, InboxItem, NotificationBatchCompleted, Progress
+from services.notifications.models import (deliveries, digest_items, fanouts, feedback_messages, feedback_told, inbox,
+                                          used_unsubscribe_tokens)
+from services.notifications.rules import (CHANNEL, DIGEST, FEEDBACK, KIND, MAX_ATTEMPTS, RETRIES_SPENT, after_failure,
+                                          decision_caption, decision_link, failure_cause, feedback_changes,
+                                          feedback_due, feedback_item, feedback_lines, feedback_subject, report_link,
+                                          told_key)
+from contracts.notifications import (CommentFeedback, ConsultationFeedback, Inbox, InboxItem,
+                                     NotificationBatchCompleted, Progress)
+from contracts.reports import OUTCOME_LABELS, Outcome
 
 STUCK_AFTER = timedelta(minutes=2)
 
@@ -132,6 +138,14 @@ def claim(session: Session, limit: int, stuck_after: timedelta = STUCK_AFTER,
                            .returning(deliveries)).all()
 
 
+def anything_to_send(session: Session, stuck_after: timedelta = STUCK_AFTER) -> bool:
+    """Whether a sender's claim would find work: a due pending delivery, or a `sending` one to give back."""
+    due = select(deliveries.c.id).where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= func.now())
+    stuck = select(deliveries.c.id).where(deliveries.c.status == "sending",
+                                          deliveries.c.claimed_at < now() - stuck_after)
+    return session.execute(select(due.exists() | stuck.exists())).scalar_one()
+
+
 def still_mine(session: Session, delivery_id: int, token: uuid.UUID) -> bool:
     """Just before sending: the row is still ours (not given back as stuck and claimed by another
     sender); touching it keeps it ours for another `stuck_after`."""
@@ -217,6 +231,110 @@ def mark_read(session: Session, person_id: uuid.UUID, item_id: int | None) -> in
 
 
 
+# ---- "you said, we did" (R-3.16, R-3.18) -----------------------------------------------------------
+
+def lock_feedback(session: Session, consultation_id: uuid.UUID) -> None:
+    """One selection at a time per consultation (two versions' events handled at once would both
+    compare with the same "last told")."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                    {"k": f"feedback:{consultation_id}"})
+
+
+def told(session: Session, consultation_id: uuid.UUID, person_ids: list[uuid.UUID]) -> dict:
+    """person → comment → rules.told_key, of what each was last told about this consultation."""
+    out: dict = {}
+    for r in session.execute(select(feedback_told).where(feedback_told.c.consultation_id == consultation_id,
+                                                         feedback_told.c.person_id.in_(person_ids))):
+        out.setdefault(r.person_id, {})[r.comment_id] = told_key(r.outcome, r.justification)
+    return out
+
+
+def decisions_told(session: Session, consultation_id: uuid.UUID, person_ids: list[uuid.UUID]) -> dict:
+    """person → the decision link of their newest message about this consultation (None: none yet);
+    a person missing from the answer has had no message."""
+    return dict(session.execute(
+        select(feedback_messages.c.person_id, feedback_messages.c.decision_url)
+        .where(feedback_messages.c.consultation_id == consultation_id, feedback_messages.c.person_id.in_(person_ids))
+        .distinct(feedback_messages.c.person_id)
+        .order_by(feedback_messages.c.person_id, feedback_messages.c.report_version.desc())).all())
+
+
+def add_feedback(session: Session, event_id: uuid.UUID, page, public_url: str) -> int:
+    """One page of a published report's contributors (``contracts.reports.ContributionPage``): for
+    each person a version changed something for, one message (what changed), its cabinet copy and
+    its e-mail delivery, and the new "last told". Idempotent: run again, it finds nothing changed."""
+    people = [a.author_id for a in page.items]
+    if not people:
+        return 0
+    cid, version = page.consultation_id, page.report_version
+    was_told, decision_was = told(session, cid, people), decisions_told(session, cid, people)
+    report_url = report_link(public_url, cid)
+    decision_url = decision_link(public_url, cid) if page.decision else None
+    messages, told_rows = [], []
+    for a in page.items:
+        changed = feedback_changes(was_told.get(a.author_id, {}), a.comments)
+        if not feedback_due(changed, decision_url, decision_was.get(a.author_id)):
+            continue
+        messages.append({"person_id": a.author_id, "consultation_id": cid, "report_version": version,
+                         "title": page.title, "report_url": report_url, "decision_url": decision_url,
+                         "decision_title": decision_caption(page.decision), "first": a.author_id not in decision_was,
+                         "items": [feedback_item(c) for c in changed]})
+        told_rows += [{"person_id": a.author_id, "consultation_id": cid, "comment_id": c.comment_id,
+                       "number": c.number, "target": c.target, "excerpt": c.excerpt, "outcome": c.outcome.value,
+                       "justification": (c.justification or "").strip() or None, "report_version": version}
+                      for c in changed]
+    if not messages:
+        return 0
+    made = session.execute(insert(feedback_messages).values(messages).on_conflict_do_nothing()
+                           .returning(feedback_messages)).all()
+    if not made:
+        return 0
+    session.execute(insert(inbox).values([
+        {"person_id": m.person_id, "source_event_id": event_id, "title": feedback_subject(m.title, m.first)[:500],
+         "body": "\n".join(feedback_lines(m)), "link": m.report_url} for m in made]).on_conflict_do_nothing())
+    session.execute(insert(deliveries).values([
+        {"person_id": m.person_id, "consultation_id": None, "channel": CHANNEL, "kind": FEEDBACK, "status": "pending",
+         "feedback_id": m.id} for m in made]).on_conflict_do_nothing())
+    if told_rows:
+        stmt = insert(feedback_told).values(told_rows)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[feedback_told.c.person_id, feedback_told.c.consultation_id, feedback_told.c.comment_id],
+            set_={k: stmt.excluded[k] for k in ("number", "target", "excerpt", "outcome", "justification",
+                                                 "report_version")}))
+    return len(made)
+
+
+def feedback_message(session: Session, feedback_id: int):
+    return session.execute(select(feedback_messages).where(feedback_messages.c.id == feedback_id)).first()
+
+
+def feedback(session: Session, person_id: uuid.UUID, consultation_id: uuid.UUID | None = None) -> list[ConsultationFeedback]:
+    """What a person was last told, per consultation (newest message first): every comment of theirs
+    with its consideration, the report and, once recorded, the decision."""
+    cond = [feedback_messages.c.person_id == person_id]
+    if consultation_id is not None:
+        cond.append(feedback_messages.c.consultation_id == consultation_id)
+    newest = session.execute(select(feedback_messages).where(*cond)
+                             .distinct(feedback_messages.c.consultation_id)
+                             .order_by(feedback_messages.c.consultation_id, feedback_messages.c.report_version.desc())
+                             ).all()
+    if not newest:
+        return []
+    comments: dict = {}
+    for r in session.execute(select(feedback_told).where(
+            feedback_told.c.person_id == person_id,
+            feedback_told.c.consultation_id.in_([m.consultation_id for m in newest]))
+            .order_by(feedback_told.c.consultation_id, feedback_told.c.number)):
+        comments.setdefault(r.consultation_id, []).append(CommentFeedback(
+            comment_id=r.comment_id, number=r.number, target=r.target, excerpt=r.excerpt, outcome=Outcome(r.outcome),
+            outcome_label=OUTCOME_LABELS[Outcome(r.outcome)], justification=r.justification,
+            report_version=r.report_version))
+    out = [ConsultationFeedback(consultation_id=m.consultation_id, title=m.title, report_version=m.report_version,
+                                report_url=m.report_url, decision_title=m.decision_title, decision_url=m.decision_url,
+                                told_at=m.created_at, comments=comments.get(m.consultation_id, [])) for m in newest]
+    return sorted(out, key=lambda f: f.told_at, reverse=True)
+
+
 def use_unsubscribe_token(session: Session, token_id: str) -> bool:
     """True the first time an unsubscribe link is used."""
     return session.execute(insert(used_unsubscribe_tokens).values(token_id=token_id).on_conflict_do_nothing()
@@ -249,6 +367,9 @@ class Store(SqlStore):
     def complete_finished(self) -> list[Progress]:
         return complete_finished(self.session)
 
+    def anything_to_send(self, stuck_after: timedelta) -> bool:
+        return anything_to_send(self.session, stuck_after)
+
     def progress(self, consultation_id: uuid.UUID) -> Progress | None:
         return progress(self.session, consultation_id)
 
@@ -260,6 +381,13 @@ class Store(SqlStore):
 
     def use_unsubscribe_token(self, token_id: str) -> bool:
         return use_unsubscribe_token(self.session, token_id)
+
+    def add_feedback(self, event_id: uuid.UUID, page, public_url: str) -> int:
+        lock_feedback(self.session, page.consultation_id)
+        return add_feedback(self.session, event_id, page, public_url)
+
+    def feedback(self, person_id: uuid.UUID, consultation_id: uuid.UUID | None = None) -> list[ConsultationFeedback]:
+        return feedback(self.session, person_id, consultation_id)
 
 
 class Deliveries:
@@ -284,6 +412,10 @@ class Deliveries:
     def digest_listing(self, person_id: uuid.UUID, day: date) -> list:
         with self.uow.transaction() as store:
             return digest_consultations(store.session, person_id, day)
+
+    def feedback_message(self, feedback_id: int):
+        with self.uow.transaction() as store:
+            return feedback_message(store.session, feedback_id)
 
     def skip(self, delivery_id: int, why: str) -> None:
         with self.uow.transaction() as store:

@@ -86,9 +86,10 @@ CIRCUITS = Circuits()
 
 
 class FeedWriter:
-    """Group commit of the feed: an event handler that finds no write under way writes every event
-    that has arrived meanwhile in one transaction (one feed lock, one statement); the others wait
-    for the commit that carries theirs, so each message is still acknowledged only after it."""
+    """Group commit of the feed: an event handler that finds no write under way waits
+    ``EVENT_BATCH_SECONDS``, then writes every event that has arrived meanwhile in one transaction
+    (one feed lock, one statement); the others wait for the commit that carries theirs, so each
+    message is still acknowledged only after it."""
 
     BATCH = 500
 
@@ -102,6 +103,7 @@ class FeedWriter:
         if not self.busy:
             self.busy = True
             try:
+                eventlet.sleep(get_settings().event_batch_seconds)  # let the events arriving meanwhile join
                 while self.pending:
                     batch, self.pending = self.pending[:self.BATCH], self.pending[self.BATCH:]
                     try:

@@ -16,6 +16,7 @@ import os
 import tempfile
 import uuid
 import zipfile
+from collections import OrderedDict
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import wraps
@@ -24,13 +25,14 @@ from typing import Callable, Iterator
 
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from contracts.consultations import ReportCommentPage, ReportRespondentPage, RespondentBreakdown, signed_as
+from contracts.consultations import (CHANNEL_LABELS, ReportCommentPage, ReportRespondentPage, RespondentBreakdown,
+                                     signed_as)
 from contracts.identity import Principal, Role
 from contracts.registry import ParticipantProfile
-from contracts.reports import (AGE_BAND_LABELS, CHANNEL_LABELS, DIMENSIONS, RESPONDENT_TYPE_LABELS, VISIT_LABELS,
-                               Participation)
-from contracts.reports import (OUTCOME_LABELS, Consideration, Outcome, ProposalOut, ProposalPage, ReportOut,
-                               ReportPublished, ReportStats, VersionList, VersionOut)
+from contracts.reports import AGE_BAND_LABELS, DIMENSIONS, RESPONDENT_TYPE_LABELS, VISIT_LABELS, Participation
+from contracts.reports import (OUTCOME_LABELS, AuthorContributions, Consideration, Contribution, ContributionPage,
+                               DecisionRef, Outcome, ProposalOut, ProposalPage, ReportOut, ReportPublished,
+                               ReportStats, VersionList, VersionOut)
 from services.reports import render, rules
 from services.reports.rules import insider, owns
 from services.reports.store import Store
@@ -93,7 +95,8 @@ def comment_submitted(store: Store, d, at: datetime) -> None:
     store.merge_comments([{
         "consultation_id": d.consultation_id, "comment_id": d.comment_id, "author_id": d.author_id,
         "author_name": signed_as(d.author_name, d.organisation_name), "body": d.body, "created_at": d.submitted_at,
-        "alternative_id": d.alternative_id, "paragraph_id": d.paragraph_id, "status": "pending"}])
+        "alternative_id": d.alternative_id, "paragraph_id": d.paragraph_id, "status": "pending",
+        "channel": d.channel.value}])
 
 
 def comment_published(store: Store, d, at: datetime) -> None:
@@ -135,7 +138,7 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
                 "author_name": signed_as(c.author_name, c.organisation_name),
                 "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
                 "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
-                "grounds": c.rejection_grounds or None} for c in chunk.items])
+                "grounds": c.rejection_grounds or None, "channel": c.channel.value} for c in chunk.items])
         after = chunk.next_after
         if after is None:
             return
@@ -324,10 +327,35 @@ def proposals(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, 
     target = _targets(snap)
     total, rows = store.proposal_page(cid, page, per_page, missing_only)
     return ProposalPage(items=[ProposalOut(comment_id=r.comment_id, number=r.seq, author_name=r.author_name,
-                                           created_at=r.created_at, target=target(r.alternative_id, r.paragraph_id),
+                                           created_at=r.created_at, channel=r.channel,
+                                           target=target(r.alternative_id, r.paragraph_id),
                                            body=r.body, outcome=r.outcome, justification=r.justification)
                                for r in rows], total=total, considered=store.considered(cid),
                         page=page, per_page=per_page)
+
+
+@one_transaction
+def contributions(store: Store, cid: uuid.UUID, after: uuid.UUID | None, limit: int) -> ContributionPage:
+    """A page of a published report's contributors, each with every published comment and its
+    consideration (the "you said, we did" messages; docs/notifications.md). Not found until a
+    version is published: before that nothing is decided."""
+    snap = store.snapshot(cid)
+    done = store.versions(cid) if snap is not None else []
+    if not done:
+        raise NotFound("Звіту не знайдено", code="report_not_found")
+    target = _targets(snap)
+    authors = store.contributors(cid, after, limit + 1)
+    rows = store.contributions_of(cid, authors[:limit])
+    decision = snap.source["consultation"].get("decision")
+    return ContributionPage(
+        consultation_id=cid, title=snap.title, report_version=done[-1].version,
+        decision=DecisionRef(number=decision["number"], adopted_on=decision["adopted_on"], title=decision["title"])
+        if decision else None,
+        items=[AuthorContributions(author_id=author, comments=[
+            Contribution(comment_id=r.comment_id, number=r.seq, target=target(r.alternative_id, r.paragraph_id),
+                         excerpt=rules.excerpt(r.body), outcome=Outcome(r.outcome), justification=r.justification)
+            for r in group if r.outcome is not None]) for author, group in rules.group_by_author(rows)],
+        next_after=authors[limit - 1] if len(authors) > limit else None)
 
 
 # ---- the report and its versions ----------------------------------------------------------------
@@ -342,7 +370,7 @@ def representativeness(store: Store, snap) -> dict:
     by type (a private person, or each kind of institution) and by channel (R-3.12)."""
     rep = store.representativeness(snap.consultation_id)
     kept = (snap.source or {}).get("respondent_breakdown") or {}
-    return {**rep, "by_type": kept.get("by_type", {}), "by_channel": kept.get("by_channel", {})}
+    return {**rep, "by_type": kept.get("by_type", {})}
 
 
 def _report_view(store: Store, actor: Principal | None, cid: uuid.UUID) -> ReportOut:
@@ -402,9 +430,7 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
                                   "За типом учасника: " + ("; ".join(
                                       f"{RESPONDENT_TYPE_LABELS.get(k, k)}: {n}" for k, n in rep["by_type"].items())
                                       or "—"),
-                                  "За каналом подання: " + ("; ".join(
-                                      f"{CHANNEL_LABELS.get(k, k)}: {n}" for k, n in rep["by_channel"].items())
-                                      or "—"),
+                                  rules.channel_line(rep["by_channel"]),
                                   ", ".join(names) + (f" та ще {more}" if more > 0 else "")]))
     sections.append(("Узагальнений висновок", [snap.conclusion or "—"]))
     if decision:
@@ -420,8 +446,9 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
             "decision_attachments": decision_files}
     return render.Document(
         title=f"Звіт про результати консультації «{snap.title}» (версія {version})", sections=sections, meta=meta,
-        columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("target", "Щодо"),
-                 ("body", "Пропозиція"), ("outcome", "Результат розгляду"), ("justification", "Обґрунтування"),
+        columns=[("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
+                 ("target", "Щодо"), ("body", "Пропозиція"), ("outcome", "Результат розгляду"),
+                 ("justification", "Обґрунтування"),
                  ("comment_id", "Ідентифікатор")])
 
 
@@ -429,7 +456,8 @@ def _report_rows(store: Store, snap) -> Iterator[dict]:
     target = _targets(snap)
     for r in store.proposal_rows(snap.consultation_id):
         yield {"number": r.seq, "comment_id": str(r.comment_id), "author_name": r.author_name,
-               "created_at": r.created_at.isoformat(timespec="seconds"), "target": target(r.alternative_id, r.paragraph_id),
+               "created_at": r.created_at.isoformat(timespec="seconds"), "channel": CHANNEL_LABELS[r.channel],
+               "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "outcome": OUTCOME_LABELS[Outcome(r.outcome)] if r.outcome else None,
                "justification": r.justification}
 
@@ -567,7 +595,8 @@ def delete_report(store: Store, actor: Principal | None, cid: uuid.UUID, today: 
 
 def _protocol_document(snap, full: bool) -> render.Document:
     counts = {"submitted": snap.comments_submitted, "published": snap.comments_published}
-    columns = [("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("status", "Результат модерації"),
+    columns = [("number", "№"), ("author_name", "Автор"), ("created_at", "Подано"), ("channel", "Канал"),
+               ("status", "Результат модерації"),
                ("target", "Щодо"), ("body", "Текст"), ("decided_at", "Рішення модерації")]
     if full:
         columns.append(("grounds", "Підстави відхилення (п. 3.7, 1.5)"))
@@ -585,7 +614,8 @@ def _protocol_rows(store: Store, snap, full: bool) -> Iterator[dict]:
     target = _targets(snap)
     for r in store.proposal_rows(snap.consultation_id, published_only=not full):
         yield {"number": r.seq, "author_name": r.author_name, "created_at": r.created_at.isoformat(timespec="seconds"),
-               "status": rules.STATUS_LABELS.get(r.status, r.status), "target": target(r.alternative_id, r.paragraph_id),
+               "channel": CHANNEL_LABELS[r.channel], "status": rules.STATUS_LABELS.get(r.status, r.status),
+               "target": target(r.alternative_id, r.paragraph_id),
                "body": r.body, "decided_at": r.decided_at.isoformat(timespec="seconds") if r.decided_at else None,
                "grounds": r.grounds or None}
 
@@ -624,6 +654,33 @@ def protocol_file(store: Store, actor: Principal | None, files_store, cid: uuid.
     if fmt not in files:
         raise NotFound("Такого формату немає", code="format_not_found")
     return {**files[fmt], "filename": f"protocol-{cid}{'' if full else '-public'}.{fmt}"}
+
+
+# ---- the printable consultation pack -------------------------------------------------------------
+
+PACKS_KEPT = 512  # packs remembered by what they are made from (the file store keeps the bytes)
+_packs: OrderedDict[str, dict] = OrderedDict()
+
+
+def consultation_pack(files_store, page: dict) -> dict:
+    """The pack of a consultation as ``page`` (read from consultations for the caller) shows it: a
+    PDF written as the report's is, kept in the file store by its SHA-256. Rendered once per content
+    (``rules.pack_fingerprint``) in this process: the same pack for every reader costs no new render
+    (a render holds the service's event loop for its whole run)."""
+    key = rules.pack_fingerprint(page)
+    known = _packs.get(key)
+    if known is not None:
+        _packs.move_to_end(key)
+        return known
+    doc = render.Document(title=f"Консультація з громадськістю: «{page['title']}»",
+                          sections=rules.pack_sections(page), meta={}, columns=[], formats=("pdf",),
+                          rows_title=None)
+    files = _store_files(files_store, doc, iter(()), "pack")
+    made = {**files["pdf"], "filename": f"consultation-pack-{page['id']}.pdf"}
+    _packs[key] = made
+    while len(_packs) > PACKS_KEPT:
+        _packs.popitem(last=False)
+    return made
 
 
 # ---- the archive (R-1.11) -------------------------------------------------------------------------

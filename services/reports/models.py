@@ -81,6 +81,7 @@ feed_comments = Table(
     Column("rank", SmallInteger, nullable=False),  # the status's place: it only moves forward
     Column("decided_at", DateTime(timezone=True)),
     Column("grounds", JSONB),
+    Column("channel", String(20)),  # web | paper | email | hearing | service_centre; NULL until submitted arrives
     Index("ix_feed_comments_author", "author_id"),  # a person's export
 )
 
@@ -104,6 +105,7 @@ snapshot_comments = Table(
     Column("status", String(20), nullable=False),  # published | pending | rejected (R-3.14 protocol)
     Column("decided_at", DateTime(timezone=True)),
     Column("grounds", JSONB),
+    Column("channel", String(20), nullable=False, server_default="web"),  # how it was received
     Index("ix_snapshot_comments_seq", "consultation_id", "seq"),
 )
 

@@ -15,6 +15,10 @@ import logging
 import zlib
 from functools import lru_cache
 
+# imported with the module (when the service starts), not during the first request that renders
+from fontTools import subset
+from fontTools.ttLib import TTFont
+
 MM = 72 / 25.4
 PAGE_W, PAGE_H = 210 * MM, 297 * MM
 MARGIN, BOTTOM = 10 * MM, 15 * MM
@@ -31,8 +35,6 @@ class Face:
     """One TrueType face: glyph ids and widths per character, the metrics a PDF font needs."""
 
     def __init__(self, path: str):
-        from fontTools.ttLib import TTFont
-
         self.path = path
         font = TTFont(path)
         upm = font["head"].unitsPerEm
@@ -55,9 +57,6 @@ class Face:
 
     def subset(self, used: set[str]) -> bytes:
         """The font file with only the glyphs of ``used`` (glyph ids kept, so the text stays valid)."""
-        from fontTools import subset
-        from fontTools.ttLib import TTFont
-
         logging.getLogger("fontTools").setLevel(logging.WARNING)  # a line per table otherwise
         options = subset.Options()
         options.retain_gids = True

@@ -16,6 +16,8 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import font_roboto
+
 from chassis.text import csv_safe
 from contracts.reports import CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS  # noqa: F401
 from services.reports import pdf
@@ -32,7 +34,7 @@ class Document:
     meta: dict
     columns: list[tuple[str, str]]  # (key, Ukrainian heading)
     formats: tuple[str, ...] = REPORT_FORMATS
-    rows_title: str = "Пропозиції та зауваження"
+    rows_title: str | None = "Пропозиції та зауваження"
     written: dict[str, str] = field(default_factory=dict)
 
 
@@ -191,8 +193,6 @@ class _Xlsx:
 
 def _font_files() -> tuple[str, str]:
     """Roboto (Apache 2.0, with Cyrillic) from the font-roboto package on PyPI."""
-    import font_roboto
-
     return font_roboto.font_files["Roboto"], font_roboto.font_files["RobotoBold"]
 
 
@@ -206,7 +206,8 @@ class _Pdf:
             self._text(heading, 12, bold=True, before=3)
             for p in paragraphs:
                 self._text(p, 10)
-        self._text(doc.rows_title, 12, bold=True, before=3)
+        if doc.rows_title:  # a document of sections only (the consultation pack) has no table
+            self._text(doc.rows_title, 12, bold=True, before=3)
         self.columns = doc.columns
 
     def row(self, r: dict) -> None:

@@ -9,6 +9,7 @@ from typing import Iterable
 
 from chassis.errors import InvalidInput
 from chassis.text import NOT_IN_A_LINE
+from contracts.consultations import CHANNEL_LABELS, NOTICE_LABELS, Channel
 
 AGE_BANDS = ("14–17", "18–35", "36–60", "60+", "unknown")
 STATUS_RANK = {"pending": 0, "published": 1, "rejected": 2}  # a comment's moderation status only moves forward
@@ -50,6 +51,91 @@ def representativeness(rows: Iterable[tuple[str, bool, int]]) -> dict:
         else:
             returning += n
     return {"age_bands": bands, "first_time": first, "returning": returning, "total": first + returning}
+
+
+def by_channel(rows: Iterable[tuple[str, int, int]]) -> dict:
+    """Published proposals and their distinct authors (by name: a submission received offline has no
+    account behind it) for every channel, from ``(channel, proposals, authors)`` rows; every channel
+    is present, with zeros where none came."""
+    out = {c.value: {"label": CHANNEL_LABELS[c.value], "proposals": 0, "authors": 0} for c in Channel}
+    for channel, proposals, authors in rows:
+        slot = out.get(channel or "web") or out["web"]
+        slot["proposals"] += proposals
+        slot["authors"] += authors
+    return out
+
+
+def channel_line(channels: dict) -> str:
+    """The report's line «За каналами: …» (channels that brought proposals only)."""
+    shown = [f"{c['label']}: {c['proposals']} (авторів {c['authors']})" for c in channels.values() if c["proposals"]]
+    return "За каналами надходження: " + ("; ".join(shown) or "—")
+
+
+# ---- the printable consultation pack ---------------------------------------------------------------
+
+BLANK = "_" * 60
+PACK_NOTICE = ("holder", "materials", "stakeholders", "consequences", "procedure", "participation",
+               "responsible_official", "results_publication")
+
+
+def _day(value: str | None) -> str:
+    return date.fromisoformat(value).strftime("%d.%m.%Y") if value else "—"
+
+
+PACK_FIELDS = ("id", "title", "question", "notice", "starts_on", "ends_on", "alternatives", "questions",
+               "draft_version", "paragraphs")
+
+
+def pack_fingerprint(page: dict) -> str:
+    """What the pack is made from (the same for every reader who may see the consultation): a new
+    fingerprint only when the pack would say something else."""
+    return fingerprint(*(page.get(k) for k in PACK_FIELDS))
+
+
+def pack_sections(page: dict) -> list[tuple[str, list[str]]]:
+    """What the printable pack says, for residents without the web (offline participation): the
+    information notice (R-3.13), the question with its alternatives or the draft act with its
+    paragraph numbers, the survey's questions, and a form to fill in by hand, naming the target
+    (the whole, an alternative by number, a paragraph by number) as the official will register it."""
+    notice = page.get("notice") or {}
+    term = f"з {_day(page.get('starts_on'))} до {_day(page.get('ends_on'))} включно"
+    sections = [("Інформаційне повідомлення",
+                 [f"{NOTICE_LABELS[k][:1].upper()}{NOTICE_LABELS[k][1:]}: {notice[k]}" for k in PACK_NOTICE
+                  if notice.get(k)] + [f"Строк консультації: {term}"]),
+                ("Питання консультації", [page.get("question") or "—"])]
+    if page.get("alternatives"):
+        sections.append(("Альтернативні варіанти рішення",
+                         [f"{a['position']}. {a['text']}" for a in page["alternatives"]]))
+    if page.get("paragraphs"):
+        version = page.get("draft_version")
+        sections.append((f"Проєкт акта (редакція {version})" if version else "Проєкт акта",
+                         [f"{p['number']}. {p['text']}" for p in page["paragraphs"]]))
+    if page.get("questions"):
+        lines = []
+        for q in page["questions"]:
+            lines.append(f"{q['position']}. {q['text']}")
+            lines += [f"    [ ] {o['text']}" for o in q.get("options", [])]
+        sections.append(("Питання опитування", lines))
+    target = ["Щодо чого (позначте одне):", "    [ ] консультації загалом"]
+    if page.get("alternatives"):
+        target.append("    [ ] альтернативи № ____")
+    if page.get("paragraphs"):
+        target.append("    [ ] пункту проєкту № ____")
+    sections.append(("Форма для подання пропозиції", [
+        f"Консультація: «{page.get('title', '')}» (ідентифікатор {page.get('id', '')})",
+        "Прізвище, ім'я, по батькові автора (обов'язково: анонімні пропозиції не розглядаються, п. 3.7):",
+        BLANK,
+        *target,
+        "Текст пропозиції або зауваження:",
+        *[BLANK] * 12,
+        "Дата: ______________    Підпис: ______________",
+        "Ваше ім'я буде оприлюднено разом із текстом пропозиції (п. 3.5, 3.14); скан листа бачать лише "
+        "посадові особи підрозділу та модератори.",
+        f"Як подати: {term} — листом або особисто до органу, що проводить консультацію, через ЦНАП, на "
+        "громадських слуханнях чи електронною поштою; посадова особа внесе пропозицію до сервісу "
+        "«Електронні консультації з громадськістю» з позначкою каналу надходження.",
+    ]))
+    return sections
 
 
 def retain_until(decision_date: date | None, archived_on: date) -> date:
@@ -147,3 +233,25 @@ def dimension(key: str, label: str, labels: dict[str, str], counts: dict[str, in
         cells.append({"key": g, "label": labels.get(g, g), "count": n, "share": share, "community_share": ref,
                       "gap": round(share - ref, 3) if share is not None and ref is not None else None})
     return {"key": key, "label": label, "total": total, "cells": cells}
+
+
+EXCERPT_CHARS = 300  # of a comment, in its author's "you said, we did" message
+
+
+def excerpt(body: str, limit: int = EXCERPT_CHARS) -> str:
+    """The start of a comment, whitespace folded, cut at a word with «…» when longer than ``limit``."""
+    text = " ".join(body.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def group_by_author(rows: Iterable) -> list[tuple]:
+    """``(author_id, [row, …])`` in the order the rows come (sorted by author, then number)."""
+    groups: list[tuple] = []
+    for r in rows:
+        if not groups or groups[-1][0] != r.author_id:
+            groups.append((r.author_id, []))
+        groups[-1][1].append(r)
+    return groups

@@ -14,7 +14,7 @@ from chassis.errors import InvalidInput, ServiceError, parse
 from chassis.errors import parse_uuid as _uuid
 from chassis.events import open_envelope
 from chassis.files import store_from
-from chassis.rpc_contract import Method
+from chassis.rpc_contract import Method, over_proxy
 from chassis.service import BaseService
 from chassis.settings import get_settings
 from chassis.store import UnitOfWork
@@ -83,23 +83,23 @@ class ReportsService(BaseService):
         return UnitOfWork(self.db, Store)
 
     # ---- the read model: consultations' events as they happen ----------------------------------------
-    @subscribe("consultations", "comment_submitted")
-    @once_per_event(CommentSubmitted)
+    @subscribe("consultations", "comment_submitted", version=2)
+    @once_per_event(CommentSubmitted, batch=True)
     def on_comment_submitted(self, store, data, env):
         handlers.comment_submitted(store, data, env.occurred_at)
 
-    @subscribe("consultations", "comment_published")
-    @once_per_event(CommentPublished)
+    @subscribe("consultations", "comment_published", version=2)
+    @once_per_event(CommentPublished, batch=True)
     def on_comment_published(self, store, data, env):
         handlers.comment_published(store, data, env.occurred_at)
 
-    @subscribe("consultations", "comment_rejected")
-    @once_per_event(CommentWasRejected)
+    @subscribe("consultations", "comment_rejected", version=2)
+    @once_per_event(CommentWasRejected, batch=True)
     def on_comment_rejected(self, store, data, env):
         handlers.comment_rejected(store, data, env.occurred_at)
 
     @subscribe("consultations", "survey_answered")
-    @once_per_event(SurveyAnswered)
+    @once_per_event(SurveyAnswered, batch=True)
     def on_survey_answered(self, store, data):
         handlers.survey_answered(store, data)
 
@@ -219,6 +219,18 @@ class ReportsService(BaseService):
         return dump(handlers.participation(self.uow, self._sources(), _actor(actor), _uuid(consultation_id, "id"),
                                            local_today(), json.loads(settings.community_shares),
                                            settings.participation_min_cell))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
+    def consultation_pack(self, actor: dict | None, consultation_id) -> dict:
+        # the consultations service decides who may see the consultation (NotFound crosses intact)
+        page = Consultations(over_proxy(self.consultations)).get(_actor(actor), _uuid(consultation_id, "id"))
+        return handlers.consultation_pack(_files(), page.model_dump(mode="json"))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
+    def contributions(self, consultation_id, after=None, limit: int = 1000) -> dict:
+        return dump(handlers.contributions(self.uow, consultation_id, after, limit))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves

@@ -19,7 +19,7 @@ PAGE = 1000  # rows read at a time from our own tables
 
 
 _FEED_KEYS = ("consultation_id", "comment_id", "author_id", "author_name", "body", "created_at", "alternative_id",
-              "paragraph_id", "status", "decided_at", "grounds")
+              "paragraph_id", "status", "decided_at", "grounds", "channel")
 
 
 def _if(cond, a, b):
@@ -30,6 +30,26 @@ def _joined():
     return snapshot_comments.outerjoin(considerations, and_(
         considerations.c.consultation_id == snapshot_comments.c.consultation_id,
         considerations.c.comment_id == snapshot_comments.c.comment_id))
+
+
+def _merge_comments():
+    """The read model's upsert (built once: building it per event cost more CPU than running it)."""
+    stmt = insert(feed_comments)
+    x, t = stmt.excluded, feed_comments.c
+    ahead = x.rank > t.rank
+    return stmt.on_conflict_do_update(
+        index_elements=[t.consultation_id, t.comment_id],
+        set_={"author_id": func.coalesce(t.author_id, x.author_id),
+              "author_name": func.coalesce(t.author_name, x.author_name), "body": func.coalesce(t.body, x.body),
+              "created_at": func.coalesce(t.created_at, x.created_at),
+              "alternative_id": func.coalesce(t.alternative_id, x.alternative_id),
+              "paragraph_id": func.coalesce(t.paragraph_id, x.paragraph_id),
+              "channel": func.coalesce(t.channel, x.channel),
+              "status": _if(ahead, x.status, t.status), "rank": _if(ahead, x.rank, t.rank),
+              "decided_at": _if(ahead, x.decided_at, t.decided_at), "grounds": _if(ahead, x.grounds, t.grounds)})
+
+
+_MERGE_COMMENTS = _merge_comments()
 
 
 class Store(SqlStore):
@@ -44,19 +64,7 @@ class Store(SqlStore):
         if not rows:
             return
         full = [{k: r.get(k) for k in _FEED_KEYS} | {"rank": rules.STATUS_RANK[r["status"]]} for r in rows]
-        stmt = insert(feed_comments)
-        x, t = stmt.excluded, feed_comments.c
-        ahead = x.rank > t.rank
-        self.session.execute(stmt.on_conflict_do_update(
-            index_elements=[t.consultation_id, t.comment_id],
-            set_={"author_id": func.coalesce(t.author_id, x.author_id),
-                  "author_name": func.coalesce(t.author_name, x.author_name), "body": func.coalesce(t.body, x.body),
-                  "created_at": func.coalesce(t.created_at, x.created_at),
-                  "alternative_id": func.coalesce(t.alternative_id, x.alternative_id),
-                  "paragraph_id": func.coalesce(t.paragraph_id, x.paragraph_id),
-                  "status": _if(ahead, x.status, t.status), "rank": _if(ahead, x.rank, t.rank),
-                  "decided_at": _if(ahead, x.decided_at, t.decided_at), "grounds": _if(ahead, x.grounds, t.grounds)}),
-            full)
+        self.session.execute(_MERGE_COMMENTS, full)
 
     def add_respondents(self, cid: uuid.UUID, person_ids: list[uuid.UUID]) -> None:
         if person_ids:
@@ -101,9 +109,9 @@ class Store(SqlStore):
         statement inside the database); returns (submitted, published)."""
         self.session.execute(text("""
             INSERT INTO snapshot_comments (consultation_id, comment_id, seq, author_name, body, created_at,
-                                           alternative_id, paragraph_id, status, decided_at, grounds)
+                                           alternative_id, paragraph_id, status, decided_at, grounds, channel)
             SELECT consultation_id, comment_id, row_number() OVER (ORDER BY created_at, comment_id), author_name, body,
-                   created_at, alternative_id, paragraph_id, status, decided_at, grounds
+                   created_at, alternative_id, paragraph_id, status, decided_at, grounds, coalesce(channel, 'web')
             FROM feed_comments WHERE consultation_id = :cid AND body IS NOT NULL"""), {"cid": cid})
         counts = dict(self.session.execute(select(snapshot_comments.c.status, func.count())
                                       .where(snapshot_comments.c.consultation_id == cid)
@@ -179,15 +187,50 @@ class Store(SqlStore):
                    considerations.c.outcome.is_(None)).order_by(snapshot_comments.c.seq)).scalars())
 
     def representativeness(self, cid: uuid.UUID) -> dict:
-        return rules.representativeness(self.session.execute(
+        rep = rules.representativeness(self.session.execute(
             select(snapshot_participants.c.age_band, snapshot_participants.c.first_time, func.count())
             .where(snapshot_participants.c.consultation_id == cid)
             .group_by(snapshot_participants.c.age_band, snapshot_participants.c.first_time)).all())
+        s = snapshot_comments.c
+        rep["by_channel"] = rules.by_channel(self.session.execute(
+            select(s.channel, func.count(), func.count(func.distinct(func.lower(s.author_name))))
+            .where(s.consultation_id == cid, s.status == "published").group_by(s.channel)).all())
+        return rep
 
     def participant_names(self, cid: uuid.UUID, limit: int = PAGE) -> list[str]:
         return [r.full_name for r in self.session.execute(
             select(snapshot_participants.c.full_name).where(snapshot_participants.c.consultation_id == cid)
             .order_by(snapshot_participants.c.full_name).limit(limit))]
+
+    # ---- contributors of a published report ("you said, we did") ---------------------------------------
+
+    def _authored(self, cid: uuid.UUID):
+        """Published comments of the snapshot with their author (the read model keeps the author)."""
+        return (_joined().join(feed_comments, and_(feed_comments.c.consultation_id == snapshot_comments.c.consultation_id,
+                                                   feed_comments.c.comment_id == snapshot_comments.c.comment_id)),
+                [snapshot_comments.c.consultation_id == cid, snapshot_comments.c.status == "published",
+                 feed_comments.c.author_id.is_not(None)])
+
+    def contributors(self, cid: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+        """Authors of published comments, in id order, ``limit`` after ``after``."""
+        joined, cond = self._authored(cid)
+        if after is not None:
+            cond.append(feed_comments.c.author_id > after)
+        return list(self.session.execute(select(feed_comments.c.author_id).select_from(joined).where(*cond)
+                                         .group_by(feed_comments.c.author_id).order_by(feed_comments.c.author_id)
+                                         .limit(limit)).scalars())
+
+    def contributions_of(self, cid: uuid.UUID, author_ids: list[uuid.UUID]) -> list:
+        """Their published comments with the consideration, by author, then number."""
+        if not author_ids:
+            return []
+        joined, cond = self._authored(cid)
+        return self.session.execute(
+            select(feed_comments.c.author_id, snapshot_comments.c.comment_id, snapshot_comments.c.seq,
+                   snapshot_comments.c.body, snapshot_comments.c.alternative_id, snapshot_comments.c.paragraph_id,
+                   considerations.c.outcome, considerations.c.justification)
+            .select_from(joined).where(*cond, feed_comments.c.author_id.in_(author_ids))
+            .order_by(feed_comments.c.author_id, snapshot_comments.c.seq)).all()
 
     # ---- versions and the work queues -----------------------------------------------------------------
 

@@ -191,7 +191,12 @@ class FakeStore(MemoryStore):
     def bodies_of(self, author_id):
         return [(c["consultation_id"], c["body"]) for c in self.comments.values() if c["author_id"] == author_id]
 
+    def offline_bodies(self, cid, author_name):
+        return [c["body"] for c in self.comments.values() if c["consultation_id"] == cid
+                and c.get("channel", "web") != "web" and c["author_name"].lower() == author_name.lower()]
+
     def add_comment(self, published=False, **values):
+        values.setdefault("channel", "web")
         row = dict(values, status="published" if published else "pending", created_at=now(),
                    decided_at=now() if published else None, rejection_grounds=None, rejection_note=None)
         self.comments[values["id"]] = row
@@ -199,7 +204,8 @@ class FakeStore(MemoryStore):
 
     def comment_page(self, cid, viewer, page, per_page, newest_first, alternative_id, paragraph_id):
         rows = [c for c in self.comments.values() if c["consultation_id"] == cid
-                and (c["status"] == "published" or c["author_id"] == viewer)
+                and (c["status"] == "published" or (viewer is not None and viewer in (c["author_id"],
+                                                                                     c.get("entered_by"))))
                 and (alternative_id is None or c["alternative_id"] == alternative_id)
                 and (paragraph_id is None or c["paragraph_id"] == paragraph_id)]
         rows.sort(key=lambda c: c["created_at"], reverse=newest_first)
@@ -237,7 +243,7 @@ class FakeStore(MemoryStore):
 
     def respondent_breakdown(self, cid):
         """Respondents by type and channel, as ``Store.respondent_breakdown`` counts them."""
-        voices = {(c["organisation_id"] or c["author_id"], c.get("organisation_kind") or "private",
+        voices = {(c.get("organisation_id") or c["author_id"] or c["author_name"].lower(), c.get("organisation_kind") or "private",
                    c.get("channel", "web"))
                   for c in self.comments.values() if c["consultation_id"] == cid and c["status"] == "published"}
         people = {p for (_, p), a in self.answers.items() if a.consultation_id == cid}

@@ -120,8 +120,8 @@ def probe_database_state(env, prefix: str) -> str:
     like = prefix + "-%"
     with psycopg.connect(f"{env.database_url}/{env.db_prefix}probe", autocommit=True) as conn:
         counts = {name: conn.execute(sql, params).fetchone()[0] for name, sql, params in [
-            ("items", "SELECT count(*) FROM items WHERE name LIKE %s", (like,)),
-            ("effects", "SELECT count(*) FROM effects WHERE name LIKE %s", (like,)),
+            ("items", "SELECT count(*) FROM probe_items WHERE name LIKE %s", (like,)),
+            ("effects", "SELECT count(*) FROM probe_effects WHERE name LIKE %s", (like,)),
             ("outbox unpublished", "SELECT count(*) FROM outbox WHERE published_at IS NULL", None)]}
         sessions = conn.execute("SELECT state, now() - xact_start, left(query, 60) FROM pg_stat_activity "
                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()

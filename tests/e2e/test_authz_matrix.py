@@ -13,6 +13,7 @@ import requests
 from sqlalchemy import update
 
 from chassis.db import Db, make_engine
+from gateway.app import create_app
 from tests.support.authz_matrix import COMMENT_STATES, CONSULTATION_STATES, MATRIX, ROLES, lookup, missing_rows
 from services.consultations.models import consultations
 from chassis.workdays import local_today
@@ -30,6 +31,7 @@ STATE_CHANGING = {("PATCH", "/api/v1/consultations/{consultation_id}"),
                   ("POST", "/api/v1/consultations/{consultation_id}/archive"),
                   ("POST", "/api/v1/consultations/{consultation_id}/decision"),
                   ("POST", "/api/v1/consultations/{consultation_id}/initiative-decision"),
+                  ("POST", "/api/v1/consultations/{consultation_id}/offline-comments"),  # a new proposal
                   ("POST", "/api/v1/moderation/cases/{case_id}/decision"),
                   ("POST", "/api/v1/admin/organisations/{organisation_id}/confirm"),
                   ("POST", "/api/v1/admin/persons/{person_id}/roles"),
@@ -315,6 +317,11 @@ class Filler:
             ("POST", "/api/v1/consultations/{consultation_id}/versions"): {
                 "draft_text": "1. Перший пункт нової редакції.\n\n2. Другий пункт."},
             ("POST", "/api/v1/consultations/{consultation_id}/comments"): {"body": unique("Коментар матриці")},
+            ("POST", "/api/v1/consultations/{consultation_id}/offline-comments"): {
+                "channel": "paper", "author_name": "Лист Матриці Доступу", "body": unique("Пропозиція листом"),
+                # the closed objects ran until yesterday, the others start today
+                "received_on": (local_today() - timedelta(days=1 if self.state in ("closed", "archived") else 0)
+                                ).isoformat()},
             ("POST", "/api/v1/consultations/{consultation_id}/responses"): {"alternative_id": getattr(self, "_alternative", None)},
             ("POST", "/api/v1/comments/{comment_id}/reports"): {"reason": "Перевірка скарги"},
             ("POST", "/api/v1/comments/{comment_id}/not-mine"): {"explanation": "Перевірка матриці"},
@@ -357,8 +364,12 @@ def test_every_openapi_route_has_a_row(system):
     doc = requests.get(system.base_url + "/openapi.json", timeout=10).json()
     assert missing_rows(doc) == [], "routes without a row in tests/support/authz_matrix.py"
     paths = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
-    stale = [f"{r.method} {r.path}" for r in MATRIX if (r.method, r.path) not in paths]
+    stale = [f"{r.method} {r.path}" for r in MATRIX if (r.method, r.path) not in paths and not r.web]
     assert stale == [], "rows for routes that no longer exist"
+    pages = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in create_app().url_map.iter_rules()
+             if rule.endpoint.startswith("web.")}
+    stale_pages = [r.path for r in MATRIX if r.web and r.path not in pages]
+    assert stale_pages == [], "rows for web pages that no longer exist"
 
 
 def test_missing_row_is_detected():

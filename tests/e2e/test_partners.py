@@ -135,7 +135,7 @@ def test_the_event_feed_pages_by_cursor_with_etag_and_retry_after(system, env, a
     assert event["specversion"] == "1.0" and event["type"] == "ua.econsult.decision_published.v1"
     assert event["subject"].startswith("consultations/") and "author_id" not in str(first)
     comment = wait_for(lambda: [e for e in requests.get(base + "/api/v1/events", params={
-        "after": cursor, "types": "comment_published"}, headers=h).json()["items"]], 20)
+        "after": cursor, "types": "comment_published.v2"}, headers=h).json()["items"]], 20)
     assert comment and "author_id" not in comment[0]["data"], "no person in a public event"
     r = requests.get(base + "/api/v1/events", params={"types": "person_registered"}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.types"

@@ -129,7 +129,9 @@ def test_consider_refuse_publish_and_files(env, system, closed):
     assert [i["comment_id"] for i in data["items"]] == ids and data["meta"]["question"] == QUESTION
     assert "birth" not in json.dumps(data)
     sheet = load_workbook(io.BytesIO(anonymous.get(base + ".xlsx").content), read_only=True)["Пропозиції"]
-    assert sorted(r[4] for r in list(sheet.iter_rows(values_only=True))[1:]) == sorted(closed["texts"])
+    head, *body = list(sheet.iter_rows(values_only=True))
+    assert sorted(r[head.index("Пропозиція")] for r in body) == sorted(closed["texts"])
+    assert {r[head.index("Канал")] for r in body} == {"на вебсайті"}  # every proposal's channel
     page = anonymous.get(base + ".html")
     assert page.headers["Content-Type"].startswith("text/html") and "Дорослий Богдан Сергійович" in page.text
 

@@ -187,7 +187,7 @@ def test_public_pages_are_accessible_and_photographed(system, world, new_page):
     base = system.base_url
     page = new_page()
     for name, path in (("home", "/"), ("login", "/login"), ("plan", f"/plan/{local_today().year}"),
-                       ("search", "/?q=парк")):
+                       ("search", "/?q=парк"), ("accessibility", "/accessibility")):
         r = page.goto(base + path)
         assert r.status == 200, (path, r.status)
         assert page.locator("main#main").count() == 1 and page.locator("header nav").count() == 1
@@ -201,6 +201,32 @@ def test_public_pages_are_accessible_and_photographed(system, world, new_page):
     assert page.goto(base + f"/consultations/{uuid.uuid4()}").status == 404
     paths = requests.get(base + "/openapi.json", timeout=10).json()["paths"]
     assert not [p for p in paths if not p.startswith(("/api/v1", "/healthz", "/readyz", "/metrics"))]
+
+
+def test_the_other_pages_and_their_refusals_pass_axe(system, world, new_page):
+    """The pages no other browser test opens, each checked by axe-core (WCAG 2.2 AA), and the
+    refusals shown beside a field: the statement from the footer, the plan's proposal form refused,
+    the moderation statistics, the deadlines, the erasure step refused, a missing page."""
+    base, year = system.base_url, local_today().year
+    page = new_page()
+    login(page, base, "Всюдисуща Веб Перевірка", roles=("resident", "official", "moderator"), unit=UNIT,
+          next_path=f"/plan/{year}")
+    page.locator("footer").get_by_role("link", name="Заява про доступність").click()
+    assert page.url == f"{base}/accessibility" and "Стан відповідності" in page.locator("main").inner_text()
+    page.goto(f"{base}/plan/{year}")
+    page.get_by_label("Тема").fill("Ок")  # too short: refused beside the field
+    page.get_by_role("button", name="Надіслати").click()
+    assert page.locator("#f-title[aria-invalid=true]").count() == 1
+    check_axe(page, "plan-refused")
+    for name, path in (("moderation-stats", "/moderation/stats"), ("official-overdue", "/official?overdue=1"),
+                       ("erase", "/me/erase"), ("missing", f"/consultations/{uuid.uuid4()}")):
+        page.goto(base + path)
+        check_axe(page, name)
+    page.goto(base + "/me/erase")
+    page.get_by_label("Щоб підтвердити, введіть слово ВИДАЛИТИ").fill("видалити")
+    page.get_by_role("button", name="Відкликати згоду й видалити").click()
+    assert page.locator("#f-confirm[aria-invalid=true]").count() == 1
+    check_axe(page, "erase-refused")
 
 
 def test_form_without_csrf_token_is_refused_and_changes_nothing(system, world, new_page):

@@ -10,9 +10,9 @@ import re
 import pytest
 import requests
 
-from tests.support.consultations import close_now, open_consultation
+from tests.support.consultations import closed_with_proposals
 from tests.support.waiting import eventually
-from tests.support.api import Caller, dev_login, years_ago
+from tests.support.api import dev_login
 from tests.support.browser import SHOTS, browser, check_axe, login, new_page, shoot  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.system
@@ -26,24 +26,8 @@ TEXTS = ["Освітлити пішохідний перехід біля шко
 @pytest.fixture(scope="module")
 def closed(env, system):
     """A proposal consultation of UNIT with three published proposals, closed by its own timer."""
-    base = system.base_url
-    official = dev_login(base, ["official"], unit=UNIT, full_name="Звітна Посадовиця Ганна")
-    c = open_consultation(official, title="Благоустрій парку Шевченка", question="Що змінити в парку Шевченка?")
-    cid = c["id"]
-    ids = []
-    for i, body in enumerate(TEXTS):
-        who = dev_login(base, full_name=f"Учасник Звіту {'АБВ'[i]}", birth_date=years_ago((16, 30, 70)[i]))
-        r = who.post(f"/api/v1/consultations/{cid}/comments", json={"body": body})
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-
-    def published():
-        items = Caller(base).get(f"/api/v1/consultations/{cid}/comments?per_page=100").json()["items"]
-        return {i["id"] for i in items} == set(ids)
-    assert eventually(published, seconds=15)
-    close_now(env, cid)
-    assert eventually(lambda: official.get(f"/api/v1/consultations/{cid}/report").status_code == 200, seconds=15)
-    return {"cid": cid, "ids": ids, "official": official}
+    return closed_with_proposals(env, UNIT, TEXTS, title="Благоустрій парку Шевченка",
+                                 question="Що змінити в парку Шевченка?")
 
 
 def row(page, text: str):
@@ -123,6 +107,15 @@ def test_official_considers_is_refused_then_publishes_and_a_resident_reads_the_r
     assert page.get_by_role("button", name="Зберегти").count() == 0  # published: the table is read-only
     assert page.locator("input[name=comment_ids]").count() == 0
     shoot(page, "report-desk-published")
+
+    author = new_page()  # the first proposal's author: what became of it, on the cabinet's pages (R-3.16)
+    author.context.set_extra_http_headers({"Authorization": f"Bearer {closed['authors'][0].token}"})
+    assert eventually(lambda: author.goto(f"{base}/me/feedback/{cid}").status == 200, seconds=20)
+    assert "враховано" in author.locator("table.feedback").inner_text()
+    check_axe(author, "feedback")
+    author.goto(f"{base}/me#feedback")
+    assert author.locator("#feedback table.feedback").count() == 1
+    check_axe(author, "cabinet-feedback")
 
     reader = new_page()  # anyone, not logged in
     reader.goto(f"{base}/consultations/{cid}#report")

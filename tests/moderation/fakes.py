@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 from tests.support.fakes import MemoryStore
@@ -18,24 +19,34 @@ class FakeStore(MemoryStore):
     def previous_hashes(self, author_id):
         return {s.text_hash for s in self.screenings if s.author_id == author_id and s.kind == "comment"}
 
-    def add_screening(self, kind, subject_id, consultation_id, author_id, text, text_hash, outcome, matches):
+    def add_screening(self, kind, subject_id, consultation_id, author_id, text, text_hash, outcome, matches,
+                      **received):
         self.screenings.append(SimpleNamespace(kind=kind, subject_id=subject_id, consultation_id=consultation_id,
                                                author_id=author_id, text=text, text_hash=text_hash,
-                                               outcome=outcome, matches=matches))
+                                               outcome=outcome, matches=matches, **received))
+
+    def recent_screenings(self, consultation_id, limit):
+        found = [SimpleNamespace(at=datetime.now(timezone.utc), **vars(s)) for s in reversed(self.screenings)
+                 if consultation_id is None or s.consultation_id == consultation_id]
+        return found[:limit]
+
+    def recent_decisions(self, consultation_id, moderator_id, limit):
+        return []
 
     def last_comment_screening(self, comment_id):
         return next((s for s in reversed(self.screenings) if s.kind == "comment" and s.subject_id == comment_id),
                     None)
 
     def open_case(self, kind, subject_id, consultation_id, author_id, author_name, text, matches, submitted_at,
-                  due_at, source):
+                  due_at, source, channel="web"):
         if any(c.kind == kind and c.subject_id == subject_id for c in self.cases.values()):
             return
         case_id = uuid.uuid4()
         self.cases[case_id] = SimpleNamespace(
             id=case_id, kind=kind, subject_id=subject_id, status="open", consultation_id=consultation_id,
             author_id=author_id, author_name=author_name, text=text, matches=list(matches), source=source,
-            reports=0, priority=0, submitted_at=submitted_at, due_at=due_at, decision=None, grounds=None,
+            reports=0, priority=0, submitted_at=submitted_at, channel=channel, due_at=due_at, decision=None,
+            grounds=None,
             note=None, decided_by=None)
 
     def comment_case(self, comment_id, lock=False):

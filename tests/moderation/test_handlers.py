@@ -175,3 +175,20 @@ def test_r_3_5_a_held_comment_cannot_be_disowned_before_it_is_public(store, uow)
     handlers.screen_comment(store, held)
     with pytest.raises(NotFound):
         handlers.disown_comment(uow, named, held.comment_id, None)
+
+
+def test_r_1_1_a_submission_received_offline_is_screened_queued_with_its_channel_and_its_registrar_audited(store, uow):
+    """R-1.1, R-3.7: a submission received offline (no account) is screened and queued like any
+    comment; the queue shows its channel and the audit who registered it, when, and the day received."""
+    official, received = uuid.uuid4(), datetime(2026, 11, 26).date()
+    c = CommentSubmitted(comment_id=uuid.uuid4(), consultation_id=uuid.uuid4(), author_id=None,
+                         author_name="Іваненко Марія", body="Дзвоніть 067 123 45 67", submitted_at=AT,
+                         channel="paper", received_on=received, entered_by=official,
+                         screening=screen("Дзвоніть 067 123 45 67"))
+    assert handlers.screen_comment(store, c) == "hold"
+    case, = store.cases.values()
+    assert case.channel == "paper" and case.author_id is None
+    assert rules.case_out(case).channel == "paper"
+    item, = handlers.audit(uow, MODERATOR, c.consultation_id, None).items
+    assert (item.kind, item.channel, item.entered_by, item.entered_at, item.received_on) == (
+        "screening", "paper", official, AT, received)

@@ -87,7 +87,7 @@ def test_r_3_10_an_open_case_past_its_due_time_is_overdue():
     row = SimpleNamespace(id=uuid.uuid4(), kind="comment", subject_id=uuid.uuid4(), consultation_id=None,
                           author_name=None, text="т", matches=[], source="screening", reports=0, priority=0,
                           submitted_at=due - timedelta(days=2), due_at=due, status="open", decision=None,
-                          grounds=None)
+                          grounds=None, channel="web")
     assert not rules.case_out(row, due).overdue
     assert rules.case_out(row, due + timedelta(seconds=1)).overdue
     row.status = "decided"

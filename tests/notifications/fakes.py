@@ -22,6 +22,7 @@ class Row:
     claim_token: uuid.UUID | None = None
     last_error: str | None = None
     next_delay: timedelta | None = None
+    feedback_id: int | None = None
 
 
 @dataclass
@@ -33,6 +34,7 @@ class FakeDeliveries:
     taken_back: set[int] = field(default_factory=set)  # rows another sender has since claimed
     sent_commits: list[list[int]] = field(default_factory=list)
     fanout_reads: int = 0
+    feedback_rows: dict[int, SimpleNamespace] = field(default_factory=dict)
 
     def add(self, person_id: uuid.UUID, consultation_id: uuid.UUID | None, **kw) -> Row:
         row = Row(len(self.rows) + 1, person_id, consultation_id, **kw)
@@ -54,6 +56,9 @@ class FakeDeliveries:
 
     def digest_listing(self, person_id: uuid.UUID, day: date) -> list:
         return self.digests.get((person_id, day), [])
+
+    def feedback_message(self, feedback_id: int):
+        return self.feedback_rows.get(feedback_id)
 
     def skip(self, delivery_id: int, why: str) -> None:
         self.rows[delivery_id].status, self.rows[delivery_id].last_error = "skipped", why

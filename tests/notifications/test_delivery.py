@@ -156,3 +156,41 @@ def test_r_1_10_a_slow_exchange_keeps_its_row_claimed_so_no_other_sender_takes_i
 
     assert sender(store, contacts, Slow(), delivery_stuck_seconds=0.6).drain() == 1
     assert len(touched) >= 3 and set(touched) == {1}
+
+
+def test_r_1_10_an_idle_tick_claims_nothing_and_opens_one_transaction():
+    """The once-a-second send timer, with nothing due or stuck: one cheap check, no sender claims
+    (their claims were most of an idle instance's CPU), finished fan-outs still completed."""
+    from contextlib import contextmanager
+
+    class Store:
+        def __init__(self, due):
+            self.due, self.checks, self.completions = due, 0, 0
+
+        def anything_to_send(self, stuck_after):
+            self.checks += 1
+            return self.due
+
+        def complete_finished(self):
+            self.completions += 1
+            return []
+
+        @property
+        def session(self):
+            raise AssertionError("a sender claimed on an idle tick")
+
+    class Uow:
+        def __init__(self, store):
+            self.store, self.transactions = store, 0
+
+        @contextmanager
+        def transaction(self):
+            self.transactions += 1
+            yield self.store
+
+    uow = Uow(Store(due=False))
+    assert handlers.send_due(uow, lambda ids: {}, settings(secret_key="s", smtp_concurrency=2, smtp_host="x",
+                                                            smtp_port=1, smtp_tls=False, smtp_user=None,
+                                                            smtp_password=None, smtp_rate_per_second=0),
+                             CATEGORIES) == 0
+    assert (uow.transactions, uow.store.checks, uow.store.completions) == (1, 1, 1)

@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from chassis.db import make_engine
+from contracts.consultations import Channel
 from contracts.registry import ParticipantProfile
 from services.reports import handlers, rules
 from services.reports.models import feed_comments, protocol_requests, snapshot_comments, snapshot_participants
@@ -51,7 +52,8 @@ def transaction(engine):
 def submitted(cid, n: int, author, body: str | None = None, alternative_id=None):
     return SimpleNamespace(consultation_id=cid, comment_id=uuid.UUID(int=n + 1), author_id=author,
                            author_name=f"Автор {n}", body=body or f"Пропозиція {n}", submitted_at=T0 + timedelta(minutes=n),
-                           alternative_id=alternative_id, paragraph_id=None, organisation_name=None)
+                           alternative_id=alternative_id, paragraph_id=None, channel=Channel.web,
+                           organisation_name=None)
 
 
 def outcome(cid, n: int, author, grounds=()):
@@ -219,3 +221,46 @@ def test_R_3_14_the_read_model_is_complete_only_with_every_status_counted():
                                                 "respondents": 10})
     assert not rules.read_model_complete(have, {"comments": {"pending": 1, "published": 5, "rejected": 2},
                                                 "respondents": 11})
+
+
+def test_R_3_16_contributions_page_every_author_with_each_published_comment_and_its_consideration(engine, transaction):
+    """R-3.16, "you said, we did": a published report's contributors come in pages of authors (id order),
+    each with every published comment of theirs (not the rejected or pending ones) and its
+    consideration; before a version is published there is nothing to tell (not found)."""
+    from chassis.errors import NotFound
+    from contracts.reports import Outcome
+
+    cid = uuid.uuid4()
+    authors = sorted(uuid.uuid4() for _ in range(3))
+    plan = [(0, authors[0], "published"), (1, authors[1], "published"), (2, authors[0], "published"),
+            (3, authors[2], "published"), (4, authors[2], "rejected"), (5, authors[1], "pending")]
+    with transaction() as store:
+        for n, who, status in plan:
+            handlers.comment_submitted(store, submitted(cid, n, who, body="Довга пропозиція " + "слово " * 80), T0)
+            if status == "published":
+                handlers.comment_published(store, outcome(cid, n, who), T0)
+            elif status == "rejected":
+                handlers.comment_rejected(store, outcome(cid, n, who, ["spam"]), T0)
+    counts = {"comments": {"pending": 1, "published": 4, "rejected": 1}, "respondents": 0}
+    got = handlers.gather(transaction, Consultations(engine, cid, [], [], counts).sources(), cid, counts)
+    uow = SimpleNamespace(transaction=transaction)
+    with transaction() as store:
+        handlers.take_snapshot(store, cid, got)
+        store.upsert_considerations([
+            {"consultation_id": cid, "comment_id": uuid.UUID(int=n + 1), "decided_by": uuid.uuid4(),
+             "outcome": "accepted" if n % 2 == 0 else "not_accepted", "justification": None if n % 2 == 0 else "Ні"}
+            for n, _, status in plan if status == "published"])
+    with pytest.raises(NotFound):
+        handlers.contributions(uow, cid, None, 10)
+    with transaction() as store:
+        store.insert_version(consultation_id=cid, version=1, published_at=T0, reason="publish", files={})
+    first = handlers.contributions(uow, cid, None, 2)
+    assert [a.author_id for a in first.items] == authors[:2] and first.next_after == authors[1]
+    assert [(c.number, c.outcome, c.justification) for c in first.items[0].comments] == [
+        (1, Outcome.accepted, None), (3, Outcome.accepted, None)]
+    assert [(c.number, c.outcome, c.justification) for c in first.items[1].comments] == [(2, Outcome.not_accepted, "Ні")]
+    assert first.report_version == 1 and first.decision is None
+    assert first.items[0].comments[0].excerpt.endswith("…") and len(first.items[0].comments[0].excerpt) <= 301
+    rest = handlers.contributions(uow, cid, first.next_after, 2)
+    assert [a.author_id for a in rest.items] == [authors[2]] and rest.next_after is None
+    assert [c.number for c in rest.items[0].comments] == [4], "a rejected comment is nobody's proposal"

@@ -95,3 +95,16 @@ def test_every_format_is_written_in_one_pass(tmp_path):
     import json
     assert [i["number"] for i in json.loads((tmp_path / "r.json").read_text())["items"]] == [1, 2, 3]
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_r_3_16_representativeness_by_channel_lists_every_channel_with_proposals_and_authors():
+    """R-3.16 (who took part): published proposals and distinct authors per channel, zeros included,
+    and the report's line naming only the channels that brought proposals."""
+    out = rules.by_channel([("web", 7, 5), ("paper", 2, 2), ("service_centre", 1, 1)])
+    assert set(out) == {"web", "paper", "email", "hearing", "service_centre"}
+    assert out["paper"] == {"label": "паперовий лист", "proposals": 2, "authors": 2}
+    assert out["email"]["proposals"] == 0 and out["service_centre"]["label"] == "ЦНАП"
+    line = rules.channel_line(out)
+    assert line == ("За каналами надходження: на вебсайті: 7 (авторів 5); паперовий лист: 2 (авторів 2); "
+                    "ЦНАП: 1 (авторів 1)")
+    assert rules.channel_line(rules.by_channel([])) == "За каналами надходження: —"

@@ -104,6 +104,7 @@ class Row:
     expect: dict  # role → cell, or state → role → cell
     states: tuple[str, ...] = ()  # the object states the route is tried in (empty: no object)
     note: str = ""
+    web: bool = False  # a web page (gateway/web/), not in /openapi.json
 
 
 API = "/api/v1"
@@ -115,6 +116,8 @@ MATRIX: list[Row] = [
     Row("GET", "/healthz", EVERYONE),
     Row("GET", "/readyz", EVERYONE),
     Row("GET", "/readyz/{service}", EVERYONE),
+    # ---- web pages outside /openapi.json (docs/web.md) -----------------------------------------
+    Row("GET", "/accessibility", EVERYONE, web=True, note="the accessibility statement (docs/accessibility.md)"),
     # ---- login and the cabinet (R-2.3, R-2.4, R-3.5) -----------------------------------------
     Row("GET", API + "/auth/login", roles("3xx")),
     Row("GET", API + "/auth/callback", roles("422"), note="no state cookie: refused for everyone"),
@@ -130,6 +133,12 @@ MATRIX: list[Row] = [
     Row("GET", API + "/me/initiatives", LOGGED_IN),
     Row("GET", API + "/me/notifications", LOGGED_IN),
     Row("POST", API + "/me/notifications/read", LOGGED_IN),
+    Row("GET", API + "/me/feedback", LOGGED_IN),
+    # "you said, we did": nobody in the matrix authored a proposal in these reports, so every
+    # consultation answers 404 for every logged-in caller (hidden: another's or none), whatever its state
+    Row("GET", API + "/me/feedback/{consultation_id}", per_state(**{s: roles("404", anonymous="401")
+                                                                     for s in CONSULTATION_STATES}),
+        CONSULTATION_STATES),
     Row("GET", API + "/units", EVERYONE),
     Row("GET", API + "/organisations", EVERYONE),
     Row("POST", API + "/organisations", LOGGED_IN),
@@ -167,6 +176,11 @@ MATRIX: list[Row] = [
     Row("GET", C + "/comments", readable(), CONSULTATION_STATES),
     Row("POST", C + "/comments", participation(), CONSULTATION_STATES),
     Row("POST", C + "/responses", participation(), CONSULTATION_STATES),
+    Row("POST", C + "/offline-comments", owner_action("409", "2xx", "2xx", "409"), CONSULTATION_STATES,
+        note="a submission received offline: the owning unit, while active and after closing until the report "
+             "is published (the closed object's report is not; the archived one's is)"),
+    Row("GET", C + "/pack.pdf", readable(), CONSULTATION_STATES,
+        note="the printable pack: for whoever may see the consultation"),
     Row("GET", C + "/results", readable(), CONSULTATION_STATES),
     Row("GET", C + "/notifications", per_state(
         draft=roles("403", anonymous="401", owner="404", other_official="404", moderator="404", admin="404"),
@@ -272,7 +286,7 @@ def _partner(row: Row) -> Row:
         expect = {state: {**cells, "partner": cell(cells)} for state, cells in row.expect.items()}
     else:
         expect = {**row.expect, "partner": cell(row.expect)}
-    return Row(row.method, row.path, expect, row.states, row.note)
+    return Row(row.method, row.path, expect, row.states, row.note, row.web)
 
 
 MATRIX = [_partner(row) for row in MATRIX]

@@ -10,8 +10,9 @@ from sqlalchemy import select, update
 from chassis.db import Db, make_engine
 from services.consultations.models import consultations
 from chassis.workdays import local_today
-from tests.support.api import Caller, dev_login
+from tests.support.api import Caller, dev_login, years_ago
 from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.waiting import eventually
 
 
 def today() -> date:
@@ -61,3 +62,26 @@ def announce(system, category: int, title: str) -> dict:
     c = official.post(f"/api/v1/consultations/{cid}/publish").json()
     assert c["status"] == "active"
     return {"consultation": c, "official": official}
+
+
+def closed_with_proposals(env, unit: str, texts: list[str], **over) -> dict:
+    """A proposal consultation of ``unit`` with one published proposal per text (authors aged 16, 30,
+    70, …), closed by its own timer, its report snapshot taken: ``{cid, ids, authors, official}``."""
+    base = env.base_url
+    official = dev_login(base, ["official"], unit=unit, full_name="Звітна Посадовиця Ганна")
+    cid = open_consultation(official, **over)["id"]
+    ids, authors = [], []
+    for i, body in enumerate(texts):
+        who = dev_login(base, full_name=f"Учасник Звіту {'АБВГҐДЕЄЖЗ'[i]}", birth_date=years_ago((16, 30, 70)[i % 3]))
+        r = who.post(f"/api/v1/consultations/{cid}/comments", json={"body": body})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+        authors.append(who)
+
+    def published():
+        items = Caller(base).get(f"/api/v1/consultations/{cid}/comments?per_page=100").json()["items"]
+        return {i["id"] for i in items} == set(ids)
+    assert eventually(published, seconds=15)
+    close_now(env, cid)
+    assert eventually(lambda: official.get(f"/api/v1/consultations/{cid}/report").status_code == 200, seconds=15)
+    return {"cid": cid, "ids": ids, "authors": authors, "official": official}

@@ -175,6 +175,7 @@ def settle_and_score(name: str, amqp_uri: str, load: Load, prefix: str):
     wait_for(lambda: want <= set(effects(amqp_uri, prefix) or []), 60, 0.5)
     time.sleep(1.0)  # a duplicate would land now
     got = effects(amqp_uri, prefix)
+    assert got is not None, f"{name}: the probe did not answer its effects RPC for 30 s after the load"
     refused = set(load.failed)
     # a refused call may or may not have taken effect (the caller was told it failed), but never twice
     s = score(name, want | (refused & set(got)), got)

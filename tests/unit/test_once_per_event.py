@@ -97,3 +97,54 @@ def test_an_event_that_does_not_fit_its_contract_is_refused_before_any_claim():
     with pytest.raises(InvalidEvent):
         service.on_comment(payload)
     assert not service.store.claims
+
+
+class Batched:
+    """Handlers that only record events (R-3.16's read model, R-3.7's screening record)."""
+
+    name = "demo-batched"
+
+    def __init__(self):
+        self.store = MemoryStore()
+        self.uow = FakeUnitOfWork(self.store)
+        self.seen = []
+
+    @once_per_event(CommentSubmitted, batch=True)
+    def on_comment(self, store, data):
+        if data.body == "погано":
+            raise RuntimeError("boom")
+        store.add_event(data.comment_id)
+        self.seen.append(data.comment_id)
+
+
+def _concurrently(service, payloads):
+    import eventlet
+
+    def one(payload):
+        try:
+            service.on_comment(payload)
+            return "ok", service.uow.commits
+        except RuntimeError:
+            return "failed", None
+
+    return list(eventlet.GreenPool(len(payloads)).imap(one, payloads))
+
+
+def test_r_3_16_events_that_arrive_together_share_one_transaction_and_return_after_its_commit():
+    service = Batched()
+    payloads = [make_envelope(submitted()).model_dump(mode="json") for _ in range(5)]
+    results = _concurrently(service, payloads)
+    assert service.uow.commits == 1  # one transaction for the five
+    assert results == [("ok", 1)] * 5  # each handler returned (its message is acked) after that commit
+    assert len(service.store.claims) == 5 and len(service.seen) == 5
+
+
+def test_r_3_16_a_bad_event_in_a_batch_fails_alone_and_a_redelivery_in_a_batch_is_a_no_op():
+    service = Batched()
+    good = [make_envelope(submitted()).model_dump(mode="json") for _ in range(3)]
+    bad = make_envelope(submitted().model_copy(update={"body": "погано"})).model_dump(mode="json")
+    results = _concurrently(service, [*good, bad, good[0]])
+    assert [r for r, _ in results] == ["ok", "ok", "ok", "failed", "ok"]
+    assert {e for e in service.store.events} == {uuid.UUID(p["data"]["comment_id"]) for p in good}
+    assert bad["event_id"] not in {str(e) for _, e in service.store.claims}  # retried later, applied then
+    assert len(service.store.claims) == 3 and service.uow.commits == 4  # after the batch failed: each alone

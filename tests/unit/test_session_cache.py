@@ -44,3 +44,25 @@ def test_without_its_listener_the_cache_is_emptied_and_unused():
     cache.put("s1", "p1", "x", cache.generation)
     cache.set_live(True)
     assert cache.get("s1") is None
+
+
+def test_r_2_4_a_session_without_consent_is_not_kept_so_no_worker_serves_it_after_the_consent():
+    """The consent is given through one gateway worker; the next page may be served by another,
+    which must ask the registry rather than reuse its pre-consent copy."""
+    import uuid
+
+    from flask import Flask
+
+    from contracts.identity import Principal
+    from gateway import auth
+
+    app = Flask(__name__)
+    cache = live()
+    app.extensions["session_cache"] = cache
+    base = {"person_id": uuid.uuid4(), "full_name": "Тест Тест Тест", "roles": [],
+            "eligibility": {"eligible": True, "reasons": []}}
+    with app.test_request_context():
+        auth.remember({**base, "consent_given": False}, "s1", cache.generation)
+        assert cache.get("s1") is None
+        auth.remember({**base, "consent_given": True}, "s1", cache.generation)
+        assert cache.get("s1") is not None

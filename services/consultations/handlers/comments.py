@@ -4,14 +4,27 @@ the cabinet's lists of one's comments and initiatives."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from chassis.errors import Conflict, InvalidInput
 from contracts.consultations import (CommentIn, CommentOut, CommentPage, CommentPublished, CommentSubmitted,
-                                    MyInitiative, Status)
+                                    MyInitiative, OfflineCommentIn, Status)
 from contracts.identity import Principal
 from contracts.screening import fingerprint, screen
 from services.consultations import rules
 from services.consultations.handlers.reading import current_text, load
+
+
+def _check_target(store, cid: uuid.UUID, data: CommentIn | OfflineCommentIn) -> None:
+    """The whole consultation, one of its alternatives, or a paragraph of the current draft."""
+    if data.alternative_id is not None and not store.has_alternative(cid, data.alternative_id):
+        raise InvalidInput("Такої альтернативи в цій консультації немає", code="alternative_not_found",
+                           errors=[{"field": "alternative_id", "message": "не належить консультації"}])
+    if data.paragraph_id is not None:
+        version, text = current_text(store, cid)
+        if version is None or data.paragraph_id not in {p.id for p in text}:
+            raise InvalidInput("Такого пункту в чинній редакції немає", code="paragraph_not_found",
+                               errors=[{"field": "paragraph_id", "message": "не належить чинній редакції"}])
 
 
 def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -> CommentOut:
@@ -22,14 +35,7 @@ def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -
         row = load(store, actor, cid)
         if row.status != Status.active.value:
             raise Conflict("Коментувати можна лише під час консультації", code="consultation_not_active")
-        if data.alternative_id is not None and not store.has_alternative(cid, data.alternative_id):
-            raise InvalidInput("Такої альтернативи в цій консультації немає", code="alternative_not_found",
-                               errors=[{"field": "alternative_id", "message": "не належить консультації"}])
-        if data.paragraph_id is not None:
-            version, text = current_text(store, cid)
-            if version is None or data.paragraph_id not in {p.id for p in text}:
-                raise InvalidInput("Такого пункту в чинній редакції немає", code="paragraph_not_found",
-                                   errors=[{"field": "paragraph_id", "message": "не належить чинній редакції"}])
+        _check_target(store, cid, data)
         # one author, one text, one consultation: serialised per author and consultation, so two
         # identical posts sent at once cannot both pass
         store.serialise_author(cid, actor.person_id)
@@ -53,14 +59,61 @@ def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -
         return rules.comment_out(created, actor)
 
 
+def add_offline_comment(uow, actor: Principal | None, cid: uuid.UUID, data: OfflineCommentIn,
+                        today: date) -> CommentOut:
+    """A submission received on paper, by e-mail, at a hearing or at an administrative service centre,
+    registered by an official of the owning unit (others: 404 when they may not see the consultation,
+    403 when they may): the same table, the same screening and moderation as a web comment, with the
+    channel, the day received, the name as written, who registered it and when (``created_at``)."""
+    with uow.transaction() as store:
+        row = load(store, actor, cid)
+        rules.require_owner(actor, row, "Пропозиції, отримані іншими каналами, реєструє посадова особа "
+                                        "підрозділу-власника")
+        problem = rules.offline_status_problem(row.status, row.report_published_at is not None)
+        if problem is not None:
+            raise Conflict(problem, code="consultation_not_active")
+        rules.check_received_on(data.channel, data.received_on, row.starts_on, row.ends_on, today)
+        _check_target(store, cid, data)
+        if data.scan_id is not None:
+            scan = store.attachment(cid, data.scan_id)
+            if scan is None or scan.kind != "scan":
+                raise InvalidInput("Скан не знайдено серед файлів консультації", code="scan_not_found",
+                                   errors=[{"field": "scan_id", "message": "спершу завантажте файл з kind=scan"}])
+        name = rules.name_as_published(data.author_name)
+        # one writer, one text, one consultation: two officials typing in the same letter at once
+        # cannot both register it
+        store.serialise_author(cid, f"offline:{name.lower()}")
+        earlier = store.offline_bodies(cid, name)  # the same writer's submissions to this consultation
+        if any(rules.same_text(body, data.body) for body in earlier):
+            raise Conflict("Цю пропозицію цього автора вже зареєстровано", code="duplicate_comment",
+                           errors=[{"field": "body", "message": "такий самий текст від цього автора вже є"}])
+        screening = screen(data.body, {fingerprint(body) for body in earlier})
+        comment_id = uuid.uuid4()
+        created = store.add_comment(id=comment_id, consultation_id=cid, author_id=None, author_name=name,
+                                    author_name_as_written=data.author_name, channel=data.channel.value,
+                                    received_on=data.received_on, entered_by=actor.person_id, scan_id=data.scan_id,
+                                    alternative_id=data.alternative_id, paragraph_id=data.paragraph_id,
+                                    body=data.body, published=not screening.held)
+        store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=None, author_name=name,
+                                         alternative_id=data.alternative_id, paragraph_id=data.paragraph_id,
+                                         body=data.body, submitted_at=created["created_at"], screening=screening,
+                                         channel=data.channel, received_on=data.received_on,
+                                         entered_by=actor.person_id))
+        if not screening.held:
+            store.add_event(CommentPublished(comment_id=comment_id, consultation_id=cid, author_id=None))
+        return rules.comment_out(created, actor, insider=True)
+
+
 def list_comments(uow, actor: Principal | None, cid: uuid.UUID, page: int, per_page: int, newest_first: bool,
                   alternative_id: uuid.UUID | None, paragraph_id: uuid.UUID | None = None) -> CommentPage:
     """Published comments, plus the actor's own pending or rejected ones (only they see those)."""
     with uow.transaction() as store:
-        load(store, actor, cid)
+        row = load(store, actor, cid)
         total, rows = store.comment_page(cid, actor.person_id if actor is not None else None, page, per_page,
                                          newest_first, alternative_id, paragraph_id)
-    return CommentPage(items=[rules.comment_out(r, actor) for r in rows], total=total, page=page, per_page=per_page)
+    inside = rules.insider(actor, row)
+    return CommentPage(items=[rules.comment_out(r, actor, inside) for r in rows], total=total, page=page,
+                       per_page=per_page)
 
 
 def my_comments(uow, actor: Principal) -> list[CommentOut]:

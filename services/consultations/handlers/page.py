@@ -37,6 +37,7 @@ def page_view(uow, actor: Principal | None, cid: uuid.UUID, page: int, per_page:
     # anonymous: may lag (a read replica); a person sees their own comment just sent
     with (uow.reading() if actor is None else uow.transaction()) as store:
         consultation = view(store, actor, cid)
+        inside = rules.insider(actor, consultation)
         with_results = consultation.status in WITH_RESULTS
         row = store.page_and_tallies(cid, newest_first, (page - 1) * per_page, per_page, actor is None, with_results)
         if actor is None:
@@ -44,12 +45,12 @@ def page_view(uow, actor: Principal | None, cid: uuid.UUID, page: int, per_page:
                                    total=consultation.comments_published, page=page, per_page=per_page)
         else:
             total, rows = store.comment_page(cid, actor.person_id, page, per_page, newest_first, None, None)
-            comments = CommentPage(items=[rules.comment_out(r, actor) for r in rows], total=total, page=page,
+            comments = CommentPage(items=[rules.comment_out(r, actor, inside) for r in rows], total=total, page=page,
                                    per_page=per_page)
         on_paragraphs = []
         if consultation.paragraphs:
             _, first = store.comment_page(cid, actor.person_id if actor else None, 1, PARAGRAPH_COMMENTS, False,
                                           None, None)
-            on_paragraphs = [rules.comment_out(r, actor) for r in first if r["paragraph_id"]]
+            on_paragraphs = [rules.comment_out(r, actor, inside) for r in first if r["paragraph_id"]]
     return ConsultationView(consultation=consultation, comments=comments, paragraph_comments=on_paragraphs,
                             results=_tallies(consultation, row) if with_results else None)

@@ -58,7 +58,7 @@ def view(store, actor: Principal | None, cid: uuid.UUID) -> ConsultationOut:
         missing_for_publication=(rules.missing_for_publication(row, len(alts), len(survey), len(text))
                                  if rules.owns(actor, row) else None),
         comments_published=store.count_published(cid), timeline=timeline,
-        attachments=[attachment_out(a) for a in store.attachments(cid)],
+        attachments=[attachment_out(a) for a in store.attachments(cid) if a.kind != "scan"],
         decision=rules.decision_out(decision) if decision is not None else None)
 
 
@@ -85,8 +85,9 @@ def catalogue(uow) -> list[ConsultationSummary]:
 
 def get_attachment(uow, actor: Principal | None, cid: uuid.UUID, attachment_id: uuid.UUID) -> AttachmentOut:
     with uow.transaction() as store:
-        load(store, actor, cid)
+        consultation = load(store, actor, cid)
         row = store.attachment(cid, attachment_id)
-        if row is None:
+        # a scan of a submission received offline (a signature, an address) is not public
+        if row is None or (row.kind == "scan" and not rules.insider(actor, consultation)):
             raise NotFound("Файл не знайдено", code="attachment_not_found")
         return attachment_out(row)

@@ -45,8 +45,8 @@ def comment_page(uow, cid: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, 
     moderation outcome for the protocol (``everything``)."""
     with uow.transaction() as store:
         rows = store.comments_after(cid, after, limit, everything)
-    items = [{"id": str(r.id), "author_id": str(r.author_id), "author_name": r.author_name,
-              "organisation_name": r.organisation_name, "body": r.body,
+    items = [{"id": str(r.id), "author_id": str(r.author_id) if r.author_id else None, "author_name": r.author_name,
+              "organisation_name": r.organisation_name, "body": r.body, "channel": r.channel,
               "created_at": r.created_at.isoformat(), "alternative_id": str(r.alternative_id) if r.alternative_id else None,
               "paragraph_id": str(r.paragraph_id) if r.paragraph_id else None, "status": r.status,
               "decided_at": _iso(r.decided_at),

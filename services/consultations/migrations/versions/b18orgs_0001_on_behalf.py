@@ -1,13 +1,13 @@
 """comments and answers given for an institution by a confirmed head of it (R-2.2)
 
 Revision ID: b18orgs_0001
-Revises: 0010
+Revises: b18offline_0001
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "b18orgs_0001"
-down_revision = "0010"
+down_revision = "b18offline_0001"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """a comment's author as signed: «Назва установи (від імені: ПІБ)» may pass 300 characters (R-2.2)
 
 Revision ID: b18orgs_0001
-Revises: 0004
+Revises: b18offline_0001
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "b18orgs_0001"
-down_revision = "0004"
+down_revision = "b18offline_0001"
 branch_labels = None
 depends_on = None
 
