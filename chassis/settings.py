@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -210,6 +210,34 @@ class Settings(BaseSettings):
                                   "dead letters replayed)")
     retention_batch: int = Field(1000, ge=1, description="rows deleted per statement by the retention timer")
     retention_interval_seconds: float = Field(3600.0, gt=0, description="how often each instance prunes")
+
+    # who is missing while a consultation runs: the owning unit's live participation view (docs/reports.md)
+    community_shares: str = Field(
+        '{"age_band": {"14–17": 0.05, "18–35": 0.25, "36–60": 0.42, "60+": 0.28}}',
+        description="JSON: dimension → group → the community's share (0–1) that a consultation's live "
+                    "participation is set against; dimensions `age_band` (14–17, 18–35, 36–60, 60+), `visits` "
+                    "(first_time, returning), `channel` (web, …), `respondent_type` (private, ngo, charity, "
+                    "condominium, self_organisation, trade_union, employers, business); a group left out shows "
+                    "no reference. The default age shares are placeholders: set the community's own figures")
+    participation_min_cell: int = Field(5, ge=2, description="the live participation view shows a count from 1 "
+                                        "to this minus one as «менше N» (and one more cell of the same dimension "
+                                        "when that one alone could be worked out from the total)")
+
+    @field_validator("community_shares")
+    @classmethod
+    def _shares(cls, value: str) -> str:
+        """Refuse to start on shares that are not JSON of dimension → group → a number from 0 to 1."""
+        import json
+
+        try:
+            shares = json.loads(value)
+        except ValueError as e:
+            raise ValueError(f"COMMUNITY_SHARES is not JSON: {e}") from None
+        if not isinstance(shares, dict) or not all(
+                isinstance(groups, dict) and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in groups.values())
+                for groups in shares.values()):
+            raise ValueError("COMMUNITY_SHARES: {dimension: {group: share from 0 to 1}}")
+        return value
 
     @property
     def pool_size(self) -> int:

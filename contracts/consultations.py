@@ -7,7 +7,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from chassis.events import EventData, event
 from chassis.rpc_contract import WIRE_PATCH, RpcContract
@@ -180,6 +180,9 @@ class ResponseIn(Strict):
 
     answers: list[AnswerIn] = Field(default_factory=list, max_length=100)
     alternative_id: uuid.UUID | None = Field(None, description="support this alternative (proposal form)")
+    on_behalf_of: uuid.UUID | None = Field(None, description="answer for an institution the actor heads, once "
+                                           "confirmed (R-2.2); a head answers either in their own name or for "
+                                           "the institution: the last response sets it for all their answers")
 
 
 class OptionTally(BaseModel):
@@ -380,10 +383,24 @@ class VersionDiff(BaseModel):
     paragraphs: list[ParagraphChange]
 
 
+def signed_as(author_name: str, organisation_name: str | None) -> str:
+    """How a comment or an answer is signed wherever it is shown: the author's full name (R-3.5), or
+    for an institution «Назва установи (від імені: ПІБ)» (R-2.2)."""
+    return f"{organisation_name} (від імені: {author_name})" if organisation_name else author_name
+
+
+PRIVATE_PERSON = "private"  # a respondent acting in their own name; institutions by contracts.registry kind
+WEB_CHANNEL = "web"  # a comment or an answer given on the site
+ON_BEHALF_OF = Field(None, description="the id of an institution the actor heads, once confirmed (R-2.2): "
+                                       "the comment or answer is the institution's, signed "
+                                       "«Назва установи (від імені: ПІБ)»")
+
+
 class CommentIn(Strict):
     body: str = Field(min_length=2, max_length=5000)
     alternative_id: uuid.UUID | None = Field(None, description="comment on one alternative")
     paragraph_id: uuid.UUID | None = Field(None, description="comment on one paragraph of a draft act")
+    on_behalf_of: uuid.UUID | None = ON_BEHALF_OF
 
 
 class OfflineCommentIn(Strict):
@@ -406,6 +423,9 @@ class CommentOut(BaseModel):
     consultation_id: uuid.UUID
     author_name: str = Field(description="published with the author's full name (R-3.5); for a submission "
                                          "received offline, the name as written")
+    organisation_id: uuid.UUID | None = Field(None, description="the institution it was written for (R-2.2)")
+    organisation_name: str | None = None
+    organisation_kind: str | None = Field(None, description="the institution's kind (contracts.registry)")
     alternative_id: uuid.UUID | None
     paragraph_id: uuid.UUID | None = None
     body: str
@@ -416,6 +436,11 @@ class CommentOut(BaseModel):
     received_on: date | None = Field(None, description="offline channels: the day it was received")
     scan_id: uuid.UUID | None = Field(None, description="offline: the scan's attachment, for the owning unit "
                                                          "and moderators only")
+
+    @computed_field(description="the signature shown: the full name, or «Назва установи (від імені: ПІБ)»")
+    @property
+    def signed_as(self) -> str:
+        return signed_as(self.author_name, self.organisation_name)
 
 
 class InitiativeDecision(Strict):
@@ -543,6 +568,9 @@ class CommentSubmittedV1(EventData):
     consultation_id: uuid.UUID
     author_id: uuid.UUID
     author_name: str
+    organisation_id: uuid.UUID | None = Field(None, description="written for this institution (R-2.2)")
+    organisation_name: str | None = None
+    organisation_kind: str | None = None
     alternative_id: uuid.UUID | None = None
     paragraph_id: uuid.UUID | None = None
     body: str
@@ -572,6 +600,9 @@ class CommentSubmitted(EventData):
     author_id: uuid.UUID | None = Field(description="null for a submission received offline (no account)")
     author_name: str = Field(description="the verified full name, or the name as written on a submission "
                                          "received offline")
+    organisation_id: uuid.UUID | None = Field(None, description="written for this institution (R-2.2)")
+    organisation_name: str | None = None
+    organisation_kind: str | None = None
     alternative_id: uuid.UUID | None = None
     paragraph_id: uuid.UUID | None = None
     body: str
@@ -719,6 +750,7 @@ class ReportComment(BaseModel):
     id: uuid.UUID
     author_id: uuid.UUID | None
     author_name: str
+    organisation_name: str | None = Field(None, description="written for this institution (R-2.2)")
     body: str
     created_at: datetime
     alternative_id: uuid.UUID | None
@@ -741,6 +773,18 @@ class ReportRespondentPage(BaseModel):
 
     items: list[uuid.UUID]
     next_after: uuid.UUID | None
+
+
+class RespondentBreakdown(BaseModel):
+    """Who has taken part so far, counted by respondent (a person acting in their own name, or an
+    institution however many of its heads acted): authors of published comments, survey respondents
+    and supporters of an alternative."""
+
+    status: Status
+    unit_id: uuid.UUID | None
+    opened_at: datetime | None
+    by_type: dict[str, int] = Field(description=f"`{PRIVATE_PERSON}` and each institution kind → respondents")
+    by_channel: dict[str, int] = Field(description="channel → respondents that used it (`web` for the site)")
 
 
 class YearCount(BaseModel):
@@ -858,6 +902,9 @@ class Consultations(RpcContract, service="consultations"):
     def report_returning(self, consultation_id: uuid.UUID,
                          person_ids: Annotated[list[uuid.UUID], Field(max_length=FEED_PAGE_MAX)]) -> list[uuid.UUID]:
         """Of these persons, those who took part in a consultation opened before this one."""
+
+    def respondent_breakdown(self, consultation_id: uuid.UUID) -> RespondentBreakdown:
+        """Respondents so far by type and by channel, with the status and owning unit (reports)."""
 
     def year_counts(self, year: Year) -> list[YearCount]:
         """Consultations that started in ``year``, by category and status."""

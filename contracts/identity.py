@@ -25,6 +25,8 @@ class RoleOut(BaseModel):
     unit_id: uuid.UUID | None = None
     unit_name: str | None = None
     organisation_id: uuid.UUID | None = None
+    organisation_name: str | None = Field(None, description="institution_head: the confirmed institution")
+    organisation_kind: str | None = Field(None, description="institution_head: its kind (contracts.registry)")
     granted_at: datetime
 
 
@@ -50,6 +52,11 @@ class Principal(BaseModel):
 
     def units(self) -> set[uuid.UUID]:
         return {r.unit_id for r in self.roles if r.role == Role.official and r.unit_id}
+
+    def headed(self, organisation_id: uuid.UUID) -> RoleOut | None:
+        """The role by which this person heads the confirmed institution, if they do (R-2.2)."""
+        return next((r for r in self.roles if r.role == Role.institution_head
+                     and r.organisation_id == organisation_id), None)
 
 
 def principal_from(actor: dict | None) -> Principal | None:

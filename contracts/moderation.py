@@ -113,7 +113,12 @@ class Queue(BaseModel):
     next_after: str | None = Field(None, description="cursor of the next page (pass as `after`); null on the last")
 
 
-QUEUE_RULES = ("obscene", "link", "email", "phone", "messenger", "empty", "only_punctuation", "duplicate", "report")
+QUEUE_RULES = ("obscene", "link", "email", "phone", "messenger", "empty", "only_punctuation", "duplicate", "report",
+               "not_mine")
+
+# A person says a comment published under their name is not theirs (somebody else used their login,
+# or signed for an institution in their name): the case goes to the top of the queue with this reason.
+NOT_MINE_REASON = "Особа, від імені якої опубліковано коментар, заявляє, що не подавала його"
 
 
 class QueueQuery(Strict):
@@ -135,6 +140,12 @@ class CaseDecision(Strict):
 
 class ReportIn(Strict):
     reason: str = Field(min_length=3, max_length=1000)
+
+
+class NotMineIn(Strict):
+    """The person named as a comment's author says it is not theirs."""
+
+    explanation: str | None = Field(None, max_length=1000, description="what happened, in their words (optional)")
 
 
 class AuditItem(BaseModel):
@@ -197,6 +208,10 @@ class Moderation(RpcContract, service="moderation"):
 
     def report_comment(self, actor: Principal | None, comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
         """A person reports a published comment; it goes back to the queue."""
+
+    def disown_comment(self, actor: Principal | None, comment_id: uuid.UUID, body: NotMineIn) -> CaseOut:
+        """The person a published comment is signed with says it is not theirs; it goes to the top of
+        the queue with that reason, decided as any other case."""
 
     def audit(self, actor: Principal | None, consultation_id: uuid.UUID | None = None,
               moderator_id: uuid.UUID | None = None) -> Audit:

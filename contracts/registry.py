@@ -21,7 +21,8 @@ PHONE_PATTERN = r"^\+?[0-9 ()-]{7,20}$"
 
 
 class OrganisationKind(str, Enum):
-    """Civil-society institutions of R-2.2."""
+    """Institutions that take part: the civil-society institutions of R-2.2, and businesses (which
+    may comment and answer on their own behalf, but not initiate)."""
 
     ngo = "ngo"
     charity = "charity"
@@ -29,6 +30,36 @@ class OrganisationKind(str, Enum):
     self_organisation = "self_organisation"
     trade_union = "trade_union"
     employers = "employers"
+    business = "business"
+
+
+ORGANISATION_KIND_LABELS = {
+    "ngo": "громадська організація",
+    "charity": "благодійна організація",
+    "condominium": "ОСББ",
+    "self_organisation": "орган самоорганізації населення",
+    "trade_union": "професійна спілка",
+    "employers": "організація роботодавців",
+    "business": "суб'єкт господарювання",
+}
+
+
+def edrpou_check_digit(code: str) -> int:
+    """The check digit a ЄДРПОУ code must end with (the State Statistics Service's rule): the first
+    seven digits weighted 1–7, or 7,1–6 when the code lies from 30000000 to 60000000; the sum
+    modulo 11; a remainder of 10 is computed again with every weight plus 2, and a second 10 gives 0."""
+    digits = [int(c) for c in code[:7]]
+    weights = [7, 1, 2, 3, 4, 5, 6] if 30_000_000 <= int(code) <= 60_000_000 else [1, 2, 3, 4, 5, 6, 7]
+    rest = sum(d * w for d, w in zip(digits, weights)) % 11
+    if rest == 10:
+        rest = sum(d * (w + 2) for d, w in zip(digits, weights)) % 11
+    return 0 if rest == 10 else rest
+
+
+def edrpou_valid(code: str) -> bool:
+    """Eight ASCII digits, the last the check digit of the code."""
+    return (isinstance(code, str) and len(code) == 8 and code.isascii() and code.isdigit()
+            and edrpou_check_digit(code) == int(code[7]))
 
 
 class EmailMode(str, Enum):
@@ -135,12 +166,22 @@ class UnitOut(BaseModel):
 class OrganisationIn(Strict):
     name: SingleLine = Field(min_length=2, max_length=300)
     kind: OrganisationKind
+    edrpou: str = Field(min_length=8, max_length=8, description="код ЄДРПОУ: 8 digits, the last a check digit")
+
+    @field_validator("edrpou")
+    @classmethod
+    def _edrpou(cls, code: str) -> str:
+        if not edrpou_valid(code):
+            raise ValueError("код ЄДРПОУ: 8 цифр із правильною контрольною цифрою")
+        return code
 
 
 class OrganisationOut(BaseModel):
     id: uuid.UUID
     name: str
     kind: OrganisationKind
+    kind_label: str = Field("", description="the kind in Ukrainian")
+    edrpou: str | None = Field(None, description="null only for institutions filed before the code was asked")
     head_person_id: uuid.UUID
     head_name: str
     confirmed: bool

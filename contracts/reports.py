@@ -11,8 +11,9 @@ from pydantic import Field
 from chassis.events import EventData, event
 from chassis.rpc_contract import RpcContract
 from contracts.common import Page, PerPage, Strict, Year
-from contracts.consultations import Channel
+from contracts.consultations import CHANNEL_LABELS, PRIVATE_PERSON, Channel
 from contracts.identity import Principal
+from contracts.registry import ORGANISATION_KIND_LABELS
 
 
 CONTENT_TYPES = {
@@ -271,6 +272,47 @@ class Bundle(StoredFile):
     retain_until: date | None = None
 
 
+# ---- who took part, by type and channel; who is missing while it runs (R-3.12, R-3.16) -------------
+
+AGE_BAND_LABELS = {"14–17": "14–17 років", "18–35": "18–35 років", "36–60": "36–60 років", "60+": "понад 60 років",
+                   "unknown": "вік невідомий"}
+VISIT_LABELS = {"first_time": "уперше", "returning": "брали участь раніше"}
+RESPONDENT_TYPE_LABELS = {PRIVATE_PERSON: "приватна особа", **ORGANISATION_KIND_LABELS}
+DIMENSIONS = {"age_band": ("За віком", AGE_BAND_LABELS), "visits": ("Уперше чи повторно", VISIT_LABELS),
+              "channel": ("За каналом подання", CHANNEL_LABELS),
+              "respondent_type": ("За типом учасника", RESPONDENT_TYPE_LABELS)}
+
+
+class ParticipationCell(BaseModel):
+    key: str
+    label: str
+    count: int | None = Field(description="null: fewer than `min_cell` (suppressed), or withheld because it "
+                                          "could be worked out from the others and the total")
+    share: float | None = Field(description="of the dimension's total; null when the count is withheld")
+    community_share: float | None = Field(description="the community's share (COMMUNITY_SHARES), if set")
+    gap: float | None = Field(description="share minus the community's share: below zero, under-represented")
+
+
+class ParticipationDimension(BaseModel):
+    key: str = Field(description="age_band | visits | channel | respondent_type")
+    label: str
+    total: int
+    cells: list[ParticipationCell]
+
+
+class Participation(BaseModel):
+    """Who has taken part so far, against the community's shares: for the owning unit, while the
+    consultation runs, so outreach can be aimed before it closes. Persons (age band, first time or
+    returning) and respondents (an institution counts once, however many of its heads acted)."""
+
+    consultation_id: uuid.UUID
+    as_of: datetime
+    persons: int
+    respondents: int
+    min_cell: int = Field(description="counts from 1 to this minus one are withheld")
+    dimensions: list[ParticipationDimension]
+
+
 # ---- RPC ------------------------------------------------------------------------------------------
 
 class Reports(RpcContract, service="reports"):
@@ -332,6 +374,10 @@ class Reports(RpcContract, service="reports"):
 
     def stats(self, year: Year) -> ReportStats:
         """Statistics of a year."""
+
+    def participation(self, actor: Principal | None, consultation_id: uuid.UUID) -> Participation:
+        """Who has taken part so far against the community's shares, small counts withheld: the owning
+        unit, while the consultation is active (others: not found)."""
 
     def consultation_pack(self, actor: Principal | None, consultation_id: uuid.UUID) -> StoredFile:
         """The printable pack (PDF): the notice, the question and alternatives or the draft with its

@@ -185,9 +185,10 @@ def register(spec: ApiSpec):
     def organisations_list():
         return OrganisationList(items=registry.list_organisations())
 
-    @api.route("/organisations", "POST", summary="File my institution (R-2.2): I become its head "
-               "once an administrator confirms it", body=OrganisationIn, response=OrganisationOut,
-               status=201, tags=["registry"], auth="consent")
+    @api.route("/organisations", "POST", summary="File my institution (R-2.2) with its ЄДРПОУ code "
+               "(check digit verified; a code already filed: 409): I become its head once an administrator "
+               "confirms it", body=OrganisationIn, response=OrganisationOut,
+               status=201, tags=["registry"], auth="consent", errors=(409,))
     def organisations_create(body: OrganisationIn):
         person = auth.require_consent()
         return registry.register_organisation(person.person_id, body), 201

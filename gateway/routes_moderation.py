@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chassis.errors import InvalidInput
 from contracts.identity import Role
-from contracts.moderation import Ground, Audit, CaseDecision, CaseOut, Queue, QueueQuery, ReportIn, Stats
+from contracts.moderation import Ground, Audit, CaseDecision, CaseOut, NotMineIn, Queue, QueueQuery, ReportIn, Stats
 from gateway import auth
 from gateway.clients import moderation as svc, registry
 from gateway.openapi import ApiSpec
@@ -46,6 +46,15 @@ def report_comment(comment_id: uuid.UUID, body: ReportIn) -> CaseOut:
     return case
 
 
+def disown_comment(comment_id: uuid.UUID, body: NotMineIn) -> CaseOut:
+    """The person a comment is signed with says it is not theirs (API and web pages); like a report,
+    they see only that it was taken."""
+    auth.require_consent()
+    case = svc.disown_comment(actor(), comment_id, body)
+    case.text, case.author_name, case.matches = None, None, []
+    return case
+
+
 def queue_page(query: QueueQuery) -> Queue:
     """One page of the moderators' queue (the API and the web page)."""
     return svc.queue(actor(), query)
@@ -77,6 +86,13 @@ def register(spec: ApiSpec):
                status=201, tags=["moderation"], auth="consent", errors=(404, 409))
     def report(comment_id: uuid.UUID, body: ReportIn):
         return report_comment(comment_id, body), 201
+
+    @api.route("/comments/<uuid:comment_id>/not-mine", "POST", summary="The person a published comment is "
+               "signed with says it is not theirs: it goes to the top of the moderators' queue with that reason "
+               "(rule `not_mine`); anyone else gets 404", body=NotMineIn, response=CaseOut, status=201,
+               tags=["moderation"], auth="consent", errors=(404, 409))
+    def not_mine(comment_id: uuid.UUID, body: NotMineIn):
+        return disown_comment(comment_id, body), 201
 
     @api.route("/moderation/audit", summary="Every screening result and decision, per consultation or "
                "per moderator (for the protocol, R-3.14, and for appeals)", query=AuditQuery, response=Audit,

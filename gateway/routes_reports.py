@@ -15,8 +15,8 @@ from contracts.common import PerPage, Year
 from contracts.identity import Role
 from contracts.reports import (CONTENT_TYPES, PROTOCOL_FORMATS, REPORT_FORMATS, BulkConsiderationIn,
                                ConclusionIn, Consideration, ConsiderationIn, GroupDetail, GroupPage, GroupSize,
-                               ProposalPage, PublishQueued, ReportOut, ReportStats, SplitIn, StoredFile, Updated,
-                               VersionList)
+                               Participation, ProposalPage, PublishQueued, ReportOut, ReportStats, SplitIn, StoredFile,
+                               Updated, VersionList)
 from gateway.clients import reports as svc
 from gateway.openapi import ApiSpec
 from gateway.routes_consultations import actor
@@ -93,6 +93,10 @@ def set_conclusion(cid: uuid.UUID, body: ConclusionIn) -> ReportOut:
 
 def publish(cid: uuid.UUID) -> PublishQueued:
     return svc.publish(actor(), cid)
+
+
+def participation_of(cid: uuid.UUID) -> Participation:
+    return svc.participation(actor(), cid)
 
 
 def take_snapshot(cid: uuid.UUID) -> ReportOut:
@@ -242,6 +246,14 @@ def register(spec: ApiSpec):
     def bundle_manifest(consultation_id: uuid.UUID):
         meta = svc.bundle(actor(), consultation_id)
         return Response(meta.manifest, mimetype="text/plain", headers={"X-Bundle-SHA256": meta.sha256})
+
+    @api.route(base + "/participation", summary="Who has taken part so far, for the owning unit while the "
+               "consultation is active: persons by age band and first time or returning, respondents by type and "
+               "channel, each against the community's share (COMMUNITY_SHARES); counts from 1 to "
+               "PARTICIPATION_MIN_CELL − 1 withheld (R-3.12); hidden from everyone else (404)",
+               response=Participation, tags=["reports"], auth=(Role.official,), errors=(403, 404, 409))
+    def participation(consultation_id: uuid.UUID):
+        return participation_of(consultation_id)
 
     @api.route(base + "/pack.pdf", summary="The printable consultation pack: the information notice, the "
                "question and alternatives or the draft act with its paragraph numbers, and a form to fill in by "

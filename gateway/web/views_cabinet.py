@@ -7,9 +7,10 @@ from flask import Response, json, redirect, request
 
 from chassis.errors import NotFound
 
-from contracts.moderation import GROUNDS
+from contracts.moderation import GROUNDS, NotMineIn
 from contracts.registry import MeUpdate
 from gateway import auth, routes_consultations as consultations, routes_identity as identity
+from gateway import routes_moderation as moderation
 from gateway.clients import consultations as svc, notifications, registry
 from gateway.web import forms, notify, page, web
 from gateway.web.views_official import new_consultation
@@ -46,6 +47,20 @@ def cabinet_update():
         return _cabinet(422)
     notify("Зміни збережено.")
     return redirect("/me", 303)
+
+
+@web.route("/me/comments/<uuid:comment_id>/not-mine", methods=["POST"])
+def cabinet_not_mine(comment_id: uuid.UUID):
+    """The person a published comment is signed with tells the moderators it is not theirs."""
+    try:
+        body = forms.parse(NotMineIn, {"explanation": forms.text(f"explanation-{comment_id}")})
+        forms.attempt(lambda: moderation.disown_comment(comment_id, body))
+    except forms.Invalid as exc:
+        exc.errors = {f"explanation-{comment_id}": m for m in exc.errors.values()}
+        forms.keep(exc)
+        return _cabinet(422)
+    notify("Модератори перевірять коментар першочергово. Дякуємо, що повідомили!")
+    return redirect("/me#my-comments", 303)
 
 
 @web.route("/me/feedback/<uuid:consultation_id>")

@@ -79,7 +79,8 @@ def comment(cid: uuid.UUID):
     try:
         body = forms.parse(CommentIn, {"body": request.form.get("body", ""),
                                        "alternative_id": _optional_uuid("alternative_id"),
-                                       "paragraph_id": _optional_uuid("paragraph_id")})
+                                       "paragraph_id": _optional_uuid("paragraph_id"),
+                                       "on_behalf_of": _optional_uuid("on_behalf_of")})
         forms.attempt(lambda: consultations.add_comment(cid, body))
     except forms.Invalid as exc:
         forms.keep(exc)
@@ -105,7 +106,8 @@ def respond(cid: uuid.UUID):
                 answers.append({"question_id": str(q.id), "option_ids": chosen})
                 order.append(key)
     try:
-        body = forms.parse(ResponseIn, {"answers": answers, "alternative_id": forms.text("alternative_id")})
+        body = forms.parse(ResponseIn, {"answers": answers, "alternative_id": forms.text("alternative_id"),
+                                        "on_behalf_of": forms.text("on_behalf_of")})
         forms.attempt(lambda: consultations.respond(cid, body))
     except forms.Invalid as exc:
         # answers.<i>.… → the question's own field

@@ -13,6 +13,7 @@ from flask import redirect, request
 from chassis.errors import NotFound
 from contracts.consultations import ConsultationOut
 from contracts.identity import Role
+from contracts.reports import AGE_BAND_LABELS, CHANNEL_LABELS, RESPONDENT_TYPE_LABELS
 from contracts.reports import (PROTOCOL_FORMATS, REPORT_FORMATS, OUTCOME_LABELS, BulkConsiderationIn,
                                ConclusionIn, Consideration, ConsiderationIn, Outcome, ReportOut, SplitIn)
 from gateway import auth, routes_consultations as consultations, routes_reports as reports
@@ -21,8 +22,7 @@ from gateway.web import forms, notify, page, web
 
 PER_PAGE = 50
 GROUPS_PER_PAGE = 10
-AGE_BANDS_UK = {"14–17": "14–17 років", "18–35": "18–35 років", "36–60": "36–60 років", "60+": "понад 60 років",
-                "unknown": "вік невідомий"}
+AGE_BANDS_UK = AGE_BAND_LABELS
 OUTCOMES_UK = {o.value: label for o, label in OUTCOME_LABELS.items()}
 REPORT_STATUS_UK = {"draft": "готується", "published": "оприлюднено"}
 
@@ -55,10 +55,20 @@ def report_context(c: ConsultationOut) -> dict:
     report = report_or_none(c.id)
     return {"report": report, "report_versions": versions_with_files(c.id, report), "owner": owns(c),
             "AGE_BANDS_UK": AGE_BANDS_UK, "REPORT_STATUS_UK": REPORT_STATUS_UK,
+            "RESPONDENT_TYPES_UK": RESPONDENT_TYPE_LABELS, "CHANNELS_UK": CHANNEL_LABELS,
             "protocol_links": [(f.upper(), reports.file_url(c.id, "protocol." + f)) for f in PROTOCOL_FORMATS]}
 
 
 # ---- the owning unit's desk ---------------------------------------------------------------------
+
+@web.route("/official/consultations/<uuid:cid>/participation")
+def official_participation(cid: uuid.UUID):
+    """Who has taken part so far and who is missing, while the consultation runs (R-3.12): the
+    owning unit only; the reports service answers 404 to anyone else."""
+    auth.require_role(Role.official)
+    c = svc.get(consultations.actor(), cid)
+    return page("participation.html", c=c, p=reports.participation_of(cid))
+
 
 def pager_window(current: int, pages: int, span: int = 3) -> list[int | None]:
     """Page links for thousands of proposals: the first, the last and ``span`` either side of the
@@ -119,7 +129,8 @@ def _desk(cid: uuid.UUID, status: int = 200):
                 forming=forming, queued=queued, versions=versions_with_files(cid, report),
                 outcomes=[(o.value, OUTCOMES_UK[o.value]) for o in Outcome], OUTCOMES_UK=OUTCOMES_UK,
                 can_snapshot=c.status.value == "closed" and (report is None or not report.versions),
-                AGE_BANDS_UK=AGE_BANDS_UK, REPORT_STATUS_UK=REPORT_STATUS_UK)
+                AGE_BANDS_UK=AGE_BANDS_UK, REPORT_STATUS_UK=REPORT_STATUS_UK,
+                RESPONDENT_TYPES_UK=RESPONDENT_TYPE_LABELS, CHANNELS_UK=CHANNEL_LABELS)
 
 
 @web.route("/official/consultations/<uuid:cid>/report")

@@ -5,6 +5,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
 metadata = MetaData()
 
+
+def on_behalf() -> tuple[Column, ...]:
+    """The institution a comment or an answer is given for, by a head of it (R-2.2); null: the
+    person's own."""
+    return (Column("organisation_id", Uuid), Column("organisation_name", String(300)),
+            Column("organisation_kind", String(30)))
+
 consultations = Table(
     "consultations", metadata,
     Column("id", Uuid, primary_key=True),
@@ -64,6 +71,7 @@ comments = Table(
     Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), nullable=False),
     Column("author_id", Uuid),  # NULL: received offline, no account behind it
     Column("author_name", String(300), nullable=False),  # as published
+    *on_behalf(),
     Column("alternative_id", Uuid, ForeignKey("alternatives.id")),
     Column("paragraph_id", Uuid),  # a stable paragraph id of a draft act
     Column("body", Text, nullable=False),
@@ -107,6 +115,7 @@ responses = Table(
     Column("consultation_id", Uuid, nullable=False, index=True),
     Column("option_ids", ARRAY(Uuid), nullable=False, server_default=text("'{}'")),
     Column("text_answer", Text),
+    *on_behalf(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -115,6 +124,7 @@ supports = Table(
     Column("consultation_id", Uuid, ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True),
     Column("person_id", Uuid, primary_key=True),
     Column("alternative_id", Uuid, ForeignKey("alternatives.id", ondelete="CASCADE"), nullable=False),
+    *on_behalf(),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -154,6 +154,22 @@ def require_participant(actor: Principal | None) -> Principal:
     return identity.require_participant(require_login(actor))
 
 
+NO_INSTITUTION = {"organisation_id": None, "organisation_name": None, "organisation_kind": None}
+
+
+def acting_for(actor: Principal, organisation_id: uuid.UUID | None) -> dict:
+    """The institution a comment or an answer is given for (R-2.2): only a confirmed head of it may
+    (the registry grants the head's role on confirmation); ``NO_INSTITUTION`` for one's own name."""
+    if organisation_id is None:
+        return dict(NO_INSTITUTION)
+    role = actor.headed(organisation_id)
+    if role is None:
+        raise Forbidden("Від імені установи може діяти лише її підтверджений керівник", code="not_institution_head",
+                        errors=[{"field": "on_behalf_of", "message": "ви не є підтвердженим керівником цієї установи"}])
+    return {"organisation_id": organisation_id, "organisation_name": role.organisation_name,
+            "organisation_kind": role.organisation_kind}
+
+
 def official_unit(actor: Principal):
     """The first unit the actor is an official of (their drafts belong to it), or None."""
     return next((r for r in actor.roles if r.role == Role.official and r.unit_id), None)

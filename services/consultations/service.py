@@ -245,6 +245,11 @@ class ConsultationsService(BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
+    def respondent_breakdown(self, consultation_id) -> dict:
+        return dump(report_feed.respondent_breakdown(self.uow, _uuid(consultation_id, "id")))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Consultations.serves
     def year_counts(self, year: int) -> list[dict]:
         return report_feed.year_counts(self.uow, year)
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select, text, tuple_, union, update
+from sqlalchemy import Uuid, and_, cast, func, literal, or_, select, text, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chassis.store import SqlStore
-from contracts.consultations import PUBLIC_STATUSES, MyInitiative, PlanStatus, QuestionIn, Status
+from contracts.consultations import (PRIVATE_PERSON, PUBLIC_STATUSES, WEB_CHANNEL, MyInitiative, PlanStatus,
+                                    QuestionIn, Status)
 from services.consultations import drafts
 from services.consultations.models import (alternatives, attachments, comments, consultations, decisions,
                                            draft_versions, options, paragraphs, plan_entries, questions, responses,
@@ -24,8 +25,8 @@ PUBLIC = [s.value for s in PUBLIC_STATUSES]
 _PAGE_AND_TALLIES = """
 SELECT
   CASE WHEN :with_comments THEN (SELECT coalesce(json_agg(page ORDER BY page.created_at {order}, page.id), '[]')
-      FROM (SELECT id, consultation_id, author_name, alternative_id, paragraph_id, body, status, created_at,
-                   channel, received_on
+      FROM (SELECT id, consultation_id, author_name, organisation_id, organisation_name, organisation_kind,
+                   alternative_id, paragraph_id, body, status, created_at, channel, received_on
             FROM comments WHERE consultation_id = :cid AND status = 'published'
             ORDER BY created_at {order}, id OFFSET :offset LIMIT :limit) page) END AS comments,
   CASE WHEN :with_results THEN (SELECT coalesce(json_object_agg(alternative_id, n), '{{}}') FROM (
@@ -346,6 +347,13 @@ class Store(SqlStore):
                              .on_conflict_do_update(index_elements=[supports.c.consultation_id, supports.c.person_id],
                                                     set_={"alternative_id": alternative_id, "updated_at": func.now()}))
 
+    def set_answering_for(self, cid: uuid.UUID, person_id: uuid.UUID, organisation: dict) -> None:
+        """Every answer and support of the person in ``cid`` given for ``organisation`` (its
+        ``organisation_id``, ``_name``, ``_kind``; all None: in their own name)."""
+        for table in (responses, supports):
+            self.session.execute(update(table).where(table.c.consultation_id == cid, table.c.person_id == person_id)
+                                 .values(**organisation))
+
     def tallies(self, cid: uuid.UUID) -> dict:
         """Supporters per alternative (in order, as ``(id, text, count)``), answers per option and
         per question, and how many persons took part at all."""
@@ -452,6 +460,16 @@ class Store(SqlStore):
                 person.in_(person_ids), table.c.consultation_id.in_(other)).distinct()).scalars())
         return found
 
+    def respondent_breakdown(self, cid: uuid.UUID) -> dict[str, dict[str, int]]:
+        """Respondents by type (``private`` or the institution's kind) and by channel: a respondent is
+        an institution (by id) or a person acting in their own name, over published comments, survey
+        answers and supports."""
+        v = voices(cid)
+        who = func.count(func.distinct(func.coalesce(v.c.oid, v.c.pid)))
+        kind = func.coalesce(v.c.kind, PRIVATE_PERSON)
+        return {"by_type": dict(self.session.execute(select(kind, who).group_by(text("1"))).all()),
+                "by_channel": dict(self.session.execute(select(v.c.channel, who).group_by(text("1"))).all())}
+
     def year_counts(self, year: int) -> list:
         """``(category, status, count)`` of the published consultations starting in ``year``."""
         return self.session.execute(select(consultations.c.category, consultations.c.status, func.count())
@@ -463,6 +481,25 @@ def respondents(cid: uuid.UUID):
     """Who answered the survey or supported an alternative of ``cid`` (a subquery of ``pid``)."""
     return union(select(responses.c.person_id.label("pid")).where(responses.c.consultation_id == cid),
                  select(supports.c.person_id).where(supports.c.consultation_id == cid)).subquery()
+
+
+# The channel a comment came by: the `channel` column where the table has one (paper, e-mail, hearing
+# … registered by an official), else every comment came through the site.
+COMMENT_CHANNEL = comments.c.channel if "channel" in comments.c else literal(WEB_CHANNEL)
+
+
+def voices(cid: uuid.UUID):
+    """``(pid, oid, kind, channel)`` of everyone who took part in ``cid`` (a subquery): authors of
+    published comments, survey respondents and supporters, with the institution they acted for."""
+    def part(table, person, channel, *cond):
+        return select(person.label("pid"), table.c.organisation_id.label("oid"),
+                      table.c.organisation_kind.label("kind"), channel.label("channel")).where(
+            table.c.consultation_id == cid, *cond)
+    # a submission received offline has no account: its author counts once by the name as written
+    author = func.coalesce(comments.c.author_id, cast(func.md5(func.lower(comments.c.author_name)), Uuid))
+    return union(part(comments, author, COMMENT_CHANNEL, comments.c.status == "published"),
+                 part(responses, responses.c.person_id, literal(WEB_CHANNEL)),
+                 part(supports, supports.c.person_id, literal(WEB_CHANNEL))).subquery()
 
 
 def unit_filter(unit: str):

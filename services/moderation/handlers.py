@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from chassis.errors import Conflict, NotFound
+from contracts.consultations import signed_as
 from contracts.identity import Principal
 from contracts.moderation import (Audit, AuditItem, CaseDecision, CaseOut, CommentApproved, Queue, QueueQuery,
                                   Stats)
@@ -30,7 +31,8 @@ def screen_comment(store, data, holidays_off: bool = True) -> str:
                         entered_by=data.entered_by, received_on=data.received_on,
                         entered_at=data.submitted_at if data.entered_by else None)
     if result.held:
-        store.open_case("comment", data.comment_id, data.consultation_id, data.author_id, data.author_name,
+        store.open_case("comment", data.comment_id, data.consultation_id, data.author_id,
+                        signed_as(data.author_name, data.organisation_name),
                         data.body, result.matches, data.submitted_at,
                         rules.due_at(data.submitted_at, holidays_off), "screening", data.channel.value)
     elif data.screening is None:
@@ -52,8 +54,24 @@ def screen_initiative(store, data, holidays_off: bool = True) -> str:
 def report_comment(uow, actor: Principal, comment_id: uuid.UUID, reason: str,
                    holidays_off: bool = True) -> CaseOut:
     """A resident reports a published comment; several reports raise the case's priority."""
+    return _flag(uow, actor, comment_id, reason, rules.report_match(reason), holidays_off)
+
+
+def disown_comment(uow, actor: Principal, comment_id: uuid.UUID, explanation: str | None,
+                   holidays_off: bool = True) -> CaseOut:
+    """The person a published comment is signed with says it is not theirs (R-3.5: comments are
+    published with their author's name): the case goes to the top of the queue with that reason and
+    is decided as any other; rejected on the ``anonymous`` ground, the comment is withdrawn."""
+    matches = rules.not_mine_match(explanation)
+    return _flag(uow, actor, comment_id, matches[0]["text"], matches, holidays_off, named_author_only=True)
+
+
+def _flag(uow, actor: Principal, comment_id: uuid.UUID, reason: str, matches: list[dict], holidays_off: bool,
+          named_author_only: bool = False) -> CaseOut:
     with uow.transaction() as store:
         seen = store.last_comment_screening(comment_id)
+        if named_author_only:
+            rules.require_named_author(seen, actor)
         # pending and rejected comments are not public: reporting them answers as for no comment at all
         if seen is None or not rules.comment_is_public(store.comment_case(comment_id)):
             raise NotFound("Коментар не знайдено", code="comment_not_found")
@@ -61,18 +79,20 @@ def report_comment(uow, actor: Principal, comment_id: uuid.UUID, reason: str,
             raise Conflict("Ви вже поскаржилися на цей коментар", code="already_reported")
         count = store.count_flags(comment_id)
         existing = store.comment_case(comment_id, lock=True)
-        matches = rules.report_match(reason)
         action = rules.after_report(existing)
         if action == "open":
             at = rules.now()
             store.open_case("comment", comment_id, seen.consultation_id, seen.author_id, None, seen.text,
                             matches, at, rules.due_at(at, holidays_off), "report", seen.channel)
         elif action == "append":
-            store.set_matches(existing.id, existing.matches + matches)
+            matches = existing.matches + matches
+            store.set_matches(existing.id, matches)
         elif action == "reopen":  # published before: reports reopen it for a fresh look
             at = rules.now()
             store.reopen_case(existing.id, matches, at, rules.due_at(at, holidays_off))
-        store.set_reports(comment_id, count)
+        else:
+            matches = existing.matches
+        store.set_reports(comment_id, count, rules.priority(count, matches))
         return rules.case_out(store.comment_case(comment_id))
 
 

@@ -14,7 +14,7 @@ cases = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("consultation_id", Uuid),
     Column("author_id", Uuid),
-    Column("author_name", String(300)),
+    Column("author_name", Text),  # the signature: a name, or «установа (від імені: ПІБ)»
     Column("text", Text),
     Column("matches", JSONB, nullable=False, server_default=text("'[]'")),
     Column("source", String(20), nullable=False, server_default="screening"),  # screening | report

@@ -7,9 +7,9 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from chassis.errors import Forbidden, InvalidInput
+from chassis.errors import Forbidden, InvalidInput, NotFound
 from contracts.identity import Principal, Role
-from contracts.moderation import (GROUNDS, CaseDecision, CaseOut, CommentApproved, CommentRejected,
+from contracts.moderation import (GROUNDS, NOT_MINE_REASON, CaseDecision, CaseOut, CommentApproved, CommentRejected,
                                   InitiativeApproved, InitiativeRejected, moderation_due)
 
 
@@ -59,6 +59,27 @@ def after_report(existing) -> str:
 
 def report_match(reason: str) -> list[dict]:
     return [{"rule": "report", "text": reason[:200]}]
+
+
+NOT_MINE_PRIORITY = 1000  # above any count of residents' reports
+
+
+def not_mine_match(explanation: str | None) -> list[dict]:
+    """The queue's reason for a comment its named author disowns, with their words if given."""
+    text = NOT_MINE_REASON + (f": {explanation.strip()[:200]}" if explanation and explanation.strip() else "")
+    return [{"rule": "not_mine", "text": text}]
+
+
+def priority(reports: int, matches: list[dict]) -> int:
+    """Most reported first; a comment disowned by the person it is signed with before all others."""
+    return reports + (NOT_MINE_PRIORITY if any(m.get("rule") == "not_mine" for m in matches) else 0)
+
+
+def require_named_author(seen, actor: Principal) -> None:
+    """Only the person a comment is signed with may disown it; to anyone else it is as if there were
+    no such comment (404), so the action tells nothing about whose comment it is."""
+    if seen is None or seen.author_id != actor.person_id:
+        raise NotFound("Коментар не знайдено", code="comment_not_found")
 
 
 def case_out(row, at: datetime | None = None) -> CaseOut:

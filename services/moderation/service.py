@@ -12,7 +12,7 @@ from chassis.settings import get_settings
 from chassis.store import UnitOfWork
 from contracts.consultations import CommentSubmitted, ConsultationSubmitted
 from contracts.identity import principal_from as _actor
-from contracts.moderation import GROUNDS, CaseDecision, Moderation, QueueQuery, ReportIn
+from contracts.moderation import GROUNDS, CaseDecision, Moderation, NotMineIn, QueueQuery, ReportIn
 from services.moderation import handlers
 from services.moderation.models import PERSONAL
 from services.moderation.store import Store
@@ -62,6 +62,13 @@ class ModerationService(BaseService):
         data = parse(ReportIn, body)
         return dump(handlers.report_comment(self.uow, _actor(actor), _uuid(comment_id, "comment_id"), data.reason,
                                             get_settings().holidays_are_days_off))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Moderation.serves
+    def disown_comment(self, actor: dict, comment_id, body: dict) -> dict:
+        data = parse(NotMineIn, body)
+        return dump(handlers.disown_comment(self.uow, _actor(actor), _uuid(comment_id, "comment_id"),
+                                            data.explanation, get_settings().holidays_are_days_off))
 
     @rpc(expected_exceptions=ServiceError)
     @Moderation.serves

@@ -90,9 +90,9 @@ class Store(SqlStore):
         return self.session.execute(select(func.count()).select_from(flags)
                                     .where(flags.c.comment_id == comment_id)).scalar_one()
 
-    def set_reports(self, comment_id: uuid.UUID, count: int) -> None:
+    def set_reports(self, comment_id: uuid.UUID, count: int, priority: int) -> None:
         self.session.execute(update(cases).where(cases.c.kind == "comment", cases.c.subject_id == comment_id)
-                             .values(reports=count, priority=count))
+                             .values(reports=count, priority=priority))
 
     # ---- decisions, audit, statistics --------------------------------------------------------------
     def add_decision(self, case_id, consultation_id, moderator_id, decision: str, grounds: list[str],

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from chassis.errors import Conflict, InvalidInput, NotFound
 from chassis.workdays import local_today
 from contracts.identity import Principal, Role, RoleOut, eligibility
+from contracts.registry import ORGANISATION_KIND_LABELS
 from contracts.registry import ApiKeyIn, ApiKeyIssued, ApiKeyList, ApiKeyOut, Bucket, KeyUse
 from contracts.registry import (AuditEntry, Consent, ConsentGiven, DevLoginIn, IdentityIn, InterestedPage, InterestedPerson,
                                 MeOut, MeUpdate, OrganisationIn, OrganisationOut, PersonErased, PersonRef,
@@ -273,16 +274,20 @@ def create_unit(uow, actor_id: uuid.UUID | None, unit: UnitIn) -> UnitOut:
 
 def _org_out(store, row) -> OrganisationOut:
     head = person(store, row.head_person_id)
-    return OrganisationOut(id=row.id, name=row.name, kind=row.kind, head_person_id=row.head_person_id,
-                           head_name=head.full_name, confirmed=row.confirmed_at is not None)
+    return OrganisationOut(id=row.id, name=row.name, kind=row.kind, kind_label=ORGANISATION_KIND_LABELS[row.kind],
+                           edrpou=row.edrpou, head_person_id=row.head_person_id, head_name=head.full_name,
+                           confirmed=row.confirmed_at is not None)
 
 
 def register_organisation(uow, head_id: uuid.UUID, org: OrganisationIn) -> OrganisationOut:
-    """A person files their institution (R-2.2) naming themselves its head; an admin confirms it."""
+    """A person files their institution (R-2.2) with its ЄДРПОУ code, naming themselves its head; an
+    admin confirms it. One institution per code (409 for a second filing)."""
     with uow.transaction() as store:
         rules.require_consent(principal(store, head_id).consent_given)
         org_id = uuid.uuid4()
-        store.add_organisation(org_id, org.name, org.kind.value, head_id)
+        if not store.add_organisation(org_id, org.name, org.kind.value, head_id, edrpou=org.edrpou):
+            raise Conflict("Установу з таким кодом ЄДРПОУ вже зареєстровано", code="edrpou_taken",
+                           errors=[{"field": "edrpou", "message": "уже зареєстровано"}])
         audit(store, head_id, "organisation_registered", head_id, organisation_id=str(org_id))
         return _org_out(store, store.organisation(org_id))
 

@@ -39,11 +39,13 @@ organisations = Table(
     "organisations", metadata,
     Column("id", Uuid, primary_key=True),
     Column("name", String(300), nullable=False),
-    Column("kind", String(30), nullable=False),
+    Column("kind", String(30), nullable=False),  # contracts.registry.OrganisationKind
+    Column("edrpou", String(8)),  # код ЄДРПОУ; null only for institutions filed before it was asked
     Column("head_person_id", Uuid, ForeignKey("persons.id"), nullable=False),
     Column("confirmed_by", Uuid, ForeignKey("persons.id")),
     Column("confirmed_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ux_organisations_edrpou", "edrpou", unique=True, postgresql_where=text("edrpou IS NOT NULL")),
 )
 
 roles = Table(

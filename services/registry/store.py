@@ -110,8 +110,10 @@ class Store(SqlStore):
     def active_roles(self, person_id: uuid.UUID) -> list[dict]:
         return [r._asdict() for r in self.session.execute(
             select(roles.c.id, roles.c.role, roles.c.unit_id, units.c.name.label("unit_name"),
-                   roles.c.organisation_id, roles.c.granted_at)
-            .select_from(roles.outerjoin(units, units.c.id == roles.c.unit_id))
+                   roles.c.organisation_id, organisations.c.name.label("organisation_name"),
+                   organisations.c.kind.label("organisation_kind"), roles.c.granted_at)
+            .select_from(roles.outerjoin(units, units.c.id == roles.c.unit_id)
+                         .outerjoin(organisations, organisations.c.id == roles.c.organisation_id))
             .where(roles.c.person_id == person_id, roles.c.revoked_at.is_(None))
             .order_by(roles.c.granted_at)).all()]
 
@@ -156,10 +158,15 @@ class Store(SqlStore):
                                     .where(organisations.c.id == org_id)).first() is not None
 
     def add_organisation(self, org_id: uuid.UUID, name: str, kind: str, head_id: uuid.UUID,
-                         confirmed: bool = False) -> None:
+                         confirmed: bool = False, edrpou: str | None = None) -> bool:
+        """False when an institution with that ЄДРПОУ code is already filed."""
         extra = {"confirmed_at": func.now()} if confirmed else {}
-        self.session.execute(organisations.insert().values(id=org_id, name=name, kind=kind, head_person_id=head_id,
-                                                           **extra))
+        return self.session.execute(
+            insert(organisations).values(id=org_id, name=name, kind=kind, head_person_id=head_id, edrpou=edrpou,
+                                         **extra)
+            .on_conflict_do_nothing(index_elements=[organisations.c.edrpou],
+                                    index_where=organisations.c.edrpou.is_not(None))
+            .returning(organisations.c.id)).first() is not None
 
     def organisation(self, org_id: uuid.UUID, lock: bool = False):
         stmt = select(organisations).where(organisations.c.id == org_id)

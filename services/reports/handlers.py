@@ -25,9 +25,11 @@ from typing import Callable, Iterator
 
 from chassis import metrics
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from contracts.consultations import CHANNEL_LABELS, ReportCommentPage, ReportRespondentPage
+from contracts.consultations import (CHANNEL_LABELS, ReportCommentPage, ReportRespondentPage, RespondentBreakdown,
+                                     signed_as)
 from contracts.identity import Principal, Role
 from contracts.registry import ParticipantProfile
+from contracts.reports import AGE_BAND_LABELS, DIMENSIONS, RESPONDENT_TYPE_LABELS, VISIT_LABELS, Participation
 from contracts.reports import (OUTCOME_LABELS, AuthorContributions, Consideration, Contribution, ContributionPage,
                                DecisionRef, GroupDetail, GroupMember, GroupOut, GroupPage, Outcome, OutcomeCount,
                                ProposalOut, ProposalPage, ReportOut, ReportPublished, ReportStats, VersionList,
@@ -61,6 +63,7 @@ class Sources:
     returning: Callable[[uuid.UUID, list[uuid.UUID]], list[uuid.UUID]]  # consultations.report_returning, any number
     profiles: Callable[[list[uuid.UUID], date], list[ParticipantProfile]]  # registry.participant_profiles, any number
     year_counts: Callable[[int], list[dict]] = lambda year: []     # consultations.year_counts
+    breakdown: Callable[[str], dict] | None = None                  # consultations.respondent_breakdown
 
 
 def now() -> datetime:
@@ -92,8 +95,9 @@ def _editable(store: Store, actor: Principal | None, cid: uuid.UUID, admin: bool
 def comment_submitted(store: Store, d, at: datetime) -> None:
     store.merge_comments([{
         "consultation_id": d.consultation_id, "comment_id": d.comment_id, "author_id": d.author_id,
-        "author_name": d.author_name, "body": d.body, "created_at": d.submitted_at, "alternative_id": d.alternative_id,
-        "paragraph_id": d.paragraph_id, "status": "pending", "channel": d.channel.value}])
+        "author_name": signed_as(d.author_name, d.organisation_name), "body": d.body, "created_at": d.submitted_at,
+        "alternative_id": d.alternative_id, "paragraph_id": d.paragraph_id, "status": "pending",
+        "channel": d.channel.value}])
 
 
 def comment_published(store: Store, d, at: datetime) -> None:
@@ -194,7 +198,8 @@ def _backfill_comments(transaction: Transaction, src: Sources, cid: uuid.UUID) -
         chunk = ReportCommentPage.model_validate(src.comments(str(cid), after, BACKFILL_PAGE, True))
         with transaction() as store:
             store.merge_comments([{
-                "consultation_id": cid, "comment_id": c.id, "author_id": c.author_id, "author_name": c.author_name,
+                "consultation_id": cid, "comment_id": c.id, "author_id": c.author_id,
+                "author_name": signed_as(c.author_name, c.organisation_name),
                 "body": c.body, "created_at": c.created_at, "alternative_id": c.alternative_id,
                 "paragraph_id": c.paragraph_id, "status": c.status, "decided_at": c.decided_at,
                 "grounds": c.rejection_grounds or None, "channel": c.channel.value} for c in chunk.items])
@@ -231,6 +236,9 @@ def gather(transaction: Transaction, src: Sources, cid: uuid.UUID, expected: dic
         _backfill_comments(transaction, src, cid)
         _backfill_respondents(transaction, src, cid)
         got.backfilled = True
+    if src.breakdown is not None:  # respondents by type and channel, kept with the snapshot's source
+        b = RespondentBreakdown.model_validate(src.breakdown(str(cid)))
+        data["respondent_breakdown"] = {"by_type": b.by_type, "by_channel": b.by_channel}
     with transaction() as store:
         ids = store.participant_ids(cid)
     if ids:
@@ -525,6 +533,14 @@ def _version_out(r) -> VersionOut:
                       content_sha256=r.content_sha256, files=r.files)
 
 
+def representativeness(store: Store, snap) -> dict:
+    """The report's table (R-3.16): persons by age band and first time or returning, and respondents
+    by type (a private person, or each kind of institution) and by channel (R-3.12)."""
+    rep = store.representativeness(snap.consultation_id)
+    kept = (snap.source or {}).get("respondent_breakdown") or {}
+    return {**rep, "by_type": kept.get("by_type", {})}
+
+
 def _report_view(store: Store, actor: Principal | None, cid: uuid.UUID) -> ReportOut:
     snap = _visible(store, actor, cid)
     done = store.versions(cid)
@@ -533,7 +549,7 @@ def _report_view(store: Store, actor: Principal | None, cid: uuid.UUID) -> Repor
         status="published" if done else "draft", closed_at=snap.closed_at, report_due=snap.report_due,
         overdue=rules.overdue(snap.report_due, done[0].published_at if done else None, now()),
         proposals=snap.comments_published, considered=store.considered(cid), participants=snap.participants,
-        representativeness=store.representativeness(cid), conclusion=snap.conclusion,
+        representativeness=representativeness(store, snap), conclusion=snap.conclusion,
         versions=[_version_out(v) for v in done], archived=snap.archived_at is not None,
         retain_until=snap.retain_until)
 
@@ -553,7 +569,7 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
     src = snap.source
     page = src["consultation"]
     notice = page.get("notice") or {}
-    rep = store.representativeness(snap.consultation_id)
+    rep = representativeness(store, snap)
     decision = page.get("decision")
     materials = [a for a in page.get("attachments", []) if a["kind"] == "material"]
     decision_files = [a for a in page.get("attachments", []) if a["kind"] == "decision"]
@@ -579,6 +595,9 @@ def _document(store: Store, snap, version: int, published_at: datetime) -> rende
     sections.append(("Учасники", [f"Усього: {snap.participants}; пропозицій і зауважень: {snap.comments_published}",
                                   "За віком: " + "; ".join(f"{b}: {n}" for b, n in rep["age_bands"].items()),
                                   f"Уперше: {rep['first_time']}; повторно: {rep['returning']}",
+                                  "За типом учасника: " + ("; ".join(
+                                      f"{RESPONDENT_TYPE_LABELS.get(k, k)}: {n}" for k, n in rep["by_type"].items())
+                                      or "—"),
                                   rules.channel_line(rep["by_channel"]),
                                   ", ".join(names) + (f" та ще {more}" if more > 0 else "")]))
     sections.append(("Узагальнений висновок", [snap.conclusion or "—"]))
@@ -960,3 +979,36 @@ def stats(store: Store, counts: list[dict], year: int, at: datetime) -> ReportSt
         reports_published=sum(1 for p in per if p["report_published_at"]),
         deadlines_met=sum(1 for p in per if p["deadline_met"]),
         deadlines_missed=sum(1 for p in per if p["overdue"]), per_consultation=per)
+
+
+# ---- who is missing while a consultation runs (R-3.12) -------------------------------------------
+
+def participation(uow, src: Sources, actor: Principal | None, cid: uuid.UUID, on: date, shares: dict,
+                  min_cell: int) -> Participation:
+    """Who has taken part so far against the community's ``shares``, for the owning unit while the
+    consultation is active (to everyone else it does not exist: 404). Persons come from the read
+    model (authors of published comments, respondents), their age bands from the registry (birth
+    dates never leave it), first time or returning from consultations, respondents by type and
+    channel from consultations; counts below ``min_cell`` are withheld."""
+    b = RespondentBreakdown.model_validate(src.breakdown(str(cid)))
+    if not owns(actor, b):
+        raise NotFound("Консультацію не знайдено", code="consultation_not_found")
+    if b.status.value != "active":
+        raise Conflict("Участь у реальному часі видно, лише поки консультація триває; далі — звіт",
+                       code="consultation_not_active")
+    with uow.transaction() as store:
+        ids = store.participant_ids(cid)
+    returning = set(src.returning(cid, ids)) if ids else set()
+    ages: dict[str, int] = {}
+    for p in (src.profiles(ids, on) if ids else []):
+        ages[p.age_band] = ages.get(p.age_band, 0) + 1
+    persons, respondents = len(ids), sum(b.by_type.values())
+    counts = {"age_band": (ages, persons, {k: v for k, v in AGE_BAND_LABELS.items() if k != "unknown"}),
+              "visits": ({"first_time": persons - len(returning), "returning": len(returning)}, persons, VISIT_LABELS),
+              "channel": (b.by_channel, respondents, CHANNEL_LABELS),
+              "respondent_type": (b.by_type, respondents, RESPONDENT_TYPE_LABELS)}
+    return Participation(consultation_id=cid, as_of=now(), persons=persons, respondents=respondents,
+                         min_cell=min_cell, dimensions=[
+                             rules.dimension(key, DIMENSIONS[key][0], labels, found, total, shares.get(key, {}),
+                                             min_cell)
+                             for key, (found, total, labels) in counts.items()])

@@ -73,7 +73,7 @@ feed_comments = Table(
     Column("consultation_id", Uuid, primary_key=True),
     Column("comment_id", Uuid, primary_key=True),
     Column("author_id", Uuid),
-    Column("author_name", String(300)),  # NULL until comment_submitted arrives (events may come out of order)
+    Column("author_name", Text),  # the signature; NULL until comment_submitted arrives (events may come out of order)
     Column("body", Text),
     Column("created_at", DateTime(timezone=True)),
     Column("alternative_id", Uuid),
@@ -98,7 +98,7 @@ snapshot_comments = Table(
     Column("consultation_id", Uuid, primary_key=True),
     Column("comment_id", Uuid, primary_key=True),
     Column("seq", BigInteger, nullable=False),  # order of submission
-    Column("author_name", String(300), nullable=False),
+    Column("author_name", Text, nullable=False),  # the signature: a name, or «установа (від імені: ПІБ)»
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("alternative_id", Uuid),

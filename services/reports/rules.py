@@ -317,6 +317,42 @@ def group_heading(size: int) -> str:
     return f"{size} однакових/майже однакових пропозицій"
 
 
+# ---- who is missing while a consultation runs (R-3.12) -------------------------------------------
+
+def withhold_small(counts: dict[str, int], min_cell: int) -> dict[str, int | None]:
+    """Counts safe to show of one dimension whose total is shown: a count from 1 to ``min_cell - 1``
+    is withheld (None); when that leaves exactly one withheld, the smallest other non-zero count is
+    withheld too, so the total cannot give it away; when the total itself is below ``min_cell``,
+    every count is withheld (zeros would reveal the rest)."""
+    if 0 < sum(counts.values()) < min_cell:
+        return {k: None for k in counts}
+    shown: dict[str, int | None] = {k: (None if 0 < n < min_cell else n) for k, n in counts.items()}
+    withheld = [k for k, v in shown.items() if v is None]
+    if len(withheld) == 1:
+        others = sorted((n, k) for k, n in counts.items() if k not in withheld and n > 0)
+        if others:
+            shown[others[0][1]] = None
+    return shown
+
+
+def dimension(key: str, label: str, labels: dict[str, str], counts: dict[str, int], total: int,
+              reference: dict[str, float], min_cell: int, keep_empty: bool = True) -> dict:
+    """One dimension of the live participation view: every group the labels, the counts or the
+    reference name (a group with nobody in it is what outreach should aim at), each count withheld
+    by :func:`withhold_small`, its share of ``total`` and the gap to the community's share."""
+    groups = [g for g in labels if keep_empty or counts.get(g)]
+    groups += [g for g in [*counts, *reference] if g not in groups]
+    shown = withhold_small({g: counts.get(g, 0) for g in groups}, min_cell)
+    cells = []
+    for g in groups:
+        n = shown[g]
+        share = round(n / total, 3) if n is not None and total else None
+        ref = reference.get(g)
+        cells.append({"key": g, "label": labels.get(g, g), "count": n, "share": share, "community_share": ref,
+                      "gap": round(share - ref, 3) if share is not None and ref is not None else None})
+    return {"key": key, "label": label, "total": total, "cells": cells}
+
+
 EXCERPT_CHARS = 300  # of a comment, in its author's "you said, we did" message
 
 

@@ -2,6 +2,7 @@
 (entrypoints only: the use cases are in handlers.py, SQL in store.py, rules in rules.py)."""
 from __future__ import annotations
 
+import json
 import logging
 from functools import lru_cache
 
@@ -75,7 +76,8 @@ class ReportsService(BaseService):
             return [p for part in _fan_out(r, Registry.methods["participant_profiles"], calls) for p in part]
 
         return handlers.Sources(source=c.report_source, comments=c.report_comments, respondents=c.report_respondents,
-                                returning=returning, profiles=profiles, year_counts=c.year_counts)
+                                returning=returning, profiles=profiles, year_counts=c.year_counts,
+                                breakdown=c.respondent_breakdown)
 
     @property
     def uow(self) -> UnitOfWork[Store]:
@@ -242,6 +244,14 @@ class ReportsService(BaseService):
     @Reports.serves
     def bundle(self, actor: dict | None, consultation_id) -> dict:
         return handlers.bundle(self.uow, _actor(actor), _uuid(consultation_id, "id"))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Reports.serves
+    def participation(self, actor: dict | None, consultation_id) -> dict:
+        settings = get_settings()
+        return dump(handlers.participation(self.uow, self._sources(), _actor(actor), _uuid(consultation_id, "id"),
+                                           local_today(), json.loads(settings.community_shares),
+                                           settings.participation_min_cell))
 
     @rpc(expected_exceptions=ServiceError)
     @Reports.serves

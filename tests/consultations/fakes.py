@@ -39,6 +39,7 @@ class FakeStore(MemoryStore):
         self.comments: dict[uuid.UUID, dict] = {}
         self.answers: dict[tuple, Row] = {}
         self.supports: dict[tuple, uuid.UUID] = {}
+        self.answering_for: dict[tuple, dict] = {}
         self.decisions: dict[uuid.UUID, Row] = {}
         self.files: list[Row] = []
         self.plan: dict[uuid.UUID, Row] = {}
@@ -236,6 +237,27 @@ class FakeStore(MemoryStore):
 
     def put_support(self, cid, person_id, alternative_id):
         self.supports[cid, person_id] = alternative_id
+
+    def set_answering_for(self, cid, person_id, organisation):
+        self.answering_for[cid, person_id] = dict(organisation)
+
+    def respondent_breakdown(self, cid):
+        """Respondents by type and channel, as ``Store.respondent_breakdown`` counts them."""
+        voices = {(c.get("organisation_id") or c["author_id"] or c["author_name"].lower(), c.get("organisation_kind") or "private",
+                   c.get("channel", "web"))
+                  for c in self.comments.values() if c["consultation_id"] == cid and c["status"] == "published"}
+        people = {p for (_, p), a in self.answers.items() if a.consultation_id == cid}
+        people |= {p for (c, p) in self.supports if c == cid}
+        for p in people:
+            org = self.answering_for.get((cid, p), {})
+            voices.add((org.get("organisation_id") or p, org.get("organisation_kind") or "private", "web"))
+        by_type: dict = {}
+        by_channel: dict = {}
+        for kind in {k for _, k, _ in voices}:
+            by_type[kind] = len({v for v, k, _ in voices if k == kind})
+        for channel in {ch for _, _, ch in voices}:
+            by_channel[channel] = len({v for v, _, ch in voices if ch == channel})
+        return {"by_type": by_type, "by_channel": by_channel}
 
     def tallies(self, cid):
         options: dict = {}

@@ -295,3 +295,57 @@ def test_r_3_3_a_proposal_is_seen_by_its_proposer_and_officials_until_an_officia
     with pytest.raises(NotFound):
         plan.change(uow, official, uuid.uuid4(), PlanEntryPatch(status="held"))
 
+
+
+# ---- institutions as commenters (R-2.2, R-3.5) ----------------------------------------------------
+
+def test_r_2_2_a_confirmed_head_comments_for_the_institution_signed_with_its_name(uow, store):
+    """Clause R-2.2."""
+    from services.consultations.handlers.report_feed import respondent_breakdown
+    from tests.support.principals import head_of
+    cid, org = active(uow), uuid.uuid4()
+    head = head_of(org, "ГО «Зелене місто»", "ngo", name="Іваненко Марія")
+    c = comments.add_comment(uow, head, cid, CommentIn(body="Пропонуємо велодоріжку", on_behalf_of=org))
+    assert c.signed_as == "ГО «Зелене місто» (від імені: Іваненко Марія)"
+    assert (c.organisation_id, c.organisation_kind) == (org, "ngo")
+    event = store.events_of(CommentSubmitted)[-1]
+    assert (event.organisation_id, event.organisation_name, event.author_name) == (org, "ГО «Зелене місто»",
+                                                                                   "Іваненко Марія")
+    listed = comments.list_comments(uow, None, cid, 1, 20, True, None).items[0]
+    assert listed.signed_as == c.signed_as
+    own = comments.add_comment(uow, head, cid, CommentIn(body="А від себе: лавки"))
+    assert own.signed_as == "Іваненко Марія" and own.organisation_id is None
+    assert respondent_breakdown(uow, cid).by_type == {"ngo": 1, "private": 1}
+
+
+def test_r_2_2_only_a_confirmed_head_of_that_institution_acts_for_it(uow, store):
+    """Clause R-2.2."""
+    from tests.support.principals import head_of
+    cid = active(uow)
+    stranger = head_of(uuid.uuid4(), "ОСББ «Світанок»", "condominium")
+    for who in (principal(), stranger):
+        with pytest.raises(Forbidden) as refused:
+            comments.add_comment(uow, who, cid, CommentIn(body="Від імені чужої установи", on_behalf_of=uuid.uuid4()))
+        assert refused.value.code == "not_institution_head" and refused.value.errors[0]["field"] == "on_behalf_of"
+        with pytest.raises(Forbidden):
+            surveys.respond(uow, who, cid, ResponseIn(alternative_id=None, on_behalf_of=uuid.uuid4(),
+                                                      answers=[]))
+    assert store.comments == {} and store.supports == {}
+
+
+def test_r_2_2_r_3_12_a_head_answers_for_the_institution_and_respondents_are_counted_by_type(uow, store):
+    """Clauses R-2.2, R-3.12."""
+    from services.consultations.handlers.report_feed import respondent_breakdown
+    from tests.support.principals import head_of
+    cid = active(uow)
+    alt = store.alts[0].id
+    org = uuid.uuid4()
+    heads = [head_of(org, "Профспілка медиків", "trade_union", name=f"Голова {i}") for i in range(2)]
+    for h in heads:  # two heads of one institution: one respondent
+        surveys.respond(uow, h, cid, ResponseIn(alternative_id=alt, on_behalf_of=org))
+    for _ in range(3):
+        surveys.respond(uow, principal(), cid, ResponseIn(alternative_id=alt))
+    got = respondent_breakdown(uow, cid)
+    assert got.by_type == {"trade_union": 1, "private": 3} and got.by_channel == {"web": 4}
+    surveys.respond(uow, heads[0], cid, ResponseIn(alternative_id=alt))  # now in their own name
+    assert respondent_breakdown(uow, cid).by_type == {"trade_union": 1, "private": 4}

@@ -17,7 +17,7 @@ from gateway.app import create_app
 from tests.support.authz_matrix import COMMENT_STATES, CONSULTATION_STATES, MATRIX, ROLES, lookup, missing_rows
 from services.consultations.models import consultations
 from chassis.workdays import local_today
-from tests.support.samples import FULL_NOTICE, draft_body
+from tests.support.samples import FULL_NOTICE, draft_body, edrpou
 from tests.support.waiting import eventually
 from tests.support.api import Caller, dev_login, years_ago
 
@@ -269,7 +269,8 @@ class Filler:
             return "registry"
         if name == "organisation_id":
             head = dev_login(w.base, full_name="Голова Організації Матриці")
-            r = head.post("/api/v1/organisations", json={"name": unique("ГО Матриця"), "kind": "ngo"})
+            r = head.post("/api/v1/organisations", json={"name": unique("ГО Матриця"), "kind": "ngo",
+                                                          "edrpou": edrpou()})
             assert r.status_code == 201, r.text
             return r.json()["id"]
         if name == "person_id":
@@ -307,7 +308,7 @@ class Filler:
             ("PUT", "/api/v1/me"): {"interests": [3]},
             ("POST", "/api/v1/me/consent"): {"version": requests.get(self.w.base + "/api/v1/consent").json()["version"]},
             ("POST", "/api/v1/me/notifications/read"): {},
-            ("POST", "/api/v1/organisations"): {"name": unique("Організація"), "kind": "ngo"},
+            ("POST", "/api/v1/organisations"): {"name": unique("Організація"), "kind": "ngo", "edrpou": edrpou()},
             ("POST", "/api/v1/admin/persons/{person_id}/roles"): {"role": "moderator"},
             ("POST", "/api/v1/admin/units"): {"name": unique("Новий відділ")},
             ("POST", "/api/v1/consultations"): draft_body(title=unique("Нова")),
@@ -327,6 +328,7 @@ class Filler:
                                 ).isoformat()},
             ("POST", "/api/v1/consultations/{consultation_id}/responses"): {"alternative_id": getattr(self, "_alternative", None)},
             ("POST", "/api/v1/comments/{comment_id}/reports"): {"reason": "Перевірка скарги"},
+            ("POST", "/api/v1/comments/{comment_id}/not-mine"): {"explanation": "Перевірка матриці"},
             ("POST", "/api/v1/moderation/cases/{case_id}/decision"): {"decision": "approve"},
             ("POST", "/api/v1/plan/{year}/entries"): {"title": unique("Запис плану"), "category": 3},
             ("PATCH", "/api/v1/plan/entries/{entry_id}"): {"planned_quarter": 3},

@@ -12,6 +12,7 @@ import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their class
 from services.registry.models import persons
 from tests.support.bus import Tap
 from tests.support.api import Caller, dev_login, years_ago
+from tests.support.samples import edrpou
 
 pytestmark = pytest.mark.system
 
@@ -53,7 +54,7 @@ ENDPOINTS = [
 BODIES = {("PUT", "/api/v1/me"): lambda: {"phone": "+380 44 123 45 67"},
           ("POST", "/api/v1/me/consent"): lambda: {"version": "2026-11"},
           ("POST", "/api/v1/organisations"): lambda: {"name": f"ОСББ «Світанок-{uuid.uuid4().hex[:6]}»",
-                                                      "kind": "condominium"},
+                                                      "kind": "condominium", "edrpou": edrpou()},
           ("POST", "/api/v1/admin/persons/{other}/roles"): lambda: {"role": "admin"},
           ("POST", "/api/v1/admin/units"): lambda: {"name": f"Відділ {uuid.uuid4().hex[:8]}"}}
 ROLES = {"resident": ["resident"], "institution_head": ["institution_head"], "official": ["official"],
@@ -71,7 +72,7 @@ def test_role_matrix(system, people, role, method, path, need):
     role_id = people["admin"].post(f"/api/v1/admin/persons/{target.person_id}/roles",
                                    json={"role": "moderator"}).json()["id"]
     org_id = target.post("/api/v1/organisations", json={"name": f"ГО «Матриця {uuid.uuid4().hex[:6]}»",
-                                                        "kind": "ngo"}).json()["id"]
+                                                        "kind": "ngo", "edrpou": edrpou()}).json()["id"]
     body = BODIES.get((method, path))
     r = caller.request(method, path.format(other=target.person_id, role=role_id, org=org_id),
                        json=body() if body else None)
@@ -130,7 +131,8 @@ def test_admin_reading_personal_data_is_audited(system, people):
 def test_institution_is_confirmed_by_an_administrator(system, people):
     """Clause R-2.2."""
     head = dev_login(system.base_url, full_name="Голова ОСББ Степан")
-    org = head.post("/api/v1/organisations", json={"name": "ОСББ «Древлянин»", "kind": "condominium"})
+    org = head.post("/api/v1/organisations", json={"name": "ОСББ «Древлянин»", "kind": "condominium",
+                                                         "edrpou": edrpou()})
     assert org.status_code == 201 and org.json()["confirmed"] is False
     public = requests.get(system.base_url + "/api/v1/organisations", timeout=5).json()["items"]
     assert org.json()["id"] not in [o["id"] for o in public]
@@ -139,7 +141,7 @@ def test_institution_is_confirmed_by_an_administrator(system, people):
     assert any(r["role"] == "institution_head" for r in head.get("/api/v1/me").json()["roles"])
     bad = head.post("/api/v1/organisations", json={"name": "Х", "kind": "party", "status": "confirmed"})
     assert bad.status_code == 422
-    assert {e["field"] for e in bad.json()["errors"]} == {"body.name", "body.kind", "body.status"}
+    assert {e["field"] for e in bad.json()["errors"]} == {"body.name", "body.kind", "body.status", "body.edrpou"}
 
 
 def test_cabinet_update_validates_and_names_fields(system, people):

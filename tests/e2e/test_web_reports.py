@@ -124,6 +124,7 @@ def test_official_considers_is_refused_then_publishes_and_a_resident_reads_the_r
     assert "оприлюднено" in text and "пандус включено до плану" in text
     assert section.locator("a", has_text="PDF").count() >= 2  # the report's and the protocol's
     assert re.search(r"Усього\s+3", section.locator("table.representativeness").inner_text())
+    assert re.search(r"приватна особа\s+3", section.locator("table.respondents").first.inner_text())
     assert requests.get(base + section.get_by_role("link", name="Протокол, CSV").get_attribute("href"),
                         timeout=10).status_code == 200
     assert reader.locator("text=Керувати консультацією").count() == 0

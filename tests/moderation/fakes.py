@@ -78,10 +78,10 @@ class FakeStore(MemoryStore):
     def count_flags(self, comment_id):
         return sum(1 for c, _ in self.flags if c == comment_id)
 
-    def set_reports(self, comment_id, count):
+    def set_reports(self, comment_id, count, priority):
         c = self.comment_case(comment_id)
         if c is not None:
-            c.reports = c.priority = count
+            c.reports, c.priority = count, priority
 
     def add_decision(self, case_id, consultation_id, moderator_id, decision, grounds, note):
         self.decisions.append(SimpleNamespace(case_id=case_id, consultation_id=consultation_id,

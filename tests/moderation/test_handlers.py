@@ -8,7 +8,8 @@ import pytest
 
 from chassis.errors import Conflict, InvalidInput, NotFound
 from contracts.consultations import CommentSubmitted, ConsultationSubmitted
-from contracts.moderation import CaseDecision, CommentApproved, CommentRejected, InitiativeApproved
+from contracts.moderation import (NOT_MINE_REASON, CaseDecision, CommentApproved, CommentRejected,
+                                  InitiativeApproved)
 from contracts.screening import screen
 from services.moderation import handlers, rules
 from tests.moderation.fakes import FakeStore
@@ -140,6 +141,40 @@ def test_r_3_7_a_report_reopens_an_approved_comment_but_held_and_rejected_ones_a
         handlers.report_comment(uow, principal(), held.comment_id, "Скарга")
     with pytest.raises(NotFound):
         handlers.report_comment(uow, principal(), uuid.uuid4(), "Скарга")
+
+
+def test_r_3_5_the_person_a_comment_is_signed_with_disowns_it_and_it_tops_the_queue_with_the_reason(store, uow):
+    """Clause R-3.5."""
+    named = principal()
+    other = comment("Прошу побудувати зупинку")
+    handlers.screen_comment(store, other)
+    for i in range(3):
+        handlers.report_comment(uow, principal(), other.comment_id, f"Скарга {i}")
+    c = comment("Підтримую забудову скверу", author=named.person_id)
+    handlers.screen_comment(store, c)
+    for stranger in (principal(), MODERATOR):  # only the named author: anyone else, as if no such comment
+        with pytest.raises(NotFound):
+            handlers.disown_comment(uow, stranger, c.comment_id, None)
+    out = handlers.disown_comment(uow, named, c.comment_id, "Я цього не писав")
+    assert out.status == "open" and out.matches == [{"rule": "not_mine", "text": NOT_MINE_REASON + ": Я цього не писав"}]
+    reported = store.comment_case(other.comment_id)
+    assert out.priority > reported.priority == 3  # the queue is ordered by priority: it comes first
+    with pytest.raises(Conflict):
+        handlers.disown_comment(uow, named, c.comment_id, None)
+    decided = handlers.decide(uow, MODERATOR, out.id, CaseDecision(decision="reject", grounds=["anonymous"]))
+    assert decided.decision == "rejected"
+    assert store.events_of(CommentRejected)[-1].comment_id == c.comment_id
+    with pytest.raises(NotFound):  # withdrawn: no longer public
+        handlers.disown_comment(uow, named, c.comment_id, None)
+
+
+def test_r_3_5_a_held_comment_cannot_be_disowned_before_it_is_public(store, uow):
+    """Clause R-3.5."""
+    named = principal()
+    held = comment("Дзвоніть 067 123 45 67", author=named.person_id)
+    handlers.screen_comment(store, held)
+    with pytest.raises(NotFound):
+        handlers.disown_comment(uow, named, held.comment_id, None)
 
 
 def test_r_1_1_a_submission_received_offline_is_screened_queued_with_its_channel_and_its_registrar_audited(store, uow):

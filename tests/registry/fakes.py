@@ -90,7 +90,10 @@ class FakeStore(MemoryStore):
     def active_roles(self, person_id):
         return [{"id": r.id, "role": r.role, "unit_id": r.unit_id,
                  "unit_name": self.units[r.unit_id]["name"] if r.unit_id else None,
-                 "organisation_id": r.organisation_id, "granted_at": r.granted_at}
+                 "organisation_id": r.organisation_id,
+                 "organisation_name": self.orgs[r.organisation_id].name if r.organisation_id else None,
+                 "organisation_kind": self.orgs[r.organisation_id].kind if r.organisation_id else None,
+                 "granted_at": r.granted_at}
                 for r in sorted(self.roles.values(), key=lambda r: r.granted_at)
                 if r.person_id == person_id and r.revoked_at is None]
 
@@ -126,9 +129,12 @@ class FakeStore(MemoryStore):
     def organisation_exists(self, org_id):
         return org_id in self.orgs
 
-    def add_organisation(self, org_id, name, kind, head_id, confirmed=False):
-        self.orgs[org_id] = SimpleNamespace(id=org_id, name=name, kind=kind, head_person_id=head_id,
+    def add_organisation(self, org_id, name, kind, head_id, confirmed=False, edrpou=None):
+        if edrpou is not None and any(o.edrpou == edrpou for o in self.orgs.values()):
+            return False
+        self.orgs[org_id] = SimpleNamespace(id=org_id, name=name, kind=kind, head_person_id=head_id, edrpou=edrpou,
                                             confirmed_at=now() if confirmed else None, confirmed_by=None)
+        return True
 
     def organisation(self, org_id, lock=False):
         return self.orgs.get(org_id)

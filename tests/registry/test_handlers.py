@@ -122,8 +122,10 @@ def test_r_2_1_an_official_belongs_to_a_known_unit_and_an_admin_keeps_their_own_
 def test_r_2_2_an_institution_is_listed_once_an_admin_confirms_it_and_its_head_gets_the_role(uow, store):
     admin, head = person(uow, "admin"), person(uow, name="Голова ОСББ")
     with pytest.raises(Forbidden):
-        handlers.register_organisation(uow, person(uow, consent=False), OrganisationIn(name="ГО", kind="ngo"))
-    org = handlers.register_organisation(uow, head, OrganisationIn(name="ОСББ «Світанок»", kind="condominium"))
+        handlers.register_organisation(uow, person(uow, consent=False), OrganisationIn(name="ГО", kind="ngo",
+                                                                                       edrpou="14360570"))
+    org = handlers.register_organisation(uow, head, OrganisationIn(name="ОСББ «Світанок»", kind="condominium",
+                                                                   edrpou="00032129"))
     assert not org.confirmed and handlers.list_organisations(uow) == []
     assert [o.id for o in handlers.list_organisations(uow, admin)] == [org.id]
     with pytest.raises(Forbidden):
@@ -133,6 +135,28 @@ def test_r_2_2_an_institution_is_listed_once_an_admin_confirms_it_and_its_head_g
         handlers.confirm_organisation(uow, admin, org.id)
     assert any(r.role == Role.institution_head and r.organisation_id == org.id
                for r in handlers.read_me(uow, head).roles)
+
+
+def test_r_2_2_an_institution_carries_its_edrpou_code_and_kind_and_a_code_is_filed_once(uow, store):
+    """Clause R-2.2."""
+    head, other = person(uow, name="Голова профспілки"), person(uow)
+    org = handlers.register_organisation(uow, head, OrganisationIn(name="Профспілка вчителів", kind="trade_union",
+                                                                   edrpou="31316718"))
+    assert (org.edrpou, org.kind_label) == ("31316718", "професійна спілка")
+    with pytest.raises(Conflict) as refused:
+        handlers.register_organisation(uow, other, OrganisationIn(name="Інша", kind="business", edrpou="31316718"))
+    assert refused.value.errors[0]["field"] == "edrpou"
+
+
+def test_r_2_2_a_confirmed_head_s_principal_names_the_institution_and_its_kind(uow, store):
+    """Clause R-2.2."""
+    admin, head = person(uow, "admin"), person(uow, name="Голова ОСББ")
+    org = handlers.register_organisation(uow, head, OrganisationIn(name="ОСББ «Лісова»", kind="condominium",
+                                                                   edrpou="20077720"))
+    handlers.confirm_organisation(uow, admin, org.id)
+    with uow.transaction() as s:
+        role = handlers.principal(s, head).headed(org.id)
+    assert (role.organisation_name, role.organisation_kind) == ("ОСББ «Лісова»", "condominium")
 
 
 def test_r_2_4_an_admin_reading_someone_s_data_is_audited(uow, store):

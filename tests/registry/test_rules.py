@@ -129,3 +129,28 @@ def test_a_partners_api_key_is_kept_as_a_digest_and_checked_for_scope_and_expiry
             rules.check_api_key(dead, "events:read", at)
     assert rules.api_key_use_stale(None, at) and rules.api_key_use_stale(at - timedelta(seconds=61), at)
     assert not rules.api_key_use_stale(at - timedelta(seconds=30), at)
+
+
+# ---- the ЄДРПОУ code of an institution (R-2.2) ----------------------------------------------------
+
+@pytest.mark.parametrize("code", ["14360570", "00032129", "20077720", "31316718"])
+def test_r_2_2_real_edrpou_codes_pass_the_check_digit_rule(code):
+    """Clause R-2.2."""
+    from contracts.registry import edrpou_check_digit, edrpou_valid
+    assert edrpou_valid(code) and edrpou_check_digit(code) == int(code[7])
+
+
+@pytest.mark.parametrize("code", ["14360571", "1436057", "143605700", "1436057a", "１４３６０５７０", "", None])
+def test_r_2_2_a_wrong_check_digit_or_shape_is_refused(code):
+    """Clause R-2.2."""
+    from contracts.registry import edrpou_valid
+    assert not edrpou_valid(code)
+
+
+def test_r_2_2_a_remainder_of_ten_is_computed_again_with_weights_plus_two_and_a_second_ten_gives_0():
+    """Clause R-2.2."""
+    from contracts.registry import edrpou_check_digit
+    assert edrpou_check_digit("00000050") == 2        # 5·7 = 35 → 2
+    assert edrpou_check_digit("35000000") == 4        # 30–60 million: weights 7,1…6: 3·7 + 5·1 = 26 → 4
+    assert edrpou_check_digit("00700000") == 2        # 7·3 = 21 → 10; again with 5: 35 → 2
+    assert edrpou_check_digit("00002810") == 0        # 2·5 + 8·6 + 1·7 = 65 → 10; 14 + 64 + 9 = 87 → 10 → 0

@@ -26,7 +26,8 @@ T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 def submitted(cid, n: int, author, body: str | None = None, alternative_id=None):
     return SimpleNamespace(consultation_id=cid, comment_id=uuid.UUID(int=n + 1), author_id=author,
                            author_name=f"Автор {n}", body=body or f"Пропозиція {n}", submitted_at=T0 + timedelta(minutes=n),
-                           alternative_id=alternative_id, paragraph_id=None, channel=Channel.web)
+                           alternative_id=alternative_id, paragraph_id=None, channel=Channel.web,
+                           organisation_name=None)
 
 
 def outcome(cid, n: int, author, grounds=()):

@@ -197,6 +197,11 @@ MATRIX: list[Row] = [
     Row("POST", API + "/comments/{comment_id}/reports", per_state(
         COMMENT_STATES, pending=roles("404", anonymous="401"), published=LOGGED_IN,
         rejected=roles("404", anonymous="401")), COMMENT_STATES),
+    Row("POST", API + "/comments/{comment_id}/not-mine", per_state(
+        COMMENT_STATES, pending=roles("404", anonymous="401"), published=roles("404", anonymous="401"),
+        rejected=roles("404", anonymous="401")), COMMENT_STATES,
+        note="only the person the comment is signed with (tests/e2e/test_organisations.py); the matrix's "
+             "comments are by a resident of their own, so 404 for every role"),
     # ---- moderation (R-2.1, R-3.10) ----------------------------------------------------------
     Row("GET", API + "/moderation/grounds", EVERYONE),
     Row("GET", API + "/moderation/queue", only("2xx", "moderator"),
@@ -250,6 +255,9 @@ MATRIX: list[Row] = [
     *[Row("GET", C + path, before_report(closed=roles("404"), archived=EVERYONE), CONSULTATION_STATES,
           note="built on consultation_archived (R-1.11)") for path in ("/archive/bundle.zip", "/archive/manifest.sha256")],
     Row("GET", API + "/reports/stats", EVERYONE),
+    Row("GET", C + "/participation", owner_action("409", "2xx", "409", "409", {
+        s: {"other_official": "404"} for s in ("active", "closed", "archived")}), CONSULTATION_STATES,
+        note="the owning unit while active (R-3.12); hidden from officials of other units (404)"),
     # ---- notifications (RFC 8058) ------------------------------------------------------------
     Row("POST", API + "/unsubscribe", roles("422"), note="a forged token changes nothing, for anyone"),
     # ---- webhooks and the event feed (docs/webhooks.md, docs/events.md) ------------------------

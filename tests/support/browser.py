@@ -203,7 +203,7 @@ def login(page, base: str, full_name: str, roles=("resident",), unit: str | None
     page.get_by_label("Ідентифікатор (subject)").fill(f"web-{uuid.uuid4().hex[:10]}")
     page.get_by_label("Прізвище, ім'я, по батькові").fill(full_name)
     page.get_by_label("Дата народження").fill("1990-05-17")
-    for role in ("resident", "official", "moderator"):
+    for role in ("resident", "institution_head", "official", "moderator"):
         box = page.locator(f"#role-{role}")
         box.set_checked(role in roles)
     if unit:

@@ -53,3 +53,16 @@ def bomb(inflated_mb: int = 200) -> bytes:
             for _ in range(inflated_mb):
                 f.write(chunk)
     return buf.getvalue()
+
+
+def edrpou() -> str:
+    """A fresh valid ЄДРПОУ code (random seven digits and their check digit): one institution per code."""
+    import random
+
+    from contracts.registry import edrpou_check_digit
+
+    while True:
+        code = f"{random.randrange(10 ** 7):07d}0"
+        digit = edrpou_check_digit(code)
+        if edrpou_check_digit(code[:7] + str(digit)) == digit:  # the range (and weights) may move with the digit
+            return code[:7] + str(digit)

@@ -46,7 +46,7 @@ def single_line_fields():
         (DevLoginIn, {"subject": "s-1", "full_name": "Петренко Олена", "unit": "Відділ"}, "unit"),
         (UnitIn, {"name": "Відділ освіти", "head_name": "Коваль Іван"}, "name"),
         (UnitIn, {"name": "Відділ освіти", "head_name": "Коваль Іван"}, "head_name"),
-        (OrganisationIn, {"name": "ГО «Зелене місто»", "kind": "ngo"}, "name"),
+        (OrganisationIn, {"name": "ГО «Зелене місто»", "kind": "ngo", "edrpou": "14360570"}, "name"),
     ]
 
 

@@ -28,7 +28,9 @@ def _check_target(store, cid: uuid.UUID, data: CommentIn | OfflineCommentIn) -> 
 
 
 def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -> CommentOut:
+    """A comment in the author's own name, or for an institution they head (R-2.2)."""
     rules.require_participant(actor)
+    institution = rules.acting_for(actor, data.on_behalf_of)
     with uow.transaction() as store:
         row = load(store, actor, cid)
         if row.status != Status.active.value:
@@ -45,9 +47,11 @@ def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -
         comment_id = uuid.uuid4()
         created = store.add_comment(id=comment_id, consultation_id=cid, author_id=actor.person_id,
                                     author_name=actor.full_name, alternative_id=data.alternative_id,
-                                    paragraph_id=data.paragraph_id, body=data.body, published=not screening.held)
+                                    paragraph_id=data.paragraph_id, body=data.body, published=not screening.held,
+                                    **institution)
         store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
-                                         author_name=actor.full_name, alternative_id=data.alternative_id,
+                                         author_name=actor.full_name, **institution,
+                                         alternative_id=data.alternative_id,
                                          paragraph_id=data.paragraph_id, body=data.body,
                                          submitted_at=created["created_at"], screening=screening))
         if not screening.held:  # R-3.7 screening passed it: public now, as moderation's approval would make it

@@ -14,6 +14,7 @@ import uuid
 from datetime import datetime
 
 from chassis.errors import NotFound
+from contracts.consultations import RespondentBreakdown
 from services.consultations.handlers.reading import view
 from services.consultations.handlers.surveys import tallies
 
@@ -45,7 +46,7 @@ def comment_page(uow, cid: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, 
     with uow.transaction() as store:
         rows = store.comments_after(cid, after, limit, everything)
     items = [{"id": str(r.id), "author_id": str(r.author_id) if r.author_id else None, "author_name": r.author_name,
-              "body": r.body, "channel": r.channel,
+              "organisation_name": r.organisation_name, "body": r.body, "channel": r.channel,
               "created_at": r.created_at.isoformat(), "alternative_id": str(r.alternative_id) if r.alternative_id else None,
               "paragraph_id": str(r.paragraph_id) if r.paragraph_id else None, "status": r.status,
               "decided_at": _iso(r.decided_at),
@@ -68,6 +69,17 @@ def returning(uow, cid: uuid.UUID, person_ids: list[uuid.UUID]) -> list[str]:
     in a consultation opened before this one: the others take part for the first time."""
     with uow.transaction() as store:
         return [str(p) for p in store.took_part_before(cid, person_ids)]
+
+
+def respondent_breakdown(uow, cid: uuid.UUID) -> RespondentBreakdown:
+    """Respondents so far by type and channel, with what the reports service authorises by (the
+    owning unit, the status): its live participation view (R-3.12) and the report's table."""
+    with uow.transaction() as store:
+        row = store.consultation(cid)
+        if row is None:
+            raise NotFound("Консультацію не знайдено", code="consultation_not_found")
+        counts = store.respondent_breakdown(cid)
+    return RespondentBreakdown(status=row.status, unit_id=row.unit_id, opened_at=row.opened_at, **counts)
 
 
 def year_counts(uow, year: int) -> list[dict]:

@@ -13,8 +13,11 @@ from services.consultations.handlers.reading import load, questions
 
 def respond(uow, actor: Principal | None, cid: uuid.UUID, data: ResponseIn) -> Results:
     """One answer per person per question, and one supported alternative per person; sending again
-    replaces them until the consultation closes. Invalid input changes nothing."""
+    replaces them until the consultation closes. Invalid input changes nothing. A head of a
+    confirmed institution answers either in their own name or for it (R-2.2): the last response
+    decides for all their answers in this consultation."""
     rules.require_participant(actor)
+    institution = rules.acting_for(actor, data.on_behalf_of)
     with uow.transaction() as store:
         row = load(store, actor, cid)
         if row.status != Status.active.value:
@@ -33,6 +36,7 @@ def respond(uow, actor: Principal | None, cid: uuid.UUID, data: ResponseIn) -> R
                              (answer.text or "").strip() or None)
         if data.alternative_id is not None:
             store.put_support(cid, actor.person_id, data.alternative_id)
+        store.set_answering_for(cid, actor.person_id, institution)
         store.add_event(SurveyAnswered(consultation_id=cid, person_id=actor.person_id, answered_at=rules.now()))
         return tallies(store, actor, cid)
 
