@@ -292,7 +292,8 @@ def test_no_get_route_changes_anything(env, system, everyone):
     hook = everyone.post("/api/v1/admin/webhooks", json={"url": "http://127.0.0.1:9/get-walk", "owner_contact": "o@p.example",
                                                          "event_types": ["decision_published"]}).json()["id"]
     fill = {"consultation_id": c["id"], "attachment_id": att, "year": "2026", "a": "1", "b": "1",
-            "service": "registry", "person_id": official.person_id, "subscription_id": hook}
+            "service": "registry", "person_id": official.person_id, "subscription_id": hook,
+            "group_id": "00000000-0000-4000-8000-000000000001"}
     callers = [Caller(system.base_url), dev_login(system.base_url, full_name="Читач Іван"), everyone]
     gets = [p for p, ops in doc["paths"].items() if "get" in ops]
     unfilled = [p for p in gets if set(re.findall(r"{(\w+)}", p)) - set(fill)]

@@ -1,5 +1,5 @@
-"""The reports service's real PostgreSQL database for the tests of this folder (migrated once a
-module), and ``transaction``: a unit of work's transaction over it, as the handlers take it."""
+"""The reports service's real PostgreSQL database for the tests of this folder (one of its own,
+migrated once a module), and ``transaction``: a unit of work's transaction over it, as the handlers take it."""
 from __future__ import annotations
 
 import pytest
@@ -11,9 +11,12 @@ from tests.support.world import migrate
 
 
 @pytest.fixture(scope="module")
-def engine(env):
-    migrate(env)
-    e = make_engine("reports", env.settings())
+def engine(make_env):
+    """A database of the module's own: the session's is also the running system's, whose reports
+    service groups and consumes on its timers and would take the rows these tests look at."""
+    own = make_env()
+    migrate(own)
+    e = make_engine("reports", own.settings())
     yield e
     e.dispose()
 
