@@ -209,6 +209,7 @@ def test_drill_slow_receiver_10_s_does_not_hold_the_others(world):
     assert fast_done < 5
 
 
+@pytest.mark.drill  # a fault drill: `make drills` runs it, `make test` leaves it out
 def test_drill_notifications_killed_mid_delivery(world):
     """SIGKILL after the receiver's 2xx and before it is recorded: that one event arrives again,
     with the same webhook-id; nothing is lost."""
