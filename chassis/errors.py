@@ -64,6 +64,28 @@ class Conflict(ServiceError):
     default_code = "conflict"
 
 
+class TooManyRequests(ServiceError):
+    """Over a rate limit (OWASP API4): 429 with ``Retry-After`` (``retry_after`` seconds, carried
+    in the payload so that it crosses RPC)."""
+
+    status = 429
+    default_code = "rate_limited"
+
+    def __init__(self, detail: Any = "", code: str | None = None, errors: list[dict] | None = None,
+                 retry_after: int = 1):
+        super().__init__(detail, code, errors)
+        if not isinstance(detail, dict):
+            self.payload["retry_after"] = retry_after
+
+    @property
+    def retry_after(self) -> int:
+        return int(self.payload.get("retry_after", 1))
+
+    @retry_after.setter
+    def retry_after(self, seconds: int) -> None:
+        self.payload["retry_after"] = int(seconds)
+
+
 class Unavailable(ServiceError):
     """The request cannot be served now; the caller may try again (docs/drills.md)."""
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from nameko.exceptions import deserialize_to_instance
 
-from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
+from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, TooManyRequests, Unavailable
 
-TYPED = (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, Unavailable)
+TYPED = (ServiceError, InvalidInput, NotFound, Forbidden, Conflict, TooManyRequests, Unavailable)
 
 for _error in TYPED:
     deserialize_to_instance(_error)

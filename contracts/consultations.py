@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 from chassis.events import EventData, event
 from chassis.rpc_contract import WIRE_PATCH, RpcContract
 from chassis.text import SingleLine
-from contracts.common import FEED_PAGE_MAX, FeedLimit, Page, PerPage, Strict, Year
+from contracts.common import FEED_PAGE_MAX, Bucket, FeedLimit, Page, PerPage, Strict, Year
 from contracts.identity import Principal
 from contracts.screening import Screening
 
@@ -848,8 +848,16 @@ class Consultations(RpcContract, service="consultations"):
     def record_decision(self, actor: Principal | None, consultation_id: uuid.UUID, body: DecisionIn) -> ConsultationOut:
         """The adopted decision (R-3.18)."""
 
-    def add_comment(self, actor: Principal | None, consultation_id: uuid.UUID, body: CommentIn) -> CommentOut:
-        """A comment, pending until moderation (R-3.10, R-3.12)."""
+    def add_comment(self, actor: Principal | None, consultation_id: uuid.UUID, body: CommentIn,
+                    buckets: list[Bucket] | None = None) -> CommentOut:
+        """A comment, pending until moderation (R-3.10, R-3.12). ``buckets``: the gateway's write
+        limits, counted in the transaction that writes the comment (refused: 429 ``rate_limited``,
+        nothing written)."""
+
+    def rate_hit(self, buckets: list[Bucket]) -> int:
+        """The gateway's write limits (OWASP API4): count one request per bucket; seconds to wait, or 0.
+        Every write counts here (a comment in its own transaction, ``add_comment``), so each limit
+        is one counter whatever the route, the gateway worker or the instance."""
 
     def add_offline_comment(self, actor: Principal | None, consultation_id: uuid.UUID,
                             body: OfflineCommentIn) -> CommentOut:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from chassis.events import EventData, event
 from chassis.rpc_contract import WIRE_PATCH, RpcContract
 from chassis.text import SingleLine
-from contracts.common import Strict
+from contracts.common import Bucket, Strict  # noqa: F401  (Bucket: part of this contract)
 from contracts.identity import Eligibility, Principal, Role, RoleOut
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
@@ -320,14 +320,6 @@ class RoleRevoked(EventData):
 # ---- RPC ------------------------------------------------------------------------------------------
 
 MAX_PERSONS = 5000  # persons a lookup takes at once
-
-
-class Bucket(BaseModel):
-    """One fixed-window counter of the gateway's abuse limits (OWASP API4)."""
-
-    key: str = Field(min_length=1, max_length=200)
-    limit: int = Field(ge=1)
-    window: int = Field(ge=1, le=86_400, description="seconds")
 
 
 class ResolvedAndHit(BaseModel):

@@ -1,26 +1,28 @@
 """Abuse limits and response hardening (OWASP API4, ASVS 5.0 V3, V4, V13).
 
 * Rate limits on writes (per person and per client address) and logins (per address): 429
-  problem+json with ``Retry-After`` (a Ukrainian page on the web routes). The counts live in the registry's database (``rate_hit`` RPC,
-  one fixed-window upsert per bucket), so every gunicorn worker and gateway replica shares them and
-  the gateway keeps nothing.
+  problem+json with ``Retry-After`` (a Ukrainian page on the web routes). The counts live in
+  PostgreSQL (one fixed-window upsert per bucket, ``chassis.rate``), so every gunicorn worker and
+  gateway replica shares them and the gateway keeps nothing: logins in the registry's database
+  (``registry.rate_hit``), writes in the consultations database (``consultations.rate_hit``), and
+  a comment of a known person in the transaction that writes it (``consultations.add_comment``
+  with the buckets: no round trip of its own).
 * Request size: JSON bodies up to ``MAX_JSON_KB``, attachments up to ``MAX_ATTACHMENT_MB`` (413).
 * Security headers on every response: CSP, nosniff, frame denial, Referrer-Policy, HSTS on https.
 """
 from __future__ import annotations
 
-import uuid
 
-from flask import Flask, request
+from flask import Flask, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from chassis.errors import ServiceError
+from chassis.errors import ServiceError, TooManyRequests
 from chassis.settings import Settings
 from contracts.registry import Bucket
 from gateway import auth
 from gateway.auth import SAFE_METHODS
-from gateway.clients import registry
+from gateway.clients import consultations, registry
 
 LOGIN_RULES = {"/api/v1/auth/login", "/api/v1/auth/callback", "/api/v1/auth/dev-login", "/login/dev"}
 # Swagger UI (/docs) needs its own scripts and styles, inline styles and data: images; nothing else
@@ -37,10 +39,8 @@ SECURITY_HEADERS = {
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-class TooManyRequests(ServiceError):
-    status = 429
-    default_code = "rate_limited"
-    retry_after = 1
+# the routes that hand their write buckets to the service that counts them where it writes
+COUNTED_WHERE_WRITTEN = {"consultations.comments_create", "web.comment"}
 
 
 def counted(rule: str, method: str) -> bool:
@@ -63,13 +63,19 @@ def buckets(settings: Settings, rule: str, method: str, address: str, person_id:
 
 
 def person_bucket(settings: Settings, person_id: str = "") -> dict:
-    """The per-person write bucket; with no id, the template the registry completes (resolve_and_hit)."""
+    """The per-person write bucket."""
     return {"key": f"write:person:{person_id}", "limit": settings.rate_writes_per_person,
             "window": settings.rate_window_seconds}
 
 
 def _typed(found: list[dict]) -> list[Bucket]:
     return [Bucket(**b) for b in found]
+
+
+def buckets_to_count() -> list[Bucket] | None:
+    """The write buckets of this request when its route counts them with its write (the service
+    answers 429 then); None when they were counted before the route ran."""
+    return g.pop("rate_buckets", None)
 
 
 def _person_id() -> str | None:
@@ -100,28 +106,19 @@ def install(app: Flask, settings: Settings) -> None:
         if not counted(rule, method):
             return None
         address = request.remote_addr or "unknown"
-        session_id = auth.session_to_resolve() if rule not in LOGIN_RULES else None
-        cached = auth.cached_principal(session_id) if session_id else None
-        if cached is not None:  # the session cache knows the caller: only the counting is left
-            auth.remember(cached)
-            wait = registry.rate_hit(_typed(buckets(settings, rule, method, address, str(cached.person_id))))
-        elif session_id:
-            # One round trip for an authenticated write: the registry resolves the session and counts
-            # the request (before: resolve_session and rate_hit, two RPCs; docs/benchmarks.md).
-            generation = auth.cache_generation()
-            found = registry.resolve_and_hit(uuid.UUID(session_id), _typed(buckets(settings, rule, method, address, None)),
-                                             Bucket(**person_bucket(settings)))
-            if found.principal is not None:
-                auth.remember(found.principal, session_id, generation)
-            wait = found.wait
+        if rule in LOGIN_RULES:
+            wait = registry.rate_hit(_typed(buckets(settings, rule, method, address, None)))
         else:
-            wanted = buckets(settings, rule, method, address,
-                             _person_id() if rule not in LOGIN_RULES else None)
-            wait = registry.rate_hit(_typed(wanted))
+            # the caller from the session cache, or resolved now (and cached): a write is counted in
+            # the consultations database (docs/benchmarks.md, "The write limits where the comment is written")
+            person_id = _person_id()
+            wanted = _typed(buckets(settings, rule, method, address, person_id))
+            if person_id and request.endpoint in COUNTED_WHERE_WRITTEN:
+                g.rate_buckets = wanted  # the route hands them to the service with the write
+                return None
+            wait = consultations.rate_hit(wanted)
         if wait:
-            exc = TooManyRequests(f"Забагато запитів; спробуйте через {wait} с", code="rate_limited")
-            exc.retry_after = wait
-            raise exc
+            raise TooManyRequests(f"Забагато запитів; спробуйте через {wait} с", retry_after=wait)
         return None
 
     @app.after_request

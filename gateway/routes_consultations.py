@@ -13,7 +13,7 @@ from contracts.consultations import (CommentIn, CommentOut, CommentPage, Consult
                                      Status, VersionDiff)
 from contracts.common import PerPage, Year
 from contracts.identity import Role
-from gateway import auth
+from gateway import abuse, auth
 from gateway.clients import consultations as svc
 from gateway.openapi import ApiSpec
 
@@ -63,8 +63,9 @@ def create(body: ConsultationIn) -> ConsultationOut:
 
 
 def add_comment(consultation_id: uuid.UUID, body: CommentIn) -> CommentOut:
+    """The write limits are counted in the transaction that writes the comment (gateway.abuse)."""
     auth.require_eligible()
-    return svc.add_comment(actor(), consultation_id, body)
+    return svc.add_comment(actor(), consultation_id, body, abuse.buckets_to_count())
 
 
 def add_offline_comment(consultation_id: uuid.UUID, body: OfflineCommentIn) -> CommentOut:

@@ -3,6 +3,8 @@ from sqlalchemy import (BigInteger, Column, Computed, Date, DateTime, ForeignKey
                         MetaData, String, Table, Text, Uuid, func, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
+from chassis.rate import counters_table
+
 metadata = MetaData()
 
 
@@ -89,6 +91,8 @@ comments = Table(
     Index("ix_comments_public", "consultation_id", "created_at", postgresql_where=text("status = 'published'")),
     Index("ix_comments_author", "author_id"),
 )
+
+rate_counters = counters_table(metadata)  # the gateway's write limits (chassis.rate), shared by every instance
 
 questions = Table(
     "questions", metadata,

@@ -3,7 +3,7 @@ in handlers/, rules in rules.py, SQL in store.py)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 
 from nameko.rpc import rpc
 from nameko.timer import timer
@@ -18,6 +18,7 @@ from chassis.workdays import local_today
 from contracts.consultations import (CATEGORIES, Category, Consultations, CommentIn, ConsultationIn,
                                      ConsultationPatch, AttachmentMeta, DecisionIn, Form, InitiativeDecision,
                                      NewVersionIn, OfflineCommentIn, PlanEntryIn, PlanEntryPatch, ResponseIn, Status)
+from contracts.common import Bucket
 from contracts.identity import principal_from as _actor
 from contracts.moderation import CommentApproved, CommentRejected, InitiativeApproved, InitiativeRejected
 from contracts.reports import ReportPublished
@@ -146,9 +147,14 @@ class ConsultationsService(BaseService):
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves
-    def add_comment(self, actor: dict, consultation_id, body: dict) -> dict:
+    def add_comment(self, actor: dict, consultation_id, body: dict, buckets: list[Bucket] | None = None) -> dict:
         data = parse(CommentIn, body)
-        return dump(comments.add_comment(self.uow, _actor(actor), _uuid(consultation_id, "id"), data))
+        return dump(comments.add_comment(self.uow, _actor(actor), _uuid(consultation_id, "id"), data, buckets or ()))
+
+    @rpc(expected_exceptions=ServiceError)
+    @Consultations.serves
+    def rate_hit(self, buckets: list[Bucket]) -> int:
+        return comments.rate_hit(self.uow, buckets, datetime.now(timezone.utc))
 
     @rpc(expected_exceptions=ServiceError)
     @Consultations.serves

@@ -10,15 +10,17 @@ from datetime import date, datetime
 from sqlalchemy import Uuid, and_, cast, func, literal, or_, select, text, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
 
+from chassis.rate import Counters
 from chassis.store import SqlStore
 from contracts.consultations import (PRIVATE_PERSON, PUBLIC_STATUSES, WEB_CHANNEL, MyInitiative, PlanStatus,
                                     QuestionIn, Status)
 from services.consultations import drafts
 from services.consultations.models import (alternatives, attachments, comments, consultations, decisions,
-                                           draft_versions, options, paragraphs, plan_entries, questions, responses,
-                                           status_history, supports)
+                                           draft_versions, options, paragraphs, plan_entries, questions,
+                                           rate_counters, responses, status_history, supports)
 
 PUBLIC = [s.value for s in PUBLIC_STATUSES]
+_COUNTERS = Counters(rate_counters)
 
 
 # a page of published comments (an anonymous reader's view) and the tallies; {order}: DESC newest first
@@ -45,6 +47,13 @@ PAGE_AND_TALLIES = {newest: text(_PAGE_AND_TALLIES.format(order="DESC" if newest
 
 
 class Store(SqlStore):
+    # ---- the gateway's write limits (chassis.rate) -------------------------------------------------
+    def count_hit(self, key: str, start: datetime) -> int:
+        return _COUNTERS.count_hit(self.session, key, start)
+
+    def forget_windows_before(self, cutoff: datetime) -> None:
+        _COUNTERS.forget_windows_before(self.session, cutoff)
+
     # ---- consultations and their history ----------------------------------------------------------
     def any_titled_like(self, pattern: str) -> bool:
         """Whether a consultation's title matches the SQL LIKE ``pattern`` (the demo seed's mark)."""

@@ -7,10 +7,10 @@ is ``store`` run inside a transaction a handler opened; those taking ``uow`` ope
 """
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import date, datetime, timedelta
 
+from chassis import rate
 from chassis.errors import Conflict, InvalidInput, NotFound
 from chassis.workdays import local_today
 from contracts.identity import Principal, Role, RoleOut, eligibility
@@ -104,16 +104,7 @@ def audit(store, actor_id: uuid.UUID | None, action: str, person_id: uuid.UUID |
 
 # ---- the gateway's abuse limits -------------------------------------------------------------------
 
-def count_hits(store, buckets: list[Bucket], at: datetime) -> int:
-    """Count one request in every bucket; seconds to wait when any is over its limit, else 0."""
-    wait = 0
-    for b in buckets:
-        start = rules.window_start(at, b.window)
-        if store.count_hit(b.key, start) > b.limit:
-            wait = max(wait, rules.wait_seconds(start, b.window, at))
-    if random.random() < 0.01:  # old windows go now and then; nothing reads them
-        store.forget_windows_before(at - timedelta(days=1))
-    return wait
+count_hits = rate.count_hits
 
 
 def rate_hit(uow, buckets: list[Bucket], at: datetime) -> int:

@@ -6,6 +6,7 @@ import secrets
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+from chassis import rate
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from contracts.identity import Principal, Role, RoleOut, age_on
 from contracts.registry import EmailMode, MeUpdate, RoleGrant
@@ -114,15 +115,7 @@ def session_valid(row, at: datetime) -> bool:
 
 # ---- the gateway's abuse limits -------------------------------------------------------------------
 
-def window_start(at: datetime, window: int) -> datetime:
-    """Fixed windows aligned to the epoch, the same for every gateway replica."""
-    epoch = int(at.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % window, timezone.utc)
-
-
-def wait_seconds(start: datetime, window: int, at: datetime) -> int:
-    """How long a caller over the limit waits: until its window ends."""
-    return int((start + timedelta(seconds=window) - at).total_seconds()) + 1
+window_start, wait_seconds = rate.window_start, rate.wait_seconds  # chassis.rate: shared with consultations
 
 
 # ---- partners' API keys ---------------------------------------------------------------------------

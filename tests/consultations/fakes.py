@@ -184,6 +184,15 @@ class FakeStore(MemoryStore):
                       key=lambda c: c.created_at, reverse=True)
         return [Row(**{k: getattr(c, k) for k in MyInitiative.model_fields}) for c in rows[:limit]]
 
+    # the gateway's write limits
+    def count_hit(self, key, start):
+        hits = self.__dict__.setdefault("hits", {})
+        hits[key, start] = hits.get((key, start), 0) + 1
+        return hits[key, start]
+
+    def forget_windows_before(self, cutoff):
+        pass
+
     # comments
     def serialise_author(self, cid, author_id):
         pass

@@ -148,6 +148,38 @@ def test_r_3_7_the_authors_text_copied_to_another_consultation_is_held_as_a_dupl
     assert len(store.events_of(CommentPublished)) == 1
 
 
+def test_owasp_api4_a_comment_over_the_write_limit_is_429_and_not_written_and_refused_ones_count(uow, store):
+    """The gateway's write limits counted in the transaction that writes the comment: within the
+    limit the comment is written and counted; over it, 429 ``rate_limited`` with Retry-After until
+    the window ends and nothing is written (no row, no event); a comment refused for another reason
+    (409 duplicate) counts too, and over the limit its answer is the 429."""
+    from datetime import datetime, timezone
+
+    from chassis.errors import TooManyRequests
+    from contracts.common import Bucket
+
+    cid, author = active(uow), principal()
+    limits = [Bucket(key=f"write:person:{author.person_id}", limit=2, window=60),
+              Bucket(key="write:addr:192.0.2.1", limit=100, window=60)]
+    at = datetime(2026, 11, 30, 12, 0, 15, tzinfo=timezone.utc)
+    first = comments.add_comment(uow, author, cid, CommentIn(body="Перша пропозиція"), limits, at)
+    with pytest.raises(Conflict):  # the same text again: refused, and counted
+        comments.add_comment(uow, author, cid, CommentIn(body="Перша пропозиція"), limits, at)
+    events = len(store.events)
+    with pytest.raises(TooManyRequests) as exc:
+        comments.add_comment(uow, author, cid, CommentIn(body="Третя пропозиція"), limits, at)
+    assert exc.value.status == 429 and exc.value.code == "rate_limited" and exc.value.retry_after == 46
+    assert "спробуйте через 46 с" in exc.value.detail
+    assert [c["body"] for c in store.comments.values()] == ["Перша пропозиція"] and len(store.events) == events
+    with pytest.raises(TooManyRequests):  # over the limit, a refusal of its own answers 429 too
+        comments.add_comment(uow, author, cid, CommentIn(body="Перша пропозиція"), limits, at)
+    later = comments.add_comment(uow, author, cid, CommentIn(body="Третя пропозиція"), limits,
+                                 datetime(2026, 11, 30, 12, 1, 1, tzinfo=timezone.utc))  # the next window
+    assert first.status == later.status == "published"
+    # counted: the first, the duplicate and the refusal over the limit; the 429 comment rolled back
+    assert store.hits[limits[1].key, datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)] == 3
+
+
 def test_comments_only_while_active(uow, store):
     draft = drafting.create(uow, OFFICIAL, body(), TODAY, RULES)
     with pytest.raises(NotFound):  # a draft is not even visible to a resident

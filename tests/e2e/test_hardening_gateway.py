@@ -156,6 +156,39 @@ def test_web_forms_count_against_the_write_limit_and_429_is_a_ukrainian_page(sys
     assert api.status_code == 429 and api.headers["Content-Type"].startswith("application/problem+json")
 
 
+def test_owasp_api4_a_comment_is_counted_in_the_transaction_that_writes_it_and_the_limit_holds(
+        env, system, strict_gateway, active):
+    """A known person's comment is counted by consultations in the transaction that writes it (no
+    rate round trip of its own), in the same counters as every other write: three comments through
+    one gateway, then the strict one (3 a window) answers the fourth comment, and any other write of
+    the person, with the same 429 problem+json; the refused comment is not written."""
+    from sqlalchemy import text
+
+    from chassis.db import make_engine
+
+    person = dev_login(system.base_url, full_name="Коментарка Лімітна")
+    path = f"/api/v1/consultations/{active['id']}/comments"
+    for i in range(3):  # the lenient gateway, each comment from its own address
+        r = person.post(path, json={"body": f"Пропозиція {i} щодо лавок у сквері"},
+                        headers={"X-Forwarded-For": address()})
+        assert r.status_code == 201, r.text
+    engine = make_engine("consultations", env.settings())
+    with engine.connect() as conn:
+        hits = conn.execute(text("SELECT sum(hits) FROM rate_counters WHERE key = :k"),
+                            {"k": f"write:person:{person.person_id}"}).scalar()
+    engine.dispose()
+    assert hits == 3, "counted in the consultations database, with the comments"
+    strict = Caller(strict_gateway, person.token)
+    r = strict.post(path, json={"body": "Четверта пропозиція щодо лавок"}, headers={"X-Forwarded-For": address()})
+    assert (r.status_code == 429 and r.headers["Content-Type"].startswith("application/problem+json")
+            and int(r.headers["Retry-After"]) >= 1 and r.json()["code"] == "rate_limited"), r.text
+    assert "спробуйте через" in r.json()["detail"]
+    mine = [c["body"] for c in person.get("/api/v1/me/comments").json()["items"]]
+    assert "Четверта пропозиція щодо лавок" not in mine and len(mine) == 3
+    other = strict.post("/api/v1/me/notifications/read", json={}, headers={"X-Forwarded-For": address()})
+    assert other.status_code == 429 and other.json()["code"] == "rate_limited"
+
+
 def test_dev_login_form_counts_as_a_login(strict_gateway):
     ip, answers = address(), []
     for _ in range(4):  # RATE_LOGINS_PER_ADDRESS=3; each attempt a fresh browser

@@ -142,7 +142,7 @@ def test_a_comment_is_one_trace_from_the_gateway_through_the_outbox_to_moderatio
     assert trace, sorted({s["name"] for s in observed.spans()})
     by_id = {s["context"]["span_id"]: s for s in trace}
     names = {s["name"] for s in trace}
-    assert {"registry.resolve_and_hit", "consultations.add_comment",
+    assert {"registry.resolve_session", "consultations.add_comment",
             "consultations.events publish comment_submitted", "moderation.on_comment_submitted",
             "consultations.events publish comment_published"} <= names, names
     # screened and published where it is written: no approval round trip through moderation
@@ -183,7 +183,7 @@ def test_every_instance_exports_its_metrics_off_the_public_port(observed, consul
     assert eventually(lambda: public(observed, consultation, cid))
     v = observed.value
     assert v("consultations", "econsult_rpc_server_duration_seconds_count", method="add_comment", outcome="ok") >= 1
-    assert v("registry", "econsult_rpc_server_duration_seconds_count", method="resolve_and_hit") >= 1
+    assert v("registry", "econsult_rpc_server_duration_seconds_count", method="resolve_session") >= 1
     assert v("moderation", "econsult_event_handling_duration_seconds_count", handler="on_comment_submitted",
              outcome="ok") >= 1
     assert v("consultations", "econsult_outbox_publish_duration_seconds_count") >= 1

@@ -4,9 +4,11 @@ the cabinet's lists of one's comments and initiatives."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime, timezone
 
-from chassis.errors import Conflict, InvalidInput
+from chassis import rate
+from chassis.errors import Conflict, InvalidInput, ServiceError, TooManyRequests
+from contracts.common import Bucket
 from contracts.consultations import (CommentIn, CommentOut, CommentPage, CommentPublished, CommentSubmitted,
                                     MyInitiative, OfflineCommentIn, Status)
 from contracts.identity import Principal
@@ -27,36 +29,73 @@ def _check_target(store, cid: uuid.UUID, data: CommentIn | OfflineCommentIn) -> 
                                errors=[{"field": "paragraph_id", "message": "не належить чинній редакції"}])
 
 
-def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn) -> CommentOut:
-    """A comment in the author's own name, or for an institution they head (R-2.2)."""
+def _accepted(store, actor: Principal | None, cid: uuid.UUID, data: CommentIn):
+    """The checks of a web comment, before anything is written: the institution it is written for
+    and the author's earlier texts; raises the refusal."""
     rules.require_participant(actor)
     institution = rules.acting_for(actor, data.on_behalf_of)
+    row = load(store, actor, cid)
+    if row.status != Status.active.value:
+        raise Conflict("Коментувати можна лише під час консультації", code="consultation_not_active")
+    _check_target(store, cid, data)
+    # one author, one text, one consultation: serialised per author and consultation, so two
+    # identical posts sent at once cannot both pass
+    store.serialise_author(cid, actor.person_id)
+    earlier = store.bodies_of(actor.person_id)  # (consultation, text) of every comment of the author
+    if any(c == cid and rules.same_text(body, data.body) for c, body in earlier):
+        raise Conflict("Ви вже надіслали такий самий коментар до цієї консультації", code="duplicate_comment",
+                       errors=[{"field": "body", "message": "такий самий текст уже надіслано"}])
+    return institution, earlier
+
+
+def rate_hit(uow, buckets: list[Bucket], at: datetime) -> int:
+    """The gateway's write limits for a write other than a comment: seconds to wait, or 0."""
     with uow.transaction() as store:
-        row = load(store, actor, cid)
-        if row.status != Status.active.value:
-            raise Conflict("Коментувати можна лише під час консультації", code="consultation_not_active")
-        _check_target(store, cid, data)
-        # one author, one text, one consultation: serialised per author and consultation, so two
-        # identical posts sent at once cannot both pass
-        store.serialise_author(cid, actor.person_id)
-        earlier = store.bodies_of(actor.person_id)  # (consultation, text) of every comment of the author
-        if any(c == cid and rules.same_text(body, data.body) for c, body in earlier):
-            raise Conflict("Ви вже надіслали такий самий коментар до цієї консультації", code="duplicate_comment",
-                           errors=[{"field": "body", "message": "такий самий текст уже надіслано"}])
-        screening = screen(data.body, {fingerprint(body) for _, body in earlier})
-        comment_id = uuid.uuid4()
-        created = store.add_comment(id=comment_id, consultation_id=cid, author_id=actor.person_id,
-                                    author_name=actor.full_name, alternative_id=data.alternative_id,
-                                    paragraph_id=data.paragraph_id, body=data.body, published=not screening.held,
-                                    **institution)
-        store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
-                                         author_name=actor.full_name, **institution,
-                                         alternative_id=data.alternative_id,
-                                         paragraph_id=data.paragraph_id, body=data.body,
-                                         submitted_at=created["created_at"], screening=screening))
-        if not screening.held:  # R-3.7 screening passed it: public now, as moderation's approval would make it
-            store.add_event(CommentPublished(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id))
-        return rules.comment_out(created, actor)
+        return rate.count_hits(store, buckets, at)
+
+
+def limited(wait: int) -> TooManyRequests:
+    return TooManyRequests(f"Забагато запитів; спробуйте через {wait} с", retry_after=wait)
+
+
+def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn, buckets: list[Bucket] = (),
+                at: datetime | None = None) -> CommentOut:
+    """A comment in the author's own name, or for an institution they head (R-2.2). ``buckets``: the
+    gateway's write limits, counted in this transaction, last (their rows stay locked only until
+    the commit): over a limit, 429 and nothing is written; a refused comment counts too (the
+    counts commit, nothing else was written), and over a limit its answer is the 429."""
+    refused = None
+    with uow.transaction() as store:
+        try:
+            institution, earlier = _accepted(store, actor, cid, data)
+        except ServiceError as exc:
+            refused = exc
+        if refused is None:
+            created = _write(store, actor, cid, data, institution, earlier)
+        wait = rate.count_hits(store, buckets, at or datetime.now(timezone.utc)) if buckets else 0
+        if wait and refused is None:
+            raise limited(wait)  # the comment's rows roll back with the transaction
+    if refused is not None:
+        raise limited(wait) if wait else refused
+    return rules.comment_out(created, actor)
+
+
+def _write(store, actor: Principal, cid: uuid.UUID, data: CommentIn, institution: dict, earlier) -> dict:
+    """The comment, its events; the row as written."""
+    screening = screen(data.body, {fingerprint(body) for _, body in earlier})
+    comment_id = uuid.uuid4()
+    created = store.add_comment(id=comment_id, consultation_id=cid, author_id=actor.person_id,
+                                author_name=actor.full_name, alternative_id=data.alternative_id,
+                                paragraph_id=data.paragraph_id, body=data.body, published=not screening.held,
+                                **institution)
+    store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
+                                     author_name=actor.full_name, **institution,
+                                     alternative_id=data.alternative_id,
+                                     paragraph_id=data.paragraph_id, body=data.body,
+                                     submitted_at=created["created_at"], screening=screening))
+    if not screening.held:  # R-3.7 screening passed it: public now, as moderation's approval would make it
+        store.add_event(CommentPublished(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id))
+    return created
 
 
 def add_offline_comment(uow, actor: Principal | None, cid: uuid.UUID, data: OfflineCommentIn,
