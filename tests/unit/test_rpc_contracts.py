@@ -47,7 +47,8 @@ def test_catalogue_on_disk_is_what_the_declarations_generate():
     doc = json.loads(DOC.read_text(encoding="utf-8"))
     assert set(doc["services"]) == {c.service for c in DECLARED}
     add = doc["services"]["consultations"]["add_comment"]
-    assert [p["name"] for p in add["params"]] == ["actor", "consultation_id", "body"]
+    assert [p["name"] for p in add["params"]] == ["actor", "consultation_id", "body", "buckets"]
+    assert add["params"][3]["default"] is None  # optional: a caller without it is not counted there
     assert add["returns"] == {"$ref": "#/$defs/CommentOut"} and "CommentIn" in doc["$defs"]
 
 
