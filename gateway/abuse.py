@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-
 from flask import Flask, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -109,8 +108,8 @@ def install(app: Flask, settings: Settings) -> None:
         if rule in LOGIN_RULES:
             wait = registry.rate_hit(_typed(buckets(settings, rule, method, address, None)))
         else:
-            # the caller from the session cache, or resolved now (and cached): a write is counted in
-            # the consultations database (docs/benchmarks.md, "The write limits where the comment is written")
+            # the caller from the session cache, or resolved now (and cached); writes are counted in the
+            # consultations database (docs/hardening.md, "Rate limits")
             person_id = _person_id()
             wanted = _typed(buckets(settings, rule, method, address, person_id))
             if person_id and request.endpoint in COUNTED_WHERE_WRITTEN:
