@@ -73,8 +73,12 @@ def now() -> datetime:
 # ---- who sees and does what ----------------------------------------------------------------------
 
 def _visible(store: Store, actor: Principal | None, cid: uuid.UUID, lock: bool = False):
-    snap = store.snapshot(cid, lock)
-    if snap is None or not (insider(actor, snap) or store.versions(cid)):
+    return _seen(actor, store.snapshot(cid, lock), lambda: bool(store.versions(cid)))
+
+
+def _seen(actor: Principal | None, snap, published: Callable[[], bool]):
+    """The snapshot if the actor may see its report: an insider before publication, anyone after."""
+    if snap is None or not (insider(actor, snap) or published()):
         raise NotFound("Звіту не знайдено", code="report_not_found")
     return snap
 
@@ -469,12 +473,14 @@ def _group_summary(store: Store, snap, group_id: uuid.UUID, grouped: bool | None
 def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID, page: int,
           per_page: int) -> GroupDetail:
     """The group with a page of its members, each with what it changes in the representative."""
-    snap = _visible(store, actor, cid)
+    head_row = store.group_head(cid, group_id)
+    snap = _seen(actor, head_row, lambda: head_row.published)
     target = _targets(snap)
-    grouped = store.has_rows(cid, group_id)
+    grouped = snap.grouped
     summary = _group_summary(store, snap, group_id, grouped)
     rows = store.group_members(cid, group_id, (page - 1) * per_page, per_page, grouped)
-    rep_row = _representative(store, cid, group_id, grouped)
+    rep_row = next((r for r in rows if r.comment_id == snap.representative_id), None) \
+        or _representative(store, cid, group_id, grouped)  # on the page: the same row representative_of reads
     head = _group_out(store, cid, group_id, summary, target, rows if page == 1 else (), rep_row)
     rep = head.representative
 
@@ -487,7 +493,7 @@ def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.
         same = text_hash(r) == rep_hash
         diff = [{"op": "same", "text": r.body}] if same else [{"op": op, "text": t} for op, t in differ(r.body)]
         members.append(_proposal_out(r, target, GroupMember, same_text=same, similarity=r.similarity, diff=diff))
-    return GroupDetail(group=head, editable=snap.archived_at is None and not store.versions(cid), title=snap.title,
+    return GroupDetail(group=head, editable=snap.archived_at is None and not snap.published, title=snap.title,
                        owner=owns(actor, snap), members=members,
                        total=summary.size, page=page, per_page=per_page)
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Iterable, Iterator, NamedTuple
 
-from sqlalchemy import and_, case, delete, func, null, select, text, union, update
+from sqlalchemy import and_, case, delete, exists, func, null, select, text, union, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from chassis.store import SqlStore
@@ -426,6 +426,18 @@ class Store(SqlStore):
         rows = self.session.execute(select(grouped).order_by(grouped.c.size.desc(), grouped.c.first_seq)
                                     .offset((page - 1) * per_page).limit(per_page)).all()
         return total, rows
+
+    def group_head(self, cid: uuid.UUID, group_id: uuid.UUID):
+        """The snapshot row (None: none) with what a group's page asks before its members, in one
+        round trip: ``published`` (a version exists), ``grouped`` (the group has grouping rows)
+        and ``representative_id`` (the group's chosen representative, if it has one)."""
+        g, r = comment_grouping.c, comment_groups.c
+        return self.session.execute(select(
+            snapshots, exists().where(reports.c.consultation_id == cid).label("published"),
+            exists().where(g.consultation_id == cid, g.group_id == group_id).label("grouped"),
+            select(r.representative_id).where(r.consultation_id == cid, r.group_id == group_id)
+            .scalar_subquery().label("representative_id"))
+            .where(snapshots.c.consultation_id == cid)).first()
 
     def group_summary(self, cid: uuid.UUID, group_id: uuid.UUID, grouped: bool | None = None) -> GroupSummary:
         """A group's published proposals: how many, how many considered, and the considerations
