@@ -39,7 +39,7 @@ run: migrate topology demo
 # workers, each with its own isolated system, a test file never split between two (docs/testing.md).
 TEST_WORKERS ?= 3
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not drill" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not drill" $(PYTEST_ARGS)
 
 # The fault drills of tests/drills/ (they start and break their own servers), one after another.
 drills: install

@@ -13,6 +13,7 @@ import chassis.rpcerrors  # noqa: F401  (RPC calls made by tests raise the typed
 
 from tests.support.fake_idp import FakeIdentityProvider
 from tests.support.infra import Infra, discover
+from tests.support.longest import longest_first
 from tests.support.world import Env, destroy_world, make_world, start_system
 
 # The deployment test (containers; minutes) is not part of `make test`: .ci/run runs it afterwards with
@@ -26,10 +27,12 @@ DRILLS = Path(__file__).resolve().parent / "drills"
 
 def pytest_collection_modifyitems(items):
     """Every test under tests/drills/ is a fault drill: `make drills` runs them (`-m drill`), `make test`
-    leaves them out (`-m "not drill"`); naming a drill's file on the command line runs it as well."""
+    leaves them out (`-m "not drill"`); naming a drill's file on the command line runs it as well.
+    The files that take longest come first (tests/support/longest.py)."""
     for item in items:
         if DRILLS in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.drill)
+    longest_first(items)
 
 
 @pytest.fixture(scope="session")

@@ -177,10 +177,14 @@ def _group_batch(store: Store, engine: grouping.Engine, cid: uuid.UUID) -> tuple
     idx.upto = max(idx.upto, top)
     touched = {idx.find(g) for g in touched | merged | new}
     if touched:
-        variants = store.text_variants(cid, sorted(touched))
-        store.set_representatives(cid, {g: rules.choose_representative(v) for g, v in variants.items()})
+        _choose_representatives(store, cid, touched)
     store.unqueue(cid, [r.comment_id for r in rows])
     return len(placed), len(rows) == GROUP_BATCH
+
+
+def _choose_representatives(store: Store, cid: uuid.UUID, groups: set) -> None:
+    variants = store.text_variants(cid, sorted(groups))
+    store.set_representatives(cid, {g: rules.choose_representative(v) for g, v in variants.items()})
 
 
 # ---- the snapshot (on consultation_closed, or on demand) ----------------------------------------
@@ -528,7 +532,9 @@ def split_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id:
                            errors=[{"field": "comment_id", "message": "не член цієї групи"}])
     if group_id == comment_id:
         return 0
-    store.split_out(cid, comment_id)
+    left = store.split_out(cid, comment_id)
+    if left is not None:
+        _choose_representatives(store, cid, {left})
     return 1
 
 

@@ -157,6 +157,17 @@ comment_grouping = Table(
     Index("ix_comment_grouping_seq", "consultation_id", "seq"),
 )
 
+group_texts = Table(
+    "group_texts", metadata,  # a group's distinct normalised texts and their members (the representative)
+    Column("consultation_id", Uuid, primary_key=True),
+    Column("group_id", Uuid, primary_key=True),
+    Column("text_hash", String(64), primary_key=True),
+    Column("first_comment_id", Uuid, nullable=False),  # the earliest member with this text
+    Column("first_seq", BigInteger, nullable=False),
+    Column("members", Integer, nullable=False),
+    Index("ix_group_texts_top", "consultation_id", "group_id", text("members DESC"), "first_seq"),
+)
+
 comment_groups = Table(
     "comment_groups", metadata,
     Column("consultation_id", Uuid, primary_key=True),

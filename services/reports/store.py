@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from chassis.store import SqlStore
 from services.reports import rules
 from services.reports.models import (GROUPS_VERSION, comment_grouping, comment_groups, considerations, feed_comments,
-                                     feed_respondents, grouping_queue, protocol_requests, publish_requests, reports,
-                                     snapshot_comments, snapshot_participants, snapshots)
+                                     feed_respondents, group_texts, grouping_queue, protocol_requests, publish_requests,
+                                     reports, snapshot_comments, snapshot_participants, snapshots)
 
 PAGE = 1000  # rows read at a time from our own tables
 
@@ -56,6 +56,31 @@ def _merge_comments():
 
 
 _MERGE_COMMENTS = _merge_comments()
+
+# a group's text counts (``group_texts``): newly grouped members added; a merged group's texts moved
+# into the group it joined; a split-out member leaving (its text's first member found again)
+_ADD_TEXTS = insert(group_texts)
+_ADD_TEXTS = _ADD_TEXTS.on_conflict_do_update(
+    index_elements=["consultation_id", "group_id", "text_hash"],
+    set_={"members": group_texts.c.members + _ADD_TEXTS.excluded.members})
+_MOVE_TEXTS = text("""
+    WITH moved AS (DELETE FROM group_texts WHERE consultation_id = :cid AND group_id = :old RETURNING *)
+    INSERT INTO group_texts (consultation_id, group_id, text_hash, first_comment_id, first_seq, members)
+    SELECT consultation_id, :into, text_hash, first_comment_id, first_seq, members FROM moved
+    ON CONFLICT (consultation_id, group_id, text_hash) DO UPDATE SET
+        members = group_texts.members + EXCLUDED.members,
+        first_comment_id = CASE WHEN EXCLUDED.first_seq < group_texts.first_seq
+                                THEN EXCLUDED.first_comment_id ELSE group_texts.first_comment_id END,
+        first_seq = least(group_texts.first_seq, EXCLUDED.first_seq)""")
+_LEAVE_TEXT = text("""
+    UPDATE group_texts t SET members = t.members - 1, first_comment_id = coalesce(n.comment_id, t.first_comment_id),
+                             first_seq = coalesce(n.seq, t.first_seq)
+    FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+        SELECT comment_id, seq FROM comment_grouping
+        WHERE consultation_id = :cid AND group_id = :group AND text_hash = :hash AND NOT split
+        ORDER BY seq LIMIT 1) AS n ON true
+    WHERE t.consultation_id = :cid AND t.group_id = :group AND t.text_hash = :hash""")
+_EMPTY_TEXTS = text("DELETE FROM group_texts WHERE consultation_id = :cid AND group_id = :group AND members <= 0")
 
 
 class Store(SqlStore):
@@ -345,8 +370,12 @@ class Store(SqlStore):
         """The batch's rows and its new groups (founder as representative); returns the highest seq."""
         top = 0
         if rows:
-            top = max(self.session.execute(insert(comment_grouping).returning(comment_grouping.c.seq),
-                                           [{"consultation_id": cid, **r} for r in rows]).scalars())
+            seq_of = dict(self.session.execute(
+                insert(comment_grouping).returning(comment_grouping.c.comment_id, comment_grouping.c.seq),
+                [{"consultation_id": cid, **r} for r in rows]).all())
+            top = max(seq_of.values())
+            self._count_texts(cid, [(r["group_id"], r["text_hash"], r["comment_id"], seq_of[r["comment_id"]])
+                                    for r in rows])
         if new_groups:
             self.session.execute(insert(comment_groups).on_conflict_do_nothing(),
                                  [{"consultation_id": cid, "group_id": g, "representative_id": c} for g, c in new_groups])
@@ -365,19 +394,31 @@ class Store(SqlStore):
             top = max([top, *seqs])
             self.session.execute(delete(comment_groups).where(comment_groups.c.consultation_id == cid,
                                                               comment_groups.c.group_id == old))
+            self.session.execute(_MOVE_TEXTS, {"cid": cid, "old": old, "into": into})
         return top
 
+    def _count_texts(self, cid: uuid.UUID, members: list[tuple]) -> None:
+        """``(group, text_hash, comment, seq)`` of newly grouped comments into their groups' text counts."""
+        texts: dict = {}
+        for group_id, text_hash, comment_id, seq in sorted(members, key=lambda m: m[3]):
+            row = texts.setdefault((group_id, text_hash), {
+                "consultation_id": cid, "group_id": group_id, "text_hash": text_hash,
+                "first_comment_id": comment_id, "first_seq": seq, "members": 0})
+            row["members"] += 1
+        self.session.execute(_ADD_TEXTS, list(texts.values()))
+
     def text_variants(self, cid: uuid.UUID, group_ids: list[uuid.UUID]) -> dict:
-        """group → [(first comment of a text, members with it, its seq)] (``rules.choose_representative``)."""
+        """group → [(first comment of its most shared text, members with it, that comment's seq)]
+        (``rules.choose_representative``): one lookup a group in ``group_texts``' index, whatever
+        the group's size."""
         rows = self.session.execute(text("""
-            SELECT DISTINCT ON (group_id, text_hash) group_id, comment_id, seq,
-                   count(*) OVER (PARTITION BY group_id, text_hash) AS n
-            FROM comment_grouping WHERE consultation_id = :cid AND group_id = ANY(:gids) AND NOT split
-            ORDER BY group_id, text_hash, seq"""), {"cid": cid, "gids": list(group_ids)}).all()
-        out: dict = {}
-        for r in rows:
-            out.setdefault(r.group_id, []).append((r.comment_id, r.n, r.seq))
-        return out
+            SELECT g.group_id, t.first_comment_id, t.members, t.first_seq
+            FROM unnest(CAST(:gids AS uuid[])) AS g(group_id)
+            CROSS JOIN LATERAL (
+                SELECT first_comment_id, members, first_seq FROM group_texts
+                WHERE consultation_id = :cid AND group_id = g.group_id
+                ORDER BY members DESC, first_seq LIMIT 1) t"""), {"cid": cid, "gids": list(group_ids)}).all()
+        return {r.group_id: [(r.first_comment_id, r.members, r.first_seq)] for r in rows}
 
     def set_representatives(self, cid: uuid.UUID, chosen: dict) -> None:
         for group_id, comment_id in chosen.items():
@@ -509,12 +550,20 @@ class Store(SqlStore):
             select(self._effective()).select_from(self._grouped_join())
             .where(s.consultation_id == cid, s.comment_id == comment_id, s.status == "published")).scalar()
 
-    def split_out(self, cid: uuid.UUID, comment_id: uuid.UUID) -> None:
-        """The proposal becomes a group of its own, for good (never joined again)."""
+    def split_out(self, cid: uuid.UUID, comment_id: uuid.UUID) -> uuid.UUID | None:
+        """The proposal becomes a group of its own, for good (never joined again); it leaves its
+        group's text counts. Returns the group it left (None: it was not grouped)."""
         self.groups_changed(cid)
-        self.session.execute(update(comment_grouping).where(comment_grouping.c.consultation_id == cid,
-                                                            comment_grouping.c.comment_id == comment_id)
+        g = comment_grouping.c
+        left = self.session.execute(select(g.group_id, g.text_hash).where(
+            g.consultation_id == cid, g.comment_id == comment_id, g.split.is_(False))).first()
+        self.session.execute(update(comment_grouping).where(g.consultation_id == cid, g.comment_id == comment_id)
                              .values(group_id=comment_id, split=True))
+        if left is None:
+            return None
+        self.session.execute(_LEAVE_TEXT, {"cid": cid, "group": left.group_id, "hash": left.text_hash})
+        self.session.execute(_EMPTY_TEXTS, {"cid": cid, "group": left.group_id})
+        return left.group_id
 
     def report_groups(self, cid: uuid.UUID) -> list:
         """Every group of two or more published proposals: ``(group_id, size, first_seq, authors)``

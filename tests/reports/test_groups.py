@@ -17,7 +17,7 @@ from chassis.errors import Forbidden, InvalidInput, NotFound
 from contracts.identity import Role
 from contracts.reports import Consideration
 from services.reports import grouping, handlers, rules
-from services.reports.models import comment_grouping, considerations, grouping_queue
+from services.reports.models import comment_grouping, comment_groups, considerations, group_texts, grouping_queue
 from tests.reports.test_read_model import T0, Consultations, outcome, submitted
 
 CAMPAIGN = ("Вимагаємо зберегти сквер біля школи номер п'ять і не віддавати землю під забудову: там гуляють діти, "
@@ -210,3 +210,53 @@ def test_R_3_14_and_R_3_16_report_rows_carry_the_group_id_and_the_group_block_on
     assert len(blocks) == 1 and blocks[0]["heading"] == rules.group_heading(5)
     assert blocks[0]["authors"] == "Автори: " + ", ".join(f"Автор {n}" for n in range(5))
     assert blocks[0]["outcome"] == "не розглянуто"
+
+
+def test_R_3_16_the_representative_is_the_most_shared_text_through_merges_and_splits(engine, transaction):
+    """R-3.16: a group's representative is the text most of its members share (normalised), kept from
+    per-text counts as comments are grouped, as two groups merge (their counts add up) and as members
+    are split out (a count goes down), so choosing it never reads the whole group; the counts always
+    equal the members' rows."""
+    words = CAMPAIGN.split()
+    left = " ".join(["Шановні", "депутати!"] + words[:10] + ["дуже"] + words[11:] + ["З", "повагою"])
+    right = " ".join(words[:30] + ["також"] + words[31:] + ["Дякую", "вам"])
+    cid, n = uuid.uuid4(), iter(range(1000))
+
+    def send(body: str, copies: int) -> list[uuid.UUID]:
+        sent = []
+        for k in range(copies):
+            i = next(n)
+            publish(transaction, cid, i, body.upper() if k % 2 else body)  # the same text once normalised
+            sent.append(uuid.UUID(int=i + 1))
+        assert handlers.group_pending(uow(transaction), grouping.Engine()) == copies
+        return sent
+
+    def representative():
+        group = groups_of(engine, cid)[firsts["right"]]
+        with engine.connect() as conn:
+            rep = conn.execute(select(comment_groups.c.representative_id).where(
+                comment_groups.c.consultation_id == cid, comment_groups.c.group_id == group)).scalar_one()
+            rows = conn.execute(select(comment_grouping.c.group_id, comment_grouping.c.text_hash)
+                                .where(comment_grouping.c.consultation_id == cid,
+                                       comment_grouping.c.split.is_(False))).all()
+            counts = conn.execute(select(group_texts.c.group_id, group_texts.c.text_hash, group_texts.c.members)
+                                  .where(group_texts.c.consultation_id == cid)).all()
+        assert {(g, h, m) for g, h, m in counts} == {(g, h, rows.count((g, h))) for g, h in set(rows)}
+        return rep
+
+    firsts = {"left": send(left, 2)[0], "right": send(right, 3)[0]}
+    assert len(set(groups_of(engine, cid).values())) == 2
+    send(CAMPAIGN, 1)  # close to both: links them, the smaller merged into the larger
+    assert len(set(groups_of(engine, cid).values())) == 1
+    assert representative() == firsts["right"]  # 3 of 6
+    more = send(left, 3)
+    assert representative() == firsts["left"]  # 5 of 9, its first member kept through the merge
+
+    counts = {"comments": {"pending": 0, "published": 9, "rejected": 0}, "respondents": 0}
+    got = handlers.gather(transaction, Owned(engine, cid, [], [], counts).sources(), cid, counts)
+    with transaction() as store:
+        handlers.take_snapshot(store, cid, got)
+    group = groups_of(engine, cid)[firsts["left"]]
+    for member in (firsts["left"], *more[:2]):
+        assert handlers.split_group(uow(transaction), owner(), cid, group, member) == 1
+    assert representative() == firsts["right"]  # 2 left against 3

@@ -3,13 +3,13 @@ count (members, their considerations, the snapshot itself), so the desk's counts
 kept between requests and known to be current from the snapshot row alone (R-3.16)
 
 Revision ID: b18desk_0001
-Revises: b18orgs_0001
+Revises: grouptexts_0001
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "b18desk_0001"
-down_revision = "b18orgs_0001"
+down_revision = "grouptexts_0001"
 branch_labels = None
 depends_on = None
 
