@@ -154,6 +154,8 @@ class GroupMember(ProposalOut):
 class GroupDetail(BaseModel):
     group: GroupOut
     editable: bool = Field(description="the report is neither published nor archived: considerations may change")
+    title: str = Field("", description="the consultation's title (as it closed)")
+    owner: bool = Field(False, description="the caller is an official of the owning unit, who prepares the report")
     members: list[GroupMember]
     total: int
     page: int

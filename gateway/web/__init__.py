@@ -39,11 +39,15 @@ web = Blueprint("web", __name__, template_folder="templates", static_folder="sta
 
 def csrf_token() -> str:
     """The token for the hidden field: the session's own (``auth.session_csrf``) when logged in;
-    otherwise the double-submit cookie, which a visitor without one gets."""
-    token = auth.expected_csrf()
-    if not token:
-        token = g.get("new_csrf") or secrets.token_urlsafe(24)
-        g.new_csrf = token
+    otherwise the double-submit cookie, which a visitor without one gets. Worked out once per
+    request (a page of fifty forms verifies the session's signature once)."""
+    token = g.get("csrf_for_forms")
+    if token is None:
+        token = auth.expected_csrf()
+        if not token:
+            token = g.get("new_csrf") or secrets.token_urlsafe(24)
+            g.new_csrf = token
+        g.csrf_for_forms = token
     return token
 
 

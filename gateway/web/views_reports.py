@@ -218,12 +218,14 @@ def report_snapshot(cid: uuid.UUID):
 # ---- groups of near-identical proposals (R-3.16) --------------------------------------------------
 
 def _group(cid: uuid.UUID, group_id: uuid.UUID, status: int = 200):
+    """The owning unit's page of a group: one RPC (the reports service knows the title and the
+    owning unit from its snapshot, as it does for the group's writes)."""
     auth.require_role(Role.official)
-    c = svc.get(consultations.actor(), cid)
-    if not owns(c):
-        raise NotFound("Консультацію не знайдено")
     page_no, _ = _state()
     detail = reports.group_of(cid, group_id, reports.MembersQuery(page=page_no, per_page=PER_PAGE))
+    if not detail.owner:
+        raise NotFound("Консультацію не знайдено")
+    c = {"id": cid, "title": detail.title}
     return page("report_group.html", status, c=c, detail=detail, page_no=page_no,
                 pager=pager_window(page_no, max(1, -(-detail.total // PER_PAGE))),
                 outcomes=[(o.value, OUTCOMES_UK[o.value]) for o in Outcome], OUTCOMES_UK=OUTCOMES_UK,

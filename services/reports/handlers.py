@@ -73,8 +73,12 @@ def now() -> datetime:
 # ---- who sees and does what ----------------------------------------------------------------------
 
 def _visible(store: Store, actor: Principal | None, cid: uuid.UUID, lock: bool = False):
-    snap = store.snapshot(cid, lock)
-    if snap is None or not (insider(actor, snap) or store.versions(cid)):
+    return _seen(actor, store.snapshot(cid, lock), lambda: bool(store.versions(cid)))
+
+
+def _seen(actor: Principal | None, snap, published: Callable[[], bool]):
+    """The snapshot if the actor may see its report: an insider before publication, anyone after."""
+    if snap is None or not (insider(actor, snap) or published()):
         raise NotFound("Звіту не знайдено", code="report_not_found")
     return snap
 
@@ -147,6 +151,7 @@ def group_pending(uow, engine: grouping.Engine, budget: int = 10) -> int:
 def _group_batch(store: Store, engine: grouping.Engine, cid: uuid.UUID) -> tuple[int, bool]:
     if not store.lock_grouping(cid):
         return 0, False
+    store.groups_changed(cid)  # a snapshot taken already counts these comments in their groups
     idx = engine.index(cid)
     idx.load(store.grouped_after(cid, idx.upto))
     rows = store.queued(cid, GROUP_BATCH)
@@ -413,8 +418,29 @@ def _proposal_out(r, target, cls=ProposalOut, **extra) -> ProposalOut:
 AUTHORS_SHOWN = 20
 
 
-def _representative(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
-    return store.representative_of(cid, group_id) or store.group_members(cid, group_id, 0, 1)[0]
+def _representative(store: Store, cid: uuid.UUID, group_id: uuid.UUID, grouped: bool | None = None):
+    return store.representative_of(cid, group_id, grouped) or store.group_members(cid, group_id, 0, 1, grouped)[0]
+
+
+SUMMARIES_KEPT = 1024  # groups' counts remembered in this process, by the snapshot's groups_version
+_summaries: OrderedDict[tuple, object] = OrderedDict()
+
+
+def _summary_of(store: Store, snap, group_id: uuid.UUID, grouped: bool | None = None):
+    """The group's counts and considerations (``store.group_summary``: an aggregate over all its
+    members, 40,000 for a campaign) as of the snapshot's ``groups_version``: counted once per
+    version in this process, since every write that changes them gives the snapshot a new one in
+    the same transaction."""
+    key = (snap.consultation_id, group_id, snap.groups_version)
+    known = _summaries.get(key)
+    if known is not None:
+        _summaries.move_to_end(key)
+        return known
+    summary = store.group_summary(snap.consultation_id, group_id, grouped)
+    _summaries[key] = summary
+    while len(_summaries) > SUMMARIES_KEPT:
+        _summaries.popitem(last=False)
+    return summary
 
 
 def _group_out(store: Store, cid: uuid.UUID, group_id: uuid.UUID, summary, target, first_rows=(),
@@ -436,12 +462,12 @@ def groups(store: Store, actor: Principal | None, cid: uuid.UUID, page: int, per
     snap = _visible(store, actor, cid)
     target = _targets(snap)
     total, rows = store.group_page(cid, page, per_page, min_size)
-    return GroupPage(items=[_group_out(store, cid, r.group_id, store.group_summary(cid, r.group_id), target)
+    return GroupPage(items=[_group_out(store, cid, r.group_id, _summary_of(store, snap, r.group_id), target)
                             for r in rows], total=total, page=page, per_page=per_page)
 
 
-def _group_summary(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
-    summary = store.group_summary(cid, group_id)
+def _group_summary(store: Store, snap, group_id: uuid.UUID, grouped: bool | None = None):
+    summary = _summary_of(store, snap, group_id, grouped)
     if not summary.size:
         raise NotFound("Такої групи пропозицій немає", code="group_not_found")
     return summary
@@ -451,24 +477,28 @@ def _group_summary(store: Store, cid: uuid.UUID, group_id: uuid.UUID):
 def group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID, page: int,
           per_page: int) -> GroupDetail:
     """The group with a page of its members, each with what it changes in the representative."""
-    snap = _visible(store, actor, cid)
+    head_row = store.group_head(cid, group_id)
+    snap = _seen(actor, head_row, lambda: head_row.published)
     target = _targets(snap)
-    summary = _group_summary(store, cid, group_id)
-    rows = store.group_members(cid, group_id, (page - 1) * per_page, per_page)
-    rep_row = _representative(store, cid, group_id)
+    grouped = snap.grouped
+    summary = _group_summary(store, snap, group_id, grouped)
+    rows = store.group_members(cid, group_id, (page - 1) * per_page, per_page, grouped)
+    rep_row = next((r for r in rows if r.comment_id == snap.representative_id), None) \
+        or _representative(store, cid, group_id, grouped)  # on the page: the same row representative_of reads
     head = _group_out(store, cid, group_id, summary, target, rows if page == 1 else (), rep_row)
     rep = head.representative
 
     def text_hash(row) -> str:  # stored by the grouper; computed for a proposal not grouped yet
         return row.text_hash or rules.text_hash(rules.normalise(row.body))
     rep_hash = text_hash(rep_row)
+    differ = rules.word_differ(rep.body)  # the representative's words normalised once, not per member
     members = []
     for r in rows:
         same = text_hash(r) == rep_hash
-        diff = [{"op": "same", "text": r.body}] if same else [
-            {"op": op, "text": t} for op, t in rules.diff_words(rep.body, r.body)]
+        diff = [{"op": "same", "text": r.body}] if same else [{"op": op, "text": t} for op, t in differ(r.body)]
         members.append(_proposal_out(r, target, GroupMember, same_text=same, similarity=r.similarity, diff=diff))
-    return GroupDetail(group=head, editable=snap.archived_at is None and not store.versions(cid), members=members,
+    return GroupDetail(group=head, editable=snap.archived_at is None and not snap.published, title=snap.title,
+                       owner=owns(actor, snap), members=members,
                        total=summary.size, page=page, per_page=per_page)
 
 
@@ -495,8 +525,8 @@ def consider_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_
 def split_group(store: Store, actor: Principal | None, cid: uuid.UUID, group_id: uuid.UUID,
                 comment_id: uuid.UUID) -> int:
     """The member becomes a group of its own (its consideration, if any, stays until changed)."""
-    _unpublished_report(store, actor, cid)
-    _group_summary(store, cid, group_id)
+    snap = _unpublished_report(store, actor, cid)
+    _group_summary(store, snap, group_id)
     if store.group_of(cid, comment_id) != group_id:
         raise InvalidInput("Пропозиція не належить до цієї групи", code="not_in_group",
                            errors=[{"field": "comment_id", "message": "не член цієї групи"}])

@@ -8,7 +8,7 @@ delete a published row, whatever the code does). No birth dates anywhere: partic
 their age band (computed by the registry) and whether it was their first consultation.
 """
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, Float, Identity, Index, Integer, LargeBinary,
-                        MetaData, SmallInteger, String, Table, Text, UniqueConstraint, Uuid, func, text)
+                        MetaData, Sequence, SmallInteger, String, Table, Text, UniqueConstraint, Uuid, func, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
@@ -28,6 +28,8 @@ reports = Table(
     Column("source_sha256", String(64)),     # fingerprint of decision + attachments it was built from
     UniqueConstraint("consultation_id", "version"),
 )
+
+GROUPS_VERSION = Sequence("report_groups_version", metadata=metadata)
 
 snapshots = Table(
     "snapshots", metadata,
@@ -52,6 +54,9 @@ snapshots = Table(
     Column("full_bundle_sha256", String(64)),  # the insiders' bundle: the full protocol (R-3.14)
     Column("full_manifest", Text),
     Column("protocol", JSONB),  # {"full"|"public": format → {sha256, size, content_type}}, rendered with the snapshot
+    # a new number (GROUPS_VERSION) with every write that changes what its groups count: members,
+    # their considerations, the snapshot (the desk keeps a group's counts while it stays the same)
+    Column("groups_version", BigInteger, nullable=False, server_default=text("nextval('report_groups_version')")),
 )
 
 publish_requests = Table(

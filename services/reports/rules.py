@@ -8,7 +8,7 @@ import json
 import re
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
 
 from chassis.errors import InvalidInput
 from chassis.text import NOT_IN_A_LINE, canonical
@@ -281,25 +281,52 @@ def _word_key(word: str) -> str:
 def diff_words(representative: str, text: str) -> list[tuple[str, str]]:
     """What ``text`` changes in ``representative``, word by word (words compared normalised, shown
     as written): ``(op, words)`` with op ``same`` | ``added`` | ``removed``; adjacent runs merged."""
-    a, b = WORD.findall(representative or ""), WORD.findall(text or "")
-    matcher = difflib.SequenceMatcher(a=[_word_key(w) for w in a], b=[_word_key(w) for w in b], autojunk=False)
-    out: list[tuple[str, str]] = []
+    return word_differ(representative)(text)
 
-    def put(op: str, words: list[str]) -> None:
-        if not words:
-            return
-        if out and out[-1][0] == op:
-            out[-1] = (op, out[-1][1] + " " + " ".join(words))
+
+def word_differ(representative: str) -> Callable[[str], list[tuple[str, str]]]:
+    """``diff_words`` against one representative for many texts: its words are split and normalised
+    once. A campaign's member changes a word or two, so the common head and tail are matched word
+    by word and only the middle goes through ``difflib``."""
+    a = WORD.findall(representative or "")
+    ka = [_word_key(w) for w in a]
+
+    def diff(text: str) -> list[tuple[str, str]]:
+        b = WORD.findall(text or "")
+        kb = [_word_key(w) for w in b]
+        n = min(len(ka), len(kb))
+        head = 0
+        while head < n and ka[head] == kb[head]:
+            head += 1
+        tail = 0
+        while tail < n - head and ka[len(ka) - 1 - tail] == kb[len(kb) - 1 - tail]:
+            tail += 1
+        out: list[tuple[str, str]] = []
+
+        def put(op: str, words: list[str]) -> None:
+            if not words:
+                return
+            if out and out[-1][0] == op:
+                out[-1] = (op, out[-1][1] + " " + " ".join(words))
+            else:
+                out.append((op, " ".join(words)))
+
+        put("same", b[:head])
+        mid_a, mid_b = ka[head:len(ka) - tail], kb[head:len(kb) - tail]
+        if mid_a and mid_b:
+            matcher = difflib.SequenceMatcher(a=mid_a, b=mid_b, autojunk=False)
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+                if tag == "equal":
+                    put("same", b[head + j1:head + j2])
+                    continue
+                put("removed", a[head + i1:head + i2])
+                put("added", b[head + j1:head + j2])
         else:
-            out.append((op, " ".join(words)))
-
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            put("same", b[j1:j2])
-            continue
-        put("removed", a[i1:i2])
-        put("added", b[j1:j2])
-    return out
+            put("removed", a[head:len(a) - tail])
+            put("added", b[head:len(b) - tail])
+        put("same", b[len(b) - tail:])
+        return out
+    return diff
 
 
 def outcome_summary(rows: Iterable[tuple[str | None, str | None, int]]) -> list[tuple[str | None, str | None, int]]:

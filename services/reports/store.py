@@ -6,14 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Iterable, Iterator, NamedTuple
 
-from sqlalchemy import and_, case, delete, func, null, select, text, union, update
+from sqlalchemy import and_, case, delete, exists, func, null, select, text, union, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from chassis.store import SqlStore
 from services.reports import rules
-from services.reports.models import (comment_grouping, comment_groups, considerations, feed_comments, group_texts,
-                                     feed_respondents, grouping_queue, protocol_requests, publish_requests, reports,
-                                     snapshot_comments, snapshot_participants, snapshots)
+from services.reports.models import (GROUPS_VERSION, comment_grouping, comment_groups, considerations, feed_comments,
+                                     feed_respondents, group_texts, grouping_queue, protocol_requests, publish_requests,
+                                     reports, snapshot_comments, snapshot_participants, snapshots)
 
 PAGE = 1000  # rows read at a time from our own tables
 
@@ -159,7 +159,7 @@ class Store(SqlStore):
 
     def upsert_snapshot(self, cid: uuid.UUID, values: dict) -> None:
         """A new snapshot: its protocol is not rendered yet (SQL NULL, not JSON null)."""
-        values = {**values, "protocol": null()}
+        values = {**values, "protocol": null(), "groups_version": GROUPS_VERSION.next_value()}
         self.session.execute(insert(snapshots).values(consultation_id=cid, **values)
                              .on_conflict_do_update(index_elements=[snapshots.c.consultation_id], set_=values))
 
@@ -203,6 +203,8 @@ class Store(SqlStore):
             snapshot_comments.c.comment_id.in_(ids))).scalars())
 
     def upsert_considerations(self, values: list[dict]) -> None:
+        for cid in {v["consultation_id"] for v in values}:
+            self.groups_changed(cid)
         stmt = insert(considerations)
         self.session.execute(stmt.on_conflict_do_update(
             index_elements=[considerations.c.consultation_id, considerations.c.comment_id],
@@ -306,6 +308,14 @@ class Store(SqlStore):
                                                         protocol_requests.c.taken_at == taken_at))
 
     # ---- groups of near-identical proposals (R-3.16) ------------------------------------------------
+
+    def groups_changed(self, cid: uuid.UUID) -> None:
+        """What the snapshot's groups count changes in this transaction (members, their
+        considerations): its ``groups_version`` becomes a new number. Taken first by every writer
+        of those rows, so the snapshot row's lock comes before theirs (the desk's writers lock it
+        as they start too)."""
+        self.session.execute(update(snapshots).where(snapshots.c.consultation_id == cid)
+                             .values(groups_version=GROUPS_VERSION.next_value()))
 
     def queue_grouping(self, cid: uuid.UUID, ids: list[uuid.UUID]) -> None:
         """Published comments for the grouper (a comment already grouped is not queued again)."""
@@ -423,17 +433,18 @@ class Store(SqlStore):
         s, g = snapshot_comments.c, comment_grouping.c
         return func.coalesce(g.group_id, s.comment_id)
 
-    def _has_rows(self, cid: uuid.UUID, group_id: uuid.UUID) -> bool:
+    def has_rows(self, cid: uuid.UUID, group_id: uuid.UUID) -> bool:
+        """Whether the group has grouping rows (else it can only be one proposal not grouped yet)."""
         g = comment_grouping.c
         return self.session.execute(select(g.comment_id).where(g.consultation_id == cid, g.group_id == group_id)
                                     .limit(1)).first() is not None
 
-    def _in_group(self, cid: uuid.UUID, group_id: uuid.UUID):
+    def _in_group(self, cid: uuid.UUID, group_id: uuid.UUID, grouped: bool | None = None):
         """The condition for a group's members that the indexes serve: rows of ``comment_grouping``
-        by ``(consultation_id, group_id)`` when the group has any; else the one proposal not
-        grouped (yet) whose own id it is."""
+        by ``(consultation_id, group_id)`` when the group has any (``grouped``: already known); else
+        the one proposal not grouped (yet) whose own id it is."""
         g = comment_grouping.c
-        if self._has_rows(cid, group_id):
+        if self.has_rows(cid, group_id) if grouped is None else grouped:
             return g.group_id == group_id
         return and_(snapshot_comments.c.comment_id == group_id, g.group_id.is_(None))
 
@@ -457,14 +468,26 @@ class Store(SqlStore):
                                     .offset((page - 1) * per_page).limit(per_page)).all()
         return total, rows
 
-    def group_summary(self, cid: uuid.UUID, group_id: uuid.UUID) -> GroupSummary:
+    def group_head(self, cid: uuid.UUID, group_id: uuid.UUID):
+        """The snapshot row (None: none) with what a group's page asks before its members, in one
+        round trip: ``published`` (a version exists), ``grouped`` (the group has grouping rows)
+        and ``representative_id`` (the group's chosen representative, if it has one)."""
+        g, r = comment_grouping.c, comment_groups.c
+        return self.session.execute(select(
+            snapshots, exists().where(reports.c.consultation_id == cid).label("published"),
+            exists().where(g.consultation_id == cid, g.group_id == group_id).label("grouped"),
+            select(r.representative_id).where(r.consultation_id == cid, r.group_id == group_id)
+            .scalar_subquery().label("representative_id"))
+            .where(snapshots.c.consultation_id == cid)).first()
+
+    def group_summary(self, cid: uuid.UUID, group_id: uuid.UUID, grouped: bool | None = None) -> GroupSummary:
         """A group's published proposals: how many, how many considered, and the considerations
         ``(outcome, justification, count)`` (size 0: no such group). Counted on the narrow tables
         (``comment_grouping`` and ``considerations``, which only ever hold published proposals of the
         snapshot), less the members the snapshot holds as not published (a partial index finds those),
         so a 40,000-member group is never read row by row from the snapshot."""
         s, g, c = snapshot_comments.c, comment_grouping.c, considerations.c
-        if not self._has_rows(cid, group_id):
+        if not (self.has_rows(cid, group_id) if grouped is None else grouped):
             rows = self.session.execute(
                 select(c.outcome, c.justification, func.count()).select_from(self._grouped_join())
                 .where(s.consultation_id == cid, s.status == "published", s.comment_id == group_id)
@@ -484,13 +507,15 @@ class Store(SqlStore):
         return GroupSummary(size=sum(r[2] for r in rows), considered=sum(r[2] for r in rows if r[0]),
                             outcomes=[tuple(r) for r in rows])
 
-    def group_members(self, cid: uuid.UUID, group_id: uuid.UUID, offset: int = 0, limit: int | None = None) -> list:
-        """A group's published proposals with their consideration and grouping, in submission order."""
+    def group_members(self, cid: uuid.UUID, group_id: uuid.UUID, offset: int = 0, limit: int | None = None,
+                      grouped: bool | None = None) -> list:
+        """A group's published proposals with their consideration and grouping, in submission order
+        (a page: the snapshot's ``seq`` index walked until ``limit`` members are found)."""
         s = snapshot_comments.c
         stmt = (select(snapshot_comments, considerations.c.outcome, considerations.c.justification,
                        comment_grouping.c.text_hash, comment_grouping.c.similarity, self._effective().label("group_id"))
                 .select_from(self._grouped_join())
-                .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id))
+                .where(s.consultation_id == cid, s.status == "published", self._in_group(cid, group_id, grouped))
                 .order_by(s.seq).offset(offset))
         return self.session.execute(stmt.limit(limit) if limit else stmt).all()
 
@@ -507,7 +532,7 @@ class Store(SqlStore):
                 .order_by(s.seq))
         return list(self.session.execute(stmt.limit(limit) if limit else stmt).scalars())
 
-    def representative_of(self, cid: uuid.UUID, group_id: uuid.UUID):
+    def representative_of(self, cid: uuid.UUID, group_id: uuid.UUID, grouped: bool | None = None):
         """The group's chosen representative as a published proposal of the snapshot, if it is one."""
         s, r = snapshot_comments.c, comment_groups.c
         return self.session.execute(
@@ -516,7 +541,7 @@ class Store(SqlStore):
             .select_from(self._grouped_join().join(comment_groups, and_(
                 r.consultation_id == s.consultation_id, r.representative_id == s.comment_id)))
             .where(r.consultation_id == cid, r.group_id == group_id, s.status == "published",
-                   self._in_group(cid, group_id))).first()
+                   self._in_group(cid, group_id, grouped))).first()
 
     def group_of(self, cid: uuid.UUID, comment_id: uuid.UUID):
         """A published proposal's group (None: not a published proposal of the snapshot)."""
@@ -528,6 +553,7 @@ class Store(SqlStore):
     def split_out(self, cid: uuid.UUID, comment_id: uuid.UUID) -> uuid.UUID | None:
         """The proposal becomes a group of its own, for good (never joined again); it leaves its
         group's text counts. Returns the group it left (None: it was not grouped)."""
+        self.groups_changed(cid)
         g = comment_grouping.c
         left = self.session.execute(select(g.group_id, g.text_hash).where(
             g.consultation_id == cid, g.comment_id == comment_id, g.split.is_(False))).first()

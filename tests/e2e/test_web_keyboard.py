@@ -11,7 +11,8 @@ import re
 import pytest
 
 from tests.support.api import Caller, dev_login
-from tests.support.browser import browser, check_axe, login, new_page, skip_to_main, tab_to  # noqa: F401 (fixtures)
+from tests.support.browser import (browser, check_axe, choose_with_arrows, login, new_page, press,  # noqa: F401
+                                   skip_to_main, tab_to)
 from tests.support.consultations import closed_with_proposals, open_consultation
 from tests.support.waiting import eventually
 
@@ -30,12 +31,6 @@ def survey(system):
                           questions=[{"text": "Що потрібно насамперед?", "kind": "single",
                                       "options": ["Пандуси", "Тактильна плитка", "Лавки з поручнями"]}])
     return c["id"]
-
-
-def press(page, key: str) -> None:
-    """A key that submits a form: wait for the next page."""
-    with page.expect_navigation():
-        page.keyboard.press(key)
 
 
 def choose_and_send(page, choice, button) -> None:
@@ -123,11 +118,7 @@ def test_an_official_records_a_consideration_on_the_report_desk_by_keyboard(syst
     row = page.locator("table.considerations tbody tr", has_text="пандус біля бібліотеки")
     outcome = row.get_by_label(re.compile(r"^Розгляд пропозиції № \d+$"))
     tab_to(page, outcome)
-    for _ in range(3):  # a closed list changes its choice with the arrow keys
-        if outcome.input_value() == "partly_accepted":
-            break
-        page.keyboard.press("ArrowDown")
-    assert outcome.input_value() == "partly_accepted"
+    choose_with_arrows(page, outcome, "partly_accepted")
     tab_to(page, row.get_by_label(re.compile(r"^Обґрунтування № \d+$")))
     page.keyboard.type("Пандус — у плані ремонту на 2027 рік; до того — мобільний пандус.")
     tab_to(page, row.get_by_role("button", name="Зберегти"))

@@ -164,6 +164,37 @@ def test_R_3_16_one_consideration_for_a_whole_group_is_stored_per_proposal_and_a
         handlers.consider_group(uow(transaction), stranger, cid, big.group_id, Consideration(outcome="accepted"))
 
 
+def test_R_3_16_a_groups_counts_on_the_desk_follow_every_write_that_changes_them(engine, transaction):
+    """R-3.16: the desk's counts of a group (size, considered, the considerations) are kept between
+    requests by the snapshot's groups_version; a consideration of one member or of the whole group,
+    a split and a comment the grouper places after the snapshot each give it a new one, so the
+    next page counts afresh."""
+    cid = closed_with_groups(engine, transaction)
+    me = owner()
+    gid = handlers.groups(uow(transaction), me, cid, 1, 20, 2).items[0].group_id
+
+    def head():
+        return handlers.group(uow(transaction), me, cid, gid, 1, 5).group
+
+    def version():
+        with transaction() as store:
+            return store.snapshot(cid).groups_version
+    assert (head().size, head().considered) == (12, 0)
+    one = handlers.group(uow(transaction), me, cid, gid, 1, 5).members[0].comment_id
+    handlers.consider(uow(transaction), me, cid, [one], Consideration(outcome="accepted"))
+    assert head().considered == 1 and [(o.outcome.value if o.outcome else None, o.count) for o in head().outcomes] \
+        == [("accepted", 1), (None, 11)]
+    handlers.consider_group(uow(transaction), me, cid, gid, Consideration(outcome="not_accepted",
+                                                                          justification="Інше рішення"))
+    assert head().considered == 12 and [(o.justification, o.count) for o in head().outcomes] == [("Інше рішення", 12)]
+    handlers.split_group(uow(transaction), me, cid, gid, one)
+    assert (head().size, head().considered) == (11, 11)
+    before = version()
+    publish(transaction, cid, 50, variant(50))  # published in the last second, grouped after the snapshot
+    assert handlers.group_pending(uow(transaction), grouping.Engine()) == 1
+    assert version() > before
+
+
 def test_R_3_14_and_R_3_16_report_rows_carry_the_group_id_and_the_group_block_once(engine, transaction):
     """R-3.14, R-3.16: the report's rows keep one row per comment with its group_id; the group's
     block («N однакових/майже однакових пропозицій», representative, every author) sits on its first

@@ -256,6 +256,22 @@ def tab_to(page, target, *, backwards: bool = False, limit: int = 400) -> int:
     raise AssertionError(f"{limit} presses of Tab did not reach {target}")
 
 
+def press(page, key: str) -> None:
+    """A key that submits a form or follows a link: wait for the next page."""
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def choose_with_arrows(page, select, value: str, limit: int = 6) -> None:
+    """A closed list (``<select>``, focused) changes its choice with the arrow keys: ArrowDown
+    until ``value`` is chosen."""
+    for _ in range(limit):
+        if select.input_value() == value:
+            break
+        page.keyboard.press("ArrowDown")
+    assert select.input_value() == value
+
+
 def skip_to_main(page) -> None:
     """From a freshly loaded page: the first Tab reaches the skip link, visible; Enter moves the focus
     into <main>, so the next Tab lands inside it, past the navigation (WCAG 2.4.1)."""
