@@ -23,7 +23,6 @@ import eventlet.event
 
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
-from pydantic import ValidationError
 from sqlalchemy import bindparam
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
@@ -32,7 +31,7 @@ from sqlalchemy.orm import Session
 from chassis import metrics
 from chassis.bus import ConfirmingPublisher, durable_queue_arguments, retry_exchange
 from chassis.errors import Unavailable, error_summary
-from chassis.events import Envelope, as_older_version, open_envelope
+from chassis.events import open_envelope
 from chassis.outbox import processed_events
 from chassis.settings import get_settings
 
@@ -200,30 +199,20 @@ class Subscription(EventHandler):
     queue_consumer = ParkingQueueConsumer()
 
     def __init__(self, source_service: str, event_type: str, version: int | None = 1, **kwargs):
-        """``version``: the one version of the type this handler takes. While two are published the
-        bus carries the newest (docs/events.md): a handler of an older version gets the fact derived
-        from it (its own deterministic event id), a handler of a newer one acknowledges an older
-        envelope unhandled. None: every envelope as it came."""
+        """``version``: the one version of the type this handler takes (while two are published, each
+        fact arrives once per version, docs/events.md); the others are acknowledged unhandled.
+        None: every version."""
         super().__init__(source_service, event_type, handler_type=SERVICE_POOL,
                          reliable_delivery=True, requeue_on_error=False, **kwargs)
         self.version = version
 
-    def taken(self, body):
-        """The body this handler gets for ``body``, or None when it is not its version's to take."""
+    def wants(self, body) -> bool:
         if self.version is None or not isinstance(body, dict):
-            return body  # a body that is no envelope is the handler's to refuse (and park)
-        version = body.get("version", 1)
-        if version == self.version or not isinstance(version, int) or version < self.version:
-            return body if version == self.version else None
-        try:
-            older = as_older_version(Envelope.model_validate(body), self.version, self.source_service)
-        except ValidationError:
-            return {}  # not an envelope of its version: the handler refuses it (retried, then parked)
-        return older.model_dump(mode="json") if older is not None else None
+            return True  # a body that is no envelope is the handler's to refuse (and park)
+        return body.get("version", 1) == self.version
 
     def handle_message(self, body, message):
-        body = self.taken(body)
-        if body is None:
+        if not self.wants(body):
             self.queue_consumer.ack_message(message)
             return None
         return super().handle_message(body, message)

@@ -43,8 +43,7 @@ class Envelope(BaseModel):
 
 CATALOGUE: dict[tuple[str, str], type[EventData]] = {}  # the newest version of each type
 # every version still published: during a deprecation window (docs/events.md) version N and N+1 of a
-# type are both registered, each its own model; the bus carries the newest, consumers of the older
-# one derive it (as_older_version)
+# type are both registered, each its own model, and the publisher writes both envelopes
 VERSIONS: dict[tuple[str, str, int], type[EventData]] = {}
 
 
@@ -74,8 +73,8 @@ def versions_of(source: str, event_type: str) -> list[type[EventData]]:
 
 
 def every_version(data: EventData) -> list[EventData]:
-    """The fact ``data`` states, in every version of its type still published (``data`` first): what
-    the consumers of each version and the public feed get during a deprecation window (docs/events.md).
+    """The fact ``data`` states, in every version of its type still published (``data`` first): during
+    a deprecation window a publisher's one change goes out as version N and N+1 (docs/events.md).
     The newer model converts itself with ``as_version(n)``; by default the older model validates
     the newer one's fields (enough when the older fields are all still there)."""
     out = [data]
@@ -85,26 +84,6 @@ def every_version(data: EventData) -> list[EventData]:
             if older is not None:
                 out.append(older)
     return out
-
-
-def derived_event_id(event_id: uuid.UUID, version: int) -> uuid.UUID:
-    """The id of version ``version`` of the fact whose published envelope has ``event_id``: the same
-    on every delivery, so a consumer of that version dedupes it like any other event."""
-    return uuid.uuid5(event_id, f"version {version}")
-
-
-def as_older_version(env: Envelope, version: int, source: str) -> Envelope | None:
-    """The envelope of ``env``'s fact in an older ``version`` of its type (the bus carries only the
-    version the publisher built; docs/events.md), or None when that version cannot state the fact
-    or is not registered."""
-    newer, older = VERSIONS.get((source, env.type, env.version)), VERSIONS.get((source, env.type, version))
-    if newer is None or older is None or version >= env.version:
-        return None
-    data = newer.model_validate(env.data).as_version(version)
-    if data is None:
-        return None
-    return Envelope(event_id=derived_event_id(env.event_id, version), type=env.type, occurred_at=env.occurred_at,
-                    version=version, data=data.model_dump(mode="json"))
 
 
 def make_envelope(data: EventData) -> Envelope:

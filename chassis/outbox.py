@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from chassis import metrics, tracing
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.errors import DatabaseSilent
-from chassis.events import Envelope, EventData, make_envelope
+from chassis.events import Envelope, EventData, every_version, make_envelope
 from chassis.faults import fault_point
 from chassis.log import current_request_id, set_request_id
 
@@ -74,20 +74,20 @@ _ADD = outbox.insert().values(event_id=bindparam("event_id"), type=bindparam("ty
 
 
 def add_event(session: Session, data: EventData) -> Envelope:
-    """Write ``data`` as an event into the outbox, inside the caller's transaction, in ``data``'s own
-    version only (the newest: docs/events.md): while an older version of its type is still published,
-    its consumers and the public feed derive it from this envelope (``as_older_version``), so a fact
-    is one row, one message and one delivery per queue whatever the versions."""
+    """Write ``data`` as an event into the outbox, inside the caller's transaction: one envelope per
+    version of its type still published (each its own event id; consumers pick a version); returns
+    the envelope of ``data``'s own version."""
     traceparent = tracing.current_traceparent() if tracing.enabled() else None
     request_id = current_request_id()
-    env = make_envelope(data)
-    stored = env.model_dump(mode="json")
-    if traceparent:
-        stored[tracing.OUTBOX_KEY] = traceparent
-    session.execute(_ADD, {"event_id": env.event_id, "type": env.type, "envelope": stored,
-                           "request_id": request_id})
-    session.info.setdefault("outbox_new", []).append(OutboxRow(env.event_id, env.type, stored, request_id))
-    return env
+    envelopes = [make_envelope(d) for d in every_version(data)]
+    for env in envelopes:
+        stored = env.model_dump(mode="json")
+        if traceparent:
+            stored[tracing.OUTBOX_KEY] = traceparent
+        session.execute(_ADD, {"event_id": env.event_id, "type": env.type, "envelope": stored,
+                               "request_id": request_id})
+        session.info.setdefault("outbox_new", []).append(OutboxRow(env.event_id, env.type, stored, request_id))
+    return envelopes[0]
 
 
 def _publish(conn: Connection, publisher: ConfirmingPublisher, service: str, rows: list[OutboxRow]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chassis.events import CATALOGUE, Envelope, as_older_version, versions_of
+from chassis.events import Envelope
 
 CONTENT_TYPE = "application/cloudevents+json"
 TYPE_PREFIX = "ua.econsult."
@@ -111,16 +111,3 @@ def from_envelope(source: str, env: Envelope) -> dict | None:
         return None
     return {"event_id": env.event_id, "source": source, "type": env.type, "version": env.version,
             "occurred_at": env.occurred_at, "subject": subject_of(data), "data": data}
-
-
-def rows_of(source: str, env: Envelope) -> list[dict]:
-    """Feed rows for a received envelope: its own version and every older one still published,
-    derived from it (the bus carries only the newest version of a fact, docs/events.md; each
-    derived version keeps its own stable id), each only if public. An envelope of an older version
-    than the newest is skipped: the newest version of the same fact carries it."""
-    newest = CATALOGUE.get((source, env.type))
-    if newest is not None and env.version < newest.version:
-        return []
-    envelopes = [env] + [e for m in versions_of(source, env.type) if m.version < env.version
-                         for e in [as_older_version(env, m.version, source)] if e is not None]
-    return [row for e in envelopes for row in [from_envelope(source, e)] if row is not None]

@@ -97,10 +97,9 @@ class FeedWriter:
         self.pending: list[tuple[dict, eventlet.event.Event]] = []
         self.busy = False
 
-    def write(self, rows: list[dict], uow) -> None:
-        """``rows``: the feed rows of one message (one per public version of its fact)."""
+    def write(self, row: dict, uow) -> None:
         done = eventlet.event.Event()
-        self.pending.append((rows, done))
+        self.pending.append((row, done))
         if not self.busy:
             self.busy = True
             try:
@@ -109,7 +108,7 @@ class FeedWriter:
                     batch, self.pending = self.pending[:self.BATCH], self.pending[self.BATCH:]
                     try:
                         with uow.transaction() as store:
-                            new = store.record_public_events([r for rows, _ in batch for r in rows])
+                            new = store.record_public_events([r for r, _ in batch])
                     except Exception as exc:
                         for _, waiter in batch:
                             waiter.send_exception(exc)

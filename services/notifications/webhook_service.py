@@ -41,13 +41,15 @@ class WebhookSettingsGuard(DependencyProvider):
 
 def _feed_handler(source: str, event_type: str):
     def handler(self, payload):
-        rows = public_events.rows_of(source, Envelope.model_validate(payload))
-        if rows:
-            wh.FEED_WRITER.write(rows, self.webhook_uow)
+        env = Envelope.model_validate(payload)
+        row = public_events.from_envelope(source, env)
+        if row is None:
+            return
+        wh.FEED_WRITER.write(row, self.webhook_uow)
 
     handler.__name__ = f"feed_{source}_{event_type}"
     handler.__doc__ = f"{source}.{event_type} into the public feed and the webhook queue"
-    return subscribe(source, event_type, version=None)(handler)  # the feed keeps every version (rows_of)
+    return subscribe(source, event_type, version=None)(handler)  # the feed keeps every version
 
 
 def _uuid_or_404(value, what: str) -> uuid.UUID:

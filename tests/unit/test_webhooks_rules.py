@@ -243,24 +243,3 @@ def test_a_later_version_is_public_only_with_its_own_fields_and_named_by_type_do
             continue
         model = VERSIONS[(source, event_type, version)]
         assert set(fields) <= set(model.model_fields) and not set(fields) & PERSONAL
-
-
-def test_the_feed_derives_version_1_of_a_comment_published_from_the_one_message_of_version_2():
-    """docs/events.md, "A new version": the bus carries a comment's publication once, in version 2;
-    the feed stores it in both public versions (version 1 under a stable id derived from the
-    message's), a submission received offline (no author) in version 2 only, and skips an envelope
-    of version 1 (the version 2 of the same fact carries it)."""
-    from chassis.events import derived_event_id, make_envelope
-    from contracts.consultations import CommentPublished, CommentPublishedV1
-
-    cid, comment = uuid.uuid4(), uuid.uuid4()
-    env = make_envelope(CommentPublished(comment_id=comment, consultation_id=cid, author_id=uuid.uuid4()))
-    rows = public_events.rows_of("consultations", env)
-    assert [(r["version"], r["event_id"], r["data"]) for r in rows] == [
-        (2, env.event_id, {"comment_id": str(comment), "consultation_id": str(cid)}),
-        (1, derived_event_id(env.event_id, 1), {"comment_id": str(comment), "consultation_id": str(cid)})]
-    assert rows == public_events.rows_of("consultations", env), "the same ids on a redelivery"
-    offline = make_envelope(CommentPublished(comment_id=comment, consultation_id=cid, author_id=None))
-    assert [r["version"] for r in public_events.rows_of("consultations", offline)] == [2]
-    legacy = make_envelope(CommentPublishedV1(comment_id=comment, consultation_id=cid, author_id=uuid.uuid4()))
-    assert public_events.rows_of("consultations", legacy) == []
