@@ -124,6 +124,11 @@ class Store(SqlStore):
     # ---- the snapshot -------------------------------------------------------------------------------
 
     def snapshot(self, cid: uuid.UUID, lock: bool = False):
+        """The consultation's snapshot; with ``lock``, taking (or retaking) it is serialised first:
+        one transaction at a time per consultation, whether a snapshot exists yet or not."""
+        if lock:
+            key = int.from_bytes(cid.bytes[:8], "big", signed=True) ^ 0x736E6170  # "snap"
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         stmt = select(snapshots).where(snapshots.c.consultation_id == cid)
         return self.session.execute(stmt.with_for_update() if lock else stmt).first()
 
@@ -347,14 +352,15 @@ class Store(SqlStore):
     def queued(self, cid: uuid.UUID, limit: int) -> list:
         """Waiting comments with their text, status and whether they are grouped already (queued
         again by a backfill racing the grouper); a comment whose text has not arrived yet stays
-        queued. The longest waiting first."""
+        queued. The longest waiting first; of those queued together (one batch of events), the
+        earliest written, so the first member of a text is its earliest comment."""
         q, f, g = grouping_queue.c, feed_comments.c, comment_grouping.c
         return self.session.execute(
             select(q.comment_id, f.body, f.status, g.group_id.is_not(None).label("grouped"))
             .select_from(grouping_queue.join(feed_comments, and_(
                 f.consultation_id == q.consultation_id, f.comment_id == q.comment_id)).outerjoin(
                 comment_grouping, and_(g.consultation_id == q.consultation_id, g.comment_id == q.comment_id)))
-            .where(q.consultation_id == cid, f.body.is_not(None)).order_by(q.queued_at, q.comment_id)
+            .where(q.consultation_id == cid, f.body.is_not(None)).order_by(q.queued_at, f.created_at, q.comment_id)
             .limit(limit)).all()
 
     def unqueue(self, cid: uuid.UUID, ids: list[uuid.UUID]) -> None:

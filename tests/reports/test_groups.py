@@ -260,3 +260,24 @@ def test_R_3_16_the_representative_is_the_most_shared_text_through_merges_and_sp
     for member in (firsts["left"], *more[:2]):
         assert handlers.split_group(uow(transaction), owner(), cid, group, member) == 1
     assert representative() == firsts["right"]  # 2 left against 3
+
+
+def test_R_3_16_two_snapshots_of_one_consultation_taken_at_once_are_taken_one_after_the_other(engine, transaction):
+    """R-3.16: two officials (or an official and the close event) taking the snapshot of the same
+    consultation at the same moment: one waits for the other, neither fails (unserialised, they
+    collide on the snapshot's rows, or deadlock, while no snapshot row exists yet to lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for _ in range(4):
+        cid = uuid.uuid4()
+        for n in range(6):
+            publish(transaction, cid, n, variant(n))
+        counts = {"comments": {"pending": 0, "published": 6, "rejected": 0}, "respondents": 0}
+        got = handlers.gather(transaction, Owned(engine, cid, [], [], counts).sources(), cid, counts)
+
+        def take():
+            with transaction() as store:
+                return handlers.take_snapshot(store, cid, got, replace=True)
+
+        with ThreadPoolExecutor(4) as pool:
+            assert all(f.result() for f in [pool.submit(take) for _ in range(4)])
