@@ -111,7 +111,8 @@ def test_the_front_is_nginx_and_dev_login_is_refused_in_production(stack):
                               "roles": ["admin"]}, timeout=10)
     assert dev.status_code == 404, dev.text
     assert requests.get(stack.base_url + "/login/dev", timeout=10).status_code in (404, 405)
-    assert requests.get(stack.base_url + "/readyz?services=all", timeout=20).status_code == 200
+    ready = requests.get(stack.base_url + "/readyz?services=all", timeout=20)
+    assert ready.status_code == 200, ready.text  # what is not ready, by name
     gz = requests.get(stack.base_url + "/openapi.json", headers={"Accept-Encoding": "gzip"}, timeout=10)
     assert gz.headers.get("Content-Encoding") == "gzip"
 
