@@ -4,6 +4,8 @@ from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey,
                         true)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from chassis.rate import counters_table
+
 metadata = MetaData()
 
 persons = Table(
@@ -82,9 +84,4 @@ audit_log = Table(
 )
 
 
-rate_counters = Table(  # OWASP API4: request counts per key and fixed window, shared by every gateway
-    "rate_counters", metadata,
-    Column("key", String(200), primary_key=True),
-    Column("window_start", DateTime(timezone=True), primary_key=True),
-    Column("hits", Integer, nullable=False),
-)
+rate_counters = counters_table(metadata)  # OWASP API4: logins and API keys (chassis.rate), shared by every gateway

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from chassis.rate import Counters
 from chassis.store import SqlStore
 from services.registry.api_key_models import api_keys
 from services.registry.models import audit_log, organisations, persons, rate_counters, roles, sessions, units
@@ -15,9 +16,7 @@ from services.registry.models import audit_log, organisations, persons, rate_cou
 
 # one more hit in a window, atomic under concurrency (built once: building it per request cost more
 # CPU than running it)
-_COUNT_HIT = insert(rate_counters).values(key=bindparam("key"), window_start=bindparam("window_start"), hits=1) \
-    .on_conflict_do_update(index_elements=[rate_counters.c.key, rate_counters.c.window_start],
-                           set_={"hits": rate_counters.c.hits + 1}).returning(rate_counters.c.hits)
+_COUNTERS = Counters(rate_counters)
 
 
 class Store(SqlStore):
@@ -198,11 +197,10 @@ class Store(SqlStore):
 
     # ---- request counters ------------------------------------------------------------------------
     def count_hit(self, key: str, window_start: datetime) -> int:
-        """One more request in the window; the window's count so far (atomic under concurrency)."""
-        return self.session.execute(_COUNT_HIT, {"key": key, "window_start": window_start}).scalar_one()
+        return _COUNTERS.count_hit(self.session, key, window_start)
 
     def forget_windows_before(self, cutoff: datetime) -> None:
-        self.session.execute(delete(rate_counters).where(rate_counters.c.window_start < cutoff))
+        _COUNTERS.forget_windows_before(self.session, cutoff)
 
     # ---- partners' API keys ----------------------------------------------------------------------
     def add_api_key(self, **values) -> None:
