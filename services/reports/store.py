@@ -57,6 +57,11 @@ def _merge_comments():
 
 _MERGE_COMMENTS = _merge_comments()
 
+
+def _lock_key(cid: uuid.UUID, what: int) -> int:
+    """A transaction-scoped advisory lock's key: one consultation's one kind of work."""
+    return int.from_bytes(cid.bytes[:8], "big", signed=True) ^ what
+
 # a group's text counts (``group_texts``): newly grouped members added; a merged group's texts moved
 # into the group it joined; a split-out member leaving (its text's first member found again)
 _ADD_TEXTS = insert(group_texts)
@@ -127,8 +132,7 @@ class Store(SqlStore):
         """The consultation's snapshot; with ``lock``, taking (or retaking) it is serialised first:
         one transaction at a time per consultation, whether a snapshot exists yet or not."""
         if lock:
-            key = int.from_bytes(cid.bytes[:8], "big", signed=True) ^ 0x736E6170  # "snap"
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(cid, 0x736E6170)})  # "snap"
         stmt = select(snapshots).where(snapshots.c.consultation_id == cid)
         return self.session.execute(stmt.with_for_update() if lock else stmt).first()
 
@@ -339,8 +343,8 @@ class Store(SqlStore):
 
     def lock_grouping(self, cid: uuid.UUID) -> bool:
         """One grouper a consultation at a time, across instances (until the transaction ends)."""
-        key = int.from_bytes(cid.bytes[:8], "big", signed=True) ^ 0x67726F7570  # "group"
-        return self.session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar_one()
+        return self.session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                    {"k": _lock_key(cid, 0x67726F7570)}).scalar_one()  # "group"
 
     def grouped_after(self, cid: uuid.UUID, seq: int) -> Iterator:
         """Grouped comments of ``cid`` written after ``seq``, in order (an index catches up)."""
