@@ -109,15 +109,17 @@ def once_per_event(model, *, key: str | None = None, batch: bool = False):
 
 class GroupCommit:
     """Several events to one transaction: the first handler to arrive waits ``EVENT_BATCH_SECONDS``
-    for others (each a nameko worker of its own message, so the batch is bounded by the workers, i.e.
-    the prefetch), then applies them all in one unit of work and wakes each waiter after the commit
-    (or with its own error). Per event it saves a transaction: pool checkout, BEGIN, COMMIT."""
+    for others, or less once half the service's workers wait with it (each event is a nameko worker
+    of its own message, so a batch never holds every worker: the service keeps consuming), then
+    applies them all in one unit of work and wakes each waiter after the commit (or with its own
+    error). Per event it saves a transaction: pool checkout, BEGIN, COMMIT."""
 
     _groups: dict[str, "GroupCommit"] = {}
 
     def __init__(self):
         self.pending: list[tuple[object, eventlet.event.Event]] = []
         self.busy = False
+        self.full: eventlet.event.Event | None = None
 
     @classmethod
     def of(cls, service: str) -> "GroupCommit":
@@ -126,11 +128,18 @@ class GroupCommit:
     def apply(self, uow, fn) -> None:
         done = eventlet.event.Event()
         self.pending.append((fn, done))
-        if not self.busy:
+        settings = get_settings()
+        if self.busy:
+            if self.full is not None and not self.full.ready() and \
+                    len(self.pending) >= max(1, settings.max_workers // 2):
+                self.full.send(None)
+        else:
             self.busy = True
             try:
-                settings = get_settings()
-                eventlet.sleep(settings.event_batch_seconds)
+                self.full = eventlet.event.Event()
+                with eventlet.Timeout(settings.event_batch_seconds, False):
+                    self.full.wait()
+                self.full = None
                 while self.pending:
                     group = self.pending[:settings.event_batch_max]
                     self.pending = self.pending[len(group):]

@@ -80,13 +80,16 @@ def add_event(session: Session, data: EventData) -> Envelope:
     traceparent = tracing.current_traceparent() if tracing.enabled() else None
     request_id = current_request_id()
     envelopes = [make_envelope(d) for d in every_version(data)]
+    rows = []
     for env in envelopes:
         stored = env.model_dump(mode="json")
         if traceparent:
             stored[tracing.OUTBOX_KEY] = traceparent
-        session.execute(_ADD, {"event_id": env.event_id, "type": env.type, "envelope": stored,
-                               "request_id": request_id})
-        session.info.setdefault("outbox_new", []).append(OutboxRow(env.event_id, env.type, stored, request_id))
+        rows.append(OutboxRow(env.event_id, env.type, stored, request_id))
+    # every version in one statement (executemany: one round trip)
+    session.execute(_ADD, [{"event_id": r.event_id, "type": r.type, "envelope": r.envelope, "request_id": request_id}
+                           for r in rows])
+    session.info.setdefault("outbox_new", []).extend(rows)
     return envelopes[0]
 
 

@@ -68,8 +68,9 @@ class Settings(BaseSettings):
     amqp_heartbeat: int = Field(20, ge=0, description="AMQP heartbeat of the services' consumers (s): a "
                                 "half-open broker connection is noticed after about twice this")
     amqp_publish_timeout: float = Field(10.0, gt=0, description="longest wait for a publish and its confirm (s)")
-    event_batch_seconds: float = Field(0.05, ge=0, description="how long an event handler that only records "
-                                       "events waits for others to share its transaction (reports' read model, "
+    event_batch_seconds: float = Field(0.2, ge=0, description="longest an event handler that only records "
+                                       "events waits for others to share its transaction, less once half the "
+                                       "service's workers wait (reports' read model, "
                                        "the public event feed, moderation's screening record); each message is "
                                        "acknowledged after the commit that carries it")
     event_batch_max: int = Field(50, ge=1, description="the most events one such transaction carries")

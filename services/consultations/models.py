@@ -77,6 +77,9 @@ comments = Table(
     Column("alternative_id", Uuid, ForeignKey("alternatives.id")),
     Column("paragraph_id", Uuid),  # a stable paragraph id of a draft act
     Column("body", Text, nullable=False),
+    # contracts.screening.fingerprint(body): the author's duplicate and copy checks compare these
+    # (NULL on rows written before it was kept: fingerprinted when read)
+    Column("fingerprint", String(64)),
     Column("status", String(20), nullable=False),  # pending | published | rejected
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("decided_at", DateTime(timezone=True)),

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from functools import lru_cache
 
-from sqlalchemy import Uuid, and_, cast, func, literal, or_, select, text, tuple_, union, update
+from sqlalchemy import Uuid, and_, bindparam, case, cast, func, literal, or_, select, text, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chassis.rate import Counters
@@ -44,6 +45,18 @@ SELECT
       UNION SELECT person_id FROM supports WHERE consultation_id = :cid) people) END AS participants
 """
 PAGE_AND_TALLIES = {newest: text(_PAGE_AND_TALLIES.format(order="DESC" if newest else "ASC")) for newest in (True, False)}
+
+
+# built once (per set of columns given): building a statement per comment cost more CPU than running it
+_FINGERPRINTS_OF = select(comments.c.consultation_id, comments.c.fingerprint,
+                          case((comments.c.fingerprint.is_(None), comments.c.body))) \
+    .where(comments.c.author_id == bindparam("author_id"))
+
+
+@lru_cache(maxsize=16)
+def _insert_comment(columns: frozenset[str], published: bool):
+    state = {"status": "published", "decided_at": func.now()} if published else {"status": "pending"}
+    return comments.insert().values(**state, **{c: bindparam(c) for c in sorted(columns)}).returning(comments)
 
 
 class Store(SqlStore):
@@ -274,10 +287,10 @@ class Store(SqlStore):
         author without an account: ``offline:<name>``)."""
         self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"comment:{cid}:{author_id}", 0))))
 
-    def bodies_of(self, author_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
-        """(consultation, text) of every comment of the author, whatever its status."""
-        return [tuple(r) for r in self.session.execute(
-            select(comments.c.consultation_id, comments.c.body).where(comments.c.author_id == author_id))]
+    def fingerprints_of(self, author_id: uuid.UUID) -> list[tuple[uuid.UUID, str | None, str | None]]:
+        """(consultation, fingerprint, text) of every comment of the author, whatever its status; the
+        text only of a row without a fingerprint (written before they were kept)."""
+        return [tuple(r) for r in self.session.execute(_FINGERPRINTS_OF, {"author_id": author_id})]
 
     def offline_bodies(self, cid: uuid.UUID, author_name: str) -> list[str]:
         """Texts of the submissions received offline on ``cid`` under this name (any case), any status."""
@@ -287,9 +300,7 @@ class Store(SqlStore):
 
     def add_comment(self, published: bool = False, **values) -> dict:
         """A new comment: pending, or published at once (decided now) when the screening passed it."""
-        state = {"status": "published", "decided_at": func.now()} if published else {"status": "pending"}
-        return self.session.execute(comments.insert().values(**state, **values)
-                                    .returning(comments)).one()._asdict()
+        return self.session.execute(_insert_comment(frozenset(values), published), values).one()._asdict()
 
     def comment_page(self, cid: uuid.UUID, viewer: uuid.UUID | None, page: int, per_page: int, newest_first: bool,
                      alternative_id: uuid.UUID | None, paragraph_id: uuid.UUID | None) -> tuple[int, list[dict]]:

@@ -197,8 +197,9 @@ class FakeStore(MemoryStore):
     def serialise_author(self, cid, author_id):
         pass
 
-    def bodies_of(self, author_id):
-        return [(c["consultation_id"], c["body"]) for c in self.comments.values() if c["author_id"] == author_id]
+    def fingerprints_of(self, author_id):
+        return [(c["consultation_id"], c.get("fingerprint"), None if c.get("fingerprint") else c["body"])
+                for c in self.comments.values() if c["author_id"] == author_id]
 
     def offline_bodies(self, cid, author_name):
         return [c["body"] for c in self.comments.values() if c["consultation_id"] == cid

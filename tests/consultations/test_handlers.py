@@ -14,6 +14,7 @@ from contracts.consultations import (AttachmentMeta, CommentIn, CommentPublished
                                      DecisionPublished, InitiativeDecision, InitiativeStatusChanged, NewVersionIn,
                                      Notice, ResponseIn)
 from contracts.moderation import CommentApproved
+from contracts.screening import fingerprint
 from services.consultations.handlers import comments, decisions, drafting, outcomes, reading, surveys, timers
 from services.consultations.rules import Rules
 from services.consultations.service import ConsultationsService
@@ -119,6 +120,21 @@ def test_r_3_7_a_held_comment_waits_for_moderation_and_only_its_author_sees_it_m
     with pytest.raises(InvalidInput) as exc:
         comments.add_comment(uow, author, cid, CommentIn(body="Інше", alternative_id=uuid.uuid4()))
     assert exc.value.errors[0]["field"] == "alternative_id"
+
+
+def test_r_3_7_a_comment_keeps_its_fingerprint_and_one_written_before_they_were_kept_still_counts(uow, store):
+    """The duplicate and copy checks compare the fingerprints the author's comments keep; a row written
+    before they were kept (no fingerprint) is fingerprinted from its text when read."""
+    cid, other = active(uow), active(uow)
+    author = principal(name="Автор Коментаря")
+    first = comments.add_comment(uow, author, cid, CommentIn(body="Прошу відремонтувати міст"))
+    assert store.comments[first.id]["fingerprint"] == fingerprint("прошу  ВІДРЕМОНТУВАТИ міст!")
+    store.comments[first.id]["fingerprint"] = None  # as a row written before
+    with pytest.raises(Conflict) as exc:
+        comments.add_comment(uow, author, cid, CommentIn(body="ПРОШУ ВІДРЕМОНТУВАТИ МІСТ"))
+    assert exc.value.code == "duplicate_comment"
+    copied = comments.add_comment(uow, author, other, CommentIn(body="Прошу відремонтувати міст"))
+    assert copied.status == "pending"  # the same text on another consultation: a copy, held (R-3.7)
 
 
 def test_r_3_7_r_3_8_a_clean_comment_is_screened_and_published_in_the_transaction_that_writes_it(uow, store):

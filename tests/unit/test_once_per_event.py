@@ -148,3 +148,25 @@ def test_r_3_16_a_bad_event_in_a_batch_fails_alone_and_a_redelivery_in_a_batch_i
     assert {e for e in service.store.events} == {uuid.UUID(p["data"]["comment_id"]) for p in good}
     assert bad["event_id"] not in {str(e) for _, e in service.store.claims}  # retried later, applied then
     assert len(service.store.claims) == 3 and service.uow.commits == 4  # after the batch failed: each alone
+
+
+def test_r_3_16_a_batch_closes_early_once_half_the_workers_wait_so_consuming_never_stops(monkeypatch):
+    """The batch window is a bound, not a wait to serve in full: once half the service's workers hold
+    an event of it, it commits, so a busy queue keeps flowing (each event holds a worker until then)."""
+    import time
+
+    from chassis.settings import get_settings
+
+    monkeypatch.setenv("EVENT_BATCH_SECONDS", "5")
+    monkeypatch.setenv("MAX_WORKERS", "8")
+    get_settings.cache_clear()
+    try:
+        service = Batched()
+        started = time.monotonic()
+        results = _concurrently(service, [make_envelope(submitted()).model_dump(mode="json") for _ in range(4)])
+        took = time.monotonic() - started
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert results == [("ok", 1)] * 4 and service.uow.commits == 1
+    assert took < 1.0, f"the batch waited {took:.1f} s with half the workers in it"

@@ -41,11 +41,14 @@ def _accepted(store, actor: Principal | None, cid: uuid.UUID, data: CommentIn):
     # one author, one text, one consultation: serialised per author and consultation, so two
     # identical posts sent at once cannot both pass
     store.serialise_author(cid, actor.person_id)
-    earlier = store.bodies_of(actor.person_id)  # (consultation, text) of every comment of the author
-    if any(c == cid and rules.same_text(body, data.body) for c, body in earlier):
+    # (consultation, fingerprint) of every comment of the author; equal fingerprints, the same text
+    # (rules.same_text)
+    earlier = [(c, fp or fingerprint(body)) for c, fp, body in store.fingerprints_of(actor.person_id)]
+    own = fingerprint(data.body)
+    if any(c == cid and fp == own for c, fp in earlier):
         raise Conflict("Ви вже надіслали такий самий коментар до цієї консультації", code="duplicate_comment",
                        errors=[{"field": "body", "message": "такий самий текст уже надіслано"}])
-    return institution, earlier
+    return institution, own, {fp for _, fp in earlier}
 
 
 def rate_hit(uow, buckets: list[Bucket], at: datetime) -> int:
@@ -67,11 +70,11 @@ def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn, b
     refused = None
     with uow.transaction() as store:
         try:
-            institution, earlier = _accepted(store, actor, cid, data)
+            institution, own, earlier = _accepted(store, actor, cid, data)
         except ServiceError as exc:
             refused = exc
         if refused is None:
-            created = _write(store, actor, cid, data, institution, earlier)
+            created = _write(store, actor, cid, data, institution, own, earlier)
         wait = rate.count_hits(store, buckets, at or datetime.now(timezone.utc)) if buckets else 0
         if wait and refused is None:
             raise limited(wait)  # the comment's rows roll back with the transaction
@@ -80,14 +83,16 @@ def add_comment(uow, actor: Principal | None, cid: uuid.UUID, data: CommentIn, b
     return rules.comment_out(created, actor)
 
 
-def _write(store, actor: Principal, cid: uuid.UUID, data: CommentIn, institution: dict, earlier) -> dict:
-    """The comment, its events; the row as written."""
-    screening = screen(data.body, {fingerprint(body) for _, body in earlier})
+def _write(store, actor: Principal, cid: uuid.UUID, data: CommentIn, institution: dict, own: str,
+           earlier: set[str]) -> dict:
+    """The comment (``own``: its text's fingerprint), its events; the row as written. ``earlier``:
+    the fingerprints of the author's earlier comments."""
+    screening = screen(data.body, earlier)
     comment_id = uuid.uuid4()
     created = store.add_comment(id=comment_id, consultation_id=cid, author_id=actor.person_id,
                                 author_name=actor.full_name, alternative_id=data.alternative_id,
-                                paragraph_id=data.paragraph_id, body=data.body, published=not screening.held,
-                                **institution)
+                                paragraph_id=data.paragraph_id, body=data.body, fingerprint=own,
+                                published=not screening.held, **institution)
     store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
                                      author_name=actor.full_name, **institution,
                                      alternative_id=data.alternative_id,
@@ -132,7 +137,7 @@ def add_offline_comment(uow, actor: Principal | None, cid: uuid.UUID, data: Offl
                                     author_name_as_written=data.author_name, channel=data.channel.value,
                                     received_on=data.received_on, entered_by=actor.person_id, scan_id=data.scan_id,
                                     alternative_id=data.alternative_id, paragraph_id=data.paragraph_id,
-                                    body=data.body, published=not screening.held)
+                                    body=data.body, fingerprint=fingerprint(data.body), published=not screening.held)
         store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=None, author_name=name,
                                          alternative_id=data.alternative_id, paragraph_id=data.paragraph_id,
                                          body=data.body, submitted_at=created["created_at"], screening=screening,
