@@ -75,9 +75,10 @@ class Settings(BaseSettings):
                                        "acknowledged after the commit that carries it")
     event_batch_max: int = Field(50, ge=1, description="the most events one such transaction carries")
     max_workers: int = Field(16, description="concurrent workers per service instance")
-    outbox_poll_seconds: float = Field(0.5, description="how often the outbox relay looks for events left "
-                                       "unsent (broker down, a process killed after its commit); new "
-                                       "events go out right after their commit (s)")
+    outbox_poll_seconds: float = Field(2.0, description="how often the outbox relay looks for events left "
+                                       "unsent (a process killed after its commit; after a failed publish "
+                                       "the relay looks at once when it retries); new events go out right "
+                                       "after their commit (s)")
     event_max_attempts: int = Field(5, description="handler failures before an event is dead-lettered")
     fault_point: str = Field("", description="test-only: SIGKILL at this point once (chassis.faults); "
                                              "refused when APP_ENV=production")
