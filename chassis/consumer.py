@@ -23,7 +23,7 @@ import eventlet.event
 
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -60,6 +60,19 @@ def claim_event(session: Session, handler: str, event_id) -> bool:
     return session.execute(CLAIM, {"handler": handler, "event_id": event_id}).first() is not None
 
 
+# a batch's claims in one statement: (handler, event id) pairs, each new pair returned once
+CLAIM_MANY = text("INSERT INTO processed_events (handler, event_id) SELECT * FROM unnest(CAST(:handlers AS text[]), "
+                  "CAST(:event_ids AS uuid[])) ON CONFLICT DO NOTHING RETURNING handler, event_id")
+
+
+def claim_events(session: Session, pairs: list[tuple[str, object]]) -> set[tuple[str, object]]:
+    """The pairs of ``(handler, event_id)`` seen for the first time (one statement for all)."""
+    if not pairs:
+        return set()
+    rows = session.execute(CLAIM_MANY, {"handlers": [h for h, _ in pairs], "event_ids": [e for _, e in pairs]})
+    return {(h, e) for h, e in rows}
+
+
 def handler_key(service: str, method: str) -> str:
     """The key under which ``service``'s handler ``method`` records the events it has handled."""
     return f"{service}.{method}"
@@ -89,18 +102,18 @@ def once_per_event(model, *, key: str | None = None, batch: bool = False):
             env, data = open_envelope(payload, model)
             claim_key = key or handler_key(self.name, method.__name__)
 
-            def apply(store) -> None:
-                if store.claim_event(claim_key, env.event_id):
-                    if takes_env:
-                        method(self, store, data, env=env)
-                    else:
-                        method(self, store, data)
+            def run(store) -> None:
+                if takes_env:
+                    method(self, store, data, env=env)
+                else:
+                    method(self, store, data)
 
-            if batch:
-                GroupCommit.of(self.name).apply(self.uow, apply)
+            if batch:  # the batch claims all its events at once, then runs the claimed ones
+                GroupCommit.of(self.name).apply(self.uow, run, claim=(claim_key, env.event_id))
                 return
             with self.uow.transaction() as store:
-                apply(store)
+                if store.claim_event(claim_key, env.event_id):
+                    run(store)
 
         handle.once_per_event_key = key
         return handle
@@ -125,9 +138,12 @@ class GroupCommit:
     def of(cls, service: str) -> "GroupCommit":
         return cls._groups.setdefault(service, cls())
 
-    def apply(self, uow, fn) -> None:
+    def apply(self, uow, fn, claim: tuple[str, object] | None = None) -> None:
+        """Run ``fn(store)`` in the next batch's transaction; with ``claim`` (handler key, event id)
+        only if that event is claimed there for the first time (all the batch's claims in one
+        statement)."""
         done = eventlet.event.Event()
-        self.pending.append((fn, done))
+        self.pending.append((fn, done, claim))
         settings = get_settings()
         if self.busy:
             if self.full is not None and not self.full.ready() and \
@@ -151,8 +167,13 @@ class GroupCommit:
     def _commit(self, uow, group) -> None:
         try:
             with uow.transaction() as store:
-                for fn, _ in group:
-                    fn(store)
+                claimed = store.claim_events([claim for _, _, claim in group if claim is not None])
+                for fn, _, claim in group:
+                    if claim is None:
+                        fn(store)
+                    elif claim in claimed:
+                        claimed.discard(claim)  # the same event twice in one batch: applied once
+                        fn(store)
         except Exception as exc:
             if len(group) == 1:
                 group[0][1].send_exception(exc)
@@ -160,7 +181,7 @@ class GroupCommit:
             for one in group:  # again alone: only the event at fault fails
                 self._commit(uow, [one])
             return
-        for _, done in group:
+        for _, done, _ in group:
             done.send(None)
 
 

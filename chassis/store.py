@@ -18,7 +18,7 @@ from typing import Generic, Iterator, TypeVar
 
 from sqlalchemy.orm import Session
 
-from chassis.consumer import claim_event
+from chassis.consumer import claim_event, claim_events
 from chassis.outbox import add_event
 
 
@@ -35,6 +35,10 @@ class SqlStore:
     def claim_event(self, handler: str, event_id) -> bool:
         """True the first time ``handler`` sees ``event_id``; False on every redelivery."""
         return claim_event(self.session, handler, event_id)
+
+    def claim_events(self, pairs: list[tuple[str, object]]) -> set[tuple[str, object]]:
+        """Of ``(handler, event_id)`` pairs, those seen for the first time (one statement)."""
+        return claim_events(self.session, pairs)
 
 
 S = TypeVar("S", bound=SqlStore)

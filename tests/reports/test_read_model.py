@@ -238,3 +238,51 @@ def test_R_3_16_contributions_page_every_author_with_each_published_comment_and_
     rest = handlers.contributions(uow, cid, first.next_after, 2)
     assert [a.author_id for a in rest.items] == [authors[2]] and rest.next_after is None
     assert [c.number for c in rest.items[0].comments] == [4], "a rejected comment is nobody's proposal"
+
+
+def test_R_3_16_a_batch_of_events_is_claimed_in_one_statement_and_each_event_applied_once(engine, transaction):
+    """Events of record-only handlers that arrive together share one transaction and one claim
+    statement on PostgreSQL: an event twice in the batch is applied once, and the same event
+    delivered again after the commit is a no-op."""
+    import eventlet
+
+    from chassis.consumer import once_per_event
+    from chassis.events import make_envelope
+    from contracts.consultations import CommentSubmitted
+
+    cid = uuid.uuid4()
+    statements = []
+
+    class Reader:
+        name = f"reports-batch-{uuid.uuid4().hex[:8]}"  # its own batch and claim keys
+        uow = SimpleNamespace(transaction=transaction)
+        applied: list = []
+
+        @once_per_event(CommentSubmitted, batch=True)
+        def on_comment_submitted(self, store, data):
+            handlers.comment_submitted(store, data, T0)
+            self.applied.append(data.comment_id)
+
+    def payload(n):
+        return make_envelope(CommentSubmitted(comment_id=uuid.UUID(int=n + 1), consultation_id=cid,
+                                              author_id=uuid.uuid4(), author_name=f"Автор {n}", body=f"Пропозиція {n}",
+                                              submitted_at=T0)).model_dump(mode="json")
+
+    first = [payload(n) for n in range(4)]
+    reader = Reader()
+    from sqlalchemy import event as sa_event
+
+    def count(conn, cursor, statement, *_):
+        if "processed_events" in statement:
+            statements.append(statement)
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        list(eventlet.GreenPool(8).imap(reader.on_comment_submitted, [*first, first[0]]))
+        reader.on_comment_submitted(first[1])  # redelivered after the commit
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert sorted(reader.applied) == [uuid.UUID(int=n + 1) for n in range(4)]
+    assert len(statements) == 2  # the batch's claims in one statement, then the redelivery's
+    with engine.connect() as conn:
+        assert conn.execute(select(feed_comments.c.comment_id).where(feed_comments.c.consultation_id == cid)) \
+            .scalars().all().__len__() == 4

@@ -23,6 +23,9 @@ class MemoryStore:
         self.claims.add((handler, event_id))
         return True
 
+    def claim_events(self, pairs) -> set:
+        return {pair for pair in pairs if self.claim_event(*pair)}
+
     def events_of(self, cls) -> list:
         return [e for e in self.events if isinstance(e, cls)]
 
