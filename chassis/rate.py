@@ -7,8 +7,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, delete
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, delete, text
 
 
 def window_start(at: datetime, window: int) -> datetime:
@@ -23,12 +22,15 @@ def wait_seconds(start: datetime, window: int, at: datetime) -> int:
 
 
 def count_hits(store, buckets, at: datetime) -> int:
-    """Count one request in every bucket (``key``, ``limit``, ``window``) with ``store.count_hit``;
-    seconds to wait when any is over its limit, else 0."""
+    """Count one request in every bucket (``key``, ``limit``, ``window``; distinct keys) with
+    ``store.count_hits``; seconds to wait when any is over its limit, else 0."""
     wait = 0
-    for b in sorted(buckets, key=lambda b: b.key):  # one order everywhere: no deadlock between two writers
-        start = window_start(at, b.window)
-        if store.count_hit(b.key, start) > b.limit:
+    ordered = sorted(buckets, key=lambda b: b.key)  # one order everywhere: no deadlock between two writers
+    if len({b.key for b in ordered}) != len(ordered):
+        raise ValueError("a request counts once in each bucket: bucket keys must differ")
+    starts = [window_start(at, b.window) for b in ordered]
+    for b, start, hits in zip(ordered, starts, store.count_hits([(b.key, s) for b, s in zip(ordered, starts)])):
+        if hits > b.limit:
             wait = max(wait, wait_seconds(start, b.window, at))
     if random.random() < 0.01:  # old windows go now and then; nothing reads them
         store.forget_windows_before(at - timedelta(days=1))
@@ -43,19 +45,25 @@ def counters_table(metadata: MetaData) -> Table:
 
 
 class Counters:
-    """``count_hit`` and ``forget_windows_before`` over a service's ``rate_counters`` table (mixed
+    """``count_hits`` and ``forget_windows_before`` over a service's ``rate_counters`` table (mixed
     into its store, which has ``self.session``)."""
 
     def __init__(self, table: Table):
         self.table = table
-        # built once: building the upsert per request cost more CPU than running it
-        self.hit = insert(table).values(key=bindparam("key"), window_start=bindparam("window_start"), hits=1) \
-            .on_conflict_do_update(index_elements=[table.c.key, table.c.window_start],
-                                   set_={"hits": table.c.hits + 1}).returning(table.c.hits)
+        # built once, one statement for every bucket of a request: building the upsert per request,
+        # or running one per bucket, cost more CPU than the counting
+        self.hits = text(
+            f"INSERT INTO {table.name} (key, window_start, hits) SELECT k, w, 1 FROM "
+            "unnest(CAST(:keys AS text[]), CAST(:starts AS timestamptz[])) WITH ORDINALITY AS t(k, w, n) ORDER BY n "
+            f"ON CONFLICT (key, window_start) DO UPDATE SET hits = {table.name}.hits + 1 RETURNING key, hits")
 
-    def count_hit(self, session, key: str, start: datetime) -> int:
-        """One more request in the window; the window's count so far (atomic under concurrency)."""
-        return session.execute(self.hit, {"key": key, "window_start": start}).scalar_one()
+    def count_hits(self, session, pairs: list[tuple[str, datetime]]) -> list[int]:
+        """One more request in each ``(key, window start)`` (distinct keys, locked in the order
+        given); each window's count so far, in that order (atomic under concurrency)."""
+        if not pairs:
+            return []
+        counts = dict(session.execute(self.hits, {"keys": [k for k, _ in pairs], "starts": [s for _, s in pairs]}).all())
+        return [counts[k] for k, _ in pairs]
 
     def forget_windows_before(self, session, cutoff: datetime) -> None:
         session.execute(delete(self.table).where(self.table.c.window_start < cutoff))

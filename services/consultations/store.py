@@ -61,8 +61,8 @@ def _insert_comment(columns: frozenset[str], published: bool):
 
 class Store(SqlStore):
     # ---- the gateway's write limits (chassis.rate) -------------------------------------------------
-    def count_hit(self, key: str, start: datetime) -> int:
-        return _COUNTERS.count_hit(self.session, key, start)
+    def count_hits(self, pairs: list[tuple[str, datetime]]) -> list[int]:
+        return _COUNTERS.count_hits(self.session, pairs)
 
     def forget_windows_before(self, cutoff: datetime) -> None:
         _COUNTERS.forget_windows_before(self.session, cutoff)

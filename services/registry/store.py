@@ -196,8 +196,8 @@ class Store(SqlStore):
         return [r._asdict() for r in self.session.execute(stmt)]
 
     # ---- request counters ------------------------------------------------------------------------
-    def count_hit(self, key: str, window_start: datetime) -> int:
-        return _COUNTERS.count_hit(self.session, key, window_start)
+    def count_hits(self, pairs: list[tuple[str, datetime]]) -> list[int]:
+        return _COUNTERS.count_hits(self.session, pairs)
 
     def forget_windows_before(self, cutoff: datetime) -> None:
         _COUNTERS.forget_windows_before(self.session, cutoff)

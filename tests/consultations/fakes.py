@@ -185,10 +185,11 @@ class FakeStore(MemoryStore):
         return [Row(**{k: getattr(c, k) for k in MyInitiative.model_fields}) for c in rows[:limit]]
 
     # the gateway's write limits
-    def count_hit(self, key, start):
+    def count_hits(self, pairs):
         hits = self.__dict__.setdefault("hits", {})
-        hits[key, start] = hits.get((key, start), 0) + 1
-        return hits[key, start]
+        for pair in pairs:
+            hits[pair] = hits.get(pair, 0) + 1
+        return [hits[pair] for pair in pairs]
 
     def forget_windows_before(self, cutoff):
         pass

@@ -150,9 +150,10 @@ class FakeStore(MemoryStore):
         self.audit_log.append({"id": len(self.audit_log) + 1, "at": now(), "actor_id": actor_id, "action": action,
                                "person_id": person_id, "details": details})
 
-    def count_hit(self, key, window_start):
-        self.hits[key, window_start] = self.hits.get((key, window_start), 0) + 1
-        return self.hits[key, window_start]
+    def count_hits(self, pairs):
+        for pair in pairs:
+            self.hits[pair] = self.hits.get(pair, 0) + 1
+        return [self.hits[pair] for pair in pairs]
 
     def forget_windows_before(self, cutoff):
         self.hits = {k: v for k, v in self.hits.items() if k[1] >= cutoff}

@@ -45,3 +45,28 @@ def test_fixed_windows_align_for_every_replica():
     at = datetime(2026, 11, 25, 5, 30, 17, tzinfo=timezone.utc)
     assert window_start(at, 60) == datetime(2026, 11, 25, 5, 30, tzinfo=timezone.utc)
     assert window_start(at, 86400) == datetime(2026, 11, 25, tzinfo=timezone.utc)
+
+
+def test_owasp_api4_a_request_counts_in_all_its_buckets_at_once_in_one_order_and_once_each():
+    """chassis.rate.count_hits: every bucket of a request in one call to the store (one statement),
+    keys in one order everywhere (two writers never lock the counters crosswise); a key twice is a
+    programming error, not a double count."""
+    from chassis.rate import count_hits
+    from contracts.common import Bucket
+
+    calls = []
+
+    class Store:
+        def count_hits(self, pairs):
+            calls.append([k for k, _ in pairs])
+            return [11, 1]
+
+        def forget_windows_before(self, cutoff):
+            pass
+
+    at = datetime(2026, 11, 25, 5, 30, 20, tzinfo=timezone.utc)
+    buckets = [Bucket(key="w:p:x", limit=3, window=60), Bucket(key="w:a:y", limit=10, window=60)]
+    assert count_hits(Store(), buckets, at) == 41  # w:a:y over its limit: until its window ends
+    assert calls == [["w:a:y", "w:p:x"]]
+    with pytest.raises(ValueError):
+        count_hits(Store(), [buckets[0], buckets[0]], at)
