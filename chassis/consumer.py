@@ -78,7 +78,7 @@ def handler_key(service: str, method: str) -> str:
     return f"{service}.{method}"
 
 
-def once_per_event(model, *, key: str | None = None, batch: bool = False):
+def once_per_event(model, *, key: str | None = None, batch: bool = False, batch_seconds: float | None = None):
     """Decorate an event-handler method of a service so that each event is applied once.
 
     The wrapped method is called as ``method(self, store, data)`` (``data`` the payload parsed
@@ -92,7 +92,9 @@ def once_per_event(model, *, key: str | None = None, batch: bool = False):
     events of every such handler of the service that arrive within ``EVENT_BATCH_SECONDS`` share
     one transaction (:class:`GroupCommit`); each message is still acknowledged only after the commit
     that carries it, and a batch that fails is applied again one event per transaction, so a bad
-    event fails (and is retried, then parked) alone.
+    event fails (and is retried, then parked) alone. ``batch_seconds``: the longest wait for others
+    (default ``EVENT_BATCH_SECONDS``); 0 for a record someone may need the moment the fact is public
+    (events that arrive while a batch commits still share the next one).
     """
     def decorate(method):
         takes_env = "env" in inspect.signature(method).parameters
@@ -109,7 +111,8 @@ def once_per_event(model, *, key: str | None = None, batch: bool = False):
                     method(self, store, data)
 
             if batch:  # the batch claims all its events at once, then runs the claimed ones
-                GroupCommit.of(self.name).apply(self.uow, run, claim=(claim_key, env.event_id))
+                seconds = get_settings().event_batch_seconds if batch_seconds is None else batch_seconds
+                GroupCommit.of(self.name, seconds).apply(self.uow, run, claim=(claim_key, env.event_id))
                 return
             with self.uow.transaction() as store:
                 if store.claim_event(claim_key, env.event_id):
@@ -120,23 +123,45 @@ def once_per_event(model, *, key: str | None = None, batch: bool = False):
     return decorate
 
 
-class GroupCommit:
-    """Several events to one transaction: the first handler to arrive waits ``EVENT_BATCH_SECONDS``
-    for others, or less once half the service's workers wait with it (each event is a nameko worker
-    of its own message, so a batch never holds every worker: the service keeps consuming), then
-    applies them all in one unit of work and wakes each waiter after the commit (or with its own
-    error). Per event it saves a transaction: pool checkout, BEGIN, COMMIT."""
-
-    _groups: dict[str, "GroupCommit"] = {}
+class BatchWindow:
+    """The wait of a group commit: the first event of a batch waits up to ``seconds`` for others,
+    or less once half the service's workers (``MAX_WORKERS``) wait with it. Each waiting event holds
+    a nameko worker (its message is acknowledged after the commit), so a batch never holds every
+    worker: the service keeps consuming."""
 
     def __init__(self):
-        self.pending: list[tuple[object, eventlet.event.Event]] = []
+        self._full: eventlet.event.Event | None = None
+
+    def wait(self, seconds: float) -> None:
+        self._full = eventlet.event.Event()
+        try:
+            with eventlet.Timeout(seconds, False):
+                self._full.wait()
+        finally:
+            self._full = None
+
+    def arrived(self, waiting: int) -> None:
+        """``waiting`` events are in the batch now."""
+        if self._full is not None and not self._full.ready() and waiting >= max(1, get_settings().max_workers // 2):
+            self._full.send(None)
+
+
+class GroupCommit:
+    """Several events to one transaction: the first handler to arrive waits (:class:`BatchWindow`),
+    then applies them all in one unit of work and wakes each waiter after the commit (or with its
+    own error). Per event it saves a transaction: pool checkout, BEGIN, COMMIT."""
+
+    _groups: dict[tuple[str, float], "GroupCommit"] = {}
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.pending: list[tuple[object, eventlet.event.Event, tuple | None]] = []
         self.busy = False
-        self.full: eventlet.event.Event | None = None
+        self.window = BatchWindow()
 
     @classmethod
-    def of(cls, service: str) -> "GroupCommit":
-        return cls._groups.setdefault(service, cls())
+    def of(cls, service: str, seconds: float) -> "GroupCommit":
+        return cls._groups.setdefault((service, seconds), cls(seconds))
 
     def apply(self, uow, fn, claim: tuple[str, object] | None = None) -> None:
         """Run ``fn(store)`` in the next batch's transaction; with ``claim`` (handler key, event id)
@@ -144,20 +169,14 @@ class GroupCommit:
         statement)."""
         done = eventlet.event.Event()
         self.pending.append((fn, done, claim))
-        settings = get_settings()
         if self.busy:
-            if self.full is not None and not self.full.ready() and \
-                    len(self.pending) >= max(1, settings.max_workers // 2):
-                self.full.send(None)
+            self.window.arrived(len(self.pending))
         else:
             self.busy = True
             try:
-                self.full = eventlet.event.Event()
-                with eventlet.Timeout(settings.event_batch_seconds, False):
-                    self.full.wait()
-                self.full = None
+                self.window.wait(self.seconds)
                 while self.pending:
-                    group = self.pending[:settings.event_batch_max]
+                    group = self.pending[:get_settings().event_batch_max]
                     self.pending = self.pending[len(group):]
                     self._commit(uow, group)
             finally:

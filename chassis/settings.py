@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     event_batch_seconds: float = Field(0.2, ge=0, description="longest an event handler that only records "
                                        "events waits for others to share its transaction, less once half the "
                                        "service's workers wait (reports' read model, "
-                                       "the public event feed, moderation's screening record); each message is "
+                                       "the public event feed); each message is "
                                        "acknowledged after the commit that carries it")
     event_batch_max: int = Field(50, ge=1, description="the most events one such transaction carries")
     max_workers: int = Field(16, description="concurrent workers per service instance")

@@ -31,7 +31,8 @@ class ModerationService(BaseService):
         return UnitOfWork(self.db, Store)
 
     @subscribe("consultations", "comment_submitted", version=2)
-    @once_per_event(CommentSubmitted, batch=True)
+    # a resident may report a comment the moment it is public: its record does not wait for others
+    @once_per_event(CommentSubmitted, batch=True, batch_seconds=0)
     def on_comment_submitted(self, store, data):
         handlers.screen_comment(store, data, get_settings().holidays_are_days_off)
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import eventlet
 import eventlet.event
 
+from chassis.consumer import BatchWindow
 from chassis.errors import NotFound
 from chassis.settings import get_settings
 from services.notifications import webhook_domain as wd
@@ -87,7 +88,7 @@ CIRCUITS = Circuits()
 
 class FeedWriter:
     """Group commit of the feed: an event handler that finds no write under way waits
-    ``EVENT_BATCH_SECONDS``, then writes every event that has arrived meanwhile in one transaction
+    (:class:`chassis.consumer.BatchWindow`: ``EVENT_BATCH_SECONDS`` at most), then writes every event that has arrived meanwhile in one transaction
     (one feed lock, one statement); the others wait for the commit that carries theirs, so each
     message is still acknowledged only after it."""
 
@@ -96,14 +97,17 @@ class FeedWriter:
     def __init__(self):
         self.pending: list[tuple[dict, eventlet.event.Event]] = []
         self.busy = False
+        self.window = BatchWindow()
 
     def write(self, row: dict, uow) -> None:
         done = eventlet.event.Event()
         self.pending.append((row, done))
-        if not self.busy:
+        if self.busy:
+            self.window.arrived(len(self.pending))
+        else:
             self.busy = True
             try:
-                eventlet.sleep(get_settings().event_batch_seconds)  # let the events arriving meanwhile join
+                self.window.wait(get_settings().event_batch_seconds)  # let the events arriving meanwhile join
                 while self.pending:
                     batch, self.pending = self.pending[:self.BATCH], self.pending[self.BATCH:]
                     try:

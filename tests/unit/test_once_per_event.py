@@ -170,3 +170,40 @@ def test_r_3_16_a_batch_closes_early_once_half_the_workers_wait_so_consuming_nev
         get_settings.cache_clear()
     assert results == [("ok", 1)] * 4 and service.uow.commits == 1
     assert took < 1.0, f"the batch waited {took:.1f} s with half the workers in it"
+
+
+def test_the_public_feed_writer_closes_its_window_once_half_the_workers_wait(monkeypatch):
+    """The partners' feed commits its events the same way (one transaction for those that arrived
+    together), and never holds its workers for the whole window."""
+    import time
+
+    import eventlet
+
+    from chassis.settings import get_settings
+    from services.notifications.webhook_handlers import FeedWriter
+
+    class Store:
+        def record_public_events(self, rows):
+            written.append(list(rows))
+            return len(rows)
+
+    class Uow:
+        from contextlib import contextmanager
+
+        @contextmanager
+        def transaction(self):
+            yield Store()
+
+    written: list = []
+    monkeypatch.setenv("EVENT_BATCH_SECONDS", "5")
+    monkeypatch.setenv("MAX_WORKERS", "8")
+    get_settings.cache_clear()
+    try:
+        writer, started = FeedWriter(), time.monotonic()
+        list(eventlet.GreenPool(4).imap(lambda n: writer.write({"n": n}, Uow()), range(4)))
+        took = time.monotonic() - started
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert [len(rows) for rows in written] == [4]
+    assert took < 1.0, f"the feed waited {took:.1f} s with half the workers in it"
