@@ -11,7 +11,9 @@ docs/drills.md).
   comment-like item created twice). Such a request is answered with a typed ``Unavailable`` (503)
   and not run: RPC is at most once, the caller learns it failed and may try again, and events
   (the at-least-once path) are untouched.
-* Every publish waits at most ``AMQP_PUBLISH_TIMEOUT`` for its confirm; a reply waits for none.
+* Every publish (replies and events) waits at most ``AMQP_PUBLISH_TIMEOUT`` for its confirm: the
+  confirm is also how a reply notices a half-open connection (pooled publisher connections have no
+  heartbeat), so replies keep it.
 
 Installed by ``chassis.run`` before the service starts.
 """
@@ -22,7 +24,7 @@ import sys
 
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
-from nameko.rpc import Responder, RpcConsumer
+from nameko.rpc import RpcConsumer
 
 from chassis.errors import Unavailable
 from chassis.settings import get_settings
@@ -68,12 +70,3 @@ def install() -> None:
         return publish(self, payload, **kwargs)
 
     Publisher.publish = bounded_publish
-
-    # A reply goes to the caller's own reply queue, where only the waiting caller reads it: lost, it
-    # is that caller's timeout whether or not the broker confirmed it (RPC is at most once), so it
-    # does not wait for a confirm (a round trip and the broker's bookkeeping per call). Requests and
-    # events keep theirs.
-    class ReplyPublisher(Publisher):
-        use_confirms = False
-
-    Responder.publisher_cls = ReplyPublisher
