@@ -113,15 +113,21 @@ def system(url: str | None):
         yield world.base_url
 
 
+# what the test world shortens for the suite and a benchmark measures at its default
+PRODUCTION_TIMINGS = ("event_batch_seconds", "outbox_poll_seconds")
+
+
 @contextlib.contextmanager
 def isolated_system(**settings):
     """Start an isolated system (own vhost and databases, ``settings`` on top of the test world's)
     and yield ``(world, cluster)``; everything is stopped and removed afterwards."""
     from chassis.testing.infra import discover
+    from chassis.settings import Settings
     from chassis.testing.world import destroy_world, make_world, start_system
 
     infra = discover()
-    world = make_world(infra, **{"LOG_LEVEL": "WARNING", **settings})
+    defaults = {name.upper(): str(Settings.model_fields[name].default) for name in PRODUCTION_TIMINGS}
+    world = make_world(infra, **{"LOG_LEVEL": "WARNING", **defaults, **settings})
     cluster = start_system(world)
     try:
         yield world, cluster
