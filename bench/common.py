@@ -113,7 +113,7 @@ def system(url: str | None):
         yield world.base_url
 
 
-# what the test world shortens for the suite and a benchmark measures at its default
+# timings a benchmark always runs at their defaults, whatever the test world sets
 PRODUCTION_TIMINGS = ("event_batch_seconds", "outbox_poll_seconds")
 
 

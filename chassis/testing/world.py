@@ -51,8 +51,6 @@ def make_world(infra: Infra, **extra) -> Env:
         "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", "AUTH_DEV_LOGIN": "1", "RPC_TIMEOUT": "4",
         "TIMER_INTERVAL_SECONDS": "1", "SMTP_RATE_PER_SECOND": "1000",
         "DELIVERY_STUCK_SECONDS": "5",
-        # the suite reads at once what events made: short batches and polls (defaults 0.2 s and 2 s)
-        "EVENT_BATCH_SECONDS": "0.05", "OUTBOX_POLL_SECONDS": "0.5",
         # the whole suite writes from 127.0.0.1: limits out of the way (test_hardening sets its own)
         "RATE_WRITES_PER_PERSON": "1000000", "RATE_WRITES_PER_ADDRESS": "1000000",
         "RATE_LOGINS_PER_ADDRESS": "1000000", "RATE_WINDOW_SECONDS": "86400",
