@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 
 from tests.support.api import dev_login
 
-MAX_EXAMPLES = 20  # per operation and caller: the suite's time budget (docs/testing.md)
+MAX_EXAMPLES = 16  # per operation and caller: the suite's time budget (docs/testing.md)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection]
 # ending the fuzzing resident's own session would turn the rest of the run anonymous (the matrix covers them)
