@@ -23,9 +23,8 @@ import eventlet.event
 
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chassis import metrics
@@ -50,19 +49,11 @@ def queue_name(source: str, event_type: str, service: str, method: str) -> str:
     return f"evt-{source}-{event_type}--{service}.{method}"
 
 
-# built once: building an INSERT per event (and its cache key) cost more CPU than running it
-CLAIM = insert(processed_events).values(handler=bindparam("handler"), event_id=bindparam("event_id")) \
-    .on_conflict_do_nothing().returning(processed_events.c.event_id)
-
-
-def claim_event(session: Session, handler: str, event_id) -> bool:
-    """True the first time ``handler`` sees ``event_id``; False on every redelivery."""
-    return session.execute(CLAIM, {"handler": handler, "event_id": event_id}).first() is not None
-
-
-# a batch's claims in one statement: (handler, event id) pairs, each new pair returned once
-CLAIM_MANY = text("INSERT INTO processed_events (handler, event_id) SELECT * FROM unnest(CAST(:handlers AS text[]), "
-                  "CAST(:event_ids AS uuid[])) ON CONFLICT DO NOTHING RETURNING handler, event_id")
+# built once, one statement for any number of claims: (handler, event id) pairs, each new pair
+# returned once (building an INSERT per event cost more CPU than running it)
+CLAIM_MANY = text(f"INSERT INTO {processed_events.name} (handler, event_id) SELECT * FROM "
+                  "unnest(CAST(:handlers AS text[]), CAST(:event_ids AS uuid[])) "
+                  "ON CONFLICT DO NOTHING RETURNING handler, event_id")
 
 
 def claim_events(session: Session, pairs: list[tuple[str, object]]) -> set[tuple[str, object]]:
@@ -71,6 +62,11 @@ def claim_events(session: Session, pairs: list[tuple[str, object]]) -> set[tuple
         return set()
     rows = session.execute(CLAIM_MANY, {"handlers": [h for h, _ in pairs], "event_ids": [e for _, e in pairs]})
     return {(h, e) for h, e in rows}
+
+
+def claim_event(session: Session, handler: str, event_id) -> bool:
+    """True the first time ``handler`` sees ``event_id``; False on every redelivery."""
+    return bool(claim_events(session, [(handler, event_id)]))
 
 
 def handler_key(service: str, method: str) -> str:
