@@ -113,21 +113,15 @@ def system(url: str | None):
         yield world.base_url
 
 
-# timings a benchmark always runs at their defaults, whatever the test world sets
-PRODUCTION_TIMINGS = ("event_batch_seconds", "outbox_poll_seconds")
-
-
 @contextlib.contextmanager
 def isolated_system(**settings):
     """Start an isolated system (own vhost and databases, ``settings`` on top of the test world's)
     and yield ``(world, cluster)``; everything is stopped and removed afterwards."""
     from chassis.testing.infra import discover
-    from chassis.settings import Settings
     from chassis.testing.world import destroy_world, make_world, start_system
 
     infra = discover()
-    defaults = {name.upper(): str(Settings.model_fields[name].default) for name in PRODUCTION_TIMINGS}
-    world = make_world(infra, **{"LOG_LEVEL": "WARNING", **defaults, **settings})
+    world = make_world(infra, **{"LOG_LEVEL": "WARNING", **settings})
     cluster = start_system(world)
     try:
         yield world, cluster

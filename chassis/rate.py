@@ -62,7 +62,8 @@ class Counters:
         given); each window's count so far, in that order (atomic under concurrency)."""
         if not pairs:
             return []
-        counts = dict(session.execute(self.hits, {"keys": [k for k, _ in pairs], "starts": [s for _, s in pairs]}).all())
+        params = {"keys": [k for k, _ in pairs], "starts": [s for _, s in pairs]}
+        counts = dict(session.execute(self.hits, params).all())
         return [counts[k] for k, _ in pairs]
 
     def forget_windows_before(self, session, cutoff: datetime) -> None:

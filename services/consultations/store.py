@@ -47,7 +47,8 @@ SELECT
 PAGE_AND_TALLIES = {newest: text(_PAGE_AND_TALLIES.format(order="DESC" if newest else "ASC")) for newest in (True, False)}
 
 
-# built once (per set of columns given): building a statement per comment cost more CPU than running it
+# built once (the insert: per set of columns given): building a statement per comment cost more CPU than
+# running it
 _FINGERPRINTS_OF = select(comments.c.consultation_id, comments.c.fingerprint,
                           case((comments.c.fingerprint.is_(None), comments.c.body))) \
     .where(comments.c.author_id == bindparam("author_id"))

@@ -88,7 +88,8 @@ CIRCUITS = Circuits()
 
 class FeedWriter:
     """Group commit of the feed: an event handler that finds no write under way waits
-    (:class:`chassis.consumer.BatchWindow`: ``EVENT_BATCH_SECONDS`` at most), then writes every event that has arrived meanwhile in one transaction
+    (:class:`chassis.consumer.BatchWindow`: ``EVENT_BATCH_SECONDS`` at most), then writes every
+    event that has arrived meanwhile in one transaction
     (one feed lock, one statement); the others wait for the commit that carries theirs, so each
     message is still acknowledged only after it."""
 
