@@ -871,6 +871,10 @@ def render_protocols(store: Store, files_store) -> int:
     req = store.claim_protocol()
     if req is None:
         return 0
+    # a snapshot being taken again holds its lock and then writes this request: waiting for it here,
+    # with the request's row locked, would deadlock; the next tick renders it
+    if not store.try_lock_snapshot(req.consultation_id):
+        return 0
     snap = store.snapshot(req.consultation_id)
     if snap is not None and snap.taken_at == req.taken_at and not snap.protocol:
         with metrics.render_tracked():

@@ -58,6 +58,9 @@ def _merge_comments():
 _MERGE_COMMENTS = _merge_comments()
 
 
+_SNAP = 0x736E6170  # "snap": taking a consultation's snapshot
+
+
 def _lock_key(cid: uuid.UUID, what: int) -> int:
     """A transaction-scoped advisory lock's key: one consultation's one kind of work."""
     return int.from_bytes(cid.bytes[:8], "big", signed=True) ^ what
@@ -140,9 +143,15 @@ class Store(SqlStore):
         """The consultation's snapshot; with ``lock``, taking (or retaking) it is serialised first:
         one transaction at a time per consultation, whether a snapshot exists yet or not."""
         if lock:
-            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(cid, 0x736E6170)})  # "snap"
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(cid, _SNAP)})
         stmt = select(snapshots).where(snapshots.c.consultation_id == cid)
         return self.session.execute(stmt.with_for_update() if lock else stmt).first()
+
+    def try_lock_snapshot(self, cid: uuid.UUID) -> bool:
+        """The lock :meth:`snapshot` takes with ``lock``, if no one holds it now (until the transaction
+        ends); False at once when a snapshot is being taken."""
+        return self.session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                    {"k": _lock_key(cid, _SNAP)}).scalar_one()
 
     def versions(self, cid: uuid.UUID) -> list:
         return self.session.execute(select(reports).where(reports.c.consultation_id == cid)
