@@ -113,14 +113,14 @@ class FeedWriter:
                     batch, self.pending = self.pending[:self.BATCH], self.pending[self.BATCH:]
                     try:
                         with uow.transaction() as store:
-                            new = store.record_public_events([r for r, _ in batch])
+                            queued = store.record_public_events([r for r, _ in batch])
                     except Exception as exc:
                         for _, waiter in batch:
                             waiter.send_exception(exc)
                         continue
                     for _, waiter in batch:
                         waiter.send(None)
-                    if new:
+                    if queued:  # no subscription wants them: the senders have nothing new to claim
                         WAKE.set()
             finally:
                 self.busy = False

@@ -116,15 +116,17 @@ _RECORD = _record()
 class WebhookStore(SqlStore):
     """Subscriptions, the feed, deliveries and attempts."""
 
-    def record_public_events(self, rows: list[dict]) -> list[int]:
+    def record_public_events(self, rows: list[dict]) -> int:
         """Store public events once each and queue them for every subscription that wants their type, in
-        one statement; returns the cursors of those not stored before (a redelivered event is skipped).
+        one statement (a redelivered event is skipped); returns the number of deliveries queued.
 
         Inserts into the feed are serialised by a transaction lock, so cursors are given in commit order:
         a reader that has seen cursor N never later finds a smaller cursor committed behind it."""
         rows = list({r["event_id"]: r for r in rows}.values())
         self.session.execute(select(func.pg_advisory_xact_lock(FEED_LOCK)))
-        return [r.id for r in self.session.execute(_RECORD, {"rows": json.dumps([r | {"n": n} for n, r in enumerate(rows)], default=str)})]
+        stored = self.session.execute(_RECORD, {"rows": json.dumps([r | {"n": n} for n, r in enumerate(rows)],
+                                                                  default=str)}).first()
+        return stored.queued if stored else 0
 
     def feed(self, after: int, types: list[str], limit: int) -> tuple[list[dict], int]:
         """Public events after the cursor ``after``, oldest first; the next cursor (``after`` if none)."""

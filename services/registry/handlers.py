@@ -87,10 +87,13 @@ def principal(store, person_id: uuid.UUID, session_id: uuid.UUID | None = None) 
 
 
 def resolve_session(store, session_id: uuid.UUID) -> Principal:
-    row = store.login_session(session_id)
-    if not rules.session_valid(row, now()):
+    row = store.session_principal(session_id)
+    if row is None or not rules.session_open(row.session_revoked_at, row.session_expires_at, now()):
         raise NotFound("Сесія недійсна або завершилася", code="session_invalid")
-    return principal(store, row.person_id, session_id)
+    return Principal(person_id=row.id, session_id=session_id, full_name=row.full_name,
+                     roles=rules.with_resident([RoleOut.model_validate(r) for r in row.active_roles], now()),
+                     eligibility=eligibility(row.birth_date, row.community_member, local_today()),
+                     consent_given=rules.consented(row))
 
 
 def require(store, actor_id: uuid.UUID, *allowed: Role) -> Principal:

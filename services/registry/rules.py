@@ -109,8 +109,8 @@ def check_revoke(role_holder: uuid.UUID, role: str, actor_id: uuid.UUID) -> None
         raise Conflict("Адміністратор не може зняти роль із себе", code="self_revoke")
 
 
-def session_valid(row, at: datetime) -> bool:
-    return row is not None and row.revoked_at is None and row.expires_at > at
+def session_open(revoked_at: datetime | None, expires_at: datetime, at: datetime) -> bool:
+    return revoked_at is None and expires_at > at
 
 
 # ---- the gateway's abuse limits -------------------------------------------------------------------

@@ -73,8 +73,12 @@ class FakeStore(MemoryStore):
         self.sessions[session_id] = SimpleNamespace(id=session_id, person_id=person_id, expires_at=expires_at,
                                                     revoked_at=None, created_at=now())
 
-    def login_session(self, session_id):
-        return self.sessions.get(session_id)
+    def session_principal(self, session_id):
+        s = self.sessions.get(session_id)
+        if s is None:
+            return None
+        return SimpleNamespace(**self.persons[s.person_id], session_revoked_at=s.revoked_at,
+                               session_expires_at=s.expires_at, active_roles=self.active_roles(s.person_id))
 
     def revoke_session(self, session_id):
         s = self.sessions.get(session_id)

@@ -100,10 +100,9 @@ def test_r_2_1_an_admin_cannot_revoke_their_own_admin_role():
 
 def test_sessions_end_when_revoked_or_expired():
     at = datetime.now(timezone.utc)
-    assert rules.session_valid(SimpleNamespace(revoked_at=None, expires_at=at + timedelta(seconds=1)), at)
-    assert not rules.session_valid(SimpleNamespace(revoked_at=None, expires_at=at), at)
-    assert not rules.session_valid(SimpleNamespace(revoked_at=at, expires_at=at + timedelta(hours=1)), at)
-    assert not rules.session_valid(None, at)
+    assert rules.session_open(None, at + timedelta(seconds=1), at)
+    assert not rules.session_open(None, at, at)
+    assert not rules.session_open(at, at + timedelta(hours=1), at)
 
 
 def test_a_caller_over_the_limit_waits_until_its_window_ends():

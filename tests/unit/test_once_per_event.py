@@ -207,3 +207,30 @@ def test_the_public_feed_writer_closes_its_window_once_half_the_workers_wait(mon
         get_settings.cache_clear()
     assert [len(rows) for rows in written] == [4]
     assert took < 1.0, f"the feed waited {took:.1f} s with half the workers in it"
+
+
+def test_the_feed_writer_wakes_the_webhook_senders_only_when_a_subscription_wants_the_events():
+    """Events no subscription wants queue no delivery: the senders are not woken to claim nothing
+    (a claim query per public event, when no partner subscribed)."""
+    from contextlib import contextmanager
+
+    from services.notifications import webhook_handlers as wh
+
+    queued = []
+
+    class Store:
+        def record_public_events(self, rows):
+            return queued.pop(0)
+
+    class Uow:
+        @contextmanager
+        def transaction(self):
+            yield Store()
+
+    writer = wh.FeedWriter()
+    for deliveries, woken in ((0, False), (2, True)):
+        wh.WAKE.clear()
+        queued.append(deliveries)
+        writer.write({"event_id": "e"}, Uow())
+        assert wh.WAKE._event.ready() is woken, f"{deliveries} deliveries queued"
+    wh.WAKE.clear()
