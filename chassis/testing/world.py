@@ -2,6 +2,7 @@
 pointing at it; used by the test fixtures and by the benchmarks."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -76,6 +77,21 @@ def destroy_world(infra: Infra, env: Env) -> None:
 def migrate(env: Env) -> None:
     subprocess.run([sys.executable, "-m", "chassis.migrate"], cwd=ROOT, env=env.vars, check=True,
                    capture_output=True)
+
+
+@contextlib.contextmanager
+def own_database(make_env, service: str):
+    """An engine on a migrated database of the caller's own for ``service``'s SQL (the session's
+    database is also the running system's, whose consumers and timers would take its rows)."""
+    from chassis.db import make_engine
+
+    own = make_env()
+    migrate(own)
+    engine = make_engine(service, own.settings())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def start_system(env: Env, ready_timeout: float = 90) -> Cluster:

@@ -8,22 +8,18 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from chassis.db import make_engine
 from chassis.errors import NotFound
 from contracts.registry import IdentityIn
 from services.registry import handlers
 from services.registry.models import roles
 from services.registry.store import Store
-from tests.support.world import migrate
+from tests.support.world import own_database
 
 
 @pytest.fixture(scope="module")
 def engine(make_env):
-    own = make_env()
-    migrate(own)
-    e = make_engine("registry", own.settings())
-    yield e
-    e.dispose()
+    with own_database(make_env, "registry") as e:
+        yield e
 
 
 @pytest.fixture()

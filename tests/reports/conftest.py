@@ -5,20 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from chassis.db import make_engine
 from services.reports.store import Store
-from tests.support.world import migrate
+from tests.support.world import own_database
 
 
 @pytest.fixture(scope="module")
 def engine(make_env):
     """A database of the module's own: the session's is also the running system's, whose reports
     service groups and consumes on its timers and would take the rows these tests look at."""
-    own = make_env()
-    migrate(own)
-    e = make_engine("reports", own.settings())
-    yield e
-    e.dispose()
+    with own_database(make_env, "reports") as e:
+        yield e
 
 
 @pytest.fixture()
