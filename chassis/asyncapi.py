@@ -26,7 +26,9 @@ follows the schema of its type, and consumers must ignore fields they do not kno
 least once: the same event may arrive twice, so deduplicate on `event_id`. To subscribe with any
 AMQP 0-9-1 client (pika, kombu, Java, Node), declare your own durable queue, bind it to the
 exchange `<service>.events` with the event type as binding key (or `#` for all of that service's
-events), and acknowledge each message after you have processed it.
+events), and acknowledge each message after you have processed it. While a type is published in
+two versions, each version goes out under the routing key `<type>.v<N>`: bind `<type>.v<N>` for the
+one version you read, or `<type>.*` for every version, beside the plain `<type>`.
 """
 
 
@@ -73,7 +75,10 @@ def build_document() -> dict:
                 **({"x-deprecated": True} if model is not latest else {})}
         channels[channel] = {
             "address": event_type,
-            "description": f"`{event_type}` events of the {source} service.",
+            "description": f"`{event_type}` events of the {source} service." + (
+                f" Published in {len(names)} versions, each under its own routing key "
+                f"({', '.join(f'`{event_type}.v{m.version}`' for m in versions_of(source, event_type))})."
+                if len(names) > 1 else ""),
             "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in names},
             "bindings": {"amqp": {"is": "routingKey", "exchange": {
                 "name": f"{source}.events", "type": "topic", "durable": True, "autoDelete": False,

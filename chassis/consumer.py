@@ -20,6 +20,7 @@ from functools import partial, wraps
 
 import eventlet
 import eventlet.event
+from kombu import Queue, binding
 
 from nameko.events import SERVICE_POOL, EventHandler
 from nameko.messaging import QueueConsumer
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from chassis import metrics
 from chassis.bus import ConfirmingPublisher, durable_queue_arguments, retry_exchange
 from chassis.errors import Unavailable, error_summary
-from chassis.events import open_envelope
+from chassis.events import binding_keys, open_envelope
 from chassis.outbox import processed_events
 from chassis.settings import get_settings
 
@@ -264,8 +265,13 @@ class Subscription(EventHandler):
 
     def setup(self):
         super().setup()
-        # the same arguments the topology declares the queue with (a redeclaration must match)
-        self.queue.queue_arguments = durable_queue_arguments(self.queue.name, self.container.service_name)
+        # bound to this handler's version (chassis.events.binding_keys), with the same arguments the
+        # topology declares the queue with (a redeclaration must match)
+        exchange = self.queue.exchange
+        self.queue = Queue(self.queue.name, bindings=[binding(exchange, routing_key=key) for key in
+                                                      binding_keys(self.event_type, self.version)],
+                           durable=True, auto_delete=False,
+                           queue_arguments=durable_queue_arguments(self.queue.name, self.container.service_name))
 
     @property
     def queue_name(self) -> str:

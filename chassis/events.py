@@ -72,6 +72,21 @@ def versions_of(source: str, event_type: str) -> list[type[EventData]]:
     return [VERSIONS[k] for k in sorted(k for k in VERSIONS if k[:2] == (source, event_type))]
 
 
+def routing_key(source: str, event_type: str, version: int) -> str:
+    """The routing key an envelope is published with: the type; while the type is published in
+    several versions, the type and the version (``comment_submitted.v2``), so that each consumer's
+    queue, bound to its own version (:func:`binding_keys`), receives only that one."""
+    return f"{event_type}.v{version}" if len(versions_of(source, event_type)) > 1 else event_type
+
+
+def binding_keys(event_type: str, version: int | None) -> list[str]:
+    """What a consumer of one ``version`` of a type (None: every version) binds its queue with: the
+    type's versioned key, and the plain type, which a publisher uses while only one version is
+    published (and an older instance during an upgrade, for every version: the consumer takes its
+    own version from the envelope and acknowledges the others unhandled)."""
+    return [event_type, f"{event_type}.v{version}" if version is not None else f"{event_type}.*"]
+
+
 def every_version(data: EventData) -> list[EventData]:
     """The fact ``data`` states, in every version of its type still published (``data`` first): during
     a deprecation window a publisher's one change goes out as version N and N+1 (docs/events.md).

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from chassis import metrics, tracing
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.errors import DatabaseSilent
-from chassis.events import Envelope, EventData, every_version, make_envelope
+from chassis.events import Envelope, EventData, every_version, make_envelope, routing_key
 from chassis.faults import fault_point
 from chassis.log import current_request_id, set_request_id
 
@@ -111,7 +111,8 @@ def _publish(conn: Connection, publisher: ConfirmingPublisher, service: str, row
         if tracing.enabled():
             with tracing.publish_span(service, row.type, traceparent):
                 headers["nameko.traceparent"] = tracing.current_traceparent()
-        messages.append(dict(body=envelope, exchange=exchange, routing_key=row.type, headers=headers,
+        messages.append(dict(body=envelope, exchange=exchange, headers=headers,
+                             routing_key=routing_key(service, row.type, envelope.get("version", 1)),
                              message_id=str(row.event_id)))
     started = time.perf_counter()
     publisher.publish_many(messages)

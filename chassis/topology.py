@@ -21,9 +21,11 @@ from dataclasses import dataclass
 
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Queue
+from kombu import binding as kombu_binding
 
 from chassis.bus import durable_queue_arguments, event_exchange, retry_exchange
 from chassis.consumer import Subscription, queue_name
+from chassis.events import binding_keys
 from chassis.settings import SERVICES
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class Binding:
     event_type: str
     service: str
     method: str
+    version: int | None = 1  # the one version the handler takes (None: every version)
 
     @property
     def queue(self) -> str:
@@ -52,13 +55,15 @@ def subscriptions_of(service_cls) -> list[Binding]:
     for name, member in inspect.getmembers(service_cls, inspect.isfunction):
         for ext in getattr(member, "nameko_entrypoints", ()):
             if isinstance(ext, Subscription):
-                found.append(Binding(ext.source_service, ext.event_type, service_cls.name, name))
+                found.append(Binding(ext.source_service, ext.event_type, service_cls.name, name, ext.version))
     return sorted(found, key=lambda b: b.queue)
 
 
 def queues_for(binding: Binding, queue_type: str | None = None) -> list[Queue]:
     plain = durable_queue_arguments(queue_type=queue_type)
-    main = Queue(binding.queue, exchange=event_exchange(binding.source), routing_key=binding.event_type,
+    exchange = event_exchange(binding.source)
+    main = Queue(binding.queue, bindings=[kombu_binding(exchange, routing_key=key) for key in
+                                          binding_keys(binding.event_type, binding.version)],
                  durable=True, auto_delete=False,
                  queue_arguments=durable_queue_arguments(binding.queue, binding.service, queue_type))
     retry = Queue(f"{binding.queue}.retry", exchange=retry_exchange(binding.service),

@@ -88,7 +88,8 @@ class SessionCache:
             self.live = live
 
     def on_event(self, routing_key: str, data: dict) -> None:
-        if routing_key == "session_revoked":
+        """``routing_key``: the event's type, or its type and version (chassis.events.routing_key)."""
+        if routing_key.partition(".")[0] == "session_revoked":
             self.drop_session(str(data.get("session_id")))
         if data.get("person_id"):
             self.drop_person(str(data["person_id"]))
@@ -128,11 +129,13 @@ class Listener:
         from kombu import Connection, Consumer, Queue, binding
 
         from chassis.bus import event_exchange
+        from chassis.events import binding_keys
 
         exchange = event_exchange("registry")
         exchange.no_declare = True  # the topology declares it; the gateway may only bind to it
         queues = [Queue(f"{QUEUE_PREFIX}{uuid.uuid4()}", bindings=[binding(exchange, routing_key=key)
-                                                                    for key in INVALIDATING],
+                                                                    for event_type in INVALIDATING
+                                                                    for key in binding_keys(event_type, None)],
                         exclusive=True, auto_delete=True, durable=False)]
         with Connection(self.amqp_uri, heartbeat=self.heartbeat, connect_timeout=5) as conn:
             conn.ensure_connection(max_retries=1)

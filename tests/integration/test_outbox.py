@@ -11,7 +11,7 @@ from kombu import Connection, Queue
 import chassis.rpcerrors  # noqa: F401  (typed errors deserialise to their classes)
 from chassis.bus import ConfirmingPublisher, event_exchange
 from chassis.db import Db, make_engine
-from chassis.events import Envelope, make_envelope
+from chassis.events import Envelope, binding_keys, make_envelope
 from chassis.outbox import unpublished_count
 from tests.support import probe
 from tests.support.drills import wait_for
@@ -56,7 +56,7 @@ def test_a_type_in_two_versions_goes_out_once_per_version_and_each_consumer_take
     """docs/events.md, "A new version": the publisher names version 2; the outbox carries the fact in
     version 1 too (two envelopes, two ids); a handler subscribed to version 1 sees only the v1 one
     and a handler of version 2 only the v2 one, each once."""
-    tap = Tap(env.amqp_uri, "probe", "item_renamed")
+    tap = Tap(env.amqp_uri, "probe", "item_renamed.*")
     rpc = probe_world["rpc"]
     rpc.probe.rename_item("Сквер")
     bodies = tap.drain(15, until=2)
@@ -69,6 +69,31 @@ def test_a_type_in_two_versions_goes_out_once_per_version_and_each_consumer_take
     mine = sorted((e["event_id"], e["name"]) for e in rpc.probe.effects() if e["event_id"] in ids.values())
     assert mine == sorted([(ids[1], "v1:Сквер"), (ids[2], "v2:сквер")])
     tap.close()
+
+
+def test_while_a_type_has_two_versions_each_consumer_queue_receives_only_its_own_and_a_plain_key_reaches_all(
+        env, probe_world):
+    """docs/events.md, "A new version": each version goes out under its own routing key
+    (``item_renamed.v1``, ``….v2``), so a queue bound as a handler of one version is handed only
+    that version (no delivery of the other to acknowledge unhandled), and one bound for every
+    version both. An envelope under the plain type (a publisher from before, during an upgrade)
+    still reaches all of them."""
+    taps = {v: Tap(env.amqp_uri, "probe", binding_keys("item_renamed", v)) for v in (1, 2, None)}
+    probe_world["rpc"].probe.rename_item("Парк")
+    for version, want in ((1, [1]), (2, [2]), (None, [1, 2])):
+        got = taps[version].drain(15, until=len(want))
+        taps[version].drain(0.5)  # a wrongly routed envelope would land by now
+        assert sorted(b["version"] for b in taps[version].drain(0)) == want, f"bound for version {version}"
+        assert [m.delivery_info["routing_key"] for _, m in taps[version].messages] == [
+            f"item_renamed.v{b['version']}" for b in got]
+    older = make_envelope(probe.ItemRenamed(item_id=uuid.uuid4(), name="Сад")).model_dump(mode="json")
+    publisher = ConfirmingPublisher(env.amqp_uri)
+    publisher.publish(older, exchange=event_exchange("probe"), routing_key="item_renamed")
+    publisher.close()
+    for tap in taps.values():
+        assert older["event_id"] in [b["event_id"] for b in tap.drain(15, where=lambda b: b["event_id"] == older["event_id"],
+                                                                       until=1)]
+        tap.close()
 
 
 def test_plain_kombu_consumer_receives_and_parses_a_service_event(env, probe_world):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from kombu import Connection, Consumer, Queue
+from kombu import Connection, Consumer, Queue, binding
 
 from chassis.bus import event_exchange
 
@@ -12,10 +12,13 @@ from chassis.bus import event_exchange
 class Tap:
     """A plain kombu consumer (not nameko) on its own queue bound to ``<source>.events``."""
 
-    def __init__(self, amqp_uri: str, source: str, routing_key: str = "#"):
+    def __init__(self, amqp_uri: str, source: str, routing_key: str | list[str] = "#"):
+        """``routing_key``: the binding key, or a list of them (one binding each)."""
         self.conn = Connection(amqp_uri)
-        self.queue = Queue(f"tap-{uuid.uuid4().hex[:8]}", exchange=event_exchange(source),
-                           routing_key=routing_key, exclusive=True, auto_delete=True)
+        keys = [routing_key] if isinstance(routing_key, str) else routing_key
+        self.queue = Queue(f"tap-{uuid.uuid4().hex[:8]}", bindings=[binding(event_exchange(source), routing_key=k)
+                                                                    for k in keys],
+                           exclusive=True, auto_delete=True)
         self.messages: list = []
         self.consumer = Consumer(self.conn.channel(), [self.queue], accept=["json"],
                                  callbacks=[self._on_message])
