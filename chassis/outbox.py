@@ -81,20 +81,28 @@ def add_event(session: Session, data: EventData) -> Envelope:
     """Write ``data`` as an event into the outbox, inside the caller's transaction: one envelope per
     version of its type still published (each its own event id; consumers pick a version); returns
     the envelope of ``data``'s own version."""
+    return add_events(session, [data])[0]
+
+
+def add_events(session: Session, facts: list[EventData]) -> list[Envelope]:
+    """:func:`add_event` for several facts of one change, in one statement; their envelopes (each
+    fact's own version), in order."""
     traceparent = tracing.current_traceparent() if tracing.enabled() else None
     request_id = current_request_id()
-    envelopes = [make_envelope(d) for d in every_version(data)]
-    rows = []
-    for env in envelopes:
-        stored = env.model_dump(mode="json")
-        if traceparent:
-            stored[tracing.OUTBOX_KEY] = traceparent
-        rows.append(OutboxRow(env.event_id, env.type, stored, request_id))
+    own, rows = [], []
+    for data in facts:
+        envelopes = [make_envelope(d) for d in every_version(data)]
+        own.append(envelopes[0])
+        for env in envelopes:
+            stored = env.model_dump(mode="json")
+            if traceparent:
+                stored[tracing.OUTBOX_KEY] = traceparent
+            rows.append(OutboxRow(env.event_id, env.type, stored, request_id))
     session.execute(_ADD, {"event_ids": [r.event_id for r in rows], "types": [r.type for r in rows],
                            "envelopes": [json.dumps(r.envelope) for r in rows],
                            "request_ids": [request_id] * len(rows)})
     session.info.setdefault("outbox_new", []).extend(rows)
-    return envelopes[0]
+    return own
 
 
 def _publish(conn: Connection, publisher: ConfirmingPublisher, service: str, rows: list[OutboxRow]) -> None:

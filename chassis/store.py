@@ -19,7 +19,7 @@ from typing import Generic, Iterator, TypeVar
 from sqlalchemy.orm import Session
 
 from chassis.consumer import claim_event, claim_events
-from chassis.outbox import add_event
+from chassis.outbox import add_event, add_events
 
 
 class SqlStore:
@@ -31,6 +31,10 @@ class SqlStore:
 
     def add_event(self, data) -> None:
         add_event(self.session, data)
+
+    def add_events(self, facts: list) -> None:
+        """Several facts of one change into the outbox in one statement."""
+        add_events(self.session, facts)
 
     def claim_event(self, handler: str, event_id) -> bool:
         """True the first time ``handler`` sees ``event_id``; False on every redelivery."""

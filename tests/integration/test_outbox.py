@@ -213,6 +213,35 @@ def test_the_relay_publishes_a_commit_at_once_one_statement_and_one_confirm_wait
         tap.close()
 
 
+def test_the_facts_of_one_change_go_into_the_outbox_in_one_statement_every_version_in_order(env, probe_world):
+    """``add_events``: a change's facts, each in every version still published, are one INSERT;
+    each fact's own envelope comes back, and the rows keep the order they were given in."""
+    from sqlalchemy import event, text
+
+    from chassis.outbox import add_events
+
+    engine, statements = probe_world["engine"], []
+
+    def count(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    item = uuid.uuid4()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with Db(engine).transaction() as session:
+            own = add_events(session, [probe.ItemCreated(item_id=item, name="Сквер"),
+                                       probe.ItemRenamedV2(item_id=item, display_name="Парк", slug="park")])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [s.split()[:3] for s in statements if "outbox" in s] == [["INSERT", "INTO", "outbox"]]
+    assert [(e.type, e.version) for e in own] == [("item_created", 1), ("item_renamed", 2)]
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT type, envelope->>'version', envelope->'data' FROM outbox "
+                                 "WHERE envelope->'data'->>'item_id' = :i ORDER BY id"), {"i": str(item)}).all()
+    assert [(t, int(v)) for t, v, _ in rows] == [("item_created", 1), ("item_renamed", 2), ("item_renamed", 1)]
+    assert rows[2][2] == {"item_id": str(item), "name": "Парк"}
+
+
 def test_the_relay_skips_an_event_another_relay_holds_and_never_sends_it_twice(env, probe_world):
     """A row another instance's poller has claimed (locked) or sent is not published again."""
     from sqlalchemy import func

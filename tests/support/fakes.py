@@ -17,6 +17,9 @@ class MemoryStore:
     def add_event(self, data) -> None:
         self.events.append(data)
 
+    def add_events(self, facts: list) -> None:
+        self.events.extend(facts)
+
     def claim_event(self, handler: str, event_id) -> bool:
         if (handler, event_id) in self.claims:
             return False

@@ -93,13 +93,13 @@ def _write(store, actor: Principal, cid: uuid.UUID, data: CommentIn, institution
                                 author_name=actor.full_name, alternative_id=data.alternative_id,
                                 paragraph_id=data.paragraph_id, body=data.body, fingerprint=own,
                                 published=not screening.held, **institution)
-    store.add_event(CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
-                                     author_name=actor.full_name, **institution,
-                                     alternative_id=data.alternative_id,
-                                     paragraph_id=data.paragraph_id, body=data.body,
-                                     submitted_at=created["created_at"], screening=screening))
+    facts = [CommentSubmitted(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id,
+                              author_name=actor.full_name, **institution, alternative_id=data.alternative_id,
+                              paragraph_id=data.paragraph_id, body=data.body,
+                              submitted_at=created["created_at"], screening=screening)]
     if not screening.held:  # screening passed it: public now, as moderation's approval would make it
-        store.add_event(CommentPublished(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id))
+        facts.append(CommentPublished(comment_id=comment_id, consultation_id=cid, author_id=actor.person_id))
+    store.add_events(facts)
     return created
 
 
