@@ -22,6 +22,7 @@ def main(argv: list[str]) -> None:
 
     from chassis import lifecycle
     from chassis.app import all_service_classes, service_class
+    from chassis.bus import reuse_publisher_connections
     from chassis.faults import refuse_in_production
     from chassis.log import configure_logging
     from chassis.rpcreply import install as keep_serving_when_a_reply_fails
@@ -34,6 +35,7 @@ def main(argv: list[str]) -> None:
     refuse_unsafe_outside_dev(settings)
     configure_logging(service, settings.log_level)
     keep_serving_when_a_reply_fails()
+    reuse_publisher_connections()
     rpc_queues_typed()
     cls = service_class(service)
     declare_if_allowed(settings.amqp_uri, {*all_service_classes(), cls})

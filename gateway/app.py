@@ -8,6 +8,7 @@ import time
 from flask import Flask, g, request
 
 from chassis import tracing
+from chassis.bus import reuse_publisher_connections
 from chassis.log import configure_logging, new_request_id, set_request_id
 from chassis.settings import Settings, get_settings, refuse_unsafe_outside_dev
 from gateway import (abuse, api_keys, api_v1, docs, metrics, ops, routes_consultations, routes_files,
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or get_settings()
     refuse_unsafe_outside_dev(settings)
     configure_logging("gateway", settings.log_level)
+    reuse_publisher_connections()
 
     app = Flask(__name__)
     app.config["SETTINGS"] = settings
