@@ -70,11 +70,13 @@ class OutboxRow(NamedTuple):
 
 
 # built once: building an INSERT per event (and its cache key) cost more CPU than running it. Every
-# version of a fact in one statement over arrays: a list of parameter sets would go through the
-# driver's executemany (pipeline mode), which cost more than two plain statements.
-_ADD = text("INSERT INTO outbox (event_id, type, envelope, request_id) SELECT e, t, v, r FROM "
-            "unnest(CAST(:event_ids AS uuid[]), CAST(:types AS text[]), CAST(:envelopes AS jsonb[]), "
-            "CAST(:request_ids AS text[])) WITH ORDINALITY AS x(e, t, v, r, n) ORDER BY n")
+# row of a change in one statement, the rows as one JSON array: a list of parameter sets would go
+# through the driver's executemany (pipeline mode), and arrays through its list dumpers, each of
+# which cost more.
+_ADD = text("INSERT INTO outbox (event_id, type, envelope, request_id) SELECT x.event_id, x.type, x.envelope, "
+            "x.request_id FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (event_id uuid, type text, "
+            "envelope jsonb, request_id text)) WITH ORDINALITY AS x(event_id, type, envelope, request_id, n) "
+            "ORDER BY n")
 
 
 def add_event(session: Session, data: EventData) -> Envelope:
@@ -98,9 +100,8 @@ def add_events(session: Session, facts: list[EventData]) -> list[Envelope]:
             if traceparent:
                 stored[tracing.OUTBOX_KEY] = traceparent
             rows.append(OutboxRow(env.event_id, env.type, stored, request_id))
-    session.execute(_ADD, {"event_ids": [r.event_id for r in rows], "types": [r.type for r in rows],
-                           "envelopes": [json.dumps(r.envelope) for r in rows],
-                           "request_ids": [request_id] * len(rows)})
+    session.execute(_ADD, {"rows": json.dumps([{"event_id": str(r.event_id), "type": r.type, "envelope": r.envelope,
+                                                "request_id": request_id} for r in rows])})
     session.info.setdefault("outbox_new", []).extend(rows)
     return own
 
