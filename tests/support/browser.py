@@ -173,7 +173,9 @@ def new_page(browser):
 
     def make(width: int = 1280, height: int = 800):
         ctx = browser.new_context(viewport={"width": width, "height": height}, locale="uk-UA")
-        ctx.set_default_timeout(15_000)
+        # an action's wait includes the axe run before it (the locator handler above); the first
+        # run of a browser on a machine busy with the rest of the suite took over 15 s
+        ctx.set_default_timeout(30_000)
         contexts.append(ctx)
         page = ctx.new_page()
         _watch(page)
