@@ -70,6 +70,14 @@ def claim_event(session: Session, handler: str, event_id) -> bool:
     return bool(claim_events(session, [(handler, event_id)]))
 
 
+def subscriber_queue(name: str, exchange, event_type: str, version: int | None, arguments: dict) -> Queue:
+    """A subscription's durable queue, bound to ``exchange`` for its ``version`` of ``event_type``
+    (chassis.events.binding_keys): declared alike by the handler and by the topology, as a
+    redeclaration must match."""
+    return Queue(name, bindings=[binding(exchange, routing_key=key) for key in binding_keys(event_type, version)],
+                 durable=True, auto_delete=False, queue_arguments=arguments)
+
+
 def handler_key(service: str, method: str) -> str:
     """The key under which ``service``'s handler ``method`` records the events it has handled."""
     return f"{service}.{method}"
@@ -265,13 +273,8 @@ class Subscription(EventHandler):
 
     def setup(self):
         super().setup()
-        # bound to this handler's version (chassis.events.binding_keys), with the same arguments the
-        # topology declares the queue with (a redeclaration must match)
-        exchange = self.queue.exchange
-        self.queue = Queue(self.queue.name, bindings=[binding(exchange, routing_key=key) for key in
-                                                      binding_keys(self.event_type, self.version)],
-                           durable=True, auto_delete=False,
-                           queue_arguments=durable_queue_arguments(self.queue.name, self.container.service_name))
+        self.queue = subscriber_queue(self.queue.name, self.queue.exchange, self.event_type, self.version,
+                                      durable_queue_arguments(self.queue.name, self.container.service_name))
 
     @property
     def queue_name(self) -> str:

@@ -21,11 +21,9 @@ from dataclasses import dataclass
 
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Queue
-from kombu import binding as kombu_binding
 
 from chassis.bus import durable_queue_arguments, event_exchange, retry_exchange
-from chassis.consumer import Subscription, queue_name
-from chassis.events import binding_keys
+from chassis.consumer import Subscription, queue_name, subscriber_queue
 from chassis.settings import SERVICES
 
 log = logging.getLogger(__name__)
@@ -61,11 +59,8 @@ def subscriptions_of(service_cls) -> list[Binding]:
 
 def queues_for(binding: Binding, queue_type: str | None = None) -> list[Queue]:
     plain = durable_queue_arguments(queue_type=queue_type)
-    exchange = event_exchange(binding.source)
-    main = Queue(binding.queue, bindings=[kombu_binding(exchange, routing_key=key) for key in
-                                          binding_keys(binding.event_type, binding.version)],
-                 durable=True, auto_delete=False,
-                 queue_arguments=durable_queue_arguments(binding.queue, binding.service, queue_type))
+    main = subscriber_queue(binding.queue, event_exchange(binding.source), binding.event_type, binding.version,
+                            durable_queue_arguments(binding.queue, binding.service, queue_type))
     retry = Queue(f"{binding.queue}.retry", exchange=retry_exchange(binding.service),
                   routing_key=f"{binding.queue}.retry", durable=True, auto_delete=False, queue_arguments={
                       **plain, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": binding.queue})
