@@ -48,6 +48,7 @@ drills: install
 bench: install
 	$(BIN)/python bench/rpc.py
 	$(BIN)/python bench/session.py
+	$(BIN)/python bench/hops.py
 	$(BIN)/python bench/register.py
 	$(BIN)/python bench/consultations.py
 	$(BIN)/python bench/moderation.py
