@@ -70,8 +70,8 @@ def serve(kind: str) -> None:
 
     counts = {"n": 0}
 
-    class BareHops:
-        name = "hopsbare"
+    class Counted:
+        """The two RPCs both services answer alike: one that does nothing, and the events handled."""
 
         @rpc
         def noop(self):
@@ -80,25 +80,20 @@ def serve(kind: str) -> None:
         @rpc
         def handled(self):
             return counts["n"]
+
+    class BareHops(Counted):
+        name = "hopsbare"
 
         @event_handler(SOURCE, "bare")
         def on_bare(self, payload):
             counts["n"] += 1
 
-    class ChassisHops(BaseService):
+    class ChassisHops(BaseService, Counted):
         name = "hopsbench"
 
         @property
         def uow(self):
             return UnitOfWork(self.db, SqlStore)
-
-        @rpc
-        def noop(self):
-            return 1
-
-        @rpc
-        def handled(self):
-            return counts["n"]
 
         @subscribe(SOURCE, "plain")
         def on_plain(self, payload):
